@@ -1,0 +1,186 @@
+"""``DefenderClient``: one tenant, one token provider, every Defender API area.
+
+Usable from any Python program (no Prefect import):
+
+    >>> async def main(provider, endpoints):                                 # doctest: +SKIP
+    ...     async with DefenderClient(endpoints, provider) as client:
+    ...         async for incident in client.incidents.iterate(status="Active"):
+    ...             print(incident.incident_id, incident.severity)
+
+Create one client per event loop (an ``httpx.AsyncClient`` belongs to the loop that first used
+it); tokens and rate limiters are shared process-wide, so many clients cost nothing extra.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from functools import cached_property
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from prefect_defender.api.auth import TokenProvider
+from prefect_defender.api.catalog import endpoint
+from prefect_defender.api.clouds import CloudEndpoints, Surface
+from prefect_defender.api.paging import iterate_next_link, iterate_skip
+from prefect_defender.api.ratelimit import DEFAULT_LIMITS, Limit, scaled
+from prefect_defender.api.resources.incidents import GraphIncidentsAPI, IncidentsAPI
+from prefect_defender.api.resources.machines import MachinesAPI
+from prefect_defender.api.transport import RetryPolicy, Transport
+
+__all__ = ["ClientSettings", "DefenderClient"]
+
+
+class ClientSettings(BaseModel):
+    """Behaviour knobs of a client (the blocks expose the common ones)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    ca_bundle: str | None = Field(default=None, description="Extra trusted CA (path or PEM).")
+    max_concurrency: int = Field(default=10, ge=1, le=100)
+    timeout: float = Field(default=60.0, gt=0)
+    deadline: float = Field(default=600.0, gt=0)
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    rate_limits_enabled: bool = True
+    rate_limits: dict[str, list[tuple[int, float]]] | None = Field(
+        default=None, description="Overrides per family: {'mde': [[100, 60], [1500, 3600]]}."
+    )
+    rate_limit_time_scale: float = Field(
+        default=1.0, gt=0, description="Divide every window (emulator tests only)."
+    )
+    http2: bool = False
+    backoff_base: float = Field(default=0.5, gt=0)
+    backoff_max: float = Field(default=30.0, gt=0)
+
+    def limits(self) -> dict[str, tuple[Limit, ...]]:
+        """The effective per-family limits."""
+        base: dict[str, tuple[Limit, ...]] = dict(DEFAULT_LIMITS)
+        for fam, pairs in (self.rate_limits or {}).items():
+            base[fam] = tuple(Limit(int(c), float(s)) for c, s in pairs)
+        return scaled(base, self.rate_limit_time_scale) if self.rate_limit_time_scale != 1 else base
+
+    def retry_policy(self) -> RetryPolicy:
+        """The retry policy these settings describe."""
+        return RetryPolicy(
+            max_attempts=self.max_attempts,
+            deadline=self.deadline,
+            timeout=self.timeout,
+            backoff_base=self.backoff_base,
+            backoff_max=self.backoff_max,
+        )
+
+
+class DefenderClient:
+    """Async client for one tenant across Defender XDR, Defender for Endpoint and Graph."""
+
+    def __init__(
+        self,
+        endpoints: CloudEndpoints,
+        provider: TokenProvider,
+        settings: ClientSettings | None = None,
+    ) -> None:
+        self.endpoints = endpoints
+        self.settings = settings or ClientSettings()
+        self.transport = Transport(
+            endpoints=endpoints,
+            provider=provider,
+            ca_bundle=self.settings.ca_bundle,
+            retry=self.settings.retry_policy(),
+            rate_limits=self.settings.limits(),
+            rate_limits_enabled=self.settings.rate_limits_enabled,
+            max_concurrency=self.settings.max_concurrency,
+            http2=self.settings.http2,
+        )
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant this client acts in."""
+        return self.transport.tenant_id
+
+    @property
+    def portal_url(self) -> str:
+        """The Defender portal of this cloud (for links in reports)."""
+        return self.endpoints.portal_url
+
+    def portal_link(self, kind: str, ident: str | int) -> str:
+        """A Defender portal link to an incident, alert or machine, for this tenant."""
+        paths = {
+            "incident": f"/incidents/{ident}/overview",
+            "alert": f"/alerts/{ident}",
+            "machine": f"/machines/{ident}/overview",
+            "action_center": "/action-center/history",
+        }
+        return f"{self.portal_url}{paths[kind]}?tid={self.tenant_id}"
+
+    async def __aenter__(self) -> DefenderClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections (tokens stay cached for the process)."""
+        await self.transport.aclose()
+
+    # -- low level -----------------------------------------------------------------------------
+    async def call(
+        self,
+        name: str,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        idempotent: bool | None = None,
+    ) -> Any:
+        """Call the catalog endpoint ``name`` and return its decoded JSON body."""
+        return await self.transport.request_json(
+            endpoint(name), path_params=path_params, params=params, json=json,
+            idempotent=idempotent,
+        )
+
+    def paginate(
+        self,
+        name: str,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        params: Mapping[str, Any] | None = None,
+        page_size: int = 10_000,
+        limit: int | None = None,
+    ) -> AsyncIterator[dict[str, Any]]:
+        """Iterate a catalog collection: ``$top``/``$skip`` on MDE/XDR, nextLink on Graph."""
+        ep = endpoint(name)
+        if ep.surface is Surface.GRAPH:
+            return iterate_next_link(
+                self.transport, ep, path_params=path_params, params=params, limit=limit
+            )
+        return iterate_skip(
+            self.transport, ep, page_size=page_size, path_params=path_params, params=params,
+            limit=limit,
+        )
+
+    async def download(self, url: str, dest: str | Path) -> int:
+        """Fetch a download link (SAS URL) to ``dest`` without sending the bearer token."""
+        return await self.transport.download(url, Path(dest))
+
+    # -- areas ---------------------------------------------------------------------------------
+    @cached_property
+    def incidents(self) -> IncidentsAPI:
+        """Defender XDR incidents."""
+        return IncidentsAPI(self)
+
+    @cached_property
+    def graph_incidents(self) -> GraphIncidentsAPI:
+        """Graph security incidents."""
+        return GraphIncidentsAPI(self)
+
+    @cached_property
+    def machines(self) -> MachinesAPI:
+        """Defender for Endpoint machines."""
+        return MachinesAPI(self)

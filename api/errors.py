@@ -1,0 +1,227 @@
+"""Typed errors carrying Defender's own error code, message and tracking id.
+
+MDE and XDR answer ``{"error": {"code", "message", "target"}}``; Graph adds ``innerError`` with a
+``request-id``. Entra's token endpoint answers ``error`` / ``error_description`` (AADSTS codes).
+Every error raised by this package derives from :class:`DefenderError`; none of them ever holds a
+token or a client secret in its text.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = [
+    "ActionAlreadyInProgressError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ConsentRequiredError",
+    "DeadlineExceededError",
+    "DefenderError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitedError",
+    "ServerError",
+    "SignInRequiredError",
+    "TransportError",
+    "UnsafeRequestError",
+    "ValidationError",
+    "error_from_response",
+]
+
+
+class DefenderError(Exception):
+    """Base class: an HTTP status (0 when no answer), Defender's code, message and target."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int = 0,
+        code: str | None = None,
+        target: str | None = None,
+        request_id: str | None = None,
+        method: str | None = None,
+        url: str | None = None,
+    ) -> None:
+        self.message = message
+        self.status = status
+        self.code = code
+        self.target = target
+        self.request_id = request_id
+        self.method = method
+        self.url = url
+        super().__init__(self._render())
+
+    def _render(self) -> str:
+        head = f"{self.status} {self.code}" if self.status else (self.code or "")
+        where = f" ({self.method} {self.url})" if self.method and self.url else ""
+        tracking = f" [target {self.target}]" if self.target else ""
+        prefix = f"{head}: " if head else ""
+        return f"{prefix}{self.message}{where}{tracking}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-safe summary, used for per-item outcomes and artifacts."""
+        return {
+            "type": type(self).__name__,
+            "status": self.status,
+            "code": self.code,
+            "message": self.message,
+            "target": self.target,
+        }
+
+
+class ValidationError(DefenderError, ValueError):
+    """Input rejected by this package before any request left the process."""
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        self.field = field
+        super().__init__(message, code="InvalidInput")
+
+
+class UnsafeRequestError(DefenderError):
+    """A request was refused because it would send a token to a host outside the allowed set."""
+
+
+class TransportError(DefenderError):
+    """No usable answer: connection failed, reset or timed out."""
+
+    def __init__(self, message: str, *, applied_unknown: bool = False, **kw: Any) -> None:
+        self.applied_unknown = applied_unknown
+        super().__init__(message, **kw)
+
+
+class DeadlineExceededError(DefenderError):
+    """Retries did not succeed within the client's overall deadline."""
+
+
+class AuthenticationError(DefenderError):
+    """No token could be obtained, or the API rejected the token (401)."""
+
+
+class ConsentRequiredError(AuthenticationError):
+    """The multi-tenant app has not been consented in that customer tenant."""
+
+
+class SignInRequiredError(AuthenticationError):
+    """The stored delegated sign-in is gone; run ``prefect-defender login`` again."""
+
+
+class PermissionDeniedError(DefenderError):
+    """403: the token lacks the permission the endpoint needs.
+
+    ``required`` lists the permissions that would allow the call, ``missing`` those the token
+    does not carry, and ``api`` names the Entra API ("WindowsDefenderATP", ...) they belong to.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        required: tuple[str, ...] = (),
+        api: str | None = None,
+        **kw: Any,
+    ) -> None:
+        self.required = required
+        self.api = api
+        super().__init__(message, **kw)
+
+
+class NotFoundError(DefenderError):
+    """404: the resource does not exist (or is not visible to this app)."""
+
+
+class BadRequestError(DefenderError):
+    """400 other than the specific cases below: Defender rejected the request."""
+
+
+class ActionAlreadyInProgressError(BadRequestError):
+    """400: an action of this type is already pending or running on the machine.
+
+    ``existing`` is the pending action when the client could find it.
+    """
+
+    def __init__(self, message: str, *, existing: Any = None, **kw: Any) -> None:
+        self.existing = existing
+        super().__init__(message, **kw)
+
+
+class RateLimitedError(DefenderError):
+    """429 after the client's retries; ``retry_after`` seconds as the API said."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, **kw: Any) -> None:
+        self.retry_after = retry_after
+        super().__init__(message, **kw)
+
+
+class ServerError(DefenderError):
+    """5xx after the client's retries."""
+
+
+_ALREADY_IN_PROGRESS_CODES = {"ActiveRequestAlreadyExists"}
+
+
+def _is_already_in_progress(code: str | None, message: str) -> bool:
+    low = message.lower()
+    return (code in _ALREADY_IN_PROGRESS_CODES) or (
+        "already in progress" in low or "already running" in low
+    )
+
+
+def parse_error_body(body: Any) -> tuple[str | None, str | None, str | None, str | None]:
+    """``(code, message, target, request_id)`` from a Defender, Graph or Entra error body."""
+    if not isinstance(body, dict):
+        return None, None, None, None
+    err = body.get("error")
+    if isinstance(err, dict):
+        inner = err.get("innerError") or err.get("innererror") or {}
+        request_id = inner.get("request-id") if isinstance(inner, dict) else None
+        return (
+            _str(err.get("code")),
+            _str(err.get("message")),
+            _str(err.get("target")),
+            _str(request_id),
+        )
+    if isinstance(err, str):  # Entra token endpoint
+        return err, _str(body.get("error_description")), _str(body.get("correlation_id")), None
+    return None, _str(body.get("message")), None, None
+
+
+def _str(v: Any) -> str | None:
+    return v if isinstance(v, str) else (None if v is None else str(v))
+
+
+def error_from_response(
+    status: int,
+    body: Any,
+    *,
+    method: str,
+    url: str,
+    text: str = "",
+    retry_after: float | None = None,
+) -> DefenderError:
+    """Map an HTTP error answer to the most specific :class:`DefenderError` subclass."""
+    code, message, target, request_id = parse_error_body(body)
+    msg = message or (text[:500] if text else f"HTTP {status}")
+    kw: dict[str, Any] = {
+        "status": status,
+        "code": code,
+        "target": target,
+        "request_id": request_id,
+        "method": method,
+        "url": url,
+    }
+    if status == 400 and _is_already_in_progress(code, msg):
+        return ActionAlreadyInProgressError(msg, **kw)
+    if status == 400:
+        return BadRequestError(msg, **kw)
+    if status == 401:
+        return AuthenticationError(msg, **kw)
+    if status == 403:
+        return PermissionDeniedError(msg, **kw)
+    if status == 404:
+        return NotFoundError(msg, **kw)
+    if status == 429:
+        return RateLimitedError(msg, retry_after=retry_after, **kw)
+    if status >= 500:
+        return ServerError(msg, **kw)
+    return DefenderError(msg, **kw)

@@ -1,0 +1,150 @@
+"""Incident models: Defender XDR (``/api/incidents``) and Graph (``security/incidents``)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import AliasChoices, Field
+
+from prefect_defender.api.models.common import DefenderModel
+
+__all__ = [
+    "GraphAlert",
+    "GraphIncident",
+    "Incident",
+    "IncidentAlert",
+    "IncidentComment",
+    "IncidentDevice",
+    "IncidentEntity",
+]
+
+
+class IncidentComment(DefenderModel):
+    """A comment on an incident."""
+
+    comment: str | None = None
+    created_by: str | None = None
+    created_time: datetime | None = None
+
+
+class IncidentDevice(DefenderModel):
+    """A device named by an incident's alert (``deviceId`` is the MDE machine id)."""
+
+    # the list page spells it both ``deviceId`` and ``DeviceId``: accept both
+    device_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("deviceId", "DeviceId")
+    )
+    aad_device_id: str | None = None
+    device_dns_name: str | None = None
+    os_platform: str | None = None
+    health_status: str | None = None
+    risk_score: str | None = None
+    rbac_group_name: str | None = None
+
+
+class IncidentEntity(DefenderModel):
+    """An entity of an alert: file, IP, URL, user, process, mailbox, registry ... (open)."""
+
+    entity_type: str | None = None
+    sha1: str | None = None
+    sha256: str | None = None
+    file_name: str | None = None
+    file_path: str | None = None
+    ip_address: str | None = None
+    url: str | None = None
+    account_name: str | None = None
+    domain_name: str | None = None
+    user_principal_name: str | None = None
+    device_id: str | None = None
+
+
+class IncidentAlert(DefenderModel):
+    """An alert embedded in an XDR incident."""
+
+    alert_id: str | None = None
+    incident_id: int | None = None
+    service_source: str | None = None
+    creation_time: datetime | None = None
+    last_updated_time: datetime | None = None
+    title: str | None = None
+    category: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    detection_source: str | None = None
+    mitre_techniques: list[str] = []
+    devices: list[IncidentDevice] = []
+    entities: list[IncidentEntity] = []
+
+
+class Incident(DefenderModel):
+    """A Defender XDR incident (``GET /api/incidents``)."""
+
+    incident_id: int
+    redirect_incident_id: int | None = None
+    incident_name: str | None = None
+    created_time: datetime | None = None
+    last_update_time: datetime | None = None
+    assigned_to: str | None = None
+    classification: str | None = None
+    determination: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    tags: list[str] = []
+    comments: list[IncidentComment] = []
+    alerts: list[IncidentAlert] = []
+
+    def device_ids(self) -> list[str]:
+        """MDE machine ids named by the incident's alerts, in order, without duplicates."""
+        seen: dict[str, None] = {}
+        for alert in self.alerts:
+            for dev in alert.devices:
+                if dev.device_id:
+                    seen.setdefault(dev.device_id, None)
+        return list(seen)
+
+
+class GraphAlert(DefenderModel):
+    """A Graph security alert (``alerts_v2``); ``evidence`` items are polymorphic dicts."""
+
+    id: str
+    provider_alert_id: str | None = None
+    incident_id: str | None = None
+    title: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    classification: str | None = None
+    determination: str | None = None
+    service_source: str | None = None
+    detection_source: str | None = None
+    category: str | None = None
+    assigned_to: str | None = None
+    alert_web_url: str | None = None
+    created_date_time: datetime | None = None
+    last_update_date_time: datetime | None = None
+    first_activity_date_time: datetime | None = None
+    last_activity_date_time: datetime | None = None
+    resolved_date_time: datetime | None = None
+    mitre_techniques: list[str] = []
+    evidence: list[dict[str, Any]] = []
+
+
+class GraphIncident(DefenderModel):
+    """A Graph security incident (``GET /security/incidents``)."""
+
+    id: str
+    tenant_id: str | None = None
+    display_name: str | None = None
+    created_date_time: datetime | None = None
+    last_update_date_time: datetime | None = None
+    assigned_to: str | None = None
+    classification: str | None = None
+    determination: str | None = None
+    status: str | None = None
+    severity: str | None = None
+    custom_tags: list[str] = []
+    system_tags: list[str] = []
+    incident_web_url: str | None = None
+    redirect_incident_id: str | None = None
+    description: str | None = None
+    alerts: list[GraphAlert] = []

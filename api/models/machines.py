@@ -1,0 +1,48 @@
+"""Defender for Endpoint machine (device) entity."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from prefect_defender.api.models.common import DefenderModel
+
+__all__ = ["Machine", "MachineIp"]
+
+
+class MachineIp(DefenderModel):
+    """One address of a machine's network adapter."""
+
+    ip_address: str | None = None
+    mac_address: str | None = None
+    type: str | None = None
+    operational_status: str | None = None
+
+
+class Machine(DefenderModel):
+    """A device onboarded to Defender for Endpoint (``GET /api/machines``).
+
+    ``health_status``, ``risk_score``, ``exposure_level``, ``device_value`` and
+    ``onboarding_status`` are open strings (documented values in docs/reference.md).
+    """
+
+    id: str
+    computer_dns_name: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    os_platform: str | None = None
+    os_version: str | None = None
+    os_processor: str | None = None
+    version: str | None = None
+    last_ip_address: str | None = None
+    last_external_ip_address: str | None = None
+    health_status: str | None = None
+    onboarding_status: str | None = None
+    device_value: str | None = None
+    rbac_group_id: int | None = None
+    rbac_group_name: str | None = None
+    risk_score: str | None = None
+    exposure_level: str | None = None
+    is_aad_joined: bool | None = None
+    aad_device_id: str | None = None
+    machine_tags: list[str] = []
+    ip_addresses: list[MachineIp] = []

@@ -1,0 +1,93 @@
+"""Paginators as async iterators.
+
+* MDE and XDR: ``$top``/``$skip`` driven by the client. Their ``@odata.nextLink`` is unreliable
+  (absent when ``$top`` is set, malformed without it: MicrosoftDocs/microsoft-365-docs #8489,
+  #8316), so it is ignored.
+* Graph: ``@odata.nextLink``, followed only when it points at the same origin as the Graph base
+  URL; any other host raises :class:`~prefect_defender.api.errors.UnsafeRequestError`.
+
+Nothing is buffered beyond one page.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from typing import Any
+
+from prefect_defender.api.catalog import Endpoint
+from prefect_defender.api.clouds import origin
+from prefect_defender.api.errors import BadRequestError, UnsafeRequestError
+from prefect_defender.api.transport import Transport
+
+__all__ = ["iterate_next_link", "iterate_skip"]
+
+
+def _values(body: Any, ep: Endpoint) -> list[dict[str, Any]]:
+    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
+        raise BadRequestError(f"{ep.name}: expected an OData collection with 'value'")
+    values: list[dict[str, Any]] = body["value"]
+    return values
+
+
+async def iterate_skip(
+    transport: Transport,
+    ep: Endpoint,
+    *,
+    page_size: int,
+    path_params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Yield every item of an MDE/XDR collection, paging with ``$top``/``$skip``.
+
+    Example:
+        >>> async def names(client):                                         # doctest: +SKIP
+        ...     return [m["computerDnsName"] async for m in client.paginate("mde.machines.list")]
+    """
+    if page_size < 1:
+        raise ValueError("page_size must be positive")
+    skip = 0
+    seen = 0
+    while True:
+        top = page_size if limit is None else min(page_size, limit - seen)
+        if top <= 0:
+            return
+        query = {**(params or {}), "$top": top, "$skip": skip}
+        body = await transport.request_json(ep, path_params=path_params, params=query)
+        items = _values(body, ep)
+        for item in items:
+            yield item
+        seen += len(items)
+        if len(items) < top:
+            return
+        skip += len(items)
+
+
+async def iterate_next_link(
+    transport: Transport,
+    ep: Endpoint,
+    *,
+    path_params: Mapping[str, Any] | None = None,
+    params: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+) -> AsyncIterator[dict[str, Any]]:
+    """Yield every item of a Graph collection, following same-host ``@odata.nextLink``."""
+    base_origin = origin(transport.endpoints.base_url(ep.surface))
+    body = await transport.request_json(ep, path_params=path_params, params=params)
+    seen = 0
+    while True:
+        for item in _values(body, ep):
+            yield item
+            seen += 1
+            if limit is not None and seen >= limit:
+                return
+        link = body.get("@odata.nextLink")
+        if not link:
+            return
+        if not isinstance(link, str) or origin(link) != base_origin:
+            raise UnsafeRequestError(
+                f"refusing to follow @odata.nextLink to {origin(str(link))!r}: not the Graph host "
+                f"{base_origin!r}",
+                code="ForeignNextLink",
+            )
+        body = await transport.request_json(ep, url=link)

@@ -1,0 +1,126 @@
+"""Client-side rate limiting: sliding windows per (app, tenant, API family).
+
+Defender counts calls per application and tenant over a minute and an hour (hunting per tenant).
+The limiter reserves a send time for each call so that no window of ``seconds`` ever holds more
+than ``calls`` sends, plus a small safety margin for network jitter. It is thread-safe and shared
+by every client in the process (Prefect runs tasks on several threads, each with its own event
+loop), and it never sleeps while holding its lock: the caller sleeps for the returned delay.
+
+A 429 answer with ``Retry-After`` pushes the family's next send time out (:meth:`penalize`).
+Several processes do not coordinate; ``Retry-After`` handling covers that case.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+__all__ = ["DEFAULT_LIMITS", "Limit", "LimiterRegistry", "SlidingWindowLimiter", "scaled"]
+
+
+@dataclass(frozen=True)
+class Limit:
+    """At most ``calls`` calls in any window of ``seconds`` seconds."""
+
+    calls: int
+    seconds: float
+
+    def __post_init__(self) -> None:
+        if self.calls < 1 or self.seconds <= 0:
+            raise ValueError(f"invalid rate limit {self.calls}/{self.seconds}s")
+
+
+#: Documented defaults (Microsoft Learn pages of each endpoint; see docs/reference.md).
+DEFAULT_LIMITS: dict[str, tuple[Limit, ...]] = {
+    "mde": (Limit(100, 60), Limit(1500, 3600)),
+    "xdr_incidents": (Limit(50, 60), Limit(1500, 3600)),
+    "hunting": (Limit(45, 60), Limit(1500, 3600)),
+    "live_response": (Limit(10, 60),),
+    "package_uri": (Limit(2, 60), Limit(120, 3600)),
+    "alerts_batch": (Limit(10, 60), Limit(500, 3600)),
+    "create_alert": (Limit(15, 60),),
+    "indicators_import": (Limit(30, 60),),
+    "indicators_batch_delete": (Limit(30, 60),),
+    "investigation_start": (Limit(50, 3600),),
+    "machine_vulnerabilities": (Limit(50, 60),),
+    "graph_security": (Limit(150, 60),),
+}
+
+
+def scaled(
+    limits: Mapping[str, Iterable[Limit]], time_scale: float
+) -> dict[str, tuple[Limit, ...]]:
+    """``limits`` with every window divided by ``time_scale`` (for emulator tests)."""
+    if time_scale <= 0:
+        raise ValueError("time_scale must be positive")
+    return {k: tuple(Limit(x.calls, x.seconds / time_scale) for x in v) for k, v in limits.items()}
+
+
+class SlidingWindowLimiter:
+    """Reserves send times so that every window respects its limit.
+
+    Example:
+        >>> lim = SlidingWindowLimiter((Limit(2, 1.0),), margin=0.0)
+        >>> [round(lim.reserve(now=0.0), 3) for _ in range(3)]
+        [0.0, 0.0, 1.0]
+    """
+
+    def __init__(self, limits: Iterable[Limit], *, margin: float | None = None) -> None:
+        self.limits = tuple(limits)
+        longest = max((x.seconds for x in self.limits), default=0.0)
+        keep = max((x.calls for x in self.limits), default=0)
+        self._sent: deque[float] = deque(maxlen=keep or None)
+        self._lock = threading.Lock()
+        self._blocked_until = 0.0
+        # jitter margin: 1% of the shortest window, at most 1 s
+        shortest = min((x.seconds for x in self.limits), default=0.0)
+        self.margin = min(1.0, shortest * 0.01) if margin is None else margin
+        self._longest = longest
+
+    def reserve(self, now: float | None = None) -> float:
+        """Reserve the next send slot; return how many seconds to wait before sending."""
+        with self._lock:
+            t = time.monotonic() if now is None else now
+            start = max(t, self._blocked_until)
+            sent = self._sent
+            for lim in self.limits:
+                if len(sent) >= lim.calls:
+                    start = max(start, sent[-lim.calls] + lim.seconds + self.margin)
+            sent.append(start)
+            return max(0.0, start - t)
+
+    def penalize(self, seconds: float, now: float | None = None) -> None:
+        """Send nothing more for ``seconds`` (after a 429 with ``Retry-After``)."""
+        with self._lock:
+            t = time.monotonic() if now is None else now
+            self._blocked_until = max(self._blocked_until, t + seconds)
+
+
+class LimiterRegistry:
+    """Process-wide limiters keyed by ``(client_id, tenant_id, family)``."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._limiters: dict[tuple[str, ...], SlidingWindowLimiter] = {}
+
+    def get(self, key: tuple[str, ...], limits: Iterable[Limit]) -> SlidingWindowLimiter:
+        """The limiter for ``key``, created with ``limits`` on first use."""
+        limits = tuple(limits)
+        full_key = (*key, repr(limits))
+        with self._lock:
+            lim = self._limiters.get(full_key)
+            if lim is None:
+                lim = self._limiters[full_key] = SlidingWindowLimiter(limits)
+            return lim
+
+    def clear(self) -> None:
+        """Forget every limiter (tests)."""
+        with self._lock:
+            self._limiters.clear()
+
+
+#: The shared registry used by :class:`prefect_defender.api.DefenderClient`.
+REGISTRY = LimiterRegistry()

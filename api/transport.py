@@ -1,0 +1,398 @@
+"""One HTTP transport for every Defender call: tokens, limits, retries, errors, host checks.
+
+The transport owns, once for the whole package:
+
+* **Host allow-list.** A bearer token is only ever attached to the configured API hosts; any
+  other URL (for instance an ``@odata.nextLink`` pointing elsewhere) raises
+  :class:`~prefect_defender.api.errors.UnsafeRequestError` before anything is sent. Download
+  links (investigation packages, live-response results) are fetched without the token.
+* **Rate limits.** A sliding-window limiter per (app, tenant, family) paces requests below the
+  documented quotas; a 429 pushes the family out by ``Retry-After``.
+* **Retries** with jittered exponential backoff and an overall deadline: on 429 (honouring
+  ``Retry-After``), 5xx and connection failures. A request that may already have been applied
+  (a non-idempotent POST whose answer was lost, or a 500/502/504 to it) is *not* retried: it
+  raises with ``applied_unknown=True`` so the caller can look the outcome up (machine actions
+  do: they search the pending action before trying again).
+* **Errors** typed by status, with Defender's ``code``, ``message`` and ``target``; a 403 names
+  the permission the endpoint needs and the Entra API it belongs to.
+* TLS verification is always on; ``ca_bundle`` adds trust anchors (proxy, emulator).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email.utils
+import logging
+import random
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from prefect_defender.api.auth import AccessToken, TokenProvider, ssl_context
+from prefect_defender.api.catalog import Endpoint
+from prefect_defender.api.clouds import CloudEndpoints, origin, require_https
+from prefect_defender.api.errors import (
+    AuthenticationError,
+    DeadlineExceededError,
+    DefenderError,
+    PermissionDeniedError,
+    ServerError,
+    TransportError,
+    UnsafeRequestError,
+    error_from_response,
+)
+from prefect_defender.api.ratelimit import DEFAULT_LIMITS, REGISTRY, Limit
+
+__all__ = ["RetryPolicy", "Transport", "TransportStats"]
+
+logger = logging.getLogger("prefect_defender.http")
+
+_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
+#: connection failures where the request certainly did not reach the server
+_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How hard the transport tries before giving up.
+
+    ``deadline`` bounds the total time of one logical call including waits for rate limits and
+    ``Retry-After``; ``timeout`` bounds each HTTP exchange.
+    """
+
+    max_attempts: int = 8
+    deadline: float = 600.0
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    timeout: float = 60.0
+
+    def backoff(self, attempt: int) -> float:
+        """Full-jitter exponential backoff for retry number ``attempt`` (1-based)."""
+        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
+
+
+@dataclass
+class TransportStats:
+    """Counters of what this transport did (the emulator counts independently)."""
+
+    requests: int = 0
+    retries: int = 0
+    throttled: int = 0
+    token_refreshes: int = 0
+    by_status: dict[int, int] = field(default_factory=dict)
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    value = resp.headers.get("Retry-After")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        parsed = email.utils.parsedate_to_datetime(value) if value else None
+        if parsed is None:
+            return None
+        return max(0.0, parsed.timestamp() - time.time())
+
+
+def _json(resp: httpx.Response) -> Any:
+    try:
+        return resp.json()
+    except ValueError:
+        return None
+
+
+class Transport:
+    """Sends catalog :class:`Endpoint` calls for one tenant with one token provider."""
+
+    def __init__(
+        self,
+        *,
+        endpoints: CloudEndpoints,
+        provider: TokenProvider,
+        ca_bundle: str | None = None,
+        retry: RetryPolicy | None = None,
+        rate_limits: Mapping[str, tuple[Limit, ...]] | None = None,
+        rate_limits_enabled: bool = True,
+        max_concurrency: int = 10,
+        http2: bool = False,
+        user_agent: str = "prefect-defender",
+    ) -> None:
+        self.endpoints = endpoints
+        self.provider = provider
+        self.tenant_id = provider.tenant_id
+        self.retry = retry or RetryPolicy()
+        self._limits = {**DEFAULT_LIMITS, **(rate_limits or {})}
+        self._limits_enabled = rate_limits_enabled
+        self._allowed = endpoints.api_hosts()
+        self._ca_bundle = ca_bundle
+        self._http2 = http2
+        self._user_agent = user_agent
+        self._max_concurrency = max_concurrency
+        self._client: httpx.AsyncClient | None = None
+        self._download_client: httpx.AsyncClient | None = None
+        self._sem: asyncio.Semaphore | None = None
+        self.stats = TransportStats()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+    def _http(self) -> httpx.AsyncClient:
+        if self._client is None:
+            limits = httpx.Limits(
+                max_connections=self._max_concurrency,
+                max_keepalive_connections=self._max_concurrency,
+            )
+            self._client = httpx.AsyncClient(
+                verify=ssl_context(self._ca_bundle),
+                timeout=self.retry.timeout,
+                http2=self._http2,
+                limits=limits,
+                headers={"User-Agent": self._user_agent, "Accept": "application/json"},
+                follow_redirects=False,
+                trust_env=False,
+            )
+            self._sem = asyncio.Semaphore(self._max_concurrency)
+        return self._client
+
+    async def aclose(self) -> None:
+        """Close the HTTP connections."""
+        for c in (self._client, self._download_client):
+            if c is not None:
+                await c.aclose()
+        self._client = self._download_client = None
+
+    # -- URLs ----------------------------------------------------------------------------------
+    def url_for(self, ep: Endpoint, path_params: Mapping[str, Any] | None = None) -> str:
+        """The absolute URL of ``ep`` with its path parameters percent-encoded."""
+        path = ep.path
+        for k, v in (path_params or {}).items():
+            path = path.replace("{" + k + "}", quote(str(v), safe=""))
+        if "{" in path:
+            raise ValueError(f"missing path parameter in {ep.path!r}")
+        base = self.endpoints.base_url(ep.surface)
+        if ep.beta and base.endswith("/v1.0"):
+            base = base[: -len("/v1.0")] + "/beta"
+        return base + path
+
+    def check_host(self, url: str) -> str:
+        """Return ``url`` if a token may be sent there, else raise :class:`UnsafeRequestError`."""
+        if not url.startswith("https://") or origin(url) not in self._allowed:
+            raise UnsafeRequestError(
+                f"refusing to send a token to {origin(url)!r}: not one of the configured API hosts "
+                f"({', '.join(sorted(self._allowed))})",
+                code="ForeignHost",
+            )
+        return url
+
+    # -- the call ------------------------------------------------------------------------------
+    async def request(
+        self,
+        ep: Endpoint,
+        *,
+        path_params: Mapping[str, Any] | None = None,
+        url: str | None = None,
+        params: Mapping[str, Any] | None = None,
+        json: Any = None,
+        files: Any = None,
+        data: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send ``ep`` and return the successful response, or raise a typed error.
+
+        ``url`` replaces the catalog URL (used for ``@odata.nextLink``); it must be on an allowed
+        host. ``idempotent`` defaults to True for every method except POST.
+        """
+        target = self.check_host(url) if url else self.url_for(ep, path_params)
+        method = ep.method
+        safe_to_repeat = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
+        scope = self.endpoints.scope(ep.surface)
+        limiter = self._limiter(ep) if self._limits_enabled else None
+        policy = self.retry
+        start = time.monotonic()
+        refreshed = False
+        attempt = 0
+        last: DefenderError | None = None
+        err: DefenderError
+        while True:
+            attempt += 1
+            if limiter is not None:
+                delay = limiter.reserve()
+                if delay > 0:
+                    if time.monotonic() + delay - start > policy.deadline:
+                        raise last or DeadlineExceededError(
+                            f"rate limit wait of {delay:.1f}s exceeds the deadline",
+                            method=method,
+                            url=target,
+                        )
+                    await asyncio.sleep(delay)
+            token = await self._token(scope)
+            try:
+                resp = await self._send(method, target, token, params, json, files, data, headers)
+            except httpx.TransportError as exc:
+                not_sent = isinstance(exc, _NOT_SENT)
+                err = TransportError(
+                    f"{type(exc).__name__}: {exc}".rstrip(": "),
+                    applied_unknown=not not_sent,
+                    method=method,
+                    url=target,
+                )
+                if not (not_sent or safe_to_repeat):
+                    raise err from None
+                last = err
+                wait = policy.backoff(attempt)
+            else:
+                status = resp.status_code
+                if status < 400:
+                    return resp
+                body = _json(resp)
+                retry_after = _retry_after(resp)
+                err = error_from_response(
+                    status, body, method=method, url=target, text=resp.text,
+                    retry_after=retry_after,
+                )
+                if status == 401 and not refreshed:
+                    # an expired or revoked token: nothing was applied; get a new one once
+                    refreshed = True
+                    self.stats.token_refreshes += 1
+                    self.provider.invalidate(scope, token.token)
+                    last = err
+                    continue
+                if status == 401:
+                    raise AuthenticationError(
+                        f"{err.message} (the API rejected a newly issued token for "
+                        f"{ep.api_name}; check the app registration and tenant)",
+                        status=401, code=err.code, target=err.target, method=method, url=target,
+                    ) from None
+                if status == 403:
+                    raise self._permission_error(ep, err, token) from None
+                if status == 429:
+                    self.stats.throttled += 1
+                    wait = retry_after if retry_after is not None else policy.backoff(attempt)
+                    if limiter is not None:
+                        limiter.penalize(wait)
+                    wait += random.uniform(0, 0.05 * max(wait, 1.0))
+                elif status == 503 or (status >= 500 and safe_to_repeat):
+                    wait = retry_after if retry_after is not None else policy.backoff(attempt)
+                elif status >= 500:
+                    # the POST may have been applied: let the caller reconcile
+                    raise ServerError(
+                        err.message, status=status, code=err.code, target=err.target,
+                        method=method, url=target,
+                    ) from None
+                else:
+                    raise err from None
+                last = err
+            if attempt >= policy.max_attempts:
+                raise last from None
+            if time.monotonic() + wait - start > policy.deadline:
+                raise last from None
+            self.stats.retries += 1
+            logger.debug("retry %s %s in %.2fs after %s", method, ep.name, wait, last)
+            await asyncio.sleep(wait)
+
+    async def request_json(self, ep: Endpoint, **kw: Any) -> Any:
+        """:meth:`request` and decode the JSON body (``None`` for an empty body)."""
+        resp = await self.request(ep, **kw)
+        if not resp.content:
+            return None
+        return resp.json()
+
+    async def _token(self, scope: str) -> AccessToken:
+        return await self.provider.get_token(scope)
+
+    async def _send(
+        self,
+        method: str,
+        url: str,
+        token: AccessToken,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        files: Any,
+        data: Mapping[str, Any] | None,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        client = self._http()
+        assert self._sem is not None
+        hdrs = {"Authorization": f"Bearer {token.token}", **(headers or {})}
+        async with self._sem:
+            self.stats.requests += 1
+            resp = await client.request(
+                method, url, params=params, json=json, files=files, data=data, headers=hdrs
+            )
+        self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
+        logger.debug("%s %s -> %s", method, url.split("?")[0], resp.status_code)
+        return resp
+
+    def _limiter(self, ep: Endpoint) -> Any:
+        limits = self._limits.get(ep.family) or self._limits["mde"]
+        if ep.family == "hunting":  # documented per tenant, whatever the app
+            key: tuple[str, ...] = (self.tenant_id.lower(), ep.family, ep.surface.value)
+        else:
+            key = (self.provider.client_id, self.tenant_id.lower(), ep.family)
+        return REGISTRY.get(key, limits)
+
+    def _permission_error(
+        self, ep: Endpoint, err: DefenderError, token: AccessToken
+    ) -> PermissionDeniedError:
+        delegated = "scp" in token.claims and "roles" not in token.claims
+        required = ep.delegated if delegated else ep.application
+        kind = "delegated" if delegated else "application"
+        held = token.permissions
+        if required and not (held & set(required)):
+            need = " or ".join(required)
+            hint = (
+                f"The token for {ep.api_name} carries none of the permissions this call needs: "
+                f"{need} ({kind}). Add it to app {self.provider.client_id} under "
+                f"'API permissions > APIs my organization uses > {ep.api_name}' and grant admin "
+                "consent."
+            )
+        else:
+            hint = (
+                f"Required: {' or '.join(required) or 'n/a'} ({kind}) on {ep.api_name}; the token "
+                "has it, so the caller's role (RBAC device group or Defender role) may not allow "
+                "this action."
+            )
+        return PermissionDeniedError(
+            f"{err.message} {hint}",
+            required=required,
+            api=ep.api_name,
+            status=403,
+            code=err.code,
+            target=err.target,
+            method=err.method,
+            url=err.url,
+        )
+
+    # -- downloads without the token -----------------------------------------------------------
+    async def download(self, url: str, dest: Path, *, chunk_size: int = 1 << 16) -> int:
+        """Stream a short-lived download link (SAS URL) to ``dest`` without the bearer token.
+
+        Returns the number of bytes written. The link must be https.
+        """
+        require_https(url.split("?")[0], "download link")
+        if self._download_client is None:
+            self._download_client = httpx.AsyncClient(
+                verify=ssl_context(self._ca_bundle), timeout=self.retry.timeout, trust_env=False
+            )
+        written = 0
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_suffix(dest.suffix + ".part")
+        async with self._download_client.stream("GET", url) as resp:
+            if resp.status_code >= 400:
+                await resp.aread()
+                raise error_from_response(
+                    resp.status_code, _json(resp), method="GET", url=url.split("?")[0],
+                    text=resp.text,
+                )
+            with tmp.open("wb") as fh:
+                async for chunk in resp.aiter_bytes(chunk_size):
+                    fh.write(chunk)
+                    written += len(chunk)
+        tmp.replace(dest)
+        return written
+

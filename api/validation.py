@@ -1,0 +1,231 @@
+"""Input checks that run before any request leaves the process.
+
+Each checker returns the normalised value or raises
+:class:`~prefect_defender.api.errors.ValidationError` naming the field and what was expected.
+Annotated pydantic types (``MachineIdStr``, ``Sha256Str`` ...) wrap the same checks for models
+and task parameters.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import uuid
+from collections.abc import Callable, Iterable
+from enum import Enum
+from typing import Annotated, Any, TypeVar
+from urllib.parse import urlsplit
+
+from pydantic import AfterValidator
+
+from prefect_defender.api.errors import ValidationError
+
+__all__ = [
+    "check_choice",
+    "check_comment",
+    "check_domain",
+    "check_guid",
+    "check_hash",
+    "check_incident_id",
+    "check_ip",
+    "check_items",
+    "check_machine_id",
+    "check_sha1",
+    "check_sha256",
+    "check_url",
+]
+
+E = TypeVar("E", bound=Enum)
+
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_MACHINE_ID = re.compile(r"^[0-9a-fA-F]{40}$")
+_LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_ALERT_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,200}$")
+_SAM = re.compile(r"^[^\"/\\\[\]:;|=,+*?<>@\s]{1,104}$")
+
+HASH_LENGTHS = {"sha1": 40, "sha256": 64, "md5": 32}
+
+
+def _fail(field: str, message: str) -> ValidationError:
+    return ValidationError(f"{field}: {message}", field=field)
+
+
+def _text(value: Any, field: str) -> str:
+    if not isinstance(value, str):
+        raise _fail(field, f"expected a string, got {type(value).__name__}")
+    return value.strip()
+
+
+def check_guid(value: Any, field: str = "id") -> str:
+    """A GUID such as a tenant or client id (canonical lower-case form)."""
+    text = _text(value, field)
+    try:
+        parsed = uuid.UUID(text)
+    except ValueError:
+        raise _fail(
+            field, f"{text[:60]!r} is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)"
+        ) from None
+    if len(text) != 36:
+        raise _fail(field, f"{text[:60]!r} is not a GUID in the 8-4-4-4-12 form")
+    return str(parsed)
+
+
+def check_machine_id(value: Any, field: str = "machine_id") -> str:
+    """A Defender for Endpoint machine id: 40 hexadecimal characters."""
+    text = _text(value, field)
+    if not _MACHINE_ID.match(text):
+        raise _fail(field, f"{text[:60]!r} is not a machine id (40 hexadecimal characters)")
+    return text.lower()
+
+
+def check_hash(
+    value: Any, field: str = "hash", kinds: Iterable[str] = ("sha1", "sha256", "md5")
+) -> str:
+    """A file hash of one of ``kinds`` (by length), lower-case."""
+    text = _text(value, field)
+    allowed = {HASH_LENGTHS[k]: k for k in kinds}
+    if not _HEX.match(text) or len(text) not in allowed:
+        names = "/".join(k.upper() for k in kinds)
+        raise _fail(field, f"{text[:80]!r} is not a {names} hash (hexadecimal of length "
+                    f"{'/'.join(str(HASH_LENGTHS[k]) for k in kinds)})")
+    return text.lower()
+
+
+def check_sha1(value: Any, field: str = "sha1") -> str:
+    """A SHA-1 hash."""
+    return check_hash(value, field, ("sha1",))
+
+
+def check_sha256(value: Any, field: str = "sha256") -> str:
+    """A SHA-256 hash."""
+    return check_hash(value, field, ("sha256",))
+
+
+def check_ip(value: Any, field: str = "ip") -> str:
+    """An IPv4 or IPv6 address (no CIDR ranges: Defender indicators do not take them)."""
+    text = _text(value, field)
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise _fail(field, f"{text[:60]!r} is not an IPv4 or IPv6 address") from None
+
+
+def check_domain(value: Any, field: str = "domain") -> str:
+    """A DNS domain name (IDNA-encoded, no scheme, no path), lower-case."""
+    text = _text(value, field).rstrip(".")
+    try:
+        ascii_name = text.encode("idna").decode("ascii") if text else ""
+    except UnicodeError:
+        raise _fail(field, f"{text[:80]!r} is not a domain name") from None
+    labels = ascii_name.split(".")
+    if len(ascii_name) > 253 or len(labels) < 2 or not all(_LABEL.match(x) for x in labels):
+        raise _fail(field, f"{text[:80]!r} is not a domain name such as 'example.com'")
+    if labels[-1].isdigit():
+        raise _fail(field, f"{text[:80]!r} looks like an IP address, not a domain name")
+    return ascii_name.lower()
+
+
+def check_url(value: Any, field: str = "url") -> str:
+    """An absolute http(s) URL with a host."""
+    text = _text(value, field)
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.hostname or _CONTROL.search(text):
+        raise _fail(field, f"{text[:80]!r} is not an absolute http(s) URL")
+    if any(c.isspace() for c in text):
+        raise _fail(field, "a URL must not contain whitespace")
+    return text
+
+
+def check_incident_id(value: Any, field: str = "incident_id") -> int:
+    """An XDR incident id: a positive integer (strings of digits accepted)."""
+    if isinstance(value, bool):
+        raise _fail(field, "expected a positive integer")
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if not isinstance(value, int) or value <= 0:
+        raise _fail(field, f"{str(value)[:40]!r} is not an incident id (a positive integer)")
+    return value
+
+
+def check_alert_id(value: Any, field: str = "alert_id") -> str:
+    """A Defender alert id (letters, digits, ``_ - . :``)."""
+    text = _text(value, field)
+    if not _ALERT_ID.match(text):
+        raise _fail(field, f"{text[:60]!r} is not an alert id")
+    return text
+
+
+def check_sam_name(value: Any, field: str = "user") -> str:
+    """An account's SAM name (``jdoe``), which the user endpoints want instead of a UPN."""
+    text = _text(value, field)
+    if "@" in text:
+        raise _fail(field, f"{text[:80]!r} looks like a UPN; the user endpoints take the account "
+                    "name (sAMAccountName, e.g. 'jdoe'), not the user principal name")
+    if "\\" in text:
+        text = text.split("\\", 1)[1]
+    if not _SAM.match(text):
+        raise _fail(field, f"{text[:80]!r} is not an account name")
+    return text
+
+
+def check_comment(value: Any, field: str = "comment", max_length: int = 4000) -> str:
+    """Free text sent to Defender: no control characters (tab and newline allowed), bounded."""
+    text = _text(value, field)
+    if _CONTROL.search(text):
+        raise _fail(field, "contains control characters")
+    if len(text) > max_length:
+        raise _fail(field, f"is {len(text)} characters long; at most {max_length} are allowed")
+    return text
+
+
+def check_choice(value: Any, enum: type[E], field: str) -> E:
+    """One of ``enum``'s values (exact spelling; the API is case-sensitive)."""
+    if isinstance(value, enum):
+        return value
+    try:
+        return enum(value)
+    except ValueError:
+        allowed = ", ".join(str(m.value) for m in enum)
+        raise _fail(field, f"{str(value)[:60]!r} is not one of: {allowed}") from None
+
+
+def check_items(
+    values: Any, check: Callable[[Any, str], Any], field: str, *, max_items: int | None = None
+) -> list[Any]:
+    """Check every element of a list (each error names its index)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise _fail(field, "expected a list")
+    items = list(values)
+    if max_items is not None and len(items) > max_items:
+        raise _fail(field, f"{len(items)} items given; at most {max_items} are allowed")
+    return [check(v, f"{field}[{i}]") for i, v in enumerate(items)]
+
+
+def _annotated(check: Callable[[Any, str], Any]) -> Any:
+    return AfterValidator(lambda v: check(v, "value"))
+
+
+GuidStr = Annotated[str, _annotated(check_guid)]
+MachineIdStr = Annotated[str, _annotated(check_machine_id)]
+Sha1Str = Annotated[str, _annotated(check_sha1)]
+Sha256Str = Annotated[str, _annotated(check_sha256)]
+FileHashStr = Annotated[str, _annotated(check_hash)]
+IpStr = Annotated[str, _annotated(check_ip)]
+DomainStr = Annotated[str, _annotated(check_domain)]
+UrlStr = Annotated[str, _annotated(check_url)]
+CommentStr = Annotated[str, _annotated(check_comment)]
+
+__all__ += [
+    "CommentStr",
+    "DomainStr",
+    "FileHashStr",
+    "GuidStr",
+    "IpStr",
+    "MachineIdStr",
+    "Sha1Str",
+    "Sha256Str",
+    "UrlStr",
+    "check_alert_id",
+    "check_sam_name",
+]

@@ -1,0 +1,25 @@
+"""Prefect blocks holding Defender credentials for the three auth contexts.
+
+* :class:`DefenderApplicationCredentials`: application (app-only) context.
+* :class:`DefenderUserCredentials`: user (delegated) context.
+* :class:`DefenderPartnerCredentials`: partner (multi-tenant) context.
+
+Registered through the ``prefect.collections`` entry point, so the Prefect UI's block catalogue
+lists them; ``prefect block register -m prefect_defender.blocks`` registers them explicitly.
+"""
+
+from prefect_defender.blocks.application import DefenderApplicationCredentials
+from prefect_defender.blocks.partner import DefenderPartnerCredentials, PartnerTenant
+from prefect_defender.blocks.user import DefenderUserCredentials
+
+DefenderCredentials = (
+    DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
+)
+
+__all__ = [
+    "DefenderApplicationCredentials",
+    "DefenderCredentials",
+    "DefenderPartnerCredentials",
+    "DefenderUserCredentials",
+    "PartnerTenant",
+]

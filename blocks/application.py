@@ -1,0 +1,168 @@
+"""``DefenderApplicationCredentials``: app-only access with a client secret or a certificate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+
+from prefect_defender.api.auth import app_provider
+from prefect_defender.api.client import DefenderClient
+from prefect_defender.blocks.connection import (
+    DOCS_URL,
+    LOGO_URL,
+    DefenderConnectionMixin,
+    certificate_from_fields,
+    emulator_overrides,
+    load_emulator_connection,
+    validate_tenant,
+)
+
+__all__ = ["DefenderApplicationCredentials"]
+
+
+class DefenderApplicationCredentials(DefenderConnectionMixin):
+    """Application context: an Entra app registration acting as itself (no user).
+
+    Give either a client secret or a certificate (PEM private key with its SHA-1 thumbprint
+    and/or its PEM certificate). Grant the app *application* permissions on
+    "WindowsDefenderATP" (Defender for Endpoint), "Microsoft Threat Protection" (Defender XDR)
+    and/or "Microsoft Graph", then grant admin consent.
+
+    Example:
+        Load a saved block and list active incidents:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+
+        @flow
+        async def active_incidents() -> list[int]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            async with creds.get_client() as client:
+                return [i.incident_id async for i in client.incidents.iterate(status="Active")]
+        ```
+    """
+
+    _block_type_name = "Defender Application Credentials"
+    _block_type_slug = "defender-application-credentials"
+    _logo_url = LOGO_URL
+    _documentation_url = DOCS_URL
+
+    tenant_id: str = Field(
+        ..., title="Tenant ID", description="Directory (tenant) ID of the Entra tenant (a GUID)."
+    )
+    client_id: str = Field(
+        ..., title="Client ID", description="Application (client) ID of the app registration."
+    )
+    client_secret: SecretStr | None = Field(
+        default=None, title="Client secret", description="A client secret of the app."
+    )
+    certificate_private_key: SecretStr | None = Field(
+        default=None,
+        title="Certificate private key",
+        description="PEM private key of a certificate registered on the app (instead of a "
+        "secret).",
+    )
+    certificate_thumbprint: str | None = Field(
+        default=None,
+        title="Certificate thumbprint",
+        description="SHA-1 thumbprint (hex) of that certificate, as shown in Entra ID.",
+    )
+    certificate_pem: str | None = Field(
+        default=None,
+        title="Certificate (PEM)",
+        description="The public certificate in PEM form; with it msal sends x5t#S256 and x5c.",
+    )
+    certificate_passphrase: SecretStr | None = Field(
+        default=None, description="Passphrase of an encrypted private key."
+    )
+
+    @field_validator("tenant_id", "client_id")
+    @classmethod
+    def _guid(cls, v: str, info: Any) -> str:
+        return validate_tenant(v, info.field_name)
+
+    @model_validator(mode="after")
+    def _one_credential(self) -> DefenderApplicationCredentials:
+        has_secret = self.client_secret is not None and bool(self.client_secret.get_secret_value())
+        cert = certificate_from_fields(
+            self.certificate_private_key,
+            self.certificate_thumbprint,
+            self.certificate_pem,
+            self.certificate_passphrase,
+        )
+        if has_secret == (cert is not None):
+            raise ValueError(
+                "give exactly one credential: client_secret, or certificate_private_key with "
+                "certificate_thumbprint and/or certificate_pem"
+            )
+        return self
+
+    def get_client(self, tenant_id: str | None = None) -> DefenderClient:
+        """An async :class:`DefenderClient` for this app's tenant.
+
+        Example:
+            ```python
+            async with creds.get_client() as client:
+                machine = await client.machines.get("contoso-ws-001")
+            ```
+        """
+        if tenant_id is not None and validate_tenant(tenant_id) != validate_tenant(self.tenant_id):
+            raise ValueError(
+                f"this block is for tenant {self.tenant_id}; use DefenderPartnerCredentials to "
+                "act in other tenants"
+            )
+        endpoints = self.endpoints()
+        settings = self.client_settings()
+        provider = app_provider(
+            endpoints,
+            self.tenant_id,
+            self.client_id,
+            client_secret=self.client_secret if self.client_secret is not None else None,
+            certificate=certificate_from_fields(
+                self.certificate_private_key,
+                self.certificate_thumbprint,
+                self.certificate_pem,
+                self.certificate_passphrase,
+            )
+            if self.client_secret is None
+            else None,
+            ca_bundle=settings.ca_bundle,
+        )
+        return DefenderClient(endpoints, provider, settings)
+
+    @classmethod
+    def from_emulator(
+        cls,
+        connection: str | Any,
+        app: str = "soc",
+        *,
+        use_certificate: bool = False,
+        time_scale: float = 1.0,
+        **fields: Any,
+    ) -> DefenderApplicationCredentials:
+        """A block for an app of the local emulator (``connection.json`` path or dict).
+
+        Example:
+            ```python
+            creds = DefenderApplicationCredentials.from_emulator(".demo/emulator")
+            ```
+        """
+        conn = connection if isinstance(connection, dict) else load_emulator_connection(connection)
+        spec = conn["apps"][app]
+        values: dict[str, Any] = {
+            "tenant_id": spec["tenant_id"],
+            "client_id": spec["client_id"],
+            **emulator_overrides(conn, time_scale),
+        }
+        if use_certificate:
+            cert = spec["certificate"]
+            with open(cert["private_key_pem"]) as fh:
+                values["certificate_private_key"] = fh.read()
+            with open(cert["certificate_pem"]) as fh:
+                values["certificate_pem"] = fh.read()
+            values["certificate_thumbprint"] = cert["thumbprint"]
+        else:
+            values["client_secret"] = spec["client_secret"]
+        values.update(fields)
+        return cls(**values)

@@ -1,0 +1,186 @@
+"""Connection settings shared by the three credential blocks: cloud, host overrides, CA, limits.
+
+Everything is validated when the block is created (https only, known cloud, sane limits), so a
+typo fails in the Prefect UI form, not at 3 a.m. inside a playbook.
+"""
+
+from __future__ import annotations
+
+import json
+from abc import ABC
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect.blocks.abstract import CredentialsBlock
+from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
+
+from prefect_defender.api.auth import CertificateCredential
+from prefect_defender.api.client import ClientSettings
+from prefect_defender.api.clouds import CloudEndpoints, cloud_endpoints
+from prefect_defender.api.validation import check_guid
+
+__all__ = ["DefenderConnectionMixin", "load_emulator_connection"]
+
+LOGO_URL = HttpUrl("https://learn.microsoft.com/en-us/media/logos/logo_ms_defender.svg")
+DOCS_URL = HttpUrl("https://github.com/prefect-defender/prefect-defender#readme")
+
+CloudName = Literal["commercial", "gcc", "gcc-high", "dod"]
+
+
+class DefenderConnectionMixin(CredentialsBlock, ABC):
+    """Fields and helpers common to the Defender credential blocks (not registered itself)."""
+
+    _block_schema_capabilities = ["get-client"]
+
+    cloud: CloudName = Field(
+        default="commercial",
+        title="Cloud",
+        description="Microsoft cloud: commercial, gcc, gcc-high or dod.",
+    )
+    authority_host: str | None = Field(
+        default=None,
+        title="Authority host",
+        description="Override of the Entra ID login host, e.g. https://login.microsoftonline.com.",
+    )
+    xdr_base_url: str | None = Field(
+        default=None,
+        title="Defender XDR base URL",
+        description="Override of the Defender XDR API base URL.",
+    )
+    mde_base_url: str | None = Field(
+        default=None,
+        title="Defender for Endpoint base URL",
+        description="Override of the Defender for Endpoint API base URL (e.g. a regional host "
+        "such as https://eu.api.security.microsoft.com).",
+    )
+    graph_base_url: str | None = Field(
+        default=None,
+        title="Graph base URL",
+        description="Override of the Microsoft Graph base URL, including the version segment.",
+    )
+    xdr_scope: str | None = Field(default=None, description="Override of the XDR token scope.")
+    mde_scope: str | None = Field(
+        default=None, description="Override of the Defender for Endpoint token scope."
+    )
+    graph_scope: str | None = Field(default=None, description="Override of the Graph token scope.")
+    ca_bundle: str | None = Field(
+        default=None,
+        title="CA bundle",
+        description="Extra trusted CA certificates (a PEM file path or PEM text) for a TLS "
+        "proxy or the emulator. Verification itself cannot be turned off.",
+    )
+    max_concurrency: int = Field(
+        default=10, ge=1, le=100, description="Concurrent requests per client."
+    )
+    rate_limit_time_scale: float = Field(
+        default=1.0,
+        gt=0,
+        description="Divide Microsoft's rate-limit windows by this factor. Keep 1 for Microsoft; "
+        "the emulator demo uses a time-scaled limit.",
+    )
+    rate_limits: dict[str, list[tuple[int, float]]] | None = Field(
+        default=None,
+        description="Per-family overrides of the documented limits, as [calls, seconds] pairs, "
+        "e.g. {\"mde\": [[100, 60], [1500, 3600]]}.",
+    )
+
+    @field_validator("authority_host", "xdr_base_url", "mde_base_url", "graph_base_url")
+    @classmethod
+    def _https(cls, v: str | None) -> str | None:
+        if v is None or v == "":
+            return None
+        if not v.startswith("https://"):
+            raise ValueError(f"must be an https:// URL (got {v!r}); plain http is never used")
+        return v.rstrip("/")
+
+    @model_validator(mode="after")
+    def _endpoints_valid(self) -> DefenderConnectionMixin:
+        self.endpoints()  # raises ValueError with a clear message
+        bundle = self.ca_bundle
+        if bundle and "-----BEGIN" not in bundle and not Path(bundle).is_file():
+                raise ValueError(f"ca_bundle: no such file {self.ca_bundle!r}")
+        return self
+
+    def endpoints(self) -> CloudEndpoints:
+        """The resolved hosts and scopes."""
+        return cloud_endpoints(
+            self.cloud,
+            authority_host=self.authority_host,
+            xdr_base_url=self.xdr_base_url,
+            mde_base_url=self.mde_base_url,
+            graph_base_url=self.graph_base_url,
+            xdr_scope=self.xdr_scope,
+            mde_scope=self.mde_scope,
+            graph_scope=self.graph_scope,
+        )
+
+    def client_settings(self) -> ClientSettings:
+        """Client behaviour from the block's fields."""
+        return ClientSettings(
+            ca_bundle=self.ca_bundle,
+            max_concurrency=self.max_concurrency,
+            rate_limit_time_scale=self.rate_limit_time_scale,
+            rate_limits={k: [tuple(p) for p in v] for k, v in (self.rate_limits or {}).items()}
+            or None,
+        )
+
+
+def validate_tenant(value: str, field: str = "tenant_id") -> str:
+    """A tenant id must be a GUID (the directory id shown in Entra ID's overview)."""
+    try:
+        return check_guid(value, field)
+    except ValueError as exc:
+        raise ValueError(str(exc)) from None
+
+
+def certificate_from_fields(
+    private_key: SecretStr | None,
+    thumbprint: str | None,
+    certificate_pem: str | None,
+    passphrase: SecretStr | None,
+) -> CertificateCredential | None:
+    """A certificate credential when a private key is given; validates what goes with it."""
+    if private_key is None:
+        if thumbprint or certificate_pem:
+            raise ValueError("certificate_thumbprint/certificate_pem need certificate_private_key")
+        return None
+    key = private_key.get_secret_value()
+    if "PRIVATE KEY-----" not in key:
+        raise ValueError("certificate_private_key must be a PEM private key")
+    if not thumbprint and not certificate_pem:
+        raise ValueError(
+            "a certificate credential needs certificate_thumbprint (SHA-1 hex) or certificate_pem"
+        )
+    if thumbprint:
+        clean = thumbprint.replace(":", "").strip()
+        if len(clean) != 40 or any(c not in "0123456789abcdefABCDEF" for c in clean):
+            raise ValueError("certificate_thumbprint must be 40 hexadecimal characters (SHA-1)")
+    if certificate_pem and "BEGIN CERTIFICATE" not in certificate_pem:
+        raise ValueError("certificate_pem must be a PEM certificate")
+    return CertificateCredential(
+        private_key_pem=private_key,
+        thumbprint=thumbprint,
+        public_certificate_pem=certificate_pem,
+        passphrase=passphrase,
+    )
+
+
+def load_emulator_connection(path: str | Path) -> dict[str, Any]:
+    """Read the emulator's ``connection.json`` (a file or the directory holding it)."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "connection.json"
+    data: dict[str, Any] = json.loads(p.read_text())
+    return data
+
+
+def emulator_overrides(conn: dict[str, Any], time_scale: float = 1.0) -> dict[str, Any]:
+    """Block fields pointing every host at the emulator described by ``conn``."""
+    return {
+        "authority_host": conn["authority_host"],
+        "xdr_base_url": conn["xdr_base_url"],
+        "mde_base_url": conn["mde_base_url"],
+        "graph_base_url": conn["graph_base_url"],
+        "ca_bundle": conn["ca_bundle"],
+        "rate_limit_time_scale": time_scale,
+    }

@@ -1,0 +1,121 @@
+"""``prefect-defender``: the emulator, the demo, delegated sign-in and consent links."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    name="prefect-defender",
+    help="Microsoft Defender response playbooks for Prefect.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+emulator_app = typer.Typer(help="The local Entra ID + Defender emulator.", no_args_is_help=True)
+app.add_typer(emulator_app, name="emulator")
+
+
+@emulator_app.command("serve")
+def emulator_serve(
+    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
+    data_dir: Annotated[Path, typer.Option(help="Where connection.json and keys go.")] = Path(
+        ".emulator"
+    ),
+    config: Annotated[
+        Path | None, typer.Option(help="JSON file with emulator knobs (docs/emulator.md).")
+    ] = None,
+) -> None:
+    """Serve the emulator over HTTPS on 127.0.0.1 until interrupted."""
+    from prefect_defender.emulator.server import serve
+
+    serve(port=port, data_dir=str(data_dir), config_path=str(config) if config else None)
+
+
+@app.command()
+def demo(
+    data_dir: Annotated[Path, typer.Option(help="Scratch directory for the demo.")] = Path(
+        ".demo"
+    ),
+    auto_approve: Annotated[
+        bool, typer.Option(help="Approve the containment as an operator would, automatically.")
+    ] = True,
+    keep_running: Annotated[
+        bool, typer.Option(help="Keep the emulator and Prefect server up until Ctrl-C.")
+    ] = False,
+) -> None:
+    """Run the demo playbook against the emulator (no tenant needed)."""
+    from prefect_defender.cli.demo import run_demo
+
+    raise typer.Exit(run_demo(data_dir, auto_approve=auto_approve, keep_running=keep_running))
+
+
+@app.command()
+def login(
+    block: Annotated[str, typer.Option(help="Name of the DefenderUserCredentials block.")],
+    tenant_id: Annotated[str | None, typer.Option(help="Tenant, when creating the block.")] = None,
+    client_id: Annotated[
+        str | None, typer.Option(help="Public client app id, when creating the block.")
+    ] = None,
+    emulator: Annotated[
+        Path | None, typer.Option(help="Create/point the block at this emulator data dir.")
+    ] = None,
+) -> None:
+    """Sign in with the device-code flow and store the token cache in a user block."""
+    from prefect_defender.blocks import DefenderUserCredentials
+
+    creds: DefenderUserCredentials
+    if emulator is not None:
+        creds = DefenderUserCredentials.from_emulator(emulator)
+    elif tenant_id and client_id:
+        creds = DefenderUserCredentials(tenant_id=tenant_id, client_id=client_id)
+    else:
+        creds = DefenderUserCredentials.load(block)  # type: ignore[assignment]
+    creds._block_document_name = block  # the sign-in hint names this block
+    user = creds.sign_in_with_device_code(show=typer.echo)
+    creds.save(block, overwrite=True)
+    typer.echo(f"Signed in as {user or 'the user'}; token cache stored in block {block!r}.")
+
+
+@app.command("consent-url")
+def consent_url(
+    block: Annotated[str, typer.Option(help="Name of the DefenderPartnerCredentials block.")],
+    tenant_id: Annotated[str, typer.Option(help="The customer tenant.")],
+) -> None:
+    """Print the admin-consent link a customer's administrator opens for the partner app."""
+    from prefect_defender.blocks import DefenderPartnerCredentials
+
+    partner = DefenderPartnerCredentials.load(block)
+    typer.echo(partner.admin_consent_url(tenant_id))  # type: ignore[union-attr]
+
+
+@app.command()
+def whoami(
+    block: Annotated[str, typer.Argument(help="Block document name, e.g. 'defender-application-credentials/soc'.")],
+) -> None:
+    """Get a token with a saved block and print its tenant and permissions (no API call)."""
+    from prefect.blocks.core import Block
+
+    from prefect_defender.api.clouds import Surface
+
+    creds = Block.load(block)
+
+    async def go() -> dict[str, object]:
+        client = creds.get_client(  # type: ignore[attr-defined]
+            creds.tenants[0].tenant_id if hasattr(creds, "tenants") else None
+        )
+        out: dict[str, object] = {}
+        for surface in Surface:
+            tok = await client.transport.provider.get_token(client.endpoints.scope(surface))
+            out[surface.value] = {"tid": tok.tenant_id, "permissions": sorted(tok.permissions)}
+        await client.aclose()
+        return out
+
+    typer.echo(json.dumps(asyncio.run(go()), indent=2))
+
+
+if __name__ == "__main__":
+    app()
