@@ -310,8 +310,10 @@ class TokenProvider:
         token = str(result["access_token"])
         claims = decode_claims(token)
         exp = claims.get("exp")
-        expires_at = float(exp) if isinstance(exp, int | float) else time.time() + float(
-            result.get("expires_in", 3599)
+        expires_at = (
+            float(exp)
+            if isinstance(exp, int | float)
+            else time.time() + float(result.get("expires_in", 3599))
         )
         return AccessToken(token=token, expires_at=expires_at, scope=scope, claims=claims)
 
@@ -414,9 +416,8 @@ class AppTokenProvider(TokenProvider):
         if any(c in _CONSENT_CODES for c in codes):
             desc = _first_line(result.get("error_description"))
             hint = self._consent_hint(self.tenant_id) if self._consent_hint else ""
-            msg = (
-                f"the app {self.client_id} has no consent in tenant {self.tenant_id}: {desc}"
-                + (f"; a Global Administrator of that tenant can consent at {hint}" if hint else "")
+            msg = f"the app {self.client_id} has no consent in tenant {self.tenant_id}: {desc}" + (
+                f"; a Global Administrator of that tenant can consent at {hint}" if hint else ""
             )
             return ConsentRequiredError(
                 msg, code=str(result.get("error")), target=result.get("correlation_id")

@@ -141,7 +141,10 @@ class DefenderClient:
     ) -> Any:
         """Call the catalog endpoint ``name`` and return its decoded JSON body."""
         return await self.transport.request_json(
-            endpoint(name), path_params=path_params, params=params, json=json,
+            endpoint(name),
+            path_params=path_params,
+            params=params,
+            json=json,
             idempotent=idempotent,
         )
 
@@ -161,7 +164,11 @@ class DefenderClient:
                 self.transport, ep, path_params=path_params, params=params, limit=limit
             )
         return iterate_skip(
-            self.transport, ep, page_size=page_size, path_params=path_params, params=params,
+            self.transport,
+            ep,
+            page_size=page_size,
+            path_params=path_params,
+            params=params,
             limit=limit,
         )
 

@@ -37,8 +37,9 @@ def literal(value: Value) -> str:
         return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
     if isinstance(value, str):
         if any(ord(c) < 32 for c in value):
-            raise ValidationError("filter values must not contain control characters",
-                                  field="filter")
+            raise ValidationError(
+                "filter values must not contain control characters", field="filter"
+            )
         return "'" + value.replace("'", "''") + "'"
     raise ValidationError(f"unsupported filter value type {type(value).__name__}", field="filter")
 

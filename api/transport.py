@@ -252,7 +252,11 @@ class Transport:
                 body = _json(resp)
                 retry_after = _retry_after(resp)
                 err = error_from_response(
-                    status, body, method=method, url=target, text=resp.text,
+                    status,
+                    body,
+                    method=method,
+                    url=target,
+                    text=resp.text,
                     retry_after=retry_after,
                 )
                 if status == 401 and not refreshed:
@@ -266,7 +270,11 @@ class Transport:
                     raise AuthenticationError(
                         f"{err.message} (the API rejected a newly issued token for "
                         f"{ep.api_name}; check the app registration and tenant)",
-                        status=401, code=err.code, target=err.target, method=method, url=target,
+                        status=401,
+                        code=err.code,
+                        target=err.target,
+                        method=method,
+                        url=target,
                     ) from None
                 if status == 403:
                     raise self._permission_error(ep, err, token) from None
@@ -281,8 +289,12 @@ class Transport:
                 elif status >= 500:
                     # the POST may have been applied: let the caller reconcile
                     raise ServerError(
-                        err.message, status=status, code=err.code, target=err.target,
-                        method=method, url=target,
+                        err.message,
+                        status=status,
+                        code=err.code,
+                        target=err.target,
+                        method=method,
+                        url=target,
                     ) from None
                 else:
                     raise err from None
@@ -386,7 +398,10 @@ class Transport:
             if resp.status_code >= 400:
                 await resp.aread()
                 raise error_from_response(
-                    resp.status_code, _json(resp), method="GET", url=url.split("?")[0],
+                    resp.status_code,
+                    _json(resp),
+                    method="GET",
+                    url=url.split("?")[0],
                     text=resp.text,
                 )
             with tmp.open("wb") as fh:
@@ -395,4 +410,3 @@ class Transport:
                     written += len(chunk)
         tmp.replace(dest)
         return written
-

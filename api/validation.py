@@ -87,8 +87,11 @@ def check_hash(
     allowed = {HASH_LENGTHS[k]: k for k in kinds}
     if not _HEX.match(text) or len(text) not in allowed:
         names = "/".join(k.upper() for k in kinds)
-        raise _fail(field, f"{text[:80]!r} is not a {names} hash (hexadecimal of length "
-                    f"{'/'.join(str(HASH_LENGTHS[k]) for k in kinds)})")
+        raise _fail(
+            field,
+            f"{text[:80]!r} is not a {names} hash (hexadecimal of length "
+            f"{'/'.join(str(HASH_LENGTHS[k]) for k in kinds)})",
+        )
     return text.lower()
 
 
@@ -160,8 +163,11 @@ def check_sam_name(value: Any, field: str = "user") -> str:
     """An account's SAM name (``jdoe``), which the user endpoints want instead of a UPN."""
     text = _text(value, field)
     if "@" in text:
-        raise _fail(field, f"{text[:80]!r} looks like a UPN; the user endpoints take the account "
-                    "name (sAMAccountName, e.g. 'jdoe'), not the user principal name")
+        raise _fail(
+            field,
+            f"{text[:80]!r} looks like a UPN; the user endpoints take the account "
+            "name (sAMAccountName, e.g. 'jdoe'), not the user principal name",
+        )
     if "\\" in text:
         text = text.split("\\", 1)[1]
     if not _SAM.match(text):

@@ -60,8 +60,7 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
     certificate_private_key: SecretStr | None = Field(
         default=None,
         title="Certificate private key",
-        description="PEM private key of a certificate registered on the app (instead of a "
-        "secret).",
+        description="PEM private key of a certificate registered on the app (instead of a secret).",
     )
     certificate_thumbprint: str | None = Field(
         default=None,

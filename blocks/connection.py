@@ -81,7 +81,7 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
     rate_limits: dict[str, list[tuple[int, float]]] | None = Field(
         default=None,
         description="Per-family overrides of the documented limits, as [calls, seconds] pairs, "
-        "e.g. {\"mde\": [[100, 60], [1500, 3600]]}.",
+        'e.g. {"mde": [[100, 60], [1500, 3600]]}.',
     )
 
     @field_validator("authority_host", "xdr_base_url", "mde_base_url", "graph_base_url")
@@ -98,7 +98,7 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
         self.endpoints()  # raises ValueError with a clear message
         bundle = self.ca_bundle
         if bundle and "-----BEGIN" not in bundle and not Path(bundle).is_file():
-                raise ValueError(f"ca_bundle: no such file {self.ca_bundle!r}")
+            raise ValueError(f"ca_bundle: no such file {self.ca_bundle!r}")
         return self
 
     def endpoints(self) -> CloudEndpoints:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -37,9 +37,7 @@ def emulator_serve(
 
 @app.command()
 def demo(
-    data_dir: Annotated[Path, typer.Option(help="Scratch directory for the demo.")] = Path(
-        ".demo"
-    ),
+    data_dir: Annotated[Path, typer.Option(help="Scratch directory for the demo.")] = Path(".demo"),
     auto_approve: Annotated[
         bool, typer.Option(help="Approve the containment as an operator would, automatically.")
     ] = True,
@@ -94,19 +92,20 @@ def consent_url(
 
 @app.command()
 def whoami(
-    block: Annotated[str, typer.Argument(help="Block document name, e.g. 'defender-application-credentials/soc'.")],
+    block: Annotated[
+        str,
+        typer.Argument(help="Block slug/name, e.g. defender-application-credentials/soc."),
+    ],
 ) -> None:
     """Get a token with a saved block and print its tenant and permissions (no API call)."""
     from prefect.blocks.core import Block
 
     from prefect_defender.api.clouds import Surface
 
-    creds = Block.load(block)
+    creds: Any = Block.load(block)
 
     async def go() -> dict[str, object]:
-        client = creds.get_client(  # type: ignore[attr-defined]
-            creds.tenants[0].tenant_id if hasattr(creds, "tenants") else None
-        )
+        client = creds.get_client(creds.tenants[0].tenant_id if hasattr(creds, "tenants") else None)
         out: dict[str, object] = {}
         for surface in Surface:
             tok = await client.transport.provider.get_token(client.endpoints.scope(surface))

@@ -163,8 +163,9 @@ async def run_bulk(
             try:
                 outcome = await action(item)
             except DefenderError as exc:
-                outcome = ItemOutcome(item=item, status=OutcomeStatus.FAILED, error=exc.to_dict(),
-                                      reason=str(exc))
+                outcome = ItemOutcome(
+                    item=item, status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=str(exc)
+                )
             except Exception as exc:
                 outcome = ItemOutcome(
                     item=item,

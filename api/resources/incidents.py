@@ -19,8 +19,15 @@ __all__ = ["GraphIncidentsAPI", "IncidentsAPI"]
 XDR_INCIDENT_FILTERS = ODataFilter({"lastUpdateTime", "createdTime", "status", "assignedTo"})
 #: Filterable properties documented for Graph ``security/incidents``.
 GRAPH_INCIDENT_FILTERS = ODataFilter(
-    {"assignedTo", "classification", "createdDateTime", "determination", "lastUpdateDateTime",
-     "severity", "status"}
+    {
+        "assignedTo",
+        "classification",
+        "createdDateTime",
+        "determination",
+        "lastUpdateDateTime",
+        "severity",
+        "status",
+    }
 )
 XDR_INCIDENTS_MAX_TOP = 100
 

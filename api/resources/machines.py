@@ -17,9 +17,22 @@ __all__ = ["MachinesAPI"]
 
 #: Filterable properties documented for ``GET /api/machines``.
 MACHINE_FILTERS = ODataFilter(
-    {"computerDnsName", "id", "version", "deviceValue", "aadDeviceId", "machineTags", "lastSeen",
-     "exposureLevel", "onboardingStatus", "lastIpAddress", "healthStatus", "osPlatform",
-     "riskScore", "rbacGroupId"}
+    {
+        "computerDnsName",
+        "id",
+        "version",
+        "deviceValue",
+        "aadDeviceId",
+        "machineTags",
+        "lastSeen",
+        "exposureLevel",
+        "onboardingStatus",
+        "lastIpAddress",
+        "healthStatus",
+        "osPlatform",
+        "riskScore",
+        "rbacGroupId",
+    }
 )
 MACHINES_MAX_TOP = 10_000
 
@@ -60,8 +73,9 @@ class MachinesAPI(Resource):
         if len(key) == 40:
             key = check_machine_id(key, "machine")
         elif any(c in key for c in "/?#%\\\"' ") or len(key) > 255:
-            raise ValidationError(f"machine: {key[:60]!r} is not a machine id or computer name",
-                                  field="machine")
+            raise ValidationError(
+                f"machine: {key[:60]!r} is not a machine id or computer name", field="machine"
+            )
         body = await self.transport.request_json(
             endpoint("mde.machines.get"), path_params={"id": key}
         )

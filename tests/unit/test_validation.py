@@ -69,21 +69,34 @@ def test_ip_ok(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> None:
     assert check_ip(str(ip)) == str(ip)
 
 
-@pytest.mark.parametrize("bad", ["", "1.2.3", "1.2.3.4/24", "999.1.1.1", "example.com", "1.2.3.4 "
-                                 "x"])
+@pytest.mark.parametrize(
+    "bad", ["", "1.2.3", "1.2.3.4/24", "999.1.1.1", "example.com", "1.2.3.4 x"]
+)
 def test_ip_rejects(bad: str) -> None:
     with pytest.raises(ValidationError, match="IPv4 or IPv6"):
         check_ip(bad)
 
 
-@pytest.mark.parametrize("good", ["example.com", "a.b.c.example.org", "xn--bcher-kva.example",
-                                  "EXAMPLE.COM."])
+@pytest.mark.parametrize(
+    "good", ["example.com", "a.b.c.example.org", "xn--bcher-kva.example", "EXAMPLE.COM."]
+)
 def test_domain_ok(good: str) -> None:
     assert check_domain(good) == good.lower().rstrip(".")
 
 
-@pytest.mark.parametrize("bad", ["", "localhost", "http://example.com", "exa mple.com",
-                                 "1.2.3.4", "-a.com", "a..com", "example.com/path"])
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "",
+        "localhost",
+        "http://example.com",
+        "exa mple.com",
+        "1.2.3.4",
+        "-a.com",
+        "a..com",
+        "example.com/path",
+    ],
+)
 def test_domain_rejects(bad: str) -> None:
     with pytest.raises(ValidationError):
         check_domain(bad)
