@@ -191,3 +191,14 @@ class DefenderClient:
     def machines(self) -> MachinesAPI:
         """Defender for Endpoint machines."""
         return MachinesAPI(self)
+
+    # Each API area adds its accessor(s) below, replacing its own marker line.
+    # -- area: alerts --
+    # -- area: hunting --
+    # -- area: machine_actions --
+    # -- area: live_response --
+    # -- area: indicators --
+    # -- area: entities --
+    # -- area: investigations --
+    # -- area: vulnerabilities --
+    # -- area: graph_extras --

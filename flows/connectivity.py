@@ -21,7 +21,10 @@ from prefect_defender.tasks.base import defender_task, task_logger
 __all__ = ["check_tenant", "defender_connectivity_check"]
 
 
-@defender_task(name="check-defender-tenant")
+@defender_task(
+    name="check-defender-tenant",
+    endpoints=("xdr.incidents.list", "graph.incidents.list", "mde.machines.list"),
+)
 async def check_tenant(
     credentials: Any, tenant_id: str | None = None, sample: int = 25
 ) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 from pydantic import BaseModel, Field
 
+from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.blocks import (
@@ -65,6 +66,7 @@ class DefenderTask(Task[P, R]):
     def with_options(self, *args: Any, **kwargs: Any) -> DefenderTask[P, R]:  # type: ignore[override]
         new = super().with_options(*args, **kwargs)
         new.__class__ = DefenderTask
+        new.defender_endpoints = getattr(self, "defender_endpoints", ())  # type: ignore[attr-defined]
         return new  # type: ignore[return-value]
 
 
@@ -74,15 +76,23 @@ def defender_task(fn: Callable[P, Awaitable[R]]) -> DefenderTask[P, R]: ...
 def defender_task(
     fn: None = None, **options: Any
 ) -> Callable[[Callable[P, Awaitable[R]]], DefenderTask[P, R]]: ...
-def defender_task(fn: Any = None, **options: Any) -> Any:
-    """Decorate an ``async def`` as a Defender task (see the module docstring)."""
+def defender_task(fn: Any = None, *, endpoints: tuple[str, ...] = (), **options: Any) -> Any:
+    """Decorate an ``async def`` as a Defender task (see the module docstring).
+
+    ``endpoints`` names the catalog entries (``prefect_defender.api.catalog``) the task calls;
+    the README's capability/permission table is generated from them.
+    """
     options.setdefault("retries", 0)
+    for name in endpoints:
+        endpoint(name)  # fail at import time on a typo
 
     def wrap(f: Callable[..., Awaitable[Any]]) -> DefenderTask[Any, Any]:
         if not asyncio.iscoroutinefunction(f):
             raise TypeError("defender_task needs an async function")
         options.setdefault("name", f.__name__.replace("_", "-"))
-        return DefenderTask(fn=f, **options)
+        t: DefenderTask[Any, Any] = DefenderTask(fn=f, **options)
+        t.defender_endpoints = tuple(endpoints)  # type: ignore[attr-defined]
+        return t
 
     return wrap(fn) if fn is not None else wrap
 
