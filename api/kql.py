@@ -171,9 +171,8 @@ class IocQuery:
             f"RemoteUrl =~ {kql_string(d)} or RemoteUrl endswith {kql_string('.' + d)}"
             for d in clean
         )
-        text = (
-            f"DeviceNetworkEvents\n{cls._since(lookback_days)}\n| where {cond}\n"
-            + cls._summary(lookback_days)
+        text = f"DeviceNetworkEvents\n{cls._since(lookback_days)}\n| where {cond}\n" + cls._summary(
+            lookback_days
         )
         return cls("domain", tuple(clean), text)
 

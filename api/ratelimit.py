@@ -75,9 +75,10 @@ class SlidingWindowLimiter:
         self._sent: deque[float] = deque(maxlen=keep or None)
         self._lock = threading.Lock()
         self._blocked_until = 0.0
-        # jitter margin: 1% of the shortest window, at most 1 s
+        # jitter margin between our send time and the server's count: 1% of the shortest
+        # window, at least 50 ms (server queueing) and at most 1 s
         shortest = min((x.seconds for x in self.limits), default=0.0)
-        self.margin = min(1.0, shortest * 0.01) if margin is None else margin
+        self.margin = min(1.0, max(0.05, shortest * 0.01)) if margin is None else margin
         self._longest = longest
 
     def reserve(self, now: float | None = None) -> float:

@@ -20,6 +20,7 @@ from typing import Any, ParamSpec, TypeVar, overload
 
 from prefect import Task
 from prefect._internal.compatibility.async_dispatch import is_in_async_context
+from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
@@ -83,6 +84,8 @@ def defender_task(fn: Any = None, *, endpoints: tuple[str, ...] = (), **options:
     the README's capability/permission table is generated from them.
     """
     options.setdefault("retries", 0)
+    # inputs hold credential blocks: never hash them into cache keys or persist them
+    options.setdefault("cache_policy", NO_CACHE)
     for name in endpoints:
         endpoint(name)  # fail at import time on a typo
 

@@ -108,14 +108,15 @@ async def test_concurrent_tasks_share_one_token_per_tenant_and_audience(
 ) -> None:
     """20 concurrent workers x 50 calls = 1,000 calls; exactly 1 token request per audience."""
     fresh.admin.patch_config(rate_limits_enabled=False)
-    creds = DefenderApplicationCredentials.from_emulator(conn)
+    unlimited = {"mde": [(100_000, 60)], "graph_security": [(100_000, 60)]}
+    creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
     async with creds.get_client() as client:
         machines = await client.machines.list(limit=50)
     ids = [m.id for m in machines]
 
     async def worker(n: int) -> int:
         # each worker loads its own block object and client, as separate Prefect tasks would
-        block = DefenderApplicationCredentials.from_emulator(conn)
+        block = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
         async with block.get_client() as c:
             done = 0
             for i in range(50):

@@ -74,8 +74,8 @@ async def test_injected_429_without_retry_after_and_5xx_are_retried(conn: dict, 
 
 async def test_client_pacing_avoids_429_entirely(conn: dict, fresh: Any) -> None:
     """With the same scaled limit on both sides, the client never meets a 429."""
-    fresh.admin.patch_config(time_scale=60.0)
-    creds = DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=60.0)
+    fresh.admin.patch_config(time_scale=30.0)  # 100 calls per 2 s, as in the benchmarks
+    creds = DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=30.0)
     async with creds.get_client() as client:
         m = (await client.machines.list(limit=1))[0]
         for _ in range(250):

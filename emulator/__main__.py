@@ -1,0 +1,23 @@
+"""``python -m prefect_defender.emulator serve --port 0 --data-dir DIR [--config FILE]``."""
+
+from __future__ import annotations
+
+import argparse
+
+from prefect_defender.emulator.server import serve
+
+
+def main() -> None:
+    """Parse the command line and serve."""
+    parser = argparse.ArgumentParser(prog="python -m prefect_defender.emulator")
+    sub = parser.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("serve", help="serve the emulator on 127.0.0.1")
+    s.add_argument("--port", type=int, default=0)
+    s.add_argument("--data-dir", default=".emulator")
+    s.add_argument("--config", default=None)
+    args = parser.parse_args()
+    serve(args.port, args.data_dir, args.config)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,71 @@
+"""The emulator's ASGI application: Entra ID, the API route modules, the admin API."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from prefect_defender.emulator import guard
+from prefect_defender.emulator.pki import signing_key
+from prefect_defender.emulator.routes import admin, entra
+from prefect_defender.emulator.seed import CUSTOMERS, seed_identities, seed_tenant_data
+from prefect_defender.emulator.state import EmulatorState
+
+__all__ = ["ROUTE_MODULES", "build_app", "build_state"]
+
+#: The API area modules, each registering its routes with ``guard.api``. One line per module.
+ROUTE_MODULES = [
+    "prefect_defender.emulator.routes.incidents",
+    "prefect_defender.emulator.routes.machines",
+    "prefect_defender.emulator.routes.graph_incidents",
+]
+
+#: Seed hooks of area modules: ``def seed(state, tenant) -> None`` functions, run per customer.
+SEED_HOOKS: list[Any] = []
+
+
+def build_state(data_dir: Path, config: dict[str, Any] | None = None) -> EmulatorState:
+    """A seeded state (identities, keys and customer data)."""
+    state = EmulatorState(config)
+    state.signing_key = signing_key(data_dir)
+    seed_identities(state, data_dir)
+    for mod in ROUTE_MODULES:
+        importlib.import_module(mod)
+    for tenant in state.tenants.values():
+        if tenant.name in CUSTOMERS:
+            seed_tenant_data(state, tenant)
+    for mod in ROUTE_MODULES:
+        hook = getattr(importlib.import_module(mod), "seed", None)
+        if hook is not None:
+            for tenant in state.tenants.values():
+                if tenant.name in CUSTOMERS:
+                    hook(state, tenant)
+    return state
+
+
+def build_app(state: EmulatorState) -> Starlette:
+    """The Starlette app serving ``state``."""
+    for mod in ROUTE_MODULES:
+        importlib.import_module(mod)
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        return JSONResponse(
+            {
+                "error": {
+                    "code": "NotFound",
+                    "message": f"No route for {request.url.path}",
+                    "target": "",
+                }
+            },
+            status_code=404,
+        )
+
+    return Starlette(
+        routes=[*entra.routes(state), *admin.routes(state), *guard.routes(state)],
+        exception_handlers={404: not_found},
+    )

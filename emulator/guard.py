@@ -1,0 +1,344 @@
+"""The endpoint registry and the guard every API request passes through.
+
+A route module declares each documented operation with :func:`api`::
+
+    @api("GET", "/api/machines/{id}", surface="mde",
+         app=("Machine.Read.All", "Machine.ReadWrite.All"), delegated=("Machine.Read", ...))
+    async def get_machine(ctx: Ctx) -> Response: ...
+
+The guard then applies, in order: fault injection, authentication (bearer token issued by this
+emulator, not expired or revoked, audience of the surface), authorisation (the token's ``roles``
+or ``scp`` must hold one of the allowed permissions), the rate limit of the route's family, and
+records the outcome in the counters.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import json
+import random
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from prefect_defender.emulator.odata import ODataError
+from prefect_defender.emulator.state import (
+    GRAPH_AUDIENCE,
+    MDE_AUDIENCE,
+    XDR_AUDIENCE,
+    EmulatorState,
+    Tenant,
+)
+from prefect_defender.emulator.tokens import decode_token
+
+__all__ = ["REGISTRY", "ApiError", "Ctx", "EndpointSpec", "api", "error_response", "routes"]
+
+AUDIENCES = {"mde": MDE_AUDIENCE, "xdr": XDR_AUDIENCE, "graph": GRAPH_AUDIENCE}
+
+
+class ApiError(Exception):
+    """Raised by handlers to answer with Defender's error body."""
+
+    def __init__(self, status: int, code: str, message: str) -> None:
+        super().__init__(message)
+        self.status, self.code, self.message = status, code, message
+
+
+@dataclass
+class Ctx:
+    """What a handler gets: the request, the state, the caller's tenant and identity."""
+
+    request: Request
+    state: EmulatorState
+    tenant: Tenant
+    claims: dict[str, Any]
+    app_id: str
+    spec: EndpointSpec
+
+    @property
+    def params(self) -> dict[str, str]:
+        """Path parameters."""
+        return dict(self.request.path_params)
+
+    @property
+    def query(self) -> Any:
+        """Query parameters."""
+        return self.request.query_params
+
+    @property
+    def caller(self) -> str:
+        """Who is calling, as Defender records it (UPN for users, app id for apps)."""
+        return str(self.claims.get("upn") or self.claims.get("appid") or self.app_id)
+
+    async def body(self) -> dict[str, Any]:
+        """The JSON object body; 400 ``InvalidRequestBody`` when it is not one."""
+        raw = await self.request.body()
+        try:
+            value = json.loads(raw) if raw else None
+        except ValueError:
+            raise ApiError(400, "InvalidRequestBody", "Request body is incorrect") from None
+        if not isinstance(value, dict):
+            raise ApiError(400, "InvalidRequestBody", "Request body is incorrect")
+        return value
+
+
+Handler = Callable[[Ctx], Awaitable[Response]]
+
+
+@dataclass
+class EndpointSpec:
+    """A documented operation: method, path, surface, permissions, rate-limit family."""
+
+    method: str
+    path: str
+    surface: str
+    app: tuple[str, ...]
+    delegated: tuple[str, ...]
+    family: str
+    handler: Handler = field(repr=False)
+
+
+REGISTRY: list[EndpointSpec] = []
+
+
+def api(
+    method: str,
+    path: str,
+    *,
+    surface: str,
+    app: tuple[str, ...],
+    delegated: tuple[str, ...] | None = None,
+    family: str | None = None,
+) -> Callable[[Handler], Handler]:
+    """Register a guarded API route."""
+    if surface not in AUDIENCES:
+        raise ValueError(surface)
+
+    def deco(fn: Handler) -> Handler:
+        REGISTRY.append(
+            EndpointSpec(
+                method,
+                path,
+                surface,
+                tuple(app),
+                tuple(app if delegated is None else delegated),
+                family
+                or (
+                    "graph_security"
+                    if surface == "graph"
+                    else "xdr_incidents"
+                    if surface == "xdr"
+                    else "mde"
+                ),
+                fn,
+            )
+        )
+        return fn
+
+    return deco
+
+
+def error_response(
+    status: int, code: str, message: str, surface: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Defender's error body (Graph adds ``innerError``)."""
+    err: dict[str, Any] = {"code": code, "message": message}
+    if surface == "graph":
+        rid = str(uuid.uuid4())
+        err["innerError"] = {
+            "date": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S"),
+            "request-id": rid,
+            "client-request-id": rid,
+        }
+    else:
+        err["target"] = str(uuid.uuid4())
+    return JSONResponse({"error": err}, status_code=status, headers=headers)
+
+
+def abort_connection(state: EmulatorState, request: Request) -> None:
+    """Drop the TCP connection carrying ``request`` without an answer (a reset)."""
+    client = request.scope.get("client")
+    server_state = state.server_state
+    if server_state is None or client is None:
+        return
+    for proto in list(getattr(server_state, "connections", ())):
+        if tuple(getattr(proto, "client", ()) or ()) == tuple(client):
+            transport = getattr(proto, "transport", None)
+            if transport is not None:
+                transport.abort()
+
+
+def _fault_applies(state: EmulatorState, spec: EndpointSpec) -> bool:
+    routes = state.config["faults"].get("routes")
+    if not routes:
+        return True
+    label = f"{spec.method} {spec.path}"
+    return any(fnmatch.fnmatch(label, pat) or fnmatch.fnmatch(spec.path, pat) for pat in routes)
+
+
+def _authenticate(
+    state: EmulatorState, spec: EndpointSpec, request: Request
+) -> tuple[dict[str, Any], str] | JSONResponse:
+    header = request.headers.get("authorization", "")
+    unauthorized_code = "InvalidAuthenticationToken" if spec.surface == "graph" else "Unauthorized"
+    if not header.lower().startswith("bearer "):
+        return error_response(
+            401, unauthorized_code, "Access token is empty or missing.", spec.surface
+        )
+    claims = decode_token(state, header[7:].strip())
+    if claims is None or claims.get("typ") == "refresh":
+        return error_response(
+            401,
+            unauthorized_code,
+            "Access token validation failure: invalid or expired token.",
+            spec.surface,
+        )
+    if float(claims.get("iat", 0)) < state.tokens_revoked_before:
+        return error_response(
+            401,
+            unauthorized_code,
+            "Lifetime validation failed, the token is expired.",
+            spec.surface,
+        )
+    if claims.get("aud") != AUDIENCES[spec.surface]:
+        return error_response(
+            401,
+            unauthorized_code,
+            f"Access token validation failure. Invalid audience '{claims.get('aud')}'.",
+            spec.surface,
+        )
+    return claims, str(claims.get("appid") or claims.get("azp") or "")
+
+
+def _authorise(spec: EndpointSpec, claims: dict[str, Any]) -> JSONResponse | None:
+    delegated = "scp" in claims
+    held = (
+        set(str(claims.get("scp") or "").split()) if delegated else set(claims.get("roles") or [])
+    )
+    allowed = spec.delegated if delegated else spec.app
+    if held & set(allowed):
+        return None
+    names = ", ".join(allowed)
+    if spec.surface == "graph":
+        msg = (
+            f"Missing {'scope' if delegated else 'application roles'} permissions on the "
+            f"request. API requires one of '{names}'."
+        )
+    else:
+        kind = "delegated" if delegated else "application"
+        msg = (
+            f"The {'user' if delegated else 'application'} does not have any of the required "
+            f"{kind} permissions ({names}) to access the resource."
+        )
+    return error_response(403, "Forbidden", msg, spec.surface)
+
+
+def _wrap(state: EmulatorState, spec: EndpointSpec) -> Callable[[Request], Awaitable[Response]]:
+    async def endpoint(request: Request) -> Response:
+        faults = state.config["faults"]
+        tenant_label, app_label = "", ""
+        reset_after = False
+        response: Response
+        if _fault_applies(state, spec):
+            roll = random.random()
+            edges = []
+            acc = 0.0
+            for name in (
+                "rate_429",
+                "rate_429_no_retry_after",
+                "rate_500",
+                "rate_502",
+                "rate_503",
+                "reset_before",
+                "reset_after",
+                "slow",
+            ):
+                acc += float(faults.get(name) or 0.0)
+                edges.append((acc, name))
+            chosen = next((n for edge, n in edges if roll < edge), None)
+            if chosen == "slow":
+                await asyncio.sleep(float(faults.get("slow_seconds") or 30.0))
+            elif chosen == "reset_before":
+                state.count_request(spec.method, spec.path, 0, "", "", spec.family)
+                abort_connection(state, request)
+                return Response(status_code=500)
+            elif chosen == "reset_after":
+                reset_after = True
+            elif chosen is not None:
+                status = {
+                    "rate_429": 429,
+                    "rate_429_no_retry_after": 429,
+                    "rate_500": 500,
+                    "rate_502": 502,
+                    "rate_503": 503,
+                }[chosen]
+                headers = {"Retry-After": "1"} if chosen == "rate_429" else None
+                code = {
+                    429: "TooManyRequests",
+                    500: "InternalServerError",
+                    502: "BadGateway",
+                    503: "ServiceUnavailable",
+                }[status]
+                state.count_request(spec.method, spec.path, status, "", "", spec.family)
+                return error_response(status, code, "Injected fault.", spec.surface, headers)
+        auth = _authenticate(state, spec, request)
+        if isinstance(auth, JSONResponse):
+            response = auth
+        else:
+            claims, app_id = auth
+            tenant_label, app_label = str(claims.get("tid", "")), app_id
+            tenant = state.tenant(tenant_label)
+            denied = _authorise(spec, claims)
+            if tenant is None:
+                response = error_response(401, "Unauthorized", "Unknown tenant.", spec.surface)
+            elif denied is not None:
+                response = denied
+            else:
+                refused = state.admit(spec.family, app_id, tenant.tenant_id)
+                if refused is not None:
+                    retry, message = refused
+                    response = error_response(
+                        429, "TooManyRequests", message, spec.surface, {"Retry-After": str(retry)}
+                    )
+                else:
+                    ctx = Ctx(request, state, tenant, claims, app_id, spec)
+                    try:
+                        response = await spec.handler(ctx)
+                    except ApiError as exc:
+                        response = error_response(exc.status, exc.code, exc.message, spec.surface)
+                    except ODataError as exc:
+                        response = error_response(400, "ODataError", str(exc), spec.surface)
+        state.count_request(
+            spec.method, spec.path, response.status_code, tenant_label, app_label, spec.family
+        )
+        if reset_after:
+            abort_connection(state, request)
+        return response
+
+    return endpoint
+
+
+def routes(state: EmulatorState) -> list[Route]:
+    """Starlette routes for every registered endpoint (literal paths before templated ones)."""
+    grouped: dict[str, dict[str, EndpointSpec]] = {}
+    for spec in REGISTRY:
+        grouped.setdefault(spec.path, {})[spec.method] = spec
+    ordered = sorted(grouped, key=lambda p: (p.count("{"), -len(p)))
+    out = []
+    for path in ordered:
+        methods = grouped[path]
+        handlers = {m: _wrap(state, s) for m, s in methods.items()}
+
+        async def dispatch(request: Request, _h: dict[str, Any] = handlers) -> Response:
+            handler: Callable[[Request], Awaitable[Response]] = _h[request.method]
+            return await handler(request)
+
+        out.append(Route(path, dispatch, methods=list(methods)))
+    return out

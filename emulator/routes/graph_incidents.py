@@ -1,0 +1,82 @@
+"""Graph security incidents: ``GET /v1.0/security/incidents[/{id}]`` with nextLink paging."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from starlette.responses import JSONResponse, Response
+
+from prefect_defender.emulator.guard import ApiError, Ctx, api
+from prefect_defender.emulator.odata import ODataError, compile_filter, parse_top_skip
+from prefect_defender.emulator.views import graph_incident, graph_incident_views
+
+PERMS = ("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All")
+FILTERS = (
+    "assignedTo",
+    "classification",
+    "createdDateTime",
+    "determination",
+    "lastUpdateDateTime",
+    "severity",
+    "status",
+)
+DEFAULT_PAGE = 50
+MAX_TOP = 1000
+
+
+def next_link(ctx: Ctx, skip: int, top: int, extra: dict[str, Any]) -> str:
+    """An absolute ``@odata.nextLink`` on the request's host (or the ``next_link_host`` knob)."""
+    host = ctx.state.config.get("next_link_host") or ctx.request.url.hostname
+    port = ctx.request.url.port
+    netloc = f"{host}:{port}" if port else str(host)
+    query = urlencode({**extra, "$top": top, "$skip": skip})
+    return f"https://{netloc}{ctx.request.url.path}?{query}"
+
+
+def expand_alerts(ctx: Ctx) -> bool:
+    """Whether ``$expand=alerts`` was asked (any other expansion is an ODataError)."""
+    value = ctx.query.get("$expand")
+    if value is None:
+        return False
+    if value != "alerts":
+        raise ODataError(f"Could not find a property named '{value}' for $expand.")
+    return True
+
+
+@api("GET", "/v1.0/security/incidents", surface="graph", app=PERMS)
+async def list_incidents(ctx: Ctx) -> Response:
+    """List incidents; pages of ``$top`` (default 50) linked by ``@odata.nextLink``."""
+    top, skip = parse_top_skip(ctx.query, MAX_TOP, DEFAULT_PAGE)
+    expand = expand_alerts(ctx)
+    graph_filter = ctx.query.get("$filter")
+    pred = compile_filter(graph_filter, FILTERS)
+    with ctx.state.lock:
+        rows = [v for v in graph_incident_views(ctx.tenant) if pred(v)]
+        page = rows[skip : skip + top]
+        if expand:
+            page = [
+                graph_incident(ctx.tenant, ctx.tenant.data["incidents"][int(v["id"])], True)
+                for v in page
+            ]
+    body: dict[str, Any] = {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents",
+        "value": page,
+    }
+    if ctx.query.get("$count") == "true":
+        body["@odata.count"] = len(rows)
+    if skip + top < len(rows):
+        extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
+        body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
+    return JSONResponse(body)
+
+
+@api("GET", "/v1.0/security/incidents/{id}", surface="graph", app=PERMS)
+async def get_incident(ctx: Ctx) -> Response:
+    """One incident."""
+    raw = ctx.params["id"]
+    with ctx.state.lock:
+        inc = ctx.tenant.data["incidents"].get(int(raw)) if raw.isdigit() else None
+        if inc is None:
+            raise ApiError(404, "NotFound", f"Incident {raw} was not found.")
+        return JSONResponse(graph_incident(ctx.tenant, inc, expand_alerts(ctx)))

@@ -1,0 +1,48 @@
+"""Defender XDR incidents: ``GET /api/incidents`` and ``GET /api/incidents/{id}``."""
+
+from __future__ import annotations
+
+from starlette.responses import JSONResponse, Response
+
+from prefect_defender.emulator.guard import ApiError, Ctx, api
+from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.views import xdr_incident
+
+READ = ("Incident.Read.All", "Incident.ReadWrite.All")
+READ_D = ("Incident.Read", "Incident.ReadWrite")
+#: documented filterable properties (api-list-incidents); no severity filter
+FILTERS = ("lastUpdateTime", "createdTime", "status", "assignedTo")
+MAX_TOP = 100
+
+
+def _incident_id(ctx: Ctx) -> int:
+    raw = ctx.params["id"]
+    if not raw.isdigit():
+        raise ApiError(400, "InvalidInput", f"Incident id '{raw}' is not valid.")
+    return int(raw)
+
+
+@api("GET", "/api/incidents", surface="xdr", app=READ, delegated=READ_D, family="xdr_incidents")
+async def list_incidents(ctx: Ctx) -> Response:
+    """List incidents, paged with ``$top`` (max 100) and ``$skip``."""
+    top, skip = parse_top_skip(ctx.query, MAX_TOP)
+    pred = compile_filter(ctx.query.get("$filter"), FILTERS)
+    with ctx.state.lock:
+        rows = [i for i in ctx.tenant.data["incidents"].values() if pred(i)]
+        rows.sort(key=lambda i: (i["lastUpdateTime"], i["incidentId"]), reverse=True)
+        page = [xdr_incident(ctx.tenant, i) for i in rows[skip : skip + top]]
+    body = {"@odata.context": f"{ctx.request.base_url}api/$metadata#Incidents", "value": page}
+    return JSONResponse(body)
+
+
+@api(
+    "GET", "/api/incidents/{id}", surface="xdr", app=READ, delegated=READ_D, family="xdr_incidents"
+)
+async def get_incident(ctx: Ctx) -> Response:
+    """One incident."""
+    iid = _incident_id(ctx)
+    with ctx.state.lock:
+        inc = ctx.tenant.data["incidents"].get(iid)
+        if inc is None:
+            raise ApiError(404, "ResourceNotFound", f"Incident {iid} was not found")
+        return JSONResponse(xdr_incident(ctx.tenant, inc))

@@ -1,0 +1,342 @@
+"""Deterministic seed data: tenants, apps, users, machines, incidents and alerts.
+
+Incidents, their alerts, devices and entities are consistent: every device an alert names is a
+seeded machine, and the planted indicators (:data:`IOCS`) appear in the incidents' entities (the
+hunting tables plant them too), so playbooks can follow an incident to its devices and IOCs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from prefect_defender.emulator.pki import app_certificate
+from prefect_defender.emulator.state import (
+    APP_ROLES,
+    READONLY_ROLES,
+    App,
+    EmulatorState,
+    Tenant,
+    User,
+    tenant_guid,
+)
+
+__all__ = ["IOCS", "iso", "seed_identities", "seed_tenant_data"]
+
+TENANTS = [
+    ("woodgrove", "Woodgrove Security (MSSP)", "woodgrove.example"),
+    ("contoso", "Contoso Ltd", "contoso.example"),
+    ("fabrikam", "Fabrikam Inc", "fabrikam.example"),
+    ("northwind", "Northwind Traders", "northwind.example"),
+]
+CUSTOMERS = ("contoso", "fabrikam", "northwind")
+
+#: indicators planted in incidents and hunting tables
+IOCS: dict[str, str] = {
+    "sha256": "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+    "sha1": "356a192b7913b04c54574d18c28d46e6395428ab",
+    "md5": "c4ca4238a0b923820dcc509a6f75849b",
+    "file_name": "invoice_update.exe",
+    "c2_ip": "203.0.113.66",
+    "c2_domain": "update-check.evil.example",
+    "phish_url": "https://login.contoso-support.example/reset",
+    "account": "jdoe",
+}
+
+OS = [("Windows10", "10.0.19045"), ("Windows11", "10.0.22631"), ("Windows11", "10.0.26100")]
+SEVERITIES = ["Informational", "Low", "Medium", "High"]
+TITLES = [
+    ("Suspicious PowerShell command line", "Execution", "T1059.001"),
+    ("Ransomware behavior detected in the file system", "Ransomware", "T1486"),
+    ("Connection to a known command-and-control server", "CommandAndControl", "T1071"),
+    ("Credential dumping activity observed", "CredentialAccess", "T1003"),
+    ("Malicious file detected", "Malware", "T1204"),
+    ("Phishing link clicked", "InitialAccess", "T1566.002"),
+    ("Suspicious remote logon", "LateralMovement", "T1021"),
+]
+
+
+def iso(t: datetime) -> str:
+    """ISO 8601 UTC with a ``Z`` suffix and seven fractional digits, as Defender writes it."""
+    return t.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f") + "0Z"
+
+
+def _hex(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789abcdef") for _ in range(n))
+
+
+def seed_identities(state: EmulatorState, data_dir: Path) -> None:
+    """Tenants, the four apps and the users (secrets kept in ``secrets.json`` for reuse)."""
+    import json
+
+    for name, display, domain in TENANTS:
+        tid = tenant_guid(name)
+        state.tenants[tid] = Tenant(tid, name, display, domain)
+    store = data_dir / "secrets.json"
+    saved: dict[str, str] = json.loads(store.read_text()) if store.exists() else {}
+
+    def secret(key: str) -> str:
+        override = (state.config.get("apps", {}).get(key) or {}).get("client_secret")
+        if override:
+            return str(override)
+        if key not in saved:
+            saved[key] = secrets.token_urlsafe(30)
+        return saved[key]
+
+    contoso, woodgrove = tenant_guid("contoso"), tenant_guid("woodgrove")
+    cert = app_certificate(data_dir, "soc")
+    state.apps["soc"] = App(
+        "soc",
+        tenant_guid("app-soc"),
+        contoso,
+        "confidential",
+        secret("soc"),
+        cert.sha1,
+        cert.sha256,
+        cert.certificate,
+        dict(APP_ROLES),
+        {contoso},
+        {"private_key_pem": str(cert.key_pem), "certificate_pem": str(cert.cert_pem)},
+    )
+    state.apps["readonly"] = App(
+        "readonly",
+        tenant_guid("app-readonly"),
+        contoso,
+        "confidential",
+        secret("readonly"),
+        roles=dict(READONLY_ROLES),
+        consented_tenants={contoso},
+    )
+    state.apps["partner"] = App(
+        "partner",
+        tenant_guid("app-partner"),
+        woodgrove,
+        "confidential",
+        secret("partner"),
+        roles=dict(APP_ROLES),
+        consented_tenants={tenant_guid("contoso"), tenant_guid("fabrikam")},
+    )
+    state.apps["cli"] = App(
+        "cli", tenant_guid("app-cli"), contoso, "public", consented_tenants={contoso}
+    )
+    for name, _, domain in TENANTS[1:]:
+        tid = tenant_guid(name)
+        for user in ("analyst", "responder"):
+            upn = f"{user}@{domain}"
+            state.users[upn] = User(
+                upn, secret(f"user:{upn}"), tid, tenant_guid(f"user-{upn}"), user.title()
+            )
+    store.write_text(json.dumps(saved, indent=2))
+    store.chmod(0o600)
+
+
+def _machine(
+    rng: random.Random, tenant: Tenant, i: int, kind: str, now: datetime
+) -> dict[str, Any]:
+    prefix = tenant.name[:3]
+    if kind == "dc":
+        name, osp, ver, group, tags = (
+            f"{prefix}-dc{i:02d}",
+            "WindowsServer2022",
+            "10.0.20348",
+            "Tier0",
+            ["DomainController", "Tier0"],
+        )
+    elif kind == "srv":
+        name, osp, ver, group, tags = (
+            f"{prefix}-srv-{i:03d}",
+            "WindowsServer2019",
+            "10.0.17763",
+            "Servers",
+            ["Server"],
+        )
+    elif kind == "linux":
+        name, osp, ver, group, tags = f"{prefix}-lnx-{i:03d}", "Linux", "5.15", "Servers", ["Linux"]
+    elif kind == "mac":
+        name, osp, ver, group, tags = f"{prefix}-mac-{i:03d}", "macOS", "14.5", "Workstations", []
+    else:
+        osp, ver = rng.choice(OS)
+        name, group, tags = f"{prefix}-ws-{i:03d}", "Workstations", []
+        if rng.random() < 0.2:
+            tags = ["Finance"]
+    ip = f"10.{rng.randint(1, 20)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
+    mid = hashlib.sha1(f"{tenant.tenant_id}/{kind}/{i}".encode()).hexdigest()  # noqa: S324
+    last_seen = now - timedelta(minutes=rng.randint(1, 2880))
+    return {
+        "id": mid,
+        "computerDnsName": f"{name}.{tenant.domain}",
+        "firstSeen": iso(now - timedelta(days=rng.randint(30, 400))),
+        "lastSeen": iso(last_seen),
+        "osPlatform": osp,
+        "osVersion": ver,
+        "osProcessor": "x64",
+        "version": ver.split(".")[0] if "." in ver else ver,
+        "lastIpAddress": ip,
+        "lastExternalIpAddress": f"198.51.100.{rng.randint(1, 254)}",
+        "agentVersion": "10.8750.22621.1009",
+        "osBuild": int(ver.split(".")[-1]) if ver.split(".")[-1].isdigit() else None,
+        "healthStatus": rng.choices(["Active", "Inactive", "ImpairedCommunication"], [90, 7, 3])[0],
+        "onboardingStatus": "Onboarded",
+        "deviceValue": "High" if kind == "dc" else "Normal",
+        "rbacGroupId": {"Tier0": 1, "Servers": 2, "Workstations": 3}[group],
+        "rbacGroupName": group,
+        "riskScore": rng.choice(["None", "Low", "Medium", "High"]),
+        "exposureLevel": rng.choice(["Low", "Medium", "High"]),
+        "isAadJoined": kind in ("ws", "mac"),
+        "aadDeviceId": str(uuid.UUID(int=rng.getrandbits(128))),
+        "machineTags": tags,
+        "ipAddresses": [
+            {
+                "ipAddress": ip,
+                "macAddress": _hex(rng, 12).upper(),
+                "type": "Ethernet",
+                "operationalStatus": "Up",
+            }
+        ],
+        "_ipHistory": [{"ip": ip, "time": iso(last_seen)}],
+        "isolationState": "NotIsolated",
+        "restrictionState": "NotRestricted",
+    }
+
+
+def seed_tenant_data(state: EmulatorState, tenant: Tenant) -> None:
+    """Machines, incidents and alerts for one customer tenant."""
+    seed = int(state.config.get("seed", 1))
+    rng = random.Random(f"{seed}/{tenant.name}")
+    now = datetime.now(UTC).replace(microsecond=0)
+    n = int(state.config.get("machines_per_tenant", 60))
+    machines: dict[str, dict[str, Any]] = {}
+    kinds = ["dc", "dc"] + ["srv"] * max(0, n // 10) + ["linux", "mac"]
+    kinds += ["ws"] * max(0, n - len(kinds))
+    counters: dict[str, int] = {}
+    for kind in kinds[:n] if n >= 2 else ["ws"] * n:
+        counters[kind] = counters.get(kind, 0) + 1
+        m = _machine(rng, tenant, counters[kind], kind, now)
+        machines[m["id"]] = m
+    tenant.data["machines"] = machines
+    workstations = [m for m in machines.values() if "-ws-" in m["computerDnsName"]] or list(
+        machines.values()
+    )
+    users = ["jdoe", "asmith", "bwayne", "ckent", "dprince"]
+    incidents: dict[int, dict[str, Any]] = {}
+    alerts: dict[str, dict[str, Any]] = {}
+    count = int(state.config.get("incidents_per_tenant", 40))
+    extra = state.config.get("graph_incidents_per_tenant")
+    total = max(count, int(extra or 0))
+    for k in range(total):
+        iid = 1000 + k + 1
+        first = k == 0  # the demo's incident: High, Active, ransomware on a workstation
+        sev = "High" if first else rng.choices(SEVERITIES, [15, 30, 35, 20])[0]
+        status = "Active" if first or rng.random() < 0.7 else rng.choice(["InProgress", "Resolved"])
+        created = now - (
+            timedelta(minutes=30) if first else timedelta(minutes=rng.randint(60, 6 * 24 * 60))
+        )
+        updated = created + timedelta(minutes=rng.randint(0, 50))
+        title, category, technique = TITLES[1] if first else rng.choice(TITLES)
+        device = workstations[0] if first else rng.choice(workstations)
+        incident = {
+            "incidentId": iid,
+            "incidentUri": f"https://security.microsoft.com/incidents/{iid}?tid={tenant.tenant_id}",
+            "redirectIncidentId": None,
+            "incidentName": f"{title} on one endpoint" if first else f"{title} involving one user",
+            "createdTime": iso(created),
+            "lastUpdateTime": iso(updated),
+            "assignedTo": None,
+            "classification": "Unknown",
+            "determination": "NotAvailable",
+            "status": status,
+            "severity": sev,
+            "tags": [],
+            "comments": [],
+            "detectionSource": "EDR",
+            "description": f"{title}. Generated by the prefect-defender emulator.",
+        }
+        incidents[iid] = incident
+        if k >= count:
+            continue  # bulk Graph incidents for benchmarks carry no alerts
+        n_alerts = 2 if first else rng.randint(1, 2)
+        for a in range(n_alerts):
+            aid = f"da{_digits(rng, 18)}_{rng.randint(10**8, 10**9)}"
+            user = IOCS["account"] if first else rng.choice(users)
+            entities: list[dict[str, Any]] = [
+                {
+                    "entityType": "User",
+                    "accountName": user,
+                    "domainName": tenant.name.upper(),
+                    "userPrincipalName": f"{user}@{tenant.domain}",
+                },
+            ]
+            if first or rng.random() < 0.5:
+                entities.append(
+                    {
+                        "entityType": "File",
+                        "sha1": IOCS["sha1"] if first else _hex(rng, 40),
+                        "sha256": IOCS["sha256"] if first else _hex(rng, 64),
+                        "fileName": IOCS["file_name"] if first else f"tool{rng.randint(1, 99)}.exe",
+                        "filePath": f"C:\\Users\\{user}\\Downloads",
+                        "deviceId": device["id"],
+                    }
+                )
+            if first or rng.random() < 0.5:
+                entities.append(
+                    {
+                        "entityType": "Ip",
+                        "ipAddress": IOCS["c2_ip"]
+                        if first
+                        else f"198.51.100.{rng.randint(1, 254)}",
+                    }
+                )
+            if first or rng.random() < 0.3:
+                entities.append(
+                    {
+                        "entityType": "Url",
+                        "url": IOCS["phish_url"]
+                        if first
+                        else f"https://{_hex(rng, 8)}.example/landing",
+                    }
+                )
+            if first:
+                entities.append({"entityType": "Url", "url": f"https://{IOCS['c2_domain']}/gate"})
+            a_created = created + timedelta(minutes=a)
+            alerts[aid] = {
+                "id": aid,
+                "incidentId": iid,
+                "investigationId": None,
+                "assignedTo": None,
+                "severity": sev,
+                "status": "New" if status != "Resolved" else "Resolved",
+                "classification": None,
+                "determination": None,
+                "investigationState": "Running" if status == "Active" else "Benign",
+                "detectionSource": "EDR",
+                "detectorId": str(uuid.UUID(int=rng.getrandbits(128))),
+                "category": category,
+                "threatFamilyName": "Ransom:Win32/Emulated" if first else None,
+                "title": title,
+                "description": f"{title} on {device['computerDnsName']}.",
+                "alertCreationTime": iso(a_created),
+                "firstEventTime": iso(a_created - timedelta(minutes=5)),
+                "lastEventTime": iso(a_created - timedelta(minutes=1)),
+                "lastUpdateTime": iso(updated),
+                "resolvedTime": None,
+                "machineId": device["id"],
+                "computerDnsName": device["computerDnsName"],
+                "rbacGroupName": device["rbacGroupName"],
+                "aadTenantId": tenant.tenant_id,
+                "mitreTechniques": [technique],
+                "relatedUser": {"userName": user, "domainName": tenant.name.upper()},
+                "comments": [],
+                "entities": entities,
+            }
+    tenant.data["incidents"] = incidents
+    tenant.data["alerts"] = alerts
+    tenant.counters["incident"] = 1000 + total
+
+
+def _digits(rng: random.Random, n: int) -> str:
+    return "".join(rng.choice("0123456789") for _ in range(n))

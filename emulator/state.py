@@ -1,0 +1,394 @@
+"""The emulator's in-memory world: tenants, apps, users, per-tenant data, knobs and counters.
+
+One :class:`EmulatorState` per server, guarded by one re-entrant lock. Route modules keep their
+data in ``tenant.data[<collection>]`` (dicts keyed by id) so the admin API can dump any of it.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = ["App", "EmulatorState", "Tenant", "User", "tenant_guid"]
+
+MDE_AUDIENCE = "https://api.securitycenter.microsoft.com"
+XDR_AUDIENCE = "https://api.security.microsoft.com"
+GRAPH_AUDIENCE = "https://graph.microsoft.com"
+
+#: accepted scope prefixes (resource part of ``<resource>/.default``) -> token ``aud``
+RESOURCES: dict[str, str] = {
+    MDE_AUDIENCE: MDE_AUDIENCE,
+    "https://securitycenter.onmicrosoft.com/windowsatpservice": MDE_AUDIENCE,
+    XDR_AUDIENCE: XDR_AUDIENCE,
+    GRAPH_AUDIENCE: GRAPH_AUDIENCE,
+}
+
+APP_ROLES: dict[str, list[str]] = {
+    MDE_AUDIENCE: [
+        "Machine.Read.All",
+        "Machine.ReadWrite.All",
+        "Machine.Isolate",
+        "Machine.RestrictExecution",
+        "Machine.Scan",
+        "Machine.CollectForensics",
+        "Machine.StopAndQuarantine",
+        "Machine.Offboard",
+        "Machine.LiveResponse",
+        "Alert.Read.All",
+        "Alert.ReadWrite.All",
+        "Ti.ReadWrite.All",
+        "Ti.ReadWrite",
+        "File.Read.All",
+        "Ip.Read.All",
+        "URL.Read.All",
+        "User.Read.All",
+        "Vulnerability.Read.All",
+        "Software.Read.All",
+        "SecurityRecommendation.Read.All",
+        "Score.Read.All",
+        "AdvancedQuery.Read.All",
+        "Library.Manage",
+    ],
+    XDR_AUDIENCE: ["Incident.Read.All", "Incident.ReadWrite.All", "AdvancedHunting.Read.All"],
+    GRAPH_AUDIENCE: [
+        "SecurityIncident.Read.All",
+        "SecurityIncident.ReadWrite.All",
+        "SecurityAlert.Read.All",
+        "SecurityAlert.ReadWrite.All",
+        "ThreatHunting.Read.All",
+        "CustomDetection.ReadWrite.All",
+        "SecurityAnalyzedMessage.ReadWrite.All",
+    ],
+}
+
+READONLY_ROLES: dict[str, list[str]] = {
+    MDE_AUDIENCE: [
+        "Machine.Read.All",
+        "Alert.Read.All",
+        "File.Read.All",
+        "Ip.Read.All",
+        "URL.Read.All",
+        "User.Read.All",
+        "Vulnerability.Read.All",
+        "Software.Read.All",
+        "Score.Read.All",
+        "SecurityRecommendation.Read.All",
+        "AdvancedQuery.Read.All",
+    ],
+    XDR_AUDIENCE: ["Incident.Read.All", "AdvancedHunting.Read.All"],
+    GRAPH_AUDIENCE: [
+        "SecurityIncident.Read.All",
+        "SecurityAlert.Read.All",
+        "ThreatHunting.Read.All",
+    ],
+}
+
+DELEGATED_SCOPES: dict[str, list[str]] = {
+    MDE_AUDIENCE: [
+        "Machine.Read",
+        "Machine.ReadWrite",
+        "Machine.Isolate",
+        "Machine.RestrictExecution",
+        "Machine.Scan",
+        "Machine.CollectForensics",
+        "Machine.StopAndQuarantine",
+        "Machine.Offboard",
+        "Machine.LiveResponse",
+        "Alert.Read",
+        "Alert.ReadWrite",
+        "Ti.ReadWrite",
+        "File.Read.All",
+        "Ip.Read.All",
+        "URL.Read.All",
+        "User.Read.All",
+        "Vulnerability.Read",
+        "Software.Read",
+        "SecurityRecommendation.Read",
+        "Score.Read",
+        "AdvancedQuery.Read",
+        "Library.Manage",
+    ],
+    XDR_AUDIENCE: ["Incident.Read", "Incident.ReadWrite", "AdvancedHunting.Read"],
+    GRAPH_AUDIENCE: [
+        "SecurityIncident.Read.All",
+        "SecurityIncident.ReadWrite.All",
+        "SecurityAlert.Read.All",
+        "SecurityAlert.ReadWrite.All",
+        "ThreatHunting.Read.All",
+        "CustomDetection.ReadWrite.All",
+    ],
+}
+
+DEFAULT_CONFIG: dict[str, Any] = {
+    "time_scale": 1.0,
+    "rate_limits_enabled": True,
+    "token_lifetime_seconds": 3599,
+    "refresh_token_lifetime_seconds": 90 * 86400,
+    "device_code_pending_polls": 1,
+    "device_code_interval": 1,
+    "seed": 1,
+    "machines_per_tenant": 60,
+    "incidents_per_tenant": 40,
+    "graph_incidents_per_tenant": None,
+    "next_link_host": None,
+    "faults": {
+        "rate_429": 0.0,
+        "rate_429_no_retry_after": 0.0,
+        "rate_500": 0.0,
+        "rate_502": 0.0,
+        "rate_503": 0.0,
+        "reset_before": 0.0,
+        "reset_after": 0.0,
+        "slow": 0.0,
+        "slow_seconds": 30.0,
+        "routes": None,
+    },
+    "apps": {},
+}
+
+#: documented quotas per family: (calls, window seconds)
+RATE_LIMITS: dict[str, tuple[tuple[int, float], ...]] = {
+    "mde": ((100, 60.0), (1500, 3600.0)),
+    "xdr_incidents": ((50, 60.0), (1500, 3600.0)),
+    "hunting": ((45, 60.0), (1500, 3600.0)),
+    "live_response": ((10, 60.0),),
+    "package_uri": ((2, 60.0), (120, 3600.0)),
+    "alerts_batch": ((10, 60.0), (500, 3600.0)),
+    "create_alert": ((15, 60.0),),
+    "indicators_import": ((30, 60.0),),
+    "indicators_batch_delete": ((30, 60.0),),
+    "investigation_start": ((50, 3600.0),),
+    "machine_vulnerabilities": ((50, 60.0),),
+    "graph_security": ((150, 60.0),),
+}
+
+
+def tenant_guid(name: str) -> str:
+    """The fixed GUID of a seeded tenant or app."""
+    return str(uuid.uuid5(uuid.NAMESPACE_DNS, f"{name}.prefect-defender.emulator"))
+
+
+@dataclass
+class Tenant:
+    """A directory with its Defender data."""
+
+    tenant_id: str
+    name: str
+    display_name: str
+    domain: str
+    data: dict[str, dict[Any, Any]] = field(default_factory=lambda: defaultdict(dict))
+    counters: Counter[str] = field(default_factory=Counter)
+
+    def next_id(self, kind: str, start: int = 1) -> int:
+        """A monotonically increasing integer id of ``kind``."""
+        if kind not in self.counters:
+            self.counters[kind] = start - 1
+        self.counters[kind] += 1
+        return self.counters[kind]
+
+
+@dataclass
+class App:
+    """An app registration."""
+
+    name: str
+    client_id: str
+    home_tenant: str
+    kind: str  # confidential | public
+    client_secret: str | None = None
+    cert_sha1: str | None = None
+    cert_sha256: str | None = None
+    certificate: Any = None
+    roles: dict[str, list[str]] = field(default_factory=dict)
+    consented_tenants: set[str] = field(default_factory=set)
+    cert_paths: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class User:
+    """A user of a tenant (delegated sign-in)."""
+
+    username: str
+    password: str
+    tenant_id: str
+    oid: str
+    display_name: str
+    scopes: dict[str, list[str]] = field(default_factory=lambda: copy.deepcopy(DELEGATED_SCOPES))
+    revoked_before: float = 0.0
+
+
+class SlidingWindow:
+    """Counts admissions per key; refuses when a window is full (returns seconds to wait)."""
+
+    def __init__(self) -> None:
+        self._hits: dict[tuple[str, ...], deque[float]] = defaultdict(deque)
+
+    def admit(
+        self, key: tuple[str, ...], limits: tuple[tuple[int, float], ...], now: float
+    ) -> tuple[float, int, float] | None:
+        """``None`` if admitted (and recorded), else ``(retry_after, calls, window)``."""
+        hits = self._hits[key]
+        longest = max(w for _, w in limits)
+        while hits and hits[0] <= now - longest:
+            hits.popleft()
+        for calls, window in limits:
+            if len(hits) < calls:
+                continue
+            # the calls-th most recent hit must have left the window
+            edge = hits[-calls]
+            if edge > now - window:
+                return (edge + window - now, calls, window)
+        hits.append(now)
+        return None
+
+    def clear(self) -> None:
+        """Forget every admission."""
+        self._hits.clear()
+
+
+class EmulatorState:
+    """Everything the emulator knows, plus knobs and counters."""
+
+    def __init__(self, config: dict[str, Any] | None = None) -> None:
+        self.lock = threading.RLock()
+        self.config: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)
+        if config:
+            self.patch_config(config)
+        self.tenants: dict[str, Tenant] = {}
+        self.apps: dict[str, App] = {}
+        self.users: dict[str, User] = {}
+        self.stats: Counter[tuple[str, ...]] = Counter()
+        self.token_stats: Counter[tuple[str, ...]] = Counter()
+        self.download_stats: Counter[tuple[str, str]] = Counter()
+        self.throttled = 0
+        self.tokens_revoked_before = 0.0
+        self.device_codes: dict[str, dict[str, Any]] = {}
+        self.limiter = SlidingWindow()
+        self.server_state: Any = None  # uvicorn ServerState, for connection resets
+        self.base_hosts: set[str] = set()
+        self.signing_key: Any = None
+        self.kid = "emulator-key-1"
+        self.verified_tokens: dict[str, dict[str, Any]] = {}
+        self.on_tick: list[Callable[[], None]] = []
+
+    # -- config --------------------------------------------------------------------------
+    def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:
+        """Merge ``patch`` into the knobs (``faults`` merged key by key)."""
+        with self.lock:
+            for k, v in patch.items():
+                if k == "faults" and isinstance(v, dict):
+                    self.config["faults"].update(v)
+                elif k == "apps" and isinstance(v, dict):
+                    self.config["apps"].update(v)
+                else:
+                    self.config[k] = v
+            if "rate_limits_enabled" in patch or "time_scale" in patch:
+                self.limiter.clear()
+            return copy.deepcopy(self.config)
+
+    @property
+    def time_scale(self) -> float:
+        """How many times faster than real time the emulator's windows and clocks run."""
+        return float(self.config.get("time_scale") or 1.0)
+
+    def scaled(self, seconds: float) -> float:
+        """``seconds`` of documented time, in real seconds under ``time_scale``."""
+        return seconds / self.time_scale
+
+    @staticmethod
+    def now() -> float:
+        """Wall-clock seconds."""
+        return time.time()
+
+    # -- lookups -------------------------------------------------------------------------
+    def tenant(self, tenant_id: str) -> Tenant | None:
+        """The tenant with this id (case-insensitive), if any."""
+        return self.tenants.get(tenant_id.lower())
+
+    def app_by_client_id(self, client_id: str) -> App | None:
+        """The app registration with this client id."""
+        for app in self.apps.values():
+            if app.client_id == client_id:
+                return app
+        return None
+
+    # -- counters ------------------------------------------------------------------------
+    def count_request(
+        self, method: str, route: str, status: int, tenant: str, app: str, family: str
+    ) -> None:
+        """Record one API request."""
+        with self.lock:
+            self.stats[(method, route, str(status), tenant, app, family)] += 1
+            if status == 429:
+                self.throttled += 1
+
+    def count_token(self, tenant: str, audience: str, grant: str, client_id: str) -> None:
+        """Record one token issued."""
+        with self.lock:
+            self.token_stats[(tenant, audience, grant, client_id)] += 1
+
+    def stats_dict(self) -> dict[str, Any]:
+        """The counters as JSON."""
+        with self.lock:
+            return {
+                "requests": [
+                    {
+                        "method": m,
+                        "route": f"{m} {r}",
+                        "path": r,
+                        "status": int(s),
+                        "tenant": t,
+                        "app": a,
+                        "family": f,
+                        "count": c,
+                    }
+                    for (m, r, s, t, a, f), c in sorted(self.stats.items())
+                ],
+                "token_requests": [
+                    {"tenant": t, "audience": aud, "grant_type": g, "client_id": cid, "count": c}
+                    for (t, aud, g, cid), c in sorted(self.token_stats.items())
+                ],
+                "downloads": [
+                    {"path": p, "authorization": a, "count": c}
+                    for (p, a), c in sorted(self.download_stats.items())
+                ],
+                "throttled": self.throttled,
+            }
+
+    def reset_stats(self) -> None:
+        """Zero the counters."""
+        with self.lock:
+            self.stats.clear()
+            self.token_stats.clear()
+            self.download_stats.clear()
+            self.throttled = 0
+
+    # -- rate limits ---------------------------------------------------------------------
+    def admit(self, family: str, app: str, tenant: str) -> tuple[int, str] | None:
+        """``None`` if within the family's quota, else ``(retry_after_seconds, message)``."""
+        if not self.config.get("rate_limits_enabled", True):
+            return None
+        limits = RATE_LIMITS.get(family, RATE_LIMITS["mde"])
+        scale = self.time_scale
+        scaled_limits = tuple((c, w / scale) for c, w in limits)
+        key = (tenant, family) if family == "hunting" else (app, tenant, family)
+        with self.lock:
+            refused = self.limiter.admit(key, scaled_limits, time.monotonic())
+        if refused is None:
+            return None
+        wait, calls, window = refused
+        retry = max(1, math.ceil(wait))
+        documented = window * scale
+        hh, rem = divmod(int(documented), 3600)
+        mm, ss = divmod(rem, 60)
+        return retry, (
+            f"API calls quota exceeded! Maximum allowed {calls} per {hh:02d}:{mm:02d}:{ss:02d}. "
+            f"Try again in {retry} seconds."
+        )

@@ -1,0 +1,84 @@
+"""Helpers shared by the playbooks: loading credentials, iterating tenants, markdown reports."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from prefect.blocks.core import Block
+
+from prefect_defender.api.validation import check_guid
+from prefect_defender.blocks import (
+    DefenderApplicationCredentials,
+    DefenderPartnerCredentials,
+    DefenderUserCredentials,
+)
+
+__all__ = ["load_credentials", "markdown_table", "tenants_of"]
+
+Credentials = DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
+
+
+async def load_credentials(ref: str | Credentials) -> Credentials:
+    """A credentials block from its ``<block-type-slug>/<name>`` reference (or the block itself).
+
+    Playbook parameters name the block as a string so that deployments and event triggers can
+    template it, e.g. ``defender-application-credentials/soc``.
+    """
+    if isinstance(
+        ref, DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
+    ):
+        return ref
+    if not isinstance(ref, str) or "/" not in ref:
+        raise ValueError(
+            f"credentials: expected '<block-type-slug>/<block-name>', e.g. "
+            f"'defender-application-credentials/soc', got {str(ref)[:80]!r}"
+        )
+    block: Any = await Block.aload(ref)
+    if not isinstance(
+        block, DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
+    ):
+        raise ValueError(f"credentials: {ref!r} is not a Defender credentials block")
+    return block
+
+
+def tenants_of(creds: Credentials, only: Sequence[str] | None = None) -> list[str | None]:
+    """The tenants a playbook acts in: every partner tenant (or ``only``), else the block's own.
+
+    ``None`` stands for "the block's own tenant".
+    """
+    if isinstance(creds, DefenderPartnerCredentials):
+        ids = creds.tenant_ids()
+        if only:
+            wanted = [check_guid(t, "tenant_ids") for t in only]
+            unknown = [t for t in wanted if t not in ids]
+            if unknown:
+                raise ValueError(f"tenant_ids: not in the partner block: {', '.join(unknown)}")
+            return list(wanted)
+        return list(ids)
+    return [None]
+
+
+def tenant_label(creds: Credentials, tenant_id: str | None) -> str:
+    """A readable tenant name for reports."""
+    if isinstance(creds, DefenderPartnerCredentials) and tenant_id:
+        return creds.display_name(tenant_id)
+    return str(getattr(creds, "tenant_id", tenant_id) or "")
+
+
+def own_tenant(creds: Credentials, tenant_id: str | None) -> str:
+    """The concrete tenant id behind ``tenant_id`` (``None`` = the block's own)."""
+    return tenant_id or str(getattr(creds, "tenant_id", ""))
+
+
+def _cell(v: Any) -> str:
+    text = "" if v is None else str(v)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A markdown table of ``rows`` restricted to ``columns`` (pipes and newlines escaped)."""
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        out.append("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |")
+    return "\n".join(out)

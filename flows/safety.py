@@ -1,0 +1,162 @@
+"""Safety rails shared by every playbook that writes.
+
+* **Dry run**: the playbook runs end to end and reports the actions it would take, sending no
+  write request at all.
+* **Blast-radius caps**: at most ``max_actions_per_run`` write actions per run, and at most
+  ``max_actions_per_hour`` per tenant across all runs. The hourly cap is a Prefect global
+  concurrency limit with slot decay (``defender-writes-<tenant>``), so it is shared by every
+  worker using the same Prefect server. Beyond a cap the playbook stops acting and asks for
+  approval (or, unattended, reports the remaining items as skipped).
+* **Protected assets**: machines with a protected tag (e.g. ``DomainController``) or in a
+  protected device group are never acted on without an explicit approval naming them.
+* **Kill switch**: a Prefect Variable (default ``defender_automation_halted``) checked before
+  every write; set it to ``true`` in the UI (Variables) to halt all automated response at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from typing import Any
+
+from prefect.client.orchestration import get_client
+from prefect.concurrency.asyncio import rate_limit
+from prefect.variables import Variable
+from pydantic import BaseModel, Field
+
+from prefect_defender.api.errors import DefenderError
+
+__all__ = ["AutomationHaltedError", "SafetyPolicy", "WriteGuard"]
+
+KILL_SWITCH_VARIABLE = "defender_automation_halted"
+
+
+class AutomationHaltedError(DefenderError):
+    """The kill switch is on: no automated write is sent."""
+
+
+class SafetyPolicy(BaseModel):
+    """Safety rails of a playbook run (a flow parameter; the UI renders it as a form)."""
+
+    dry_run: bool = Field(
+        default=False, description="Report the actions the playbook would take; send no writes."
+    )
+    max_actions_per_run: int = Field(
+        default=25, ge=0, description="Write actions one run may take before asking for approval."
+    )
+    max_actions_per_hour: int = Field(
+        default=100,
+        ge=0,
+        description="Write actions per tenant per hour across all runs (Prefect rate limit).",
+    )
+    protected_tags: list[str] = Field(
+        default_factory=lambda: ["DomainController", "Tier0", "DoNotIsolate"],
+        description="Machine tags never acted on without explicit approval.",
+    )
+    protected_groups: list[str] = Field(
+        default_factory=list, description="Device groups (rbacGroupName) treated as protected."
+    )
+    kill_switch_variable: str = Field(
+        default=KILL_SWITCH_VARIABLE,
+        description="Prefect Variable that halts all automated writes when true.",
+    )
+
+
+def protection_reason(policy: SafetyPolicy, machine: Any) -> str | None:
+    """Why ``machine`` (a Machine model or dict) is protected, or ``None``."""
+    tags = getattr(machine, "machine_tags", None)
+    group = getattr(machine, "rbac_group_name", None)
+    if isinstance(machine, dict):
+        tags = machine.get("machineTags") or machine.get("machine_tags")
+        group = machine.get("rbacGroupName") or machine.get("rbac_group_name")
+    wanted = {t.lower() for t in policy.protected_tags}
+    hit = [t for t in (tags or []) if str(t).lower() in wanted]
+    if hit:
+        return f"protected tag {hit[0]!r}"
+    if group and group in policy.protected_groups:
+        return f"protected device group {group!r}"
+    return None
+
+
+def _truthy(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.strip().lower() in ("1", "true", "yes", "on", "halt", "halted")
+    return bool(value)
+
+
+class WriteGuard:
+    """Enforces a :class:`SafetyPolicy` for one playbook run."""
+
+    def __init__(self, policy: SafetyPolicy) -> None:
+        self.policy = policy
+        self.used = 0
+        self._lock = asyncio.Lock()
+        self._limits_ready: set[str] = set()
+
+    async def halted(self) -> bool:
+        """True when the kill switch Variable is set."""
+        return _truthy(await Variable.aget(self.policy.kill_switch_variable, default=False))
+
+    async def ensure_running(self) -> None:
+        """Raise :class:`AutomationHaltedError` when the kill switch is set."""
+        if await self.halted():
+            raise AutomationHaltedError(
+                f"automated response is halted: Prefect Variable "
+                f"{self.policy.kill_switch_variable!r} is set",
+                code="KillSwitch",
+            )
+
+    async def _ensure_hourly_limit(self, tenant_id: str) -> str:
+        name = f"defender-writes-{tenant_id}"
+        if name not in self._limits_ready:
+            per_hour = self.policy.max_actions_per_hour
+            async with get_client() as client:
+                try:
+                    existing = await client.read_global_concurrency_limit_by_name(name)
+                    if existing.limit != per_hour:
+                        from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+                        await client.update_global_concurrency_limit(
+                            name,
+                            GlobalConcurrencyLimitUpdate(
+                                limit=per_hour, slot_decay_per_second=per_hour / 3600.0
+                            ),
+                        )
+                except Exception:
+                    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+
+                    # another run may create it at the same moment: that one is as good
+                    with contextlib.suppress(Exception):
+                        await client.create_global_concurrency_limit(
+                            GlobalConcurrencyLimitCreate(
+                                name=name,
+                                limit=per_hour,
+                                slot_decay_per_second=per_hour / 3600.0,
+                            )
+                        )
+            self._limits_ready.add(name)
+        return name
+
+    async def admit(self, tenant_id: str) -> str | None:
+        """Take one write slot for ``tenant_id``; return why not, or ``None`` when admitted.
+
+        Checks, in order: the kill switch, the per-run cap, the per-tenant hourly cap. In dry-run
+        mode the caps are still counted so the report shows where a real run would stop.
+        """
+        await self.ensure_running()
+        async with self._lock:
+            if self.used >= self.policy.max_actions_per_run:
+                return f"per-run cap of {self.policy.max_actions_per_run} write actions reached"
+            if self.policy.max_actions_per_hour <= 0:
+                return "hourly cap is 0"
+            if not self.policy.dry_run:
+                name = await self._ensure_hourly_limit(tenant_id)
+                try:
+                    await rate_limit(name, occupy=1, timeout_seconds=2, strict=True)
+                except TimeoutError:
+                    return (
+                        f"hourly cap of {self.policy.max_actions_per_hour} write actions for "
+                        f"tenant {tenant_id} reached"
+                    )
+            self.used += 1
+            return None
