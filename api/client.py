@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -29,6 +29,9 @@ from prefect_defender.api.ratelimit import DEFAULT_LIMITS, Limit, scaled
 from prefect_defender.api.resources.incidents import GraphIncidentsAPI, IncidentsAPI
 from prefect_defender.api.resources.machines import MachinesAPI
 from prefect_defender.api.transport import RetryPolicy, Transport
+
+if TYPE_CHECKING:
+    from prefect_defender.api.resources.machine_actions import MachineActionsAPI
 
 __all__ = ["ClientSettings", "DefenderClient"]
 
@@ -195,7 +198,13 @@ class DefenderClient:
     # Each API area adds its accessor(s) below, replacing its own marker line.
     # -- area: alerts --
     # -- area: hunting --
-    # -- area: machine_actions --
+    @cached_property
+    def machine_actions(self) -> MachineActionsAPI:
+        """Machine actions: isolate, scan, restrict, collect, quarantine, offboard."""
+        from prefect_defender.api.resources.machine_actions import MachineActionsAPI
+
+        return MachineActionsAPI(self)
+
     # -- area: live_response --
     # -- area: indicators --
     # -- area: entities --

@@ -46,7 +46,12 @@ from prefect_defender.api.errors import (
     UnsafeRequestError,
     error_from_response,
 )
-from prefect_defender.api.ratelimit import DEFAULT_LIMITS, REGISTRY, Limit
+from prefect_defender.api.ratelimit import (
+    DEFAULT_LIMITS,
+    REGISTRY,
+    Limit,
+    SlidingWindowLimiter,
+)
 
 __all__ = ["RetryPolicy", "Transport", "TransportStats"]
 
@@ -85,6 +90,34 @@ class TransportStats:
     throttled: int = 0
     token_refreshes: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
+
+
+class _DeadlineWait(Exception):
+    """The rate-limit wait would pass the call's deadline."""
+
+
+class _Gate:
+    """Rate-limit admission at the moment the request bytes go on the wire.
+
+    httpcore awaits the ``trace`` extension's callback before it writes the request headers, on
+    an already established connection. Reserving the limiter slot there (rather than before the
+    connection is acquired and the TLS handshake done) makes the client's send times match what
+    the server counts, so pacing holds even while connections are being opened.
+    """
+
+    def __init__(self, limiter: SlidingWindowLimiter, deadline: float) -> None:
+        self.limiter = limiter
+        self.deadline = deadline
+
+    async def trace(self, event: str, info: dict[str, Any]) -> None:
+        if not event.endswith("send_request_headers.started"):
+            return
+        delay = self.limiter.reserve()
+        if delay <= 0:
+            return
+        if time.monotonic() + delay > self.deadline:
+            raise _DeadlineWait
+        await asyncio.sleep(delay)
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
@@ -220,19 +253,16 @@ class Transport:
         err: DefenderError
         while True:
             attempt += 1
-            if limiter is not None:
-                delay = limiter.reserve()
-                if delay > 0:
-                    if time.monotonic() + delay - start > policy.deadline:
-                        raise last or DeadlineExceededError(
-                            f"rate limit wait of {delay:.1f}s exceeds the deadline",
-                            method=method,
-                            url=target,
-                        )
-                    await asyncio.sleep(delay)
             token = await self._token(scope)
+            gate = _Gate(limiter, start + policy.deadline) if limiter is not None else None
             try:
-                resp = await self._send(method, target, token, params, json, files, data, headers)
+                resp = await self._send(
+                    method, target, token, params, json, files, data, headers, gate
+                )
+            except _DeadlineWait:
+                raise last or DeadlineExceededError(
+                    "the rate-limit wait would exceed the deadline", method=method, url=target
+                ) from None
             except httpx.TransportError as exc:
                 not_sent = isinstance(exc, _NOT_SENT)
                 err = TransportError(
@@ -327,20 +357,29 @@ class Transport:
         files: Any,
         data: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
+        gate: _Gate | None = None,
     ) -> httpx.Response:
         client = self._http()
         assert self._sem is not None
         hdrs = {"Authorization": f"Bearer {token.token}", **(headers or {})}
+        extensions = {"trace": gate.trace} if gate is not None else None
         async with self._sem:
             self.stats.requests += 1
             resp = await client.request(
-                method, url, params=params, json=json, files=files, data=data, headers=hdrs
+                method,
+                url,
+                params=params,
+                json=json,
+                files=files,
+                data=data,
+                headers=hdrs,
+                extensions=extensions,
             )
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         logger.debug("%s %s -> %s", method, url.split("?")[0], resp.status_code)
         return resp
 
-    def _limiter(self, ep: Endpoint) -> Any:
+    def _limiter(self, ep: Endpoint) -> SlidingWindowLimiter:
         limits = self._limits.get(ep.family) or self._limits["mde"]
         if ep.family == "hunting":  # documented per tenant, whatever the app
             key: tuple[str, ...] = (self.tenant_id.lower(), ep.family, ep.surface.value)

@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator import guard
 from prefect_defender.emulator.pki import signing_key
-from prefect_defender.emulator.routes import admin, entra
+from prefect_defender.emulator.routes import admin, entra, machine_actions
 from prefect_defender.emulator.seed import CUSTOMERS, seed_identities, seed_tenant_data
 from prefect_defender.emulator.state import EmulatorState
 
@@ -23,6 +23,7 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.incidents",
     "prefect_defender.emulator.routes.machines",
     "prefect_defender.emulator.routes.graph_incidents",
+    "prefect_defender.emulator.routes.machine_actions",
 ]
 
 #: Seed hooks of area modules: ``def seed(state, tenant) -> None`` functions, run per customer.
@@ -66,6 +67,11 @@ def build_app(state: EmulatorState) -> Starlette:
         )
 
     return Starlette(
-        routes=[*entra.routes(state), *admin.routes(state), *guard.routes(state)],
+        routes=[
+            *entra.routes(state),
+            *admin.routes(state),
+            *machine_actions.download_routes(state),
+            *guard.routes(state),
+        ],
         exception_handlers={404: not_found},
     )

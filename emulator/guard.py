@@ -325,12 +325,25 @@ def _wrap(state: EmulatorState, spec: EndpointSpec) -> Callable[[Request], Await
     return endpoint
 
 
+def _specificity(path: str) -> tuple[int, ...]:
+    """Sort key: per segment, literal < partly templated < a bare ``{param}``."""
+    ranks = []
+    for seg in path.strip("/").split("/"):
+        if "{" not in seg:
+            ranks.append(0)
+        elif seg.startswith("{") and seg.endswith("}") and seg.count("{") == 1:
+            ranks.append(2)
+        else:
+            ranks.append(1)
+    return tuple(ranks)
+
+
 def routes(state: EmulatorState) -> list[Route]:
     """Starlette routes for every registered endpoint (literal paths before templated ones)."""
     grouped: dict[str, dict[str, EndpointSpec]] = {}
     for spec in REGISTRY:
         grouped.setdefault(spec.path, {})[spec.method] = spec
-    ordered = sorted(grouped, key=lambda p: (p.count("{"), -len(p)))
+    ordered = sorted(grouped, key=_specificity)
     out = []
     for path in ordered:
         methods = grouped[path]

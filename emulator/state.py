@@ -258,6 +258,7 @@ class EmulatorState:
 
     def __init__(self, config: dict[str, Any] | None = None) -> None:
         self.lock = threading.RLock()
+        self.limiter = SlidingWindow()
         self.config: dict[str, Any] = copy.deepcopy(DEFAULT_CONFIG)
         if config:
             self.patch_config(config)
@@ -266,11 +267,11 @@ class EmulatorState:
         self.users: dict[str, User] = {}
         self.stats: Counter[tuple[str, ...]] = Counter()
         self.token_stats: Counter[tuple[str, ...]] = Counter()
-        self.download_stats: Counter[tuple[str, str]] = Counter()
+        self.download_stats: Counter[tuple[str, bool]] = Counter()
+        self.downloads: dict[str, bytes] = {}
         self.throttled = 0
         self.tokens_revoked_before = 0.0
         self.device_codes: dict[str, dict[str, Any]] = {}
-        self.limiter = SlidingWindow()
         self.server_state: Any = None  # uvicorn ServerState, for connection resets
         self.base_hosts: set[str] = set()
         self.signing_key: Any = None

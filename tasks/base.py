@@ -13,7 +13,7 @@ created with ``retries=0``: stacking Prefect retries on top would repeat non-ide
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
 from contextlib import asynccontextmanager
 from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar, overload
@@ -72,11 +72,13 @@ class DefenderTask(Task[P, R]):
 
 
 @overload
-def defender_task(fn: Callable[P, Awaitable[R]]) -> DefenderTask[P, R]: ...
+def defender_task(
+    fn: Callable[P, Coroutine[Any, Any, R]],
+) -> DefenderTask[P, Coroutine[Any, Any, R]]: ...
 @overload
 def defender_task(
-    fn: None = None, **options: Any
-) -> Callable[[Callable[P, Awaitable[R]]], DefenderTask[P, R]]: ...
+    fn: None = None, *, endpoints: tuple[str, ...] = (), **options: Any
+) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], DefenderTask[P, Coroutine[Any, Any, R]]]: ...
 def defender_task(fn: Any = None, *, endpoints: tuple[str, ...] = (), **options: Any) -> Any:
     """Decorate an ``async def`` as a Defender task (see the module docstring).
 
@@ -113,7 +115,7 @@ def task_logger() -> Any:
 @asynccontextmanager
 async def defender_client(
     credentials: DefenderCredentialsLike | DefenderClient, tenant_id: str | None = None
-) -> Any:
+) -> AsyncIterator[DefenderClient]:
     """Yield a client for ``credentials`` (or the given client, left open)."""
     if isinstance(credentials, DefenderClient):
         yield credentials

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
@@ -64,7 +65,7 @@ class IncidentsAPI(Resource):
             )
         )
 
-    async def list(self, **kw: Any) -> list[Incident]:
+    async def list(self, **kw: Any) -> builtins.list[Incident]:
         """All of :meth:`iterate` as a list."""
         return [i async for i in self.iterate(**kw)]
 
@@ -117,7 +118,7 @@ class GraphIncidentsAPI(Resource):
             )
         )
 
-    async def list(self, **kw: Any) -> list[GraphIncident]:
+    async def list(self, **kw: Any) -> builtins.list[GraphIncident]:
         """All of :meth:`iterate` as a list."""
         return [i async for i in self.iterate(**kw)]
 
