@@ -31,6 +31,7 @@ from prefect_defender.api.resources.machines import MachinesAPI
 from prefect_defender.api.transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:
+    from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
     from prefect_defender.api.resources.machine_actions import MachineActionsAPI
 
 __all__ = ["ClientSettings", "DefenderClient"]
@@ -196,7 +197,20 @@ class DefenderClient:
         return MachinesAPI(self)
 
     # Each API area adds its accessor(s) below, replacing its own marker line.
-    # -- area: alerts --
+    @cached_property
+    def alerts(self) -> AlertsAPI:
+        """Defender for Endpoint alerts."""
+        from prefect_defender.api.resources.alerts import AlertsAPI
+
+        return AlertsAPI(self)
+
+    @cached_property
+    def graph_alerts(self) -> GraphAlertsAPI:
+        """Graph security alerts (``alerts_v2``)."""
+        from prefect_defender.api.resources.alerts import GraphAlertsAPI
+
+        return GraphAlertsAPI(self)
+
     # -- area: hunting --
     @cached_property
     def machine_actions(self) -> MachineActionsAPI:

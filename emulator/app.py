@@ -24,6 +24,7 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.machines",
     "prefect_defender.emulator.routes.graph_incidents",
     "prefect_defender.emulator.routes.machine_actions",
+    "prefect_defender.emulator.routes.alerts",
 ]
 
 #: Seed hooks of area modules: ``def seed(state, tenant) -> None`` functions, run per customer.

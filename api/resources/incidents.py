@@ -8,11 +8,18 @@ from datetime import datetime
 from typing import Any
 
 from prefect_defender.api.catalog import endpoint
+from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.models.alerts import (
+    GRAPH_INCIDENT_STATUSES,
+    INCIDENT_STATUSES,
+    check_triage,
+    one_of,
+)
 from prefect_defender.api.models.incidents import GraphIncident, Incident
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_next_link, iterate_skip
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.validation import check_incident_id
+from prefect_defender.api.validation import check_comment, check_incident_id
 
 __all__ = ["GraphIncidentsAPI", "IncidentsAPI"]
 
@@ -77,6 +84,53 @@ class IncidentsAPI(Resource):
         )
         return Incident.model_validate(body)
 
+    async def update(
+        self,
+        incident_id: int | str,
+        *,
+        status: str | None = None,
+        assigned_to: str | None = None,
+        classification: str | None = None,
+        determination: str | None = None,
+        tags: builtins.list[str] | None = None,
+        comment: str | None = None,
+    ) -> Incident:
+        """Update an incident (body field names are case-sensitive, as documented)."""
+        iid = check_incident_id(incident_id)
+        body: dict[str, Any] = {}
+        if status is not None:
+            body["status"] = one_of(status, INCIDENT_STATUSES, "status")
+        if assigned_to is not None:
+            body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
+        c, d = check_triage(classification, determination)
+        if c is not None:
+            body["classification"] = c
+        if d is not None:
+            body["determination"] = d
+        if tags is not None:
+            body["tags"] = _tags(tags)
+        if comment is not None:
+            body["comment"] = check_comment(comment)
+        if not body:
+            raise ValidationError("nothing to update: give at least one field", field="update")
+        data = await self.transport.request_json(
+            endpoint("xdr.incidents.update"), path_params={"id": iid}, json=body
+        )
+        return Incident.model_validate(data)
+
+    async def comment(self, incident_id: int | str, comment: str) -> Incident:
+        """Add a comment to an incident (a PATCH with only ``comment``)."""
+        text = check_comment(comment)
+        if not text:
+            raise ValidationError("comment: must not be empty", field="comment")
+        data = await self.transport.request_json(
+            endpoint("xdr.incidents.update"),
+            path_params={"id": check_incident_id(incident_id)},
+            json={"comment": text},
+            idempotent=False,  # a repeated PATCH would add the comment twice
+        )
+        return Incident.model_validate(data)
+
     @staticmethod
     async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Incident]:
         async for item in items:
@@ -132,7 +186,60 @@ class GraphIncidentsAPI(Resource):
         )
         return GraphIncident.model_validate(body)
 
+    async def update(
+        self,
+        incident_id: int | str,
+        *,
+        status: str | None = None,
+        assigned_to: str | None = None,
+        classification: str | None = None,
+        determination: str | None = None,
+        custom_tags: builtins.list[str] | None = None,
+    ) -> GraphIncident:
+        """Update a Graph incident (Graph's camelCase enum values)."""
+        body: dict[str, Any] = {}
+        if status is not None:
+            body["status"] = one_of(status, GRAPH_INCIDENT_STATUSES, "status")
+        if assigned_to is not None:
+            body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
+        c, d = check_triage(classification, determination, graph=True)
+        if c:
+            body["classification"] = c
+        if d:
+            body["determination"] = d
+        if custom_tags is not None:
+            body["customTags"] = _tags(custom_tags)
+        if not body:
+            raise ValidationError("nothing to update: give at least one field", field="update")
+        data = await self.transport.request_json(
+            endpoint("graph.incidents.update"),
+            path_params={"id": check_incident_id(incident_id)},
+            json=body,
+        )
+        return GraphIncident.model_validate(data)
+
+    async def comment(self, incident_id: int | str, comment: str) -> builtins.list[dict[str, Any]]:
+        """Add a comment; returns the incident's comments."""
+        text = check_comment(comment)
+        if not text:
+            raise ValidationError("comment: must not be empty", field="comment")
+        data = await self.transport.request_json(
+            endpoint("graph.incidents.comment"),
+            path_params={"id": check_incident_id(incident_id)},
+            json={"@odata.type": "microsoft.graph.security.alertComment", "comment": text},
+        )
+        return list(data.get("value", []))
+
     @staticmethod
     async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[GraphIncident]:
         async for item in items:
             yield GraphIncident.model_validate(item)
+
+
+def _tags(tags: list[str]) -> list[str]:
+    if isinstance(tags, str) or len(tags) > 50:
+        raise ValidationError("tags: a list of at most 50 tags", field="tags")
+    out = [check_comment(t, f"tags[{i}]", 200) for i, t in enumerate(tags)]
+    if any(not t for t in out):
+        raise ValidationError("tags: empty tag", field="tags")
+    return out
