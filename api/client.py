@@ -32,6 +32,7 @@ from prefect_defender.api.transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:
     from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
+    from prefect_defender.api.resources.indicators import IndicatorsAPI
     from prefect_defender.api.resources.machine_actions import MachineActionsAPI
 
 __all__ = ["ClientSettings", "DefenderClient"]
@@ -220,7 +221,13 @@ class DefenderClient:
         return MachineActionsAPI(self)
 
     # -- area: live_response --
-    # -- area: indicators --
+    @cached_property
+    def indicators(self) -> IndicatorsAPI:
+        """Custom indicators (files, IPs, domains, URLs, certificates)."""
+        from prefect_defender.api.resources.indicators import IndicatorsAPI
+
+        return IndicatorsAPI(self)
+
     # -- area: entities --
     # -- area: investigations --
     # -- area: vulnerabilities --

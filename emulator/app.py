@@ -25,6 +25,7 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.graph_incidents",
     "prefect_defender.emulator.routes.machine_actions",
     "prefect_defender.emulator.routes.alerts",
+    "prefect_defender.emulator.routes.indicators",
 ]
 
 #: Seed hooks of area modules: ``def seed(state, tenant) -> None`` functions, run per customer.
