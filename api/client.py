@@ -32,6 +32,7 @@ from prefect_defender.api.transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:
     from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
+    from prefect_defender.api.resources.hunting import HuntingAPI
     from prefect_defender.api.resources.indicators import IndicatorsAPI
     from prefect_defender.api.resources.machine_actions import MachineActionsAPI
 
@@ -212,7 +213,13 @@ class DefenderClient:
 
         return GraphAlertsAPI(self)
 
-    # -- area: hunting --
+    @cached_property
+    def hunting(self) -> HuntingAPI:
+        """Advanced hunting (Graph, XDR or MDE)."""
+        from prefect_defender.api.resources.hunting import HuntingAPI
+
+        return HuntingAPI(self)
+
     @cached_property
     def machine_actions(self) -> MachineActionsAPI:
         """Machine actions: isolate, scan, restrict, collect, quarantine, offboard."""

@@ -26,6 +26,7 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.machine_actions",
     "prefect_defender.emulator.routes.alerts",
     "prefect_defender.emulator.routes.indicators",
+    "prefect_defender.emulator.routes.hunting",
 ]
 
 #: Seed hooks of area modules: ``def seed(state, tenant) -> None`` functions, run per customer.

@@ -237,6 +237,10 @@ class EmulatorServer(_Base):
             self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(timeout=10)
+        for tenant in self.state.tenants.values():
+            db = tenant.data.get("_hunting", {}).get("db")
+            if db is not None:
+                db.con.close()
 
     def __enter__(self) -> EmulatorServer:
         return self.start()

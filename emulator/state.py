@@ -80,7 +80,6 @@ READONLY_ROLES: dict[str, list[str]] = {
         "Software.Read.All",
         "Score.Read.All",
         "SecurityRecommendation.Read.All",
-        "AdvancedQuery.Read.All",
     ],
     XDR_AUDIENCE: ["Incident.Read.All", "AdvancedHunting.Read.All"],
     GRAPH_AUDIENCE: [

@@ -1,0 +1,88 @@
+"""Advanced hunting through Graph ``runHuntingQuery``, XDR or MDE, one or many queries."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Sequence
+from typing import Any
+
+from prefect_defender.api.catalog import endpoint
+from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
+from prefect_defender.api.resources.base import Resource
+from prefect_defender.api.validation import check_choice
+
+__all__ = ["HuntingAPI", "check_query"]
+
+MAX_QUERY = 100_000
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+_ENDPOINTS = {
+    HuntingSurface.GRAPH: "graph.hunting.run",
+    HuntingSurface.XDR: "xdr.hunting.run",
+    HuntingSurface.MDE: "mde.hunting.run",
+}
+
+
+def check_query(query: Any, field: str = "query") -> str:
+    """A KQL query: non-empty, bounded, no control characters other than tab and newline."""
+    if not isinstance(query, str) or not query.strip():
+        raise ValidationError(f"{field}: a non-empty KQL query is required", field=field)
+    if len(query) > MAX_QUERY:
+        raise ValidationError(f"{field}: longer than {MAX_QUERY} characters", field=field)
+    if _CONTROL.search(query):
+        raise ValidationError(f"{field}: contains control characters", field=field)
+    return query
+
+
+class HuntingAPI(Resource):
+    """Run advanced hunting queries (read-only POSTs: safe to retry)."""
+
+    async def run(
+        self,
+        query: str,
+        *,
+        surface: HuntingSurface | str = HuntingSurface.GRAPH,
+        timespan: str | None = None,
+    ) -> HuntingResult:
+        """Run one query. ``timespan`` (ISO 8601, e.g. ``P7D``) is Graph-only."""
+        kind = check_choice(surface, HuntingSurface, "surface")
+        text = check_query(query)
+        body: dict[str, Any] = {"Query": text}
+        if timespan is not None:
+            if kind is not HuntingSurface.GRAPH:
+                raise ValidationError(
+                    "timespan: only the Graph endpoint takes a Timespan", field="timespan"
+                )
+            if not _DURATION.match(timespan):
+                raise ValidationError(
+                    "timespan: an ISO 8601 duration such as P7D or PT12H", field="timespan"
+                )
+            body["Timespan"] = timespan
+        data = await self.transport.request_json(
+            endpoint(_ENDPOINTS[kind]), json=body, idempotent=True
+        )
+        return HuntingResult.from_api(kind, data)
+
+    async def run_many(
+        self,
+        queries: Sequence[str],
+        *,
+        surface: HuntingSurface | str = HuntingSurface.GRAPH,
+        timespan: str | None = None,
+        concurrency: int = 4,
+    ) -> list[HuntingResult | DefenderError]:
+        """Run several queries; each slot holds its result or the error it raised."""
+        for i, q in enumerate(queries):
+            check_query(q, f"queries[{i}]")
+        sem = asyncio.Semaphore(max(1, concurrency))
+
+        async def one(q: str) -> HuntingResult | DefenderError:
+            async with sem:
+                try:
+                    return await self.run(q, surface=surface, timespan=timespan)
+                except DefenderError as exc:
+                    return exc
+
+        return list(await asyncio.gather(*(one(q) for q in queries)))

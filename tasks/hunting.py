@@ -1,0 +1,190 @@
+"""Tasks for advanced hunting: run a query, a batch of queries, IOC hunts, export to a file.
+
+Never paste raw values into KQL: use :func:`hunt_ioc` (the safe IOC builder) or
+``prefect_defender.api.kql.kql_string`` for your own queries.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+from typing import Any, Literal
+
+from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.kql import IocQuery
+from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
+from prefect_defender.tasks.base import (
+    DefenderCredentialsLike,
+    ItemOutcome,
+    OutcomeStatus,
+    defender_client,
+    defender_task,
+    task_logger,
+)
+
+__all__ = [
+    "export_hunting_result",
+    "hunt_ioc",
+    "run_hunting_queries",
+    "run_hunting_query",
+]
+
+_ENDPOINTS = ("graph.hunting.run", "xdr.hunting.run", "mde.hunting.run")
+
+
+@defender_task(endpoints=_ENDPOINTS)
+async def run_hunting_query(
+    credentials: DefenderCredentialsLike,
+    query: str,
+    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    timespan: str | None = None,
+    tenant_id: str | None = None,
+) -> HuntingResult:
+    """Run one advanced hunting query (Graph by default; ``xdr`` and ``mde`` also work).
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.hunting import run_hunting_query
+
+        @flow
+        async def encoded_powershell() -> int:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            result = await run_hunting_query(
+                creds, 'DeviceProcessEvents | where ProcessCommandLine has "-enc"', timespan="P7D")
+            return len(result)
+        ```
+    """
+    async with defender_client(credentials, tenant_id) as client:
+        result = await client.hunting.run(query, surface=surface, timespan=timespan)
+    task_logger().info("hunting query returned %d row(s)", len(result))
+    return result
+
+
+@defender_task(endpoints=_ENDPOINTS)
+async def run_hunting_queries(
+    credentials: DefenderCredentialsLike,
+    queries: dict[str, str],
+    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    timespan: str | None = None,
+    concurrency: int = 4,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Run named queries; one outcome per query (a bad query does not stop the others).
+
+    Example:
+        ```python
+        outcomes = await run_hunting_queries(creds, {
+            "c2": 'DeviceNetworkEvents | where RemoteIP == "203.0.113.66"',
+            "logons": "DeviceLogonEvents | summarize count() by AccountName"})
+        ```
+    """
+    names = list(queries)
+    async with defender_client(credentials, tenant_id) as client:
+        results = await client.hunting.run_many(
+            [queries[n] for n in names],
+            surface=surface,
+            timespan=timespan,
+            concurrency=concurrency,
+        )
+    out = []
+    for name, res in zip(names, results, strict=True):
+        if isinstance(res, DefenderError):
+            out.append(
+                ItemOutcome(
+                    item=name, status=OutcomeStatus.FAILED, error=res.to_dict(), reason=str(res)
+                )
+            )
+        else:
+            out.append(
+                ItemOutcome(
+                    item=name,
+                    status=OutcomeStatus.SUCCEEDED,
+                    result=res.model_dump(mode="json", by_alias=True),
+                )
+            )
+    return out
+
+
+@defender_task(endpoints=_ENDPOINTS)
+async def hunt_ioc(
+    credentials: DefenderCredentialsLike,
+    kind: Literal["hash", "ip", "domain", "url", "account"],
+    values: list[str],
+    lookback_days: int = 30,
+    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    tenant_id: str | None = None,
+) -> list[dict[str, Any]]:
+    """Devices where indicators were seen, via the safe query builder.
+
+    Returns one row per device: ``DeviceId``, ``DeviceName``, ``FirstSeen``, ``LastSeen``,
+    ``Hits``. Values are validated (hash lengths, IP syntax, domains, URLs, SAM names) and
+    escaped before the query is built; an invalid value sends nothing.
+
+    Example:
+        ```python
+        devices = await hunt_ioc(creds, "ip", ["203.0.113.66"], lookback_days=7)
+        ```
+    """
+    builders = {
+        "hash": IocQuery.for_hashes,
+        "ip": IocQuery.for_ip,
+        "domain": IocQuery.for_domain,
+        "url": IocQuery.for_url,
+        "account": IocQuery.for_account,
+    }
+    if kind not in builders:
+        from prefect_defender.api.errors import ValidationError
+
+        raise ValidationError(f"kind: one of {', '.join(builders)}", field="kind")
+    query = builders[kind](values, lookback_days)
+    async with defender_client(credentials, tenant_id) as client:
+        result = await client.hunting.run(query.text, surface=surface)
+    rows = list(result.typed_rows())
+    task_logger().info("%s hunt over %d value(s): %d device(s)", kind, len(query.values), len(rows))
+    return rows
+
+
+@defender_task(endpoints=_ENDPOINTS)
+async def export_hunting_result(
+    credentials: DefenderCredentialsLike,
+    query: str,
+    dest: str,
+    fmt: Literal["jsonl", "csv"] = "jsonl",
+    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    timespan: str | None = None,
+    tenant_id: str | None = None,
+) -> dict[str, Any]:
+    """Run a query and write its rows to ``dest`` (JSON lines or CSV) row by row.
+
+    The decoded answer is held once; rows are written as they are iterated, without building a
+    second copy. Returns the path, row count, columns and bytes written.
+
+    Example:
+        ```python
+        info = await export_hunting_result(creds, "DeviceInfo", "/reports/devices.csv", "csv")
+        ```
+    """
+    async with defender_client(credentials, tenant_id) as client:
+        result = await client.hunting.run(query, surface=surface, timespan=timespan)
+    path = Path(dest)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        if fmt == "csv":
+            writer = csv.DictWriter(fh, fieldnames=result.columns, extrasaction="ignore")
+            writer.writeheader()
+            for row in result.rows:
+                writer.writerow(row)
+        else:
+            for row in result.rows:
+                fh.write(json.dumps(row, separators=(",", ":")))
+                fh.write("\n")
+    return {
+        "path": str(path.resolve()),
+        "rows": len(result),
+        "columns": result.columns,
+        "bytes": path.stat().st_size,
+        "truncated": result.truncated,
+    }
