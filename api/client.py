@@ -32,9 +32,13 @@ from prefect_defender.api.transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:
     from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
+    from prefect_defender.api.resources.entities import EntitiesAPI
     from prefect_defender.api.resources.hunting import HuntingAPI
     from prefect_defender.api.resources.indicators import IndicatorsAPI
+    from prefect_defender.api.resources.investigations import InvestigationsAPI
+    from prefect_defender.api.resources.live_response import LiveResponseAPI
     from prefect_defender.api.resources.machine_actions import MachineActionsAPI
+    from prefect_defender.api.resources.vulnerabilities import VulnerabilitiesAPI
 
 __all__ = ["ClientSettings", "DefenderClient"]
 
@@ -227,7 +231,13 @@ class DefenderClient:
 
         return MachineActionsAPI(self)
 
-    # -- area: live_response --
+    @cached_property
+    def live_response(self) -> LiveResponseAPI:
+        """Live response sessions and the library."""
+        from prefect_defender.api.resources.live_response import LiveResponseAPI
+
+        return LiveResponseAPI(self)
+
     @cached_property
     def indicators(self) -> IndicatorsAPI:
         """Custom indicators (files, IPs, domains, URLs, certificates)."""
@@ -235,7 +245,25 @@ class DefenderClient:
 
         return IndicatorsAPI(self)
 
-    # -- area: entities --
-    # -- area: investigations --
-    # -- area: vulnerabilities --
+    @cached_property
+    def entities(self) -> EntitiesAPI:
+        """Files, IPs, domains and users: statistics and related data."""
+        from prefect_defender.api.resources.entities import EntitiesAPI
+
+        return EntitiesAPI(self)
+
+    @cached_property
+    def investigations(self) -> InvestigationsAPI:
+        """Automated investigations."""
+        from prefect_defender.api.resources.investigations import InvestigationsAPI
+
+        return InvestigationsAPI(self)
+
+    @cached_property
+    def vulnerabilities(self) -> VulnerabilitiesAPI:
+        """Threat and vulnerability management."""
+        from prefect_defender.api.resources.vulnerabilities import VulnerabilitiesAPI
+
+        return VulnerabilitiesAPI(self)
+
     # -- area: graph_extras --

@@ -27,6 +27,8 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.alerts",
     "prefect_defender.emulator.routes.indicators",
     "prefect_defender.emulator.routes.hunting",
+    "prefect_defender.emulator.routes.entities",
+    "prefect_defender.emulator.routes.live_response",
 ]
 
 #: Seed hooks of area modules: ``def seed(state, tenant) -> None`` functions, run per customer.

@@ -1,0 +1,205 @@
+"""Tasks for live response: run a script, get a file, put a file, results, library."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from prefect_defender.api.models.entities import LibraryFile
+from prefect_defender.api.resources.live_response import LiveCommand
+from prefect_defender.tasks.base import (
+    DefenderCredentialsLike,
+    defender_client,
+    defender_task,
+    task_logger,
+)
+from prefect_defender.tasks.machine_actions import ActionOutcome
+
+__all__ = [
+    "delete_library_file",
+    "download_live_response_result",
+    "get_file",
+    "list_library_files",
+    "put_file",
+    "run_live_response",
+    "run_script",
+    "upload_library_file",
+]
+
+_EP = ("mde.live_response.run", "mde.actions.list")
+
+
+@defender_task(endpoints=_EP)
+async def run_live_response(
+    credentials: DefenderCredentialsLike,
+    machine_id: str,
+    commands: list[dict[str, Any]],
+    comment: str,
+    tenant_id: str | None = None,
+) -> ActionOutcome:
+    """Start a live response session with several commands (10 sessions per minute).
+
+    ``commands`` are ``{"type": "RunScript"|"GetFile"|"PutFile", "params": {...}}`` with keys
+    ``ScriptName``/``Args``, ``Path`` or ``FileName``. A session already running on the machine
+    is returned with ``already_in_progress=True``.
+
+    Example:
+        ```python
+        out = await run_live_response(creds, machine_id, [
+            {"type": "RunScript", "params": {"ScriptName": "triage.ps1", "Args": "-Days 2"}},
+            {"type": "GetFile", "params": {"Path": "C:\\\\Windows\\\\Temp\\\\triage.zip"}},
+        ], "IR-7 triage")
+        ```
+    """
+    cmds = [LiveCommand(**c) for c in commands]
+    async with defender_client(credentials, tenant_id) as client:
+        req = await client.live_response.run(machine_id, cmds, comment)
+    task_logger().info("live response on %s: %s", machine_id, req.action.status)
+    return ActionOutcome.of(req)
+
+
+@defender_task(endpoints=_EP)
+async def run_script(
+    credentials: DefenderCredentialsLike,
+    machine_id: str,
+    script_name: str,
+    comment: str,
+    args: str | None = None,
+    tenant_id: str | None = None,
+) -> ActionOutcome:
+    """Run a library script on a machine.
+
+    Example:
+        ```python
+        out = await run_script(creds, machine_id, "collect_triage.ps1", "triage", "-Days 2")
+        ```
+    """
+    params = {"ScriptName": script_name, **({"Args": args} if args else {})}
+    return await run_live_response.fn(
+        credentials, machine_id, [{"type": "RunScript", "params": params}], comment, tenant_id
+    )
+
+
+@defender_task(endpoints=_EP)
+async def get_file(
+    credentials: DefenderCredentialsLike,
+    machine_id: str,
+    path: str,
+    comment: str,
+    tenant_id: str | None = None,
+) -> ActionOutcome:
+    """Collect a file from a machine.
+
+    Example:
+        ```python
+        out = await get_file(creds, machine_id, "C:\\\\Users\\\\jdoe\\\\Downloads\\\\x.exe", "IR-7")
+        ```
+    """
+    return await run_live_response.fn(
+        credentials,
+        machine_id,
+        [{"type": "GetFile", "params": {"Path": path}}],
+        comment,
+        tenant_id,
+    )
+
+
+@defender_task(endpoints=_EP)
+async def put_file(
+    credentials: DefenderCredentialsLike,
+    machine_id: str,
+    file_name: str,
+    comment: str,
+    tenant_id: str | None = None,
+) -> ActionOutcome:
+    """Put a library file on a machine.
+
+    Example:
+        ```python
+        out = await put_file(creds, machine_id, "tool.exe", "IR-7")
+        ```
+    """
+    return await run_live_response.fn(
+        credentials,
+        machine_id,
+        [{"type": "PutFile", "params": {"FileName": file_name}}],
+        comment,
+        tenant_id,
+    )
+
+
+@defender_task(endpoints=("mde.live_response.result_link",))
+async def download_live_response_result(
+    credentials: DefenderCredentialsLike,
+    action_id: str,
+    dest: str,
+    index: int = 0,
+    tenant_id: str | None = None,
+) -> dict[str, Any]:
+    """Download one command's result (fetched without the bearer token).
+
+    Example:
+        ```python
+        info = await download_live_response_result(creds, action_id, "/evidence/out.json")
+        ```
+    """
+    async with defender_client(credentials, tenant_id) as client:
+        size = await client.live_response.download_result(action_id, index, dest)
+    return {"path": str(Path(dest).resolve()), "bytes": size}
+
+
+@defender_task(endpoints=("mde.library.list",))
+async def list_library_files(
+    credentials: DefenderCredentialsLike, tenant_id: str | None = None
+) -> list[LibraryFile]:
+    """Files in the live response library.
+
+    Example:
+        ```python
+        files = await list_library_files(creds)
+        ```
+    """
+    async with defender_client(credentials, tenant_id) as client:
+        return await client.live_response.list_library()
+
+
+@defender_task(endpoints=("mde.library.upload",))
+async def upload_library_file(
+    credentials: DefenderCredentialsLike,
+    path: str,
+    description: str = "",
+    parameters_description: str | None = None,
+    override: bool = False,
+    tenant_id: str | None = None,
+) -> LibraryFile:
+    """Upload a local file (at most 20 MB) to the live response library.
+
+    Example:
+        ```python
+        await upload_library_file(creds, "scripts/collect.ps1", "Collects triage data")
+        ```
+    """
+    p = Path(path)
+    async with defender_client(credentials, tenant_id) as client:
+        return await client.live_response.upload_library(
+            p.name,
+            p.read_bytes(),
+            description=description,
+            parameters_description=parameters_description,
+            override=override,
+        )
+
+
+@defender_task(endpoints=("mde.library.delete",))
+async def delete_library_file(
+    credentials: DefenderCredentialsLike, file_name: str, tenant_id: str | None = None
+) -> None:
+    """Delete a file from the live response library.
+
+    Example:
+        ```python
+        await delete_library_file(creds, "old.ps1")
+        ```
+    """
+    async with defender_client(credentials, tenant_id) as client:
+        await client.live_response.delete_library(file_name)
