@@ -116,5 +116,27 @@ def whoami(
     typer.echo(json.dumps(asyncio.run(go()), indent=2))
 
 
+@app.command()
+def capabilities(
+    write_readme: Annotated[
+        bool, typer.Option(help="Replace the table between the README's markers.")
+    ] = False,
+) -> None:
+    """Print the capability -> task -> permission table (generated from the tasks)."""
+    from prefect_defender.tasks import capability_table
+
+    table = capability_table()
+    if not write_readme:
+        typer.echo(table)
+        return
+    readme = Path("README.md")
+    text = readme.read_text()
+    start, end = "<!-- capabilities:start -->", "<!-- capabilities:end -->"
+    head, _, rest = text.partition(start)
+    _, _, tail = rest.partition(end)
+    readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
+    typer.echo("README.md updated")
+
+
 if __name__ == "__main__":
     app()

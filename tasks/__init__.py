@@ -1,1 +1,72 @@
-"""prefect_defender.tasks."""
+"""Prefect tasks wrapping the Defender APIs, one module per area.
+
+=====================  =========================================================
+module                 area
+=====================  =========================================================
+``incidents``          Defender XDR and Graph incidents
+``alerts``             Defender for Endpoint and Graph alerts
+``hunting``            advanced hunting (Graph, XDR, MDE), IOC hunts, exports
+``machines``           machines: list, find by IP/tag, tags, related data
+``machine_actions``    isolate, release, restrict, scan, collect, quarantine ...
+``live_response``      live response sessions and library
+``indicators``         custom indicators
+``enrichment``         files, IPs, domains, users
+``investigations``     automated investigations
+``vulnerabilities``    threat and vulnerability management
+=====================  =========================================================
+
+:func:`capability_table` renders the README's capability/permission table from the tasks'
+declared endpoints and the endpoint catalog, so it cannot drift.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__all__ = ["AREAS", "all_tasks", "capability_table"]
+
+AREAS = (
+    "incidents",
+    "alerts",
+    "hunting",
+    "machines",
+    "machine_actions",
+    "live_response",
+    "indicators",
+    "enrichment",
+    "investigations",
+    "vulnerabilities",
+)
+
+
+def all_tasks() -> list[tuple[str, Any]]:
+    """``(area, task)`` for every Defender task, in module order."""
+    from prefect_defender.tasks.base import DefenderTask
+
+    out: list[tuple[str, Any]] = []
+    for area in AREAS:
+        mod = importlib.import_module(f"prefect_defender.tasks.{area}")
+        for name in getattr(mod, "__all__", []):
+            obj = getattr(mod, name)
+            if isinstance(obj, DefenderTask):
+                out.append((area, obj))
+    return out
+
+
+def capability_table() -> str:
+    """Markdown: capability -> task -> endpoint -> application / delegated permission."""
+    from prefect_defender.api.catalog import endpoint
+
+    rows = [
+        "| area | task | capability | API calls | application permission | delegated permission |",
+        "|---|---|---|---|---|---|",
+    ]
+    for area, t in all_tasks():
+        eps = [endpoint(n) for n in getattr(t, "defender_endpoints", ())]
+        doc = (t.fn.__doc__ or "").strip().splitlines()[0].rstrip(".")
+        calls = "<br>".join(f"`{e.method} {e.path}` ({e.api_name})" for e in eps)
+        app = "<br>".join(" or ".join(e.application) or "n/a" for e in eps)
+        dele = "<br>".join(" or ".join(e.delegated) or "n/a" for e in eps)
+        rows.append(f"| {area} | `{t.fn.__name__}` | {doc} | {calls} | {app} | {dele} |")
+    return "\n".join(rows)
