@@ -24,10 +24,13 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.machines",
     "prefect_defender.emulator.routes.graph_incidents",
     "prefect_defender.emulator.routes.machine_actions",
+    "prefect_defender.emulator.routes.machine_extras",
     "prefect_defender.emulator.routes.alerts",
     "prefect_defender.emulator.routes.indicators",
     "prefect_defender.emulator.routes.hunting",
     "prefect_defender.emulator.routes.entities",
+    "prefect_defender.emulator.routes.investigations",
+    "prefect_defender.emulator.routes.vulnerabilities",
     "prefect_defender.emulator.routes.live_response",
 ]
 

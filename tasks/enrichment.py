@@ -1,18 +1,22 @@
 """Tasks for entity enrichment: files, IP addresses, domains and users.
 
 User endpoints take the account (SAM) name such as ``jdoe``, not the UPN: a UPN is refused
-before any request with a message saying so. The file alerts/machines endpoints take SHA-1 only.
+before any request with a message saying so. The file alerts/machines endpoints take a SHA-1
+only: a SHA-256 is refused before any request, and the message says to look the SHA-1 up with
+:func:`get_file_info`. :func:`enrich_entities` does all of it for many entities in one task.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.alerts import Alert
-from prefect_defender.api.models.entities import EntityStats, FileInfo
+from prefect_defender.api.models.entities import EntityEnrichment, EntityStats, FileInfo
 from prefect_defender.api.models.machines import Machine
+from prefect_defender.api.resources.entities import MAX_LOOK_BACK_HOURS, EntitiesAPI
 from prefect_defender.api.validation import check_domain, check_hash, check_ip, check_sam_name
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
@@ -20,6 +24,8 @@ from prefect_defender.tasks.base import (
     OutcomeStatus,
     defender_client,
     defender_task,
+    run_bulk,
+    task_logger,
 )
 
 __all__ = [
@@ -42,11 +48,19 @@ __all__ = [
 async def get_file_info(
     credentials: DefenderCredentialsLike, file_hash: str, tenant_id: str | None = None
 ) -> FileInfo:
-    """File information by SHA-1 or SHA-256.
+    """File information by SHA-1 or SHA-256 (``NotFoundError`` for an unknown file).
 
     Example:
         ```python
-        info = await get_file_info(creds, sha256)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_file_info
+
+        @flow
+        async def verdict(sha256: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            info = await get_file_info(creds, sha256)
+            return info.determination_type, info.sha1
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -57,14 +71,22 @@ async def get_file_info(
 async def get_file_stats(
     credentials: DefenderCredentialsLike,
     file_hash: str,
-    look_back_hours: int = 720,
+    look_back_hours: int = MAX_LOOK_BACK_HOURS,
     tenant_id: str | None = None,
 ) -> EntityStats:
-    """Organisation prevalence of a file over up to 720 hours.
+    """Organisation prevalence of a file over 1 to 720 hours (``NotFoundError`` if unknown).
 
     Example:
         ```python
-        stats = await get_file_stats(creds, sha1, look_back_hours=48)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_file_stats
+
+        @flow
+        async def prevalence(sha1: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            stats = await get_file_stats(creds, sha1, look_back_hours=48)
+            return stats.organization_prevalence
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -75,11 +97,18 @@ async def get_file_stats(
 async def get_file_alerts(
     credentials: DefenderCredentialsLike, sha1: str, tenant_id: str | None = None
 ) -> list[Alert]:
-    """Alerts related to a file (SHA-1 only).
+    """Alerts related to a file, by SHA-1 only (an unknown file gives an empty list).
 
     Example:
         ```python
-        alerts = await get_file_alerts(creds, sha1)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_file_alerts
+
+        @flow
+        async def file_alerts(sha1: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [a.id for a in await get_file_alerts(creds, sha1)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -90,11 +119,19 @@ async def get_file_alerts(
 async def get_file_machines(
     credentials: DefenderCredentialsLike, sha1: str, tenant_id: str | None = None
 ) -> list[Machine]:
-    """Machines where a file was seen (SHA-1 only).
+    """Machines where a file was seen, by SHA-1 only (a SHA-256 is refused before sending).
 
     Example:
         ```python
-        machines = await get_file_machines(creds, sha1)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_file_info, get_file_machines
+
+        @flow
+        async def where_is(sha256: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            info = await get_file_info(creds, sha256)  # SHA-256 -> SHA-1
+            return [m.computer_dns_name for m in await get_file_machines(creds, info.sha1)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -103,28 +140,45 @@ async def get_file_machines(
 
 @defender_task(endpoints=("mde.ips.stats",))
 async def get_ip_stats(
-    credentials: DefenderCredentialsLike, ip: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    ip: str,
+    look_back_hours: int = MAX_LOOK_BACK_HOURS,
+    tenant_id: str | None = None,
 ) -> EntityStats:
-    """Organisation prevalence of an IP address.
+    """Organisation prevalence of an IP address (an unseen valid IP has prevalence 0).
 
     Example:
         ```python
-        stats = await get_ip_stats(creds, "203.0.113.66")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_ip_stats
+
+        @flow
+        async def ip_prevalence(ip: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return (await get_ip_stats(creds, ip)).organization_prevalence
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.entities.ip_stats(ip)
+        return await client.entities.ip_stats(ip, look_back_hours)
 
 
 @defender_task(endpoints=("mde.ips.alerts",))
 async def get_ip_alerts(
     credentials: DefenderCredentialsLike, ip: str, tenant_id: str | None = None
 ) -> list[Alert]:
-    """Alerts related to an IP address.
+    """Alerts related to an IP address (an invalid IP is refused before sending).
 
     Example:
         ```python
-        alerts = await get_ip_alerts(creds, "203.0.113.66")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_ip_alerts
+
+        @flow
+        async def ip_alerts(ip: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [a.title for a in await get_ip_alerts(creds, ip)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -133,17 +187,27 @@ async def get_ip_alerts(
 
 @defender_task(endpoints=("mde.domains.stats",))
 async def get_domain_stats(
-    credentials: DefenderCredentialsLike, domain: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    domain: str,
+    look_back_hours: int = MAX_LOOK_BACK_HOURS,
+    tenant_id: str | None = None,
 ) -> EntityStats:
-    """Organisation prevalence of a domain.
+    """Organisation prevalence of a domain (an unseen domain has prevalence 0).
 
     Example:
         ```python
-        stats = await get_domain_stats(creds, "evil.example")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_domain_stats
+
+        @flow
+        async def domain_prevalence(domain: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return (await get_domain_stats(creds, domain)).organization_prevalence
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.entities.domain_stats(domain)
+        return await client.entities.domain_stats(domain, look_back_hours)
 
 
 @defender_task(endpoints=("mde.domains.alerts",))
@@ -154,7 +218,14 @@ async def get_domain_alerts(
 
     Example:
         ```python
-        alerts = await get_domain_alerts(creds, "evil.example")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_domain_alerts
+
+        @flow
+        async def domain_alerts(domain: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [a.id for a in await get_domain_alerts(creds, domain)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -165,11 +236,18 @@ async def get_domain_alerts(
 async def get_domain_machines(
     credentials: DefenderCredentialsLike, domain: str, tenant_id: str | None = None
 ) -> list[Machine]:
-    """Machines that communicated with a domain (at most 500).
+    """Machines that communicated with a domain (Defender returns at most 500).
 
     Example:
         ```python
-        machines = await get_domain_machines(creds, "evil.example")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_domain_machines
+
+        @flow
+        async def who_talked_to(domain: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [m.id for m in await get_domain_machines(creds, domain)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -180,11 +258,18 @@ async def get_domain_machines(
 async def get_user_alerts(
     credentials: DefenderCredentialsLike, account_name: str, tenant_id: str | None = None
 ) -> list[Alert]:
-    """Alerts related to a user, by account name (``jdoe``), not UPN.
+    """Alerts related to a user, by account name (``jdoe``), not UPN (refused before sending).
 
     Example:
         ```python
-        alerts = await get_user_alerts(creds, "jdoe")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_user_alerts
+
+        @flow
+        async def user_alerts(account: str = "jdoe"):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [a.title for a in await get_user_alerts(creds, account)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -199,19 +284,78 @@ async def get_user_machines(
 
     Example:
         ```python
-        machines = await get_user_machines(creds, "jdoe")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import get_user_machines
+
+        @flow
+        async def user_devices(account: str = "jdoe"):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [m.computer_dns_name for m in await get_user_machines(creds, account)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
         return await client.entities.user_machines(account_name)
 
 
+def _check_file(value: Any, field: str) -> str:
+    return check_hash(value, field, ("sha1", "sha256"))
+
+
+_CHECKS: dict[str, Callable[[Any, str], str]] = {
+    "file": _check_file,
+    "ip": check_ip,
+    "domain": check_domain,
+    "user": check_sam_name,
+}
+
+
+async def _enrich(ent: EntitiesAPI, kind: str, value: str, related: bool) -> EntityEnrichment:
+    """One entity: the primary lookup raises, the secondary ones are recorded in ``errors``."""
+    out = EntityEnrichment(kind=kind, value=value)
+    subs: dict[str, Awaitable[Any]] = {}
+    if kind == "file":
+        out.file = await ent.file_info(value)
+        sha1 = value if len(value) == 40 else out.file.sha1
+        subs["stats"] = ent.file_stats(value)
+        if related and sha1:
+            subs["alerts"] = ent.file_alerts(sha1)
+            subs["machines"] = ent.file_machines(sha1)
+    elif kind == "ip":
+        out.stats = await ent.ip_stats(value)
+        if related:
+            subs["alerts"] = ent.ip_alerts(value)
+    elif kind == "domain":
+        out.stats = await ent.domain_stats(value)
+        if related:
+            subs["alerts"] = ent.domain_alerts(value)
+            subs["machines"] = ent.domain_machines(value)
+    else:
+        out.alerts = await ent.user_alerts(value)
+        if related:
+            subs["machines"] = ent.user_machines(value)
+    done = await asyncio.gather(*subs.values(), return_exceptions=True)
+    for name, result in zip(subs, done, strict=True):
+        if isinstance(result, DefenderError):
+            out.errors[name] = str(result)
+        elif isinstance(result, BaseException):
+            raise result
+        else:
+            setattr(out, name, result)
+    return out
+
+
 @defender_task(
     endpoints=(
         "mde.files.get",
         "mde.files.stats",
+        "mde.files.alerts",
+        "mde.files.machines",
         "mde.ips.stats",
+        "mde.ips.alerts",
         "mde.domains.stats",
+        "mde.domains.alerts",
+        "mde.domains.machines",
         "mde.users.alerts",
         "mde.users.machines",
     )
@@ -222,56 +366,76 @@ async def enrich_entities(
     ips: list[str] | None = None,
     domains: list[str] | None = None,
     users: list[str] | None = None,
-    concurrency: int = 8,
+    related: bool = True,
     tenant_id: str | None = None,
 ) -> list[ItemOutcome]:
-    """Enrich many entities at once; one outcome per entity (``file:<hash>``, ``ip:<addr>``, ...).
+    """Enrich many entities in one task; one outcome per entity, in input order.
 
-    Every value is validated first; an entity Defender does not know is a ``failed`` outcome
-    with Defender's error, never a dropped item.
+    Outcomes are labelled ``file:<hash>``, ``ip:<address>``, ``domain:<name>``,
+    ``user:<account>`` (files first, then IPs, domains, users) and a successful one carries an
+    ``EntityEnrichment`` in ``result``: file information and statistics, IP/domain statistics,
+    and with ``related`` the related alerts and machines (a file's through its SHA-1).
+
+    Errors are recorded per entity, never dropped: an invalid value (a UPN instead of an
+    account name, a malformed hash or IP) is a ``failed`` outcome with the validation error and
+    sends no request; an entity whose main lookup fails (an unknown file is 404) is ``failed``
+    with Defender's error; a failed secondary lookup (say, a 403 on domain alerts) leaves the
+    entity ``succeeded`` with the error under ``result.errors``. Lookups run concurrently within
+    the client's concurrency and rate limits; duplicates are looked up once.
 
     Example:
         ```python
-        outcomes = await enrich_entities(creds, files=[sha256], ips=["203.0.113.66"],
-                                         users=["jdoe"])
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.enrichment import enrich_entities
+
+        @flow
+        async def enrich(sha256: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            outcomes = await enrich_entities(
+                creds, files=[sha256], ips=["203.0.113.66"], users=["jdoe"])
+            return {o.item: o.result.alert_ids for o in outcomes if o.ok}
         ```
     """
-    jobs: list[tuple[str, str, str]] = []
-    jobs += [("file", check_hash(v, f"files[{i}]"), "") for i, v in enumerate(files or [])]
-    jobs += [("ip", check_ip(v, f"ips[{i}]"), "") for i, v in enumerate(ips or [])]
-    jobs += [("domain", check_domain(v, f"domains[{i}]"), "") for i, v in enumerate(domains or [])]
-    jobs += [("user", check_sam_name(v, f"users[{i}]"), "") for i, v in enumerate(users or [])]
-    sem = asyncio.Semaphore(max(1, concurrency))
-    async with defender_client(credentials, tenant_id) as client:
-        ent = client.entities
+    jobs: list[tuple[str, ValidationError | None]] = []  # (label, invalid?)
+    for kind, values in (("file", files), ("ip", ips), ("domain", domains), ("user", users)):
+        if values is None:
+            continue
+        if isinstance(values, str | bytes):
+            raise ValidationError(f"{kind}s: expected a list of values", field=f"{kind}s")
+        for i, raw in enumerate(values):
+            try:
+                jobs.append((f"{kind}:{_CHECKS[kind](raw, f'{kind}s[{i}]')}", None))
+            except ValidationError as exc:
+                jobs.append((f"{kind}:{raw}", exc))
+    todo = list(dict.fromkeys(label for label, bad in jobs if bad is None))
+    log = task_logger()
+    done: dict[str, ItemOutcome] = {}
+    if todo:
+        async with defender_client(credentials, tenant_id) as client:
+            ent = client.entities
 
-        async def one(kind: str, value: str) -> ItemOutcome:
-            label = f"{kind}:{value}"
-            async with sem:
-                try:
-                    result: dict[str, Any]
-                    if kind == "file":
-                        info = await ent.file_info(value)
-                        stats = await ent.file_stats(value)
-                        result = {"info": info.to_api(), "stats": stats.to_api()}
-                    elif kind == "ip":
-                        result = {"stats": (await ent.ip_stats(value)).to_api()}
-                    elif kind == "domain":
-                        result = {"stats": (await ent.domain_stats(value)).to_api()}
-                    else:
-                        alerts = await ent.user_alerts(value)
-                        machines = await ent.user_machines(value)
-                        result = {
-                            "alerts": len(alerts),
-                            "machines": [m.computer_dns_name for m in machines],
-                        }
-                except DefenderError as exc:
-                    return ItemOutcome(
-                        item=label,
-                        status=OutcomeStatus.FAILED,
-                        error=exc.to_dict(),
-                        reason=str(exc),
-                    )
-            return ItemOutcome(item=label, status=OutcomeStatus.SUCCEEDED, result=result)
+            async def one(label: str) -> ItemOutcome:
+                kind, value = label.split(":", 1)
+                result = await _enrich(ent, kind, value, related)
+                return ItemOutcome(item=label, status=OutcomeStatus.SUCCEEDED, result=result)
 
-        return list(await asyncio.gather(*(one(k, v) for k, v, _ in jobs)))
+            def progress(n: int, total: int) -> None:
+                if n == total or n % 25 == 0:
+                    log.info("enriched %d/%d entities", n, total)
+
+            outcomes = await run_bulk(
+                todo, one, concurrency=client.settings.max_concurrency, progress=progress
+            )
+            done = {o.item: o for o in outcomes}
+    out = []
+    for label, bad in jobs:
+        if bad is not None:
+            out.append(
+                ItemOutcome(
+                    item=label, status=OutcomeStatus.FAILED, error=bad.to_dict(), reason=str(bad)
+                )
+            )
+        else:
+            out.append(done[label])
+    return out

@@ -1,32 +1,50 @@
-"""Tasks for custom indicators: submit, import in batches of 500, list, delete.
+"""Tasks for custom indicators: submit, import in batches of 500, list, delete, batch delete.
 
-Validation is strict: every indicator is checked (value against type, action, expiry, Audit
-needs ``generate_alert``) before anything is sent, and a list with an invalid item raises one
-``ValidationError`` naming every bad index, with zero requests sent. Playbooks that build
-indicators from incident entities use :func:`indicators_from_entities`, which records an
-invalid entity as a failed outcome instead of raising, so nothing is silently dropped.
+Validation is strict and happens before anything is sent: every indicator is checked (value
+against type, documented action, expiry in the future, ``Audit`` needs ``generate_alert``), and
+a list with an invalid item raises one ``ValidationError`` naming every bad index, with zero
+requests sent. Playbooks that build indicators from incident entities use
+:func:`indicators_from_entities`, which reports an entity that cannot become an indicator as an
+outcome of its own instead of raising, so nothing is silently dropped.
 """
 
 from __future__ import annotations
 
+import ipaddress
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
-from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.client import DefenderClient
+from prefect_defender.api.errors import (
+    AuthenticationError,
+    DefenderError,
+    NotFoundError,
+    PermissionDeniedError,
+    ValidationError,
+)
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.indicators import (
     Indicator,
     IndicatorAction,
     IndicatorInput,
+    IndicatorSeverity,
     IndicatorType,
 )
-from prefect_defender.api.resources.indicators import BATCH, coerce_indicators
+from prefect_defender.api.resources.indicators import (
+    BATCH,
+    LIMIT_ADVICE,
+    check_indicator_id,
+    coerce_indicators,
+    limit_reached,
+)
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     ItemOutcome,
     OutcomeStatus,
     defender_client,
     defender_task,
+    run_bulk,
     task_logger,
 )
 
@@ -39,6 +57,12 @@ __all__ = [
     "submit_indicator",
 ]
 
+_FATAL = (PermissionDeniedError, AuthenticationError)
+
+
+def _label(item: IndicatorInput) -> str:
+    return f"{item.type.value}:{item.value}"
+
 
 @defender_task(endpoints=("mde.indicators.submit",))
 async def submit_indicator(
@@ -47,6 +71,10 @@ async def submit_indicator(
     tenant_id: str | None = None,
 ) -> Indicator:
     """Create or update one indicator (Defender matches on value and type).
+
+    The indicator is validated first (nothing is sent if it is invalid). The deprecated actions
+    ``Alert`` and ``AlertAndBlock`` are refused with the documented action to use instead. When
+    the tenant already holds 15,000 active indicators, ``IndicatorLimitError`` says so.
 
     Example:
         ```python
@@ -73,57 +101,88 @@ async def import_indicators(
     dry_run: bool = False,
     tenant_id: str | None = None,
 ) -> list[ItemOutcome]:
-    """Import any number of indicators, 500 per call; one outcome per input, in order.
+    """Import any number of indicators, 500 per call; one outcome per input, in input order.
 
-    Duplicates (same type and value) are sent once and reported for each occurrence. A batch
-    that fails as a whole (after the client's retries) marks its items failed and the next
-    batches still run.
+    Invalid input (design choice): the whole list is validated before the first request, and
+    one invalid indicator anywhere in it raises a ``ValidationError`` that names every invalid
+    index (``[3] value: ...``); nothing is sent, so a playbook never half-applies a list. Build
+    lists from untrusted entities with :func:`indicators_from_entities`, which sets invalid
+    entities aside as outcomes of their own.
+
+    Duplicates (same type and value) are sent once and reported for each occurrence. Per-item
+    failures in Defender's answer (``isFailed``/``failureReason``) become ``failed`` outcomes;
+    the 15,000 active-indicator limit is named as such. A batch that fails as a whole (after the
+    client's retries) marks its items failed and the next batches still run, except on a missing
+    permission or a rejected credential, which fail the remaining items without sending them.
 
     Example:
         ```python
-        outcomes = await import_indicators(creds, [
-            {"value": h, "type": "FileSha256", "action": "BlockAndRemediate",
-             "title": "IR-7", "description": "hash from sandbox"} for h in hashes])
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.indicators import import_indicators
+
+        @flow
+        async def block_hashes(hashes: list[str]):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            outcomes = await import_indicators(creds, [
+                {"value": h, "type": "FileSha256", "action": "BlockAndRemediate",
+                 "title": "IR-7", "description": "hash from sandbox"} for h in hashes])
+            return [o for o in outcomes if not o.ok]
         ```
     """
     items = coerce_indicators(indicators)
-    label = [f"{i.type.value}:{i.value}" for i in items]
     if dry_run:
         return [
-            ItemOutcome(item=lbl, status=OutcomeStatus.DRY_RUN, reason="dry run: not sent")
-            for lbl in label
+            ItemOutcome(item=_label(i), status=OutcomeStatus.DRY_RUN, reason="dry run: not sent")
+            for i in items
         ]
     unique: dict[tuple[str, str], IndicatorInput] = {}
     for item in items:
         unique.setdefault(item.key, item)
+    todo = list(unique.values())
     results: dict[tuple[str, str], ItemOutcome] = {}
-    batch_items = list(unique.values())
+    fatal: DefenderError | None = None
     log = task_logger()
     async with defender_client(credentials, tenant_id) as client:
-        for start in range(0, len(batch_items), BATCH):
-            chunk = batch_items[start : start + BATCH]
-            try:
-                rows = await client.indicators.import_batch(chunk)
-            except DefenderError as exc:
-                for item in chunk:
-                    results[item.key] = ItemOutcome(
-                        item=f"{item.type.value}:{item.value}",
-                        status=OutcomeStatus.FAILED,
-                        error=exc.to_dict(),
-                        reason=str(exc),
+        for start in range(0, len(todo), BATCH):
+            chunk = todo[start : start + BATCH]
+            if fatal is None:
+                try:
+                    rows = await client.indicators.import_batch(chunk)
+                except _FATAL as exc:
+                    fatal = exc
+                except DefenderError as exc:
+                    _fail(results, chunk, exc)
+                    log.warning("import batch %d failed: %s", start // BATCH + 1, exc.message)
+                    continue
+                else:
+                    for row in rows:
+                        results[row.indicator.key] = ItemOutcome(
+                            item=_label(row.indicator),
+                            status=OutcomeStatus.FAILED if row.failed else OutcomeStatus.SUCCEEDED,
+                            result={"id": row.id} if row.id else None,
+                            reason=row.reason,
+                        )
+                    log.info(
+                        "imported %d/%d indicators (%d failed)",
+                        min(start + BATCH, len(todo)),
+                        len(todo),
+                        sum(r.failed for r in rows),
                     )
-                continue
-            for row in rows:
-                results[row.indicator.key] = ItemOutcome(
-                    item=f"{row.indicator.type.value}:{row.indicator.value}",
-                    status=OutcomeStatus.FAILED if row.failed else OutcomeStatus.SUCCEEDED,
-                    result={"id": row.id} if row.id else None,
-                    reason=row.reason,
-                )
-            log.info(
-                "imported %d/%d indicators", min(start + BATCH, len(batch_items)), len(batch_items)
-            )
+                    continue
+            if fatal is not None:
+                _fail(results, chunk, fatal)
     return [results[i.key] for i in items]
+
+
+def _fail(
+    results: dict[tuple[str, str], ItemOutcome], chunk: list[IndicatorInput], exc: DefenderError
+) -> None:
+    reason = f"{exc} ({LIMIT_ADVICE})" if limit_reached(exc.message) else str(exc)
+    for item in chunk:
+        results[item.key] = ItemOutcome(
+            item=_label(item), status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=reason
+        )
 
 
 @defender_task(endpoints=("mde.indicators.list",))
@@ -131,20 +190,40 @@ async def list_indicators(
     credentials: DefenderCredentialsLike,
     indicator_type: IndicatorType | str | None = None,
     value: str | None = None,
+    action: str | None = None,
+    severity: IndicatorSeverity | str | None = None,
+    created_by: str | None = None,
     odata_filter: str | None = None,
     limit: int | None = 10_000,
     tenant_id: str | None = None,
 ) -> list[Indicator]:
-    """Indicators, optionally by type and value (legacy actions show as stored).
+    """Indicators, optionally by type, value, action, severity or creator.
+
+    Legacy actions (``Alert``, ``AlertAndBlock``) are returned as stored and can be filtered
+    on, so old indicators can be found and re-submitted with a current action. An app without
+    ``Ti.ReadWrite.All`` sees only the indicators it created.
 
     Example:
         ```python
-        blocked_ips = await list_indicators(creds, indicator_type="IpAddress")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.indicators import list_indicators
+
+        @flow
+        async def blocked_ips():
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return await list_indicators(creds, indicator_type="IpAddress", action="Block")
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
         return await client.indicators.list(
-            odata_filter=odata_filter, indicator_type=indicator_type, value=value, limit=limit
+            indicator_type=indicator_type,
+            value=value,
+            action=action,
+            severity=severity,
+            created_by=created_by,
+            odata_filter=odata_filter,
+            limit=limit,
         )
 
 
@@ -152,49 +231,160 @@ async def list_indicators(
 async def delete_indicator(
     credentials: DefenderCredentialsLike, indicator_id: str, tenant_id: str | None = None
 ) -> None:
-    """Delete one indicator.
+    """Delete one indicator (``NotFoundError`` if it does not exist).
 
     Example:
         ```python
-        await delete_indicator(creds, "42")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.indicators import delete_indicator
+
+        @flow
+        async def unblock(indicator_id: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            await delete_indicator(creds, indicator_id)
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
         await client.indicators.delete(indicator_id)
 
 
-@defender_task(endpoints=("mde.indicators.batch_delete",))
+_NOT_FOUND = "not found: already deleted, or not visible to this app"
+
+
+@defender_task(
+    endpoints=("mde.indicators.batch_delete", "mde.indicators.list", "mde.indicators.delete")
+)
 async def delete_indicators(
     credentials: DefenderCredentialsLike,
     indicator_ids: list[str],
     tenant_id: str | None = None,
 ) -> list[ItemOutcome]:
-    """Delete many indicators, 500 per call; one outcome per id.
+    """Delete many indicators, 500 per ``BatchDelete`` call; one outcome per id, in order.
+
+    Every id is validated before the first call. Defender answers 404 for a whole batch when
+    any id is missing; the task then lists the visible indicators, reports the missing ids as
+    ``skipped`` and deletes the others, so one stale id does not block the rest.
 
     Example:
         ```python
-        outcomes = await delete_indicators(creds, ["41", "42"])
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.indicators import delete_indicators
+
+        @flow
+        async def unblock_all(ids: list[str]):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return await delete_indicators(creds, ids)
         ```
     """
-    ids = [str(i) for i in indicator_ids]
+    if isinstance(indicator_ids, str | bytes):
+        raise ValidationError("indicator_ids: expected a list", field="indicator_ids")
+    ids = [check_indicator_id(v, f"indicator_ids[{i}]") for i, v in enumerate(indicator_ids)]
+    unique = list(dict.fromkeys(ids))
     outcomes: dict[str, ItemOutcome] = {}
+    fatal: DefenderError | None = None
+    log = task_logger()
     async with defender_client(credentials, tenant_id) as client:
-        unique = list(dict.fromkeys(ids))
+        existing: set[str] | None = None
         for start in range(0, len(unique), BATCH):
             chunk = unique[start : start + BATCH]
+            if fatal is not None:
+                _fail_ids(outcomes, chunk, fatal)
+                continue
             try:
                 await client.indicators.batch_delete(chunk)
+            except NotFoundError:
+                if existing is None:
+                    try:
+                        existing = {i.id async for i in client.indicators.iterate(limit=None)}
+                    except DefenderError as exc:
+                        log.warning("cannot list indicators (%s): deleting one by one", exc)
+                        await _one_by_one(client, chunk, outcomes)
+                        continue
+                await _delete_known(client, chunk, existing, outcomes)
+            except _FATAL as exc:
+                fatal = exc
+                _fail_ids(outcomes, chunk, exc)
             except DefenderError as exc:
-                if isinstance(exc, ValidationError):
-                    raise
+                _fail_ids(outcomes, chunk, exc)
+            else:
                 for i in chunk:
-                    outcomes[i] = ItemOutcome(
-                        item=i, status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=str(exc)
-                    )
-                continue
-            for i in chunk:
-                outcomes[i] = ItemOutcome(item=i, status=OutcomeStatus.SUCCEEDED)
+                    outcomes[i] = ItemOutcome(item=i, status=OutcomeStatus.SUCCEEDED)
+            log.info("deleted %d/%d indicator ids", min(start + BATCH, len(unique)), len(unique))
     return [outcomes[i] for i in ids]
+
+
+async def _delete_known(
+    client: DefenderClient,
+    chunk: list[str],
+    existing: set[str],
+    outcomes: dict[str, ItemOutcome],
+) -> None:
+    present = [i for i in chunk if i in existing]
+    for i in chunk:
+        if i not in existing:
+            outcomes[i] = ItemOutcome(item=i, status=OutcomeStatus.SKIPPED, reason=_NOT_FOUND)
+    if not present:
+        return
+    try:
+        await client.indicators.batch_delete(present)
+    except NotFoundError:
+        # something vanished between the listing and the call: settle it one id at a time
+        await _one_by_one(client, present, outcomes)
+    except DefenderError as exc:
+        _fail_ids(outcomes, present, exc)
+    else:
+        for i in present:
+            outcomes[i] = ItemOutcome(item=i, status=OutcomeStatus.SUCCEEDED)
+    for i in present:
+        existing.discard(i)
+
+
+async def _one_by_one(
+    client: DefenderClient, ids: list[str], outcomes: dict[str, ItemOutcome]
+) -> None:
+    async def one(i: str) -> ItemOutcome:
+        try:
+            await client.indicators.delete(i)
+        except NotFoundError:
+            return ItemOutcome(item=i, status=OutcomeStatus.SKIPPED, reason=_NOT_FOUND)
+        return ItemOutcome(item=i, status=OutcomeStatus.SUCCEEDED)
+
+    for o in await run_bulk(ids, one, concurrency=client.settings.max_concurrency):
+        outcomes[o.item] = o
+
+
+def _fail_ids(outcomes: dict[str, ItemOutcome], ids: list[str], exc: DefenderError) -> None:
+    for i in ids:
+        outcomes[i] = ItemOutcome(
+            item=i, status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=str(exc)
+        )
+
+
+_INTERNAL = tuple(
+    ipaddress.ip_network(n)
+    for n in (
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+        "::1/128",
+        "fc00::/7",
+        "fe80::/10",
+    )
+)
+
+
+def _internal(value: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(value.strip())
+    except ValueError:
+        return False
+    return any(ip.version == net.version and ip in net for net in _INTERNAL)
 
 
 def indicators_from_entities(
@@ -204,79 +394,94 @@ def indicators_from_entities(
     expires_in: timedelta = timedelta(days=30),
     kinds: tuple[str, ...] = ("file", "ip", "url", "domain"),
     title_prefix: str = "prefect-defender",
+    severity: IndicatorSeverity | str = IndicatorSeverity.HIGH,
+    block_internal_ips: bool = False,
 ) -> tuple[list[IndicatorInput], list[ItemOutcome]]:
     """Indicators for an incident's file, IP, URL and domain entities.
 
-    Returns the valid indicators and a failed outcome for every entity that cannot become one
-    (for example a private IP or a malformed URL), so the caller can report it.
-    """
-    from urllib.parse import urlsplit
+    Files become ``FileSha256`` indicators (``FileSha1`` when only the SHA-1 is known), IPs
+    ``IpAddress``, URLs ``Url`` and their host names ``DomainName``; duplicates are merged.
+    Returns the valid indicators and, for every entity that cannot become one, an outcome
+    saying why: ``skipped`` for a private, loopback or link-local IP (blocking those would cut
+    the organisation off from itself, unless ``block_internal_ips``), ``failed`` for a value
+    Defender would refuse. Nothing is sent; pass the first list to :func:`import_indicators`.
 
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.incidents import get_incident
+        from prefect_defender.tasks.indicators import import_indicators, indicators_from_entities
+
+        @flow
+        async def block_incident_iocs(incident_id: int):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            incident = await get_incident(creds, incident_id)
+            valid, set_aside = indicators_from_entities(incident, action="Block")
+            return await import_indicators(creds, valid), set_aside
+        ```
+    """
+    unknown = set(kinds) - {"file", "ip", "url", "domain"}
+    if unknown:
+        raise ValidationError(f"kinds: unknown kind(s) {sorted(unknown)}", field="kinds")
     expiry = datetime.now(UTC) + expires_in
     candidates: list[tuple[str, str, str]] = []  # (type, value, label)
     for alert in incident.alerts:
         for e in alert.entities:
             if "file" in kinds and (e.sha256 or e.sha1):
                 kind = "FileSha256" if e.sha256 else "FileSha1"
-                candidates.append((kind, str(e.sha256 or e.sha1), f"file {e.file_name or ''}"))
+                name = f"file {e.file_name}" if e.file_name else "file"
+                candidates.append((kind, str(e.sha256 or e.sha1), name))
             if "ip" in kinds and e.ip_address:
                 candidates.append(("IpAddress", e.ip_address, "ip"))
             if "url" in kinds and e.url:
                 candidates.append(("Url", e.url, "url"))
             if "domain" in kinds and e.url:
                 host = urlsplit(e.url).hostname
-                if host:
+                if host and not _is_ip(host):
                     candidates.append(("DomainName", host, "domain"))
     valid: list[IndicatorInput] = []
-    invalid: list[ItemOutcome] = []
+    set_aside: list[ItemOutcome] = []
     seen: set[tuple[str, str]] = set()
+    description = f"From incident {incident.incident_id}"
+    if incident.incident_name:
+        description += f": {incident.incident_name}"
     for kind, value, label in candidates:
         if (kind, value.lower()) in seen:
             continue
         seen.add((kind, value.lower()))
-        if kind == "IpAddress":
-            import ipaddress
-
-            ip = ipaddress.ip_address(value)
-            internal = (
-                "10.0.0.0/8",
-                "172.16.0.0/12",
-                "192.168.0.0/16",
-                "127.0.0.0/8",
-                "169.254.0.0/16",
-                "fc00::/7",
-                "fe80::/10",
-                "::1/128",
-            )
-            if any(
-                ip in ipaddress.ip_network(n)
-                for n in internal
-                if ipaddress.ip_network(n).version == ip.version
-            ):
-                invalid.append(
-                    ItemOutcome(
-                        item=f"{kind}:{value}",
-                        status=OutcomeStatus.SKIPPED,
-                        reason="private or loopback address: not blocked",
-                    )
+        if kind == "IpAddress" and not block_internal_ips and _internal(value):
+            set_aside.append(
+                ItemOutcome(
+                    item=f"{kind}:{value}",
+                    status=OutcomeStatus.SKIPPED,
+                    reason="private, loopback or link-local address: not blocked",
                 )
-                continue
+            )
+            continue
         try:
             valid.append(
                 IndicatorInput(
                     value=value,
                     type=kind,
                     action=action,
-                    title=f"{title_prefix}: incident {incident.incident_id} {label}".strip(),
-                    description=f"From incident {incident.incident_id}: "
-                    f"{incident.incident_name or ''}".strip(),
+                    title=f"{title_prefix}: incident {incident.incident_id} {label}",
+                    description=description[:4000],
                     expiration_time=expiry,
-                    severity="High",
-                    generate_alert=True if str(action) == "Audit" else None,
+                    severity=severity,
+                    generate_alert=True if str(action) == IndicatorAction.AUDIT.value else None,
                 )
             )
         except (ValidationError, ValueError) as exc:
-            invalid.append(
+            set_aside.append(
                 ItemOutcome(item=f"{kind}:{value}", status=OutcomeStatus.FAILED, reason=str(exc))
             )
-    return valid, invalid
+    return valid, set_aside
+
+
+def _is_ip(host: str) -> bool:
+    try:
+        ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return True

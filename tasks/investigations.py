@@ -1,8 +1,10 @@
-"""Tasks for automated investigations: list, get, start."""
+"""Tasks for automated investigations (AIR): list, get, start."""
 
 from __future__ import annotations
 
-from prefect_defender.api.models.entities import Investigation
+from datetime import datetime
+
+from prefect_defender.api.models.investigations import Investigation, InvestigationState
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
 __all__ = ["get_investigation", "list_investigations", "start_investigation"]
@@ -11,31 +13,59 @@ __all__ = ["get_investigation", "list_investigations", "start_investigation"]
 @defender_task(endpoints=("mde.investigations.list",))
 async def list_investigations(
     credentials: DefenderCredentialsLike,
-    state: str | None = None,
+    state: InvestigationState | str | None = None,
     machine_id: str | None = None,
+    triggering_alert_id: str | None = None,
+    started_after: datetime | None = None,
+    odata_filter: str | None = None,
     limit: int | None = 1000,
     tenant_id: str | None = None,
 ) -> list[Investigation]:
-    """Automated investigations, optionally by state and machine.
+    """Automated investigations, by state, machine, triggering alert or start time.
+
+    ``state`` is one of the documented states (``Running``, ``PendingApproval``, ``Benign``,
+    ``SuccessfullyRemediated`` ...), checked before sending; ``started_after`` must be
+    timezone-aware.
 
     Example:
         ```python
-        running = await list_investigations(creds, state="Running")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.investigations import list_investigations
+
+        @flow
+        async def awaiting_approval():
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return await list_investigations(creds, state="PendingApproval")
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.investigations.list(state=state, machine_id=machine_id, limit=limit)
+        return await client.investigations.list(
+            state=state,
+            machine_id=machine_id,
+            triggering_alert_id=triggering_alert_id,
+            started_after=started_after,
+            odata_filter=odata_filter,
+            limit=limit,
+        )
 
 
 @defender_task(endpoints=("mde.investigations.get",))
 async def get_investigation(
     credentials: DefenderCredentialsLike, investigation_id: str, tenant_id: str | None = None
 ) -> Investigation:
-    """One automated investigation.
+    """One automated investigation, by its id or by its triggering alert's id.
 
     Example:
         ```python
-        inv = await get_investigation(creds, "4000")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.investigations import get_investigation
+
+        @flow
+        async def investigation_state(alert_id: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return (await get_investigation(creds, alert_id)).state
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -49,11 +79,22 @@ async def start_investigation(
     comment: str,
     tenant_id: str | None = None,
 ) -> Investigation:
-    """Start an automated investigation on a machine (50 per hour).
+    """Start an automated investigation on a machine (Defender allows 50 per hour).
+
+    The request is sent once; if its answer is lost, the investigation it started is looked up
+    instead of sending a second request.
 
     Example:
         ```python
-        inv = await start_investigation(creds, machine_id, "Suspicious activity after IR-7")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.investigations import start_investigation
+
+        @flow
+        async def investigate(machine_id: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            inv = await start_investigation(creds, machine_id, "Suspicious activity after IR-7")
+            return inv.id
         ```
     """
     async with defender_client(credentials, tenant_id) as client:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from prefect_defender.api.models.entities import LibraryFile
-from prefect_defender.api.resources.live_response import LiveCommand
+from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.models.live_response import LibraryFile, LiveCommand, ScriptResult
+from prefect_defender.api.resources.live_response import MAX_LIBRARY_BYTES, LiveResponseAPI
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
@@ -19,6 +20,7 @@ __all__ = [
     "delete_library_file",
     "download_live_response_result",
     "get_file",
+    "get_live_response_script_result",
     "list_library_files",
     "put_file",
     "run_live_response",
@@ -40,8 +42,10 @@ async def run_live_response(
     """Start a live response session with several commands (10 sessions per minute).
 
     ``commands`` are ``{"type": "RunScript"|"GetFile"|"PutFile", "params": {...}}`` with keys
-    ``ScriptName``/``Args``, ``Path`` or ``FileName``. A session already running on the machine
-    is returned with ``already_in_progress=True``.
+    ``ScriptName``/``Args``, ``Path`` or ``FileName`` (case-sensitive, checked before anything
+    is sent). A session already running on the machine (400 ``ActiveRequestAlreadyExists``) is
+    returned with ``already_in_progress=True``. Follow it with ``wait_for_machine_action`` and
+    fetch results with ``get_live_response_script_result``/``download_live_response_result``.
 
     Example:
         ```python
@@ -51,10 +55,17 @@ async def run_live_response(
         ], "IR-7 triage")
         ```
     """
-    cmds = [LiveCommand(**c) for c in commands]
+    LiveResponseAPI.commands_body(commands)  # validate before connecting
+    cmds: list[LiveCommand | dict[str, Any]] = list(commands)
     async with defender_client(credentials, tenant_id) as client:
         req = await client.live_response.run(machine_id, cmds, comment)
-    task_logger().info("live response on %s: %s", machine_id, req.action.status)
+    task_logger().info(
+        "live response on %s: session %s %s%s",
+        machine_id,
+        req.action.id,
+        req.action.status,
+        " (a session was already running)" if req.already_in_progress else "",
+    )
     return ActionOutcome.of(req)
 
 
@@ -148,6 +159,29 @@ async def download_live_response_result(
     return {"path": str(Path(dest).resolve()), "bytes": size}
 
 
+@defender_task(endpoints=("mde.live_response.result_link",))
+async def get_live_response_script_result(
+    credentials: DefenderCredentialsLike,
+    action_id: str,
+    index: int = 0,
+    tenant_id: str | None = None,
+) -> ScriptResult:
+    """The transcript of a ``RunScript`` command: exit code, output and errors.
+
+    The result link is fetched without the bearer token.
+
+    Example:
+        ```python
+        out = await run_script(creds, machine_id, "collect_triage.ps1", "triage")
+        await wait_for_machine_action(creds, out.action.id, timeout=900)
+        result = await get_live_response_script_result(creds, out.action.id)
+        print(result.exit_code, result.script_output)
+        ```
+    """
+    async with defender_client(credentials, tenant_id) as client:
+        return await client.live_response.script_result(action_id, index)
+
+
 @defender_task(endpoints=("mde.library.list",))
 async def list_library_files(
     credentials: DefenderCredentialsLike, tenant_id: str | None = None
@@ -180,6 +214,13 @@ async def upload_library_file(
         ```
     """
     p = Path(path)
+    if not p.is_file():
+        raise ValidationError(f"path: {path!r} is not a file", field="path")
+    if p.stat().st_size > MAX_LIBRARY_BYTES:
+        raise ValidationError(
+            f"path: {p.name} is {p.stat().st_size} bytes; the library takes at most 20 MB",
+            field="path",
+        )
     async with defender_client(credentials, tenant_id) as client:
         return await client.live_response.upload_library(
             p.name,

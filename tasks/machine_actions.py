@@ -13,14 +13,19 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.machine_actions import (
     ActionType,
     IsolationType,
     MachineAction,
     ScanType,
 )
-from prefect_defender.api.resources.machine_actions import ActionRequest
-from prefect_defender.api.validation import check_choice, check_items, check_machine_id, check_sha1
+from prefect_defender.api.resources.machine_actions import (
+    ActionRequest,
+    MachineActionsAPI,
+    action_body,
+)
+from prefect_defender.api.validation import check_choice, check_items, check_machine_id
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     ItemOutcome,
@@ -36,6 +41,7 @@ __all__ = [
     "bulk_machine_action",
     "cancel_machine_action",
     "collect_investigation_package",
+    "collect_investigation_packages",
     "download_investigation_package",
     "get_investigation_package_uri",
     "get_machine_action",
@@ -44,12 +50,15 @@ __all__ = [
     "list_machine_actions",
     "offboard_machine",
     "restrict_code_execution",
+    "restrict_code_execution_many",
     "run_antivirus_scan",
     "run_antivirus_scans",
     "stop_and_quarantine_file",
+    "stop_and_quarantine_file_many",
     "unisolate_machine",
     "unisolate_machines",
     "unrestrict_code_execution",
+    "unrestrict_code_execution_many",
     "wait_for_machine_action",
 ]
 
@@ -71,19 +80,6 @@ class ActionOutcome(BaseModel):
         )
 
 
-def _body(action: ActionType, options: dict[str, Any]) -> dict[str, Any]:
-    """Validated request body fields (case as documented) for ``action``."""
-    if action is ActionType.ISOLATE:
-        kind = check_choice(options.get("isolation_type", "Full"), IsolationType, "isolation_type")
-        return {"IsolationType": kind.value}
-    if action is ActionType.RUN_ANTIVIRUS_SCAN:
-        scan = check_choice(options.get("scan_type", "Quick"), ScanType, "scan_type")
-        return {"ScanType": scan.value}
-    if action is ActionType.STOP_AND_QUARANTINE_FILE:
-        return {"Sha1": check_sha1(options.get("sha1"), "sha1")}
-    return {}
-
-
 async def _one(
     credentials: Any,
     machine_id: str,
@@ -92,17 +88,20 @@ async def _one(
     tenant_id: str | None,
     **options: Any,
 ) -> ActionOutcome:
-    body = _body(action, options)
+    body = action_body(action, **options)
     async with defender_client(credentials, tenant_id) as client:
         req = await client.machine_actions.request(machine_id, action, comment, body)
-    log = task_logger()
-    log.info(
+    task_logger().info(
         "%s on %s: action %s %s%s",
         action.value,
         machine_id,
         req.action.id,
         req.action.status,
-        " (already in progress)" if req.already_in_progress else "",
+        " (already in progress)"
+        if req.already_in_progress
+        else " (answer lost; found by its reference)"
+        if req.reconciled
+        else "",
     )
     return ActionOutcome.of(req)
 
@@ -416,9 +415,12 @@ async def bulk_machine_action(
 ) -> list[ItemOutcome]:
     """Request one action type on many machines, in one task; one outcome per machine.
 
-    Input is validated first (every id and option) so a typo sends nothing. Requests fan out
-    with the client's concurrency and rate limiter; duplicate ids are acted on once and
-    reported for each occurrence.
+    Every id, the comment and the options are validated first, so a typo sends nothing.
+    Requests fan out with the client's concurrency and rate limiter. Outcomes, in input order:
+    ``succeeded`` (``result`` is the action), ``already_in_progress`` (the pending action),
+    ``failed`` (Defender's code and message in ``error``) or ``dry_run`` (``result`` is the
+    request that would have been sent). Repeated ids are acted on once and reported for each
+    occurrence.
 
     Example:
         ```python
@@ -429,19 +431,26 @@ async def bulk_machine_action(
     """
     kind = check_choice(action, ActionType, "action")
     if kind is ActionType.LIVE_RESPONSE:
-        raise ValueError("action: use the live response tasks for LiveResponse")
+        raise ValidationError(
+            "action: use the live response tasks for LiveResponse", field="action"
+        )
     ids = check_items(machine_ids, check_machine_id, "machine_ids", max_items=10_000)
-    body = _body(kind, options)
+    body = action_body(kind, **options)
+    unique = list(dict.fromkeys(ids))
+    planned = {m: MachineActionsAPI.describe(m, kind, comment, body) for m in unique}
     log = task_logger()
     if dry_run:
-        log.info("dry run: would request %s on %d machine(s)", kind.value, len(ids))
+        log.info("dry run: would request %s on %d machine(s)", kind.value, len(unique))
         return [
             ItemOutcome(
-                item=m, status=OutcomeStatus.DRY_RUN, reason=f"dry run: {kind.value} not sent"
+                item=m,
+                status=OutcomeStatus.DRY_RUN,
+                result=planned[m],
+                reason=f"dry run: {kind.value} not sent",
             )
             for m in ids
         ]
-    unique = list(dict.fromkeys(ids))
+    log.info("requesting %s on %d machine(s)", kind.value, len(unique))
     async with defender_client(credentials, tenant_id) as client:
 
         async def one(mid: str) -> ItemOutcome:
@@ -454,15 +463,23 @@ async def bulk_machine_action(
                 result=req.action.model_dump(mode="json", by_alias=True),
                 reason="answer lost; the created action was found by its reference"
                 if req.reconciled
+                else "an action of this type was already pending"
+                if req.already_in_progress
                 else None,
             )
 
+        step = max(1, len(unique) // 10)
+
         def progress(done: int, total: int) -> None:
-            if done == total or done % max(1, total // 10) == 0:
+            if done == total or done % step == 0:
                 log.info("%s: %d/%d machines done", kind.value, done, total)
 
-        outcomes = await run_bulk(unique, one, concurrency=concurrency, progress=progress)
+        outcomes = await run_bulk(unique, one, concurrency=max(1, concurrency), progress=progress)
     by_id = {o.item: o for o in outcomes}
+    counts: dict[str, int] = {}
+    for o in outcomes:
+        counts[o.status.value] = counts.get(o.status.value, 0) + 1
+    log.info("%s: %s", kind.value, ", ".join(f"{n} {k}" for k, n in sorted(counts.items())))
     return [by_id[m] for m in ids]
 
 
@@ -542,4 +559,114 @@ async def run_antivirus_scans(
         concurrency,
         tenant_id,
         scan_type=scan_type,
+    )
+
+
+@defender_task(endpoints=("mde.actions.restrict", "mde.actions.list"))
+async def restrict_code_execution_many(
+    credentials: DefenderCredentialsLike,
+    machine_ids: list[str],
+    comment: str,
+    dry_run: bool = False,
+    concurrency: int = 10,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Restrict code execution on many machines; one outcome per machine.
+
+    Example:
+        ```python
+        outcomes = await restrict_code_execution_many(creds, ids, "Outbreak", dry_run=True)
+        ```
+    """
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.RESTRICT_CODE_EXECUTION,
+        comment,
+        dry_run,
+        concurrency,
+        tenant_id,
+    )
+
+
+@defender_task(endpoints=("mde.actions.unrestrict", "mde.actions.list"))
+async def unrestrict_code_execution_many(
+    credentials: DefenderCredentialsLike,
+    machine_ids: list[str],
+    comment: str,
+    dry_run: bool = False,
+    concurrency: int = 10,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Lift code-execution restrictions on many machines; one outcome per machine.
+
+    Example:
+        ```python
+        outcomes = await unrestrict_code_execution_many(creds, ids, "Outbreak over")
+        ```
+    """
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.UNRESTRICT_CODE_EXECUTION,
+        comment,
+        dry_run,
+        concurrency,
+        tenant_id,
+    )
+
+
+@defender_task(endpoints=("mde.actions.collect_package", "mde.actions.list"))
+async def collect_investigation_packages(
+    credentials: DefenderCredentialsLike,
+    machine_ids: list[str],
+    comment: str,
+    dry_run: bool = False,
+    concurrency: int = 10,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Collect investigation packages from many machines; one outcome per machine.
+
+    Example:
+        ```python
+        outcomes = await collect_investigation_packages(creds, ids, "Evidence for IR-7")
+        ```
+    """
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.COLLECT_INVESTIGATION_PACKAGE,
+        comment,
+        dry_run,
+        concurrency,
+        tenant_id,
+    )
+
+
+@defender_task(endpoints=("mde.actions.stop_and_quarantine", "mde.actions.list"))
+async def stop_and_quarantine_file_many(
+    credentials: DefenderCredentialsLike,
+    machine_ids: list[str],
+    sha1: str,
+    comment: str,
+    dry_run: bool = False,
+    concurrency: int = 10,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Stop and quarantine one file (by SHA-1) on many machines; one outcome per machine.
+
+    Example:
+        ```python
+        outcomes = await stop_and_quarantine_file_many(creds, ids, sha1, "Known bad")
+        ```
+    """
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.STOP_AND_QUARANTINE_FILE,
+        comment,
+        dry_run,
+        concurrency,
+        tenant_id,
+        sha1=sha1,
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from prefect_defender.api.models.machines import Machine
+from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.models.alerts import Alert
+from prefect_defender.api.models.machines import HealthStatus, LogonUser, Machine, RiskScore
+from prefect_defender.api.resources.machines import TAG_BATCH_MAX, MachinesAPI
 from prefect_defender.api.validation import check_items, check_machine_id
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
@@ -25,25 +27,33 @@ __all__ = [
     "list_machines",
     "tag_machine",
     "tag_machines",
+    "untag_machine",
 ]
 
-TAG_BATCH = 500
+#: machines per bulk tag call (the documented maximum)
+TAG_BATCH = TAG_BATCH_MAX
 
 
 @defender_task(endpoints=("mde.machines.list",))
 async def list_machines(
     credentials: DefenderCredentialsLike,
+    name: str | None = None,
     name_startswith: str | None = None,
     tag: str | None = None,
-    health_status: str | None = None,
-    risk_score: str | None = None,
+    health_status: HealthStatus | str | None = None,
+    risk_score: RiskScore | str | None = None,
     os_platform: str | None = None,
     seen_since: datetime | None = None,
     odata_filter: str | None = None,
     limit: int | None = 10_000,
     tenant_id: str | None = None,
 ) -> list[Machine]:
-    """Machines matching the filters (values are escaped; the API compares case-insensitively).
+    """Machines matching the filters, combined with ``and`` into one OData ``$filter``.
+
+    ``name`` is the exact computer DNS name, ``name_startswith`` a prefix of it, ``tag`` one of
+    the machine's tags (``machineTags/any``), ``health_status`` and ``risk_score`` documented
+    values (any case), ``seen_since`` a timezone-aware lower bound of ``lastSeen``;
+    ``odata_filter`` adds a raw expression. Values are escaped; invalid input sends nothing.
 
     Example:
         ```python
@@ -57,17 +67,20 @@ async def list_machines(
             return [m.computer_dns_name for m in await list_machines(creds, risk_score="High")]
         ```
     """
+    built = MachinesAPI.build_filter(
+        name=name,
+        name_startswith=name_startswith,
+        tag=tag,
+        health_status=health_status,
+        risk_score=risk_score,
+        os_platform=os_platform,
+        seen_since=seen_since,
+    )
+    expr = " and ".join(f"({p})" for p in (built, odata_filter) if p)
     async with defender_client(credentials, tenant_id) as client:
-        built = client.machines.build_filter(
-            name_startswith=name_startswith,
-            tag=tag,
-            health_status=health_status,
-            risk_score=risk_score,
-            os_platform=os_platform,
-            seen_since=seen_since,
-        )
-        expr = " and ".join(f"({p})" for p in (built, odata_filter) if p)
-        return await client.machines.list(odata_filter=expr or None, limit=limit)
+        machines = await client.machines.list(odata_filter=expr or None, limit=limit)
+    task_logger().info("%d machine(s) matched", len(machines))
+    return machines
 
 
 @defender_task(endpoints=("mde.machines.get",))
@@ -129,15 +142,35 @@ async def tag_machine(
     remove: bool = False,
     tenant_id: str | None = None,
 ) -> Machine:
-    """Add (or remove) a tag on one machine.
+    """Add a tag to one machine (or remove it with ``remove=True``); returns the machine.
 
     Example:
         ```python
-        await tag_machine(creds, machine_id, "Contained-IR-42")
+        m = await tag_machine(creds, machine_id, "Contained-IR-42")
+        assert "Contained-IR-42" in m.machine_tags
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.machines.set_tag(machine_id, tag, remove=remove)
+        machine = await client.machines.set_tag(machine_id, tag, remove=remove)
+    task_logger().info("%s tag on %s", "removed" if remove else "added", machine_id)
+    return machine
+
+
+@defender_task(endpoints=("mde.machines.tag",))
+async def untag_machine(
+    credentials: DefenderCredentialsLike,
+    machine_id: str,
+    tag: str,
+    tenant_id: str | None = None,
+) -> Machine:
+    """Remove a tag from one machine; returns the machine.
+
+    Example:
+        ```python
+        m = await untag_machine(creds, machine_id, "Contained-IR-42")
+        ```
+    """
+    return await tag_machine.fn(credentials, machine_id, tag, True, tenant_id)
 
 
 @defender_task(endpoints=("mde.machines.tag_many",))
@@ -146,54 +179,76 @@ async def tag_machines(
     machine_ids: list[str],
     tag: str,
     remove: bool = False,
+    dry_run: bool = False,
     tenant_id: str | None = None,
 ) -> list[ItemOutcome]:
     """Add (or remove) a tag on many machines, 500 per call; one outcome per machine.
 
+    Every id is validated before anything is sent. A machine the API did not list as updated
+    is ``failed`` ("not found"); a failed call fails the machines of its chunk with Defender's
+    code and message. ``dry_run`` reports the calls without sending them.
+
     Example:
         ```python
         outcomes = await tag_machines(creds, ids, "Quarantine-Wave-1")
+        failed = [o.item for o in outcomes if not o.ok]
         ```
     """
-    ids = check_items(machine_ids, check_machine_id, "machine_ids", max_items=100_000)
-    outcomes: dict[str, ItemOutcome] = {}
+    ids = check_items(machine_ids, check_machine_id, "machine_ids")
+    unique = list(dict.fromkeys(ids))
+    chunks = [unique[i : i + TAG_BATCH] for i in range(0, len(unique), TAG_BATCH)]
+    verb = "Remove" if remove else "Add"
     log = task_logger()
+    outcomes: dict[str, ItemOutcome] = {}
+    if dry_run:
+        MachinesAPI.check_tag(tag)
+        for n, chunk in enumerate(chunks):
+            for mid in chunk:
+                outcomes[mid] = ItemOutcome(
+                    item=mid,
+                    status=OutcomeStatus.DRY_RUN,
+                    result={"call": n + 1, "Value": tag, "Action": verb},
+                    reason=f"dry run: {verb} tag in call {n + 1} of {len(chunks)} not sent",
+                )
+        return [outcomes[m] for m in ids]
     async with defender_client(credentials, tenant_id) as client:
-        unique = list(dict.fromkeys(ids))
-        for start in range(0, len(unique), TAG_BATCH):
-            chunk = unique[start : start + TAG_BATCH]
+        for n, chunk in enumerate(chunks):
             try:
-                tagged = await client.machines.set_tag_many(chunk, tag, remove=remove)
-            except Exception as exc:
+                updated = await client.machines.set_tag_many(chunk, tag, remove=remove)
+            except DefenderError as exc:
                 for mid in chunk:
                     outcomes[mid] = ItemOutcome(
-                        item=mid, status=OutcomeStatus.FAILED, reason=str(exc)
+                        item=mid, status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=str(exc)
                     )
+                log.warning("tag call %d/%d failed: %s", n + 1, len(chunks), exc.code)
                 continue
-            seen = {m.id for m in tagged}
+            listed = None if updated is None else {m.id.lower() for m in updated}
             for mid in chunk:
-                outcomes[mid] = (
-                    ItemOutcome(item=mid, status=OutcomeStatus.SUCCEEDED)
-                    if mid in seen
-                    else ItemOutcome(
+                if listed is None or mid in listed:
+                    outcomes[mid] = ItemOutcome(
+                        item=mid, status=OutcomeStatus.SUCCEEDED, result={"Action": verb}
+                    )
+                else:
+                    outcomes[mid] = ItemOutcome(
                         item=mid,
                         status=OutcomeStatus.FAILED,
-                        reason="machine not found in this tenant",
+                        error={"code": "ResourceNotFound", "message": "not updated by the API"},
+                        reason="machine not found in this tenant (or not visible to this app)",
                     )
-                )
-            log.info("tagged %d/%d machines", min(start + TAG_BATCH, len(unique)), len(unique))
+            log.info("tag %s: call %d/%d done (%d machines)", verb, n + 1, len(chunks), len(chunk))
     return [outcomes[m] for m in ids]
 
 
 @defender_task(endpoints=("mde.machines.logon_users",))
 async def get_machine_logon_users(
     credentials: DefenderCredentialsLike, machine_id: str, tenant_id: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[LogonUser]:
     """Users that logged on to a machine.
 
     Example:
         ```python
         users = await get_machine_logon_users(creds, machine_id)
+        admins = [u.account_name for u in users if u.is_domain_admin]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -203,12 +258,13 @@ async def get_machine_logon_users(
 @defender_task(endpoints=("mde.machines.alerts",))
 async def get_machine_alerts(
     credentials: DefenderCredentialsLike, machine_id: str, tenant_id: str | None = None
-) -> list[dict[str, Any]]:
+) -> list[Alert]:
     """Alerts related to a machine.
 
     Example:
         ```python
         alerts = await get_machine_alerts(creds, machine_id)
+        high = [a for a in alerts if a.severity == "High"]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:

@@ -1,14 +1,14 @@
-"""Tasks for threat and vulnerability management."""
+"""Tasks for threat and vulnerability management: software, CVEs, exposure, recommendations."""
 
 from __future__ import annotations
 
-from typing import Any
-
-from prefect_defender.api.models.entities import (
+from prefect_defender.api.models.vulnerabilities import (
     ExposureScore,
+    MachineReference,
     Recommendation,
     Software,
     Vulnerability,
+    VulnerabilitySeverity,
 )
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
@@ -25,43 +25,78 @@ __all__ = [
 
 @defender_task(endpoints=("mde.tvm.software",))
 async def list_software(
-    credentials: DefenderCredentialsLike, limit: int | None = None, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    vendor: str | None = None,
+    name: str | None = None,
+    odata_filter: str | None = None,
+    limit: int | None = None,
+    tenant_id: str | None = None,
 ) -> list[Software]:
-    """The software inventory.
+    """The software inventory, optionally by vendor or name (pages of 10,000).
 
     Example:
         ```python
-        software = await list_software(creds)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.vulnerabilities import list_software
+
+        @flow
+        async def exploitable_software():
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [s.id for s in await list_software(creds) if s.public_exploit]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.vulnerabilities.software(limit)
+        return await client.vulnerabilities.software(
+            limit=limit, vendor=vendor, name=name, odata_filter=odata_filter
+        )
 
 
 @defender_task(endpoints=("mde.tvm.vulnerabilities",))
 async def list_vulnerabilities(
-    credentials: DefenderCredentialsLike, limit: int | None = None, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    severity: VulnerabilitySeverity | str | None = None,
+    min_cvss: float | None = None,
+    odata_filter: str | None = None,
+    limit: int | None = None,
+    tenant_id: str | None = None,
 ) -> list[Vulnerability]:
     """Every vulnerability in the organisation (paged by 8,000, the documented maximum).
 
     Example:
         ```python
-        cves = await list_vulnerabilities(creds)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.vulnerabilities import list_vulnerabilities
+
+        @flow
+        async def critical_cves():
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [v.id for v in await list_vulnerabilities(creds, severity="Critical")]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.vulnerabilities.vulnerabilities(limit)
+        return await client.vulnerabilities.vulnerabilities(
+            limit=limit, severity=severity, min_cvss=min_cvss, odata_filter=odata_filter
+        )
 
 
 @defender_task(endpoints=("mde.machines.vulnerabilities",))
 async def list_machine_vulnerabilities(
     credentials: DefenderCredentialsLike, machine_id: str, tenant_id: str | None = None
 ) -> list[Vulnerability]:
-    """Vulnerabilities on one machine.
+    """Vulnerabilities discovered on one machine (Defender allows 50 calls per minute).
 
     Example:
         ```python
-        cves = await list_machine_vulnerabilities(creds, machine_id)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.vulnerabilities import list_machine_vulnerabilities
+
+        @flow
+        async def machine_cves(machine_id: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [v.id for v in await list_machine_vulnerabilities(creds, machine_id)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -72,11 +107,18 @@ async def list_machine_vulnerabilities(
 async def list_software_vulnerabilities(
     credentials: DefenderCredentialsLike, software_id: str, tenant_id: str | None = None
 ) -> list[Vulnerability]:
-    """Vulnerabilities of one software product (``vendor-_-name``).
+    """Vulnerabilities of one software product (id ``vendor-_-name``).
 
     Example:
         ```python
-        cves = await list_software_vulnerabilities(creds, "google-_-chrome")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.vulnerabilities import list_software_vulnerabilities
+
+        @flow
+        async def chrome_cves():
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return await list_software_vulnerabilities(creds, "google-_-chrome")
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -86,12 +128,19 @@ async def list_software_vulnerabilities(
 @defender_task(endpoints=("mde.tvm.vulnerability_machines",))
 async def list_machines_by_vulnerability(
     credentials: DefenderCredentialsLike, cve: str, tenant_id: str | None = None
-) -> list[dict[str, Any]]:
-    """Machines exposed to a CVE.
+) -> list[MachineReference]:
+    """Machines exposed to a vulnerability (``CVE-2024-12345``).
 
     Example:
         ```python
-        exposed = await list_machines_by_vulnerability(creds, "CVE-2024-20001")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.vulnerabilities import list_machines_by_vulnerability
+
+        @flow
+        async def exposed(cve: str):
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [m.computer_dns_name for m in await list_machines_by_vulnerability(creds, cve)]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -100,28 +149,50 @@ async def list_machines_by_vulnerability(
 
 @defender_task(endpoints=("mde.tvm.recommendations",))
 async def list_recommendations(
-    credentials: DefenderCredentialsLike, limit: int | None = None, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    status: str | None = None,
+    product_name: str | None = None,
+    odata_filter: str | None = None,
+    limit: int | None = None,
+    tenant_id: str | None = None,
 ) -> list[Recommendation]:
-    """Security recommendations.
+    """Security recommendations, optionally by status or product (pages of 10,000).
 
     Example:
         ```python
-        recs = await list_recommendations(creds)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.vulnerabilities import list_recommendations
+
+        @flow
+        async def top_recommendations():
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            recs = await list_recommendations(creds, status="Active")
+            return sorted(recs, key=lambda r: -(r.severity_score or 0))[:10]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.vulnerabilities.recommendations(limit)
+        return await client.vulnerabilities.recommendations(
+            limit=limit, status=status, product_name=product_name, odata_filter=odata_filter
+        )
 
 
 @defender_task(endpoints=("mde.tvm.exposure_score",))
 async def get_exposure_score(
     credentials: DefenderCredentialsLike, tenant_id: str | None = None
 ) -> ExposureScore:
-    """The organisation's exposure score.
+    """The organisation's exposure score (``time`` and ``score``).
 
     Example:
         ```python
-        score = await get_exposure_score(creds)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.vulnerabilities import get_exposure_score
+
+        @flow
+        async def exposure():
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return (await get_exposure_score(creds)).score
         ```
     """
     async with defender_client(credentials, tenant_id) as client:

@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api.errors import ValidationError
@@ -21,6 +21,7 @@ from prefect_defender.api.validation import (
 )
 
 __all__ = [
+    "LEGACY_ACTIONS",
     "Indicator",
     "IndicatorAction",
     "IndicatorInput",
@@ -61,7 +62,11 @@ class IndicatorSeverity(StrEnum):
     HIGH = "High"
 
 
-_LEGACY_ACTIONS = {"Alert": "Audit (with generate_alert=True)", "AlertAndBlock": "Block"}
+#: deprecated actions (Jan 2022) -> the documented action to use instead
+LEGACY_ACTIONS = {
+    "Alert": "Audit (with generate_alert=True)",
+    "AlertAndBlock": "Block (with generate_alert=True to keep the alert)",
+}
 
 
 def _as_our_error(exc: PydanticValidationError) -> ValidationError:
@@ -129,9 +134,10 @@ class IndicatorInput(BaseModel):
         if not isinstance(data, dict):
             return data
         action = data.get("action")
-        if isinstance(action, str) and action in _LEGACY_ACTIONS:
+        if isinstance(action, str) and action in LEGACY_ACTIONS:
             raise ValidationError(
-                f"action: {action!r} is deprecated; use {_LEGACY_ACTIONS[action]}",
+                f"action: {action!r} is deprecated since January 2022; use "
+                f"{LEGACY_ACTIONS[action]}",
                 field="action",
             )
         out = dict(data)
@@ -153,7 +159,14 @@ class IndicatorInput(BaseModel):
         exp = out.get("expiration_time")
         if exp is not None:
             if isinstance(exp, str):
-                exp = datetime.fromisoformat(exp.replace("Z", "+00:00"))
+                text = exp
+                try:
+                    exp = datetime.fromisoformat(text.replace("Z", "+00:00"))
+                except ValueError:
+                    raise ValidationError(
+                        f"expiration_time: {text[:40]!r} is not an ISO 8601 date and time",
+                        field="expiration_time",
+                    ) from None
             if not isinstance(exp, datetime) or exp.tzinfo is None:
                 raise ValidationError(
                     "expiration_time: a timezone-aware datetime", field="expiration_time"
@@ -228,4 +241,38 @@ class Indicator(DefenderModel):
     last_update_time: datetime | None = None
     recommended_actions: str | None = None
     rbac_group_names: list[str] = []
+    rbac_group_ids: list[str | int] = []
     generate_alert: bool | None = None
+    educate_url: str | None = None
+    created_by_source: str | None = None
+    last_updated_by: str | None = None
+    # ti-indicator.md spells it ``externalID``; camelCase ``externalId`` is accepted too
+    external_id: str | None = Field(
+        default=None, validation_alias=AliasChoices("externalID", "externalId")
+    )
+
+    @field_validator("id", mode="before")
+    @classmethod
+    def _id_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+    @field_validator("rbac_group_names", "rbac_group_ids", mode="before")
+    @classmethod
+    def _group_list(cls, value: Any) -> Any:
+        # post-ti-indicator.md describes rbacGroupNames as a comma-separated string while every
+        # example (and ti-indicator.md) uses a JSON list: accept both, keep a list
+        if value is None:
+            return []
+        if isinstance(value, str):
+            return [v.strip() for v in value.split(",") if v.strip()]
+        return value
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """``(type, value)`` as Defender matches indicators (value case-insensitive)."""
+        return (str(self.indicator_type or ""), str(self.indicator_value or "").lower())
+
+    @property
+    def uses_legacy_action(self) -> bool:
+        """True for the deprecated ``Alert``/``AlertAndBlock`` actions (re-submit to migrate)."""
+        return self.action in LEGACY_ACTIONS

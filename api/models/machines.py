@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from prefect_defender.api.models.common import DefenderModel
 
-__all__ = ["Machine", "MachineIp"]
+__all__ = ["HealthStatus", "LogonUser", "Machine", "MachineIp", "RiskScore", "TagAction"]
 
 
 class MachineIp(DefenderModel):
@@ -46,3 +47,45 @@ class Machine(DefenderModel):
     aad_device_id: str | None = None
     machine_tags: list[str] = []
     ip_addresses: list[MachineIp] = []
+
+
+class HealthStatus(StrEnum):
+    """Documented ``healthStatus`` values (for filters; responses keep open strings)."""
+
+    ACTIVE = "Active"
+    INACTIVE = "Inactive"
+    IMPAIRED_COMMUNICATION = "ImpairedCommunication"
+    NO_SENSOR_DATA = "NoSensorData"
+    NO_SENSOR_DATA_IMPAIRED_COMMUNICATION = "NoSensorDataImpairedCommunication"
+    UNKNOWN = "Unknown"
+
+
+class RiskScore(StrEnum):
+    """Documented ``riskScore`` values (for filters)."""
+
+    NONE = "None"
+    INFORMATIONAL = "Informational"
+    LOW = "Low"
+    MEDIUM = "Medium"
+    HIGH = "High"
+
+
+class TagAction(StrEnum):
+    """``Action`` of the tag endpoints."""
+
+    ADD = "Add"
+    REMOVE = "Remove"
+
+
+class LogonUser(DefenderModel):
+    """A user that logged on to a machine (``GET /api/machines/{id}/logonusers``)."""
+
+    id: str
+    account_name: str | None = None
+    account_domain: str | None = None
+    account_sid: str | None = None
+    first_seen: datetime | None = None
+    last_seen: datetime | None = None
+    logon_types: str | None = None
+    is_domain_admin: bool | None = None
+    is_only_network_user: bool | None = None

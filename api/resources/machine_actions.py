@@ -9,6 +9,11 @@ Two rules make actions safe to automate:
   action may have been created. Every request carries a unique reference in its ``Comment``; the
   client searches the machine's recent actions of that type for it and returns the one it finds.
   Only when none exists is the request sent again.
+
+The MachineAction resource has an ``externalID`` "the customer can submit in the request", but no
+request page names the body field, and the API rejects unknown (case-sensitive) body fields with
+``InvalidRequestBody``; so the correlation reference travels in ``Comment``, which every action
+documents and Defender returns as ``requestorComment``.
 """
 
 from __future__ import annotations
@@ -26,22 +31,44 @@ from typing import Any
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import (
     ActionAlreadyInProgressError,
+    BadRequestError,
     DefenderError,
     ServerError,
     TransportError,
+    ValidationError,
 )
-from prefect_defender.api.models.machine_actions import ActionType, MachineAction
+from prefect_defender.api.models.machine_actions import (
+    ActionType,
+    IsolationType,
+    MachineAction,
+    ScanType,
+)
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_skip
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.validation import check_comment, check_machine_id
+from prefect_defender.api.validation import (
+    check_choice,
+    check_comment,
+    check_guid,
+    check_machine_id,
+    check_sha1,
+)
 
-__all__ = ["ActionRequest", "ActionWaitTimeoutError", "MachineActionsAPI"]
+__all__ = [
+    "ActionRequest",
+    "ActionWaitTimeoutError",
+    "MachineActionsAPI",
+    "action_body",
+    "action_comment",
+    "tagged_comment",
+]
 
 ACTION_FILTERS = ODataFilter(
     {"id", "status", "machineId", "type", "requestor", "creationDateTimeUtc"}
 )
 MAX_RECONCILE = 3
+#: room kept in the 4000-character comment for the correlation reference
+_REF_ROOM = 24
 
 
 class ActionWaitTimeoutError(DefenderError):
@@ -66,8 +93,62 @@ def tagged_comment(comment: str, ref: str) -> str:
     return f"{comment} [ref:{ref}]"
 
 
+def action_comment(comment: str) -> str:
+    """A validated, non-empty ``Comment`` (every action requires one)."""
+    text = check_comment(comment, "comment", max_length=4000 - _REF_ROOM)
+    if not text:
+        raise ValidationError("comment: every machine action needs a comment", field="comment")
+    return text
+
+
+def action_body(action: ActionType | str, **options: Any) -> dict[str, Any]:
+    """The validated type-specific body fields of ``action``, spelled as documented.
+
+    ``isolation_type`` (Isolate: Full, Selective, UnManagedDevice; default Full), ``scan_type``
+    (RunAntiVirusScan: Quick or Full; default Quick), ``sha1`` (StopAndQuarantineFile, required).
+    Options that do not belong to ``action`` are rejected.
+    """
+    kind = check_choice(action, ActionType, "action")
+    allowed = {
+        ActionType.ISOLATE: {"isolation_type"},
+        ActionType.RUN_ANTIVIRUS_SCAN: {"scan_type"},
+        ActionType.STOP_AND_QUARANTINE_FILE: {"sha1"},
+    }.get(kind, set())
+    extra = sorted(k for k, v in options.items() if v is not None and k not in allowed)
+    if extra:
+        raise ValidationError(f"{extra[0]}: not an option of {kind.value}", field=extra[0])
+    if kind is ActionType.ISOLATE:
+        iso = check_choice(
+            options.get("isolation_type") or IsolationType.FULL, IsolationType, "isolation_type"
+        )
+        return {"IsolationType": iso.value}
+    if kind is ActionType.RUN_ANTIVIRUS_SCAN:
+        scan = check_choice(options.get("scan_type") or ScanType.QUICK, ScanType, "scan_type")
+        return {"ScanType": scan.value}
+    if kind is ActionType.STOP_AND_QUARANTINE_FILE:
+        return {"Sha1": check_sha1(options.get("sha1"), "sha1")}
+    return {}
+
+
 class MachineActionsAPI(Resource):
     """Requesting and following machine actions."""
+
+    @staticmethod
+    def describe(
+        machine_id: str,
+        action: ActionType | str,
+        comment: str,
+        body: dict[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """The request :meth:`request` would send (validated; nothing is sent): for dry runs."""
+        mid = check_machine_id(machine_id)
+        kind = check_choice(action, ActionType, "action")
+        ep = endpoint(kind.endpoint)
+        return {
+            "method": ep.method,
+            "path": ep.path.replace("{id}", mid),
+            "body": {"Comment": action_comment(comment), **(body or {})},
+        }
 
     async def request(
         self,
@@ -76,44 +157,59 @@ class MachineActionsAPI(Resource):
         comment: str,
         body: dict[str, Any] | None = None,
     ) -> ActionRequest:
-        """Request ``action`` on a machine (see the module docstring for the safety rules)."""
+        """Request ``action`` on a machine (see the module docstring for the safety rules).
+
+        Returns the created action, or the one already Pending/InProgress for this machine and
+        type (``already_in_progress=True``), or the one a lost answer had created
+        (``reconciled=True``).
+        """
         mid = check_machine_id(machine_id)
-        kind = ActionType(action)
-        text = check_comment(comment, "comment")
-        if not text:
-            raise_missing_comment()
+        kind = check_choice(action, ActionType, "action")
+        text = action_comment(comment)
         ref = uuid.uuid4().hex[:12]
         payload = {"Comment": tagged_comment(text, ref), **(body or {})}
         ep = endpoint(kind.endpoint)
+        # a margin for clock skew between this host and Defender
         since = datetime.now(UTC) - timedelta(minutes=5)
-        for attempt in range(MAX_RECONCILE + 1):
+        reposted_after_duplicate = False
+        attempt = 0
+        while True:
             try:
                 data = await self.transport.request_json(ep, path_params={"id": mid}, json=payload)
                 return ActionRequest(MachineAction.model_validate(data))
             except ActionAlreadyInProgressError as exc:
                 existing = await self.find_active(mid, kind)
-                if existing is None:
+                if existing is not None and _has_ref(existing, ref):
+                    # an earlier attempt of this very call, whose answer was lost, created it
+                    return ActionRequest(existing, reconciled=True)
+                if existing is not None:
+                    exc.existing = existing
+                    return ActionRequest(existing, already_in_progress=True)
+                ours = await self.find_by_ref(mid, kind, ref, since) if attempt else None
+                if ours is not None:
+                    return ActionRequest(ours, reconciled=True)
+                if reposted_after_duplicate:
                     raise
-                exc.existing = existing
-                return ActionRequest(existing, already_in_progress=True)
+                # the blocking action ended between the answer and the lookup: ask once more
+                reposted_after_duplicate = True
             except (TransportError, ServerError) as exc:
                 if isinstance(exc, TransportError) and not exc.applied_unknown:
                     raise
                 found = await self.find_by_ref(mid, kind, ref, since)
                 if found is not None:
                     return ActionRequest(found, reconciled=True)
-                if attempt == MAX_RECONCILE:
+                if attempt >= MAX_RECONCILE:
                     raise
-                await asyncio.sleep(min(2.0**attempt, 10.0))
-        raise AssertionError("unreachable")
+                attempt += 1
+                await asyncio.sleep(min(2.0 ** (attempt - 1), 10.0))
 
     async def find_active(self, machine_id: str, action: ActionType | str) -> MachineAction | None:
         """The newest Pending or InProgress action of this type on the machine."""
         f = ACTION_FILTERS
         expr = f.and_(
             f.eq("machineId", check_machine_id(machine_id)),
-            f.eq("type", ActionType(action).value),
-            "(status eq 'Pending' or status eq 'InProgress')",
+            f.eq("type", check_choice(action, ActionType, "action").value),
+            f.in_("status", ("Pending", "InProgress")),
         )
         async for a in self.iterate(odata_filter=expr, limit=50):
             return a
@@ -130,7 +226,7 @@ class MachineActionsAPI(Resource):
             f.ge("creationDateTimeUtc", since),
         )
         async for a in self.iterate(odata_filter=expr, limit=200):
-            if a.requestor_comment and f"[ref:{ref}]" in a.requestor_comment:
+            if _has_ref(a, ref):
                 return a
         return None
 
@@ -159,10 +255,11 @@ class MachineActionsAPI(Resource):
     ) -> builtins.list[MachineAction]:
         """Machine actions filtered by machine, type and status."""
         f = ACTION_FILTERS
+        kind = check_choice(action_type, ActionType, "action_type") if action_type else None
         expr = f.and_(
             f.eq("machineId", check_machine_id(machine_id)) if machine_id else None,
-            f.eq("type", ActionType(action_type).value) if action_type else None,
-            f.eq("status", status) if status else None,
+            f.eq("type", kind.value) if kind else None,
+            f.eq("status", _status(status)) if status else None,
         )
         return [a async for a in self.iterate(odata_filter=expr or None, limit=limit)]
 
@@ -175,14 +272,25 @@ class MachineActionsAPI(Resource):
         return MachineAction.model_validate(data)
 
     async def cancel(self, action_id: str, comment: str) -> MachineAction:
-        """Cancel an action that is not final yet."""
+        """Cancel an action that is not final yet (400 from Defender once it is final).
+
+        Cancelling is safe to repeat, so a lost answer is retried; when the repeat is refused
+        because the action is already Cancelled, that Cancelled action is returned.
+        """
         aid = _check_action_id(action_id)
-        data = await self.transport.request_json(
-            endpoint("mde.actions.cancel"),
-            path_params={"id": aid},
-            json={"Comment": check_comment(comment)},
-            idempotent=True,  # cancelling twice is harmless
-        )
+        text = action_comment(comment)
+        try:
+            data = await self.transport.request_json(
+                endpoint("mde.actions.cancel"),
+                path_params={"id": aid},
+                json={"Comment": text},
+                idempotent=True,
+            )
+        except BadRequestError:
+            current = await self.get(aid)
+            if current.status == "Cancelled":
+                return current
+            raise
         return MachineAction.model_validate(data)
 
     async def wait(
@@ -193,23 +301,42 @@ class MachineActionsAPI(Resource):
         poll_interval: float = 10.0,
         max_interval: float = 60.0,
     ) -> MachineAction:
-        """Poll until the action is final; raise :class:`ActionWaitTimeoutError` on timeout."""
+        """Poll until the action is final; raise :class:`ActionWaitTimeoutError` on timeout.
+
+        The interval grows from ``poll_interval`` by half each poll up to ``max_interval``. The
+        error carries the last state seen, so a caller never mistakes "still Pending" for done.
+        """
+        aid = _check_action_id(action_id)
+        for name, value in (
+            ("timeout", timeout),
+            ("poll_interval", poll_interval),
+            ("max_interval", max_interval),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValidationError(f"{name}: must be a positive number of seconds", field=name)
         deadline = time.monotonic() + timeout
         interval = poll_interval
         while True:
-            action = await self.get(action_id)
+            action = await self.get(aid)
             if action.is_final:
                 return action
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                where = action.computer_dns_name or action.machine_id
                 raise ActionWaitTimeoutError(
-                    f"action {action_id} still {action.status} after {timeout:.0f}s", action
+                    f"action {aid} ({action.type} on {where}) still {action.status} "
+                    f"after {timeout:g}s",
+                    action,
                 )
             await asyncio.sleep(min(interval, remaining))
             interval = min(max_interval, interval * 1.5)
 
     async def package_uri(self, action_id: str) -> str:
-        """The short-lived download link of a completed investigation package."""
+        """The short-lived download link of a completed investigation package.
+
+        Defender answers 404 (:class:`~prefect_defender.api.errors.NotFoundError`) until the
+        collection has succeeded; this endpoint allows 2 calls per minute.
+        """
         data = await self.transport.request_json(
             endpoint("mde.actions.package_uri"), path_params={"id": _check_action_id(action_id)}
         )
@@ -226,14 +353,22 @@ class MachineActionsAPI(Resource):
             yield MachineAction.model_validate(item)
 
 
-def _check_action_id(value: Any) -> str:
-    from prefect_defender.api.validation import check_guid
+def _has_ref(action: MachineAction, ref: str) -> bool:
+    return f"[ref:{ref}]" in (action.requestor_comment or "")
 
+
+def _check_action_id(value: Any) -> str:
     return check_guid(value, "action_id")
 
 
-def raise_missing_comment() -> None:
-    """Every machine action needs a comment (the API requires ``Comment``)."""
-    from prefect_defender.api.errors import ValidationError
+_STATUSES = ("Pending", "InProgress", "Succeeded", "Failed", "TimeOut", "Cancelled")
 
-    raise ValidationError("comment: every machine action needs a comment", field="comment")
+
+def _status(value: str) -> str:
+    """A documented action status (any case), as Defender spells it."""
+    for s in _STATUSES:
+        if isinstance(value, str) and value.strip().lower() == s.lower():
+            return s
+    raise ValidationError(
+        f"status: {str(value)[:40]!r} is not one of {', '.join(_STATUSES)}", field="status"
+    )

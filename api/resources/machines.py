@@ -3,17 +3,31 @@
 from __future__ import annotations
 
 import builtins
+import re
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from enum import Enum
+from typing import Any, TypeVar
 
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.machines import Machine
+from prefect_defender.api.models.alerts import Alert
+from prefect_defender.api.models.machines import (
+    HealthStatus,
+    LogonUser,
+    Machine,
+    RiskScore,
+    TagAction,
+)
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_skip
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.validation import check_comment, check_ip, check_machine_id
+from prefect_defender.api.validation import (
+    check_choice,
+    check_comment,
+    check_ip,
+    check_machine_id,
+)
 
 __all__ = ["MachinesAPI"]
 
@@ -37,6 +51,12 @@ MACHINE_FILTERS = ODataFilter(
     }
 )
 MACHINES_MAX_TOP = 10_000
+#: machines per ``AddOrRemoveTagForMultipleMachines`` call (documented maximum)
+TAG_BATCH_MAX = 500
+
+E = TypeVar("E", bound=Enum)
+_MACHINE_ID = re.compile(r"^[0-9a-fA-F]{40}$")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 class MachinesAPI(Resource):
@@ -64,23 +84,43 @@ class MachinesAPI(Resource):
     @staticmethod
     def build_filter(
         *,
+        name: str | None = None,
         name_startswith: str | None = None,
         tag: str | None = None,
-        health_status: str | None = None,
-        risk_score: str | None = None,
+        health_status: HealthStatus | str | None = None,
+        risk_score: RiskScore | str | None = None,
         os_platform: str | None = None,
         seen_since: datetime | None = None,
     ) -> str:
-        """An OData filter over the documented machine properties (values escaped)."""
+        """An OData filter over the documented machine properties (values escaped).
+
+        ``health_status`` and ``risk_score`` must be documented values (any case); a typo would
+        otherwise silently match nothing.
+        """
         f = MACHINE_FILTERS
+        health = _choice_ci(health_status, HealthStatus, "health_status")
+        risk = _choice_ci(risk_score, RiskScore, "risk_score")
+        if seen_since is not None and seen_since.tzinfo is None:
+            raise ValidationError("seen_since: must be timezone-aware", field="seen_since")
+        for label, text in (("name", name), ("name_startswith", name_startswith)):
+            if text is not None and not check_comment(text, label, max_length=255):
+                raise ValidationError(f"{label}: must not be empty", field=label)
         return f.and_(
-            f.startswith("computerDnsName", name_startswith) if name_startswith else None,
-            f.any_eq("machineTags", tag) if tag else None,
-            f.eq("healthStatus", health_status) if health_status else None,
-            f.eq("riskScore", risk_score) if risk_score else None,
-            f.eq("osPlatform", os_platform) if os_platform else None,
+            f.eq("computerDnsName", name.strip()) if name else None,
+            f.startswith("computerDnsName", name_startswith.strip()) if name_startswith else None,
+            f.any_eq("machineTags", _tag(tag)) if tag is not None else None,
+            f.eq("healthStatus", health) if health else None,
+            f.eq("riskScore", risk) if risk else None,
+            f.eq("osPlatform", check_comment(os_platform, "os_platform", 100))
+            if os_platform
+            else None,
             f.ge("lastSeen", seen_since) if seen_since else None,
         )
+
+    @staticmethod
+    def check_tag(tag: str) -> str:
+        """A valid tag value (non-empty, at most 200 characters, no control characters)."""
+        return _tag(tag)
 
     async def list(self, **kw: Any) -> builtins.list[Machine]:
         """All of :meth:`iterate` as a list."""
@@ -93,9 +133,9 @@ class MachinesAPI(Resource):
                 "machine: expected a machine id or computer name", field="machine"
             )
         key = machine.strip()
-        if len(key) == 40:
-            key = check_machine_id(key, "machine")
-        elif any(c in key for c in "/?#%\\\"' ") or len(key) > 255:
+        if _MACHINE_ID.match(key):
+            key = key.lower()
+        elif any(c in key for c in "/?#%\\\"' ") or len(key) > 255 or _CONTROL.search(key):
             raise ValidationError(
                 f"machine: {key[:60]!r} is not a machine id or computer name", field="machine"
             )
@@ -110,16 +150,17 @@ class MachinesAPI(Resource):
             yield Machine.model_validate(item)
 
     async def find_by_ip(
-        self, ip: str, timestamp: datetime | None = None
+        self, ip: str, timestamp: datetime | str | None = None
     ) -> builtins.list[Machine]:
-        """Machines that used ``ip`` within 15 minutes of ``timestamp`` (within 30 days)."""
+        """Machines that used ``ip`` within 15 minutes of ``timestamp`` (within 30 days).
+
+        The 30-day bound is checked here, so an old timestamp sends nothing (the API would
+        answer 400).
+        """
         addr = check_ip(ip)
-        when = timestamp or datetime.now(UTC)
-        if when.tzinfo is None:
-            raise ValidationError("timestamp: must be timezone-aware", field="timestamp")
-        if when < datetime.now(UTC) - timedelta(days=30) or when > datetime.now(UTC) + timedelta(
-            hours=1
-        ):
+        when = _timestamp(timestamp)
+        now = datetime.now(UTC)
+        if when < now - timedelta(days=30) or when > now + timedelta(hours=1):
             raise ValidationError(
                 "timestamp: must be within the last 30 days (the API searches +/- 15 minutes)",
                 field="timestamp",
@@ -128,61 +169,117 @@ class MachinesAPI(Resource):
         body = await self.transport.request_json(
             endpoint("mde.machines.find_by_ip"), path_params={"ip": addr, "ts": ts}
         )
-        return [Machine.model_validate(m) for m in body.get("value", [])]
+        return [Machine.model_validate(m) for m in _values(body)]
 
     async def find_by_tag(self, tag: str, *, starts_with: bool = False) -> builtins.list[Machine]:
-        """Machines carrying ``tag`` (or a tag starting with it)."""
-        value = check_comment(tag, "tag", max_length=200)
-        if not value:
-            raise ValidationError("tag: must not be empty", field="tag")
+        """Machines carrying ``tag`` (or a tag starting with it, ``useStartsWithFilter``)."""
         body = await self.transport.request_json(
             endpoint("mde.machines.find_by_tag"),
-            params={"tag": value, "useStartsWithFilter": str(starts_with).lower()},
+            params={"tag": _tag(tag), "useStartsWithFilter": "true" if starts_with else "false"},
         )
-        return [Machine.model_validate(m) for m in body.get("value", [])]
+        return [Machine.model_validate(m) for m in _values(body)]
 
     async def set_tag(self, machine_id: str, tag: str, *, remove: bool = False) -> Machine:
-        """Add (or remove) one tag on one machine."""
-        value = _tag(tag)
+        """Add (or remove) one tag on one machine; returns the updated machine."""
         body = await self.transport.request_json(
             endpoint("mde.machines.tag"),
             path_params={"id": check_machine_id(machine_id)},
-            json={"Value": value, "Action": "Remove" if remove else "Add"},
+            json={
+                "Value": _tag(tag),
+                "Action": (TagAction.REMOVE if remove else TagAction.ADD).value,
+            },
             idempotent=True,  # adding or removing the same tag twice is harmless
         )
         return Machine.model_validate(body)
 
     async def set_tag_many(
         self, machine_ids: Sequence[str], tag: str, *, remove: bool = False
-    ) -> builtins.list[Machine]:
-        """Add (or remove) one tag on up to 500 machines in one call."""
+    ) -> builtins.list[Machine] | None:
+        """Add (or remove) one tag on up to 500 machines in one call.
+
+        Returns the updated machines the API listed, or ``None`` when its 200 answer carried no
+        machine list (the page documents "the updated machines" without a schema).
+        """
+        if isinstance(machine_ids, str):
+            raise ValidationError(
+                "machine_ids: expected a list of machine ids", field="machine_ids"
+            )
         ids = [check_machine_id(m, f"machine_ids[{i}]") for i, m in enumerate(machine_ids)]
-        if not ids or len(ids) > 500:
-            raise ValidationError("machine_ids: between 1 and 500 per call", field="machine_ids")
+        if not ids or len(ids) > TAG_BATCH_MAX:
+            raise ValidationError(
+                f"machine_ids: between 1 and {TAG_BATCH_MAX} per call", field="machine_ids"
+            )
         body = await self.transport.request_json(
             endpoint("mde.machines.tag_many"),
-            json={"Value": _tag(tag), "Action": "Remove" if remove else "Add", "MachineIds": ids},
+            json={
+                "Value": _tag(tag),
+                "Action": (TagAction.REMOVE if remove else TagAction.ADD).value,
+                "MachineIds": ids,
+            },
             idempotent=True,
         )
-        return [Machine.model_validate(m) for m in (body or {}).get("value", [])]
+        if not isinstance(body, dict | builtins.list) or (
+            isinstance(body, dict) and not isinstance(body.get("value"), builtins.list)
+        ):
+            return None
+        return [Machine.model_validate(m) for m in _values(body)]
 
-    async def logon_users(self, machine_id: str) -> builtins.list[dict[str, Any]]:
+    async def logon_users(self, machine_id: str) -> builtins.list[LogonUser]:
         """Users that logged on to the machine."""
         body = await self.transport.request_json(
             endpoint("mde.machines.logon_users"), path_params={"id": check_machine_id(machine_id)}
         )
-        return list(body.get("value", []))
+        return [LogonUser.model_validate(u) for u in _values(body)]
 
-    async def alerts(self, machine_id: str) -> builtins.list[dict[str, Any]]:
+    async def alerts(self, machine_id: str) -> builtins.list[Alert]:
         """Alerts related to the machine."""
         body = await self.transport.request_json(
             endpoint("mde.machines.alerts"), path_params={"id": check_machine_id(machine_id)}
         )
-        return list(body.get("value", []))
+        return [Alert.model_validate(a) for a in _values(body)]
 
 
-def _tag(tag: str) -> str:
-    value = check_comment(tag, "tag", max_length=200)
+def _tag(tag: str, field: str = "tag") -> str:
+    value = check_comment(tag, field, max_length=200)
     if not value:
-        raise ValidationError("tag: must not be empty", field="tag")
+        raise ValidationError(f"{field}: must not be empty", field=field)
     return value
+
+
+def _timestamp(value: datetime | str | None) -> datetime:
+    """A timezone-aware datetime (``None`` is now; ISO 8601 strings accepted)."""
+    if value is None:
+        return datetime.now(UTC)
+    if isinstance(value, str):
+        text = value.strip()
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError:
+            raise ValidationError(
+                f"timestamp: {text[:40]!r} is not an ISO 8601 date-time", field="timestamp"
+            ) from None
+    if not isinstance(value, datetime):
+        raise ValidationError("timestamp: expected a datetime", field="timestamp")
+    if value.tzinfo is None:
+        raise ValidationError("timestamp: must be timezone-aware", field="timestamp")
+    return value
+
+
+def _values(body: Any) -> builtins.list[dict[str, Any]]:
+    """The items of an OData collection (``{"value": [...]}``) or of a bare JSON list."""
+    if isinstance(body, dict):
+        body = body.get("value")
+    return [x for x in body if isinstance(x, dict)] if isinstance(body, builtins.list) else []
+
+
+def _choice_ci(value: Any, enum: type[E], field: str) -> str | None:
+    """``value`` as the documented spelling of one of ``enum``'s members (any case accepted)."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, enum):
+        return str(value.value)
+    if isinstance(value, str):
+        for member in enum:
+            if str(member.value).lower() == value.strip().lower():
+                return str(member.value)
+    return str(check_choice(value, enum, field).value)  # raises with the allowed values

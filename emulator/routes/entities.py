@@ -1,10 +1,28 @@
-"""Entity enrichment (files, IPs, domains, users), automated investigations and threat and
-vulnerability management, derived from the seeded incidents, alerts and machines."""
+"""Entity enrichment: files, IP addresses, domains and users (MDE ``/api/files`` ...).
+
+Everything is derived from the seeded world, so it is consistent with the incidents, alerts,
+machines and hunting tables:
+
+* a *sighting* is an entity seen on a machine at a time: every entity of every alert (on the
+  alert's machine, at its first event), plus the demo incident's IOCs (``seed.IOCS``) on the two
+  extra workstations the hunting tables plant them on;
+* statistics count the distinct machines with a sighting inside ``lookBackHours``; related
+  machines are the machines with a sighting; related alerts are the alerts naming the entity.
+
+Documented behaviour served here: files by SHA-1 or SHA-256 (404 for an unknown file on
+``/files/{id}`` and ``/stats``), related alerts/machines by SHA-1 only with an empty 200 for an
+unknown file, ``lookBackHours`` 1..720, 400 for an invalid IP, prevalence 0 for an unseen IP or
+domain, at most 500 machines per domain, users by account name (not UPN) with an empty 200 for
+an unknown user. Permissions are the ones each page lists, including the two that ask for more
+than read access (domain alerts: Alert.ReadWrite.All; user machines: Machine.ReadWrite.All).
+"""
 
 from __future__ import annotations
 
+import hashlib
 import ipaddress
-import random
+import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -12,83 +30,158 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, parse_top_skip
 from prefect_defender.emulator.routes.machines import public
-from prefect_defender.emulator.seed import iso
+from prefect_defender.emulator.seed import IOCS, iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
 
 A_READ = ("Alert.Read.All", "Alert.ReadWrite.All")
 A_READ_D = ("Alert.Read", "Alert.ReadWrite")
 M_READ = ("Machine.Read.All", "Machine.ReadWrite.All")
 M_READ_D = ("Machine.Read", "Machine.ReadWrite")
+MAX_LOOK_BACK = 720
+MAX_DOMAIN_MACHINES = 500
+_HEX = re.compile(r"^[0-9a-fA-F]+$")
+_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9_-]{1,63}\.)+[A-Za-z0-9-]{2,63}$")
 
 
-def _alerts_with(tenant: Tenant, match: Any) -> list[dict[str, Any]]:
+def _ts(value: str) -> datetime:
+    """A Defender timestamp (``Z``, up to seven fractional digits) as an aware datetime."""
+    text = str(value).strip().removesuffix("Z").split("+")[0]
+    if "." in text:
+        head, frac = text.split(".", 1)
+        text = f"{head}.{frac[:6]}"
+    try:
+        return datetime.fromisoformat(text).replace(tzinfo=UTC)
+    except ValueError:
+        return datetime.min.replace(tzinfo=UTC)
+
+
+def _alert_sightings(tenant: Tenant) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    for a in tenant.data["alerts"].values():
+        mid, when = a.get("machineId"), a.get("firstEventTime") or a.get("alertCreationTime")
+        if not mid or not when:
+            continue
+        for e in a.get("entities") or []:
+            kind = e.get("entityType")
+            base = {"machineId": mid, "time": when, "alertId": a["id"]}
+            if kind == "File":
+                for h in (e.get("sha1"), e.get("sha256")):
+                    if h:
+                        out.append({**base, "kind": "file", "value": h.lower(), **_file(e)})
+            elif kind == "Ip" and e.get("ipAddress"):
+                out.append({**base, "kind": "ip", "value": str(e["ipAddress"]).lower()})
+            elif kind == "Url" and e.get("url"):
+                host = (urlsplit(str(e["url"])).hostname or "").lower()
+                if host:
+                    out.append({**base, "kind": "domain", "value": host})
+            elif kind == "User" and e.get("accountName"):
+                out.append({**base, "kind": "user", "value": str(e["accountName"]).lower()})
+    return out
+
+
+def _file(e: dict[str, Any]) -> dict[str, Any]:
+    return {"sha1": e.get("sha1"), "sha256": e.get("sha256"), "fileName": e.get("fileName")}
+
+
+def _sightings(tenant: Tenant, kind: str, match: Callable[[str], bool]) -> list[dict[str, Any]]:
+    rows = _alert_sightings(tenant) + list(tenant.data["entitySightings"].values())
+    return [s for s in rows if s["kind"] == kind and match(s["value"])]
+
+
+def _alerts_with(tenant: Tenant, match: Callable[[dict[str, Any]], bool]) -> list[dict[str, Any]]:
     out = []
     for a in tenant.data["alerts"].values():
         if any(match(e) for e in a.get("entities") or []):
             out.append({k: v for k, v in a.items() if k not in ("entities", "graphComments")})
+    out.sort(key=lambda a: str(a.get("alertCreationTime")), reverse=True)
     return out
 
 
-def _machines_of(tenant: Tenant, alerts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    ids = dict.fromkeys(a["machineId"] for a in alerts if a.get("machineId"))
-    return [public(tenant.data["machines"][i]) for i in ids if i in tenant.data["machines"]]
+def _machines(tenant: Tenant, sightings: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    last: dict[str, str] = {}
+    for s in sightings:
+        last[s["machineId"]] = max(last.get(s["machineId"], ""), s["time"])
+    ordered = sorted(last, key=lambda m: last[m], reverse=True)
+    machines = tenant.data["machines"]
+    return [public(machines[m]) for m in ordered if m in machines]
 
 
-def _file_match(h: str) -> Any:
-    low = h.lower()
-    return lambda e: (
-        e.get("entityType") == "File"
-        and low in (str(e.get("sha1", "")).lower(), str(e.get("sha256", "")).lower())
-    )
+def _look_back(ctx: Ctx) -> datetime:
+    raw = ctx.query.get("lookBackHours")
+    if raw is None:
+        hours = MAX_LOOK_BACK
+    else:
+        if not raw.strip().isdigit() or not 0 < int(raw) <= MAX_LOOK_BACK:
+            raise ApiError(
+                400,
+                "InvalidInput",
+                f"The value of lookBackHours '{raw}' is invalid: the maximum is "
+                f"{MAX_LOOK_BACK} hours (30 days).",
+            )
+        hours = int(raw)
+    return datetime.now(UTC) - timedelta(hours=hours)
 
 
-def _stats(alerts: list[dict[str, Any]]) -> dict[str, Any]:
-    times = sorted(a["firstEventTime"] for a in alerts if a.get("firstEventTime"))
+def _stats(sightings: list[dict[str, Any]], since: datetime) -> dict[str, Any]:
+    inside = [s for s in sightings if _ts(s["time"]) >= since]
+    times = sorted(s["time"] for s in inside)
     return {
-        "orgPrevalence": str(len(_machine_ids(alerts))),
+        "organizationPrevalence": len({s["machineId"] for s in inside}),
         "orgFirstSeen": times[0] if times else None,
         "orgLastSeen": times[-1] if times else None,
     }
 
 
-def _machine_ids(alerts: list[dict[str, Any]]) -> set[str]:
-    return {a["machineId"] for a in alerts if a.get("machineId")}
+def _context(ctx: Ctx, name: str) -> str:
+    return f"{ctx.request.base_url}api/$metadata#{name}"
 
 
-def _check_hash(h: str, sha1_only: bool = False) -> None:
-    ok = {40} if sha1_only else {40, 64}
-    if len(h) not in ok or any(c not in "0123456789abcdefABCDEF" for c in h):
-        raise ApiError(400, "InvalidHashValue", f"Invalid hash value '{h}'.")
+# -- files ---------------------------------------------------------------------------------
+
+
+def _hash(ctx: Ctx, sha1_only: bool = False) -> str:
+    h = ctx.params["id"]
+    lengths = {40} if sha1_only else {40, 64}
+    if len(h) not in lengths or not _HEX.match(h):
+        what = "a SHA-1 hash (SHA-256 and MD5 are not supported)" if sha1_only else "SHA-1/SHA-256"
+        raise ApiError(400, "InvalidHashValue", f"Invalid hash value '{h}': expected {what}.")
+    return h.lower()
+
+
+def _file_entity(tenant: Tenant, h: str) -> dict[str, Any] | None:
+    for s in _sightings(tenant, "file", lambda v: v == h):
+        return s
+    return None
+
+
+def _file_alert_match(h: str) -> Callable[[dict[str, Any]], bool]:
+    return lambda e: (
+        e.get("entityType") == "File"
+        and h in (str(e.get("sha1") or "").lower(), str(e.get("sha256") or "").lower())
+    )
 
 
 @api("GET", "/api/files/{id}", surface="mde", app=("File.Read.All",))
 async def file_info(ctx: Ctx) -> Response:
-    """File information by SHA-1 or SHA-256."""
-    h = ctx.params["id"]
-    _check_hash(h)
+    """A file by SHA-1 or SHA-256; 404 for a file the organisation never saw."""
+    h = _hash(ctx)
     with ctx.state.lock:
-        alerts = _alerts_with(ctx.tenant, _file_match(h))
-        ent = next(
-            (
-                e
-                for a in ctx.tenant.data["alerts"].values()
-                for e in a.get("entities") or []
-                if _file_match(h)(e)
-            ),
-            None,
-        )
+        ent = _file_entity(ctx.tenant, h)
+        seen = sorted(s["time"] for s in _sightings(ctx.tenant, "file", lambda v: v == h))
     if ent is None:
         raise ApiError(404, "ResourceNotFound", f"File {h} was not found")
+    sha1 = str(ent.get("sha1") or "").lower() or None
+    ioc = sha1 == IOCS["sha1"]
     return JSONResponse(
         {
-            "sha1": ent.get("sha1"),
-            "sha256": ent.get("sha256"),
-            "md5": None,
-            "globalPrevalence": 12,
-            "globalFirstObserved": alerts[0]["firstEventTime"],
-            "globalLastObserved": alerts[-1]["lastEventTime"],
+            "@odata.context": _context(ctx, "Files/$entity"),
+            "sha1": sha1,
+            "sha256": str(ent.get("sha256") or "").lower() or None,
+            "md5": IOCS["md5"] if ioc else hashlib.md5(str(sha1).encode()).hexdigest(),  # noqa: S324 - a fake md5
+            "globalPrevalence": 12 if ioc else 3,
+            "globalFirstObserved": seen[0] if seen else None,
+            "globalLastObserved": seen[-1] if seen else None,
             "size": 184320,
             "fileType": "PortableExecutable",
             "isPeFile": True,
@@ -98,38 +191,31 @@ async def file_info(ctx: Ctx) -> Response:
             "issuer": None,
             "signerHash": None,
             "isValidCertificate": False,
-            "determinationType": "Malware",
-            "determinationValue": "Emulated",
+            "determinationType": "Malware" if ioc else "Unknown",
+            "determinationValue": "Ransom:Win32/Emulated" if ioc else None,
         }
     )
 
 
 @api("GET", "/api/files/{id}/stats", surface="mde", app=("File.Read.All",))
 async def file_stats(ctx: Ctx) -> Response:
-    """Organisation and global prevalence of a file (``lookBackHours`` <= 720)."""
-    h = ctx.params["id"]
-    _check_hash(h)
-    look = ctx.query.get("lookBackHours", "720")
-    if not look.isdigit() or not 0 < int(look) <= 720:
-        raise ApiError(400, "InvalidInput", "lookBackHours must be between 1 and 720.")
+    """Prevalence of a file (``lookBackHours`` 1..720); 404 for an unknown file."""
+    h = _hash(ctx)
+    since = _look_back(ctx)
     with ctx.state.lock:
-        alerts = _alerts_with(ctx.tenant, _file_match(h))
-    names = sorted(
-        {
-            e.get("fileName")
-            for a in ctx.tenant.data["alerts"].values()
-            for e in a.get("entities") or []
-            if _file_match(h)(e)
-        }
-        - {None}
-    )
+        sightings = _sightings(ctx.tenant, "file", lambda v: v == h)
+    if not sightings:
+        raise ApiError(404, "ResourceNotFound", f"File {h} was not found")
+    names = sorted({str(s["fileName"]) for s in sightings if s.get("fileName")})
+    sha1 = next((str(s["sha1"]).lower() for s in sightings if s.get("sha1")), None)
     return JSONResponse(
         {
-            "sha1": h if len(h) == 40 else None,
-            **_stats(alerts),
-            "globalPrevalence": "12",
-            "globalFirstObserved": None,
-            "globalLastObserved": None,
+            "@odata.context": _context(ctx, "microsoft.windowsDefenderATP.api.InOrgFileStats"),
+            "sha1": sha1,
+            **_stats(sightings, since),
+            "globallyPrevalence": 12 if sha1 == IOCS["sha1"] else 3,
+            "globalFirstObserved": min(s["time"] for s in sightings),
+            "globalLastObserved": max(s["time"] for s in sightings),
             "topFileNames": names,
         }
     )
@@ -137,66 +223,103 @@ async def file_stats(ctx: Ctx) -> Response:
 
 @api("GET", "/api/files/{id}/alerts", surface="mde", app=A_READ, delegated=A_READ_D)
 async def file_alerts(ctx: Ctx) -> Response:
-    """Alerts of a file (SHA-1); unknown files answer an empty list."""
-    _check_hash(ctx.params["id"], sha1_only=True)
+    """Alerts of a file (SHA-1 only); an unknown file answers an empty list."""
+    h = _hash(ctx, sha1_only=True)
     with ctx.state.lock:
-        return JSONResponse({"value": _alerts_with(ctx.tenant, _file_match(ctx.params["id"]))})
+        rows = _alerts_with(ctx.tenant, _file_alert_match(h))
+    return JSONResponse({"@odata.context": _context(ctx, "Alerts"), "value": rows})
 
 
 @api("GET", "/api/files/{id}/machines", surface="mde", app=M_READ, delegated=M_READ_D)
 async def file_machines(ctx: Ctx) -> Response:
-    """Machines that saw a file (SHA-1)."""
-    _check_hash(ctx.params["id"], sha1_only=True)
+    """Machines that saw a file (SHA-1 only); an unknown file answers an empty list."""
+    h = _hash(ctx, sha1_only=True)
     with ctx.state.lock:
-        alerts = _alerts_with(ctx.tenant, _file_match(ctx.params["id"]))
-        return JSONResponse({"value": _machines_of(ctx.tenant, alerts)})
+        rows = _machines(ctx.tenant, _sightings(ctx.tenant, "file", lambda v: v == h))
+    return JSONResponse({"@odata.context": _context(ctx, "Machines"), "value": rows})
+
+
+# -- IP addresses --------------------------------------------------------------------------
 
 
 def _ip(ctx: Ctx) -> str:
     raw = ctx.params["ip"]
     try:
-        return str(ipaddress.ip_address(raw))
+        return str(ipaddress.ip_address(raw)).lower()
     except ValueError:
         raise ApiError(400, "InvalidIpAddress", f"Invalid IP address '{raw}'.") from None
 
 
 @api("GET", "/api/ips/{ip}/stats", surface="mde", app=("Ip.Read.All",))
 async def ip_stats(ctx: Ctx) -> Response:
-    """Prevalence of an IP address in the organisation."""
+    """Prevalence of an IP (an unseen valid IP has prevalence 0; an invalid one is 400)."""
     ip = _ip(ctx)
+    since = _look_back(ctx)
     with ctx.state.lock:
-        alerts = _alerts_with(ctx.tenant, lambda e: e.get("ipAddress") == ip)
-    return JSONResponse({"ipAddress": ip, **_stats(alerts)})
+        sightings = _sightings(ctx.tenant, "ip", lambda v: v == ip)
+    return JSONResponse(
+        {
+            "@odata.context": _context(ctx, "microsoft.windowsDefenderATP.api.InOrgIPStats"),
+            "ipAddress": ip,
+            **_stats(sightings, since),
+        }
+    )
 
 
 @api("GET", "/api/ips/{ip}/alerts", surface="mde", app=A_READ, delegated=A_READ_D)
 async def ip_alerts(ctx: Ctx) -> Response:
-    """Alerts involving an IP address."""
+    """Alerts involving an IP (an unseen valid IP answers an empty list)."""
     ip = _ip(ctx)
     with ctx.state.lock:
-        return JSONResponse({"value": _alerts_with(ctx.tenant, lambda e: e.get("ipAddress") == ip)})
+        rows = _alerts_with(
+            ctx.tenant,
+            lambda e: e.get("entityType") == "Ip" and str(e.get("ipAddress")).lower() == ip,
+        )
+    return JSONResponse({"@odata.context": _context(ctx, "Alerts"), "value": rows})
 
 
-def _domain_match(domain: str) -> Any:
-    low = domain.lower()
+# -- domains -------------------------------------------------------------------------------
+
+
+def _domain(ctx: Ctx) -> str:
+    raw = ctx.params["domain"]
+    if not _DOMAIN.match(raw):
+        raise ApiError(400, "InvalidDomainName", f"Invalid domain name '{raw}'.")
+    return raw.lower().rstrip(".")
+
+
+def _under(domain: str) -> Callable[[str], bool]:
+    return lambda host: host == domain or host.endswith("." + domain)
+
+
+def _url_host_under(domain: str) -> Callable[[dict[str, Any]], bool]:
+    inside = _under(domain)
 
     def match(e: dict[str, Any]) -> bool:
-        host = (urlsplit(str(e.get("url"))).hostname or "").lower() if e.get("url") else ""
-        return bool(host) and (host == low or host.endswith("." + low))
+        if e.get("entityType") != "Url" or not e.get("url"):
+            return False
+        return inside((urlsplit(str(e["url"])).hostname or "").lower())
 
     return match
 
 
 @api("GET", "/api/domains/{domain}/stats", surface="mde", app=("URL.Read.All",))
 async def domain_stats(ctx: Ctx) -> Response:
-    """Prevalence of a domain."""
-    d = ctx.params["domain"]
+    """Prevalence of a domain and its subdomains (an unseen domain has prevalence 0)."""
+    d = _domain(ctx)
+    since = _look_back(ctx)
     with ctx.state.lock:
-        alerts = _alerts_with(ctx.tenant, _domain_match(d))
-    return JSONResponse({"host": d, **_stats(alerts)})
+        sightings = _sightings(ctx.tenant, "domain", _under(d))
+    return JSONResponse(
+        {
+            "@odata.context": _context(ctx, "microsoft.windowsDefenderATP.api.InOrgDomainStats"),
+            "host": d,
+            **_stats(sightings, since),
+        }
+    )
 
 
-# the domain-alerts page lists the write permission (11/2025); kept as documented
+# get-domain-related-alerts.md (11/2025) lists the write permission only; served as documented
 @api(
     "GET",
     "/api/domains/{domain}/alerts",
@@ -205,34 +328,45 @@ async def domain_stats(ctx: Ctx) -> Response:
     delegated=("Alert.ReadWrite",),
 )
 async def domain_alerts(ctx: Ctx) -> Response:
-    """Alerts involving a domain."""
+    """Alerts involving a domain (an unseen domain answers an empty list)."""
+    d = _domain(ctx)
     with ctx.state.lock:
-        return JSONResponse(
-            {"value": _alerts_with(ctx.tenant, _domain_match(ctx.params["domain"]))}
-        )
+        rows = _alerts_with(ctx.tenant, _url_host_under(d))
+    return JSONResponse({"@odata.context": _context(ctx, "Alerts"), "value": rows})
 
 
 @api("GET", "/api/domains/{domain}/machines", surface="mde", app=M_READ, delegated=M_READ_D)
 async def domain_machines(ctx: Ctx) -> Response:
-    """Machines that reached a domain (at most 500)."""
+    """Machines that communicated with a domain (at most 500, as documented)."""
+    d = _domain(ctx)
     with ctx.state.lock:
-        alerts = _alerts_with(ctx.tenant, _domain_match(ctx.params["domain"]))
-        return JSONResponse({"value": _machines_of(ctx.tenant, alerts)[:500]})
+        rows = _machines(ctx.tenant, _sightings(ctx.tenant, "domain", _under(d)))
+    return JSONResponse(
+        {"@odata.context": _context(ctx, "Machines"), "value": rows[:MAX_DOMAIN_MACHINES]}
+    )
 
 
-def _user_match(name: str) -> Any:
-    low = name.lower()
-    return lambda e: e.get("entityType") == "User" and str(e.get("accountName")).lower() == low
+# -- users ---------------------------------------------------------------------------------
+
+
+def _user(ctx: Ctx) -> str:
+    # the id is the account name, not the UPN: a UPN simply matches no user (empty 200)
+    return ctx.params["user"].lower()
 
 
 @api("GET", "/api/users/{user}/alerts", surface="mde", app=A_READ, delegated=A_READ_D)
 async def user_alerts(ctx: Ctx) -> Response:
-    """Alerts of a user (the id is the account name, not the UPN)."""
+    """Alerts of a user by account name; an unknown user (or a UPN) answers an empty list."""
+    name = _user(ctx)
     with ctx.state.lock:
-        return JSONResponse({"value": _alerts_with(ctx.tenant, _user_match(ctx.params["user"]))})
+        rows = _alerts_with(
+            ctx.tenant,
+            lambda e: e.get("entityType") == "User" and str(e.get("accountName")).lower() == name,
+        )
+    return JSONResponse({"@odata.context": _context(ctx, "Alerts"), "value": rows})
 
 
-# the user-machines page lists Machine.ReadWrite.All (as documented)
+# get-user-related-machines.md (11/2025) lists Machine.ReadWrite.All only; served as documented
 @api(
     "GET",
     "/api/users/{user}/machines",
@@ -241,275 +375,33 @@ async def user_alerts(ctx: Ctx) -> Response:
     delegated=("Machine.ReadWrite",),
 )
 async def user_machines(ctx: Ctx) -> Response:
-    """Machines a user logged on to."""
+    """Machines a user logged on to; an unknown user (or a UPN) answers an empty list."""
+    name = _user(ctx)
     with ctx.state.lock:
-        alerts = _alerts_with(ctx.tenant, _user_match(ctx.params["user"]))
-        return JSONResponse({"value": _machines_of(ctx.tenant, alerts)})
-
-
-# -- automated investigations --------------------------------------------------------------
-
-INVESTIGATION_FILTERS = ("startTime", "id", "state", "machineId", "triggeringAlertId")
-
-
-@api("GET", "/api/investigations", surface="mde", app=A_READ, delegated=A_READ_D)
-async def list_investigations(ctx: Ctx) -> Response:
-    """Automated investigations."""
-    top, skip = parse_top_skip(ctx.query, 10_000)
-    pred = compile_filter(ctx.query.get("$filter"), INVESTIGATION_FILTERS)
-    with ctx.state.lock:
-        rows = [dict(i) for i in ctx.tenant.data["investigations"].values() if pred(i)]
-    rows.sort(key=lambda i: i["startTime"], reverse=True)
-    return JSONResponse({"value": rows[skip : skip + top]})
-
-
-@api("GET", "/api/investigations/{id}", surface="mde", app=A_READ, delegated=A_READ_D)
-async def get_investigation(ctx: Ctx) -> Response:
-    """One investigation."""
-    with ctx.state.lock:
-        inv = ctx.tenant.data["investigations"].get(ctx.params["id"])
-    if inv is None:
-        raise ApiError(404, "ResourceNotFound", f"Investigation {ctx.params['id']} was not found")
-    return JSONResponse(dict(inv))
-
-
-# -- threat and vulnerability management ---------------------------------------------------
-
-SOFTWARE_FILTERS = ("id", "name", "vendor")
-VULN_FILTERS = ("id", "name", "description", "cvssV3", "publishedOn", "severity", "updatedOn")
-REC_FILTERS = (
-    "id",
-    "productName",
-    "vendor",
-    "recommendedVersion",
-    "recommendationCategory",
-    "subCategory",
-    "severityScore",
-    "remediationType",
-    "recommendedProgram",
-    "recommendedVendor",
-    "status",
-)
-
-
-def _page(ctx: Ctx, rows: list[dict[str, Any]], maximum: int, filters: tuple[str, ...]) -> Response:
-    top, skip = parse_top_skip(ctx.query, maximum)
-    pred = compile_filter(ctx.query.get("$filter"), filters)
-    kept = [r for r in rows if pred(r)]
-    return JSONResponse({"value": kept[skip : skip + top]})
-
-
-def _strip(rows: Any) -> list[dict[str, Any]]:
-    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
-
-
-@api(
-    "GET", "/api/Software", surface="mde", app=("Software.Read.All",), delegated=("Software.Read",)
-)
-async def software(ctx: Ctx) -> Response:
-    """Software inventory ($top <= 10,000)."""
-    with ctx.state.lock:
-        rows = _strip(ctx.tenant.data["software"].values())
-    return _page(ctx, rows, 10_000, SOFTWARE_FILTERS)
-
-
-@api(
-    "GET",
-    "/api/Software/{id}/vulnerabilities",
-    surface="mde",
-    app=("Vulnerability.Read.All",),
-    delegated=("Vulnerability.Read",),
-)
-async def software_vulnerabilities(ctx: Ctx) -> Response:
-    """Vulnerabilities of one software."""
-    with ctx.state.lock:
-        sw = ctx.tenant.data["software"].get(ctx.params["id"])
-        if sw is None:
-            raise ApiError(404, "ResourceNotFound", f"Software {ctx.params['id']} was not found")
-        rows = _strip(ctx.tenant.data["vulnerabilities"][v] for v in sw["_cves"])
-    return JSONResponse({"value": rows})
-
-
-@api(
-    "GET",
-    "/api/vulnerabilities",
-    surface="mde",
-    app=("Vulnerability.Read.All",),
-    delegated=("Vulnerability.Read",),
-)
-async def vulnerabilities(ctx: Ctx) -> Response:
-    """All vulnerabilities ($top <= 8,000, as documented)."""
-    with ctx.state.lock:
-        rows = _strip(ctx.tenant.data["vulnerabilities"].values())
-    return _page(ctx, rows, 8_000, VULN_FILTERS)
-
-
-@api(
-    "GET",
-    "/api/vulnerabilities/{id}/machineReferences",
-    surface="mde",
-    app=("Vulnerability.Read.All",),
-    delegated=("Vulnerability.Read",),
-)
-async def vulnerability_machines(ctx: Ctx) -> Response:
-    """Machines exposed to a vulnerability."""
-    with ctx.state.lock:
-        v = ctx.tenant.data["vulnerabilities"].get(ctx.params["id"])
-        if v is None:
-            raise ApiError(
-                404, "ResourceNotFound", f"Vulnerability {ctx.params['id']} was not found"
-            )
-        rows = [
-            {
-                "id": m["id"],
-                "computerDnsName": m["computerDnsName"],
-                "osPlatform": m["osPlatform"],
-                "rbacGroupName": m.get("rbacGroupName"),
-            }
-            for mid in v["_machines"]
-            if (m := ctx.tenant.data["machines"].get(mid))
-        ]
-    return JSONResponse({"value": rows})
-
-
-@api(
-    "GET",
-    "/api/machines/{id}/vulnerabilities",
-    surface="mde",
-    app=("Vulnerability.Read.All",),
-    delegated=("Vulnerability.Read",),
-    family="machine_vulnerabilities",
-)
-async def machine_vulnerabilities(ctx: Ctx) -> Response:
-    """Vulnerabilities discovered on a machine."""
-    from prefect_defender.emulator.routes.machines import find_machine
-
-    with ctx.state.lock:
-        m = find_machine(ctx.tenant, ctx.params["id"])
-        rows = _strip(
-            v for v in ctx.tenant.data["vulnerabilities"].values() if m["id"] in v["_machines"]
-        )
-    return JSONResponse({"value": rows})
-
-
-@api(
-    "GET",
-    "/api/recommendations",
-    surface="mde",
-    app=("SecurityRecommendation.Read.All",),
-    delegated=("SecurityRecommendation.Read",),
-)
-async def recommendations(ctx: Ctx) -> Response:
-    """Security recommendations ($top <= 10,000)."""
-    with ctx.state.lock:
-        rows = _strip(ctx.tenant.data["recommendations"].values())
-    return _page(ctx, rows, 10_000, REC_FILTERS)
-
-
-@api("GET", "/api/exposureScore", surface="mde", app=("Score.Read.All",), delegated=("Score.Read",))
-async def exposure_score(ctx: Ctx) -> Response:
-    """The organisation's exposure score."""
-    with ctx.state.lock:
-        score = ctx.tenant.data["scores"].get("exposure", 0.0)
-    return JSONResponse({"time": iso(datetime.now(UTC)), "score": score, "rbacGroupId": None})
-
-
-SOFTWARE = [
-    ("microsoft", "edge", "128.0.2739"),
-    ("google", "chrome", "124.0.6367"),
-    ("mozilla", "firefox", "125.0"),
-    ("adobe", "acrobat_reader", "23.008"),
-    ("7-zip", "7-zip", "19.00"),
-    ("oracle", "jre", "8.0.381"),
-    ("openssl", "openssl", "3.0.7"),
-    ("microsoft", "office", "16.0.17328"),
-    ("putty", "putty", "0.79"),
-    ("notepad-plus-plus", "notepad++", "8.5.3"),
-]
+        rows = _machines(ctx.tenant, _sightings(ctx.tenant, "user", lambda v: v == name))
+    return JSONResponse({"@odata.context": _context(ctx, "Machines"), "value": rows})
 
 
 def seed(state: EmulatorState, tenant: Tenant) -> None:
-    """Investigations for the seeded alerts, software, CVEs and recommendations."""
-    rng = random.Random(f"{state.config.get('seed', 1)}/tvm/{tenant.name}")
-    machines = list(tenant.data["machines"])
-    now = datetime.now(UTC)
-    for k, a in enumerate(tenant.data["alerts"].values()):
-        inv_id = str(4000 + k)
-        a["investigationId"] = int(inv_id)
-        tenant.data["investigations"][inv_id] = {
-            "id": inv_id,
-            "startTime": a["alertCreationTime"],
-            "endTime": None if a.get("status") != "Resolved" else a["lastUpdateTime"],
-            "state": "Running" if a.get("status") != "Resolved" else "Benign",
-            "cancelledBy": None,
-            "statusDetails": None,
-            "machineId": a.get("machineId"),
-            "computerDnsName": a.get("computerDnsName"),
-            "triggeringAlertId": a["id"],
-        }
-    tenant.counters["investigation"] = 5000
-    n_cve = 0
-    for vendor, name, version in SOFTWARE:
-        sid = f"{vendor}-_-{name}"
-        exposed = rng.sample(machines, k=min(len(machines), rng.randint(1, 12)))
-        cves = []
-        for _ in range(rng.randint(1, 4)):
-            n_cve += 1
-            cve = f"CVE-2024-{20000 + n_cve}"
-            cves.append(cve)
-            sev = rng.choice(["Low", "Medium", "High", "Critical"])
-            tenant.data["vulnerabilities"][cve] = {
-                "id": cve,
-                "name": cve,
-                "description": f"A flaw in {name} {version}.",
-                "severity": sev,
-                "cvssV3": round(rng.uniform(3, 9.8), 1),
-                "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
-                "exposedMachines": len(exposed),
-                "publishedOn": iso(now - timedelta(days=rng.randint(10, 400))),
-                "updatedOn": iso(now - timedelta(days=rng.randint(1, 9))),
-                "publicExploit": rng.random() < 0.3,
-                "exploitVerified": False,
-                "exploitInKit": False,
-                "exploitTypes": [],
-                "exploitUris": [],
-                "cveSupportability": "Supported",
-                "_machines": list(exposed),
-            }
-        tenant.data["software"][sid] = {
-            "id": sid,
-            "name": name,
-            "vendor": vendor,
-            "weaknesses": len(cves),
-            "publicExploit": any(tenant.data["vulnerabilities"][c]["publicExploit"] for c in cves),
-            "activeAlert": False,
-            "exposedMachines": len(exposed),
-            "impactScore": len(cves) * 1.7,
-            "_cves": cves,
-        }
-        rid = f"va-_-{sid}"
-        tenant.data["recommendations"][rid] = {
-            "id": rid,
-            "productName": name,
-            "recommendationName": f"Update {name}",
-            "weaknesses": len(cves),
-            "vendor": vendor,
-            "recommendedVersion": "latest",
-            "recommendedProgram": None,
-            "recommendedVendor": None,
-            "recommendationCategory": "Application",
-            "subCategory": "",
-            "severityScore": round(len(cves) * 2.1, 1),
-            "publicExploit": False,
-            "activeAlert": False,
-            "associatedThreats": [],
-            "remediationType": "Update",
-            "status": "Active",
-            "configScoreImpact": 0.0,
-            "exposureImpact": 1.2,
-            "totalMachineCount": len(machines),
-            "exposedMachinesCount": len(exposed),
-            "nonProductivityImpactedAssets": 0,
-            "relatedComponent": name,
-        }
-    tenant.data["scores"]["exposure"] = round(rng.uniform(20, 60), 2)
+    """Sightings of the demo incident's IOCs on the two extra workstations the hunting tables
+    plant them on (the demo workstation's own sightings come from its alerts)."""
+    store = tenant.data["entitySightings"]
+    machines = tenant.data["machines"]
+    workstations = [m for m in machines.values() if "-ws-" in m["computerDnsName"]]
+    demo = [a for a in tenant.data["alerts"].values() if a.get("incidentId") == 1001]
+    hosts = [machines[demo[0]["machineId"]]] if demo and demo[0].get("machineId") else []
+    hosts += [m for m in workstations[1:3] if m not in hosts]
+    when = iso(datetime.now(UTC) - timedelta(hours=2))
+    n = 0
+    for m in hosts[1:3]:
+        ioc_file = {"sha1": IOCS["sha1"], "sha256": IOCS["sha256"], "fileName": IOCS["file_name"]}
+        rows = [
+            {"kind": "file", "value": IOCS["sha1"], **ioc_file},
+            {"kind": "file", "value": IOCS["sha256"], **ioc_file},
+            {"kind": "ip", "value": IOCS["c2_ip"]},
+            {"kind": "domain", "value": IOCS["c2_domain"]},
+            {"kind": "user", "value": IOCS["account"]},
+        ]
+        for row in rows:
+            n += 1
+            store[n] = {**row, "machineId": m["id"], "time": when, "alertId": None}

@@ -1,4 +1,19 @@
-"""Indicators: create or update, import, list, delete, batch delete (MDE ``/api/indicators``)."""
+"""Indicators: create or update, import, list, delete, batch delete (MDE ``/api/indicators``).
+
+As documented (post-ti-indicator, import-ti-indicators, get-ti-indicators-collection,
+delete-ti-indicator-by-id, batch-delete-ti-indicators):
+
+* indicators are stored per tenant and created-or-updated by (``indicatorType``, value); body
+  field names are case-sensitive; ``generateAlert`` must be true for ``Audit``; no CIDR;
+* at most 15,000 *active* (not expired) indicators per tenant (knob ``indicators_max_active``
+  lowers it for tests); import takes at most 500 and answers one row per item with
+  ``isFailed``/``failureReason`` (an invalid item fails alone, the others are stored);
+* an app with ``Ti.ReadWrite`` but not ``Ti.ReadWrite.All`` sees (lists, updates, deletes) only
+  the indicators it created; delegated callers see all;
+* ``BatchDelete`` answers 204 when every id existed, 400 for an empty, oversized or invalid
+  list and 404 naming the missing ids (nothing is deleted then);
+* the list shows active indicators only, ``$top`` at most 10,000.
+"""
 
 from __future__ import annotations
 
@@ -41,7 +56,7 @@ TYPES = {
     "DomainName",
     "Url",
 }
-# current actions plus the deprecated Alert/AlertAndBlock, still stored on old tenants
+# current actions plus the deprecated Alert/AlertAndBlock, which post-ti-indicator.md still lists
 ACTIONS = {"Allowed", "Audit", "Block", "BlockAndRemediate", "Warn", "Alert", "AlertAndBlock"}
 SEVERITIES = {"Informational", "Low", "Medium", "High"}
 FIELDS = {
@@ -59,123 +74,205 @@ FIELDS = {
     "generateAlert",
 }
 MAX_ACTIVE = 15_000
+MAX_BATCH = 500
+MAX_TOP = 10_000
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
+_HASH_LENGTHS = {"FileSha1": 40, "CertificateThumbprint": 40, "FileSha256": 64, "FileMd5": 32}
 
 
-def _value_error(kind: str, value: str) -> str | None:
-    lengths = {"FileSha1": 40, "CertificateThumbprint": 40, "FileSha256": 64, "FileMd5": 32}
-    if kind in lengths:
-        if len(value) != lengths[kind] or not _HEX.match(value):
-            return "InvalidHashValue"
+def _value_error(kind: str, value: str) -> tuple[str, str] | None:
+    """``(code, reason)`` when ``value`` is not a valid ``kind``."""
+    if kind in _HASH_LENGTHS:
+        n = _HASH_LENGTHS[kind]
+        if len(value) != n or not _HEX.match(value):
+            return "InvalidHashValue", f"a {kind} value must be {n} hexadecimal characters"
         return None
     if kind == "IpAddress":
+        if "/" in value:
+            return "InvalidIpAddress", "CIDR notation is not supported for IP indicators"
         try:
             ipaddress.ip_address(value)
         except ValueError:
-            return "InvalidIpAddress"
+            return "InvalidIpAddress", "not a valid IPv4 or IPv6 address"
         return None
     if kind == "DomainName":
-        return None if _DOMAIN.match(value) else "InvalidDomainName"
+        return None if _DOMAIN.match(value) else ("InvalidDomainName", "not a valid domain name")
     parts = urlsplit(value)
-    return None if parts.scheme in ("http", "https") and parts.hostname else "InvalidUrl"
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return None
+    return "InvalidUrl", "not a valid http(s) URL"
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    text = value.strip().removesuffix("Z")
+    if "." in text:
+        head, frac = text.split(".", 1)
+        zone = ""
+        for sign in "+-":
+            if sign in frac:
+                frac, zone = frac.split(sign, 1)
+                zone = sign + zone
+        text = f"{head}.{frac[:6]}{zone}"
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return when if when.tzinfo else when.replace(tzinfo=UTC)
 
 
 def _validate(body: Any) -> tuple[str, str] | None:
     """``(code, message)`` of the first problem with one indicator, or ``None``."""
     if not isinstance(body, dict):
-        return "InvalidRequestBody", "Indicator must be an object."
+        return "InvalidRequestBody", "Indicator must be a JSON object."
     for key in body:
         if key not in FIELDS:
             return "InvalidRequestBody", f"Request body is incorrect: unknown parameter '{key}'."
     for key in ("indicatorValue", "indicatorType", "action", "title", "description"):
-        if not body.get(key):
+        if body.get(key) in (None, ""):
             return "MissingRequiredParameter", f"Missing required parameter: '{key}'."
+        if not isinstance(body[key], str):
+            return "InvalidRequestBody", f"Parameter '{key}' must be a string."
     kind = body["indicatorType"]
     if kind not in TYPES:
         return "InvalidRequestBody", f"Invalid indicatorType '{kind}'."
     if body["action"] not in ACTIONS:
         return "InvalidRequestBody", f"Invalid action '{body['action']}'."
-    code = _value_error(kind, str(body["indicatorValue"]))
-    if code is not None:
-        return code, f"Invalid indicator value '{body['indicatorValue']}' for type {kind}."
-    if body["action"] == "Audit" and body.get("generateAlert") is not True:
+    problem = _value_error(kind, body["indicatorValue"])
+    if problem is not None:
+        return problem[0], (
+            f"Invalid indicator value '{body['indicatorValue'][:100]}' for type {kind}: "
+            f"{problem[1]}."
+        )
+    alert = body.get("generateAlert")
+    if alert is not None and not isinstance(alert, bool):
+        return "InvalidRequestBody", "generateAlert must be true or false."
+    if body["action"] == "Audit" and alert is not True:
         return "InvalidRequestBody", "generateAlert must be true for the Audit action."
     if body.get("severity") is not None and body["severity"] not in SEVERITIES:
         return "InvalidRequestBody", f"Invalid severity '{body['severity']}'."
+    if body.get("expirationTime") is not None:
+        when = _parse_time(body["expirationTime"])
+        if when is None:
+            return "InvalidRequestBody", f"Invalid expirationTime '{body['expirationTime']}'."
+        if when <= datetime.now(UTC):
+            return "InvalidRequestBody", "expirationTime must be in the future."
+    groups = body.get("rbacGroupNames")
+    if groups is not None and not (
+        isinstance(groups, str)
+        or (isinstance(groups, list) and all(isinstance(g, str) for g in groups))
+    ):
+        return "InvalidRequestBody", "rbacGroupNames must be a list of device group names."
     return None
 
 
-def _upsert(ctx: Ctx, body: dict[str, Any]) -> dict[str, Any]:
-    store = ctx.tenant.data["indicators"]
-    kind, value = body["indicatorType"], str(body["indicatorValue"])
-    key = (kind, value.lower())
-    existing = next(
-        (i for i in store.values() if (i["indicatorType"], i["indicatorValue"].lower()) == key),
-        None,
-    )
-    now = iso(datetime.now(UTC))
-    if existing is None:
-        active = sum(1 for i in store.values() if not _expired(i))
-        if active >= MAX_ACTIVE:
+def _groups(value: Any) -> list[str]:
+    # post-ti-indicator.md calls rbacGroupNames a comma-separated string, its example (and
+    # import-ti-indicators.md) a JSON list: both are accepted and stored as a list
+    if value is None:
+        return []
+    if isinstance(value, str):
+        return [g.strip() for g in value.split(",") if g.strip()]
+    return list(value)
+
+
+def _expired(ind: dict[str, Any], now: datetime) -> bool:
+    when = _parse_time(ind.get("expirationTime"))
+    return when is not None and when <= now
+
+
+def _sees_all(ctx: Ctx) -> bool:
+    if "scp" in ctx.claims:  # delegated: the user's own role and device groups apply
+        return True
+    return "Ti.ReadWrite.All" in set(ctx.claims.get("roles") or [])
+
+
+def _visible(ctx: Ctx, ind: dict[str, Any]) -> bool:
+    return _sees_all(ctx) or ind.get("createdBy") == ctx.app_id
+
+
+class _Store:
+    """The tenant's indicators with an index by (type, value) for one request."""
+
+    def __init__(self, ctx: Ctx) -> None:
+        self.ctx = ctx
+        self.rows: dict[str, dict[str, Any]] = ctx.tenant.data["indicators"]
+        self.now = datetime.now(UTC)
+        self.by_key = {
+            (i["indicatorType"], str(i["indicatorValue"]).lower()): i for i in self.rows.values()
+        }
+        self.active = sum(1 for i in self.rows.values() if not _expired(i, self.now))
+        self.limit = int(ctx.state.config.get("indicators_max_active") or MAX_ACTIVE)
+
+    def upsert(self, body: dict[str, Any]) -> dict[str, Any]:
+        ctx = self.ctx
+        key = (body["indicatorType"], str(body["indicatorValue"]).lower())
+        existing = self.by_key.get(key)
+        now = iso(self.now)
+        if existing is not None and not _visible(ctx, existing):
+            raise ApiError(
+                403,
+                "Forbidden",
+                "An indicator with this value and type exists and was created by another "
+                "application; Ti.ReadWrite.All is needed to update it.",
+            )
+        will_be_active = not _expired(body, self.now)
+        was_active = existing is not None and not _expired(existing, self.now)
+        if will_be_active and not was_active and self.active >= self.limit:
             raise ApiError(
                 400,
                 "BadRequest",
-                f"The maximum number of active indicators "
-                f"({MAX_ACTIVE}) for this tenant has been reached.",
+                f"The maximum number of active indicators ({self.limit:,}) for this tenant has "
+                "been reached. Delete indicators or let some expire before adding more.",
             )
-        iid = str(ctx.tenant.next_id("indicator", 1))
-        existing = {
-            "id": iid,
-            "creationTimeDateTimeUtc": now,
-            "createdBy": ctx.app_id,
-            "createdByDisplayName": ctx.caller,
-            "createdBySource": "PublicApi",
-            "source": ctx.caller,
-            "sourceType": "AadApp",
-            "rbacGroupNames": [],
-            "rbacGroupIds": [],
-            "generateAlert": False,
-            "expirationTime": None,
-            "severity": "Informational",
-            "recommendedActions": None,
-            "application": None,
-            "educateUrl": None,
-            "mitreTechniques": [],
-            "externalId": None,
-        }
-        store[iid] = existing
-    existing.update({k: v for k, v in body.items()})
-    existing["lastUpdateTime"] = now
-    existing["lastUpdatedBy"] = ctx.caller
-    return existing
-
-
-def _expired(ind: dict[str, Any]) -> bool:
-    exp = ind.get("expirationTime")
-    if not exp:
-        return False
-    when = datetime.fromisoformat(str(exp).replace("Z", "+00:00")[:25])
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return when <= datetime.now(UTC)
-
-
-def _visible(ctx: Ctx) -> list[dict[str, Any]]:
-    roles = set(ctx.claims.get("roles") or [])
-    store = ctx.tenant.data["indicators"].values()
-    if "Ti.ReadWrite.All" in roles:
-        return list(store)
-    return [i for i in store if i.get("createdBy") == ctx.app_id]  # own indicators only
+        if existing is None:
+            iid = str(ctx.tenant.next_id("indicator", 1))
+            delegated = "scp" in ctx.claims
+            existing = {
+                "id": iid,
+                "creationTimeDateTimeUtc": now,
+                "createdBy": ctx.caller if delegated else ctx.app_id,
+                "createdByDisplayName": ctx.caller,
+                "createdBySource": "PublicApi",
+                "source": ctx.caller,
+                "sourceType": "User" if delegated else "AadApp",
+                "rbacGroupNames": [],
+                "rbacGroupIds": [],
+                "generateAlert": False,
+                "expirationTime": None,
+                "severity": "Informational",
+                "recommendedActions": None,
+                "application": body.get("application"),
+                "educateUrl": None,
+                "mitreTechniques": [],
+                "externalID": None,
+            }
+            self.rows[iid] = existing
+            self.by_key[key] = existing
+        update = {k: v for k, v in body.items() if k != "application"}  # new indicators only
+        if "rbacGroupNames" in update:
+            update["rbacGroupNames"] = _groups(update["rbacGroupNames"])
+        existing.update(update)
+        existing["lastUpdateTime"] = now
+        existing["lastUpdatedBy"] = ctx.caller
+        self.active += int(will_be_active) - int(was_active)
+        return existing
 
 
 @api("GET", "/api/indicators", surface="mde", app=TI, delegated=TI_D)
 async def list_indicators(ctx: Ctx) -> Response:
-    """List indicators (``$top`` up to 10,000)."""
-    top, skip = parse_top_skip(ctx.query, 10_000)
+    """Active indicators this caller may see (``$top`` up to 10,000)."""
+    top, skip = parse_top_skip(ctx.query, MAX_TOP)
     pred = compile_filter(ctx.query.get("$filter"), FILTERS)
+    now = datetime.now(UTC)
     with ctx.state.lock:
-        rows = [dict(i) for i in _visible(ctx) if pred(i)]
+        rows = [
+            dict(i)
+            for i in ctx.tenant.data["indicators"].values()
+            if _visible(ctx, i) and not _expired(i, now) and pred(i)
+        ]
     rows.sort(key=lambda i: int(i["id"]))
     return JSONResponse(
         {
@@ -187,13 +284,13 @@ async def list_indicators(ctx: Ctx) -> Response:
 
 @api("POST", "/api/indicators", surface="mde", app=TI, delegated=TI_D)
 async def submit(ctx: Ctx) -> Response:
-    """Create or update an indicator (200)."""
+    """Create or update an indicator (200 with the stored indicator)."""
     body = await ctx.body()
     problem = _validate(body)
     if problem is not None:
         raise ApiError(400, *problem)
     with ctx.state.lock:
-        return JSONResponse(dict(_upsert(ctx, body)))
+        return JSONResponse(dict(_Store(ctx).upsert(body)))
 
 
 @api(
@@ -205,25 +302,32 @@ async def submit(ctx: Ctx) -> Response:
     family="indicators_import",
 )
 async def import_indicators(ctx: Ctx) -> Response:
-    """Import up to 500 indicators; per-item ``isFailed``/``failureReason``."""
+    """Import up to 500 indicators; one row per item with ``isFailed``/``failureReason``."""
     body = await ctx.body()
     items = body.get("Indicators")
-    if not isinstance(items, list) or not items:
+    if items is None:
         raise ApiError(400, "MissingRequiredParameter", "Missing required parameter: 'Indicators'.")
-    if len(items) > 500:
-        raise ApiError(400, "MaximumBatchSizeExceeded", "At most 500 indicators per request.")
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, "InvalidRequestBody", "'Indicators' must be a non-empty list.")
+    if len(items) > MAX_BATCH:
+        raise ApiError(
+            400,
+            "MaximumBatchSizeExceeded",
+            f"The batch holds {len(items)} indicators; the maximum is {MAX_BATCH}.",
+        )
     out = []
     with ctx.state.lock:
+        store = _Store(ctx)
         for item in items:
-            problem = _validate(item)
             value = item.get("indicatorValue") if isinstance(item, dict) else None
+            problem = _validate(item)
             if problem is not None:
                 out.append(
                     {"id": None, "indicator": value, "isFailed": True, "failureReason": problem[1]}
                 )
                 continue
             try:
-                stored = _upsert(ctx, item)
+                stored = store.upsert(item)
             except ApiError as exc:
                 out.append(
                     {"id": None, "indicator": value, "isFailed": True, "failureReason": exc.message}
@@ -241,18 +345,18 @@ async def import_indicators(ctx: Ctx) -> Response:
     )
 
 
-@api(
-    "DELETE",
-    "/api/indicators/{id}",
-    surface="mde",
-    app=("Ti.ReadWrite.All",),
-    delegated=("Ti.ReadWrite",),
-)
+# The delete pages list the application permissions Ti.ReadWrite and Ti.ReadWrite.All only;
+# the delegated Ti.ReadWrite of the other indicator pages is accepted too.
+@api("DELETE", "/api/indicators/{id}", surface="mde", app=TI, delegated=TI_D)
 async def delete(ctx: Ctx) -> Response:
-    """Delete one indicator (204)."""
+    """Delete one indicator (204; 404 when missing or not visible to this app)."""
+    iid = ctx.params["id"]
     with ctx.state.lock:
-        if ctx.tenant.data["indicators"].pop(ctx.params["id"], None) is None:
-            raise ApiError(404, "ResourceNotFound", f"Indicator {ctx.params['id']} was not found")
+        store = ctx.tenant.data["indicators"]
+        ind = store.get(iid)
+        if ind is None or not _visible(ctx, ind):
+            raise ApiError(404, "ResourceNotFound", f"Indicator {iid} was not found")
+        del store[iid]
     return Response(status_code=204)
 
 
@@ -260,26 +364,44 @@ async def delete(ctx: Ctx) -> Response:
     "POST",
     "/api/indicators/BatchDelete",
     surface="mde",
-    app=("Ti.ReadWrite.All",),
-    delegated=("Ti.ReadWrite",),
+    app=TI,
+    delegated=TI_D,
     family="indicators_batch_delete",
 )
 async def batch_delete(ctx: Ctx) -> Response:
-    """Delete up to 500 indicators (204); 400 for an empty or oversized list."""
+    """Delete up to 500 indicators (204); 400 for an empty, oversized or invalid list, 404 when
+    any id is missing (then nothing is deleted)."""
     body = await ctx.body()
     ids = body.get("IndicatorIds")
+    if ids is None:
+        raise ApiError(
+            400, "MissingRequiredParameter", "Missing required parameter: 'IndicatorIds'."
+        )
     if not isinstance(ids, list) or not ids:
         raise ApiError(400, "InvalidRequestBody", "IndicatorIds must be a non-empty list.")
-    if len(ids) > 500:
-        raise ApiError(400, "MaximumBatchSizeExceeded", "At most 500 indicators per request.")
+    if len(ids) > MAX_BATCH:
+        raise ApiError(
+            400,
+            "MaximumBatchSizeExceeded",
+            f"The batch holds {len(ids)} indicator ids; the maximum is {MAX_BATCH}.",
+        )
+    bad = [i for i in ids if not (isinstance(i, str | int) and str(i).strip().isdigit())]
+    if bad:
+        raise ApiError(400, "InvalidInput", f"Invalid indicator id(s): {bad[:10]}.")
+    keys = list(dict.fromkeys(str(i).strip() for i in ids))
     with ctx.state.lock:
-        for i in ids:
-            ctx.tenant.data["indicators"].pop(str(i), None)
+        store = ctx.tenant.data["indicators"]
+        missing = [i for i in keys if i not in store or not _visible(ctx, store[i])]
+        if missing:
+            shown = ", ".join(missing[:20]) + (" ..." if len(missing) > 20 else "")
+            raise ApiError(404, "ResourceNotFound", f"Indicator(s) not found: {shown}")
+        for i in keys:
+            del store[i]
     return Response(status_code=204)
 
 
 def seed(state: EmulatorState, tenant: Tenant) -> None:
-    """A few existing indicators, one with the deprecated AlertAndBlock action."""
+    """A few existing indicators made in the portal, one with the deprecated AlertAndBlock."""
     store = tenant.data["indicators"]
     now = datetime.now(UTC)
     rows = [
@@ -305,10 +427,11 @@ def seed(state: EmulatorState, tenant: Tenant) -> None:
             "creationTimeDateTimeUtc": iso(now - timedelta(days=30)),
             "expirationTime": None,
             "lastUpdateTime": iso(now - timedelta(days=30)),
-            "createdBy": "portal",
-            "createdByDisplayName": "SOC Portal",
+            "lastUpdatedBy": "soc-lead@" + tenant.domain,
+            "createdBy": "soc-lead@" + tenant.domain,
+            "createdByDisplayName": "SOC Lead",
             "createdBySource": "Portal",
-            "source": "Portal",
+            "source": "soc-lead@" + tenant.domain,
             "sourceType": "User",
             "generateAlert": action == "Audit",
             "rbacGroupNames": [],
@@ -317,4 +440,5 @@ def seed(state: EmulatorState, tenant: Tenant) -> None:
             "application": None,
             "educateUrl": None,
             "mitreTechniques": [],
+            "externalID": None,
         }

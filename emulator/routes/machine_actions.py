@@ -1,13 +1,27 @@
 """Machine actions (isolate, scan, restrict, collect, quarantine, offboard), their lifecycle,
-cancel, investigation packages, plus the machine extras (find by IP/tag, tags, logon users,
-related alerts) and automated investigations started from a machine.
+cancel, investigation packages (signed download links that need no bearer token), and automated
+investigations started from a machine. The machine extras (find by IP/tag, tags, logon users,
+related alerts) are in ``machine_extras``.
 
 Lifecycle: an action is ``Pending`` for ``action_pending_seconds``, ``InProgress`` for
 ``action_running_seconds`` (documented seconds, divided by ``time_scale``), then ends
 ``Succeeded``, or ``Failed``/``TimeOut`` by the knobs ``action_failure_rate`` /
-``action_timeout_rate`` / per-machine ``action_outcomes`` (``{"<machine id>": "Failed" |
+``action_timeout_rate`` / ``action_stuck_rate`` (stays Pending) / per-machine
+``action_outcomes`` (``{"<machine id>" or "<machine id>/<type>": "Succeeded" | "Failed" |
 "TimeOut" | "Pending"}``; ``Pending`` never progresses). A second request of the same type for a
-machine whose action is still Pending or InProgress answers 400 "Action is already in progress".
+machine whose action is still Pending or InProgress answers 400 "Action is already in progress"
+(live response: ``ActiveRequestAlreadyExists``).
+
+Isolation state lives on the machine (``isolationState``, ``restrictionState``; not part of the
+documented machine entity, kept for assertions). Isolating a machine that is already isolated is
+accepted like the real API (201, a new action); knob ``isolate_when_isolated``: ``"succeed"``
+(default, the machine stays isolated) or ``"stuck"`` (the new action stays Pending, as reported
+in MicrosoftDocs/microsoft-365-docs#5903). Offboarding macOS/Linux answers 400
+``OsPlatformNotSupported``.
+
+The ``externalID`` of an action (documented on the MachineAction resource as "Id the customer can
+submit in the request for custom correlation") is taken from an optional ``ExternalID`` body
+field; the request pages do not name that field, so the client does not rely on it.
 """
 
 from __future__ import annotations
@@ -19,7 +33,7 @@ import random
 import time
 import uuid
 import zipfile
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from starlette.requests import Request
@@ -28,7 +42,7 @@ from starlette.routing import Route
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.odata import compile_filter, parse_top_skip
-from prefect_defender.emulator.routes.machines import READ, READ_D, find_machine, public
+from prefect_defender.emulator.routes.machines import READ, READ_D, find_machine
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
 
@@ -57,8 +71,9 @@ def sign(path: str, expires: int) -> str:
     return hmac.new(DOWNLOAD_KEY, f"{path}|{expires}".encode(), hashlib.sha256).hexdigest()
 
 
-def _outcome(state: EmulatorState, machine_id: str) -> str:
-    per = (state.config.get("action_outcomes") or {}).get(machine_id)
+def _outcome(state: EmulatorState, machine_id: str, action_type: str) -> str:
+    overrides = state.config.get("action_outcomes") or {}
+    per = overrides.get(f"{machine_id}/{action_type}") or overrides.get(machine_id)
     if per:
         return str(per)
     roll = random.random()
@@ -109,13 +124,13 @@ def new_action(
         "cancellationDateTimeUtc": None,
         "errorHResult": 0,
         "scope": extra.pop("scope", None),
-        "externalId": extra.pop("externalId", None),
+        "externalID": extra.pop("externalID", None),
         "requestSource": "PublicApi",
         "relatedFileInfo": extra.pop("relatedFileInfo", None),
         "commands": extra.pop("commands", []),
         "troubleshootInfo": None,
         "_created": time.monotonic(),
-        "_outcome": _outcome(state, machine["id"]),
+        "_outcome": extra.pop("_outcome", None) or _outcome(state, machine["id"], action_type),
     }
     action.update(extra)
     actions[aid] = action
@@ -141,6 +156,8 @@ def advance(state: EmulatorState, tenant: Tenant, action: dict[str, Any]) -> Non
     action["lastUpdateDateTimeUtc"] = _now_iso()
     for cmd in action.get("commands") or []:
         cmd["commandStatus"] = "Completed" if outcome == "Succeeded" else "Failed"
+        cmd["startTime"] = cmd["startTime"] or action["lastUpdateDateTimeUtc"]
+        cmd["endTime"] = action["lastUpdateDateTimeUtc"]
     if outcome != "Succeeded":
         action["errorHResult"] = -2147467259
         return
@@ -205,7 +222,16 @@ async def isolate(ctx: Ctx) -> Response:
             )
         return _created(
             new_action(
-                ctx, m, "Isolate", body["Comment"], scope=itype, externalId=body.get("ExternalID")
+                ctx,
+                m,
+                "Isolate",
+                body["Comment"],
+                scope=itype,
+                externalID=body.get("ExternalID"),
+                _outcome="Pending"
+                if m.get("isolationState") == "Isolated"
+                and ctx.state.config.get("isolate_when_isolated") == "stuck"
+                else None,
             )
         )
 
@@ -216,7 +242,7 @@ def _simple(action_type: str, perm: str, path: str, extra: tuple[str, ...] = ())
         body = await _body(ctx, ("Comment", *extra), ("ExternalID",))
         with ctx.state.lock:
             m = _machine(ctx)
-            kw: dict[str, Any] = {"externalId": body.get("ExternalID")}
+            kw: dict[str, Any] = {"externalID": body.get("ExternalID")}
             if action_type == "RunAntiVirusScan":
                 if body["ScanType"] not in ("Quick", "Full"):
                     raise ApiError(
@@ -378,167 +404,7 @@ def download_routes(state: EmulatorState) -> list[Route]:
     ]
 
 
-# -- machine extras -------------------------------------------------------------------------
-
-
-@api("GET", "/api/machines/findbytag", surface="mde", app=READ, delegated=READ_D)
-async def find_by_tag(ctx: Ctx) -> Response:
-    """Machines carrying a tag (exact, or prefix with ``useStartsWithFilter=true``)."""
-    tag = ctx.query.get("tag")
-    if not tag:
-        raise ApiError(400, "MissingRequiredParameter", "Missing required parameter: 'tag'.")
-    prefix = (ctx.query.get("useStartsWithFilter") or "false").lower() == "true"
-    low = tag.lower()
-    with ctx.state.lock:
-        rows = [
-            public(m)
-            for m in ctx.tenant.data["machines"].values()
-            if any(
-                t.lower().startswith(low) if prefix else t.lower() == low
-                for t in m.get("machineTags") or []
-            )
-        ]
-    return JSONResponse({"value": rows})
-
-
-@api(
-    "GET",
-    "/api/machines/findbyip(ip='{ip}',timestamp={ts})",
-    surface="mde",
-    app=READ,
-    delegated=READ_D,
-)
-async def find_by_ip(ctx: Ctx) -> Response:
-    """Machines that had the IP within 15 minutes of the timestamp (at most 30 days back)."""
-    ip, ts = ctx.params["ip"], ctx.params["ts"]
-    try:
-        when = datetime.fromisoformat(ts.replace("Z", "+00:00"))
-    except ValueError:
-        raise ApiError(400, "InvalidInput", f"Invalid timestamp '{ts}'.") from None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    if when < datetime.now(UTC) - timedelta(days=30):
-        raise ApiError(400, "InvalidInput", "The timestamp must be within the last 30 days.")
-    window = timedelta(minutes=15)
-    rows = []
-    with ctx.state.lock:
-        for m in ctx.tenant.data["machines"].values():
-            for h in m.get("_ipHistory") or []:
-                seen = datetime.fromisoformat(h["time"].replace("Z", "")[:26]).replace(tzinfo=UTC)
-                if h["ip"] == ip and abs(seen - when) <= window:
-                    rows.append(public(m))
-                    break
-    return JSONResponse({"value": rows})
-
-
-@api(
-    "POST",
-    "/api/machines/{id}/tags",
-    surface="mde",
-    app=("Machine.ReadWrite.All",),
-    delegated=("Machine.ReadWrite",),
-)
-async def tag_machine(ctx: Ctx) -> Response:
-    """Add or remove one tag."""
-    body = await _body(ctx, ("Value", "Action"))
-    if body["Action"] not in ("Add", "Remove"):
-        raise ApiError(400, "InvalidRequestBody", "Action must be 'Add' or 'Remove'.")
-    with ctx.state.lock:
-        m = _machine(ctx)
-        _apply_tag(m, str(body["Value"]), body["Action"])
-        return JSONResponse(public(m))
-
-
-def _apply_tag(m: dict[str, Any], value: str, action: str) -> None:
-    tags = list(m.get("machineTags") or [])
-    if action == "Add" and value not in tags:
-        tags.append(value)
-    if action == "Remove":
-        tags = [t for t in tags if t != value]
-    m["machineTags"] = tags
-
-
-@api(
-    "POST",
-    "/api/machines/AddOrRemoveTagForMultipleMachines",
-    surface="mde",
-    app=("Machine.ReadWrite.All",),
-    delegated=("Machine.ReadWrite",),
-)
-async def tag_many(ctx: Ctx) -> Response:
-    """Add or remove one tag on up to 500 machines."""
-    body = await _body(ctx, ("Value", "Action", "MachineIds"))
-    ids = body["MachineIds"]
-    if not isinstance(ids, list) or not ids:
-        raise ApiError(400, "InvalidRequestBody", "MachineIds must be a non-empty list.")
-    if len(ids) > 500:
-        raise ApiError(400, "MaximumBatchSizeExceeded", "At most 500 machines per request.")
-    if body["Action"] not in ("Add", "Remove"):
-        raise ApiError(400, "InvalidRequestBody", "Action must be 'Add' or 'Remove'.")
-    with ctx.state.lock:
-        found = []
-        for mid in ids:
-            m = ctx.tenant.data["machines"].get(str(mid).lower())
-            if m is not None:
-                _apply_tag(m, str(body["Value"]), body["Action"])
-                found.append(public(m))
-    return JSONResponse({"value": found})
-
-
-@api(
-    "GET",
-    "/api/machines/{id}/logonusers",
-    surface="mde",
-    app=("User.Read.All",),
-    delegated=("User.Read.All",),
-)
-async def logon_users(ctx: Ctx) -> Response:
-    """Users that logged on to the machine (from the alerts' users)."""
-    with ctx.state.lock:
-        m = _machine(ctx)
-        names = sorted(
-            {
-                a.get("relatedUser", {}).get("userName")
-                for a in ctx.tenant.data["alerts"].values()
-                if a.get("machineId") == m["id"]
-            }
-            - {None}
-        )
-        names = names or ["localadmin"]
-    rows = [
-        {
-            "id": n,
-            "accountName": n,
-            "accountDomain": ctx.tenant.name.upper(),
-            "accountSid": f"S-1-5-21-{int(hashlib.md5(n.encode()).hexdigest()[:8], 16)}",  # noqa: S324
-            "firstSeen": m["firstSeen"],
-            "lastSeen": m["lastSeen"],
-            "logonTypes": "Interactive",
-            "isDomainAdmin": False,
-            "isOnlyNetworkUser": False,
-        }
-        for n in names
-    ]
-    return JSONResponse({"value": rows})
-
-
-@api(
-    "GET",
-    "/api/machines/{id}/alerts",
-    surface="mde",
-    app=("Alert.Read.All", "Alert.ReadWrite.All"),
-    delegated=("Alert.Read", "Alert.ReadWrite"),
-)
-async def machine_alerts(ctx: Ctx) -> Response:
-    """Alerts on the machine."""
-    with ctx.state.lock:
-        m = _machine(ctx)
-        rows = [
-            {k: v for k, v in a.items() if k not in ("entities", "graphComments")}
-            for a in ctx.tenant.data["alerts"].values()
-            if a.get("machineId") == m["id"]
-        ]
-    return JSONResponse({"value": rows})
+# -- automated investigation started from a machine ---------------------------------------
 
 
 @api(

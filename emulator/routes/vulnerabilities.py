@@ -1,0 +1,267 @@
+"""Threat and vulnerability management: software, vulnerabilities, exposed machines,
+recommendations and the exposure score.
+
+Seeded per tenant from a fixed software list: each product has one to four CVEs exposed on a
+sample of the seeded machines, one recommendation, and the tenant an exposure score.
+Documented ``$top`` maxima: software and recommendations 10,000, vulnerabilities **8,000**;
+``/machines/{id}/vulnerabilities`` has its own quota family (50 per minute).
+"""
+
+from __future__ import annotations
+
+import random
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from starlette.responses import JSONResponse, Response
+
+from prefect_defender.emulator.guard import ApiError, Ctx, api
+from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.routes.machines import find_machine
+from prefect_defender.emulator.seed import iso
+from prefect_defender.emulator.state import EmulatorState, Tenant
+
+VULN_READ = ("Vulnerability.Read.All",)
+VULN_READ_D = ("Vulnerability.Read",)
+SOFTWARE_FILTERS = ("id", "name", "vendor")
+VULN_FILTERS = ("id", "name", "description", "cvssV3", "publishedOn", "severity", "updatedOn")
+REC_FILTERS = (
+    "id",
+    "productName",
+    "vendor",
+    "recommendedVersion",
+    "recommendationCategory",
+    "subCategory",
+    "severityScore",
+    "remediationType",
+    "recommendedProgram",
+    "recommendedVendor",
+    "status",
+)
+MAX_TOP_SOFTWARE = 10_000
+MAX_TOP_VULNERABILITIES = 8_000
+MAX_TOP_RECOMMENDATIONS = 10_000
+
+
+def _strip(rows: Any) -> list[dict[str, Any]]:
+    return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
+
+
+def _page(
+    ctx: Ctx, rows: list[dict[str, Any]], maximum: int, filters: tuple[str, ...], name: str
+) -> Response:
+    top, skip = parse_top_skip(ctx.query, maximum)
+    pred = compile_filter(ctx.query.get("$filter"), filters)
+    kept = [r for r in rows if pred(r)]
+    return JSONResponse(
+        {
+            "@odata.context": f"{ctx.request.base_url}api/$metadata#{name}",
+            "value": kept[skip : skip + top],
+        }
+    )
+
+
+def _collection(ctx: Ctx, rows: list[dict[str, Any]], name: str) -> Response:
+    return JSONResponse(
+        {"@odata.context": f"{ctx.request.base_url}api/$metadata#{name}", "value": rows}
+    )
+
+
+@api(
+    "GET", "/api/Software", surface="mde", app=("Software.Read.All",), delegated=("Software.Read",)
+)
+async def software(ctx: Ctx) -> Response:
+    """The software inventory ($top <= 10,000)."""
+    with ctx.state.lock:
+        rows = _strip(ctx.tenant.data["software"].values())
+    return _page(ctx, rows, MAX_TOP_SOFTWARE, SOFTWARE_FILTERS, "Software")
+
+
+@api(
+    "GET",
+    "/api/Software/{id}/vulnerabilities",
+    surface="mde",
+    app=VULN_READ,
+    delegated=VULN_READ_D,
+)
+async def software_vulnerabilities(ctx: Ctx) -> Response:
+    """Vulnerabilities of one software product; 404 for an unknown product."""
+    with ctx.state.lock:
+        sw = ctx.tenant.data["software"].get(ctx.params["id"])
+        if sw is None:
+            raise ApiError(404, "ResourceNotFound", f"Software {ctx.params['id']} was not found")
+        rows = _strip(ctx.tenant.data["vulnerabilities"][v] for v in sw["_cves"])
+    return _collection(
+        ctx, rows, "Collection(Analytics.Contracts.PublicAPI.PublicVulnerabilityDto)"
+    )
+
+
+@api("GET", "/api/vulnerabilities", surface="mde", app=VULN_READ, delegated=VULN_READ_D)
+async def vulnerabilities(ctx: Ctx) -> Response:
+    """All vulnerabilities ($top <= 8,000, as documented)."""
+    with ctx.state.lock:
+        rows = _strip(ctx.tenant.data["vulnerabilities"].values())
+    return _page(ctx, rows, MAX_TOP_VULNERABILITIES, VULN_FILTERS, "Vulnerabilities")
+
+
+@api(
+    "GET",
+    "/api/vulnerabilities/{id}/machineReferences",
+    surface="mde",
+    app=VULN_READ,
+    delegated=VULN_READ_D,
+)
+async def vulnerability_machines(ctx: Ctx) -> Response:
+    """Machines exposed to a vulnerability; 404 for an unknown one."""
+    key = ctx.params["id"].upper()
+    with ctx.state.lock:
+        v = ctx.tenant.data["vulnerabilities"].get(key)
+        if v is None:
+            raise ApiError(404, "ResourceNotFound", f"Vulnerability {key} was not found")
+        machines = ctx.tenant.data["machines"]
+        rows = [
+            {
+                "id": m["id"],
+                "computerDnsName": m["computerDnsName"],
+                "osPlatform": m["osPlatform"],
+                "rbacGroupName": m.get("rbacGroupName"),
+            }
+            for mid in v["_machines"]
+            if (m := machines.get(mid))
+        ]
+    return _collection(ctx, rows, "MachineReferences")
+
+
+@api(
+    "GET",
+    "/api/machines/{id}/vulnerabilities",
+    surface="mde",
+    app=VULN_READ,
+    delegated=VULN_READ_D,
+    family="machine_vulnerabilities",
+)
+async def machine_vulnerabilities(ctx: Ctx) -> Response:
+    """Vulnerabilities discovered on a machine (quota: 50 calls per minute)."""
+    with ctx.state.lock:
+        m = find_machine(ctx.tenant, ctx.params["id"])
+        rows = _strip(
+            v for v in ctx.tenant.data["vulnerabilities"].values() if m["id"] in v["_machines"]
+        )
+    return _collection(
+        ctx, rows, "Collection(Analytics.Contracts.PublicAPI.PublicVulnerabilityDto)"
+    )
+
+
+@api(
+    "GET",
+    "/api/recommendations",
+    surface="mde",
+    app=("SecurityRecommendation.Read.All",),
+    delegated=("SecurityRecommendation.Read",),
+)
+async def recommendations(ctx: Ctx) -> Response:
+    """Security recommendations ($top <= 10,000)."""
+    with ctx.state.lock:
+        rows = _strip(ctx.tenant.data["recommendations"].values())
+    return _page(ctx, rows, MAX_TOP_RECOMMENDATIONS, REC_FILTERS, "Recommendations")
+
+
+@api("GET", "/api/exposureScore", surface="mde", app=("Score.Read.All",), delegated=("Score.Read",))
+async def exposure_score(ctx: Ctx) -> Response:
+    """The organisation's exposure score: ``{time, score}``."""
+    with ctx.state.lock:
+        score = ctx.tenant.data["scores"].get("exposure", 0.0)
+    return JSONResponse(
+        {
+            "@odata.context": f"{ctx.request.base_url}api/$metadata#ExposureScore/$entity",
+            "time": iso(datetime.now(UTC)),
+            "score": score,
+        }
+    )
+
+
+SOFTWARE = [
+    ("microsoft", "edge", "128.0.2739"),
+    ("google", "chrome", "124.0.6367"),
+    ("mozilla", "firefox", "125.0"),
+    ("adobe", "acrobat_reader", "23.008"),
+    ("7-zip", "7-zip", "19.00"),
+    ("oracle", "jre", "8.0.381"),
+    ("openssl", "openssl", "3.0.7"),
+    ("microsoft", "office", "16.0.17328"),
+    ("putty", "putty", "0.79"),
+    ("notepad-plus-plus", "notepad++", "8.5.3"),
+]
+
+
+def seed(state: EmulatorState, tenant: Tenant) -> None:
+    """Software, CVEs exposed on sampled machines, recommendations and the exposure score."""
+    rng = random.Random(f"{state.config.get('seed', 1)}/tvm/{tenant.name}")
+    machines = list(tenant.data["machines"])
+    if not machines:
+        return
+    now = datetime.now(UTC)
+    n_cve = 0
+    for vendor, name, version in SOFTWARE:
+        sid = f"{vendor}-_-{name}"
+        exposed = rng.sample(machines, k=min(len(machines), rng.randint(1, 12)))
+        cves = []
+        for _ in range(rng.randint(1, 4)):
+            n_cve += 1
+            cve = f"CVE-2024-{20000 + n_cve}"
+            cves.append(cve)
+            tenant.data["vulnerabilities"][cve] = {
+                "id": cve,
+                "name": cve,
+                "description": f"A flaw in {name} {version}.",
+                "severity": rng.choice(["Low", "Medium", "High", "Critical"]),
+                "cvssV3": round(rng.uniform(3, 9.8), 1),
+                "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
+                "exposedMachines": len(exposed),
+                "publishedOn": iso(now - timedelta(days=rng.randint(10, 400))),
+                "updatedOn": iso(now - timedelta(days=rng.randint(1, 9))),
+                "publicExploit": rng.random() < 0.3,
+                "exploitVerified": False,
+                "exploitInKit": False,
+                "exploitTypes": [],
+                "exploitUris": [],
+                "cveSupportability": "Supported",
+                "_machines": list(exposed),
+            }
+        tenant.data["software"][sid] = {
+            "id": sid,
+            "name": name,
+            "vendor": vendor,
+            "weaknesses": len(cves),
+            "publicExploit": any(tenant.data["vulnerabilities"][c]["publicExploit"] for c in cves),
+            "activeAlert": False,
+            "exposedMachines": len(exposed),
+            "impactScore": round(len(cves) * 1.7, 2),
+            "_cves": cves,
+        }
+        rid = f"va-_-{sid}"
+        tenant.data["recommendations"][rid] = {
+            "id": rid,
+            "productName": name,
+            "recommendationName": f"Update {name}",
+            "weaknesses": len(cves),
+            "vendor": vendor,
+            "recommendedVersion": "",
+            "recommendedProgram": None,
+            "recommendedVendor": None,
+            "recommendationCategory": "Application",
+            "subCategory": "",
+            "severityScore": round(len(cves) * 2.1, 1),
+            "publicExploit": False,
+            "activeAlert": False,
+            "associatedThreats": [],
+            "remediationType": "Update",
+            "status": "Active",
+            "configScoreImpact": 0.0,
+            "exposureImpact": 1.2,
+            "totalMachineCount": len(machines),
+            "exposedMachinesCount": len(exposed),
+            "nonProductivityImpactedAssets": 0,
+            "relatedComponent": name,
+        }
+    tenant.data["scores"]["exposure"] = round(rng.uniform(20, 60), 2)

@@ -1,0 +1,260 @@
+"""Steps shared by the writing playbooks: plan, apply machine actions under the safety rails,
+wait for their final states, and report."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect.artifacts import acreate_markdown_artifact
+from pydantic import BaseModel, Field
+
+from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.models.machine_actions import ActionType
+from prefect_defender.api.models.machines import Machine
+from prefect_defender.api.resources.machine_actions import ActionWaitTimeoutError
+from prefect_defender.flows.common import markdown_table
+from prefect_defender.flows.safety import (
+    AutomationHaltedError,
+    SafetyPolicy,
+    WriteGuard,
+    protection_reason,
+)
+from prefect_defender.tasks.base import (
+    ItemOutcome,
+    OutcomeStatus,
+    defender_client,
+    defender_task,
+    task_logger,
+)
+
+__all__ = [
+    "PlannedAction",
+    "apply_machine_actions",
+    "await_machine_actions",
+    "outcome_rows",
+    "plan_machine_actions",
+    "write_report",
+]
+
+_ACTION_ENDPOINTS = (
+    *(t.endpoint for t in ActionType if t is not ActionType.LIVE_RESPONSE),
+    "mde.actions.list",
+)
+
+
+class PlannedAction(BaseModel):
+    """One proposed action on one machine."""
+
+    machine_id: str
+    computer_dns_name: str | None = None
+    action: ActionType
+    options: dict[str, Any] = Field(default_factory=dict)
+    protected: str | None = Field(default=None, description="Why the machine is protected.")
+    link: str | None = None
+
+
+def plan_machine_actions(
+    machines: list[Machine],
+    action: ActionType,
+    policy: SafetyPolicy,
+    options: dict[str, Any] | None = None,
+    link: Any = None,
+) -> list[PlannedAction]:
+    """One planned action per machine, with protected machines flagged."""
+    return [
+        PlannedAction(
+            machine_id=m.id,
+            computer_dns_name=m.computer_dns_name,
+            action=action,
+            options=dict(options or {}),
+            protected=protection_reason(policy, m),
+            link=link(m.id) if link else None,
+        )
+        for m in machines
+    ]
+
+
+def _body(p: PlannedAction) -> dict[str, Any]:
+    if p.action is ActionType.ISOLATE:
+        return {"IsolationType": p.options.get("isolation_type", "Full")}
+    if p.action is ActionType.RUN_ANTIVIRUS_SCAN:
+        return {"ScanType": p.options.get("scan_type", "Quick")}
+    if p.action is ActionType.STOP_AND_QUARANTINE_FILE:
+        return {"Sha1": p.options["sha1"]}
+    return {}
+
+
+@defender_task(name="apply-machine-actions", endpoints=_ACTION_ENDPOINTS)
+async def apply_machine_actions(
+    credentials: Any,
+    plan: list[PlannedAction],
+    comment: str,
+    guard: WriteGuard,
+    tenant_id: str,
+    client_tenant: str | None = None,
+    allow_protected: bool = False,
+    concurrency: int = 10,
+) -> list[ItemOutcome]:
+    """Request the planned actions under the safety rails; one outcome per planned action.
+
+    Before every write: the kill switch, the per-run cap and the tenant's hourly cap. Protected
+    machines are skipped unless ``allow_protected``. In dry-run mode nothing is sent.
+
+    Example:
+        ```python
+        outcomes = await apply_machine_actions(creds, plan, "IR-7", WriteGuard(policy), tid)
+        ```
+    """
+    log = task_logger()
+    sem = asyncio.Semaphore(max(1, concurrency))
+    halted = False
+    async with defender_client(credentials, client_tenant) as client:
+
+        async def one(p: PlannedAction) -> ItemOutcome:
+            nonlocal halted
+            label = p.computer_dns_name or p.machine_id
+            if p.protected and not allow_protected:
+                return ItemOutcome(
+                    item=p.machine_id,
+                    status=OutcomeStatus.SKIPPED,
+                    reason=f"{label}: {p.protected}; needs explicit approval",
+                )
+            async with sem:
+                if halted:
+                    return ItemOutcome(
+                        item=p.machine_id,
+                        status=OutcomeStatus.SKIPPED,
+                        reason="kill switch on: automated response halted",
+                    )
+                try:
+                    refused = await guard.admit(tenant_id)
+                except AutomationHaltedError as exc:
+                    halted = True
+                    return ItemOutcome(
+                        item=p.machine_id, status=OutcomeStatus.SKIPPED, reason=str(exc.message)
+                    )
+                if refused:
+                    return ItemOutcome(
+                        item=p.machine_id, status=OutcomeStatus.SKIPPED, reason=f"cap: {refused}"
+                    )
+                if guard.policy.dry_run:
+                    return ItemOutcome(
+                        item=p.machine_id,
+                        status=OutcomeStatus.DRY_RUN,
+                        reason=f"dry run: would request {p.action.value}",
+                    )
+                try:
+                    req = await client.machine_actions.request(
+                        p.machine_id, p.action, comment, _body(p)
+                    )
+                except DefenderError as exc:
+                    return ItemOutcome(
+                        item=p.machine_id,
+                        status=OutcomeStatus.FAILED,
+                        error=exc.to_dict(),
+                        reason=str(exc),
+                    )
+            status = (
+                OutcomeStatus.ALREADY_IN_PROGRESS
+                if req.already_in_progress
+                else OutcomeStatus.SUCCEEDED
+            )
+            return ItemOutcome(
+                item=p.machine_id,
+                status=status,
+                result={
+                    "action_id": req.action.id,
+                    "status": req.action.status,
+                    "type": req.action.type,
+                },
+            )
+
+        outcomes = list(await asyncio.gather(*(one(p) for p in plan)))
+    log.info(
+        "%d planned, %d requested, %d skipped, %d failed",
+        len(plan),
+        sum(o.status in ("succeeded", "already_in_progress") for o in outcomes),
+        sum(o.status == "skipped" for o in outcomes),
+        sum(o.status == "failed" for o in outcomes),
+    )
+    return outcomes
+
+
+@defender_task(name="await-machine-actions", endpoints=("mde.actions.get",))
+async def await_machine_actions(
+    credentials: Any,
+    outcomes: list[ItemOutcome],
+    client_tenant: str | None = None,
+    timeout: float = 1800.0,
+    poll_interval: float = 10.0,
+) -> list[ItemOutcome]:
+    """Wait for every requested action to reach a final state; record it in the outcome.
+
+    An action that does not finish in time is recorded with its last state (``final_status``
+    = ``still <status>``); nothing is dropped.
+
+    Example:
+        ```python
+        outcomes = await await_machine_actions(creds, outcomes, timeout=900)
+        ```
+    """
+    async with defender_client(credentials, client_tenant) as client:
+
+        async def one(o: ItemOutcome) -> ItemOutcome:
+            if not isinstance(o.result, dict) or "action_id" not in o.result:
+                return o
+            try:
+                final = await client.machine_actions.wait(
+                    o.result["action_id"],
+                    timeout=timeout,
+                    poll_interval=poll_interval,
+                    max_interval=max(poll_interval, 60.0),
+                )
+                state = final.status
+            except ActionWaitTimeoutError as exc:
+                state = f"still {exc.action.status}"
+            except DefenderError as exc:
+                state = f"unknown ({exc.code})"
+            result = {**o.result, "final_status": state}
+            ok = state == "Succeeded"
+            return o.model_copy(
+                update={
+                    "result": result,
+                    "status": o.status if ok else OutcomeStatus.FAILED,
+                    "reason": o.reason if ok else f"action ended {state}",
+                }
+            )
+
+        return list(await asyncio.gather(*(one(o) for o in outcomes)))
+
+
+def outcome_rows(plan: list[PlannedAction], outcomes: list[ItemOutcome]) -> list[dict[str, Any]]:
+    """Report rows joining the plan and the outcomes."""
+    rows = []
+    for p, o in zip(plan, outcomes, strict=True):
+        res = o.result if isinstance(o.result, dict) else {}
+        rows.append(
+            {
+                "machine": f"[{p.computer_dns_name or p.machine_id}]({p.link})"
+                if p.link
+                else (p.computer_dns_name or p.machine_id),
+                "action": p.action.value,
+                "outcome": o.status.value if hasattr(o.status, "value") else o.status,
+                "final": res.get("final_status") or res.get("status") or "",
+                "action id": res.get("action_id", ""),
+                "note": o.reason or "",
+            }
+        )
+    return rows
+
+
+async def write_report(
+    key: str, title: str, summary: list[str], rows: list[dict[str, Any]], columns: list[str]
+) -> str:
+    """A markdown artifact: a title, summary lines and a table; returns the markdown."""
+    md = f"# {title}\n\n" + "\n".join(f"- {line}" for line in summary)
+    if rows:
+        md += "\n\n" + markdown_table(rows, columns)
+    await acreate_markdown_artifact(markdown=md, key=key, description=title)
+    return md

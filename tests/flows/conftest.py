@@ -1,0 +1,82 @@
+"""Helpers for playbook tests: run a flow in a thread, find it paused, resume it with input."""
+
+from __future__ import annotations
+
+import asyncio
+import concurrent.futures
+import threading
+import time
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterState, FlowRunFilterStateType
+from prefect.client.schemas.objects import StateType
+from prefect.client.schemas.sorting import FlowRunSort
+
+
+@pytest.fixture(scope="session")
+def pool() -> None:
+    """Kept for the tests' signatures; flows run on daemon threads (see :func:`start`)."""
+    return None
+
+
+def start(
+    pool: Any, fn: Callable[..., Coroutine[Any, Any, Any]], **kwargs: Any
+) -> concurrent.futures.Future[Any]:
+    """Run an async flow in its own daemon thread and event loop.
+
+    A daemon thread, so a flow left paused by a failing test cannot hang the test session.
+    """
+    fut: concurrent.futures.Future[Any] = concurrent.futures.Future()
+
+    def run() -> None:
+        try:
+            fut.set_result(asyncio.run(fn(**kwargs)))
+        except BaseException as exc:
+            fut.set_exception(exc)
+
+    threading.Thread(target=run, daemon=True).start()
+    return fut
+
+
+async def paused_runs(name: str) -> list[Any]:
+    async with get_client() as client:
+        runs = await client.read_flow_runs(
+            flow_run_filter=FlowRunFilter(
+                state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.PAUSED]))
+            ),
+            limit=50,
+            sort=FlowRunSort.START_TIME_DESC,
+        )
+        out = []
+        for r in runs:
+            flow = await client.read_flow(r.flow_id)
+            if flow.name == name:
+                out.append(r)
+        return out
+
+
+def wait_paused(name: str, known: set[Any], timeout: float = 60.0) -> Any:
+    """The first paused run of flow ``name`` not in ``known``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for r in asyncio.run(paused_runs(name)):
+            if r.id not in known:
+                return r
+        time.sleep(0.5)
+    raise AssertionError(f"no paused run of {name} within {timeout}s")
+
+
+def resume(run_id: Any, **run_input: Any) -> None:
+    from prefect.flow_runs import resume_flow_run
+
+    resume_flow_run(run_id, run_input=run_input)
+
+
+@pytest.fixture
+def fast_actions(fresh: Any) -> Any:
+    fresh.admin.patch_config(time_scale=300.0, action_outcomes={})
+    yield fresh
+    fresh.admin.patch_config(time_scale=1.0, action_outcomes={})

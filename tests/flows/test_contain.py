@@ -1,0 +1,217 @@
+"""Contain-device end to end: approval approve/reject/timeout, auto-approve, safety rails."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.variables import Variable
+
+from prefect_defender.blocks import DefenderApplicationCredentials
+from prefect_defender.flows.approval import ApprovalPolicy
+from prefect_defender.flows.contain import contain_device
+from prefect_defender.flows.safety import SafetyPolicy
+from tests.flows.conftest import resume, start, wait_paused
+
+BLOCK = "defender-application-credentials/contain-tests"
+
+
+@pytest.fixture
+def saved_block(prefect_harness, conn: dict) -> str:
+    DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0).save(
+        "contain-tests", overwrite=True
+    )
+    return BLOCK
+
+
+def isolations(emu: Any, tenant: str) -> list[dict]:
+    return [a for a in emu.admin.dump(tenant, "machineActions") if a["type"] == "Isolate"]
+
+
+def new_incident(emu: Any, tenant: str, machine_ids: list[str], severity: str = "High") -> int:
+    incidents = emu.admin.upsert_incidents(
+        tenant,
+        [
+            {
+                "incidentName": "test containment",
+                "severity": severity,
+                "status": "Active",
+                "alerts": [
+                    {
+                        "id": f"da_test_{m[:8]}_{severity}",
+                        "machineId": m,
+                        "severity": severity,
+                        "computerDnsName": m,
+                        "title": "t",
+                        "entities": [],
+                    }
+                    for m in machine_ids
+                ],
+            }
+        ],
+    )
+    return int(incidents[0]["incidentId"])
+
+
+def workstations(emu: Any, tenant: str) -> list[dict]:
+    return [m for m in emu.admin.dump(tenant, "machines") if "-ws-" in m["computerDnsName"]]
+
+
+def test_approve_isolates_and_comments(saved_block, fast_actions, tenants, pool) -> None:
+    tid = tenants["contoso"]
+    ws = workstations(fast_actions, tid)[20:22]
+    iid = new_incident(fast_actions, tid, [m["id"] for m in ws])
+    before = len(isolations(fast_actions, tid))
+    fut = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        poll_interval_seconds=0.05,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-device", set())
+    resume(run.id, approve=True, isolation_type="Full", approved_by="alice", comment="go")
+    summary = fut.result(timeout=120)
+    assert summary["approved"] is True and summary["verdict"] == "approved by alice"
+    assert [o["result"]["final_status"] for o in summary["outcomes"]] == ["Succeeded"] * 2
+    new = isolations(fast_actions, tid)[before:]
+    assert sorted(a["machineId"] for a in new) == sorted(m["id"] for m in ws)
+    assert {a["scope"] for a in new} == {"Full"}
+    incident = next(i for i in fast_actions.admin.dump(tid, "incidents") if i["incidentId"] == iid)
+    assert "Containment (approved by alice, Full)" in incident["comments"][-1]["comment"]
+
+
+def test_reject_and_timeout_do_nothing(saved_block, fast_actions, tenants, pool) -> None:
+    tid = tenants["contoso"]
+    ws = workstations(fast_actions, tid)[23:24]
+    iid = new_incident(fast_actions, tid, [ws[0]["id"]])
+    before = len(isolations(fast_actions, tid))
+    fut = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-device", set())
+    resume(run.id, approve=False, approved_by="bob")
+    summary = fut.result(timeout=120)
+    assert summary["approved"] is False and summary["verdict"] == "rejected by bob"
+    fut = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=ApprovalPolicy(timeout_seconds=2, poll_interval_seconds=1),
+    )
+    summary = fut.result(timeout=120)
+    assert summary["approved"] is False and "no answer" in summary["verdict"]
+    assert len(isolations(fast_actions, tid)) == before  # nothing was isolated
+    incident = next(i for i in fast_actions.admin.dump(tid, "incidents") if i["incidentId"] == iid)
+    assert "not performed" in incident["comments"][-1]["comment"]
+
+
+def test_auto_approve_but_never_a_domain_controller(saved_block, fast_actions, tenants, pool):
+    tid = tenants["contoso"]
+    machines = fast_actions.admin.dump(tid, "machines")
+    ws = workstations(fast_actions, tid)[24]
+    iid = new_incident(fast_actions, tid, [ws["id"]])
+    policy = ApprovalPolicy(auto_approve_severities=["High"])
+    summary = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=policy,
+        poll_interval_seconds=0.05,
+    ).result(timeout=120)
+    assert summary["verdict"] == "auto-approved (severity High)"
+    assert summary["outcomes"][0]["result"]["final_status"] == "Succeeded"
+    dc = next(m for m in machines if "DomainController" in m["machineTags"])
+    iid2 = new_incident(fast_actions, tid, [dc["id"]])
+    before = len(isolations(fast_actions, tid))
+    fut = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid2,
+        approval=ApprovalPolicy(auto_approve_severities=["High"], poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-device", set())  # the DC forces the form
+    resume(run.id, approve=True, approved_by="carol")  # but not include_protected
+    summary = fut.result(timeout=120)
+    assert summary["outcomes"][0]["status"] == "skipped"
+    assert "protected tag" in summary["outcomes"][0]["reason"]
+    assert len(isolations(fast_actions, tid)) == before
+
+
+def test_dry_run_and_kill_switch(saved_block, fast_actions, tenants, pool) -> None:
+    tid = tenants["contoso"]
+    ws = workstations(fast_actions, tid)[25:27]
+    iid = new_incident(fast_actions, tid, [m["id"] for m in ws])
+    before = len(isolations(fast_actions, tid))
+    auto = ApprovalPolicy(auto_approve_severities=["High"])
+    fresh_stats = fast_actions.admin
+    fresh_stats.reset_stats()
+    summary = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=auto,
+        safety=SafetyPolicy(dry_run=True),
+    ).result(timeout=120)
+    assert [o["status"] for o in summary["outcomes"]] == ["dry_run", "dry_run"]
+    writes = [
+        r for r in fresh_stats.stats()["requests"] if r["method"] in ("POST", "PATCH", "DELETE")
+    ]
+    assert writes == []  # not a single write request in dry-run mode
+    Variable.set("defender_automation_halted", True, overwrite=True)
+    try:
+        summary = start(
+            pool, contain_device, credentials=saved_block, incident_id=iid, approval=auto
+        ).result(timeout=120)
+    finally:
+        Variable.set("defender_automation_halted", False, overwrite=True)
+    assert {o["status"] for o in summary["outcomes"]} == {"skipped"}
+    assert "halted" in summary["outcomes"][0]["reason"]
+    assert len(isolations(fast_actions, tid)) == before
+
+
+def test_per_run_cap(saved_block, fast_actions, tenants, pool) -> None:
+    tid = tenants["contoso"]
+    ws = workstations(fast_actions, tid)[27:30]
+    iid = new_incident(fast_actions, tid, [m["id"] for m in ws])
+    summary = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=ApprovalPolicy(auto_approve_severities=["High"]),
+        safety=SafetyPolicy(max_actions_per_run=2),
+        poll_interval_seconds=0.05,
+    ).result(timeout=120)
+    statuses = sorted(o["status"] for o in summary["outcomes"])
+    assert statuses == ["skipped", "succeeded", "succeeded"]
+    skipped = next(o for o in summary["outcomes"] if o["status"] == "skipped")
+    assert "per-run cap" in skipped["reason"]
+
+
+async def _artifact(key: str) -> str:
+    async with get_client() as client:
+        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+        arts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            limit=1,
+            sort="CREATED_DESC",
+        )
+        return str(arts[0].data)
+
+
+async def test_report_artifact_has_portal_links(saved_block, fast_actions, tenants) -> None:
+    md = await _artifact("defender-contain-device")
+    assert "https://security.microsoft.com/machines/" in md
+    assert "| machine | action | outcome |" in md
