@@ -521,8 +521,8 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "mde.domains.alerts",
         "GET",
         "/api/domains/{domain}/alerts",
-        _A_READ,
-        _A_READ_D,
+        _A_WRITE,  # the page lists the write permission only
+        _A_WRITE_D,
         "get-domain-related-alerts",
     ),
     _mde(
@@ -545,8 +545,8 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "mde.users.machines",
         "GET",
         "/api/users/{user}/machines",
-        _M_READ,
-        _M_READ_D,
+        ("Machine.ReadWrite.All",),  # as the page lists
+        ("Machine.ReadWrite",),
         "get-user-related-machines",
     ),
     # --- MDE automated investigations -------------------------------------------------------

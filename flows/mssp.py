@@ -1,0 +1,109 @@
+"""MSSP fan-out: one hunting query or one indicator baseline across every tenant of a partner
+block, concurrently, with one consolidated report. A tenant that fails (no consent, throttled
+past the deadline) is reported, never fatal."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from prefect import flow
+
+from prefect_defender.api.errors import DefenderError
+from prefect_defender.blocks import DefenderPartnerCredentials
+from prefect_defender.flows.common import load_credentials
+from prefect_defender.flows.steps import write_report
+from prefect_defender.tasks.base import defender_client, task_logger
+
+__all__ = ["mssp_fanout"]
+
+
+@flow(name="defender-mssp-fanout", log_prints=True)
+async def mssp_fanout(
+    credentials: str = "defender-partner-credentials/mssp",
+    query: str | None = None,
+    indicator_baseline: list[dict[str, Any]] | None = None,
+    tenant_ids: list[str] | None = None,
+    concurrency: int = 5,
+    dry_run: bool = False,
+) -> list[dict[str, Any]]:
+    """Run ``query`` and/or apply ``indicator_baseline`` in every customer tenant.
+
+    Parameters:
+        credentials: a ``defender-partner-credentials/<name>`` block.
+        query: an advanced hunting query (Graph ``runHuntingQuery``).
+        indicator_baseline: indicators every tenant should have (created or updated).
+        tenant_ids: restrict to these tenants (default: all of the block's).
+        concurrency: tenants processed at the same time.
+
+    Returns one row per tenant: status, rows found, indicators submitted, error.
+
+    Example:
+        ```python
+        from prefect_defender.flows.mssp import mssp_fanout
+
+        mssp_fanout(credentials="defender-partner-credentials/mssp",
+                    query='DeviceNetworkEvents | where RemoteIP == "203.0.113.66" | count')
+        ```
+    """
+    log = task_logger()
+    creds = await load_credentials(credentials)
+    if not isinstance(creds, DefenderPartnerCredentials):
+        raise ValueError("credentials: the MSSP fan-out needs a partner credentials block")
+    from prefect_defender.api.resources.indicators import coerce_indicators
+
+    baseline = coerce_indicators(indicator_baseline or [])
+    tenants = tenant_ids or creds.tenant_ids()
+    sem = asyncio.Semaphore(max(1, concurrency))
+
+    async def one(tid: str) -> dict[str, Any]:
+        row: dict[str, Any] = {
+            "tenant_id": tid,
+            "tenant": creds.display_name(tid),
+            "status": "ok",
+            "rows": None,
+            "indicators": None,
+            "error": "",
+        }
+        async with sem:
+            try:
+                async with defender_client(creds, tid) as client:
+                    if query:
+                        row["rows"] = len(await client.hunting.run(query))
+                    if baseline:
+                        if dry_run:
+                            row["indicators"] = f"{len(baseline)} (dry run)"
+                        else:
+                            results = []
+                            for start in range(0, len(baseline), 500):
+                                results += await client.indicators.import_batch(
+                                    baseline[start : start + 500]
+                                )
+                            failed = [r for r in results if r.failed]
+                            row["indicators"] = f"{len(results) - len(failed)}/{len(results)}"
+                            if failed:
+                                row["status"] = "partial"
+                                row["error"] = "; ".join(
+                                    f"{r.indicator.value}: {r.reason}" for r in failed[:5]
+                                )
+            except DefenderError as exc:
+                row["status"] = "failed"
+                row["error"] = f"{type(exc).__name__}: {exc.message}"[:300]
+        log.info("tenant %s: %s", row["tenant"], row["status"])
+        return row
+
+    rows = list(await asyncio.gather(*(one(t) for t in tenants)))
+    await write_report(
+        "defender-mssp-fanout",
+        "MSSP fan-out",
+        [
+            f"Tenants: {len(rows)}",
+            f"Succeeded: {sum(r['status'] == 'ok' for r in rows)}",
+            f"Failed: {sum(r['status'] == 'failed' for r in rows)}",
+            f"Query: `{query}`" if query else "No query",
+            f"Indicator baseline: {len(baseline)} item(s)",
+        ],
+        rows,
+        ["tenant", "tenant_id", "status", "rows", "indicators", "error"],
+    )
+    return rows

@@ -1,0 +1,140 @@
+"""Release: after approval, lift isolation and code restriction, and remove the indicators a
+playbook added for an incident."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from prefect_defender.api.models.machine_actions import ActionType
+from prefect_defender.flows.approval import ApprovalPolicy, request_decision
+from prefect_defender.flows.block_indicators import PLAYBOOK_TITLE_PREFIX
+from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
+from prefect_defender.flows.steps import (
+    apply_machine_actions,
+    await_machine_actions,
+    outcome_rows,
+    plan_machine_actions,
+    write_report,
+)
+from prefect_defender.tasks.base import defender_client, task_logger
+from prefect_defender.tasks.incidents import add_incident_comment, get_incident
+from prefect_defender.tasks.indicators import delete_indicators
+
+__all__ = ["release_containment"]
+
+COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
+
+
+@flow(name="defender-release", log_prints=True)
+async def release_containment(
+    credentials: str = "defender-application-credentials/soc",
+    incident_id: int | None = None,
+    machine_ids: list[str] | None = None,
+    tenant_id: str | None = None,
+    unisolate: bool = True,
+    unrestrict: bool = False,
+    expire_indicators: bool = True,
+    approval: ApprovalPolicy | None = None,
+    safety: SafetyPolicy | None = None,
+    wait_timeout_seconds: int = 1800,
+    poll_interval_seconds: float = 10.0,
+) -> dict[str, Any]:
+    """Release the devices of an incident (or the given machines) after approval.
+
+    Indicators are "expired" by deleting the ones whose title says a playbook created them
+    for this incident (``prefect-defender: incident <id> ...``).
+
+    Example:
+        ```python
+        from prefect_defender.flows.release import release_containment
+
+        release_containment(credentials="defender-application-credentials/soc", incident_id=1001)
+        ```
+    """
+    log = task_logger()
+    approval = approval or ApprovalPolicy()
+    safety = safety or SafetyPolicy()
+    creds = await load_credentials(credentials)
+    tenant = own_tenant(creds, tenant_id)
+    ids = list(machine_ids or [])
+    if incident_id:
+        ids += (await get_incident(creds, incident_id, tenant_id)).device_ids()
+    ids = list(dict.fromkeys(i.lower() for i in ids))
+    async with defender_client(creds, tenant_id) as client:
+        machines = [await client.machines.get(m) for m in ids]
+        link = lambda mid: client.portal_link("machine", mid)  # noqa: E731
+        plan = []
+        if unisolate:
+            plan += plan_machine_actions(machines, ActionType.UNISOLATE, safety, None, link)
+        if unrestrict:
+            plan += plan_machine_actions(
+                machines, ActionType.UNRESTRICT_CODE_EXECUTION, safety, None, link
+            )
+        marker = f"{PLAYBOOK_TITLE_PREFIX}: incident {incident_id} "
+        indicators = (
+            [
+                i
+                for i in await client.indicators.list(limit=15_000)
+                if incident_id and (i.title or "").startswith(marker)
+            ]
+            if expire_indicators
+            else []
+        )
+    for p in plan:
+        p.protected = None  # releasing is never dangerous
+    proposal = markdown_table(
+        [{"target": p.computer_dns_name, "action": p.action.value} for p in plan]
+        + [
+            {"target": f"{i.indicator_type}:{i.indicator_value}", "action": "delete indicator"}
+            for i in indicators
+        ],
+        ["target", "action"],
+    )
+    decision, verdict = await request_decision(
+        f"## Release incident {incident_id}?\n\n{proposal}", approval
+    )
+    summary: dict[str, Any] = {"tenant_id": tenant, "verdict": verdict, "approved": False}
+    if decision is None or not decision.approve:
+        await write_report(
+            "defender-release", "Release: not approved", [f"Decision: {verdict}"], [], COLUMNS
+        )
+        return summary
+    summary["approved"] = True
+    outcomes = await apply_machine_actions(
+        creds,
+        plan,
+        f"prefect-defender release ({verdict})",
+        WriteGuard(safety),
+        tenant,
+        tenant_id,
+        True,
+    )
+    if not safety.dry_run:
+        outcomes = await await_machine_actions(
+            creds, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+        )
+    deleted = []
+    if indicators and not safety.dry_run:
+        deleted = await delete_indicators(creds, [i.id for i in indicators], tenant_id)
+    summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
+    summary["indicators_deleted"] = [o.model_dump(mode="json") for o in deleted]
+    if incident_id and not safety.dry_run:
+        await add_incident_comment(
+            creds,
+            incident_id,
+            f"Released ({verdict}): {len(outcomes)} action(s), "
+            f"{len(deleted)} indicator(s) removed.",
+            tenant_id,
+        )
+    log.info("release: %d action(s), %d indicator(s)", len(outcomes), len(deleted))
+    await write_report(
+        "defender-release",
+        f"Release of incident {incident_id}",
+        [f"Decision: {verdict}", f"Indicators removed: {len(deleted)}"],
+        outcome_rows(plan, outcomes),
+        COLUMNS,
+    )
+    return summary

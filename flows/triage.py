@@ -1,0 +1,278 @@
+"""Triage: enrich an incident, score it by rules, update it, comment, and report.
+
+Runs on a schedule (every open incident not yet triaged) or for one incident when the poller's
+``defender.incident.created`` event triggers it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+from pydantic import BaseModel, Field
+
+from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.models.incidents import Incident
+from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.steps import write_report
+from prefect_defender.tasks.base import defender_client, task_logger
+from prefect_defender.tasks.enrichment import enrich_entities
+from prefect_defender.tasks.incidents import get_incident, list_incidents, update_incident
+
+__all__ = ["ScoringRule", "TriageRules", "triage_incident", "triage_open_incidents"]
+
+TRIAGED_TAG = "pd-triaged"
+
+
+class ScoringRule(BaseModel):
+    """Points added when every condition given matches."""
+
+    name: str
+    points: int
+    severity_in: list[str] = Field(default_factory=list, description="Incident severities.")
+    title_contains: str | None = Field(default=None, description="Case-insensitive text.")
+    min_devices: int | None = None
+    entity_type: str | None = Field(default=None, description="File, Ip, Url or User.")
+    malware_file: bool = Field(default=False, description="A file Defender calls Malware.")
+    device_tag: str | None = Field(default=None, description="A device carries this tag.")
+
+
+def default_rules() -> list[ScoringRule]:
+    """A reasonable starting rule set."""
+    return [
+        ScoringRule(name="high severity", points=40, severity_in=["High"]),
+        ScoringRule(name="medium severity", points=20, severity_in=["Medium"]),
+        ScoringRule(name="known malware file", points=30, malware_file=True),
+        ScoringRule(name="ransomware in title", points=30, title_contains="ransomware"),
+        ScoringRule(name="several devices", points=15, min_devices=2),
+        ScoringRule(name="touches a domain controller", points=25, device_tag="DomainController"),
+    ]
+
+
+class TriageRules(BaseModel):
+    """How an incident is scored and what happens at each level."""
+
+    rules: list[ScoringRule] = Field(default_factory=default_rules)
+    escalate_at: int = Field(default=50, description="Score from which the incident escalates.")
+    assign_to: str | None = Field(default=None, description="Owner set on escalated incidents.")
+    escalated_tags: list[str] = Field(default_factory=lambda: ["pd-escalated"])
+    classify_malware_true_positive: bool = Field(
+        default=True,
+        description="Classify as TruePositive/Malware when a file is known malware.",
+    )
+
+
+def score(incident: Incident, facts: dict[str, Any], rules: TriageRules) -> tuple[int, list[str]]:
+    """The score and the names of the rules that matched."""
+    total, hits = 0, []
+    entity_types = {e.entity_type for a in incident.alerts for e in a.entities}
+    tags = {t.lower() for d in facts["devices"] for t in d.get("tags", [])}
+    for r in rules.rules:
+        conds = []
+        if r.severity_in:
+            conds.append(incident.severity in r.severity_in)
+        if r.title_contains:
+            conds.append(r.title_contains.lower() in (incident.incident_name or "").lower())
+        if r.min_devices is not None:
+            conds.append(len(facts["devices"]) >= r.min_devices)
+        if r.entity_type:
+            conds.append(r.entity_type in entity_types)
+        if r.malware_file:
+            conds.append(bool(facts["malware_files"]))
+        if r.device_tag:
+            conds.append(r.device_tag.lower() in tags)
+        if conds and all(conds):
+            total += r.points
+            hits.append(f"{r.name} (+{r.points})")
+    return total, hits
+
+
+def _is_malware(result: Any) -> bool:
+    """True when an enrichment result says Defender knows the file as malware."""
+    file_info = getattr(result, "file", None)
+    if file_info is None and isinstance(result, dict):
+        file_info = result.get("file") or result.get("info")
+    kind = getattr(file_info, "determination_type", None)
+    if kind is None and isinstance(file_info, dict):
+        kind = file_info.get("determination_type") or file_info.get("determinationType")
+    return kind == "Malware"
+
+
+def _detail(result: Any) -> str:
+    """A one-line summary of an enrichment result."""
+    parts = []
+    stats = getattr(result, "stats", None)
+    if stats is not None and getattr(stats, "org_prevalence", None) is not None:
+        parts.append(f"prevalence {stats.org_prevalence}")
+    file_info = getattr(result, "file", None)
+    if file_info is not None and getattr(file_info, "determination_type", None):
+        parts.append(str(file_info.determination_type))
+    for name in ("alerts", "machines"):
+        items = getattr(result, name, None)
+        if items:
+            parts.append(f"{len(items)} {name}")
+    return ", ".join(parts) or "known"
+
+
+async def _triage(
+    creds: Any, incident_id: int, tenant_id: str | None, rules: TriageRules, dry_run: bool
+) -> dict[str, Any]:
+    log = task_logger()
+    incident = await get_incident(creds, incident_id, tenant_id)
+    files = sorted(
+        {e.sha256 or e.sha1 for a in incident.alerts for e in a.entities if e.sha256 or e.sha1}
+    )
+    ips = sorted({e.ip_address for a in incident.alerts for e in a.entities if e.ip_address})
+    users = sorted({e.account_name for a in incident.alerts for e in a.entities if e.account_name})
+    enriched = (
+        await enrich_entities(creds, files=files, ips=ips, users=users, tenant_id=tenant_id)
+        if files or ips or users
+        else []
+    )
+    devices: list[dict[str, Any]] = []
+    async with defender_client(creds, tenant_id) as client:
+        for mid in incident.device_ids():
+            try:
+                m = await client.machines.get(mid)
+                devices.append(
+                    {
+                        "id": m.id,
+                        "name": m.computer_dns_name,
+                        "tags": m.machine_tags,
+                        "risk": m.risk_score,
+                        "health": m.health_status,
+                        "link": client.portal_link("machine", m.id),
+                    }
+                )
+            except DefenderError as exc:
+                devices.append({"id": mid, "name": mid, "tags": [], "error": exc.code})
+        incident_link = client.portal_link("incident", incident.incident_id)
+    malware = [
+        o.item for o in enriched if o.item.startswith("file:") and o.ok and _is_malware(o.result)
+    ]
+    facts = {"devices": devices, "malware_files": malware}
+    points, hits = score(incident, facts, rules)
+    escalate = points >= rules.escalate_at
+    lines = [
+        f"Score {points} ({', '.join(hits) or 'no rule matched'}).",
+        f"Devices: {', '.join(d['name'] or d['id'] for d in devices) or 'none'}.",
+        f"Known malware files: {len(malware)}; IPs: {len(ips)}; users: {len(users)}.",
+    ]
+    comment = "prefect-defender triage: " + " ".join(lines)
+    update: dict[str, Any] = {
+        "tags": sorted({*incident.tags, TRIAGED_TAG, *(rules.escalated_tags if escalate else [])}),
+        "comment": comment,
+    }
+    if escalate:
+        update["status"] = "InProgress"
+        if rules.assign_to:
+            update["assigned_to"] = rules.assign_to
+        if malware and rules.classify_malware_true_positive:
+            update["classification"], update["determination"] = "TruePositive", "Malware"
+    if not dry_run:
+        await update_incident(creds, incident_id, tenant_id=tenant_id, **update)
+    log.info("incident %s scored %d%s", incident_id, points, " -> escalated" if escalate else "")
+    rows = [
+        {
+            "entity": o.item,
+            "outcome": o.status.value,
+            "detail": _detail(o.result) if o.ok else o.reason,
+        }
+        for o in enriched
+    ]
+    md_devices = markdown_table(
+        [
+            {
+                "device": f"[{d['name']}]({d.get('link', '')})",
+                "tags": ", ".join(d["tags"]),
+                "risk": d.get("risk"),
+                "health": d.get("health"),
+            }
+            for d in devices
+        ],
+        ["device", "tags", "risk", "health"],
+    )
+    await write_report(
+        "defender-triage",
+        f"Triage of incident {incident_id}",
+        [
+            f"[Open the incident in Defender]({incident_link})",
+            *lines,
+            f"Escalated: {escalate}",
+            f"Dry run: {dry_run}",
+            "",
+            "Devices:",
+            "",
+            md_devices,
+        ],
+        rows,
+        ["entity", "outcome", "detail"],
+    )
+    return {
+        "incident_id": incident_id,
+        "tenant_id": own_tenant(creds, tenant_id),
+        "score": points,
+        "matched": hits,
+        "escalated": escalate,
+        "update": update,
+        "enriched": [o.model_dump(mode="json") for o in enriched],
+    }
+
+
+@flow(name="defender-triage-incident", log_prints=True)
+async def triage_incident(
+    credentials: str = "defender-application-credentials/soc",
+    incident_id: int = 0,
+    tenant_id: str | None = None,
+    rules: TriageRules | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Triage one incident: enrich, score, tag/assign/escalate, comment, report.
+
+    Parameters:
+        credentials: the credentials block, ``<block-type-slug>/<name>``.
+        incident_id: the Defender XDR incident (templated from the poller's event).
+        tenant_id: for a partner block, the customer tenant.
+        rules: scoring rules, threshold and what escalation sets.
+        dry_run: compute and report, but do not update the incident.
+
+    Example:
+        ```python
+        from prefect_defender.flows.triage import triage_incident
+
+        triage_incident(credentials="defender-application-credentials/soc", incident_id=1001)
+        ```
+    """
+    creds = await load_credentials(credentials)
+    return await _triage(creds, incident_id, tenant_id, rules or TriageRules(), dry_run)
+
+
+@flow(name="defender-triage-open-incidents", log_prints=True)
+async def triage_open_incidents(
+    credentials: str = "defender-application-credentials/soc",
+    tenant_id: str | None = None,
+    rules: TriageRules | None = None,
+    max_incidents: int = 25,
+    dry_run: bool = False,
+) -> list[dict[str, Any]]:
+    """Triage every active incident not yet tagged ``pd-triaged`` (the scheduled variant).
+
+    Example:
+        ```python
+        from prefect_defender.flows.triage import triage_open_incidents
+
+        triage_open_incidents(credentials="defender-application-credentials/soc")
+        ```
+    """
+    creds = await load_credentials(credentials)
+    todo = [
+        i
+        for i in await list_incidents(creds, status="Active", limit=500, tenant_id=tenant_id)
+        if TRIAGED_TAG not in i.tags
+    ][:max_incidents]
+    out = []
+    for inc in todo:
+        out.append(
+            await _triage(creds, inc.incident_id, tenant_id, rules or TriageRules(), dry_run)
+        )
+    return out

@@ -1,0 +1,210 @@
+"""Triage, block indicators, hunt and respond, MSSP fan-out, release and evidence end to end."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from prefect_defender.blocks import DefenderApplicationCredentials, DefenderPartnerCredentials
+from prefect_defender.flows.approval import ApprovalPolicy
+from prefect_defender.flows.block_indicators import block_indicators
+from prefect_defender.flows.evidence import collect_evidence
+from prefect_defender.flows.hunt_respond import hunt_and_respond
+from prefect_defender.flows.mssp import mssp_fanout
+from prefect_defender.flows.release import release_containment
+from prefect_defender.flows.safety import SafetyPolicy
+from prefect_defender.flows.triage import TriageRules, triage_incident
+from tests.flows.conftest import resume, start, wait_paused
+
+APP = "defender-application-credentials/playbooks"
+PARTNER = "defender-partner-credentials/playbooks"
+
+
+@pytest.fixture
+def blocks(prefect_harness, conn: dict) -> dict[str, str]:
+    DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0).save(
+        "playbooks", overwrite=True
+    )
+    DefenderPartnerCredentials.from_emulator(
+        conn, tenants=["contoso", "fabrikam", "northwind"], rate_limit_time_scale=300.0
+    ).save("playbooks", overwrite=True)
+    return {"app": APP, "partner": PARTNER}
+
+
+def _writes(stats: dict) -> list[dict]:
+    return [r for r in stats["requests"] if r["method"] in ("POST", "PATCH", "DELETE")]
+
+
+def test_triage_escalates_the_ransomware_incident(blocks, fast_actions, tenants, pool) -> None:
+    out = start(
+        pool,
+        triage_incident,
+        credentials=blocks["app"],
+        incident_id=1001,
+        rules=TriageRules(assign_to="tier2@contoso.example"),
+    ).result(timeout=120)
+    assert out["escalated"] and out["score"] >= 50
+    assert any("known malware" in h for h in out["matched"])
+    incident = next(
+        i
+        for i in fast_actions.admin.dump(tenants["contoso"], "incidents")
+        if i["incidentId"] == 1001
+    )
+    assert "pd-triaged" in incident["tags"] and "pd-escalated" in incident["tags"]
+    assert incident["assignedTo"] == "tier2@contoso.example"
+    assert incident["classification"] == "TruePositive"
+    assert incident["comments"][-1]["comment"].startswith("prefect-defender triage: Score")
+
+
+def test_triage_dry_run_writes_nothing(blocks, fast_actions, pool) -> None:
+    fast_actions.admin.reset_stats()
+    out = start(
+        pool, triage_incident, credentials=blocks["app"], incident_id=1002, dry_run=True
+    ).result(timeout=120)
+    assert "update" in out
+    assert _writes(fast_actions.admin.stats()) == []
+
+
+def test_block_indicators_from_list_and_incident(blocks, fast_actions, tenants, pool) -> None:
+    rows = start(
+        pool,
+        block_indicators,
+        credentials=blocks["app"],
+        incident_id=1001,
+        indicators=[
+            {
+                "value": "198.51.100.77",
+                "type": "IpAddress",
+                "title": "scanner",
+                "description": "IR-12",
+            },
+            {"value": "not-a-hash", "type": "FileSha256", "title": "bad", "description": "x"},
+        ],
+    ).result(timeout=120)
+    by_item = {r["item"]: r["status"] for r in rows}
+    assert by_item["IpAddress:198.51.100.77"] == "succeeded"
+    assert any(k.startswith("[1]") and v == "failed" for k, v in by_item.items())
+    assert by_item["IpAddress:203.0.113.66"] == "succeeded"  # from the incident's entities
+    stored = {
+        i["indicatorValue"]: i for i in fast_actions.admin.dump(tenants["contoso"], "indicators")
+    }
+    assert stored["198.51.100.77"]["title"].startswith("prefect-defender:")
+    assert stored["203.0.113.66"]["expirationTime"]
+
+
+def test_block_indicators_for_every_partner_tenant(blocks, fast_actions, tenants, pool) -> None:
+    rows = start(
+        pool,
+        block_indicators,
+        credentials=blocks["partner"],
+        indicators=[
+            {
+                "value": "evil-baseline.example",
+                "type": "DomainName",
+                "title": "baseline",
+                "description": "MSSP baseline",
+            }
+        ],
+    ).result(timeout=120)
+    status = {r["tenant_id"]: r["status"] for r in rows}
+    assert status[tenants["contoso"]] == status[tenants["fabrikam"]] == "succeeded"
+    assert status[tenants["northwind"]] == "failed"  # no consent: reported, not fatal
+
+
+def test_hunt_and_respond_scans_matching_devices(blocks, fast_actions, tenants, pool) -> None:
+    fut = start(
+        pool,
+        hunt_and_respond,
+        credentials=blocks["app"],
+        ioc_kind="ip",
+        ioc_values=["203.0.113.66"],
+        response="scan",
+        poll_interval_seconds=0.05,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-hunt-and-respond", set())
+    resume(run.id, approve=True, approved_by="dana")
+    out = fut.result(timeout=120)
+    assert len(out["matches"]) >= 3
+    finals = [o["result"]["final_status"] for o in out["outcomes"]]
+    assert finals == ["Succeeded"] * len(out["matches"])
+    scans = [
+        a
+        for a in fast_actions.admin.dump(tenants["contoso"], "machineActions")
+        if a["type"] == "RunAntiVirusScan" and "hunt-and-respond" in a["requestorComment"]
+    ]
+    assert len(scans) >= 3
+
+
+def test_mssp_fanout_reports_the_failing_tenant(blocks, fast_actions, tenants, pool) -> None:
+    rows = start(
+        pool,
+        mssp_fanout,
+        credentials=blocks["partner"],
+        query='DeviceNetworkEvents | where RemoteIP == "203.0.113.66"',
+        indicator_baseline=[
+            {
+                "value": "c2-baseline.example",
+                "type": "DomainName",
+                "action": "Block",
+                "title": "baseline",
+                "description": "x",
+            }
+        ],
+    ).result(timeout=120)
+    by = {r["tenant_id"]: r for r in rows}
+    assert by[tenants["contoso"]]["status"] == "ok" and by[tenants["contoso"]]["rows"] >= 3
+    assert by[tenants["fabrikam"]]["status"] == "ok"
+    assert by[tenants["northwind"]]["status"] == "failed"
+    assert "Consent" in by[tenants["northwind"]]["error"]
+
+
+def test_release_after_approval(blocks, fast_actions, tenants, pool) -> None:
+    tid = tenants["contoso"]
+    fut = start(
+        pool,
+        release_containment,
+        credentials=blocks["app"],
+        incident_id=1001,
+        poll_interval_seconds=0.05,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-release", set())
+    resume(run.id, approve=True, approved_by="erin")
+    out = fut.result(timeout=120)
+    assert out["approved"] and out["outcomes"]
+    assert all(o["result"]["final_status"] == "Succeeded" for o in out["outcomes"])
+    remaining = [
+        i
+        for i in fast_actions.admin.dump(tid, "indicators")
+        if i["title"].startswith("prefect-defender: incident 1001 ")
+    ]
+    assert remaining == []  # playbook indicators for the incident are gone
+
+
+def test_collect_evidence_to_a_folder(blocks, fast_actions, pool, tmp_path: Path) -> None:
+    records = start(
+        pool,
+        collect_evidence,
+        credentials=blocks["app"],
+        incident_id=1001,
+        destination=str(tmp_path),
+        poll_interval_seconds=0.05,
+    ).result(timeout=120)
+    assert records and all(r["location"] for r in records)
+    for r in records:
+        assert Path(r["location"]).read_bytes()[:2] == b"PK" and r["bytes"] > 0
+
+
+def test_collect_evidence_dry_run_sends_no_write(blocks, fast_actions, pool) -> None:
+    fast_actions.admin.reset_stats()
+    records = start(
+        pool,
+        collect_evidence,
+        credentials=blocks["app"],
+        incident_id=1001,
+        safety=SafetyPolicy(dry_run=True),
+    ).result(timeout=120)
+    assert records and not any(r["location"] for r in records)
+    assert _writes(fast_actions.admin.stats()) == []
