@@ -139,8 +139,14 @@ async def poll_incidents(
     fresh.sort(key=lambda i: (i.last_update_time or since, i.incident_id))
     out = []
     for inc in fresh:
+        cp_time = checkpoint.last_update
         created = inc.created_time is not None and (
-            checkpoint.last_update is None or inc.created_time >= checkpoint.last_update
+            cp_time is None
+            or inc.created_time > cp_time
+            or (
+                inc.created_time == cp_time and inc.incident_id not in checkpoint.ids_at_last_update
+            )
+            or inc.created_time == inc.last_update_time  # never updated since it was created
         )
         out.append((inc, created))
     return out, checkpoint.advance(fetched)

@@ -1,0 +1,188 @@
+"""The incident poller: one event per new or changed incident, tie-safe, exactly once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from prefect.client.orchestration import get_client
+from prefect.events.filters import (
+    EventFilter,
+    EventNameFilter,
+    EventOccurredFilter,
+    EventResourceFilter,
+)
+from prefect.variables import Variable
+
+from prefect_defender.blocks import DefenderApplicationCredentials, DefenderPartnerCredentials
+from prefect_defender.flows.poller import Checkpoint, incident_poller
+from tests.flows.conftest import start
+
+APP = "defender-application-credentials/poller"
+
+
+def iso(t: datetime) -> str:
+    return t.strftime("%Y-%m-%dT%H:%M:%S.0000000Z")
+
+
+@pytest.fixture
+def block(prefect_harness, conn: dict) -> str:
+    DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=60.0).save(
+        "poller", overwrite=True
+    )
+    return APP
+
+
+async def _events(since: datetime, resources: list[str]) -> list[Any]:
+    async with get_client() as client:
+        page = await client.read_events(
+            EventFilter(
+                event=EventNameFilter(prefix=["defender.incident."]),
+                occurred=EventOccurredFilter(since=since, until=datetime.now(UTC)),
+                resource=EventResourceFilter(id=resources),
+            ),
+            limit=50,
+        )
+        return list(page.events)
+
+
+def events_for(since: datetime, resources: list[str], expected: int) -> list[Any]:
+    """Events persisted by the server (its event pipeline is asynchronous)."""
+    deadline = time.monotonic() + 20.0
+    found: list[Any] = []
+    while time.monotonic() < deadline:
+        found = asyncio.run(_events(since, resources))
+        if len(found) >= expected:
+            time.sleep(1.0)  # and nothing more arrives
+            return asyncio.run(_events(since, resources))
+        time.sleep(0.5)
+    return found
+
+
+def test_same_second_updates_restart_and_exactly_once(block, fresh, tenants, pool) -> None:
+    tid = tenants["contoso"]
+    var = f"cp_{uuid.uuid4().hex[:8]}"
+    since = datetime.now(UTC) - timedelta(seconds=5)
+    # everything changed in the last 10 minutes is "new" to a poller with a 10-minute lookback
+    t0 = datetime.now(UTC).replace(microsecond=0) + timedelta(seconds=2)
+    a, b = fresh.admin.upsert_incidents(
+        tid,
+        [
+            {
+                "incidentName": "poll A",
+                "severity": "High",
+                "lastUpdateTime": iso(t0),
+                "createdTime": iso(t0),
+            },
+            {
+                "incidentName": "poll B",
+                "severity": "Low",
+                "lastUpdateTime": iso(t0),
+                "createdTime": iso(t0),
+            },
+        ],
+    )
+    first = start(
+        pool, incident_poller, credentials=block, checkpoint_variable=var, initial_lookback_hours=1
+    ).result(timeout=60)
+    cp = Checkpoint.model_validate(Variable.get(var)[tid])
+    assert cp.last_update == t0 and sorted(cp.ids_at_last_update) == sorted(
+        [a["incidentId"], b["incidentId"]]
+    )
+    assert first[tid] >= 2
+    # a third incident updated in the very same second: seen once, A and B not repeated
+    (c,) = fresh.admin.upsert_incidents(
+        tid,
+        [
+            {
+                "incidentName": "poll C",
+                "severity": "Medium",
+                "lastUpdateTime": iso(t0),
+                "createdTime": iso(t0),
+            }
+        ],
+    )
+    second = start(pool, incident_poller, credentials=block, checkpoint_variable=var).result(
+        timeout=60
+    )
+    assert second[tid] == 1
+    # a restart with nothing new emits nothing
+    third = start(pool, incident_poller, credentials=block, checkpoint_variable=var).result(
+        timeout=60
+    )
+    assert third[tid] == 0
+    # an update to A one second later is an "updated" event
+    fresh.admin.upsert_incidents(
+        tid,
+        [
+            {
+                "incidentId": a["incidentId"],
+                "status": "InProgress",
+                "lastUpdateTime": iso(t0 + timedelta(seconds=1)),
+            }
+        ],
+    )
+    fourth = start(pool, incident_poller, credentials=block, checkpoint_variable=var).result(
+        timeout=60
+    )
+    assert fourth[tid] == 1
+    rids = [f"defender.incident.{tid}.{x['incidentId']}" for x in (a, b, c)]
+    ours = events_for(since, rids, 4)
+    names = sorted((e.resource["defender.incident.id"], e.event) for e in ours)
+    assert names == sorted(
+        [
+            (str(a["incidentId"]), "defender.incident.created"),
+            (str(b["incidentId"]), "defender.incident.created"),
+            (str(c["incidentId"]), "defender.incident.created"),
+            (str(a["incidentId"]), "defender.incident.updated"),
+        ]
+    )
+    created = next(
+        e
+        for e in ours
+        if e.resource["defender.incident.id"] == str(a["incidentId"])
+        and e.event == "defender.incident.created"
+    )
+    assert created.payload["severity"] == "High"
+    assert created.resource["prefect.resource.id"] == f"defender.incident.{tid}.{a['incidentId']}"
+
+
+def test_partner_block_polls_every_tenant_and_survives_one_failing(
+    prefect_harness, conn, fresh, tenants, pool
+) -> None:
+    DefenderPartnerCredentials.from_emulator(
+        conn, tenants=["contoso", "fabrikam", "northwind"], rate_limit_time_scale=60.0
+    ).save("poller", overwrite=True)
+    var = f"cp_{uuid.uuid4().hex[:8]}"
+    out = start(
+        pool,
+        incident_poller,
+        credentials="defender-partner-credentials/poller",
+        checkpoint_variable=var,
+        initial_lookback_hours=200,
+    ).result(timeout=90)
+    assert out[tenants["contoso"]] > 0 and out[tenants["fabrikam"]] > 0
+    assert out[tenants["northwind"]] == -1  # no consent: logged, not fatal
+    stored = Variable.get(var)
+    assert set(stored) == {tenants["contoso"], tenants["fabrikam"]}
+
+
+def test_checkpoint_advance_is_order_independent() -> None:
+    from prefect_defender.api.models.incidents import Incident
+
+    t = datetime(2026, 1, 1, tzinfo=UTC)
+    incs = [
+        Incident(incidentId=i, lastUpdateTime=t + timedelta(seconds=s))
+        for i, s in [(1, 0), (2, 1), (3, 1), (4, 0)]
+    ]
+    forward = Checkpoint().advance(incs)
+    backward = Checkpoint().advance(list(reversed(incs)))
+    assert forward == backward
+    assert forward.last_update == t + timedelta(seconds=1)
+    assert forward.ids_at_last_update == [2, 3]
+    # a later page with an older timestamp never moves the checkpoint back
+    assert forward.advance(incs[:1]) == forward
