@@ -11,6 +11,7 @@ from prefect import flow
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.indicators import IndicatorInput
 from prefect_defender.api.resources.indicators import BATCH, coerce_indicators
+from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.common import load_credentials, own_tenant, tenants_of
 from prefect_defender.flows.safety import AutomationHaltedError, SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import write_report
@@ -29,7 +30,7 @@ COLUMNS = ["tenant", "indicator", "outcome", "note"]
 async def block_indicators(
     credentials: str = "defender-application-credentials/soc",
     indicators: list[dict[str, Any]] | None = None,
-    incident_id: int | None = None,
+    incident_id: int | str | None = None,
     incident_tenant_id: str | None = None,
     action: Literal["Block", "BlockAndRemediate", "Audit", "Warn", "Allowed"] = "Block",
     expires_in_days: int = 30,
@@ -59,6 +60,7 @@ async def block_indicators(
     """
     log = task_logger()
     safety = safety or SafetyPolicy()
+    incident_id = check_incident_id(incident_id) if incident_id else None
     creds = await load_credentials(credentials)
     from datetime import UTC, datetime
 

@@ -16,6 +16,7 @@ from prefect import flow
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.models.machines import Machine
+from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
@@ -38,7 +39,7 @@ COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 @flow(name="defender-contain-device", log_prints=True)
 async def contain_device(
     credentials: str = "defender-application-credentials/soc",
-    incident_id: int | None = None,
+    incident_id: int | str | None = None,
     alert_id: str | None = None,
     machine_ids: list[str] | None = None,
     tenant_id: str | None = None,
@@ -73,6 +74,7 @@ async def contain_device(
     log = task_logger()
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
+    incident_id = check_incident_id(incident_id) if incident_id else None
     creds = await load_credentials(credentials)
     tenant = own_tenant(creds, tenant_id)
     incident = await get_incident(creds, incident_id, tenant_id) if incident_id else None

@@ -12,6 +12,7 @@ from prefect.blocks.core import Block
 
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.machine_actions import ActionType
+from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
@@ -30,7 +31,7 @@ __all__ = ["collect_evidence"]
 @flow(name="defender-collect-evidence", log_prints=True)
 async def collect_evidence(
     credentials: str = "defender-application-credentials/soc",
-    incident_id: int | None = None,
+    incident_id: int | str | None = None,
     machine_ids: list[str] | None = None,
     tenant_id: str | None = None,
     destination: str = "evidence",
@@ -56,6 +57,7 @@ async def collect_evidence(
     """
     log = task_logger()
     safety = safety or SafetyPolicy()
+    incident_id = check_incident_id(incident_id) if incident_id else None
     creds = await load_credentials(credentials)
     tenant = own_tenant(creds, tenant_id)
     ids = list(machine_ids or [])

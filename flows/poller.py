@@ -91,6 +91,7 @@ def incident_event(tenant_id: str, incident: Incident, created: bool) -> dict[st
             "prefect.resource.name": incident.incident_name or str(incident.incident_id),
             "defender.tenant.id": tenant_id,
             "defender.incident.id": str(incident.incident_id),
+            "defender.incident.severity": str(incident.severity or "Unknown"),
         },
         "payload": {
             "tenant_id": tenant_id,

@@ -8,6 +8,7 @@ from typing import Any
 from prefect import flow
 
 from prefect_defender.api.models.machine_actions import ActionType
+from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.block_indicators import PLAYBOOK_TITLE_PREFIX
 from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
@@ -31,7 +32,7 @@ COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 @flow(name="defender-release", log_prints=True)
 async def release_containment(
     credentials: str = "defender-application-credentials/soc",
-    incident_id: int | None = None,
+    incident_id: int | str | None = None,
     machine_ids: list[str] | None = None,
     tenant_id: str | None = None,
     unisolate: bool = True,
@@ -57,6 +58,7 @@ async def release_containment(
     log = task_logger()
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
+    incident_id = check_incident_id(incident_id) if incident_id else None
     creds = await load_credentials(credentials)
     tenant = own_tenant(creds, tenant_id)
     ids = list(machine_ids or [])

@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.incidents import Incident
+from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
 from prefect_defender.flows.steps import write_report
 from prefect_defender.tasks.base import defender_client, task_logger
@@ -222,7 +223,7 @@ async def _triage(
 @flow(name="defender-triage-incident", log_prints=True)
 async def triage_incident(
     credentials: str = "defender-application-credentials/soc",
-    incident_id: int = 0,
+    incident_id: int | str = 0,
     tenant_id: str | None = None,
     rules: TriageRules | None = None,
     dry_run: bool = False,
@@ -244,7 +245,8 @@ async def triage_incident(
         ```
     """
     creds = await load_credentials(credentials)
-    return await _triage(creds, incident_id, tenant_id, rules or TriageRules(), dry_run)
+    iid = check_incident_id(incident_id, "incident_id")
+    return await _triage(creds, iid, tenant_id, rules or TriageRules(), dry_run)
 
 
 @flow(name="defender-triage-open-incidents", log_prints=True)

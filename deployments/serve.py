@@ -1,0 +1,147 @@
+"""The playbook deployments, served from one process (``prefect-defender serve``).
+
+This mirrors ``deployments/prefect.yaml`` (which a process worker runs in production): the
+incident poller and the scheduled triage on schedules; triage and contain-device triggered by the
+poller's events; everything else on demand from the UI. A test keeps the two in step.
+"""
+
+from __future__ import annotations
+
+import argparse
+from datetime import timedelta
+from typing import Any
+
+from prefect import serve
+from prefect.events import DeploymentEventTrigger
+from prefect.schedules import Interval
+
+from prefect_defender.flows.block_indicators import block_indicators
+from prefect_defender.flows.connectivity import defender_connectivity_check
+from prefect_defender.flows.contain import contain_device
+from prefect_defender.flows.evidence import collect_evidence
+from prefect_defender.flows.hunt_respond import hunt_and_respond
+from prefect_defender.flows.mssp import mssp_fanout
+from prefect_defender.flows.poller import incident_poller
+from prefect_defender.flows.release import release_containment
+from prefect_defender.flows.triage import triage_incident, triage_open_incidents
+
+__all__ = ["EVENT_PARAMETERS", "build_deployments", "contain_trigger", "triage_trigger"]
+
+#: flow parameters filled from the poller's event
+EVENT_PARAMETERS = {
+    "incident_id": "{{ event.resource['defender.incident.id'] }}",
+    "tenant_id": "{{ event.resource['defender.tenant.id'] }}",
+}
+
+
+def triage_trigger() -> DeploymentEventTrigger:
+    """Triage every new incident the poller reports."""
+    return DeploymentEventTrigger(
+        name="defender-incident-created-triage",
+        expect={"defender.incident.created"},
+        match={"prefect.resource.id": "defender.incident.*"},
+        parameters=dict(EVENT_PARAMETERS),
+    )
+
+
+def contain_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
+    """Propose containment for new incidents of the given severities."""
+    return DeploymentEventTrigger(
+        name="defender-incident-created-contain",
+        expect={"defender.incident.created"},
+        match={
+            "prefect.resource.id": "defender.incident.*",
+            "defender.incident.severity": list(severities),
+        },
+        parameters=dict(EVENT_PARAMETERS),
+    )
+
+
+def build_deployments(
+    credentials: str,
+    partner_credentials: str | None = None,
+    poll_every: timedelta = timedelta(minutes=1),
+    contain_parameters: dict[str, Any] | None = None,
+) -> list[Any]:
+    """Runner deployments for every playbook, parameterised with the credentials block."""
+    common = {"credentials": credentials}
+    deployments = [
+        incident_poller.to_deployment(
+            name="incident-poller",
+            parameters=common,
+            schedules=[Interval(poll_every, slug="poll")],
+            concurrency_limit=1,
+            tags=["defender"],
+        ),
+        triage_incident.to_deployment(
+            name="triage-on-incident",
+            parameters=common,
+            triggers=[triage_trigger()],
+            tags=["defender"],
+        ),
+        triage_open_incidents.to_deployment(
+            name="triage-scheduled",
+            parameters=common,
+            schedules=[Interval(timedelta(minutes=15), slug="every-15-min")],
+            tags=["defender"],
+        ),
+        contain_device.to_deployment(
+            name="contain-on-incident",
+            parameters={**common, **(contain_parameters or {})},
+            triggers=[contain_trigger()],
+            tags=["defender"],
+        ),
+        contain_device.to_deployment(name="contain-device", parameters=common, tags=["defender"]),
+        block_indicators.to_deployment(
+            name="block-indicators", parameters=common, tags=["defender"]
+        ),
+        hunt_and_respond.to_deployment(
+            name="hunt-and-respond", parameters=common, tags=["defender"]
+        ),
+        release_containment.to_deployment(name="release", parameters=common, tags=["defender"]),
+        collect_evidence.to_deployment(
+            name="collect-evidence", parameters=common, tags=["defender"]
+        ),
+        defender_connectivity_check.to_deployment(
+            name="connectivity-check",
+            parameters={"block_names": [credentials]},
+            tags=["defender"],
+        ),
+    ]
+    if partner_credentials:
+        deployments.append(
+            mssp_fanout.to_deployment(
+                name="mssp-fanout",
+                parameters={"credentials": partner_credentials},
+                tags=["defender"],
+            )
+        )
+    return deployments
+
+
+def main(argv: list[str] | None = None) -> None:
+    """``python -m prefect_defender.deployments.serve --credentials <block>``."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--credentials", required=True)
+    parser.add_argument("--partner-credentials", default=None)
+    parser.add_argument("--poll-seconds", type=float, default=60.0)
+    parser.add_argument(
+        "--contain-parameters",
+        default=None,
+        help="JSON with extra contain-device parameters (approval, safety)",
+    )
+    args = parser.parse_args(argv)
+    import json
+
+    serve(
+        *build_deployments(
+            args.credentials,
+            args.partner_credentials,
+            timedelta(seconds=args.poll_seconds),
+            json.loads(args.contain_parameters) if args.contain_parameters else None,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
