@@ -1,20 +1,37 @@
-"""``prefect-defender demo``: everything against the local emulator, no tenant needed.
+"""``prefect-defender demo``: the response loop end to end against the local emulator.
 
-Starts the emulator and a local Prefect server, creates the three credential blocks (the user
-block through a real device-code sign-in, approved by the emulator), runs the playbooks and
-prints what happened with links to the Prefect UI; then stops what it started.
+1. Starts the emulator (HTTPS on 127.0.0.1) and a local Prefect server.
+2. Creates the three credential blocks (the user block through a real device-code sign-in) and
+   checks each one reaches its tenants.
+3. Serves the playbook deployments and runs the incident poller, which sees the seeded
+   high-severity ransomware incident and emits ``defender.incident.created``.
+4. The event triggers triage and contain-device; contain-device pauses for approval; the demo
+   approves it as an operator would (or waits for you in the UI with ``--no-auto-approve``).
+5. Prints the outcome, the artifacts and the run URLs, then stops what it started.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import typer
 
 __all__ = ["run_demo"]
+
+APP_BLOCK = "defender-application-credentials/demo-soc"
+PARTNER_BLOCK = "defender-partner-credentials/demo-mssp"
+USER_BLOCK = "defender-user-credentials/demo-analyst"
+TIME_SCALE = 30.0  # machine actions finish in seconds, rate limits scaled alike
 
 
 def _say(msg: str) -> None:
@@ -29,22 +46,45 @@ def create_demo_blocks(conn: dict[str, Any], time_scale: float = 1.0) -> dict[st
         DefenderUserCredentials,
     )
 
-    app = DefenderApplicationCredentials.from_emulator(conn, time_scale=time_scale)
-    app.save("demo-soc", overwrite=True)
-    partner = DefenderPartnerCredentials.from_emulator(
-        conn, tenants=["contoso", "fabrikam", "northwind"], time_scale=time_scale
+    DefenderApplicationCredentials.from_emulator(conn, time_scale=time_scale).save(
+        "demo-soc", overwrite=True
     )
-    partner.save("demo-mssp", overwrite=True)
+    DefenderPartnerCredentials.from_emulator(
+        conn, tenants=["contoso", "fabrikam", "northwind"], time_scale=time_scale
+    ).save("demo-mssp", overwrite=True)
     user = DefenderUserCredentials.from_emulator(conn, time_scale=time_scale)
     user._block_document_name = "demo-analyst"
     signed_in = user.sign_in_with_device_code(show=lambda m: _say(f"device code: {m}"))
     user.save("demo-analyst", overwrite=True)
     _say(f"user block signed in as {signed_in}")
-    return {
-        "application": "defender-application-credentials/demo-soc",
-        "partner": "defender-partner-credentials/demo-mssp",
-        "user": "defender-user-credentials/demo-analyst",
-    }
+    return {"application": APP_BLOCK, "partner": PARTNER_BLOCK, "user": USER_BLOCK}
+
+
+def _wait(pred: Callable[[], Any], timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = pred()
+        if value:
+            return value
+        time.sleep(0.5)
+    raise TimeoutError(f"timed out waiting for {what}")
+
+
+async def _runs(deployment_name: str) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+    from prefect.client.schemas.sorting import FlowRunSort
+
+    async with get_client() as client:
+        return list(
+            await client.read_flow_runs(
+                deployment_filter=DeploymentFilter(
+                    name=DeploymentFilterName(any_=[deployment_name])
+                ),
+                limit=20,
+                sort=FlowRunSort.START_TIME_DESC,
+            )
+        )
 
 
 def run_demo(data_dir: Path, *, auto_approve: bool = True, keep_running: bool = False) -> int:
@@ -56,14 +96,19 @@ def run_demo(data_dir: Path, *, auto_approve: bool = True, keep_running: bool = 
 
     started = time.monotonic()
     data_dir = data_dir.resolve()
-    with EmulatorServer(data_dir=str(data_dir / "emulator"), port=0) as emu:
-        _say(f"emulator on {emu.base_url} (connection: {data_dir / 'emulator/connection.json'})")
+    emu_config = {
+        "time_scale": TIME_SCALE,
+        "action_pending_seconds": 30,
+        "action_running_seconds": 60,
+    }
+    with EmulatorServer(data_dir / "emulator", 0, emu_config) as emu:
+        _say(f"emulator on {emu.base_url} ({data_dir / 'emulator' / 'connection.json'})")
         with PrefectServer(data_dir / "prefect") as server:
             _say(f"Prefect server on {server.ui_url}")
             with temporary_settings({PREFECT_API_URL: server.api_url}):
                 code = _run(emu, server, auto_approve=auto_approve)
                 if keep_running:
-                    _say("Ctrl-C to stop")
+                    _say(f"open {server.ui_url} - Ctrl-C to stop")
                     try:
                         while True:
                             time.sleep(1)
@@ -74,22 +119,157 @@ def run_demo(data_dir: Path, *, auto_approve: bool = True, keep_running: bool = 
 
 
 def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
+    from prefect.deployments import run_deployment
+    from prefect.flow_runs import resume_flow_run
+    from prefect.variables import Variable
+
     from prefect_defender.flows.connectivity import defender_connectivity_check
 
-    blocks = create_demo_blocks(dict(emu.connection))
-    rows = asyncio.run(defender_connectivity_check(list(blocks.values())))
-    ok = True
+    conn = dict(emu.connection)
+    create_demo_blocks(conn, TIME_SCALE)
+    northwind = {t["tenant_id"] for t in conn["tenants"] if t["name"] == "northwind"}
+    rows = asyncio.run(defender_connectivity_check([APP_BLOCK, PARTNER_BLOCK, USER_BLOCK]))
     for row in rows:
-        status = "ok" if row["ok"] else "FAILED"
+        expected = row["tenant_id"] in northwind
+        state = "ok" if row["ok"] else ("no consent (expected)" if expected else "FAILED")
         _say(
-            f"{row['block']:<48} tenant {row['tenant_id']}: {row.get('incidents')} incidents, "
-            f"{row.get('machines')} machines [{status}]"
+            f"  {row['block']:<44} {row['tenant_id'][:8]}: {row.get('incidents')} incidents,"
+            f" {row.get('machines')} machines [{state}]"
         )
-        if not row["ok"]:
-            for err in row.get("errors", []):
-                _say(f"    {err[:160]}")
-    # the non-consented tenant is expected to fail; everything else must work
-    northwind = {t["tenant_id"] for t in emu.connection["tenants"] if t["name"] == "northwind"}
-    ok = all(r["ok"] for r in rows if r["tenant_id"] not in northwind)
-    _say(f"runs: {server.ui_url}/runs")
-    return 0 if ok else 1
+    if not all(r["ok"] for r in rows if r["tenant_id"] not in northwind):
+        return 1
+    contoso = next(t["tenant_id"] for t in conn["tenants"] if t["name"] == "contoso")
+    demo = next(i for i in emu.admin.dump(contoso, "incidents") if i["incidentId"] == 1001)
+    _say(f"seeded incident 1001: {demo['incidentName']} ({demo['severity']}, {demo['status']})")
+    # the poller starts just before the demo incident was created
+    start_at = datetime.fromisoformat(demo["createdTime"][:19]).replace(tzinfo=UTC)
+    Variable.set(
+        "defender_incident_checkpoint",
+        {
+            contoso: {
+                "last_update": (start_at - timedelta(seconds=1)).isoformat(),
+                "ids_at_last_update": [],
+            }
+        },
+        overwrite=True,
+    )
+    contain = {
+        "approval": {"poll_interval_seconds": 1, "timeout_seconds": 900},
+        "poll_interval_seconds": 1.0,
+    }
+    env = {
+        **os.environ,
+        **server.env(),
+        "PREFECT_RUNNER_POLL_FREQUENCY": "1",
+        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
+    }
+    log = (server.home / "serve.log").open("ab")
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "prefect_defender.deployments.serve",
+            "--credentials",
+            APP_BLOCK,
+            "--partner-credentials",
+            PARTNER_BLOCK,
+            "--poll-seconds",
+            "3600",
+            "--contain-parameters",
+            json.dumps(contain),
+        ],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    try:
+        _wait(lambda: asyncio.run(_runs("incident-poller")) is not None, 60, "deployments")
+        time.sleep(3)
+        _say("running the incident poller")
+        poll: Any = run_deployment("defender-incident-poller/incident-poller", timeout=180)
+        emitted_at = poll.end_time
+        _say(f"poller finished: {poll.state.name if poll.state else poll.state}")
+
+        def paused_or_done() -> Any:
+            runs = [
+                r
+                for r in asyncio.run(_runs("contain-on-incident"))
+                if str(r.parameters.get("incident_id")) == "1001"
+            ]
+            if runs and (runs[0].state.is_paused() or runs[0].state.is_final()):
+                return runs[0]
+            return None
+
+        run = _wait(paused_or_done, 180, "contain-device to ask for approval")
+        url = f"{server.ui_url}/runs/flow-run/{run.id}"
+        if run.state.is_paused():
+            if auto_approve:
+                _say(f"contain-device is waiting for approval: {url}")
+                _say("approving as operator 'demo-operator' (isolation: Selective)")
+                resume_flow_run(
+                    run.id,
+                    run_input={
+                        "approve": True,
+                        "approved_by": "demo-operator",
+                        "isolation_type": "Selective",
+                        "comment": "demo approval",
+                    },
+                )
+            else:
+                _say(f"approve the containment in the Prefect UI: {url}")
+        final = _wait(
+            lambda: (
+                (
+                    r := next(
+                        (x for x in asyncio.run(_runs("contain-on-incident")) if x.id == run.id),
+                        None,
+                    )
+                )
+                and r.state.is_final()
+                and r
+            ),
+            900,
+            "contain-device to finish",
+        )
+        triage = _wait(
+            lambda: next(
+                (
+                    x
+                    for x in asyncio.run(_runs("triage-on-incident"))
+                    if str(x.parameters.get("incident_id")) == "1001" and x.state.is_final()
+                ),
+                None,
+            ),
+            120,
+            "triage to finish",
+        )
+        latency = (run.start_time - emitted_at).total_seconds() if run.start_time else None
+        actions = [a for a in emu.admin.dump(contoso, "machineActions") if a["type"] == "Isolate"]
+        incident = next(i for i in emu.admin.dump(contoso, "incidents") if i["incidentId"] == 1001)
+        _say("-" * 72)
+        _say(f"triage: {triage.state.name}; incident tags now {incident['tags']}")
+        _say(
+            f"contain-device: {final.state.name}; isolations on the emulator: "
+            + ", ".join(f"{a['computerDnsName']} {a['status']}" for a in actions)
+        )
+        if incident["comments"]:
+            _say(f"last incident comment: {incident['comments'][-1]['comment'][:160]}")
+        if latency is not None:
+            _say(f"event-to-action latency: {latency:.1f}s (poller done -> contain run started)")
+        _say(f"report artifacts: {server.ui_url}/artifacts")
+        _say(f"contain-device run: {url}")
+        _say(f"triage run: {server.ui_url}/runs/flow-run/{triage.id}")
+        ok = (
+            final.state.is_completed()
+            and triage.state.is_completed()
+            and any(a["status"] == "Succeeded" for a in actions)
+        )
+        return 0 if ok else 1
+    finally:
+        os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+        log.close()

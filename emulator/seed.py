@@ -236,7 +236,8 @@ def seed_tenant_data(state: EmulatorState, tenant: Tenant) -> None:
         created = now - (
             timedelta(minutes=30) if first else timedelta(minutes=rng.randint(60, 6 * 24 * 60))
         )
-        updated = created + timedelta(minutes=rng.randint(0, 50))
+        # the demo incident was never updated; the others at most up to now
+        updated = created if first else min(now, created + timedelta(minutes=rng.randint(0, 50)))
         title, category, technique = TITLES[1] if first else rng.choice(TITLES)
         device = workstations[0] if first else rng.choice(workstations)
         incident = {
