@@ -94,10 +94,17 @@ class SlidingWindowLimiter:
             return max(0.0, start - t)
 
     def penalize(self, seconds: float, now: float | None = None) -> None:
-        """Send nothing more for ``seconds`` (after a 429 with ``Retry-After``)."""
+        """Send nothing more for ``seconds`` (after a 429 with ``Retry-After``).
+
+        A 429 also means our sends and the server's count drifted further apart than the
+        margin allowed for (queueing, clock skew, another process using the same app): the
+        margin doubles, up to 10% of the shortest window, so pacing settles below the limit.
+        """
         with self._lock:
             t = time.monotonic() if now is None else now
             self._blocked_until = max(self._blocked_until, t + seconds)
+            shortest = min((x.seconds for x in self.limits), default=0.0)
+            self.margin = min(max(self.margin * 2, 0.05), max(0.05, shortest * 0.1))
 
 
 class LimiterRegistry:

@@ -20,7 +20,6 @@ import contextlib
 from typing import Any
 
 from prefect.client.orchestration import get_client
-from prefect.concurrency.asyncio import rate_limit
 from prefect.variables import Variable
 from pydantic import BaseModel, Field
 
@@ -137,6 +136,20 @@ class WriteGuard:
             self._limits_ready.add(name)
         return name
 
+    @staticmethod
+    async def _take_hourly_slot(name: str) -> bool:
+        """Take one slot of the decaying limit now, without waiting (423 = none free)."""
+        from prefect.exceptions import PrefectHTTPStatusError
+
+        async with get_client() as client:
+            try:
+                await client.increment_concurrency_slots(names=[name], slots=1, mode="rate_limit")
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code == 423:
+                    return False
+                raise
+        return True
+
     async def admit(self, tenant_id: str) -> str | None:
         """Take one write slot for ``tenant_id``; return why not, or ``None`` when admitted.
 
@@ -151,9 +164,7 @@ class WriteGuard:
                 return "hourly cap is 0"
             if not self.policy.dry_run:
                 name = await self._ensure_hourly_limit(tenant_id)
-                try:
-                    await rate_limit(name, occupy=1, timeout_seconds=2, strict=True)
-                except TimeoutError:
+                if not await self._take_hourly_slot(name):
                     return (
                         f"hourly cap of {self.policy.max_actions_per_hour} write actions for "
                         f"tenant {tenant_id} reached"

@@ -18,22 +18,40 @@ os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
 @pytest.fixture(scope="session")
-def emulator(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    """The emulator, in-process on a free port, with default seed data."""
+def emulator_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """CA, TLS, signing and app keys made once and copied into every emulator's data dir
+    (RSA key generation is the slow part of starting one)."""
+    from prefect_defender.emulator.pki import app_certificate, server_tls, signing_key
+
+    keys = tmp_path_factory.mktemp("emulator-keys")
+    server_tls(keys)
+    app_certificate(keys, "soc")
+    signing_key(keys)
+    return keys
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
+    """A fresh emulator per test module (in-process, free port, default seed data), so one
+    module's writes never leak into another's assertions."""
+    import shutil
+
     from prefect_defender.emulator import EmulatorServer
 
     data_dir = tmp_path_factory.mktemp("emulator")
+    for f in emulator_keys.iterdir():
+        shutil.copy2(f, data_dir / f.name)
     with EmulatorServer(data_dir=str(data_dir), port=0) as emu:
         yield emu
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def conn(emulator: Any) -> dict[str, Any]:
     """The emulator's connection.json."""
     return dict(emulator.connection)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def tenants(conn: dict[str, Any]) -> dict[str, str]:
     """Tenant ids by name (woodgrove, contoso, fabrikam, northwind)."""
     return {t["name"]: t["tenant_id"] for t in conn["tenants"]}

@@ -215,3 +215,44 @@ async def test_report_artifact_has_portal_links(saved_block, fast_actions, tenan
     md = await _artifact("defender-contain-device")
     assert "https://security.microsoft.com/machines/" in md
     assert "| machine | action | outcome |" in md
+
+
+def test_hourly_cap_holds_across_runs(saved_block, fast_actions, tenants, pool) -> None:
+    import asyncio
+    import contextlib
+
+    from prefect.client.orchestration import get_client
+
+    tid = tenants["contoso"]
+
+    async def reset() -> None:
+        async with get_client() as client:
+            with contextlib.suppress(Exception):  # absent on the first run
+                await client.delete_global_concurrency_limit_by_name(f"defender-writes-{tid}")
+
+    asyncio.run(reset())
+    ws = workstations(fast_actions, tid)[30:33]
+    auto = ApprovalPolicy(auto_approve_severities=["High"])
+    policy = SafetyPolicy(max_actions_per_hour=2)
+    first = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=new_incident(fast_actions, tid, [ws[0]["id"], ws[1]["id"]]),
+        approval=auto,
+        safety=policy,
+        poll_interval_seconds=0.05,
+    ).result(timeout=120)
+    assert [o["status"] for o in first["outcomes"]] == ["succeeded", "succeeded"]
+    second = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=new_incident(fast_actions, tid, [ws[2]["id"]]),
+        approval=auto,
+        safety=policy,
+        poll_interval_seconds=0.05,
+    ).result(timeout=120)
+    assert second["outcomes"][0]["status"] == "skipped"
+    assert "hourly cap of 2" in second["outcomes"][0]["reason"]
+    asyncio.run(reset())
