@@ -34,5 +34,9 @@ typecheck: $(STAMP)
 test: lint typecheck
 	$(BIN)/pytest
 
+bench: $(STAMP)
+	$(BIN)/python -m pip install -q -e ".[bench]"
+	$(BIN)/python benchmarks/run.py
+
 clean:
 	rm -rf $(VENV) .typecheck .demo .emulator

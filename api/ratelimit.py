@@ -12,6 +12,7 @@ Several processes do not coordinate; ``Retry-After`` handling covers that case.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections import deque
@@ -62,7 +63,7 @@ def scaled(
 class SlidingWindowLimiter:
     """Reserves send times so that every window respects its limit.
 
-    Example:
+    Examples:
         >>> lim = SlidingWindowLimiter((Limit(2, 1.0),), margin=0.0)
         >>> [round(lim.reserve(now=0.0), 3) for _ in range(3)]
         [0.0, 0.0, 1.0]
@@ -83,6 +84,11 @@ class SlidingWindowLimiter:
 
     def reserve(self, now: float | None = None) -> float:
         """Reserve the next send slot; return how many seconds to wait before sending."""
+        t = time.monotonic() if now is None else now
+        return max(0.0, self.reserve_slot(t) - t)
+
+    def reserve_slot(self, now: float | None = None) -> float:
+        """Reserve the next send slot; return its (monotonic) time, for :meth:`release`."""
         with self._lock:
             t = time.monotonic() if now is None else now
             start = max(t, self._blocked_until)
@@ -91,6 +97,38 @@ class SlidingWindowLimiter:
                 if len(sent) >= lim.calls:
                     start = max(start, sent[-lim.calls] + lim.seconds + self.margin)
             sent.append(start)
+            return start
+
+    def release(self, slot: float) -> None:
+        """Give back a slot reserved with :meth:`reserve_slot` that will not be used.
+
+        Examples:
+            >>> lim = SlidingWindowLimiter((Limit(1, 1.0),), margin=0.0)
+            >>> slot = lim.reserve_slot(now=0.0)
+            >>> lim.release(slot)
+            >>> lim.reserve(now=0.0)
+            0.0
+        """
+        with self._lock, contextlib.suppress(ValueError):  # ValueError: already out of the window
+            self._sent.remove(slot)
+
+    def backlog(self, now: float | None = None) -> float:
+        """Seconds until a reservation made now could be sent (nothing is reserved).
+
+        Callers holding something short-lived (an access token) wait this long *before*
+        taking it, so the wait at send time stays short.
+
+        Examples:
+            >>> lim = SlidingWindowLimiter((Limit(1, 1.0),), margin=0.0)
+            >>> lim.reserve(now=0.0), lim.backlog(now=0.0), lim.backlog(now=0.5)
+            (0.0, 1.0, 0.5)
+        """
+        with self._lock:
+            t = time.monotonic() if now is None else now
+            start = max(t, self._blocked_until)
+            for lim in self.limits:
+                if len(self._sent) >= lim.calls:
+                    start = max(start, self._sent[-lim.calls] + lim.seconds + self.margin)
             return max(0.0, start - t)
 
     def penalize(self, seconds: float, now: float | None = None) -> None:

@@ -57,6 +57,21 @@ __all__ = ["RetryPolicy", "Transport", "TransportStats"]
 
 logger = logging.getLogger("prefect_defender.http")
 
+#: Longest wait at send time while holding a token; longer waits queue again first.
+_MAX_GATE_WAIT = 1.0
+#: New tokens tried for one request after a 401 before giving up with AuthenticationError: a
+#: token the service calls expired can always be replaced (a shared token may expire again
+#: while the request waits its turn); any other 401 (audience, tenant, signature) gets one retry.
+_MAX_REFRESHES_EXPIRED = 12
+_MAX_REFRESHES_OTHER = 1
+
+
+def _refresh_budget(resp: httpx.Response, err: DefenderError) -> int:
+    """How many new tokens a request may try after this 401."""
+    text = f"{err.message} {resp.headers.get('WWW-Authenticate', '')}".lower()
+    return _MAX_REFRESHES_EXPIRED if "expired" in text else _MAX_REFRESHES_OTHER
+
+
 _IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
 #: connection failures where the request certainly did not reach the server
 _NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
@@ -96,6 +111,10 @@ class _DeadlineWait(Exception):
     """The rate-limit wait would pass the call's deadline."""
 
 
+class _Requeue(Exception):
+    """The rate-limit wait at send time grew too long; nothing was sent."""
+
+
 class _Gate:
     """Rate-limit admission at the moment the request bytes go on the wire.
 
@@ -112,11 +131,19 @@ class _Gate:
     async def trace(self, event: str, info: dict[str, Any]) -> None:
         if not event.endswith("send_request_headers.started"):
             return
-        delay = self.limiter.reserve()
+        now = time.monotonic()
+        slot = self.limiter.reserve_slot(now)
+        delay = slot - now
         if delay <= 0:
             return
-        if time.monotonic() + delay > self.deadline:
+        if now + delay > self.deadline:
+            self.limiter.release(slot)
             raise _DeadlineWait
+        if delay > _MAX_GATE_WAIT:
+            # the queue grew after the token was taken (a 429 pushed every send back): give
+            # the slot back and queue again before taking a token, rather than send a stale one
+            self.limiter.release(slot)
+            raise _Requeue
         await asyncio.sleep(delay)
 
 
@@ -247,18 +274,28 @@ class Transport:
         limiter = self._limiter(ep) if self._limits_enabled else None
         policy = self.retry
         start = time.monotonic()
-        refreshed = False
+        refreshes = 0
         attempt = 0
         last: DefenderError | None = None
         err: DefenderError
         while True:
             attempt += 1
+            if limiter is not None and (backlog := limiter.backlog()) > 0:
+                # wait for the queue before taking a token, so the token is fresh when sent
+                if time.monotonic() + backlog > start + policy.deadline:
+                    raise last or DeadlineExceededError(
+                        "the rate-limit wait would exceed the deadline", method=method, url=target
+                    )
+                await asyncio.sleep(backlog)
             token = await self._token(scope)
             gate = _Gate(limiter, start + policy.deadline) if limiter is not None else None
             try:
                 resp = await self._send(
                     method, target, token, params, json, files, data, headers, gate
                 )
+            except _Requeue:
+                attempt -= 1
+                continue
             except _DeadlineWait:
                 raise last or DeadlineExceededError(
                     "the rate-limit wait would exceed the deadline", method=method, url=target
@@ -289,16 +326,18 @@ class Transport:
                     text=resp.text,
                     retry_after=retry_after,
                 )
-                if status == 401 and not refreshed:
-                    # an expired or revoked token: nothing was applied; get a new one once
-                    refreshed = True
+                if status == 401 and refreshes < _refresh_budget(resp, err):
+                    # an expired or revoked token: nothing was applied; get a new one. More
+                    # than once, because a request may wait in the rate limiter past the next
+                    # token's expiry (seen with short-lived tokens), but never endlessly.
+                    refreshes += 1
                     self.stats.token_refreshes += 1
                     self.provider.invalidate(scope, token.token)
                     last = err
                     continue
                 if status == 401:
                     raise AuthenticationError(
-                        f"{err.message} (the API rejected a newly issued token for "
+                        f"{err.message} (the API rejected {refreshes} newly issued token(s) for "
                         f"{ep.api_name}; check the app registration and tenant)",
                         status=401,
                         code=err.code,

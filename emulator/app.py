@@ -13,7 +13,7 @@ from starlette.responses import JSONResponse, Response
 from prefect_defender.emulator import guard
 from prefect_defender.emulator.pki import signing_key
 from prefect_defender.emulator.routes import admin, entra, machine_actions
-from prefect_defender.emulator.seed import CUSTOMERS, seed_identities, seed_tenant_data
+from prefect_defender.emulator.seed import is_customer, seed_identities, seed_tenant_data
 from prefect_defender.emulator.state import EmulatorState
 
 __all__ = ["ROUTE_MODULES", "build_app", "build_state"]
@@ -26,6 +26,7 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.machine_actions",
     "prefect_defender.emulator.routes.machine_extras",
     "prefect_defender.emulator.routes.alerts",
+    "prefect_defender.emulator.routes.incident_updates",
     "prefect_defender.emulator.routes.indicators",
     "prefect_defender.emulator.routes.hunting",
     "prefect_defender.emulator.routes.entities",
@@ -46,13 +47,13 @@ def build_state(data_dir: Path, config: dict[str, Any] | None = None) -> Emulato
     for mod in ROUTE_MODULES:
         importlib.import_module(mod)
     for tenant in state.tenants.values():
-        if tenant.name in CUSTOMERS:
+        if is_customer(tenant.name):
             seed_tenant_data(state, tenant)
     for mod in ROUTE_MODULES:
         hook = getattr(importlib.import_module(mod), "seed", None)
         if hook is not None:
             for tenant in state.tenants.values():
-                if tenant.name in CUSTOMERS:
+                if is_customer(tenant.name):
                     hook(state, tenant)
     return state
 

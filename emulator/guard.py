@@ -200,7 +200,7 @@ def _authenticate(
             "Access token validation failure: invalid or expired token.",
             spec.surface,
         )
-    if float(claims.get("iat", 0)) < state.tokens_revoked_before:
+    if float(claims.get("iat", 0)) < state.token_cutoff():
         return error_response(
             401,
             unauthorized_code,

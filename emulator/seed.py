@@ -36,6 +36,12 @@ TENANTS = [
 ]
 CUSTOMERS = ("contoso", "fabrikam", "northwind")
 
+
+def is_customer(name: str) -> bool:
+    """Customer tenants carry Defender data; the MSSP's home tenant does not."""
+    return name in CUSTOMERS or name.startswith("cust")
+
+
 #: indicators planted in incidents and hunting tables
 IOCS: dict[str, str] = {
     "sha256": "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
@@ -74,7 +80,11 @@ def seed_identities(state: EmulatorState, data_dir: Path) -> None:
     """Tenants, the four apps and the users (secrets kept in ``secrets.json`` for reuse)."""
     import json
 
-    for name, display, domain in TENANTS:
+    extra = [
+        (f"cust{i:02d}", f"Customer {i:02d}", f"cust{i:02d}.example")
+        for i in range(1, int(state.config.get("extra_customer_tenants") or 0) + 1)
+    ]
+    for name, display, domain in [*TENANTS, *extra]:
         tid = tenant_guid(name)
         state.tenants[tid] = Tenant(tid, name, display, domain)
     store = data_dir / "secrets.json"
@@ -119,7 +129,9 @@ def seed_identities(state: EmulatorState, data_dir: Path) -> None:
         "confidential",
         secret("partner"),
         roles=dict(APP_ROLES),
-        consented_tenants={tenant_guid("contoso"), tenant_guid("fabrikam")},
+        # consented by contoso, fabrikam and the extra benchmark customers, not northwind
+        consented_tenants={tenant_guid("contoso"), tenant_guid("fabrikam")}
+        | {tenant_guid(name) for name, _, _ in extra},
     )
     state.apps["cli"] = App(
         "cli", tenant_guid("app-cli"), contoso, "public", consented_tenants={contoso}

@@ -270,6 +270,7 @@ class EmulatorState:
         self.downloads: dict[str, bytes] = {}
         self.throttled = 0
         self.tokens_revoked_before = 0.0
+        self.started_at = time.time()
         self.device_codes: dict[str, dict[str, Any]] = {}
         self.server_state: Any = None  # uvicorn ServerState, for connection resets
         self.base_hosts: set[str] = set()
@@ -280,7 +281,10 @@ class EmulatorState:
 
     # -- config --------------------------------------------------------------------------
     def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:
-        """Merge ``patch`` into the knobs (``faults`` merged key by key)."""
+        """Merge ``patch`` into the knobs (``faults`` merged key by key; ``profile`` expanded)."""
+        from prefect_defender.emulator.profiles import apply_profile
+
+        patch = apply_profile(dict(patch))
         with self.lock:
             for k, v in patch.items():
                 if k == "faults" and isinstance(v, dict):
@@ -297,6 +301,21 @@ class EmulatorState:
     def time_scale(self) -> float:
         """How many times faster than real time the emulator's windows and clocks run."""
         return float(self.config.get("time_scale") or 1.0)
+
+    def token_cutoff(self) -> float:
+        """Tokens issued before this time are rejected: admin revocation, or the
+        ``token_expiry_every_seconds`` knob (documented seconds, divided by ``time_scale``) that
+        expires every token at each period boundary, like tokens running out mid-run."""
+        cutoff = self.tokens_revoked_before
+        every = float(self.config.get("token_expiry_every_seconds") or 0)
+        if every > 0:
+            period = max(1.0, self.scaled(every))
+            now = time.time()
+            boundary = now - ((now - self.started_at) % period)
+            # iat has whole seconds, and a real token is never expired in its first moments:
+            # tokens issued within a second before the boundary stay valid until the next one
+            cutoff = max(cutoff, float(int(boundary) - 1))
+        return cutoff
 
     def scaled(self, seconds: float) -> float:
         """``seconds`` of documented time, in real seconds under ``time_scale``."""

@@ -25,6 +25,7 @@ from prefect_defender.flows.steps import (
     await_machine_actions,
     outcome_rows,
     plan_machine_actions,
+    run_key_for,
     write_report,
 )
 from prefect_defender.tasks.alerts import get_alert
@@ -49,6 +50,7 @@ async def contain_device(
     wait_timeout_seconds: int = 1800,
     poll_interval_seconds: float = 10.0,
     comment_on_incident: bool = True,
+    run_key: str | None = None,
 ) -> dict[str, Any]:
     """Isolate the devices of an incident or alert, with an approval step and safety rails.
 
@@ -61,6 +63,8 @@ async def contain_device(
         isolation_type: Full or Selective (the form can change it).
         approval: auto-approve severities, tags that always need the form, timeout.
         safety: dry run, caps, protected tags/groups, kill switch variable.
+        run_key: idempotency key; default: derived from the inputs and the day, so a re-run
+            after a crash never acts twice on a machine (pass a new key to act again today).
 
     Returns a summary with one outcome per device.
 
@@ -174,8 +178,9 @@ async def contain_device(
     summary["verdict"] = verdict
     guard = WriteGuard(safety)
     comment = f"prefect-defender contain-device (incident {incident_id}, approved by {approver})"
+    key = run_key or run_key_for("contain", tenant, incident_id, alert_id, sorted(ids), chosen_type)
     outcomes = await apply_machine_actions(
-        creds, plan, comment, guard, tenant, tenant_id, allow_protected
+        creds, plan, comment, guard, tenant, tenant_id, allow_protected, run_key=key
     )
     if not safety.dry_run:
         outcomes = await await_machine_actions(

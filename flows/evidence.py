@@ -20,6 +20,7 @@ from prefect_defender.flows.steps import (
     await_machine_actions,
     outcome_rows,
     plan_machine_actions,
+    run_key_for,
     write_report,
 )
 from prefect_defender.tasks.base import defender_client, task_logger
@@ -83,6 +84,7 @@ async def collect_evidence(
         tenant,
         tenant_id,
         True,
+        run_key=run_key_for("evidence", tenant, incident_id, sorted(ids)),
     )
     if not safety.dry_run:
         outcomes = await await_machine_actions(

@@ -16,6 +16,7 @@ from prefect_defender.flows.steps import (
     await_machine_actions,
     outcome_rows,
     plan_machine_actions,
+    run_key_for,
     write_report,
 )
 from prefect_defender.tasks.base import defender_client, task_logger
@@ -131,6 +132,7 @@ async def hunt_and_respond(
         tenant,
         tenant_id,
         allow_protected,
+        run_key=run_key_for("hunt", tenant, ioc_kind, sorted(ioc_values or []), response),
     )
     if not safety.dry_run:
         outcomes = await await_machine_actions(

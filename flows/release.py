@@ -18,6 +18,7 @@ from prefect_defender.flows.steps import (
     await_machine_actions,
     outcome_rows,
     plan_machine_actions,
+    run_key_for,
     write_report,
 )
 from prefect_defender.tasks.base import defender_client, task_logger
@@ -113,6 +114,7 @@ async def release_containment(
         tenant,
         tenant_id,
         True,
+        run_key=run_key_for("release", tenant, incident_id, sorted(ids), unisolate, unrestrict),
     )
     if not safety.dry_run:
         outcomes = await await_machine_actions(

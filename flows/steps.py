@@ -12,7 +12,6 @@ from pydantic import BaseModel, Field
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.models.machines import Machine
-from prefect_defender.api.resources.machine_actions import ActionWaitTimeoutError
 from prefect_defender.flows.common import markdown_table
 from prefect_defender.flows.safety import (
     AutomationHaltedError,
@@ -95,11 +94,16 @@ async def apply_machine_actions(
     client_tenant: str | None = None,
     allow_protected: bool = False,
     concurrency: int = 10,
+    run_key: str | None = None,
 ) -> list[ItemOutcome]:
     """Request the planned actions under the safety rails; one outcome per planned action.
 
     Before every write: the kill switch, the per-run cap and the tenant's hourly cap. Protected
     machines are skipped unless ``allow_protected``. In dry-run mode nothing is sent.
+
+    ``run_key`` makes a re-run idempotent: every comment carries ``[pd-run:<key>]``, and
+    machines that already have an action of the planned type with that key (from an earlier,
+    interrupted attempt in the last 24 hours) are reported as done instead of acted on again.
 
     Example:
         ```python
@@ -109,11 +113,22 @@ async def apply_machine_actions(
     log = task_logger()
     sem = asyncio.Semaphore(max(1, concurrency))
     halted = False
+    if run_key:
+        comment = f"{comment} [pd-run:{run_key}]"
     async with defender_client(credentials, client_tenant) as client:
+        earlier = await _earlier_attempts(client, plan, run_key) if run_key else {}
 
         async def one(p: PlannedAction) -> ItemOutcome:
             nonlocal halted
             label = p.computer_dns_name or p.machine_id
+            done = earlier.get((p.machine_id, p.action.value))
+            if done is not None:
+                return ItemOutcome(
+                    item=p.machine_id,
+                    status=OutcomeStatus.SUCCEEDED,
+                    result={"action_id": done.id, "status": done.status, "type": done.type},
+                    reason="done by an earlier attempt of this run",
+                )
             if p.protected and not allow_protected:
                 return ItemOutcome(
                     item=p.machine_id,
@@ -181,7 +196,43 @@ async def apply_machine_actions(
     return outcomes
 
 
-@defender_task(name="await-machine-actions", endpoints=("mde.actions.get",))
+async def _earlier_attempts(
+    client: Any, plan: list[PlannedAction], run_key: str
+) -> dict[tuple[str, str], Any]:
+    """Actions of the planned types carrying ``[pd-run:<run_key>]``, by (machine, type)."""
+    from datetime import UTC, datetime, timedelta
+
+    from prefect_defender.api.odata import ODataFilter
+
+    f = ODataFilter({"type", "creationDateTimeUtc"})
+    since = datetime.now(UTC) - timedelta(hours=24)
+    marker = f"[pd-run:{run_key}]"
+    wanted = {p.machine_id for p in plan}
+    found: dict[tuple[str, str], Any] = {}
+    for kind in {p.action.value for p in plan}:
+        expr = f.and_(f.eq("type", kind), f.ge("creationDateTimeUtc", since))
+        async for a in client.machine_actions.iterate(odata_filter=expr):
+            if a.machine_id in wanted and marker in (a.requestor_comment or ""):
+                found.setdefault((a.machine_id, kind), a)
+    return found
+
+
+def run_key_for(*parts: Any) -> str:
+    """A stable key for one logical playbook run: same inputs on the same (UTC) day, same key.
+
+    A re-run after a crash therefore finds the actions of the interrupted attempt. To act on
+    the same machines again the same day, pass an explicit ``run_key`` to the playbook.
+    """
+    import hashlib
+    import json
+    from datetime import UTC, datetime
+
+    day = datetime.now(UTC).strftime("%Y-%m-%d")
+    text = json.dumps([day, *parts], sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@defender_task(name="await-machine-actions", endpoints=("mde.actions.list", "mde.actions.get"))
 async def await_machine_actions(
     credentials: Any,
     outcomes: list[ItemOutcome],
@@ -191,42 +242,54 @@ async def await_machine_actions(
 ) -> list[ItemOutcome]:
     """Wait for every requested action to reach a final state; record it in the outcome.
 
-    An action that does not finish in time is recorded with its last state (``final_status``
-    = ``still <status>``); nothing is dropped.
+    Polls with one list call per 40 actions a round (not one call per action), so waiting for
+    a bulk isolation stays well inside the rate limit. An action that does not finish in time
+    is recorded with its last state (``final_status`` = ``still <status>``); nothing is dropped.
 
     Example:
         ```python
         outcomes = await await_machine_actions(creds, outcomes, timeout=900)
         ```
     """
+    ids = [
+        o.result["action_id"]
+        for o in outcomes
+        if isinstance(o.result, dict) and o.result.get("action_id")
+    ]
+    if not ids:
+        return outcomes
     async with defender_client(credentials, client_tenant) as client:
-
-        async def one(o: ItemOutcome) -> ItemOutcome:
-            if not isinstance(o.result, dict) or "action_id" not in o.result:
-                return o
-            try:
-                final = await client.machine_actions.wait(
-                    o.result["action_id"],
-                    timeout=timeout,
-                    poll_interval=poll_interval,
-                    max_interval=max(poll_interval, 60.0),
-                )
-                state = final.status
-            except ActionWaitTimeoutError as exc:
-                state = f"still {exc.action.status}"
-            except DefenderError as exc:
-                state = f"unknown ({exc.code})"
-            result = {**o.result, "final_status": state}
-            ok = state == "Succeeded"
-            return o.model_copy(
-                update={
-                    "result": result,
-                    "status": o.status if ok else OutcomeStatus.FAILED,
-                    "reason": o.reason if ok else f"action ended {state}",
-                }
+        try:
+            final = await client.machine_actions.wait_many(
+                ids,
+                timeout=timeout,
+                poll_interval=poll_interval,
+                max_interval=max(poll_interval, 60.0),
             )
+            error = None
+        except DefenderError as exc:
+            final, error = {}, f"unknown ({exc.code})"
 
-        return list(await asyncio.gather(*(one(o) for o in outcomes)))
+    def settle(o: ItemOutcome) -> ItemOutcome:
+        if not isinstance(o.result, dict) or not o.result.get("action_id"):
+            return o
+        action = final.get(o.result["action_id"])
+        if action is None:
+            state = error or "unknown"
+        elif action.is_final:
+            state = str(action.status)
+        else:
+            state = f"still {action.status}"
+        ok = state == "Succeeded"
+        return o.model_copy(
+            update={
+                "result": {**o.result, "final_status": state},
+                "status": o.status if ok else OutcomeStatus.FAILED,
+                "reason": o.reason if ok else f"action ended {state}",
+            }
+        )
+
+    return [settle(o) for o in outcomes]
 
 
 def outcome_rows(plan: list[PlannedAction], outcomes: list[ItemOutcome]) -> list[dict[str, Any]]:
@@ -252,7 +315,14 @@ def outcome_rows(plan: list[PlannedAction], outcomes: list[ItemOutcome]) -> list
 async def write_report(
     key: str, title: str, summary: list[str], rows: list[dict[str, Any]], columns: list[str]
 ) -> str:
-    """A markdown artifact: a title, summary lines and a table; returns the markdown."""
+    """A markdown artifact: a title, summary lines and a table; returns the markdown.
+
+
+    Example:
+        ```python
+        await write_report("defender-x", "X", ["Done: 2/2"], rows, ["machine", "outcome"])
+        ```
+    """
     md = f"# {title}\n\n" + "\n".join(f"- {line}" for line in summary)
     if rows:
         md += "\n\n" + markdown_table(rows, columns)

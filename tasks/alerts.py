@@ -3,11 +3,33 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from prefect_defender.api.models.alerts import Alert
-from prefect_defender.api.models.incidents import GraphAlert
-from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.models.alerts import (
+    Alert,
+    AlertCategory,
+    AlertRelation,
+    AlertSeverity,
+    AlertStatus,
+    Classification,
+    Determination,
+    GraphAlertStatus,
+    GraphClassification,
+    GraphDetermination,
+    GraphSeverity,
+    Severity,
+)
+from prefect_defender.api.models.incidents import AlertRelated, GraphAlert, GraphComment
+from prefect_defender.api.resources.alerts import MAX_BATCH, alert_update_body
+from prefect_defender.api.validation import check_alert_id, check_choice, check_items
+from prefect_defender.tasks.base import (
+    DefenderCredentialsLike,
+    ItemOutcome,
+    OutcomeStatus,
+    defender_client,
+    defender_task,
+    task_logger,
+)
 
 __all__ = [
     "add_graph_alert_comment",
@@ -26,16 +48,25 @@ __all__ = [
 @defender_task(endpoints=("mde.alerts.list",))
 async def list_alerts(
     credentials: DefenderCredentialsLike,
-    status: str | None = None,
-    severity: str | None = None,
+    status: AlertStatus | str | None = None,
+    severity: Severity | str | None = None,
     created_since: datetime | None = None,
     incident_id: int | None = None,
     expand_evidence: bool = False,
     odata_filter: str | None = None,
     limit: int | None = 1000,
+    created_before: datetime | None = None,
+    updated_since: datetime | None = None,
+    assigned_to: str | None = None,
+    category: str | None = None,
+    detection_source: str | None = None,
     tenant_id: str | None = None,
 ) -> list[Alert]:
     """Defender for Endpoint alerts, newest first, optionally with evidence.
+
+    Every filter is sent as ``$filter`` on a documented property (status, severity, category,
+    alertCreationTime, lastUpdateTime, incidentId, assignedTo, detectionSource);
+    ``expand_evidence`` adds ``$expand=evidence``.
 
     Example:
         ```python
@@ -44,21 +75,29 @@ async def list_alerts(
         from prefect_defender.tasks.alerts import list_alerts
 
         @flow
-        async def new_high():
+        async def new_high() -> list[str]:
             creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            return await list_alerts(creds, status="New", severity="High", expand_evidence=True)
+            found = await list_alerts(creds, status="New", severity="High", expand_evidence=True)
+            return [a.id for a in found]
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.alerts.list(
+        found = await client.alerts.list(
             odata_filter=odata_filter,
             status=status,
             severity=severity,
+            category=category,
             created_since=created_since,
+            created_before=created_before,
+            updated_since=updated_since,
             incident_id=incident_id,
+            assigned_to=assigned_to,
+            detection_source=detection_source,
             expand_evidence=expand_evidence,
             limit=limit,
         )
+    task_logger().info("listed %d alerts", len(found))
+    return found
 
 
 @defender_task(endpoints=("mde.alerts.get",))
@@ -69,7 +108,14 @@ async def get_alert(
 
     Example:
         ```python
-        alert = await get_alert(creds, "da637...")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import get_alert
+
+        @flow
+        async def machine_of(alert_id: str) -> str | None:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return (await get_alert(creds, alert_id)).machine_id
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -80,20 +126,30 @@ async def get_alert(
 async def update_alert(
     credentials: DefenderCredentialsLike,
     alert_id: str,
-    status: str | None = None,
+    status: AlertStatus | str | None = None,
     assigned_to: str | None = None,
-    classification: str | None = None,
-    determination: str | None = None,
+    classification: Classification | str | None = None,
+    determination: Determination | str | None = None,
     comment: str | None = None,
     tenant_id: str | None = None,
 ) -> Alert:
-    """Update an alert (status New/InProgress/Resolved, owner, classification/determination,
-    comment).
+    """Update an alert's status, owner, classification/determination or add a comment.
+
+    ``status`` is New, InProgress or Resolved. A ``determination`` needs its
+    ``classification`` and must belong to it; both spellings Microsoft's pages use are accepted
+    (``ConfirmedActivity``/``ConfirmedUserActivity``, ``NotMalicious``/``Clean`` ...).
 
     Example:
         ```python
-        await update_alert(creds, alert_id, status="Resolved", classification="FalsePositive",
-                           determination="Clean")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import update_alert
+
+        @flow
+        async def false_positive(alert_id: str) -> None:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            await update_alert(creds, alert_id, status="Resolved",
+                               classification="FalsePositive", determination="NotMalicious")
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -111,30 +167,68 @@ async def update_alert(
 async def batch_update_alerts(
     credentials: DefenderCredentialsLike,
     alert_ids: list[str],
-    status: str | None = None,
+    status: AlertStatus | str | None = None,
     assigned_to: str | None = None,
-    classification: str | None = None,
-    determination: str | None = None,
+    classification: Classification | str | None = None,
+    determination: Determination | str | None = None,
     comment: str | None = None,
     tenant_id: str | None = None,
-) -> int:
-    """Apply the same update to up to 500 alerts in one call (10 calls/min); returns the count.
+) -> list[ItemOutcome]:
+    """Give many alerts the same status, owner, classification/determination or comment.
+
+    One ``POST /api/alerts/batchUpdate`` per 500 alerts (the page documents no maximum; the
+    limit is 10 calls per minute, which the client's limiter respects). Returns one outcome
+    per given id, in order: ``succeeded`` when its call succeeded, ``failed`` with the error
+    otherwise (a call fails as a whole, e.g. 404 when one of its ids is unknown). Invalid ids
+    or values raise :class:`ValidationError` before anything is sent.
 
     Example:
         ```python
-        await batch_update_alerts(creds, ids, status="Resolved", comment="Bulk close")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import batch_update_alerts
+
+        @flow
+        async def bulk_close(ids: list[str]) -> int:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            outcomes = await batch_update_alerts(creds, ids, status="Resolved",
+                                                 comment="Bulk close")
+            return sum(o.ok for o in outcomes)
         ```
     """
+    ids = check_items(alert_ids, check_alert_id, "alert_ids")
+    if not ids:
+        raise ValidationError("alert_ids: at least one alert id", field="alert_ids")
+    unique = list(dict.fromkeys(ids))
+    chunks = [unique[i : i + MAX_BATCH] for i in range(0, len(unique), MAX_BATCH)]
+    logger = task_logger()
+    by_id: dict[str, ItemOutcome] = {}
+    # check the values once, before anything is sent
+    alert_update_body(status, assigned_to, classification, determination, comment)
     async with defender_client(credentials, tenant_id) as client:
-        await client.alerts.batch_update(
-            alert_ids,
-            status=status,
-            assigned_to=assigned_to,
-            classification=classification,
-            determination=determination,
-            comment=comment,
-        )
-    return len(alert_ids)
+        for n, chunk in enumerate(chunks, 1):
+            try:
+                await client.alerts.batch_update(
+                    chunk,
+                    status=status,
+                    assigned_to=assigned_to,
+                    classification=classification,
+                    determination=determination,
+                    comment=comment,
+                )
+            except DefenderError as exc:
+                logger.warning(
+                    "batch %d/%d (%d alerts) failed: %s", n, len(chunks), len(chunk), exc
+                )
+                for aid in chunk:
+                    by_id[aid] = ItemOutcome(
+                        item=aid, status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=str(exc)
+                    )
+                continue
+            logger.info("batch %d/%d: updated %d alerts", n, len(chunks), len(chunk))
+            for aid in chunk:
+                by_id[aid] = ItemOutcome(item=aid, status=OutcomeStatus.SUCCEEDED)
+    return [by_id[aid].model_copy() for aid in ids]
 
 
 @defender_task(endpoints=("mde.alerts.create_by_reference",))
@@ -143,25 +237,39 @@ async def create_alert_by_reference(
     machine_id: str,
     report_id: str,
     event_time: datetime,
-    severity: str,
+    severity: AlertSeverity | str,
     title: str,
     description: str,
     recommended_action: str,
-    category: str,
+    category: AlertCategory | str,
     tenant_id: str | None = None,
 ) -> Alert:
     """Create an alert on top of an event found by hunting (all fields are required).
 
+    ``report_id`` and ``event_time`` come from the hunting result row (``ReportId``,
+    ``Timestamp``); ``severity`` is Low, Medium or High; ``category`` one of the documented
+    categories (:class:`AlertCategory`). 15 calls per minute.
+
     Example:
         ```python
-        alert = await create_alert_by_reference(
-            creds, machine_id, report_id="1234", event_time=when, severity="High",
-            title="Hunted: encoded PowerShell", description="...", recommended_action="Isolate",
-            category="Execution")
+        from datetime import UTC, datetime
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import create_alert_by_reference
+
+        @flow
+        async def raise_alert(machine_id: str, report_id: str, when: datetime) -> str:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            alert = await create_alert_by_reference(
+                creds, machine_id, report_id, when, severity="High",
+                title="Hunted: encoded PowerShell", description="Found by the hunt playbook",
+                recommended_action="Isolate the device", category="Execution",
+            )
+            return alert.id
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.alerts.create_by_reference(
+        alert = await client.alerts.create_by_reference(
             machine_id=machine_id,
             report_id=report_id,
             event_time=event_time,
@@ -171,6 +279,8 @@ async def create_alert_by_reference(
             recommended_action=recommended_action,
             category=category,
         )
+    task_logger().info("created alert %s on machine %s", alert.id, alert.machine_id)
+    return alert
 
 
 @defender_task(
@@ -185,53 +295,86 @@ async def create_alert_by_reference(
 async def get_alert_related(
     credentials: DefenderCredentialsLike,
     alert_id: str,
-    kinds: list[str] | None = None,
+    kinds: list[AlertRelation | str] | None = None,
     tenant_id: str | None = None,
-) -> dict[str, Any]:
+) -> AlertRelated:
     """Entities related to an alert: ``domains``, ``files``, ``ips``, ``machine``, ``user``.
 
-    Each kind needs its own permission (URL.Read.All, File.Read.All, Ip.Read.All,
-    Machine.Read.All, User.Read.All); a kind that fails is returned as ``{"error": ...}``.
+    Each relation needs its own permission (URL.Read.All, File.Read.All, Ip.Read.All,
+    Machine.Read.All, User.Read.All); one that fails is reported in ``errors`` and left
+    ``None``, the others are still returned.
 
     Example:
         ```python
-        related = await get_alert_related(creds, alert_id, ["files", "ips"])
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import get_alert_related
+
+        @flow
+        async def alert_iocs(alert_id: str) -> list[str]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            related = await get_alert_related(creds, alert_id, ["files", "ips"])
+            return [f.sha1 or "" for f in related.files or []] + [i.id for i in related.ips or []]
         ```
     """
-    from prefect_defender.api.errors import DefenderError
-
-    out: dict[str, Any] = {}
+    if kinds is not None:
+        check_items(kinds, lambda v, f: check_choice(v, AlertRelation, f), "kinds")
     async with defender_client(credentials, tenant_id) as client:
-        for kind in kinds or ["domains", "files", "ips", "machine", "user"]:
-            try:
-                out[kind] = await client.alerts.related(alert_id, kind)
-            except DefenderError as exc:
-                if exc.code == "InvalidInput":
-                    raise
-                out[kind] = {"error": exc.to_dict()}
-    return out
+        related = await client.alerts.related(alert_id, kinds)
+    if related.errors:
+        task_logger().warning(
+            "alert %s: relations failed: %s", related.alert_id, ", ".join(sorted(related.errors))
+        )
+    return related
 
 
 @defender_task(endpoints=("graph.alerts.list",))
 async def list_graph_alerts(
     credentials: DefenderCredentialsLike,
-    status: str | None = None,
-    severity: str | None = None,
+    status: GraphAlertStatus | str | None = None,
+    severity: GraphSeverity | str | None = None,
     odata_filter: str | None = None,
     limit: int | None = 1000,
+    classification: GraphClassification | str | None = None,
+    service_source: str | None = None,
+    assigned_to: str | None = None,
+    created_since: datetime | None = None,
+    created_before: datetime | None = None,
+    updated_since: datetime | None = None,
     tenant_id: str | None = None,
 ) -> list[GraphAlert]:
     """Graph security alerts (``alerts_v2``) with evidence.
 
+    Filters are sent as ``$filter`` on documented properties (status, severity, classification,
+    serviceSource, assignedTo, createdDateTime, lastUpdateDateTime), in Graph's camelCase.
+
     Example:
         ```python
-        alerts = await list_graph_alerts(creds, status="new", severity="high")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import list_graph_alerts
+
+        @flow
+        async def new_high() -> int:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return len(await list_graph_alerts(creds, status="new", severity="high"))
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.graph_alerts.list(
-            odata_filter=odata_filter, status=status, severity=severity, limit=limit
+        found = await client.graph_alerts.list(
+            odata_filter=odata_filter,
+            status=status,
+            severity=severity,
+            classification=classification,
+            service_source=service_source,
+            assigned_to=assigned_to,
+            created_since=created_since,
+            created_before=created_before,
+            updated_since=updated_since,
+            limit=limit,
         )
+    task_logger().info("listed %d Graph alerts", len(found))
+    return found
 
 
 @defender_task(endpoints=("graph.alerts.get",))
@@ -242,7 +385,14 @@ async def get_graph_alert(
 
     Example:
         ```python
-        alert = await get_graph_alert(creds, alert_id)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import get_graph_alert
+
+        @flow
+        async def status_of(alert_id: str) -> str | None:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return (await get_graph_alert(creds, alert_id)).status
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -253,17 +403,25 @@ async def get_graph_alert(
 async def update_graph_alert(
     credentials: DefenderCredentialsLike,
     alert_id: str,
-    status: str | None = None,
+    status: GraphAlertStatus | str | None = None,
     assigned_to: str | None = None,
-    classification: str | None = None,
-    determination: str | None = None,
+    classification: GraphClassification | str | None = None,
+    determination: GraphDetermination | str | None = None,
     tenant_id: str | None = None,
 ) -> GraphAlert:
     """Update a Graph alert (camelCase values).
 
     Example:
         ```python
-        await update_graph_alert(creds, alert_id, status="resolved", classification="falsePositive")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import update_graph_alert
+
+        @flow
+        async def resolve(alert_id: str) -> None:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            await update_graph_alert(creds, alert_id, status="resolved",
+                                     classification="falsePositive", determination="clean")
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -282,12 +440,19 @@ async def add_graph_alert_comment(
     alert_id: str,
     comment: str,
     tenant_id: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[GraphComment]:
     """Add a comment to a Graph alert; returns its comments.
 
     Example:
         ```python
-        await add_graph_alert_comment(creds, alert_id, "Reviewed")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.alerts import add_graph_alert_comment
+
+        @flow
+        async def note(alert_id: str) -> None:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            await add_graph_alert_comment(creds, alert_id, "Reviewed by the SOC")
         ```
     """
     async with defender_client(credentials, tenant_id) as client:

@@ -3,11 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
-from prefect_defender.api.models.alerts import SEVERITIES, one_of
-from prefect_defender.api.models.incidents import GraphIncident, Incident
-from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+from prefect_defender.api.models.alerts import (
+    Classification,
+    Determination,
+    GraphClassification,
+    GraphDetermination,
+    GraphIncidentStatus,
+    GraphSeverity,
+    IncidentStatus,
+    Severity,
+)
+from prefect_defender.api.models.incidents import GraphComment, GraphIncident, Incident
+from prefect_defender.tasks.base import (
+    DefenderCredentialsLike,
+    defender_client,
+    defender_task,
+    task_logger,
+)
 
 __all__ = [
     "add_graph_incident_comment",
@@ -26,17 +39,20 @@ async def list_incidents(
     credentials: DefenderCredentialsLike,
     updated_since: datetime | None = None,
     created_since: datetime | None = None,
-    status: str | None = None,
+    status: IncidentStatus | str | None = None,
     assigned_to: str | None = None,
-    severities: list[str] | None = None,
+    severities: list[Severity | str] | None = None,
     limit: int | None = 1000,
+    updated_before: datetime | None = None,
+    created_before: datetime | None = None,
     tenant_id: str | None = None,
 ) -> list[Incident]:
     """Defender XDR incidents, newest update first.
 
-    ``updated_since``, ``created_since``, ``status`` and ``assigned_to`` are sent as an OData
-    filter; ``severities`` is applied client-side because the XDR incidents API documents no
-    severity filter (use :func:`list_graph_incidents` for a server-side one).
+    The time windows (``*_since`` inclusive, ``*_before`` exclusive on ``lastUpdateTime`` and
+    ``createdTime``), ``status`` and ``assigned_to`` are sent as an OData ``$filter``.
+    ``severities`` is applied client-side, because the XDR incidents API documents no severity
+    filter (:func:`list_graph_incidents` filters severity on the server).
 
     Example:
         ```python
@@ -51,23 +67,19 @@ async def list_incidents(
             return [i.incident_id for i in found]
         ```
     """
-    wanted = {one_of(s, SEVERITIES, "severities") for s in severities or []}
     async with defender_client(credentials, tenant_id) as client:
-        f = None
-        if created_since is not None:
-            from prefect_defender.api.resources.incidents import XDR_INCIDENT_FILTERS
-
-            f = XDR_INCIDENT_FILTERS.ge("createdTime", created_since)
-        out: list[Incident] = []
-        async for inc in client.incidents.iterate(
-            odata_filter=f, updated_since=updated_since, status=status, assigned_to=assigned_to
-        ):
-            if wanted and inc.severity not in wanted:
-                continue
-            out.append(inc)
-            if limit is not None and len(out) >= limit:
-                break
-        return out
+        found = await client.incidents.list(
+            updated_since=updated_since,
+            updated_before=updated_before,
+            created_since=created_since,
+            created_before=created_before,
+            status=status,
+            assigned_to=assigned_to,
+            severities=severities,
+            limit=limit,
+        )
+    task_logger().info("listed %d incidents", len(found))
+    return found
 
 
 @defender_task(endpoints=("xdr.incidents.get",))
@@ -78,8 +90,15 @@ async def get_incident(
 
     Example:
         ```python
-        incident = await get_incident(creds, 1001)
-        print(incident.device_ids())
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.incidents import get_incident
+
+        @flow
+        async def devices_of(incident_id: int) -> list[str]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            incident = await get_incident(creds, incident_id)
+            return incident.device_ids()
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -90,26 +109,39 @@ async def get_incident(
 async def update_incident(
     credentials: DefenderCredentialsLike,
     incident_id: int,
-    status: str | None = None,
+    status: IncidentStatus | str | None = None,
     assigned_to: str | None = None,
-    classification: str | None = None,
-    determination: str | None = None,
+    classification: Classification | str | None = None,
+    determination: Determination | str | None = None,
     tags: list[str] | None = None,
     comment: str | None = None,
     tenant_id: str | None = None,
 ) -> Incident:
-    """Update status (Active, InProgress, Resolved), owner, classification/determination
-    (determinations are grouped by classification; both documented spellings accepted), tags
-    (replacing them) and/or add a comment.
+    """Update an incident's status, owner, classification/determination, tags or add a comment.
+
+    Only the given fields are sent, with the documented case-sensitive names. ``status`` is
+    Active, InProgress, Resolved or Redirected; a ``determination`` needs its
+    ``classification`` and must belong to it (both documented spellings are accepted, e.g.
+    ``CompromisedAccount``/``CompromisedUser``, ``Clean``/``NotMalicious``); ``tags`` replaces
+    the incident's tags.
 
     Example:
         ```python
-        await update_incident(creds, 1001, status="Resolved", classification="TruePositive",
-                              determination="Malware", comment="Contained by playbook")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.incidents import update_incident
+
+        @flow
+        async def close_as_malware(incident_id: int) -> None:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            await update_incident(
+                creds, incident_id, status="Resolved", classification="TruePositive",
+                determination="Malware", comment="Contained by playbook",
+            )
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.incidents.update(
+        updated = await client.incidents.update(
             incident_id,
             status=status,
             assigned_to=assigned_to,
@@ -118,6 +150,8 @@ async def update_incident(
             tags=tags,
             comment=comment,
         )
+    task_logger().info("updated incident %s (status %s)", updated.incident_id, updated.status)
+    return updated
 
 
 @defender_task(endpoints=("xdr.incidents.update",))
@@ -131,7 +165,14 @@ async def add_incident_comment(
 
     Example:
         ```python
-        await add_incident_comment(creds, 1001, "Isolated contoso-ws-001 after approval")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.incidents import add_incident_comment
+
+        @flow
+        async def note(incident_id: int) -> None:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            await add_incident_comment(creds, incident_id, "Isolated ws-001 after approval")
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -142,27 +183,50 @@ async def add_incident_comment(
 async def list_graph_incidents(
     credentials: DefenderCredentialsLike,
     updated_since: datetime | None = None,
-    severity: str | None = None,
-    status: str | None = None,
+    severity: GraphSeverity | str | None = None,
+    status: GraphIncidentStatus | str | None = None,
     expand_alerts: bool = False,
     limit: int | None = 1000,
+    assigned_to: str | None = None,
+    classification: GraphClassification | str | None = None,
+    created_since: datetime | None = None,
+    created_before: datetime | None = None,
+    updated_before: datetime | None = None,
     tenant_id: str | None = None,
 ) -> list[GraphIncident]:
     """Graph security incidents, optionally with their alerts and evidence (``$expand=alerts``).
 
+    Every filter (severity included) is applied by the server. Values are Graph's camelCase
+    (``high``, ``inProgress``); the PascalCase of Microsoft's examples is converted.
+
     Example:
         ```python
-        found = await list_graph_incidents(creds, severity="high", expand_alerts=True)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.incidents import list_graph_incidents
+
+        @flow
+        async def high_with_alerts() -> int:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            found = await list_graph_incidents(creds, severity="high", expand_alerts=True)
+            return sum(len(i.alerts) for i in found)
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.graph_incidents.list(
+        found = await client.graph_incidents.list(
             updated_since=updated_since,
+            updated_before=updated_before,
+            created_since=created_since,
+            created_before=created_before,
             severity=severity,
             status=status,
+            assigned_to=assigned_to,
+            classification=classification,
             expand_alerts=expand_alerts,
             limit=limit,
         )
+    task_logger().info("listed %d Graph incidents", len(found))
+    return found
 
 
 @defender_task(endpoints=("graph.incidents.get",))
@@ -176,7 +240,15 @@ async def get_graph_incident(
 
     Example:
         ```python
-        incident = await get_graph_incident(creds, 1001)
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.incidents import get_graph_incident
+
+        @flow
+        async def evidence_kinds(incident_id: int) -> set[str]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            incident = await get_graph_incident(creds, incident_id)
+            return {e["@odata.type"] for a in incident.alerts for e in a.evidence}
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -187,18 +259,30 @@ async def get_graph_incident(
 async def update_graph_incident(
     credentials: DefenderCredentialsLike,
     incident_id: int,
-    status: str | None = None,
+    status: GraphIncidentStatus | str | None = None,
     assigned_to: str | None = None,
-    classification: str | None = None,
-    determination: str | None = None,
+    classification: GraphClassification | str | None = None,
+    determination: GraphDetermination | str | None = None,
     custom_tags: list[str] | None = None,
     tenant_id: str | None = None,
 ) -> GraphIncident:
     """Update a Graph incident (camelCase values: ``resolved``, ``truePositive`` ...).
 
+    Sends only the given fields: ``status``, ``assignedTo``, ``classification``,
+    ``determination`` and ``customTags`` (which replaces the custom tags).
+
     Example:
         ```python
-        await update_graph_incident(creds, 1001, status="inProgress", assigned_to="soc@x")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.incidents import update_graph_incident
+
+        @flow
+        async def take(incident_id: int) -> None:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            await update_graph_incident(
+                creds, incident_id, status="inProgress", assigned_to="soc@contoso.com"
+            )
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
@@ -218,12 +302,20 @@ async def add_graph_incident_comment(
     incident_id: int,
     comment: str,
     tenant_id: str | None = None,
-) -> list[dict[str, Any]]:
+) -> list[GraphComment]:
     """Add a comment to a Graph incident; returns its comments.
 
     Example:
         ```python
-        await add_graph_incident_comment(creds, 1001, "Triaged by playbook")
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.incidents import add_graph_incident_comment
+
+        @flow
+        async def note(incident_id: int) -> int:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            comments = await add_graph_incident_comment(creds, incident_id, "Triaged")
+            return len(comments)
         ```
     """
     async with defender_client(credentials, tenant_id) as client:

@@ -8,9 +8,15 @@ from typing import Any
 from pydantic import AliasChoices, Field
 
 from prefect_defender.api.models.common import DefenderModel
+from prefect_defender.api.models.entities import FileInfo
+from prefect_defender.api.models.machines import LogonUser, Machine
 
 __all__ = [
+    "AlertDomain",
+    "AlertIp",
+    "AlertRelated",
     "GraphAlert",
+    "GraphComment",
     "GraphIncident",
     "Incident",
     "IncidentAlert",
@@ -104,6 +110,22 @@ class Incident(DefenderModel):
         return list(seen)
 
 
+class GraphComment(DefenderModel):
+    """A comment on a Graph alert or incident (``alertComment``).
+
+    The alertComment page spells the author and time ``createdByDisplayName``/``createdDateTime``;
+    the incident PATCH example answers with ``createdBy``/``createdTime``: both are accepted.
+    """
+
+    comment: str | None = None
+    created_by_display_name: str | None = Field(
+        default=None, validation_alias=AliasChoices("createdByDisplayName", "createdBy")
+    )
+    created_date_time: datetime | None = Field(
+        default=None, validation_alias=AliasChoices("createdDateTime", "createdTime")
+    )
+
+
 class GraphAlert(DefenderModel):
     """A Graph security alert (``alerts_v2``); ``evidence`` items are polymorphic dicts."""
 
@@ -126,6 +148,7 @@ class GraphAlert(DefenderModel):
     last_activity_date_time: datetime | None = None
     resolved_date_time: datetime | None = None
     mitre_techniques: list[str] = []
+    comments: list[GraphComment] = []
     evidence: list[dict[str, Any]] = []
 
 
@@ -147,4 +170,32 @@ class GraphIncident(DefenderModel):
     incident_web_url: str | None = None
     redirect_incident_id: str | None = None
     description: str | None = None
+    comments: list[GraphComment] = []
     alerts: list[GraphAlert] = []
+
+
+class AlertDomain(DefenderModel):
+    """A domain related to an alert (``GET /api/alerts/{id}/domains``)."""
+
+    host: str
+
+
+class AlertIp(DefenderModel):
+    """An IP address related to an alert (``GET /api/alerts/{id}/ips``)."""
+
+    id: str
+
+
+class AlertRelated(DefenderModel):
+    """Entities related to an MDE alert; a relation not asked for, or that failed, is ``None``.
+
+    ``errors`` maps a failed relation (each needs its own permission) to the error's dict.
+    """
+
+    alert_id: str
+    domains: list[AlertDomain] | None = None
+    files: list[FileInfo] | None = None
+    ips: list[AlertIp] | None = None
+    machine: Machine | None = None
+    user: LogonUser | None = None
+    errors: dict[str, dict[str, Any]] = {}

@@ -1,35 +1,61 @@
-"""Alerts: Defender for Endpoint ``/api/alerts`` and Graph ``/security/alerts_v2``."""
+"""Alerts: Defender for Endpoint ``/api/alerts`` and Graph ``/security/alerts_v2``.
+
+Every input is checked before a request is sent (an invalid value sends nothing).
+"""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator, Sequence
-from datetime import datetime
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect_defender.api.catalog import endpoint
-from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.alerts import (
-    ALERT_STATUSES,
-    GRAPH_ALERT_STATUSES,
-    SEVERITIES,
     Alert,
+    AlertCategory,
+    AlertRelation,
+    AlertSeverity,
+    AlertStatus,
+    GraphAlertStatus,
+    GraphClassification,
+    GraphSeverity,
+    Severity,
+    check_graph_choice,
     check_triage,
-    one_of,
 )
-from prefect_defender.api.models.incidents import GraphAlert
+from prefect_defender.api.models.entities import FileInfo
+from prefect_defender.api.models.incidents import (
+    AlertDomain,
+    AlertIp,
+    AlertRelated,
+    GraphAlert,
+    GraphComment,
+)
+from prefect_defender.api.models.machines import LogonUser, Machine
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_next_link, iterate_skip
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_alert_id,
+    check_choice,
     check_comment,
+    check_incident_id,
     check_items,
     check_machine_id,
 )
 
-__all__ = ["CATEGORIES", "AlertsAPI", "GraphAlertsAPI"]
+__all__ = [
+    "ALERT_FILTERS",
+    "GRAPH_ALERT_FILTERS",
+    "MAX_BATCH",
+    "AlertsAPI",
+    "GraphAlertsAPI",
+    "alert_update_body",
+]
 
+#: ``$filter`` properties documented for ``GET /api/alerts``
 ALERT_FILTERS = ODataFilter(
     {
         "alertCreationTime",
@@ -45,6 +71,7 @@ ALERT_FILTERS = ODataFilter(
         "category",
     }
 )
+#: ``$filter`` properties documented for Graph ``security/alerts_v2``
 GRAPH_ALERT_FILTERS = ODataFilter(
     {
         "assignedTo",
@@ -57,50 +84,64 @@ GRAPH_ALERT_FILTERS = ODataFilter(
         "status",
     }
 )
-#: documented categories for CreateAlertByReference
-CATEGORIES = (
-    "General",
-    "CommandAndControl",
-    "Collection",
-    "CredentialAccess",
-    "DefenseEvasion",
-    "Discovery",
-    "Exfiltration",
-    "Exploit",
-    "Execution",
-    "InitialAccess",
-    "LateralMovement",
-    "Malware",
-    "Persistence",
-    "PrivilegeEscalation",
-    "Ransomware",
-    "SuspiciousActivity",
-)
+#: ``$top`` maximum documented for ``GET /api/alerts``
+MDE_ALERTS_MAX_TOP = 10_000
+#: ``batchUpdate`` documents no maximum number of ids; this client sends at most 500 per call
+#: (the bound of MDE's other batch endpoints) and ``batch_update_alerts`` splits longer lists.
 MAX_BATCH = 500
+#: documented categories for CreateAlertByReference (kept for callers of the old name)
+CATEGORIES = tuple(c.value for c in AlertCategory)
 
 
-def _update_body(
-    status: str | None,
+def _window(
+    f: ODataFilter, prop: str, since: datetime | None, before: datetime | None
+) -> str | None:
+    if since is not None and before is not None and since >= before:
+        raise ValidationError(f"{prop}: the window's start must be before its end", field=prop)
+    return f.and_(
+        f.ge(prop, since) if since is not None else None,
+        f.lt(prop, before) if before is not None else None,
+    )
+
+
+def _required(value: Any, field: str, max_length: int = 4000) -> str:
+    text = check_comment(value, field, max_length)
+    if not text:
+        raise ValidationError(f"{field}: required (must not be empty)", field=field)
+    return text
+
+
+def alert_update_body(
+    status: AlertStatus | str | None,
     assigned_to: str | None,
     classification: str | None,
     determination: str | None,
     comment: str | None,
 ) -> dict[str, Any]:
+    """The case-sensitive body of an MDE alert update (single or batch)."""
     body: dict[str, Any] = {}
     if status is not None:
-        body["status"] = one_of(status, ALERT_STATUSES, "status")
+        body["status"] = check_choice(status, AlertStatus, "status").value
     if assigned_to is not None:
-        body["assignedTo"] = check_comment(assigned_to, "assigned_to", max_length=256)
+        body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
     c, d = check_triage(classification, determination)
     if c is not None:
         body["classification"] = c
     if d is not None:
         body["determination"] = d
     if comment is not None:
-        body["comment"] = check_comment(comment)
+        body["comment"] = _required(comment, "comment")
     if not body:
         raise ValidationError("nothing to update: give at least one field", field="update")
     return body
+
+
+def _iso(when: Any, field: str) -> str:
+    if not isinstance(when, datetime):
+        raise ValidationError(f"{field}: a timezone-aware datetime", field=field)
+    if when.tzinfo is None:
+        raise ValidationError(f"{field}: must be timezone-aware", field=field)
+    return when.astimezone(UTC).isoformat().replace("+00:00", "Z")
 
 
 class AlertsAPI(Resource):
@@ -110,23 +151,36 @@ class AlertsAPI(Resource):
         self,
         *,
         odata_filter: str | None = None,
-        status: str | None = None,
-        severity: str | None = None,
+        status: AlertStatus | str | None = None,
+        severity: Severity | str | None = None,
+        category: str | None = None,
         created_since: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_since: datetime | None = None,
         incident_id: int | None = None,
+        assigned_to: str | None = None,
+        detection_source: str | None = None,
         expand_evidence: bool = False,
-        page_size: int = 10_000,
+        page_size: int = MDE_ALERTS_MAX_TOP,
         limit: int | None = None,
     ) -> AsyncIterator[Alert]:
-        """Alerts matching the filters, paged with ``$top``/``$skip``."""
+        """Alerts matching the filters, paged with ``$top``/``$skip`` (``$top`` ≤ 10,000)."""
         f = ALERT_FILTERS
         expr = f.and_(
             odata_filter,
-            f.eq("status", one_of(status, ALERT_STATUSES, "status")) if status else None,
-            f.eq("severity", one_of(severity, SEVERITIES, "severity")) if severity else None,
-            f.ge("alertCreationTime", created_since) if created_since else None,
-            f.eq("incidentId", incident_id) if incident_id is not None else None,
+            f.eq("status", check_choice(status, AlertStatus, "status")) if status else None,
+            f.eq("severity", check_choice(severity, Severity, "severity")) if severity else None,
+            f.eq("category", _required(category, "category", 100)) if category else None,
+            _window(f, "alertCreationTime", created_since, created_before),
+            f.ge("lastUpdateTime", updated_since) if updated_since else None,
+            f.eq("incidentId", check_incident_id(incident_id)) if incident_id is not None else None,
+            f.eq("assignedTo", _required(assigned_to, "assigned_to", 256)) if assigned_to else None,
+            f.eq("detectionSource", _required(detection_source, "detection_source", 100))
+            if detection_source
+            else None,
         )
+        if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+            raise ValidationError("page_size: a positive integer", field="page_size")
         params: dict[str, Any] = {}
         if expr:
             params["$filter"] = expr
@@ -136,7 +190,7 @@ class AlertsAPI(Resource):
             iterate_skip(
                 self.transport,
                 endpoint("mde.alerts.list"),
-                page_size=page_size,
+                page_size=min(page_size, MDE_ALERTS_MAX_TOP),
                 params=params or None,
                 limit=limit,
             )
@@ -147,7 +201,7 @@ class AlertsAPI(Resource):
         return [a async for a in self.iterate(**kw)]
 
     async def get(self, alert_id: str) -> Alert:
-        """One alert."""
+        """One alert (with its evidence)."""
         body = await self.transport.request_json(
             endpoint("mde.alerts.get"), path_params={"id": check_alert_id(alert_id)}
         )
@@ -157,7 +211,7 @@ class AlertsAPI(Resource):
         self,
         alert_id: str,
         *,
-        status: str | None = None,
+        status: AlertStatus | str | None = None,
         assigned_to: str | None = None,
         classification: str | None = None,
         determination: str | None = None,
@@ -165,9 +219,12 @@ class AlertsAPI(Resource):
     ) -> Alert:
         """Update an alert's status, owner, classification/determination, or add a comment."""
         aid = check_alert_id(alert_id)
-        body = _update_body(status, assigned_to, classification, determination, comment)
+        body = alert_update_body(status, assigned_to, classification, determination, comment)
         data = await self.transport.request_json(
-            endpoint("mde.alerts.update"), path_params={"id": aid}, json=body
+            endpoint("mde.alerts.update"),
+            path_params={"id": aid},
+            json=body,
+            idempotent="comment" not in body,  # a repeated comment would be added twice
         )
         return Alert.model_validate(data)
 
@@ -175,62 +232,113 @@ class AlertsAPI(Resource):
         self,
         alert_ids: Sequence[str],
         *,
-        status: str | None = None,
+        status: AlertStatus | str | None = None,
         assigned_to: str | None = None,
         classification: str | None = None,
         determination: str | None = None,
         comment: str | None = None,
     ) -> None:
-        """Update up to 500 alerts with the same values in one call (200, empty body)."""
+        """Give up to :data:`MAX_BATCH` alerts the same values in one call (200, empty body)."""
         ids = check_items(alert_ids, check_alert_id, "alert_ids", max_items=MAX_BATCH)
         if not ids:
-            raise ValidationError("alert_ids: at least one alert", field="alert_ids")
-        body = _update_body(status, assigned_to, classification, determination, comment)
+            raise ValidationError("alert_ids: at least one alert id", field="alert_ids")
+        body = alert_update_body(status, assigned_to, classification, determination, comment)
         await self.transport.request(
-            endpoint("mde.alerts.batch_update"), json={"alertIds": ids, **body}, idempotent=True
+            endpoint("mde.alerts.batch_update"),
+            json={"alertIds": list(dict.fromkeys(ids)), **body},
+            idempotent="comment" not in body,
         )
 
     async def create_by_reference(
         self,
         *,
         machine_id: str,
-        report_id: str,
+        report_id: str | int,
         event_time: datetime,
-        severity: str,
+        severity: AlertSeverity | str,
         title: str,
         description: str,
         recommended_action: str,
-        category: str,
+        category: AlertCategory | str,
     ) -> Alert:
-        """Create an alert on top of an event (all fields required, as documented)."""
-        if event_time.tzinfo is None:
-            raise ValidationError("event_time: must be timezone-aware", field="event_time")
+        """Create an alert on top of an event found by hunting (every field is required)."""
+        if isinstance(report_id, int) and not isinstance(report_id, bool):
+            report_id = str(report_id)
         body = {
+            "eventTime": _iso(event_time, "event_time"),
+            "reportId": _required(report_id, "report_id", 200),
             "machineId": check_machine_id(machine_id),
-            "reportId": check_comment(str(report_id), "report_id", 200),
-            "eventTime": event_time.isoformat().replace("+00:00", "Z"),
-            "severity": one_of(severity, ("Low", "Medium", "High"), "severity"),
-            "title": _required(title, "title"),
+            "severity": check_choice(severity, AlertSeverity, "severity").value,
+            "title": _required(title, "title", 1000),
             "description": _required(description, "description"),
             "recommendedAction": _required(recommended_action, "recommended_action"),
-            "category": one_of(category, CATEGORIES, "category"),
+            "category": check_choice(category, AlertCategory, "category").value,
         }
         data = await self.transport.request_json(
-            endpoint("mde.alerts.create_by_reference"), json=body
+            endpoint("mde.alerts.create_by_reference"), json=body, idempotent=False
         )
         return Alert.model_validate(data)
 
-    async def related(self, alert_id: str, kind: str) -> Any:
-        """Entities related to an alert: ``domains``, ``files``, ``ips``, ``machine``, ``user``."""
-        names = {"domains", "files", "ips", "machine", "user"}
-        if kind not in names:
-            raise ValidationError(f"kind: one of {', '.join(sorted(names))}", field="kind")
-        body = await self.transport.request_json(
-            endpoint(f"mde.alerts.{kind}"), path_params={"id": check_alert_id(alert_id)}
+    # -- related entities -----------------------------------------------------------------
+
+    async def _related(self, alert_id: str, relation: AlertRelation) -> Any:
+        return await self.transport.request_json(
+            endpoint(f"mde.alerts.{relation.value}"),
+            path_params={"id": check_alert_id(alert_id)},
         )
-        if isinstance(body, dict) and "value" in body and kind not in ("machine", "user"):
-            return body["value"]
-        return body
+
+    async def domains(self, alert_id: str) -> builtins.list[AlertDomain]:
+        """Domains related to the alert (``URL.Read.All``)."""
+        body = await self._related(alert_id, AlertRelation.DOMAINS)
+        return [AlertDomain.model_validate(v) for v in body.get("value", [])]
+
+    async def files(self, alert_id: str) -> builtins.list[FileInfo]:
+        """Files related to the alert (``File.Read.All``)."""
+        body = await self._related(alert_id, AlertRelation.FILES)
+        return [FileInfo.model_validate(v) for v in body.get("value", [])]
+
+    async def ips(self, alert_id: str) -> builtins.list[AlertIp]:
+        """IP addresses related to the alert (``Ip.Read.All``)."""
+        body = await self._related(alert_id, AlertRelation.IPS)
+        return [AlertIp.model_validate(v) for v in body.get("value", [])]
+
+    async def machine(self, alert_id: str) -> Machine:
+        """The alert's machine (``Machine.Read.All``)."""
+        return Machine.model_validate(await self._related(alert_id, AlertRelation.MACHINE))
+
+    async def user(self, alert_id: str) -> LogonUser:
+        """The alert's user (``User.Read.All``)."""
+        return LogonUser.model_validate(await self._related(alert_id, AlertRelation.USER))
+
+    async def related(
+        self, alert_id: str, relations: Iterable[AlertRelation | str] | None = None
+    ) -> AlertRelated:
+        """Several relations at once; one that fails (own permission, 404) lands in ``errors``."""
+        aid = check_alert_id(alert_id)
+        wanted = (
+            list(AlertRelation)
+            if relations is None
+            else check_items(
+                [relations] if isinstance(relations, str) else relations,
+                lambda v, field: check_choice(v, AlertRelation, field),
+                "relations",
+            )
+        )
+        fetch = {
+            AlertRelation.DOMAINS: self.domains,
+            AlertRelation.FILES: self.files,
+            AlertRelation.IPS: self.ips,
+            AlertRelation.MACHINE: self.machine,
+            AlertRelation.USER: self.user,
+        }
+        out: dict[str, Any] = {"alert_id": aid}
+        errors: dict[str, dict[str, Any]] = {}
+        for rel in dict.fromkeys(wanted):
+            try:
+                out[rel.value] = await fetch[rel](aid)
+            except DefenderError as exc:
+                errors[rel.value] = exc.to_dict()
+        return AlertRelated(**out, errors=errors)
 
     @staticmethod
     async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Alert]:
@@ -238,36 +346,53 @@ class AlertsAPI(Resource):
             yield Alert.model_validate(item)
 
 
-def _required(value: str, field: str) -> str:
-    text = check_comment(value, field)
-    if not text:
-        raise ValidationError(f"{field}: required", field=field)
-    return text
-
-
 class GraphAlertsAPI(Resource):
-    """Graph security alerts (``alerts_v2``)."""
+    """Graph security alerts (``alerts_v2``); evidence is always included."""
 
     def iterate(
         self,
         *,
         odata_filter: str | None = None,
-        status: str | None = None,
-        severity: str | None = None,
+        status: GraphAlertStatus | str | None = None,
+        severity: GraphSeverity | str | None = None,
+        classification: GraphClassification | str | None = None,
+        service_source: str | None = None,
+        assigned_to: str | None = None,
+        created_since: datetime | None = None,
+        created_before: datetime | None = None,
+        updated_since: datetime | None = None,
         page_size: int | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[GraphAlert]:
-        """Alerts matching the filters, following ``@odata.nextLink``."""
+        """Alerts matching the filters (all server-side), following ``@odata.nextLink``."""
         f = GRAPH_ALERT_FILTERS
         expr = f.and_(
             odata_filter,
-            f.eq("status", one_of(status, GRAPH_ALERT_STATUSES, "status")) if status else None,
-            f.eq("severity", severity) if severity else None,
+            f.eq("status", check_graph_choice(status, GraphAlertStatus, "status"))
+            if status
+            else None,
+            f.eq("severity", check_graph_choice(severity, GraphSeverity, "severity"))
+            if severity
+            else None,
+            f.eq(
+                "classification",
+                check_graph_choice(classification, GraphClassification, "classification"),
+            )
+            if classification
+            else None,
+            f.eq("serviceSource", _required(service_source, "service_source", 100))
+            if service_source
+            else None,
+            f.eq("assignedTo", _required(assigned_to, "assigned_to", 256)) if assigned_to else None,
+            _window(f, "createdDateTime", created_since, created_before),
+            f.ge("lastUpdateDateTime", updated_since) if updated_since else None,
         )
         params: dict[str, Any] = {}
         if expr:
             params["$filter"] = expr
-        if page_size:
+        if page_size is not None:
+            if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
+                raise ValidationError("page_size: a positive integer", field="page_size")
             params["$top"] = page_size
         return self._models(
             iterate_next_link(
@@ -290,42 +415,43 @@ class GraphAlertsAPI(Resource):
         self,
         alert_id: str,
         *,
-        status: str | None = None,
+        status: GraphAlertStatus | str | None = None,
         assigned_to: str | None = None,
         classification: str | None = None,
         determination: str | None = None,
     ) -> GraphAlert:
-        """Update status, owner, classification or determination."""
+        """Update status, owner, classification or determination (camelCase values)."""
+        aid = check_alert_id(alert_id)
         body: dict[str, Any] = {}
         if status is not None:
-            body["status"] = one_of(status, GRAPH_ALERT_STATUSES, "status")
+            body["status"] = check_graph_choice(status, GraphAlertStatus, "status").value
         if assigned_to is not None:
             body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
         c, d = check_triage(classification, determination, graph=True)
-        if c:
+        if c is not None:
             body["classification"] = c
-        if d:
+        if d is not None:
             body["determination"] = d
         if not body:
             raise ValidationError("nothing to update: give at least one field", field="update")
         data = await self.transport.request_json(
-            endpoint("graph.alerts.update"),
-            path_params={"id": check_alert_id(alert_id)},
-            json=body,
+            endpoint("graph.alerts.update"), path_params={"id": aid}, json=body
         )
         return GraphAlert.model_validate(data)
 
-    async def comment(self, alert_id: str, comment: str) -> builtins.list[dict[str, Any]]:
-        """Add a comment; returns the alert's comments."""
+    async def comment(self, alert_id: str, comment: str) -> builtins.list[GraphComment]:
+        """Add a comment; returns every comment of the alert."""
+        aid = check_alert_id(alert_id)
         data = await self.transport.request_json(
             endpoint("graph.alerts.comment"),
-            path_params={"id": check_alert_id(alert_id)},
+            path_params={"id": aid},
             json={
                 "@odata.type": "microsoft.graph.security.alertComment",
                 "comment": _required(comment, "comment"),
             },
+            idempotent=False,
         )
-        return list(data.get("value", []))
+        return [GraphComment.model_validate(c) for c in data.get("value", [])]
 
     @staticmethod
     async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[GraphAlert]:

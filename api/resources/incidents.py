@@ -1,27 +1,41 @@
-"""Incidents: Defender XDR ``/api/incidents`` and Graph ``/security/incidents``."""
+"""Incidents: Defender XDR ``/api/incidents`` and Graph ``/security/incidents``.
+
+Every input is checked before a request is sent. The XDR list API documents ``$filter`` on
+``lastUpdateTime``, ``createdTime``, ``status`` and ``assignedTo`` only, so severity is filtered
+client-side there (:func:`matches_severity`); Graph filters severity on the server.
+"""
 
 from __future__ import annotations
 
 import builtins
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import (
-    GRAPH_INCIDENT_STATUSES,
-    INCIDENT_STATUSES,
+    GraphClassification,
+    GraphIncidentStatus,
+    GraphSeverity,
+    IncidentStatus,
+    Severity,
+    check_graph_choice,
     check_triage,
-    one_of,
 )
-from prefect_defender.api.models.incidents import GraphIncident, Incident
+from prefect_defender.api.models.incidents import GraphComment, GraphIncident, Incident
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_next_link, iterate_skip
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.validation import check_comment, check_incident_id
+from prefect_defender.api.validation import check_choice, check_comment, check_incident_id
 
-__all__ = ["GraphIncidentsAPI", "IncidentsAPI"]
+__all__ = [
+    "GRAPH_INCIDENT_FILTERS",
+    "XDR_INCIDENT_FILTERS",
+    "GraphIncidentsAPI",
+    "IncidentsAPI",
+    "check_severities",
+]
 
 #: Filterable properties documented for ``GET /api/incidents`` (no severity filter there).
 XDR_INCIDENT_FILTERS = ODataFilter({"lastUpdateTime", "createdTime", "status", "assignedTo"})
@@ -38,6 +52,35 @@ GRAPH_INCIDENT_FILTERS = ODataFilter(
     }
 )
 XDR_INCIDENTS_MAX_TOP = 100
+#: tags per incident: no documented maximum; a generous bound keeps requests sane
+MAX_TAGS = 50
+
+
+def _window(
+    f: ODataFilter, prop: str, since: datetime | None, before: datetime | None
+) -> str | None:
+    """``prop ge since and prop lt before`` (either bound optional; aware datetimes only)."""
+    if since is not None and before is not None and since >= before:
+        raise ValidationError(f"{prop}: the window's start must be before its end", field=prop)
+    return f.and_(
+        f.ge(prop, since) if since is not None else None,
+        f.lt(prop, before) if before is not None else None,
+    )
+
+
+def _page_size(value: int, maximum: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("page_size: a positive integer", field="page_size")
+    return min(value, maximum)
+
+
+def check_severities(values: Iterable[Any] | None) -> set[Severity]:
+    """The XDR severities a client-side filter keeps (empty: keep everything)."""
+    if values is None:
+        return set()
+    if isinstance(values, str):
+        values = [values]
+    return {check_choice(v, Severity, "severities") for v in values}
 
 
 class IncidentsAPI(Resource):
@@ -48,28 +91,45 @@ class IncidentsAPI(Resource):
         *,
         odata_filter: str | None = None,
         updated_since: datetime | None = None,
-        status: str | None = None,
+        updated_before: datetime | None = None,
+        created_since: datetime | None = None,
+        created_before: datetime | None = None,
+        status: IncidentStatus | str | None = None,
         assigned_to: str | None = None,
+        severities: Iterable[Severity | str] | None = None,
         page_size: int = XDR_INCIDENTS_MAX_TOP,
         limit: int | None = None,
     ) -> AsyncIterator[Incident]:
-        """Every incident matching the filters, paged with ``$top``/``$skip`` (max 100)."""
+        """Every incident matching the filters, paged with ``$top``/``$skip`` (max 100).
+
+        The time windows (``*_since`` inclusive, ``*_before`` exclusive), ``status`` and
+        ``assigned_to`` go to the server as ``$filter``; ``severities`` is applied here, because
+        the XDR API documents no severity filter (``limit`` counts kept incidents).
+        """
         f = XDR_INCIDENT_FILTERS
         expr = f.and_(
             odata_filter,
-            f.ge("lastUpdateTime", updated_since) if updated_since else None,
-            f.eq("status", status) if status else None,
-            f.eq("assignedTo", assigned_to) if assigned_to else None,
+            _window(f, "lastUpdateTime", updated_since, updated_before),
+            _window(f, "createdTime", created_since, created_before),
+            f.eq("status", check_choice(status, IncidentStatus, "status")) if status else None,
+            f.eq("assignedTo", check_comment(assigned_to, "assigned_to", 256))
+            if assigned_to
+            else None,
         )
-        params = {"$filter": expr} if expr else None
+        wanted = check_severities(severities)
+        size = _page_size(page_size, XDR_INCIDENTS_MAX_TOP)
+        if limit is not None and limit < 0:
+            raise ValidationError("limit: must not be negative", field="limit")
         return self._models(
             iterate_skip(
                 self.transport,
                 endpoint("xdr.incidents.list"),
-                page_size=min(page_size, XDR_INCIDENTS_MAX_TOP),
-                params=params,
-                limit=limit,
-            )
+                page_size=size,
+                params={"$filter": expr} if expr else None,
+                limit=None if wanted else limit,
+            ),
+            wanted,
+            limit,
         )
 
     async def list(self, **kw: Any) -> builtins.list[Incident]:
@@ -88,18 +148,21 @@ class IncidentsAPI(Resource):
         self,
         incident_id: int | str,
         *,
-        status: str | None = None,
+        status: IncidentStatus | str | None = None,
         assigned_to: str | None = None,
         classification: str | None = None,
         determination: str | None = None,
         tags: builtins.list[str] | None = None,
         comment: str | None = None,
     ) -> Incident:
-        """Update an incident (body field names are case-sensitive, as documented)."""
+        """Update an incident; only the given fields are sent (names are case-sensitive).
+
+        ``tags`` replaces the incident's tags. A determination needs its classification.
+        """
         iid = check_incident_id(incident_id)
         body: dict[str, Any] = {}
         if status is not None:
-            body["status"] = one_of(status, INCIDENT_STATUSES, "status")
+            body["status"] = check_choice(status, IncidentStatus, "status").value
         if assigned_to is not None:
             body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
         c, d = check_triage(classification, determination)
@@ -110,31 +173,44 @@ class IncidentsAPI(Resource):
         if tags is not None:
             body["tags"] = _tags(tags)
         if comment is not None:
-            body["comment"] = check_comment(comment)
+            body["comment"] = _required(comment, "comment")
         if not body:
             raise ValidationError("nothing to update: give at least one field", field="update")
         data = await self.transport.request_json(
-            endpoint("xdr.incidents.update"), path_params={"id": iid}, json=body
+            endpoint("xdr.incidents.update"),
+            path_params={"id": iid},
+            json=body,
+            # a repeated PATCH carrying a comment would add the comment twice
+            idempotent="comment" not in body,
         )
         return Incident.model_validate(data)
 
     async def comment(self, incident_id: int | str, comment: str) -> Incident:
         """Add a comment to an incident (a PATCH with only ``comment``)."""
-        text = check_comment(comment)
-        if not text:
-            raise ValidationError("comment: must not be empty", field="comment")
+        iid = check_incident_id(incident_id)
         data = await self.transport.request_json(
             endpoint("xdr.incidents.update"),
-            path_params={"id": check_incident_id(incident_id)},
-            json={"comment": text},
+            path_params={"id": iid},
+            json={"comment": _required(comment, "comment")},
             idempotent=False,  # a repeated PATCH would add the comment twice
         )
         return Incident.model_validate(data)
 
     @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Incident]:
+    async def _models(
+        items: AsyncIterator[dict[str, Any]], wanted: set[Severity], limit: int | None
+    ) -> AsyncIterator[Incident]:
+        kept = 0
+        if limit == 0:
+            return
         async for item in items:
-            yield Incident.model_validate(item)
+            inc = Incident.model_validate(item)
+            if wanted and inc.severity not in wanted:
+                continue
+            kept += 1
+            yield inc
+            if limit is not None and kept >= limit:
+                return
 
 
 class GraphIncidentsAPI(Resource):
@@ -145,27 +221,46 @@ class GraphIncidentsAPI(Resource):
         *,
         odata_filter: str | None = None,
         updated_since: datetime | None = None,
-        severity: str | None = None,
-        status: str | None = None,
+        updated_before: datetime | None = None,
+        created_since: datetime | None = None,
+        created_before: datetime | None = None,
+        severity: GraphSeverity | str | None = None,
+        status: GraphIncidentStatus | str | None = None,
+        assigned_to: str | None = None,
+        classification: GraphClassification | str | None = None,
         expand_alerts: bool = False,
         page_size: int | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[GraphIncident]:
-        """Every Graph incident matching the filters, following ``@odata.nextLink``."""
+        """Every Graph incident matching the filters (all server-side), following nextLinks."""
         f = GRAPH_INCIDENT_FILTERS
         expr = f.and_(
             odata_filter,
-            f.ge("lastUpdateDateTime", updated_since) if updated_since else None,
-            f.eq("severity", severity) if severity else None,
-            f.eq("status", status) if status else None,
+            _window(f, "lastUpdateDateTime", updated_since, updated_before),
+            _window(f, "createdDateTime", created_since, created_before),
+            f.eq("severity", check_graph_choice(severity, GraphSeverity, "severity"))
+            if severity
+            else None,
+            f.eq("status", check_graph_choice(status, GraphIncidentStatus, "status"))
+            if status
+            else None,
+            f.eq("assignedTo", check_comment(assigned_to, "assigned_to", 256))
+            if assigned_to
+            else None,
+            f.eq(
+                "classification",
+                check_graph_choice(classification, GraphClassification, "classification"),
+            )
+            if classification
+            else None,
         )
         params: dict[str, Any] = {}
         if expr:
             params["$filter"] = expr
         if expand_alerts:
             params["$expand"] = "alerts"
-        if page_size:
-            params["$top"] = page_size
+        if page_size is not None:
+            params["$top"] = _page_size(page_size, 1000)
         return self._models(
             iterate_next_link(
                 self.transport, endpoint("graph.incidents.list"), params=params, limit=limit
@@ -177,7 +272,7 @@ class GraphIncidentsAPI(Resource):
         return [i async for i in self.iterate(**kw)]
 
     async def get(self, incident_id: int | str, *, expand_alerts: bool = False) -> GraphIncident:
-        """One Graph incident by id."""
+        """One Graph incident by id (with its alerts and their evidence if asked)."""
         iid = check_incident_id(incident_id)
         body = await self.transport.request_json(
             endpoint("graph.incidents.get"),
@@ -190,45 +285,53 @@ class GraphIncidentsAPI(Resource):
         self,
         incident_id: int | str,
         *,
-        status: str | None = None,
+        status: GraphIncidentStatus | str | None = None,
         assigned_to: str | None = None,
         classification: str | None = None,
         determination: str | None = None,
         custom_tags: builtins.list[str] | None = None,
     ) -> GraphIncident:
-        """Update a Graph incident (Graph's camelCase enum values)."""
+        """Update a Graph incident (camelCase values; PascalCase is converted)."""
+        iid = check_incident_id(incident_id)
         body: dict[str, Any] = {}
         if status is not None:
-            body["status"] = one_of(status, GRAPH_INCIDENT_STATUSES, "status")
+            st = check_graph_choice(status, GraphIncidentStatus, "status")
+            if st is GraphIncidentStatus.AWAITING_ACTION:
+                # listed on the resource page only; the PATCH page does not offer it
+                raise ValidationError(
+                    "status: awaitingAction is set by Microsoft and cannot be sent",
+                    field="status",
+                )
+            body["status"] = st.value
         if assigned_to is not None:
             body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
         c, d = check_triage(classification, determination, graph=True)
-        if c:
+        if c is not None:
             body["classification"] = c
-        if d:
+        if d is not None:
             body["determination"] = d
         if custom_tags is not None:
-            body["customTags"] = _tags(custom_tags)
+            body["customTags"] = _tags(custom_tags, "custom_tags")
         if not body:
             raise ValidationError("nothing to update: give at least one field", field="update")
         data = await self.transport.request_json(
-            endpoint("graph.incidents.update"),
-            path_params={"id": check_incident_id(incident_id)},
-            json=body,
+            endpoint("graph.incidents.update"), path_params={"id": iid}, json=body
         )
         return GraphIncident.model_validate(data)
 
-    async def comment(self, incident_id: int | str, comment: str) -> builtins.list[dict[str, Any]]:
-        """Add a comment; returns the incident's comments."""
-        text = check_comment(comment)
-        if not text:
-            raise ValidationError("comment: must not be empty", field="comment")
+    async def comment(self, incident_id: int | str, comment: str) -> builtins.list[GraphComment]:
+        """Add a comment; returns every comment of the incident."""
+        iid = check_incident_id(incident_id)
         data = await self.transport.request_json(
             endpoint("graph.incidents.comment"),
-            path_params={"id": check_incident_id(incident_id)},
-            json={"@odata.type": "microsoft.graph.security.alertComment", "comment": text},
+            path_params={"id": iid},
+            json={
+                "@odata.type": "microsoft.graph.security.alertComment",
+                "comment": _required(comment, "comment"),
+            },
+            idempotent=False,
         )
-        return list(data.get("value", []))
+        return [GraphComment.model_validate(c) for c in data.get("value", [])]
 
     @staticmethod
     async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[GraphIncident]:
@@ -236,10 +339,17 @@ class GraphIncidentsAPI(Resource):
             yield GraphIncident.model_validate(item)
 
 
-def _tags(tags: list[str]) -> list[str]:
-    if isinstance(tags, str) or len(tags) > 50:
-        raise ValidationError("tags: a list of at most 50 tags", field="tags")
-    out = [check_comment(t, f"tags[{i}]", 200) for i, t in enumerate(tags)]
-    if any(not t for t in out):
-        raise ValidationError("tags: empty tag", field="tags")
-    return out
+def _required(value: Any, field: str, max_length: int = 4000) -> str:
+    text = check_comment(value, field, max_length)
+    if not text:
+        raise ValidationError(f"{field}: must not be empty", field=field)
+    return text
+
+
+def _tags(tags: Any, field: str = "tags") -> list[str]:
+    if isinstance(tags, str | bytes) or not isinstance(tags, Iterable):
+        raise ValidationError(f"{field}: a list of tags", field=field)
+    items = list(tags)
+    if len(items) > MAX_TAGS:
+        raise ValidationError(f"{field}: at most {MAX_TAGS} tags", field=field)
+    return [_required(t, f"{field}[{i}]", 200) for i, t in enumerate(items)]

@@ -22,7 +22,7 @@ import asyncio
 import builtins
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -329,6 +329,57 @@ class MachineActionsAPI(Resource):
                     action,
                 )
             await asyncio.sleep(min(interval, remaining))
+            interval = min(max_interval, interval * 1.5)
+
+    async def wait_many(
+        self,
+        action_ids: Iterable[str],
+        *,
+        timeout: float = 3600.0,
+        poll_interval: float = 10.0,
+        max_interval: float = 60.0,
+        chunk: int = 40,
+    ) -> dict[str, MachineAction]:
+        """Poll many actions until each is final or ``timeout`` passes; last state of each.
+
+        One list call per round and per ``chunk`` ids (a ``$filter`` of ``id eq`` terms) instead
+        of one ``GET`` per action: waiting for 1,000 isolations costs 25 calls a round, not
+        1,000, which matters under the 100 calls/minute limit. Actions not final at the deadline
+        come back in their last state (the caller decides what "still Pending" means); an id the
+        service does not return is fetched once by ``GET``, so a typed 404 surfaces instead of a
+        silent gap.
+
+        Example:
+            >>> async def wait_all(client, ids):                              # doctest: +SKIP
+            ...     final = await client.machine_actions.wait_many(ids, timeout=900)
+            ...     return {i: a.status for i, a in final.items()}
+        """
+        ids = list(dict.fromkeys(_check_action_id(a) for a in action_ids))
+        for name, value in (
+            ("timeout", timeout),
+            ("poll_interval", poll_interval),
+            ("max_interval", max_interval),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+                raise ValidationError(f"{name}: must be a positive number of seconds", field=name)
+        if not 1 <= chunk <= 100:
+            raise ValidationError("chunk: must be between 1 and 100", field="chunk")
+        last: dict[str, MachineAction] = {}
+        deadline = time.monotonic() + timeout
+        interval = poll_interval
+        while True:
+            pending = [i for i in ids if i not in last or not last[i].is_final]
+            for start in range(0, len(pending), chunk):
+                part = pending[start : start + chunk]
+                expr = ACTION_FILTERS.in_("id", part)
+                async for a in self.iterate(odata_filter=expr, limit=len(part)):
+                    if a.id in part:
+                        last[a.id] = a
+                for missing in (i for i in part if i not in last):
+                    last[missing] = await self.get(missing)
+            if all(last[i].is_final for i in ids) or time.monotonic() >= deadline:
+                return {i: last[i] for i in ids}
+            await asyncio.sleep(min(interval, max(0.0, deadline - time.monotonic())))
             interval = min(max_interval, interval * 1.5)
 
     async def package_uri(self, action_id: str) -> str:

@@ -1,5 +1,11 @@
-"""Alerts (MDE ``/api/alerts`` and Graph ``/security/alerts_v2``) and incident updates
-(XDR ``PATCH /api/incidents/{id}``, Graph ``PATCH /security/incidents/{id}`` and comments)."""
+"""Alerts: MDE ``/api/alerts`` (list, get, update, batch update, create by reference, related
+entities) and Graph ``/security/alerts_v2`` (list, get, update, comments).
+
+Alerts are stored MDE-shaped by the core seed (the same records the incidents embed), so an
+update made through one surface shows on the others. Body field names are case-sensitive, as
+documented: an unknown or wrongly cased field is a 400. The triage vocabulary here is shared
+with :mod:`.incident_updates`.
+"""
 
 from __future__ import annotations
 
@@ -16,12 +22,7 @@ from prefect_defender.emulator.routes.graph_incidents import next_link
 from prefect_defender.emulator.routes.machines import find_machine, public
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import Tenant
-from prefect_defender.emulator.views import (
-    graph_alert,
-    graph_incident,
-    touch_incident,
-    xdr_incident,
-)
+from prefect_defender.emulator.views import graph_alert
 
 A_READ = ("Alert.Read.All", "Alert.ReadWrite.All")
 A_READ_D = ("Alert.Read", "Alert.ReadWrite")
@@ -50,9 +51,17 @@ GRAPH_ALERT_FILTERS = (
     "serviceSource",
     "status",
 )
+MDE_MAX_TOP = 10_000
+GRAPH_ALERTS_MAX_TOP = 2000
+GRAPH_ALERTS_DEFAULT_PAGE = 50
 
-# documented values; both spellings where Microsoft's pages disagree
-CLASSIFICATION_GROUPS = {
+#: determinations allowed per classification. Microsoft's pages spell some values two ways
+#: (update-alert: ConfirmedActivity/NotMalicious; alerts.md and batch-update: ConfirmedUserActivity/
+#: Clean/InsufficientData; the XDR PATCH page: CompromisedAccount/NoEnoughDataToValidate), so
+#: both are accepted. The XDR page also says "determination only if classification is
+#: TruePositive" while grouping determinations under all three classifications: the grouping
+#: is what is enforced.
+CLASSIFICATION_GROUPS: dict[str, set[str]] = {
     "TruePositive": {
         "MultiStagedAttack",
         "MaliciousUserActivity",
@@ -81,14 +90,39 @@ CLASSIFICATION_GROUPS = {
     },
     "Unknown": {"NotAvailable"},
 }
-GRAPH_STATUS = {
-    "active": "Active",
-    "inProgress": "InProgress",
-    "resolved": "Resolved",
-    "redirected": "Redirected",
-    "awaitingAction": "Active",
+GRAPH_CLASSIFICATIONS = {
+    "unknown",
+    "falsePositive",
+    "truePositive",
+    "informationalExpectedActivity",
+    "unknownFutureValue",
+}
+#: Graph determinations: the resource page's and the update page's spellings
+GRAPH_DETERMINATIONS = {
+    "unknown",
+    "apt",
+    "malware",
+    "securityPersonnel",
+    "securityTesting",
+    "unwantedSoftware",
+    "other",
+    "multiStagedAttack",
+    "compromisedUser",
+    "compromisedAccount",
+    "phishing",
+    "maliciousUserActivity",
+    "clean",
+    "notMalicious",
+    "insufficientData",
+    "notEnoughDataToValidate",
+    "confirmedUserActivity",
+    "confirmedActivity",
+    "lineOfBusinessApplication",
+    "unknownFutureValue",
 }
 GRAPH_ALERT_STATUS = {"new": "New", "inProgress": "InProgress", "resolved": "Resolved"}
+ALERT_STATUSES = ("New", "InProgress", "Resolved")
+CREATE_SEVERITIES = ("Low", "Medium", "High")
 CATEGORIES = {
     "General",
     "CommandAndControl",
@@ -107,25 +141,37 @@ CATEGORIES = {
     "Ransomware",
     "SuspiciousActivity",
 }
+ALERT_COMMENT_TYPES = {
+    "microsoft.graph.security.alertComment",
+    "#microsoft.graph.security.alertComment",
+}
 
 
-def _now() -> str:
+def now_iso() -> str:
+    """The current time as Defender writes it."""
     return iso(datetime.now(UTC))
 
 
-def _upper_first(v: str) -> str:
+def upper_first(v: str) -> str:
+    """``truePositive`` -> ``TruePositive`` (Graph value to the stored MDE/XDR value)."""
     return v[:1].upper() + v[1:]
 
 
-def _check_fields(body: dict[str, Any], allowed: set[str]) -> None:
+def check_fields(body: dict[str, Any], allowed: set[str], code: str = "InvalidRequestBody") -> None:
+    """400 for a field that is not documented for the operation (names are case-sensitive)."""
     for key in body:
         if key not in allowed:
-            raise ApiError(
-                400, "InvalidRequestBody", f"Request body is incorrect: unknown parameter '{key}'."
-            )
+            raise ApiError(400, code, f"Request body is incorrect: unknown parameter '{key}'.")
 
 
-def _triage(body: dict[str, Any], target: dict[str, Any]) -> None:
+def check_string(body: dict[str, Any], key: str, code: str = "InvalidRequestBody") -> None:
+    """400 unless ``body[key]`` (when present) is a string or null."""
+    if key in body and body[key] is not None and not isinstance(body[key], str):
+        raise ApiError(400, code, f"'{key}' must be a string.")
+
+
+def check_triage(body: dict[str, Any], target: dict[str, Any]) -> None:
+    """MDE/XDR classification and determination: known values, determination in its group."""
     c = body.get("classification")
     d = body.get("determination")
     if c is not None and c not in CLASSIFICATION_GROUPS:
@@ -138,6 +184,50 @@ def _triage(body: dict[str, Any], target: dict[str, Any]) -> None:
                 "InvalidRequestBody",
                 f"Determination '{d}' is not valid with classification '{group}'.",
             )
+
+
+def graph_value(body: dict[str, Any], key: str, allowed: set[str] | dict[str, str]) -> str | None:
+    """A Graph enum value from ``body`` as camelCase; the PascalCase of the docs' own PATCH
+    example (``"TruePositive"``) is accepted too. 400 ``BadRequest`` otherwise."""
+    if key not in body or body[key] is None:
+        return None
+    raw = body[key]
+    if isinstance(raw, str):
+        value = raw[:1].lower() + raw[1:]
+        if value in allowed:
+            return value
+    raise ApiError(400, "BadRequest", f"Invalid value '{raw}' for '{key}'.")
+
+
+def graph_comment_text(body: dict[str, Any]) -> str:
+    """The comment of a Graph ``alertComment`` body (``@odata.type`` optional but checked)."""
+    check_fields(body, {"@odata.type", "comment"}, "BadRequest")
+    kind = body.get("@odata.type")
+    if kind is not None and kind not in ALERT_COMMENT_TYPES:
+        raise ApiError(400, "BadRequest", f"Invalid @odata.type '{kind}'.")
+    text = body.get("comment")
+    if not isinstance(text, str) or not text.strip():
+        raise ApiError(400, "BadRequest", "The comment must be a non-empty string.")
+    return text
+
+
+def add_alert_comment(a: dict[str, Any], text: str, author: str) -> None:
+    """Store a comment on an alert, visible to MDE (``comments``) and Graph alike."""
+    when = now_iso()
+    mde = a.setdefault("comments", [])
+    if "graphComments" not in a:  # seeded comments, in Graph's shape
+        a["graphComments"] = [
+            {
+                "comment": c.get("comment"),
+                "createdByDisplayName": c.get("createdBy"),
+                "createdDateTime": c.get("createdTime"),
+            }
+            for c in mde
+        ]
+    mde.append({"comment": text, "createdBy": author, "createdTime": when})
+    a["graphComments"].append(
+        {"comment": text, "createdByDisplayName": author, "createdDateTime": when}
+    )
 
 
 def _alert(tenant: Tenant, alert_id: str) -> dict[str, Any]:
@@ -184,7 +274,7 @@ def mde_alert(tenant: Tenant, a: dict[str, Any], expand: bool = False) -> dict[s
 @api("GET", "/api/alerts", surface="mde", app=A_READ, delegated=A_READ_D)
 async def list_alerts(ctx: Ctx) -> Response:
     """List alerts ($top up to 10,000; ``$expand=evidence``)."""
-    top, skip = parse_top_skip(ctx.query, 10_000)
+    top, skip = parse_top_skip(ctx.query, MDE_MAX_TOP)
     pred = compile_filter(ctx.query.get("$filter"), ALERT_FILTERS)
     expand = ctx.query.get("$expand")
     if expand not in (None, "evidence"):
@@ -205,33 +295,38 @@ async def get_alert(ctx: Ctx) -> Response:
         return JSONResponse(mde_alert(ctx.tenant, _alert(ctx.tenant, ctx.params["id"]), True))
 
 
+UPDATE_FIELDS = {"status", "assignedTo", "classification", "determination", "comment"}
+
+
+def _check_alert_update(body: dict[str, Any]) -> None:
+    """Value checks shared by PATCH and batchUpdate (before anything is changed)."""
+    if "status" in body and body["status"] not in ALERT_STATUSES:
+        raise ApiError(400, "InvalidRequestBody", f"Invalid status '{body['status']}'.")
+    for key in ("assignedTo", "comment", "classification", "determination"):
+        check_string(body, key)
+
+
 def _apply_alert_update(ctx: Ctx, a: dict[str, Any], body: dict[str, Any]) -> None:
     if "status" in body:
-        if body["status"] not in ("New", "InProgress", "Resolved"):
-            raise ApiError(400, "InvalidRequestBody", f"Invalid status '{body['status']}'.")
         a["status"] = body["status"]
-        a["resolvedTime"] = _now() if body["status"] == "Resolved" else None
-    if "assignedTo" in body:
-        a["assignedTo"] = body["assignedTo"]
-    if "classification" in body:
-        a["classification"] = body["classification"]
-    if "determination" in body:
-        a["determination"] = body["determination"]
+        a["resolvedTime"] = now_iso() if body["status"] == "Resolved" else None
+    for key in ("assignedTo", "classification", "determination"):
+        if key in body:
+            a[key] = body[key]
     if body.get("comment"):
-        a.setdefault("comments", []).append(
-            {"comment": body["comment"], "createdBy": ctx.caller, "createdTime": _now()}
-        )
-    a["lastUpdateTime"] = _now()
+        add_alert_comment(a, body["comment"], ctx.caller)
+    a["lastUpdateTime"] = now_iso()
 
 
 @api("PATCH", "/api/alerts/{id}", surface="mde", app=A_WRITE, delegated=A_WRITE_D)
 async def update_alert(ctx: Ctx) -> Response:
-    """Update an alert."""
+    """Update an alert: status, assignedTo, classification, determination, comment."""
     body = await ctx.body()
-    _check_fields(body, {"status", "assignedTo", "classification", "determination", "comment"})
+    check_fields(body, UPDATE_FIELDS)
+    _check_alert_update(body)
     with ctx.state.lock:
         a = _alert(ctx.tenant, ctx.params["id"])
-        _triage(body, a)
+        check_triage(body, a)
         _apply_alert_update(ctx, a, body)
         return JSONResponse(mde_alert(ctx.tenant, a))
 
@@ -245,22 +340,48 @@ async def update_alert(ctx: Ctx) -> Response:
     family="alerts_batch",
 )
 async def batch_update(ctx: Ctx) -> Response:
-    """Update many alerts at once; 200 with an empty body."""
+    """Give every listed alert the same values; 200 with an empty body.
+
+    All ids are checked first: one unknown id is a 404 and nothing is changed.
+    """
     body = await ctx.body()
-    _check_fields(
-        body, {"alertIds", "status", "assignedTo", "classification", "determination", "comment"}
-    )
+    check_fields(body, UPDATE_FIELDS | {"alertIds"})
     ids = body.get("alertIds")
     if not isinstance(ids, list) or not ids:
         raise ApiError(400, "MissingRequiredParameter", "Missing required parameter: 'alertIds'.")
+    if not all(isinstance(i, str) and i for i in ids):
+        raise ApiError(400, "InvalidRequestBody", "'alertIds' must be a list of alert ids.")
     update = {k: v for k, v in body.items() if k != "alertIds"}
+    _check_alert_update(update)
     with ctx.state.lock:
-        alerts = [_alert(ctx.tenant, str(i)) for i in ids]
+        alerts = [_alert(ctx.tenant, i) for i in dict.fromkeys(ids)]
         for a in alerts:
-            _triage(update, a)
+            check_triage(update, a)
         for a in alerts:
             _apply_alert_update(ctx, a, update)
     return Response(status_code=200)
+
+
+CREATE_FIELDS = (
+    "eventTime",
+    "reportId",
+    "machineId",
+    "severity",
+    "title",
+    "description",
+    "recommendedAction",
+    "category",
+)
+
+
+def _event_time(value: Any) -> str:
+    try:
+        when = datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        raise ApiError(400, "InvalidRequestBody", f"Invalid eventTime '{value}'.") from None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return iso(when)
 
 
 @api(
@@ -272,35 +393,43 @@ async def batch_update(ctx: Ctx) -> Response:
     family="create_alert",
 )
 async def create_by_reference(ctx: Ctx) -> Response:
-    """Create an alert on top of an event."""
+    """Create an alert on top of an event; every field is required.
+
+    As documented, an open alert on the same device with the same title absorbs the new event
+    (the existing alert is answered, its ``lastEventTime`` moved) instead of a duplicate.
+    """
     body = await ctx.body()
-    required = (
-        "eventTime",
-        "reportId",
-        "machineId",
-        "severity",
-        "title",
-        "description",
-        "recommendedAction",
-        "category",
-    )
-    _check_fields(body, set(required))
-    for key in required:
-        if not body.get(key):
+    check_fields(body, set(CREATE_FIELDS))
+    for key in CREATE_FIELDS:
+        value = body.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
             raise ApiError(400, "MissingRequiredParameter", f"Missing required parameter: '{key}'.")
-    if body["severity"] not in ("Low", "Medium", "High"):
+    for key in ("machineId", "title", "description", "recommendedAction"):
+        check_string(body, key)
+    if body["severity"] not in CREATE_SEVERITIES:
         raise ApiError(400, "InvalidRequestBody", f"Invalid severity '{body['severity']}'.")
     if body["category"] not in CATEGORIES:
         raise ApiError(400, "InvalidRequestBody", f"Invalid category '{body['category']}'.")
+    event_time = _event_time(body["eventTime"])
     with ctx.state.lock:
         m = find_machine(ctx.tenant, str(body["machineId"]))
+        store: dict[str, dict[str, Any]] = ctx.tenant.data["alerts"]
+        now = now_iso()
+        for existing in store.values():
+            if (
+                existing.get("machineId") == m["id"]
+                and existing.get("title") == body["title"]
+                and existing.get("status") != "Resolved"
+            ):
+                existing["lastEventTime"] = max(existing.get("lastEventTime") or "", event_time)
+                existing["lastUpdateTime"] = now
+                return JSONResponse(mde_alert(ctx.tenant, existing))
         aid = (
             "da"
             + hashlib.sha1(  # noqa: S324 - an id, not a security use
-                f"{m['id']}{body['reportId']}{body['eventTime']}".encode()
+                f"{m['id']}{body['reportId']}{event_time}".encode()
             ).hexdigest()[:18]
         )
-        now = _now()
         a = {
             "id": aid,
             "incidentId": None,
@@ -311,15 +440,15 @@ async def create_by_reference(ctx: Ctx) -> Response:
             "classification": None,
             "determination": None,
             "investigationState": "Queued",
-            "detectionSource": "CustomerTI",
+            "detectionSource": "CustomDetection",
             "category": body["category"],
             "threatFamilyName": None,
             "title": body["title"],
             "description": body["description"],
             "recommendedAction": body["recommendedAction"],
             "alertCreationTime": now,
-            "firstEventTime": body["eventTime"],
-            "lastEventTime": body["eventTime"],
+            "firstEventTime": event_time,
+            "lastEventTime": event_time,
             "lastUpdateTime": now,
             "resolvedTime": None,
             "machineId": m["id"],
@@ -331,7 +460,7 @@ async def create_by_reference(ctx: Ctx) -> Response:
             "comments": [],
             "entities": [],
         }
-        ctx.tenant.data["alerts"][aid] = a
+        store[aid] = a
         return JSONResponse(mde_alert(ctx.tenant, a))
 
 
@@ -437,8 +566,8 @@ G_ALERT_READ = ("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All")
 
 @api("GET", "/v1.0/security/alerts_v2", surface="graph", app=G_ALERT_READ)
 async def graph_list_alerts(ctx: Ctx) -> Response:
-    """List alerts (nextLink paging)."""
-    top, skip = parse_top_skip(ctx.query, 2000, 50)
+    """List alerts, newest first (``$top`` default 50, nextLink paging, ``$count``)."""
+    top, skip = parse_top_skip(ctx.query, GRAPH_ALERTS_MAX_TOP, GRAPH_ALERTS_DEFAULT_PAGE)
     pred = compile_filter(ctx.query.get("$filter"), GRAPH_ALERT_FILTERS)
     with ctx.state.lock:
         rows = [
@@ -447,47 +576,56 @@ async def graph_list_alerts(ctx: Ctx) -> Response:
             if pred(v)
         ]
     rows.sort(key=lambda v: v["createdDateTime"], reverse=True)
-    body: dict[str, Any] = {"value": rows[skip : skip + top]}
+    body: dict[str, Any] = {
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2",
+        "value": rows[skip : skip + top],
+    }
+    if ctx.query.get("$count") == "true":
+        body["@odata.count"] = len(rows)
     if skip + top < len(rows):
         extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
         body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
     return JSONResponse(body)
 
 
+def _graph_alert_404(tenant: Tenant, alert_id: str) -> dict[str, Any]:
+    a: dict[str, Any] | None = tenant.data["alerts"].get(alert_id)
+    if a is None:
+        raise ApiError(404, "NotFound", f"Alert {alert_id} was not found.")
+    return a
+
+
 @api("GET", "/v1.0/security/alerts_v2/{id}", surface="graph", app=G_ALERT_READ)
 async def graph_get_alert(ctx: Ctx) -> Response:
     """One alert."""
     with ctx.state.lock:
-        return JSONResponse(graph_alert(ctx.tenant, _alert(ctx.tenant, ctx.params["id"])))
+        return JSONResponse(graph_alert(ctx.tenant, _graph_alert_404(ctx.tenant, ctx.params["id"])))
 
 
 @api(
     "PATCH", "/v1.0/security/alerts_v2/{id}", surface="graph", app=("SecurityAlert.ReadWrite.All",)
 )
 async def graph_update_alert(ctx: Ctx) -> Response:
-    """Update an alert (Graph values)."""
+    """Update an alert: status, assignedTo, classification, determination (Graph values)."""
     body = await ctx.body()
-    _check_fields(body, {"status", "assignedTo", "classification", "determination"})
+    check_fields(body, {"status", "assignedTo", "classification", "determination"}, "BadRequest")
+    check_string(body, "assignedTo", "BadRequest")
+    status = graph_value(body, "status", GRAPH_ALERT_STATUS)
+    classification = graph_value(body, "classification", GRAPH_CLASSIFICATIONS)
+    determination = graph_value(body, "determination", GRAPH_DETERMINATIONS)
     with ctx.state.lock:
-        a = _alert(ctx.tenant, ctx.params["id"])
-        if "status" in body:
-            if body["status"] not in GRAPH_ALERT_STATUS:
-                raise ApiError(400, "BadRequest", f"Invalid status '{body['status']}'.")
-            a["status"] = GRAPH_ALERT_STATUS[body["status"]]
+        a = _graph_alert_404(ctx.tenant, ctx.params["id"])
+        if status is not None:
+            a["status"] = GRAPH_ALERT_STATUS[status]
+            a["resolvedTime"] = now_iso() if status == "resolved" else None
         if "assignedTo" in body:
             a["assignedTo"] = body["assignedTo"]
-        if body.get("classification"):
-            a["classification"] = _upper_first(str(body["classification"]))
-        if body.get("determination"):
-            a["determination"] = _upper_first(str(body["determination"]))
-        a["lastUpdateTime"] = _now()
+        if classification is not None:
+            a["classification"] = upper_first(classification)
+        if determination is not None:
+            a["determination"] = upper_first(determination)
+        a["lastUpdateTime"] = now_iso()
         return JSONResponse(graph_alert(ctx.tenant, a))
-
-
-def _graph_comment(ctx: Ctx, text: Any) -> dict[str, Any]:
-    if not isinstance(text, str) or not text:
-        raise ApiError(400, "BadRequest", "The comment must be a non-empty string.")
-    return {"comment": text, "createdByDisplayName": ctx.caller, "createdDateTime": _now()}
 
 
 @api(
@@ -497,116 +635,17 @@ def _graph_comment(ctx: Ctx, text: Any) -> dict[str, Any]:
     app=("SecurityAlert.ReadWrite.All",),
 )
 async def graph_comment_alert(ctx: Ctx) -> Response:
-    """Add a comment to an alert; returns all its comments."""
+    """Add a comment to an alert; answers every comment of the alert."""
     body = await ctx.body()
+    text = graph_comment_text(body)
     with ctx.state.lock:
-        a = _alert(ctx.tenant, ctx.params["id"])
-        a.setdefault("graphComments", []).append(_graph_comment(ctx, body.get("comment")))
+        a = _graph_alert_404(ctx.tenant, ctx.params["id"])
+        add_alert_comment(a, text, ctx.caller)
+        a["lastUpdateTime"] = now_iso()
         return JSONResponse(
             {
-                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#"
-                "Collection(microsoft.graph.security.alertComment)",
+                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/"
+                f"alerts_v2('{a['id']}')/comments",
                 "value": list(a["graphComments"]),
             }
         )
-
-
-# -- incident updates ------------------------------------------------------------------------
-
-
-def _incident(tenant: Tenant, raw: str) -> dict[str, Any]:
-    inc: dict[str, Any] | None = tenant.data["incidents"].get(int(raw)) if raw.isdigit() else None
-    if inc is None:
-        raise ApiError(404, "ResourceNotFound", f"Incident {raw} was not found")
-    return inc
-
-
-@api(
-    "PATCH",
-    "/api/incidents/{id}",
-    surface="xdr",
-    app=("Incident.ReadWrite.All",),
-    delegated=("Incident.ReadWrite",),
-    family="xdr_incidents",
-)
-async def update_incident(ctx: Ctx) -> Response:
-    """Update an incident: status, assignedTo, classification, determination, tags, comment."""
-    body = await ctx.body()
-    _check_fields(
-        body, {"status", "assignedTo", "classification", "determination", "tags", "comment"}
-    )
-    with ctx.state.lock:
-        inc = _incident(ctx.tenant, ctx.params["id"])
-        if "status" in body and body["status"] not in ("Active", "InProgress", "Resolved"):
-            raise ApiError(400, "InvalidRequestBody", f"Invalid status '{body['status']}'.")
-        _triage(body, inc)
-        if "tags" in body and not (
-            isinstance(body["tags"], list) and all(isinstance(t, str) for t in body["tags"])
-        ):
-            raise ApiError(400, "InvalidRequestBody", "tags must be a list of strings.")
-        for key in ("status", "assignedTo", "classification", "determination", "tags"):
-            if key in body:
-                inc[key] = body[key]
-        if body.get("comment"):
-            inc.setdefault("comments", []).append(
-                {"comment": body["comment"], "createdBy": ctx.caller, "createdTime": _now()}
-            )
-        touch_incident(ctx.tenant, inc)
-        return JSONResponse(xdr_incident(ctx.tenant, inc))
-
-
-@api(
-    "PATCH",
-    "/v1.0/security/incidents/{id}",
-    surface="graph",
-    app=("SecurityIncident.ReadWrite.All",),
-)
-async def graph_update_incident(ctx: Ctx) -> Response:
-    """Update an incident (Graph values)."""
-    body = await ctx.body()
-    _check_fields(
-        body,
-        {"status", "assignedTo", "classification", "determination", "customTags", "description"},
-    )
-    with ctx.state.lock:
-        inc = _incident(ctx.tenant, ctx.params["id"])
-        if "status" in body:
-            if body["status"] not in GRAPH_STATUS:
-                raise ApiError(400, "BadRequest", f"Invalid status '{body['status']}'.")
-            inc["status"] = GRAPH_STATUS[body["status"]]
-        if "assignedTo" in body:
-            inc["assignedTo"] = body["assignedTo"]
-        if body.get("classification"):
-            inc["classification"] = _upper_first(str(body["classification"]))
-        if body.get("determination"):
-            inc["determination"] = _upper_first(str(body["determination"]))
-        if "customTags" in body:
-            inc["tags"] = list(body["customTags"] or [])
-        if "description" in body:
-            inc["description"] = body["description"]
-        touch_incident(ctx.tenant, inc)
-        return JSONResponse(graph_incident(ctx.tenant, inc, False))
-
-
-@api(
-    "POST",
-    "/v1.0/security/incidents/{id}/comments",
-    surface="graph",
-    app=("SecurityIncident.ReadWrite.All",),
-)
-async def graph_comment_incident(ctx: Ctx) -> Response:
-    """Add a comment to an incident; returns all its comments."""
-    body = await ctx.body()
-    with ctx.state.lock:
-        inc = _incident(ctx.tenant, ctx.params["id"])
-        c = _graph_comment(ctx, body.get("comment"))
-        inc.setdefault("comments", []).append(
-            {
-                "comment": c["comment"],
-                "createdBy": c["createdByDisplayName"],
-                "createdTime": c["createdDateTime"],
-            }
-        )
-        touch_incident(ctx.tenant, inc)
-        comments = graph_incident(ctx.tenant, inc, False)["comments"]
-    return JSONResponse({"value": comments})

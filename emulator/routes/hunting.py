@@ -153,6 +153,16 @@ async def mde_run(ctx: Ctx) -> Response:
     )
 
 
+# The docs write the action as /security/runHuntingQuery with {"Query", "Timespan"}; the Graph
+# SDKs call the namespaced form /security/microsoft.graph.security.runHuntingQuery with
+# {"query", "timespan"}. Graph accepts both, so the emulator does too.
+@api(
+    "POST",
+    "/v1.0/security/microsoft.graph.security.runHuntingQuery",
+    surface="graph",
+    app=("ThreatHunting.Read.All",),
+    family="hunting",
+)
 @api(
     "POST",
     "/v1.0/security/runHuntingQuery",
@@ -162,7 +172,11 @@ async def mde_run(ctx: Ctx) -> Response:
 )
 async def graph_run(ctx: Ctx) -> Response:
     """Graph runHuntingQuery with an optional ISO 8601 ``Timespan`` (default 30 days)."""
-    body = await _query_body(ctx, {"Query", "Timespan"})
+    body = await _query_body(ctx, {"Query", "Timespan", "query", "timespan"})
+    if "query" in body and "Query" not in body:
+        body["Query"] = body.pop("query")
+    if "timespan" in body and "Timespan" not in body:
+        body["Timespan"] = body.pop("timespan")
     since = None
     span = body.get("Timespan")
     if span is not None:

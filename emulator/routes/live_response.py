@@ -3,6 +3,7 @@ response library (list, upload, delete)."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from datetime import UTC, datetime
@@ -161,7 +162,7 @@ async def upload_library(ctx: Ctx) -> Response:
         desc = str(form.get("ParametersDescription") or "")
         lib[name] = {
             "fileName": name,
-            "sha256": __import__("hashlib").sha256(content).hexdigest(),
+            "sha256": hashlib.sha256(content).hexdigest(),
             "description": str(form.get("Description") or ""),
             "creationTime": iso(datetime.now(UTC)),
             "lastUpdatedTime": iso(datetime.now(UTC)),

@@ -14,6 +14,14 @@ from prefect_defender.blocks import DefenderApplicationCredentials
 FAST = {"time_scale": 300.0, "action_pending_seconds": 30, "action_running_seconds": 60}
 
 
+@pytest.fixture(scope="module", autouse=True)
+def _quick_emulator_stop(emulator: Any) -> Iterator[None]:
+    """Close the cached msal connections before the module's emulator stops (see
+    :func:`close_token_clients`); set up after the emulator, so torn down before it."""
+    yield
+    close_token_clients()
+
+
 @pytest.fixture
 def fast(fresh: Any, conn: dict[str, Any]) -> Iterator[Any]:
     """The session emulator with a fast action clock; knobs restored afterwards.

@@ -4,6 +4,7 @@ bulk pacing, downloads without the token, permissions, validation before any req
 from __future__ import annotations
 
 import asyncio
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -271,11 +272,16 @@ SCALE = 30.0  # the 100 calls/minute limit becomes 100 calls per 2 s
 
 
 @pytest.fixture(scope="module")
-def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
-    from prefect_defender.emulator import EmulatorServer
+def big(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
+    """An emulator child process (its own CPU, like the real service: no queueing behind this
+    process's GIL) with 260 machines per tenant on a 30x clock."""
+    from prefect_defender.emulator import EmulatorProcess
 
-    with EmulatorServer(
-        tmp_path_factory.mktemp("bulk"),
+    data_dir = tmp_path_factory.mktemp("bulk")
+    for f in emulator_keys.iterdir():
+        shutil.copy2(f, data_dir / f.name)
+    with EmulatorProcess(
+        data_dir,
         config={
             "machines_per_tenant": 260,
             "time_scale": SCALE,
@@ -283,7 +289,7 @@ def big(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         },
     ) as emu:
         yield emu
-        close_token_clients()
+        close_token_clients()  # else the child's graceful shutdown waits for msal's connections
 
 
 def _contoso(emu: Any) -> str:
@@ -302,7 +308,8 @@ async def test_bulk_isolation_200_machines_paced_without_429(prefect_harness, bi
     stats = big.admin.stats()
     assert [o.item for o in outcomes] == ids
     assert all(o.status == "succeeded" for o in outcomes), outcomes[:3]
-    assert stats["throttled"] == 0 and requests(stats, status=429) == 0
+    throttled = [r for r in stats["requests"] if r["status"] == 429]
+    assert stats["throttled"] == 0 and not throttled, throttled
     assert requests(stats, "POST /api/machines/{id}/isolate", 201) == 200
     isolations = [a for a in big.admin.dump(tid, "machineActions") if a["type"] == "Isolate"]
     assert sorted(a["machineId"] for a in isolations) == sorted(ids)  # exactly one each

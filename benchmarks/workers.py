@@ -1,0 +1,163 @@
+"""Benchmark workloads that run in their own process, so CPU time, peak memory and import time
+belong to one client only. Usage: ``python benchmarks/workers.py <name> <json args>``; prints one
+JSON line with the measurements."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import resource
+import sys
+import time
+from typing import Any
+
+
+def _peak_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+
+
+async def ours_list_graph(conn: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """List every Graph incident and run one Graph hunting query with prefect-defender."""
+    t0 = time.perf_counter()
+    from prefect_defender.blocks import DefenderApplicationCredentials
+
+    import_s = time.perf_counter() - t0
+    creds = DefenderApplicationCredentials.from_emulator(
+        conn, rate_limits={"graph_security": [(1_000_000, 60)], "hunting": [(1_000_000, 60)]}
+    )
+    c0, w0 = time.process_time(), time.perf_counter()
+    async with creds.get_client() as client:
+        n = 0
+        async for _ in client.graph_incidents.iterate():
+            n += 1
+        hunt = await client.hunting.run(args["query"])
+    return {
+        "import_s": import_s,
+        "wall_s": time.perf_counter() - w0,
+        "cpu_s": time.process_time() - c0,
+        "items": n,
+        "hunt_rows": len(hunt),
+    }
+
+
+async def sdk_list_graph(conn: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """The same with msgraph-sdk and azure-identity, as a Microsoft shop would write it."""
+    import ssl
+
+    t0 = time.perf_counter()
+    import httpx
+    from azure.identity.aio import ClientSecretCredential
+    from kiota_authentication_azure.azure_identity_authentication_provider import (
+        AzureIdentityAuthenticationProvider,
+    )
+    from msgraph import GraphRequestAdapter, GraphServiceClient
+    from msgraph.generated.security.incidents.incidents_request_builder import (
+        IncidentsRequestBuilder,
+    )
+    from msgraph.generated.security.microsoft_graph_security_run_hunting_query.run_hunting_query_post_request_body import (  # noqa: E501
+        RunHuntingQueryPostRequestBody,
+    )
+    from msgraph_core import GraphClientFactory
+
+    import_s = time.perf_counter() - t0
+    app = conn["apps"]["soc"]
+    c0, w0 = time.process_time(), time.perf_counter()
+    credential = ClientSecretCredential(
+        app["tenant_id"],
+        app["client_id"],
+        app["client_secret"],
+        authority=conn["authority_host"],
+        disable_instance_discovery=True,
+        connection_verify=conn["ca_bundle"],
+    )
+    auth = AzureIdentityAuthenticationProvider(
+        credential, scopes=["https://graph.microsoft.com/.default"], allowed_hosts=["localhost"]
+    )
+    http = GraphClientFactory.create_with_default_middleware(
+        client=httpx.AsyncClient(verify=ssl.create_default_context(cafile=conn["ca_bundle"]))
+    )
+    adapter = GraphRequestAdapter(auth, client=http)
+    adapter.base_url = conn["graph_base_url"]
+    client = GraphServiceClient(request_adapter=adapter)
+    n = 0
+    page = await client.security.incidents.get(
+        request_configuration=IncidentsRequestBuilder.IncidentsRequestBuilderGetRequestConfiguration()
+    )
+    while page is not None:
+        n += len(page.value or [])
+        if not page.odata_next_link:
+            break
+        page = await client.security.incidents.with_url(page.odata_next_link).get()
+    body = RunHuntingQueryPostRequestBody(query=args["query"])
+    hunt = await client.security.microsoft_graph_security_run_hunting_query.post(body)
+    rows = len(hunt.results or []) if hunt else 0
+    await credential.close()
+    return {
+        "import_s": import_s,
+        "wall_s": time.perf_counter() - w0,
+        "cpu_s": time.process_time() - c0,
+        "items": n,
+        "hunt_rows": rows,
+    }
+
+
+async def big_hunt(conn: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """Parse a 100,000-row hunting answer; then stream one to a file."""
+    import tracemalloc
+
+    from prefect_defender.api.catalog import endpoint
+    from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
+    from prefect_defender.blocks import DefenderApplicationCredentials
+    from prefect_defender.tasks.hunting import export_hunting_result
+
+    creds = DefenderApplicationCredentials.from_emulator(
+        conn, rate_limits={"hunting": [(1_000_000, 60)]}
+    )
+    async with creds.get_client() as client:
+        resp = await client.transport.request(
+            endpoint("graph.hunting.run"), json={"Query": args["query"]}, idempotent=True
+        )
+        raw = resp.content
+        tracemalloc.start()
+        t0 = time.perf_counter()
+        result = HuntingResult.from_api(HuntingSurface.GRAPH, resp.json())
+        parse_s = time.perf_counter() - t0
+        _, parse_peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        rows = len(result)
+        del result, resp
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    info = await export_hunting_result.fn(creds, args["query"], args["dest"])
+    export_s = time.perf_counter() - t0
+    _, export_peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return {
+        "raw_mb": len(raw) / 1e6,
+        "rows": rows,
+        "parse_s": parse_s,
+        "parse_peak_mb": parse_peak / 1e6,
+        "export_s": export_s,
+        "export_peak_mb": export_peak / 1e6,
+        "export_rows": info["rows"],
+        "file_mb": info["bytes"] / 1e6,
+    }
+
+
+WORKERS = {
+    "ours_list_graph": ours_list_graph,
+    "sdk_list_graph": sdk_list_graph,
+    "big_hunt": big_hunt,
+}
+
+
+def main() -> None:
+    """Run one worker and print its measurements as JSON."""
+    name, payload = sys.argv[1], json.loads(sys.argv[2])
+    out = asyncio.run(WORKERS[name](payload["conn"], payload.get("args", {})))
+    out["peak_rss_mb"] = _peak_mb()
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
