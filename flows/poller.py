@@ -4,11 +4,14 @@ Every run reads the incidents updated since a checkpoint kept on the Prefect ser
 Variable), per tenant, and emits ``defender.incident.created`` or ``defender.incident.updated``
 for each. Triggered deployments (triage, contain-device) react to those events.
 
-**Tie-safe checkpoint.** The checkpoint is the newest ``lastUpdateTime`` seen plus the ids of the
-incidents seen *at exactly that time*. The next query asks for ``lastUpdateTime ge checkpoint``
-(inclusive), and incidents already seen at that exact time are skipped, so same-second updates
-are neither lost (``gt`` would lose them) nor repeated. All pages are read before the checkpoint
-is computed, so the order in which pages arrive does not matter.
+**Tie-safe checkpoint.** The checkpoint is the newest ``lastUpdateTime`` seen plus every incident
+version (id and ``lastUpdateTime``) reported in the five minutes before it. The next query asks
+for ``lastUpdateTime ge checkpoint - 5 min`` and skips the versions already reported, so
+same-second updates are neither lost (``gt`` would lose them) nor repeated, a service filter
+coarser than its timestamps repeats nothing, and a change that becomes visible late is caught.
+All pages are read before the checkpoint is computed, so the order in which pages arrive does
+not matter, and a read during which incidents change (which shifts ``$skip`` pages) is
+repeated until it is consistent.
 
 **Exactly once across crashes.** Event ids are derived from (tenant, incident, lastUpdateTime),
 so if a run dies after emitting and before saving its checkpoint, the re-run emits the same ids
@@ -36,33 +39,58 @@ EVENT_NAMESPACE = uuid.UUID("5f0b7a52-3a4e-4c1e-9a57-6d1f0e7a9b10")
 DEFAULT_VARIABLE = "defender_incident_checkpoint"
 
 
+#: How far back each poll re-reads before its checkpoint: covers a service whose time filter is
+#: coarser than its timestamps (whole seconds) and changes that become visible a little late.
+OVERLAP = timedelta(minutes=5)
+
+
+def _stamp(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat()
+
+
 class Checkpoint(BaseModel):
-    """Where a tenant's polling stopped: a timestamp and the incidents seen at exactly it."""
+    """Where a tenant's polling stopped: the newest ``lastUpdateTime`` seen and every incident
+    version reported within :data:`OVERLAP` before it (``recent``: id -> lastUpdateTime)."""
 
     last_update: datetime | None = None
     ids_at_last_update: list[int] = Field(default_factory=list)
+    recent: dict[str, str] = Field(default_factory=dict)
+
+    def query_since(self) -> datetime | None:
+        """The time the next read starts from (the checkpoint minus the overlap)."""
+        return self.last_update - OVERLAP if self.last_update is not None else None
 
     def is_seen(self, incident: Incident) -> bool:
-        """True if ``incident`` (at its current lastUpdateTime) was already emitted."""
-        return (
-            self.last_update is not None
-            and incident.last_update_time is not None
-            and incident.last_update_time == self.last_update
-            and incident.incident_id in self.ids_at_last_update
-        )
+        """True if ``incident`` (at its current lastUpdateTime) was already reported."""
+        t = incident.last_update_time
+        if self.last_update is None or t is None:
+            return False
+        if self.recent.get(str(incident.incident_id)) == _stamp(t):
+            return True
+        if t == self.last_update and incident.incident_id in self.ids_at_last_update:
+            return True
+        # older than the overlap window: read again only because of the service's coarser
+        # time filter; it was reported when it was new
+        return t < self.last_update - OVERLAP
 
     def advance(self, incidents: list[Incident]) -> Checkpoint:
-        """The checkpoint after having seen ``incidents`` (any order)."""
+        """The checkpoint after having reported ``incidents`` (any order)."""
         times = [i.last_update_time for i in incidents if i.last_update_time is not None]
         if not times:
             return self
         newest = max(times)
         if self.last_update is not None and newest < self.last_update:
-            return self
+            newest = self.last_update
         ids = {i.incident_id for i in incidents if i.last_update_time == newest}
         if newest == self.last_update:
             ids |= set(self.ids_at_last_update)
-        return Checkpoint(last_update=newest, ids_at_last_update=sorted(ids))
+        recent = dict(self.recent)
+        for inc in sorted(incidents, key=lambda i: i.last_update_time or newest):
+            if inc.last_update_time is not None:
+                recent[str(inc.incident_id)] = _stamp(inc.last_update_time)
+        floor = _stamp(newest - OVERLAP)
+        recent = {k: v for k, v in recent.items() if v >= floor}
+        return Checkpoint(last_update=newest, ids_at_last_update=sorted(ids), recent=recent)
 
 
 def event_id(tenant_id: str, incident: Incident) -> uuid.UUID:
@@ -111,6 +139,32 @@ def incident_event(tenant_id: str, incident: Incident, created: bool) -> dict[st
     }
 
 
+async def read_changed_incidents(client: Any, since: datetime, passes: int = 3) -> list[Incident]:
+    """Every incident updated since ``since``, read completely even while incidents change.
+
+    ``$skip`` paging over a list that changes under it shifts items between pages: an update
+    or a new incident during the read shows one incident twice and can hide another. A repeated
+    id is the tell-tale, so the read is repeated (up to ``passes`` times) until a pass sees no
+    repeat; the union keeps the newest version of each incident.
+    """
+    latest: dict[int, Incident] = {}
+    for _ in range(passes):
+        ids: set[int] = set()
+        shifted = False
+        async for inc in client.incidents.iterate(updated_since=since):
+            if inc.incident_id in ids:
+                shifted = True
+            ids.add(inc.incident_id)
+            known = latest.get(inc.incident_id)
+            if known is None or (inc.last_update_time or since) >= (
+                known.last_update_time or since
+            ):
+                latest[inc.incident_id] = inc
+        if not shifted:
+            break
+    return list(latest.values())
+
+
 @defender_task(name="poll-defender-incidents", endpoints=("xdr.incidents.list",))
 async def poll_incidents(
     credentials: Any,
@@ -133,9 +187,9 @@ async def poll_incidents(
             return [i.incident_id for i, _ in changed]
         ```
     """
-    since = checkpoint.last_update or (datetime.now(UTC) - initial_lookback)
+    since = checkpoint.query_since() or (datetime.now(UTC) - initial_lookback)
     async with defender_client(credentials, tenant_id) as client:
-        fetched = [i async for i in client.incidents.iterate(updated_since=since)]
+        fetched = await read_changed_incidents(client, since)
     fresh = [i for i in fetched if not checkpoint.is_seen(i)]
     fresh.sort(key=lambda i: (i.last_update_time or since, i.incident_id))
     out = []

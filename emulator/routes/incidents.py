@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.odata import compile_filter, parse_top_skip
-from prefect_defender.emulator.views import xdr_incident
+from prefect_defender.emulator.views import touch_incident, xdr_incident
 
 READ = ("Incident.Read.All", "Incident.ReadWrite.All")
 READ_D = ("Incident.Read", "Incident.ReadWrite")
@@ -22,14 +24,35 @@ def _incident_id(ctx: Ctx) -> int:
     return int(raw)
 
 
+def _concurrent_update(ctx: Ctx, rows: list[dict[str, Any]], skip: int) -> bool:
+    """The ``concurrent_incident_update`` knob: an analyst changes an incident while a client
+    pages, once per knob setting. ``{"offset": -1}`` changes the last incident the previous page
+    served, ``{"offset": 0}`` the first one this page would serve; the list order shifts under
+    ``$skip`` exactly as it does on the real service."""
+    knob = ctx.state.config.get("concurrent_incident_update")
+    if not knob or knob.get("done"):
+        return False
+    index = skip + int(knob.get("offset", 0))
+    if not 0 <= index < len(rows):
+        return False
+    knob["done"] = True
+    touch_incident(ctx.tenant, rows[index])
+    return True
+
+
 @api("GET", "/api/incidents", surface="xdr", app=READ, delegated=READ_D, family="xdr_incidents")
 async def list_incidents(ctx: Ctx) -> Response:
     """List incidents, paged with ``$top`` (max 100) and ``$skip``."""
     top, skip = parse_top_skip(ctx.query, MAX_TOP)
     pred = compile_filter(ctx.query.get("$filter"), FILTERS)
+    oldest_first = ctx.state.config.get("incidents_order") == "oldest_first"
     with ctx.state.lock:
         rows = [i for i in ctx.tenant.data["incidents"].values() if pred(i)]
-        rows.sort(key=lambda i: (i["lastUpdateTime"], i["incidentId"]), reverse=True)
+        rows.sort(key=lambda i: (i["lastUpdateTime"], i["incidentId"]), reverse=not oldest_first)
+        if skip and _concurrent_update(ctx, rows, skip):
+            rows.sort(
+                key=lambda i: (i["lastUpdateTime"], i["incidentId"]), reverse=not oldest_first
+            )
         page = [xdr_incident(ctx.tenant, i) for i in rows[skip : skip + top]]
     body = {"@odata.context": f"{ctx.request.base_url}api/$metadata#Incidents", "value": page}
     return JSONResponse(body)

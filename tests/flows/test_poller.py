@@ -186,3 +186,60 @@ def test_checkpoint_advance_is_order_independent() -> None:
     assert forward.ids_at_last_update == [2, 3]
     # a later page with an older timestamp never moves the checkpoint back
     assert forward.advance(incs[:1]) == forward
+
+
+@pytest.mark.parametrize(
+    ("order", "offset"),
+    [("oldest_first", -1), ("newest_first", 0), ("newest_first", -1)],
+)
+def test_incident_changed_while_paging_is_neither_lost_nor_repeated(
+    fresh: Any, conn: dict, tenants: dict, order: str, offset: int
+) -> None:
+    """An analyst updates an incident while the poller pages through 250 changed incidents
+    (``$skip`` pages shift under the read, which loses an incident unless the read is
+    repeated): across this poll and the next, every incident is reported, no version twice,
+    and the last report of each is its newest version."""
+    from prefect_defender.flows.poller import poll_incidents
+
+    tid = tenants["contoso"]
+    began = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)
+    base = began - timedelta(minutes=30)
+    made = fresh.admin.upsert_incidents(
+        tid,
+        [
+            {
+                "incidentName": f"paging {order} {offset} {n}",
+                "severity": "Medium",
+                "createdTime": iso(base + timedelta(seconds=n)),
+                "lastUpdateTime": iso(base + timedelta(seconds=n)),
+            }
+            for n in range(250)
+        ],
+    )
+    ours = {m["incidentId"] for m in made}
+    creds = DefenderApplicationCredentials.from_emulator(conn)
+    start_cp = Checkpoint(last_update=base - timedelta(seconds=1))
+    fresh.admin.patch_config(incidents_order=order, concurrent_incident_update={"offset": offset})
+    try:
+        changed, cp = asyncio.run(poll_incidents.fn(creds, start_cp, tid))
+        again, _ = asyncio.run(poll_incidents.fn(creds, cp, tid))
+    finally:
+        fresh.admin.patch_config(incidents_order=None, concurrent_incident_update=None)
+    emitted = [(i.incident_id, i.last_update_time) for i, _ in changed + again]
+    from collections import Counter
+
+    dup = [e for e, c in Counter(emitted).items() if c > 1]
+    assert not dup, (dup, cp, [i.incident_id for i, _ in again])  # no version reported twice
+    assert len(changed) == len({i.incident_id for i, _ in changed})  # one event per incident
+    got = {n for n, _ in emitted}
+    assert ours <= got  # none lost
+    # everything the service holds as changed since the checkpoint came out, newest versions
+    stored = {i["incidentId"]: i["lastUpdateTime"] for i in fresh.admin.dump(tid, "incidents")}
+    since = iso(start_cp.query_since() or base)[:19]
+    assert got == {n for n, t in stored.items() if t[:19] >= since}
+    assert any(stored[n][:19] >= iso(began)[:19] for n in got)  # the analyst's update happened
+    newest = {n: t for n, t in sorted(emitted, key=lambda e: (e[0], e[1] or base))}
+    assert all(
+        (t := newest[n]) is not None and t.strftime("%Y-%m-%dT%H:%M:%S") == stored[n][:19]
+        for n in got
+    )
