@@ -698,6 +698,14 @@ _ENTRIES: tuple[Endpoint, ...] = (
         beta=True,
     ),
     _graph(
+        "graph.detection_rules.get",
+        "GET",
+        "/security/rules/detectionRules/{id}",
+        ("CustomDetection.Read.All", "CustomDetection.ReadWrite.All"),
+        "security-detectionrule-get",
+        beta=True,
+    ),
+    _graph(
         "graph.detection_rules.create",
         "POST",
         "/security/rules/detectionRules",

@@ -33,6 +33,10 @@ from prefect_defender.api.transport import RetryPolicy, Transport
 if TYPE_CHECKING:
     from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
     from prefect_defender.api.resources.entities import EntitiesAPI
+    from prefect_defender.api.resources.graph_extras import (
+        AnalyzedEmailsAPI,
+        DetectionRulesAPI,
+    )
     from prefect_defender.api.resources.hunting import HuntingAPI
     from prefect_defender.api.resources.indicators import IndicatorsAPI
     from prefect_defender.api.resources.investigations import InvestigationsAPI
@@ -266,4 +270,16 @@ class DefenderClient:
 
         return VulnerabilitiesAPI(self)
 
-    # -- area: graph_extras --
+    @cached_property
+    def detection_rules(self) -> DetectionRulesAPI:
+        """Custom detection rules (Graph **beta**: Microsoft does not support it in production)."""
+        from prefect_defender.api.resources.graph_extras import DetectionRulesAPI
+
+        return DetectionRulesAPI(self)
+
+    @cached_property
+    def analyzed_emails(self) -> AnalyzedEmailsAPI:
+        """Email remediation (Graph **beta**, application only; unsupported in production)."""
+        from prefect_defender.api.resources.graph_extras import AnalyzedEmailsAPI
+
+        return AnalyzedEmailsAPI(self)

@@ -33,6 +33,7 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.investigations",
     "prefect_defender.emulator.routes.vulnerabilities",
     "prefect_defender.emulator.routes.live_response",
+    "prefect_defender.emulator.routes.graph_extras",
 ]
 
 #: Seed hooks of area modules: ``def seed(state, tenant) -> None`` functions, run per customer.

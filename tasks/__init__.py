@@ -13,6 +13,7 @@ module                 area
 ``enrichment``         files, IPs, domains, users
 ``investigations``     automated investigations
 ``vulnerabilities``    threat and vulnerability management
+``graph_security``     Graph beta: custom detection rules, email remediation
 =====================  =========================================================
 
 :func:`capability_table` renders the README's capability/permission table from the tasks'
@@ -37,6 +38,7 @@ AREAS = (
     "enrichment",
     "investigations",
     "vulnerabilities",
+    "graph_security",
 )
 
 
