@@ -1,6 +1,6 @@
 """The Defender client without Prefect: auth (msal), transport (httpx), limits, paging, models.
 
-Example:
+Examples:
     >>> from prefect_defender.api import DefenderClient, cloud_endpoints   # doctest: +SKIP
 """
 

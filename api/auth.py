@@ -236,7 +236,7 @@ def admin_consent_url(
     Without ``scope`` it is the v1 ``/adminconsent`` form (all permissions configured on the app
     registration); with ``scope`` the v2 form for that resource's ``.default``.
 
-    Example:
+    Examples:
         >>> admin_consent_url("https://login.microsoftonline.com", "contoso.onmicrosoft.com",
         ...                   "00000000-0000-0000-0000-000000000001")[:59]
         'https://login.microsoftonline.com/contoso.onmicrosoft.com/a'

@@ -153,7 +153,7 @@ def cloud_endpoints(
 ) -> CloudEndpoints:
     """Endpoints of ``cloud`` with the given overrides applied and validated (https only).
 
-    Example:
+    Examples:
         >>> cloud_endpoints("gcc-high").mde_base_url
         'https://api-gov.securitycenter.microsoft.us'
     """

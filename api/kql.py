@@ -6,7 +6,7 @@ newline, carriage return and tab are written as escapes; any other control chara
 refused), numbers through :func:`kql_int`, times through :func:`kql_datetime` and
 :func:`kql_timespan`, and column or table names through :func:`kql_identifier`.
 
-Example:
+Examples:
     >>> kql_string('evil"; DeviceInfo | take 1 //')
     '"evil\\\\"; DeviceInfo | take 1 //"'
     >>> IocQuery.for_ip("10.0.0.5", lookback_days=7).text.splitlines()[0]

@@ -4,7 +4,7 @@ Values are never pasted raw: strings are quoted with single quotes doubled (ODat
 datetimes are rendered as UTC ``2024-01-01T00:00:00Z`` literals, and property names are checked
 against the names the endpoint documents as filterable (case-sensitive, like the API).
 
-Example:
+Examples:
     >>> f = ODataFilter({"status", "lastUpdateTime"})
     >>> f.and_(f.eq("status", "Active"), f.ge("lastUpdateTime", datetime(2024, 1, 1, tzinfo=UTC)))
     "(status eq 'Active') and (lastUpdateTime ge 2024-01-01T00:00:00Z)"

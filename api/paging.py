@@ -40,7 +40,7 @@ async def iterate_skip(
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield every item of an MDE/XDR collection, paging with ``$top``/``$skip``.
 
-    Example:
+    Examples:
         >>> async def names(client):                                         # doctest: +SKIP
         ...     return [m["computerDnsName"] async for m in client.paginate("mde.machines.list")]
     """

@@ -81,7 +81,12 @@ async def sdk_list_graph(conn: dict[str, Any], args: dict[str, Any]) -> dict[str
     client = GraphServiceClient(request_adapter=adapter)
     n = 0
     page = await client.security.incidents.get(
-        request_configuration=IncidentsRequestBuilder.IncidentsRequestBuilderGetRequestConfiguration()
+        request_configuration=IncidentsRequestBuilder.IncidentsRequestBuilderGetRequestConfiguration(
+            # the same page size our client asks for, so both make the same number of calls
+            query_parameters=IncidentsRequestBuilder.IncidentsRequestBuilderGetQueryParameters(
+                top=1000
+            )
+        )
     )
     while page is not None:
         n += len(page.value or [])

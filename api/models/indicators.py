@@ -101,7 +101,7 @@ def check_indicator_value(kind: IndicatorType, value: Any, field: str = "value")
 class IndicatorInput(BaseModel):
     """An indicator to submit, validated before anything is sent.
 
-    Example:
+    Examples:
         >>> IndicatorInput(value="203.0.113.66", type="IpAddress", action="Block",
         ...                title="C2", description="From IR-7").to_api()["indicatorType"]
         'IpAddress'

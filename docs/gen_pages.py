@@ -1,0 +1,566 @@
+"""Pages of the docs site that are generated from the code, so they cannot drift.
+
+mkdocs-gen-files runs this script at every ``mkdocs build`` / ``mkdocs serve``. It writes, as
+virtual files (nothing lands in ``docs/``):
+
+* ``permissions.md``: the task -> endpoint -> permission table (``tasks.capability_table()``) and
+  its inverse, permission -> tasks, both from the tasks' declared endpoints and the catalog;
+* ``playbooks.md``: every flow in ``flows/`` with its parameters (from the flow's signature and
+  docstring, as the Prefect UI shows them) and the deployments in ``deployments/prefect.yaml``;
+* ``guarantees.md``: the README's ``## Guarantees`` section (a placeholder until it exists);
+* ``benchmarks.md``: the newest ``benchmarks/results/*.md`` (a placeholder until one exists);
+* ``cli.md``: every ``prefect-defender`` command and option, from the Typer app;
+* ``reference/``: one mkdocstrings page per module of ``api``, ``blocks``, ``tasks`` and ``flows``
+  (block pages start with a table of the block's fields), plus the ``SUMMARY.md`` that
+  mkdocs-literate-nav turns into the reference navigation.
+
+Griffe reads the sources through ``.typecheck/prefect_defender``, which ``docs/hooks.py`` makes.
+"""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+import logging
+import pkgutil
+import posixpath
+import re
+import runpy
+from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import griffe
+import mkdocs_gen_files
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+# the Sphinx-role rewrite the API reference uses (docs/griffe_sphinx_roles.py), for flow docstrings
+_roles = runpy.run_path(str(ROOT / "docs" / "griffe_sphinx_roles.py"))
+ROLE, _role_code = _roles["ROLE"], _roles["_code"]
+PACKAGE = "prefect_defender"
+# the API reference covers the library's public layers; the emulator and CLI have their own pages
+REFERENCE = (
+    ("blocks", "Blocks"),
+    ("tasks", "Tasks"),
+    ("flows", "Flows"),
+    ("api", "API client"),
+)
+
+
+# --------------------------------------------------------------------------- README sections
+def readme_section(title: str, level: int = 2) -> str | None:
+    """The body of the README section whose heading starts with ``title``, or None."""
+    found = readme_heading_and_body(title, level)
+    return found[1] if found else None
+
+
+def readme_heading_and_body(title: str, level: int = 2) -> tuple[str, str] | None:
+    """The heading text and the body (links fixed) of a README section, or None."""
+    text = (ROOT / "README.md").read_text()
+    hashes = "#" * level
+    m = re.search(rf"^{hashes} ({re.escape(title)}[^\n]*)\n", text, flags=re.MULTILINE)
+    if not m:
+        return None
+    rest = text[m.end() :]
+    nxt = re.search(rf"^#{{1,{level}}} ", rest, flags=re.MULTILINE)
+    body = rest[: nxt.start()] if nxt else rest
+    return m.group(1).strip(), fix_links(body.strip())
+
+
+def fix_links(markdown: str, base: str = "") -> str:
+    """Make the relative links of a repository file (at ``base``) valid on the site.
+
+    ``docs/x.md`` becomes ``x.md`` (a page of the site); any other relative link (a source file,
+    a folder) and any ``#anchor`` (of the README, not of this page) becomes its text, followed by
+    the path in code, since the site does not carry it.
+    """
+
+    def repl(m: re.Match[str]) -> str:
+        text, target = m.group(1), m.group(2)
+        if target.startswith("#"):
+            return text
+        if re.match(r"^[a-z][a-z0-9+.-]*:", target):  # https:, mailto: ...
+            return m.group(0)
+        path = posixpath.normpath(posixpath.join(base, target))
+        if path.startswith("docs/") and not path.startswith("docs/dev/") and ".md" in path:
+            return f"[{text}]({path.removeprefix('docs/')})"
+        return text if text.strip("`") == path else f"{text} (`{path}`)"
+
+    return re.sub(r"(?<!!)\[([^\]]+)\]\(([^)\s]+)\)", repl, markdown)
+
+
+def shift_headings(markdown: str, by: int) -> str:
+    """Move every ATX heading ``by`` levels (negative: up), outside fenced code; 1 <= level <= 6."""
+    out, fenced = [], False
+    for line in markdown.splitlines():
+        if line.lstrip().startswith(("```", "~~~")):
+            fenced = not fenced
+        m = None if fenced else re.match(r"^(#{1,6}) ", line)
+        if m:
+            level = min(6, max(2, len(m.group(1)) + by))
+            line = "#" * level + line[len(m.group(1)) :]
+        out.append(line)
+    return "\n".join(out)
+
+
+# --------------------------------------------------------------------------- permissions
+def _tables_per_area(table: str) -> list[str]:
+    """``capability_table()`` split into one table per area (its first column)."""
+    header, _rule, *rows = table.splitlines()
+    columns = header.strip("| ").split(" | ")[1:]
+    out: list[str] = []
+    area = None
+    for row in rows:
+        first, rest = row.removeprefix("| ").split(" | ", 1)
+        if first != area:
+            area = first
+            out += [
+                "",
+                f"### {area}",
+                "",
+                "| " + " | ".join(columns) + " |",
+                "|" + "---|" * len(columns),
+            ]
+        out.append(f"| {rest}")
+    return [*out, ""]
+
+
+def permissions_page() -> str:
+    from prefect_defender.api.catalog import endpoint
+    from prefect_defender.tasks import all_tasks, capability_table
+
+    by_permission: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for _, task in all_tasks():
+        for name in getattr(task, "defender_endpoints", ()):
+            ep = endpoint(name)
+            for context, perms in (("application", ep.application), ("delegated", ep.delegated)):
+                # "A or B": the least privileged (first) one is what to grant
+                if perms:
+                    by_permission[(context, perms[0])].add(task.fn.__name__)
+
+    lines = [
+        "# Permissions per task",
+        "",
+        "Every task, the Defender API calls it makes and the permission each call needs (any",
+        "one of those listed, the first normally the least privileged). Permissions live on",
+        'three Entra "APIs": **WindowsDefenderATP** (Defender for Endpoint), **Microsoft Threat',
+        "Protection** (Defender XDR) and **Microsoft Graph**. In the user (delegated) context the",
+        "signed-in user also needs a Defender role that allows the action.",
+        "",
+        "!!! note",
+        "    Generated at every build from the tasks' declared endpoints and the endpoint catalog",
+        "    (`prefect_defender.tasks.capability_table()`, `api/catalog.py`), like the README's",
+        "    table (`prefect-defender capabilities`), so it cannot drift from the code.",
+        "",
+        "## Task → API call → permission",
+        "",
+        *_tables_per_area(capability_table()),
+        "## Permission → tasks",
+        "",
+        "The first permission listed for each call (normally the least privileged), and the tasks",
+        "that need it.",
+        "",
+    ]
+    for context in ("application", "delegated"):
+        lines += [
+            f"### {context.capitalize()} permissions",
+            "",
+            "| permission | tasks |",
+            "|---|---|",
+        ]
+        for (ctx, perm), tasks in sorted(by_permission.items()):
+            if ctx == context:
+                lines.append(f"| {perm} | {', '.join(f'`{t}`' for t in sorted(tasks))} |")
+        lines.append("")
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- playbooks
+def _flows() -> list[tuple[str, Any]]:
+    from prefect import Flow
+
+    pkg = importlib.import_module(f"{PACKAGE}.flows")
+    found: list[tuple[str, Any]] = []
+    for info in sorted(pkgutil.iter_modules(pkg.__path__), key=lambda i: i.name):
+        mod = importlib.import_module(f"{pkg.__name__}.{info.name}")
+        for obj in vars(mod).values():
+            if isinstance(obj, Flow) and getattr(obj.fn, "__module__", None) == mod.__name__:
+                found.append((info.name, obj))
+    return found
+
+
+def _deployments() -> dict[str, list[dict[str, Any]]]:
+    """``"flows/x.py:fn"`` -> the deployments of prefect.yaml that run it."""
+    path = ROOT / "deployments" / "prefect.yaml"
+    out: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    if path.exists():
+        for dep in yaml.safe_load(path.read_text()).get("deployments") or []:
+            out[dep.get("entrypoint", "")].append(dep)
+    return out
+
+
+def _when(dep: dict[str, Any]) -> str:
+    parts = []
+    for s in dep.get("schedules") or []:
+        if "interval" in s:
+            parts.append(_seconds(s["interval"]))
+        elif "cron" in s:
+            parts.append(f"cron `{s['cron']}`")
+        elif "rrule" in s:
+            parts.append(f"rrule `{s['rrule']}`")
+    for t in dep.get("triggers") or []:
+        expect = ", ".join(f"`{e}`" for e in t.get("expect") or [])
+        parts.append(f"on {expect}" if expect else "on an event")
+    return "; ".join(parts) or "on demand"
+
+
+def _cell(text: Any) -> str:
+    """One table cell of prose (pipes escaped)."""
+    return " ".join(str(text).split()).replace("|", "\\|")
+
+
+def _code_cell(text: Any) -> str:
+    """One table cell of code: Python-Markdown's tables leave pipes inside backticks alone."""
+    return f"`{' '.join(str(text).split())}`"
+
+
+def _seconds(n: float) -> str:
+    n = int(n)
+    for unit, size in (("day", 86400), ("hour", 3600), ("minute", 60)):
+        if n % size == 0:
+            k = n // size
+            return f"every {unit}" if k == 1 else f"every {k} {unit}s"
+    return f"every {n} s"
+
+
+def _summary(doc: str) -> tuple[str, str]:
+    """First line, and the docstring's prose outside its Google-style sections."""
+    doc = ROLE.sub(_role_code, inspect.cleandoc(doc or ""))
+    first, _, rest = doc.partition("\n")
+    prose = []
+    for para in rest.strip().split("\n\n"):
+        if re.match(r"^(Args|Arguments|Parameters|Returns|Raises|Example|Examples):", para):
+            continue
+        if para.startswith((" ", "\t")):  # the body of a skipped section
+            continue
+        prose.append(para)
+    return first.strip(), "\n\n".join(prose).strip()
+
+
+DEFAULT_DESCRIPTIONS = {
+    "credentials": "The credentials block, as `<block-type-slug>/<name>`.",
+}
+
+
+def _type_hints(fn: Any) -> dict[str, Any]:
+    import typing
+
+    try:
+        return typing.get_type_hints(fn)
+    except Exception:  # an unresolvable annotation only costs the links
+        return {}
+
+
+def _models_in(hint: Any) -> list[type]:
+    """Documented pydantic models named by a type hint (``X | None``, ``list[X]`` ...)."""
+    import typing
+
+    from pydantic import BaseModel
+
+    if hint is None:
+        return []
+    if isinstance(hint, type) and issubclass(hint, BaseModel):
+        public = not hint.__name__.startswith("_") and hint.__module__.startswith(PACKAGE)
+        return [hint] if public and hint.__doc__ else []
+    return [m for arg in typing.get_args(hint) for m in _models_in(arg)]
+
+
+def playbooks_page() -> str:
+    deployments = _deployments()
+    flows = _flows()
+    lines = [
+        "# Playbook catalogue",
+        "",
+        "Every playbook is a Prefect flow in `flows/`. Its parameters are typed, so the Prefect UI",
+        "renders them as a form (Deployments > Run > Custom run). Parameters name the credentials",
+        "block as `<block-type-slug>/<name>` (for example `defender-application-credentials/soc`),",
+        "so schedules and event triggers can pass it; a partner block acts in every customer",
+        "tenant, or in `tenant_ids`. What each playbook needs from Entra ID is on",
+        "[Permissions](permissions.md).",
+        "",
+        "!!! note",
+        "    Generated at every build from the flows' signatures and docstrings and from",
+        "    `deployments/prefect.yaml`.",
+        "",
+        "| playbook (flow name) | deployments | what it does |",
+        "|---|---|---|",
+    ]
+    for module, fl in flows:
+        anchor = fl.name
+        entry = f"flows/{module}.py:{fl.fn.__name__}"
+        deps = ", ".join(f"`{d['name']}` ({_when(d)})" for d in deployments.get(entry, [])) or "—"
+        first, _ = _summary(fl.fn.__doc__ or fl.description or "")
+        lines.append(f"| [`{fl.name}`](#{anchor}) | {_cell(deps)} | {_cell(first)} |")
+    lines.append("")
+
+    for module, fl in flows:
+        fn = fl.fn
+        qual = f"{PACKAGE}.flows.{module}.{fn.__name__}"
+        first, prose = _summary(fn.__doc__ or fl.description or "")
+        lines += [
+            f"## `{fl.name}` {{#{fl.name}}}",
+            "",
+            f"**{first}**",
+            "",
+        ]
+        if prose:
+            lines += [fix_links(prose), ""]
+        # the reference page documents only what has a docstring: link only to that
+        python = f"[`{qual}`][{qual}]" if fn.__doc__ else f"`{qual}`"
+        lines += [f"Python: {python} (`flows/{module}.py`).", ""]
+        entry = f"flows/{module}.py:{fn.__name__}"
+        for dep in deployments.get(entry, []):
+            desc = f": {dep['description']}" if dep.get("description") else ""
+            lines.append(f"- deployment **`{dep['name']}`**, {_when(dep)}{desc}")
+        if deployments.get(entry):
+            lines.append("")
+
+        props = (fl.parameters.model_dump().get("properties") or {}) if fl.parameters else {}
+        hints = _type_hints(fn)
+        sig = inspect.signature(fn)
+        lines += ["| parameter | type | default | description |", "|---|---|---|---|"]
+        for pname, p in sig.parameters.items():
+            if p.kind in (p.VAR_POSITIONAL, p.VAR_KEYWORD):
+                continue
+            ann = "" if p.annotation is p.empty else p.annotation
+            ann = ann if isinstance(ann, str) else inspect.formatannotation(ann)
+            default = "*required*" if p.default is p.empty else _code_cell(repr(p.default))
+            desc = (props.get(pname) or {}).get("description") or DEFAULT_DESCRIPTIONS.get(pname)
+            desc = _cell(desc or "")
+            for model in _models_in(hints.get(pname)):
+                desc += f" See [`{model.__name__}`][{model.__module__}.{model.__qualname__}]."
+            lines.append(f"| `{pname}` | {_code_cell(ann)} | {default} | {desc.strip()} |")
+        lines.append("")
+
+    # the README's prose on what every playbook shares, when present
+    for title in ("Safety rails", "Notifications", "Deploying"):
+        found = readme_heading_and_body(title, level=3)
+        if found:
+            lines += [f"## {found[0]}", "", shift_headings(found[1], -1), ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- guarantees
+def guarantees_page() -> str:
+    body = readme_section("Guarantees")
+    if body is None:
+        return "\n".join(
+            [
+                "# Guarantees",
+                "",
+                '!!! info "Not written yet"',
+                "    This page shows the README's `## Guarantees` section. The README has none",
+                "    yet; the next build picks it up.",
+                "",
+            ]
+        )
+    return f"# Guarantees\n\n{shift_headings(body, -1)}\n"
+
+
+# --------------------------------------------------------------------------- benchmarks
+def benchmarks_page() -> str:
+    results = sorted((ROOT / "benchmarks" / "results").glob("*.md"))
+    if not results:
+        return "\n".join(
+            [
+                "# Benchmarks",
+                "",
+                '!!! info "No results yet"',
+                "    This page shows the newest `benchmarks/results/*.md`, written by `make bench`",
+                "    (the client against the emulator, side by side with Microsoft's SDK). None is",
+                "    in the repository yet; the next build picks it up.",
+                "",
+            ]
+        )
+    latest = results[-1]
+    text = latest.read_text().strip()
+    text = re.sub(r"^# [^\n]*\n", "", text, count=1).strip()  # our own page title replaces it
+    older = ", ".join(f"`{p.name}`" for p in reversed(results[:-1]))
+    lines = [
+        "# Benchmarks",
+        "",
+        f"The newest results, `benchmarks/results/{latest.name}`, produced by `make bench`.",
+    ]
+    if older:
+        lines.append(f"Earlier runs in the repository: {older}.")
+    lines += ["", fix_links(shift_headings(text, 0), base="benchmarks/results"), ""]
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- CLI
+def cli_page() -> str:
+    """Every ``prefect-defender`` command with its options, from the Typer app itself."""
+    import typer
+
+    from prefect_defender.cli.main import app
+
+    # duck-typed: Typer carries its own copy of click's classes
+    root = typer.main.get_command(app)
+    lines = [
+        "# Command line",
+        "",
+        "`prefect-defender` is installed with the package. Generated from the command's own",
+        "definitions at every build; `prefect-defender COMMAND --help` prints the same.",
+        "",
+    ]
+
+    def walk(cmd: Any, path: list[str]) -> None:
+        if hasattr(cmd, "commands"):
+            for name in sorted(cmd.commands):
+                walk(cmd.commands[name], [*path, name])
+            return
+        pieces = cmd.collect_usage_pieces(cmd.context_class(cmd, info_name=path[-1]))
+        usage = " ".join(["prefect-defender", *path, *pieces])
+        lines.extend([f"## `{' '.join(path)}`", "", _cell(cmd.help or ""), ""])
+        lines.extend(["```text", usage, "```", ""])
+        rows = []
+        for param in cmd.params:
+            if param.name == "help" or getattr(param, "hidden", False):
+                continue
+            if param.param_type_name == "option":
+                names = ", ".join(f"`{o}`" for o in [*param.opts, *param.secondary_opts])
+                if param.required:
+                    shown = "*required*"
+                elif param.is_flag:
+                    shown = _code_cell(bool(param.default))
+                else:
+                    shown = _code_cell(param.default)
+                rows.append(f"| {names} | {shown} | {_cell(param.help or '')} |")
+            else:
+                help_text = getattr(param, "help", "") or ""
+                rows.append(f"| `{(param.name or '').upper()}` | *required* | {_cell(help_text)} |")
+        if rows:
+            lines.extend(["| option | default | description |", "|---|---|---|", *rows, ""])
+
+    walk(root, [])
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------- API reference
+def block_fields(module: str) -> str:
+    """Tables of the fields of the Prefect blocks defined in ``module`` (what the UI form shows)."""
+    from prefect.blocks.core import Block
+    from pydantic import SecretStr
+
+    mod = importlib.import_module(module)
+    out = []
+    for obj in vars(mod).values():
+        if not (
+            isinstance(obj, type)
+            and issubclass(obj, Block)
+            and obj.__module__ == module
+            and not inspect.isabstract(obj)
+            and getattr(obj, "_block_type_slug", None)
+        ):
+            continue
+        out += [
+            f"## {obj._block_type_name} block fields",
+            "",
+            f"`{obj.__name__}`, block type `{obj._block_type_slug}`: the form the Prefect UI "
+            "shows. Secret fields are stored encrypted and never displayed.",
+            "",
+            "| field | type | default | description |",
+            "|---|---|---|---|",
+        ]
+        own = set(vars(obj).get("__annotations__", {}))
+        # the block's own fields first, then the shared connection settings
+        for name, info in sorted(obj.model_fields.items(), key=lambda kv: kv[0] not in own):
+            ann = info.annotation
+            ann_text = ann if isinstance(ann, str) else inspect.formatannotation(ann)
+            ann_text = ann_text.replace("pydantic.types.", "").replace("typing.", "")
+            if info.is_required():
+                default = "*required*"
+            elif info.default_factory is not None:
+                default = _code_cell(repr(info.default_factory()))
+            else:
+                default = _code_cell(repr(info.default))
+            secret = " (secret)" if "SecretStr" in ann_text or ann is SecretStr else ""
+            lines_desc = _cell(info.description or "")
+            out.append(f"| `{name}`{secret} | {_code_cell(ann_text)} | {default} | {lines_desc} |")
+        out.append("")
+    if out:
+        out += ["## Reference", ""]
+    return "\n".join(out) + ("\n" if out else "")
+
+
+def reference_pages() -> None:
+    summary: list[str] = []
+    for sub, title in REFERENCE:
+        folder = ROOT / sub
+        summary.append(f"* [{title}](reference/{sub}/index.md)")
+        modules = sorted(
+            p.relative_to(folder).with_suffix("")
+            for p in folder.rglob("*.py")
+            if "__pycache__" not in p.parts
+        )
+        for rel in modules:
+            parts = list(rel.parts)
+            is_pkg = parts[-1] == "__init__"
+            if is_pkg:
+                parts = parts[:-1]
+            ident = ".".join([PACKAGE, sub, *parts])
+            doc_path = Path("reference", sub, *parts, "index.md" if is_pkg else "")
+            if not is_pkg:
+                doc_path = Path("reference", sub, *parts).with_suffix(".md")
+            extra = block_fields(ident) if sub == "blocks" else ""
+            with mkdocs_gen_files.open(doc_path, "w") as f:
+                f.write(f"# `{ident}`\n\n{extra}::: {ident}\n")
+            mkdocs_gen_files.set_edit_path(doc_path, Path("..", sub, rel).with_suffix(".py"))
+            if parts:
+                indent = "    " * len(parts)
+                summary.append(f"{indent}* [{parts[-1]}]({doc_path.as_posix()})")
+    with mkdocs_gen_files.open("reference/SUMMARY.md", "w") as f:
+        # links relative to reference/
+        f.write("\n".join(line.replace("](reference/", "](") for line in summary) + "\n")
+
+
+@contextmanager
+def _griffe_silenced() -> Iterator[None]:
+    """Mute Griffe's logger (wherever mkdocstrings has moved it) for the duration."""
+    target = getattr(griffe.logger, "_logger", None)
+    target = getattr(target, "logger", target)  # mkdocstrings wraps it in a LoggerAdapter
+    loggers = [lg for lg in (target, logging.getLogger("griffe")) if isinstance(lg, logging.Logger)]
+    before = [lg.level for lg in loggers]
+    for lg in loggers:
+        # a level, not `disabled`: importing Prefect runs logging.dictConfig, which re-enables
+        # every existing logger
+        lg.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, before, strict=True):
+            lg.setLevel(level)
+
+
+def main() -> None:
+    # Importing the flows makes Prefect parse their docstrings with Griffe for the parameter
+    # schema. Prefect silences the "griffe" logger for that, but mkdocstrings has moved Griffe's
+    # logger under mkdocs', so Prefect's own parse would be reported (and fail --strict) here.
+    with _griffe_silenced():
+        pages = {
+            "permissions.md": permissions_page(),
+            "playbooks.md": playbooks_page(),
+            "guarantees.md": guarantees_page(),
+            "benchmarks.md": benchmarks_page(),
+            "cli.md": cli_page(),
+        }
+        for name, text in pages.items():
+            with mkdocs_gen_files.open(name, "w") as f:
+                f.write(text)
+        reference_pages()
+
+
+main()
