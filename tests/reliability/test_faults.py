@@ -142,3 +142,44 @@ def test_slow_answers_past_the_timeout_are_retried(chaos: Any) -> None:
         assert asyncio.run(go()) == 20
     finally:
         chaos.admin.patch_config(profile="bulk-chaos", faults={"slow": 0.0, "routes": None})
+
+
+@pytest.mark.parametrize(
+    ("profile", "final"), [("stuck-actions", "still Pending"), ("timeout-actions", "TimeOut")]
+)
+def test_actions_that_never_succeed_are_reported_with_their_last_state(
+    emulator: Any, profile: str, final: str
+) -> None:
+    """Machine actions that stay Pending or end in TimeOut are never reported as done, and
+    waiting for them costs one list call per 40 actions a round, not one call per action."""
+    from prefect_defender.flows.steps import await_machine_actions
+
+    tid = _tid(emulator)
+    ids = [
+        m["id"]
+        for m in emulator.admin.dump(tid, "machines")
+        if m["osPlatform"] not in ("Linux", "macOS")
+    ]
+    ids = ids[:20] if profile == "stuck-actions" else ids[20:40]
+    assert len(ids) == 20
+    emulator.admin.patch_config(profile=profile, time_scale=SCALE, action_pending_seconds=30)
+    try:
+        creds = _creds(emulator)
+        requested = asyncio.run(
+            bulk_machine_action.fn(creds, ids, "RunAntiVirusScan", "stuck", scan_type="Quick")
+        )
+        assert Counter(o.status for o in requested) == {"succeeded": 20}
+        emulator.admin.reset_stats()
+        as_steps = [  # the playbooks' outcome shape
+            o.model_copy(update={"result": {"action_id": o.result["id"]}}) for o in requested
+        ]
+        waited = asyncio.run(await_machine_actions.fn(creds, as_steps, None, 6.0, 1.0))
+        polls = sum(
+            r["count"] for r in emulator.admin.stats()["requests"] if "machineactions" in r["route"]
+        )
+    finally:
+        emulator.admin.patch_config(profile="calm", time_scale=1.0)
+    assert [o.item for o in waited] == ids
+    assert {o.result["final_status"] for o in waited} == {final}
+    assert all(o.status == "failed" and final in (o.reason or "") for o in waited)
+    assert 1 <= polls <= 6  # one list call (20 ids) a round, at most six rounds in 6 s
