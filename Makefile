@@ -32,6 +32,7 @@ typecheck: $(STAMP)
 	MYPYPATH=.typecheck $(BIN)/mypy -p prefect_defender
 
 test: lint typecheck
+	./scripts/system-deps.sh
 	$(BIN)/pytest
 
 bench: $(STAMP)
