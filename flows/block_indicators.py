@@ -13,6 +13,7 @@ from prefect_defender.api.models.indicators import IndicatorInput
 from prefect_defender.api.resources.indicators import BATCH, coerce_indicators
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.common import load_credentials, own_tenant, tenants_of
+from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import AutomationHaltedError, SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import write_report
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
@@ -26,6 +27,7 @@ PLAYBOOK_TITLE_PREFIX = "prefect-defender"
 COLUMNS = ["tenant", "indicator", "outcome", "note"]
 
 
+@notifying
 @flow(name="defender-block-indicators", log_prints=True)
 async def block_indicators(
     credentials: str = "defender-application-credentials/soc",
@@ -36,6 +38,8 @@ async def block_indicators(
     expires_in_days: int = 30,
     tenant_ids: list[str] | None = None,
     safety: SafetyPolicy | None = None,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
     """Submit indicators (500 per call) in one tenant or every tenant of a partner block.
 
@@ -46,6 +50,8 @@ async def block_indicators(
             reported as skipped).
         tenant_ids: for a partner block, restrict to these tenants (default: all).
         safety: dry run, caps (one import call counts as one write), kill switch.
+        notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
+        notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
 
     An invalid item is reported as failed and the valid ones are still submitted; every
     indicator ends with one outcome per tenant.

@@ -19,6 +19,7 @@ from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
     apply_machine_actions,
@@ -37,6 +38,7 @@ __all__ = ["contain_device"]
 COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 
 
+@notifying
 @flow(name="defender-contain-device", log_prints=True)
 async def contain_device(
     credentials: str = "defender-application-credentials/soc",
@@ -51,6 +53,8 @@ async def contain_device(
     poll_interval_seconds: float = 10.0,
     comment_on_incident: bool = True,
     run_key: str | None = None,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
 ) -> dict[str, Any]:
     """Isolate the devices of an incident or alert, with an approval step and safety rails.
 
@@ -65,6 +69,8 @@ async def contain_device(
         safety: dry run, caps, protected tags/groups, kill switch variable.
         run_key: idempotency key; default: derived from the inputs and the day, so a re-run
             after a crash never acts twice on a machine (pass a new key to act again today).
+        notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
+        notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
 
     Returns a summary with one outcome per device.
 

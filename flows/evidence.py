@@ -14,6 +14,7 @@ from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.common import load_credentials, own_tenant
+from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
     apply_machine_actions,
@@ -29,6 +30,7 @@ from prefect_defender.tasks.incidents import get_incident
 __all__ = ["collect_evidence"]
 
 
+@notifying
 @flow(name="defender-collect-evidence", log_prints=True)
 async def collect_evidence(
     credentials: str = "defender-application-credentials/soc",
@@ -40,6 +42,8 @@ async def collect_evidence(
     safety: SafetyPolicy | None = None,
     wait_timeout_seconds: int = 3600,
     poll_interval_seconds: float = 15.0,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
     """Collect an investigation package from each device and store it.
 

@@ -10,6 +10,7 @@ from prefect import flow
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
     apply_machine_actions,
@@ -32,6 +33,7 @@ ACTIONS = {
 COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 
 
+@notifying
 @flow(name="defender-hunt-and-respond", log_prints=True)
 async def hunt_and_respond(
     credentials: str = "defender-application-credentials/soc",
@@ -44,6 +46,8 @@ async def hunt_and_respond(
     safety: SafetyPolicy | None = None,
     wait_timeout_seconds: int = 1800,
     poll_interval_seconds: float = 10.0,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
 ) -> dict[str, Any]:
     """Find the devices that saw the IOCs and run ``response`` on them after approval.
 

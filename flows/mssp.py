@@ -12,12 +12,14 @@ from prefect import flow
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.blocks import DefenderPartnerCredentials
 from prefect_defender.flows.common import load_credentials
+from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.steps import write_report
 from prefect_defender.tasks.base import defender_client, task_logger
 
 __all__ = ["mssp_fanout"]
 
 
+@notifying
 @flow(name="defender-mssp-fanout", log_prints=True)
 async def mssp_fanout(
     credentials: str = "defender-partner-credentials/mssp",
@@ -26,6 +28,8 @@ async def mssp_fanout(
     tenant_ids: list[str] | None = None,
     concurrency: int = 5,
     dry_run: bool = False,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
     """Run ``query`` and/or apply ``indicator_baseline`` in every customer tenant.
 
@@ -35,6 +39,8 @@ async def mssp_fanout(
         indicator_baseline: indicators every tenant should have (created or updated).
         tenant_ids: restrict to these tenants (default: all of the block's).
         concurrency: tenants processed at the same time.
+        notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
+        notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
 
     Returns one row per tenant: status, rows found, indicators submitted, error.
 

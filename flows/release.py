@@ -12,6 +12,7 @@ from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.block_indicators import PLAYBOOK_TITLE_PREFIX
 from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
     apply_machine_actions,
@@ -30,6 +31,7 @@ __all__ = ["release_containment"]
 COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 
 
+@notifying
 @flow(name="defender-release", log_prints=True)
 async def release_containment(
     credentials: str = "defender-application-credentials/soc",
@@ -43,6 +45,8 @@ async def release_containment(
     safety: SafetyPolicy | None = None,
     wait_timeout_seconds: int = 1800,
     poll_interval_seconds: float = 10.0,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
 ) -> dict[str, Any]:
     """Release the devices of an incident (or the given machines) after approval.
 

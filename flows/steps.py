@@ -13,6 +13,7 @@ from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.flows.common import markdown_table
+from prefect_defender.flows.notify import remember_report
 from prefect_defender.flows.safety import (
     AutomationHaltedError,
     SafetyPolicy,
@@ -317,6 +318,7 @@ async def write_report(
 ) -> str:
     """A markdown artifact: a title, summary lines and a table; returns the markdown.
 
+    The report is also kept for the run's notification (see ``flows/notify.py``).
 
     Example:
         ```python
@@ -326,5 +328,6 @@ async def write_report(
     md = f"# {title}\n\n" + "\n".join(f"- {line}" for line in summary)
     if rows:
         md += "\n\n" + markdown_table(rows, columns)
-    await acreate_markdown_artifact(markdown=md, key=key, description=title)
+    artifact_id = await acreate_markdown_artifact(markdown=md, key=key, description=title)
+    remember_report(title, summary, rows, artifact_id)  # for the run's notification, if any
     return md

@@ -15,6 +15,7 @@ from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.steps import write_report
 from prefect_defender.tasks.base import defender_client, task_logger
 from prefect_defender.tasks.enrichment import enrich_entities
@@ -220,6 +221,7 @@ async def _triage(
     }
 
 
+@notifying
 @flow(name="defender-triage-incident", log_prints=True)
 async def triage_incident(
     credentials: str = "defender-application-credentials/soc",
@@ -227,6 +229,8 @@ async def triage_incident(
     tenant_id: str | None = None,
     rules: TriageRules | None = None,
     dry_run: bool = False,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
 ) -> dict[str, Any]:
     """Triage one incident: enrich, score, tag/assign/escalate, comment, report.
 
@@ -236,6 +240,8 @@ async def triage_incident(
         tenant_id: for a partner block, the customer tenant.
         rules: scoring rules, threshold and what escalation sets.
         dry_run: compute and report, but do not update the incident.
+        notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
+        notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
 
     Example:
         ```python
@@ -249,6 +255,7 @@ async def triage_incident(
     return await _triage(creds, iid, tenant_id, rules or TriageRules(), dry_run)
 
 
+@notifying
 @flow(name="defender-triage-open-incidents", log_prints=True)
 async def triage_open_incidents(
     credentials: str = "defender-application-credentials/soc",
@@ -256,6 +263,8 @@ async def triage_open_incidents(
     rules: TriageRules | None = None,
     max_incidents: int = 25,
     dry_run: bool = False,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
     """Triage every active incident not yet tagged ``pd-triaged`` (the scheduled variant).
 
