@@ -1,8 +1,9 @@
 """The playbook deployments, served from one process (``prefect-defender serve``).
 
 This mirrors ``deployments/prefect.yaml`` (which a process worker runs in production): the
-incident poller and the scheduled triage on schedules; triage and contain-device triggered by the
-poller's events; everything else on demand from the UI. A test keeps the two in step.
+incident poller, the scheduled triage and the Sigma hunt on schedules; triage and contain-device
+triggered by the poller's events; everything else on demand from the UI. A test keeps the two in
+step.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from prefect_defender.flows.hunt_respond import hunt_and_respond
 from prefect_defender.flows.mssp import mssp_fanout
 from prefect_defender.flows.poller import incident_poller
 from prefect_defender.flows.release import release_containment
+from prefect_defender.flows.sigma import EXAMPLE_RULES, sigma_hunt
 from prefect_defender.flows.triage import triage_incident, triage_open_incidents
 
 __all__ = ["EVENT_PARAMETERS", "build_deployments", "contain_trigger", "triage_trigger"]
@@ -97,6 +99,13 @@ def build_deployments(
         ),
         hunt_and_respond.to_deployment(
             name="hunt-and-respond", parameters=common, tags=["defender"]
+        ),
+        sigma_hunt.to_deployment(
+            name="sigma-hunt",
+            parameters={**common, "rule_paths": [str(EXAMPLE_RULES)]},
+            schedules=[Interval(timedelta(hours=1), slug="hourly")],
+            concurrency_limit=1,
+            tags=["defender"],
         ),
         release_containment.to_deployment(name="release", parameters=common, tags=["defender"]),
         collect_evidence.to_deployment(

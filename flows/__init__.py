@@ -1,1 +1,22 @@
-"""prefect_defender.flows."""
+"""prefect_defender.flows.
+
+Playbooks are imported from their modules (``prefect_defender.flows.<module>``); the names
+below are also reachable here, imported on first use so that importing one playbook does not
+load the others' dependencies (pySigma for ``sigma_hunt``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["sigma_hunt"]
+
+_LAZY = {"sigma_hunt": "prefect_defender.flows.sigma"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

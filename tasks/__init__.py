@@ -13,6 +13,7 @@ module                 area
 ``enrichment``         files, IPs, domains, users
 ``investigations``     automated investigations
 ``vulnerabilities``    threat and vulnerability management
+``sigma``              Sigma rules converted to KQL and hunted as one batch
 ``graph_security``     Graph beta: custom detection rules, email remediation
 =====================  =========================================================
 
@@ -38,6 +39,7 @@ AREAS = (
     "enrichment",
     "investigations",
     "vulnerabilities",
+    "sigma",
     "graph_security",
 )
 
