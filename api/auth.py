@@ -328,7 +328,7 @@ class TokenProvider:
 
     @staticmethod
     def _http(endpoints: CloudEndpoints, ca_bundle: str | None) -> HttpxForMsal:
-        client = httpx.Client(verify=ssl_context(ca_bundle), timeout=30.0)
+        client = httpx.Client(verify=ssl_context(ca_bundle), timeout=30.0, trust_env=False)
         return HttpxForMsal(client, endpoints.authority_host)
 
 

@@ -9,6 +9,7 @@ and task parameters.
 from __future__ import annotations
 
 import ipaddress
+import math
 import re
 import uuid
 from collections.abc import Callable, Iterable
@@ -154,7 +155,7 @@ def check_incident_id(value: Any, field: str = "incident_id") -> int:
 def check_alert_id(value: Any, field: str = "alert_id") -> str:
     """A Defender alert id (letters, digits, ``_ - . :``)."""
     text = _text(value, field)
-    if not _ALERT_ID.match(text):
+    if not _ALERT_ID.match(text) or not text.strip("."):  # "." and ".." are path segments
         raise _fail(field, f"{text[:60]!r} is not an alert id")
     return text
 
@@ -208,6 +209,65 @@ def check_items(
     return [check(v, f"{field}[{i}]") for i, v in enumerate(items)]
 
 
+def check_int(value: Any, field: str, low: int | None = None, high: int | None = None) -> int:
+    """An integer (booleans refused) within ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _fail(field, f"expected an integer, got {type(value).__name__}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        bounds = f"from {low}" if high is None else f"from {low} to {high}"
+        raise _fail(field, f"{value} is out of range ({bounds})")
+    return value
+
+
+def check_number(
+    value: Any,
+    field: str,
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    positive: bool = False,
+) -> float:
+    """A finite number (booleans refused), ``> 0`` when ``positive``, within ``[low, high]``."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise _fail(field, f"expected a finite number, got {str(value)[:40]!r}")
+    if positive and value <= 0:
+        raise _fail(field, f"{value} must be greater than 0")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise _fail(field, f"{value} is out of range ({low} to {high})")
+    return float(value)
+
+
+def check_odata_filter(value: Any, field: str = "odata_filter", max_length: int = 8000) -> str:
+    """A raw OData ``$filter`` expression: non-empty text, no control characters, bounded."""
+    text = _text(value, field)
+    if not text:
+        raise _fail(field, "must not be empty (leave it unset for no filter)")
+    if _CONTROL.search(text):
+        raise _fail(field, "contains control characters")
+    if len(text) > max_length:
+        raise _fail(field, f"is {len(text)} characters long; at most {max_length} are allowed")
+    return text
+
+
+_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
+
+
+def check_timespan(value: Any, field: str = "timespan") -> str:
+    """An ISO 8601 duration such as ``P7D`` or ``PT12H`` (Graph hunting's ``Timespan``)."""
+    text = _text(value, field)
+    if not _DURATION.match(text):
+        raise _fail(field, f"{text[:40]!r} is not an ISO 8601 duration such as P7D or PT12H")
+    return text
+
+
+def check_local_path(value: Any, field: str = "dest") -> str:
+    """A local file path to write to: non-empty, without NUL."""
+    text = _text(value, field)
+    if not text or "\x00" in text:
+        raise _fail(field, "expected a file path")
+    return text
+
+
 def _annotated(check: Callable[[Any, str], Any]) -> Any:
     return AfterValidator(lambda v: check(v, "value"))
 
@@ -233,5 +293,10 @@ __all__ += [
     "Sha256Str",
     "UrlStr",
     "check_alert_id",
+    "check_int",
+    "check_local_path",
+    "check_number",
+    "check_odata_filter",
     "check_sam_name",
+    "check_timespan",
 ]

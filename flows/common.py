@@ -7,7 +7,8 @@ from typing import Any
 
 from prefect.blocks.core import Block
 
-from prefect_defender.api.validation import check_guid
+from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.validation import check_guid, check_machine_id
 from prefect_defender.blocks import (
     DefenderApplicationCredentials,
     DefenderPartnerCredentials,
@@ -29,17 +30,38 @@ async def load_credentials(ref: str | Credentials) -> Credentials:
         ref, DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
     ):
         return ref
-    if not isinstance(ref, str) or "/" not in ref:
-        raise ValueError(
+    if not isinstance(ref, str) or "/" not in ref or any(c < " " for c in ref) or len(ref) > 300:
+        raise ValidationError(
             f"credentials: expected '<block-type-slug>/<block-name>', e.g. "
-            f"'defender-application-credentials/soc', got {str(ref)[:80]!r}"
+            f"'defender-application-credentials/soc', got {str(ref)[:80]!r}",
+            field="credentials",
         )
-    block: Any = await Block.aload(ref)
+    try:
+        block: Any = await Block.aload(ref)
+    except ValueError as exc:  # Prefect: no such block document / block type
+        raise ValidationError(
+            f"credentials: no saved block {ref!r} ({str(exc).splitlines()[0][:160]})",
+            field="credentials",
+        ) from None
     if not isinstance(
         block, DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
     ):
-        raise ValueError(f"credentials: {ref!r} is not a Defender credentials block")
+        raise ValidationError(
+            f"credentials: {ref!r} is not a Defender credentials block", field="credentials"
+        )
     return block
+
+
+def check_machine_ids(values: Iterable[Any] | None, field: str = "machine_ids") -> list[str]:
+    """Every id of a machine list checked before anything is requested (lower-cased)."""
+    if values is None:
+        return []
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ValidationError(f"{field}: expected a list of machine ids", field=field)
+    out = []
+    for i, value in enumerate(values):
+        out.append(check_machine_id(value, f"{field}[{i}]").lower())
+    return out
 
 
 def tenants_of(creds: Credentials, only: Sequence[str] | None = None) -> list[str | None]:

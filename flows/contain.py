@@ -18,7 +18,12 @@ from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
-from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.common import (
+    check_machine_ids,
+    load_credentials,
+    markdown_table,
+    own_tenant,
+)
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
@@ -93,7 +98,7 @@ async def contain_device(
         alert = await get_alert(creds, alert_id, tenant_id)
         if alert.machine_id:
             ids.append(alert.machine_id)
-    ids += list(machine_ids or [])
+    ids += check_machine_ids(machine_ids)
     ids = list(dict.fromkeys(i.lower() for i in ids))
     machines: list[Machine] = []
     async with defender_client(creds, tenant_id) as client:

@@ -13,7 +13,7 @@ from prefect.blocks.core import Block
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id
-from prefect_defender.flows.common import load_credentials, own_tenant
+from prefect_defender.flows.common import check_machine_ids, load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
@@ -65,7 +65,7 @@ async def collect_evidence(
     incident_id = check_incident_id(incident_id) if incident_id else None
     creds = await load_credentials(credentials)
     tenant = own_tenant(creds, tenant_id)
-    ids = list(machine_ids or [])
+    ids = check_machine_ids(machine_ids)
     if incident_id:
         ids += (await get_incident(creds, incident_id, tenant_id)).device_ids()
     ids = list(dict.fromkeys(i.lower() for i in ids))

@@ -9,7 +9,7 @@ from typing import Any
 
 from prefect import flow
 
-from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.blocks import DefenderPartnerCredentials
 from prefect_defender.flows.common import load_credentials
 from prefect_defender.flows.notify import NotifyOn, notifying
@@ -53,9 +53,20 @@ async def mssp_fanout(
         ```
     """
     log = task_logger()
+    from prefect_defender.api.resources.hunting import check_query
+    from prefect_defender.api.validation import check_guid
+
+    if query is not None:
+        check_query(query)
+    if tenant_ids is not None:
+        if isinstance(tenant_ids, str):
+            raise ValidationError("tenant_ids: expected a list of tenant ids", field="tenant_ids")
+        tenant_ids = [check_guid(t, f"tenant_ids[{i}]") for i, t in enumerate(tenant_ids)]
     creds = await load_credentials(credentials)
     if not isinstance(creds, DefenderPartnerCredentials):
-        raise ValueError("credentials: the MSSP fan-out needs a partner credentials block")
+        raise ValidationError(
+            "credentials: the MSSP fan-out needs a partner credentials block", field="credentials"
+        )
     from prefect_defender.api.resources.indicators import coerce_indicators
 
     baseline = coerce_indicators(indicator_baseline or [])

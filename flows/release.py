@@ -11,7 +11,12 @@ from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.block_indicators import PLAYBOOK_TITLE_PREFIX
-from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.common import (
+    check_machine_ids,
+    load_credentials,
+    markdown_table,
+    own_tenant,
+)
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
@@ -66,7 +71,7 @@ async def release_containment(
     incident_id = check_incident_id(incident_id) if incident_id else None
     creds = await load_credentials(credentials)
     tenant = own_tenant(creds, tenant_id)
-    ids = list(machine_ids or [])
+    ids = check_machine_ids(machine_ids)
     if incident_id:
         ids += (await get_incident(creds, incident_id, tenant_id)).device_ids()
     ids = list(dict.fromkeys(i.lower() for i in ids))

@@ -11,9 +11,11 @@ import json
 from pathlib import Path
 from typing import Any, Literal
 
-from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.kql import IocQuery
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
+from prefect_defender.api.resources.hunting import MAX_QUERY
+from prefect_defender.api.validation import check_choice, check_timespan
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     ItemOutcome,
@@ -82,6 +84,12 @@ async def run_hunting_queries(
         ```
     """
     names = list(queries)
+    if timespan is not None:  # shared by every query: refuse it once, before anything is sent
+        check_timespan(timespan)
+        if check_choice(surface, HuntingSurface, "surface") is not HuntingSurface.GRAPH:
+            raise ValidationError(
+                "timespan: only the Graph endpoint takes a Timespan", field="timespan"
+            )
     async with defender_client(credentials, tenant_id) as client:
         results = await client.hunting.run_many(
             [queries[n] for n in names],
@@ -136,10 +144,19 @@ async def hunt_ioc(
         "account": IocQuery.for_account,
     }
     if kind not in builders:
-        from prefect_defender.api.errors import ValidationError
-
         raise ValidationError(f"kind: one of {', '.join(builders)}", field="kind")
-    query = builders[kind](values, lookback_days)
+    try:
+        query = builders[kind](values, lookback_days)
+    except ValidationError as exc:
+        if exc.field == "lookback_days":
+            raise
+        raise ValidationError(f"values: {exc.message}", field="values") from None
+    if len(query.text) > MAX_QUERY:
+        raise ValidationError(
+            f"values: {len(query.values)} values make a query longer than {MAX_QUERY} "
+            "characters; hunt them in smaller lists",
+            field="values",
+        )
     async with defender_client(credentials, tenant_id) as client:
         result = await client.hunting.run(query.text, surface=surface)
     rows = list(result.typed_rows())

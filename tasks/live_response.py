@@ -6,8 +6,14 @@ from pathlib import Path
 from typing import Any
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.live_response import LibraryFile, LiveCommand, ScriptResult
+from prefect_defender.api.models.live_response import (
+    LibraryFile,
+    LiveCommand,
+    ScriptResult,
+    check_library_name,
+)
 from prefect_defender.api.resources.live_response import MAX_LIBRARY_BYTES, LiveResponseAPI
+from prefect_defender.api.validation import check_comment
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
@@ -85,6 +91,9 @@ async def run_script(
         out = await run_script(creds, machine_id, "collect_triage.ps1", "triage", "-Days 2")
         ```
     """
+    check_library_name(script_name, "script_name")
+    if args is not None:
+        check_comment(args, "args", 2000)
     params = {"ScriptName": script_name, **({"Args": args} if args else {})}
     return await run_live_response.fn(
         credentials, machine_id, [{"type": "RunScript", "params": params}], comment, tenant_id
@@ -106,6 +115,8 @@ async def get_file(
         out = await get_file(creds, machine_id, "C:\\\\Users\\\\jdoe\\\\Downloads\\\\x.exe", "IR-7")
         ```
     """
+    if not check_comment(path, "path", 2000):
+        raise ValidationError("path: the file to collect is required", field="path")
     return await run_live_response.fn(
         credentials,
         machine_id,
@@ -130,6 +141,7 @@ async def put_file(
         out = await put_file(creds, machine_id, "tool.exe", "IR-7")
         ```
     """
+    check_library_name(file_name, "file_name")
     return await run_live_response.fn(
         credentials,
         machine_id,

@@ -200,8 +200,8 @@ async def tag_machines(
     verb = "Remove" if remove else "Add"
     log = task_logger()
     outcomes: dict[str, ItemOutcome] = {}
+    MachinesAPI.check_tag(tag)
     if dry_run:
-        MachinesAPI.check_tag(tag)
         for n, chunk in enumerate(chunks):
             for mid in chunk:
                 outcomes[mid] = ItemOutcome(

@@ -1,0 +1,1406 @@
+"""The parameter table driving the bad-input suite: every task parameter mapped to a *kind*.
+
+A kind knows three things about a value:
+
+* ``valid(ctx)``: a hypothesis strategy of values validation must accept;
+* ``invalid(ctx)``: a strategy of values that must raise our ``ValidationError`` naming the
+  parameter before anything is sent (``None``: the kind is not fuzzed, ``note`` says why);
+* ``baseline(ctx)``: the value used for this parameter while another one is fuzzed.
+
+Tasks are matched by parameter *name* (:data:`PARAM_KINDS`), with per-task exceptions in
+:data:`TASK_OVERRIDES`. ``test_every_task_parameter_has_a_kind`` fails when a task (a new one
+too) has a parameter neither table covers, so no new parameter escapes the suite.
+"""
+
+from __future__ import annotations
+
+import string
+import typing
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import Enum
+from typing import Any
+
+from hypothesis import strategies as st
+
+__all__ = [
+    "KINDS",
+    "PARAM_KINDS",
+    "TASK_OVERRIDES",
+    "Ctx",
+    "Kind",
+    "enum_values",
+    "kind_of",
+]
+
+# -- building blocks ------------------------------------------------------------------------
+HEX = "0123456789abcdefABCDEF"
+#: control characters every free-text check refuses (tab, newline and CR are allowed)
+CONTROL = [chr(c) for c in range(32) if c not in (9, 10, 13)] + ["\x7f"]
+#: printable text without control characters or surrogates
+SAFE_CHARS = st.characters(blacklist_categories=("Cs", "Cc"))
+INJECTION = [
+    "' or 1 eq 1 or '",
+    "x'); DROP TABLE machines; --",
+    '" | union DeviceInfo | take 1 //',
+    "Active&$top=1",
+    "a%27%20or%201%20eq%201",
+    "$expand=*",
+    "../../../etc/passwd",
+]
+
+
+def hexstr(n: int) -> st.SearchStrategy[str]:
+    return st.text(HEX, min_size=n, max_size=n)
+
+
+def with_control(base: st.SearchStrategy[str] | None = None) -> st.SearchStrategy[str]:
+    """A text with one control character inside it (not at an end, where strip() removes it)."""
+    if base is None:
+        base = st.text(string.ascii_letters + string.digits, min_size=1, max_size=20)
+    return st.builds(
+        lambda a, c, b: a + c + b, base, st.sampled_from(CONTROL), st.text("xyz", min_size=1)
+    )
+
+
+def not_a_str() -> st.SearchStrategy[Any]:
+    """Values of the wrong type for a text parameter (never falsy: those mean "not given")."""
+    return st.one_of(
+        st.integers().filter(bool), st.just(1.5), st.lists(st.integers(), min_size=1, max_size=2)
+    )
+
+
+def free_text(min_size: int = 1, max_size: int = 200) -> st.SearchStrategy[str]:
+    """Printable text (injection attempts included: they must be escaped, not refused)."""
+    return st.one_of(
+        st.text(SAFE_CHARS, min_size=min_size, max_size=max_size).filter(lambda s: s.strip()),
+        st.sampled_from(INJECTION),
+    )
+
+
+def oversize(n: int) -> st.SearchStrategy[str]:
+    return st.integers(n + 1, n + 500).map(lambda k: "a" * k)
+
+
+@dataclass(frozen=True)
+class Ctx:
+    """What strategies may depend on: the emulator tenant and a seeded machine."""
+
+    tenant_id: str
+    machine_id: str
+    machine_name: str
+    tmp_dir: str
+
+
+Strategy = Callable[[Ctx], st.SearchStrategy[Any]]
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of parameter value (see the module docstring)."""
+
+    name: str
+    valid: Strategy | None
+    invalid: Strategy | None
+    baseline: Callable[[Ctx], Any] | None = None
+    note: str = ""
+
+
+def _k(
+    name: str,
+    valid: Strategy | None,
+    invalid: Strategy | None,
+    baseline: Callable[[Ctx], Any] | None = None,
+    note: str = "",
+) -> Kind:
+    return Kind(name, valid, invalid, baseline, note)
+
+
+# -- the valid and invalid values of each kind ----------------------------------------------
+def _guid_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(
+            [
+                "",
+                "not-a-guid",
+                "3f2504e0-4f89-11d3-9a0c-0305e82c330",  # one digit short
+                "3f2504e04f8911d39a0c0305e82c3301",  # no dashes
+                "{3f2504e0-4f89-11d3-9a0c-0305e82c3301}",
+                "3f2504e0-4f89-11d3-9a0c-0305e82c3301/../x",
+                "contoso.onmicrosoft.com",
+            ]
+        ),
+        st.uuids().map(lambda u: str(u) + "x"),
+        st.uuids().map(lambda u: str(u).replace("-", "/", 1)),
+        with_control(st.uuids().map(str)),
+        st.text(string.ascii_letters + string.digits + "-", max_size=40).filter(_not_guid),
+        not_a_str(),
+    )
+
+
+def _not_guid(s: str) -> bool:
+    try:
+        uuid.UUID(s)
+    except ValueError:
+        return True
+    return len(s.strip()) != 36
+
+
+def _tenant_valid(ctx: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from([None, ctx.tenant_id, ctx.tenant_id.upper(), f" {ctx.tenant_id} "])
+
+
+def _machine_id_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        hexstr(39),
+        hexstr(41),
+        hexstr(64),
+        st.text("ghijklmnopqrstuvwxyz-_./", min_size=40, max_size=40),
+        st.sampled_from(["", "   ", "../../api/machines", "contoso-ws-001", "a" * 39 + "/"]),
+        with_control(hexstr(20)),
+        not_a_str(),
+    )
+
+
+def _machine_ids_invalid(ctx: Ctx) -> st.SearchStrategy[Any]:
+    good = hexstr(40)
+    return st.one_of(
+        # one bad id anywhere in an otherwise valid list
+        st.builds(
+            lambda a, bad, b: [*a, bad, *b],
+            st.lists(good, max_size=3),
+            _machine_id_invalid(ctx),
+            st.lists(good, max_size=3),
+        ),
+        # a single id instead of a list
+        good,
+        st.just(None),
+    )
+
+
+def _machine_ref_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "  ", "../machines", "ws 1", "a/b", "x?y=1", "x#y", 'a"b', "a%2fb"]),
+        oversize(255),
+        with_control(st.text(string.ascii_lowercase, min_size=1, max_size=10)),
+        not_a_str(),
+    )
+
+
+def _incident_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.integers(max_value=0),
+        st.sampled_from(["", "abc", "12; DROP", "1e3", "-1", "0x10", "1.5", "12/../1", "7", True]),
+        st.floats(allow_nan=False).filter(lambda f: f != int(f) if f == f and abs(f) < 1e18 else 1),
+        st.text(string.ascii_letters + " ;'", min_size=1, max_size=10),
+    )
+
+
+def _alert_id_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(
+            ["", ".", "..", "a/b", "../alerts", "a b", "id?x=1", "a#b", "x'y", "da%2f1"]
+        ),
+        oversize(200),
+        with_control(st.text(string.ascii_letters, min_size=1, max_size=8)),
+        not_a_str(),
+    )
+
+
+def _hash_invalid(lengths: tuple[int, ...]) -> Strategy:
+    others = [n for n in (32, 40, 64, 128, 39, 41, 63, 65) if n not in lengths]
+
+    def inner(_: Ctx) -> st.SearchStrategy[Any]:
+        return st.one_of(
+            st.sampled_from(others).flatmap(hexstr),
+            st.sampled_from(lengths).flatmap(
+                lambda n: st.text("ghijkz-_ ./", min_size=n, max_size=n)
+            ),
+            st.sampled_from(["", "not-a-hash", "sha256:" + "a" * 64]),
+            with_control(hexstr(10)),
+            st.integers(),
+        )
+
+    return inner
+
+
+def _hash_valid(lengths: tuple[int, ...]) -> Strategy:
+    return lambda _: st.sampled_from(lengths).flatmap(hexstr)
+
+
+def _ip_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.ip_addresses().map(str)
+
+
+def _ip_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(
+            [
+                "",
+                "300.1.1.1",
+                "10.0.0.0/8",
+                "1.2.3",
+                "::g",
+                "evil.example",
+                "1.2.3.4:80",
+                "1.2.3.4/",
+            ]
+        ),
+        st.tuples(st.integers(256, 999), st.integers(0, 255)).map(lambda t: f"{t[0]}.1.1.{t[1]}"),
+        with_control(st.just("10.0.0.1")),
+        not_a_str(),
+    )
+
+
+_LABEL = st.text(string.ascii_lowercase + string.digits, min_size=1, max_size=20)
+
+
+def _domain_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.builds(
+        lambda labels, tld: ".".join([*labels, tld]),
+        st.lists(_LABEL, min_size=1, max_size=3),
+        st.text(string.ascii_lowercase, min_size=2, max_size=6),
+    )
+
+
+def _domain_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(
+            [
+                "",
+                "localhost",
+                "http://evil.example",
+                "evil.example/path",
+                "a..b",
+                "-a.example",
+                "1.2.3.4",
+                "a b.example",
+                "evil.example:443",
+                "x" * 64 + ".example",
+            ]
+        ),
+        with_control(st.just("evil.example")),
+        not_a_str(),
+    )
+
+
+def _sam_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.text(string.ascii_letters + string.digits + "._-$", min_size=1, max_size=30)
+
+
+def _sam_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "jdoe@contoso.example", "a/b", "a b", "x[1]", "a*", "a;b", 'a"b']),
+        oversize(104),
+        with_control(st.just("jdoe")),
+        not_a_str(),
+    )
+
+
+def _comment_valid(max_size: int) -> Strategy:
+    return lambda _: free_text(1, max_size)
+
+
+def _comment_invalid(max_len: int, required: bool) -> Strategy:
+    def inner(_: Ctx) -> st.SearchStrategy[Any]:
+        parts = [with_control(), oversize(max_len), not_a_str()]
+        if required:
+            parts.append(st.sampled_from(["", "   "]))
+        return st.one_of(*parts)
+
+    return inner
+
+
+def _aware_dt(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.datetimes(
+        min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1), timezones=st.just(UTC)
+    )
+
+
+def _dt_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2099, 1, 1)),  # naive
+        st.sampled_from(["yesterday", "2024-13-45", "' or 1 eq 1", ""]),
+        not_a_str(),
+    )
+
+
+def _positive_limit(top: int) -> Strategy:
+    return lambda _: st.one_of(st.none(), st.integers(1, top))
+
+
+def _int_invalid(low: int, high: int | None) -> Strategy:
+    def inner(_: Ctx) -> st.SearchStrategy[Any]:
+        parts = [st.integers(max_value=low - 1), st.sampled_from(["ten", "1; DROP", True])]
+        if high is not None:
+            parts.append(st.integers(min_value=high + 1, max_value=high * 10 + 10))
+        return st.one_of(*parts)
+
+    return inner
+
+
+def _enum_valid(_: Ctx) -> st.SearchStrategy[Any]:  # resolved per parameter, see enum_values
+    raise NotImplementedError
+
+
+def _enum_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    raise NotImplementedError
+
+
+def _tag_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return free_text(1, 100)
+
+
+def _tag_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(["", "   "]), with_control(), oversize(200), not_a_str())
+
+
+def _tags_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.just("single-tag-not-a-list"),
+        st.builds(lambda a, bad: [*a, bad], st.lists(free_text(1, 20), max_size=3), with_control()),
+        st.integers(51, 80).map(lambda n: [f"t{i}" for i in range(n)]),
+    )
+
+
+def _kql_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "   "]),
+        with_control(st.just("DeviceInfo | take 1")),
+        st.just("DeviceInfo | where A == 1 " + "x" * 100_000),
+        not_a_str(),
+    )
+
+
+def _kql_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(
+            [
+                "DeviceInfo | take 1",
+                'DeviceNetworkEvents | where RemoteIP == "203.0.113.66" | count',
+                'DeviceInfo | where DeviceName has "\'; drop" | take 1',
+            ]
+        ),
+        free_text(1, 80),
+    )
+
+
+def _odata_filter_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), free_text(1, 100))
+
+
+def _odata_filter_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "   "]),
+        with_control(st.just("status eq")),
+        oversize(8000),
+        not_a_str(),
+    )
+
+
+def _surface_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from(["", "GRAPH ", "splunk", "xdr; mde", "Graph'"])
+
+
+def _library_name_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.text(string.ascii_letters + string.digits + "_-", min_size=1, max_size=40).map(
+        lambda s: s + ".ps1"
+    )
+
+
+def _library_name_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "..", "../evil.ps1", "a/b.ps1", "a\\b.ps1", "x?.ps1", "a:b.ps1"]),
+        oversize(200),
+        with_control(st.just("a.ps1")),
+        not_a_str(),
+    )
+
+
+def _action_id_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.uuids().map(str)
+
+
+def _indicator_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.builds(
+        lambda ip: {
+            "value": ip,
+            "type": "IpAddress",
+            "action": "Block",
+            "title": "security-suite",
+            "description": "security suite",
+        },
+        st.ip_addresses(v=4).map(str),
+    )
+
+
+def _indicator_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    base = {"type": "IpAddress", "action": "Block", "title": "t", "description": "d"}
+    return st.one_of(
+        _ip_invalid(_).filter(lambda v: isinstance(v, str)).map(lambda v: {**base, "value": v}),
+        st.just({**base, "value": "1.2.3.4", "type": "Bogus"}),
+        st.just({**base, "value": "1.2.3.4", "action": "Explode"}),
+        st.just({"value": "1.2.3.4"}),  # missing required fields
+        st.just({**base, "value": "1.2.3.4", "title": "a\x00b"}),
+        st.just({**base, "type": "FileSha256", "value": "a" * 63}),
+        st.just({**base, "type": "DomainName", "value": "http://x.example/a"}),
+        st.just({**base, "type": "Url", "value": "javascript:alert(1)"}),
+        st.just("1.2.3.4"),
+        st.just(None),
+    )
+
+
+def _indicators_invalid(ctx: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.builds(
+            lambda a, bad: [*a, bad],
+            st.lists(_indicator_valid(ctx), max_size=2),
+            _indicator_invalid(ctx),
+        ),
+        st.just({"value": "1.2.3.4"}),
+        st.just("1.2.3.4"),
+    )
+
+
+def _indicator_id_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "abc", "1/2", "../1", "-1", "1 or 1", "1.5"]),
+        with_control(st.just("12")),
+        st.just(None),
+    )
+
+
+def _commands_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.just([{"type": "RunScript", "params": {"ScriptName": "a.ps1"}}])
+
+
+def _commands_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from(
+        [
+            [],
+            "RunScript a.ps1",
+            [{"type": "FormatDisk"}],
+            [{"type": "RunScript", "params": {"ScriptName": "../x.ps1"}}],
+            [{"type": "GetFile", "params": {"Path": "C:\\a\x00b"}}],
+            [{"type": "GetFile", "params": {"path": "C:\\a"}}],
+            [None],
+            [{"params": []}],
+        ]
+    )
+
+
+def _queries_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from(
+        [{"a": ""}, {"a": "DeviceInfo\x00x"}, "DeviceInfo | take 1", ["DeviceInfo"], {"a": 1}]
+    )
+
+
+def _timespan_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "7 days", "P", "PT", "P-1D", "P7D; drop", "1w"]),
+        with_control(st.just("P7D")),
+    )
+
+
+def _timespan_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.none(),
+        st.integers(1, 30).map(lambda d: f"P{d}D"),
+        st.integers(1, 48).map(lambda h: f"PT{h}H"),
+    )
+
+
+def _cve_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.tuples(st.integers(1999, 2099), st.integers(1000, 9_999_999)).map(
+        lambda t: f"CVE-{t[0]}-{t[1]}"
+    )
+
+
+def _cve_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "CVE-24-1", "CVE-2024", "../CVE-2024-1234", "CVE-2024-1234/x"]),
+        with_control(st.just("CVE-2024-1234")),
+        not_a_str(),
+    )
+
+
+def _software_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    word = st.text(string.ascii_lowercase + string.digits + "_.", min_size=1, max_size=20)
+    return st.builds(lambda a, b: f"{a}-_-{b}", word, word)
+
+
+def _software_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(["", "microsoft", "microsoft/edge", "a-_-b/../c", "a-_-b c", "a-_-b?x"]),
+        not_a_str(),
+    )
+
+
+def _ioc_values_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.just("6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"),  # not a list
+        st.builds(lambda bad: [bad], _hash_invalid((32, 40, 64))(_)),
+        st.just([]),
+    )
+
+
+def _dest_valid(ctx: Ctx) -> st.SearchStrategy[Any]:
+    return st.text(string.ascii_lowercase, min_size=1, max_size=10).map(
+        lambda s: f"{ctx.tmp_dir}/{s}.out"
+    )
+
+
+def _dest_invalid(ctx: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(["", "   ", "a\x00b"]), not_a_str())
+
+
+def _upload_path_invalid(ctx: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from(["", ctx.tmp_dir, ctx.tmp_dir + "/does-not-exist.ps1"])
+
+
+def _options_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from([{}, {"isolation_type": None}])
+
+
+def _options_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from(
+        [{"scan_type": "Quick"}, {"sha1": "a" * 40}, {"bogus": 1}, {"isolation_type": "Partial"}]
+    )
+
+
+def _investigation_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.from_regex(r"\A[A-Za-z0-9_\-]{1,40}\Z")
+
+
+def _credentials_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from(
+        ["defender-application-credentials/soc", None, {"client_secret": "x"}, 42, b"creds"]
+    )
+
+
+def _lookback_days_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.integers(1, 30)
+
+
+def _report_id_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.text(string.ascii_letters + string.digits + "-_", min_size=1, max_size=40)
+
+
+def _report_id_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(st.sampled_from(["", "  "]), with_control(), oversize(200), not_a_str())
+
+
+def _args_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(st.none(), free_text(1, 100))
+
+
+def _args_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(with_control(), oversize(4000), not_a_str())
+
+
+def _enrich_list_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    # invalid *items* become per-item "failed" outcomes (by design); the container must be a list
+    return st.sampled_from(["203.0.113.66", 42, {"a": 1}])
+
+
+def _flag_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.booleans()
+
+
+def _float_invalid(low: float) -> Strategy:
+    return lambda _: st.one_of(
+        st.floats(max_value=low, allow_nan=False, allow_infinity=False),
+        st.sampled_from(["soon", float("nan")]),
+    )
+
+
+# -- the kinds -------------------------------------------------------------------------------
+KINDS: dict[str, Kind] = {
+    k.name: k
+    for k in [
+        _k("credentials", None, _credentials_invalid, note="the block or client under test"),
+        _k("tenant_id", _tenant_valid, _guid_invalid, lambda c: None),
+        _k("guid", _action_id_valid, _guid_invalid, lambda c: str(uuid.uuid4())),
+        _k("machine_id", lambda _: hexstr(40), _machine_id_invalid, lambda c: c.machine_id),
+        _k(
+            "machine_id_optional",
+            lambda _: st.one_of(st.none(), hexstr(40)),
+            lambda c: _machine_id_invalid(c).filter(lambda v: v not in ("", 0)),
+            lambda c: None,
+        ),
+        _k(
+            "machine_ids",
+            lambda _: st.lists(hexstr(40), min_size=1, max_size=4),
+            _machine_ids_invalid,
+            lambda c: [c.machine_id],
+        ),
+        _k(
+            "machine_ref",
+            lambda c: st.one_of(hexstr(40), st.just(c.machine_name), _LABEL),
+            _machine_ref_invalid,
+            lambda c: c.machine_id,
+        ),
+        _k(
+            "incident_id",
+            lambda _: st.integers(1, 2**31),
+            _incident_invalid,
+            lambda c: 1001,
+        ),
+        _k(
+            "incident_id_optional",
+            lambda _: st.one_of(st.none(), st.integers(1, 2**31)),
+            lambda c: _incident_invalid(c).filter(lambda v: v not in (0, "", False)),
+            lambda c: None,
+        ),
+        _k(
+            "alert_id",
+            lambda _: st.from_regex(r"\A[A-Za-z0-9_\-.:]{1,60}\Z"),
+            _alert_id_invalid,
+            lambda c: "da0000000000000000_0000000000",
+        ),
+        _k(
+            "alert_id_optional",
+            lambda _: st.one_of(st.none(), st.from_regex(r"\A[A-Za-z0-9_\-.:]{1,60}\Z")),
+            lambda c: _alert_id_invalid(c).filter(lambda v: v not in ("", 0)),
+            lambda c: None,
+        ),
+        _k(
+            "alert_ids",
+            lambda _: st.lists(st.from_regex(r"\A[A-Za-z0-9_\-]{1,40}\Z"), min_size=1, max_size=4),
+            lambda c: st.one_of(
+                st.builds(lambda bad: ["da1", bad], _alert_id_invalid(c)),
+                st.just("da1"),
+                st.just([]),
+            ),
+            lambda c: ["da1"],
+        ),
+        _k("sha1", _hash_valid((40,)), _hash_invalid((40,)), lambda c: "a" * 40),
+        _k(
+            "file_hash",
+            _hash_valid((40, 64)),
+            _hash_invalid((40, 64)),
+            lambda c: "6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b",
+        ),
+        _k("ip", _ip_valid, _ip_invalid, lambda c: "203.0.113.66"),
+        _k("domain", _domain_valid, _domain_invalid, lambda c: "update-check.evil.example"),
+        _k("account_name", _sam_valid, _sam_invalid, lambda c: "jdoe"),
+        _k(
+            "comment",
+            _comment_valid(300),
+            _comment_invalid(4000, required=True),
+            lambda c: "security suite",
+        ),
+        _k(
+            "comment_optional",
+            lambda c: st.one_of(st.none(), free_text(1, 300)),
+            _comment_invalid(4000, required=False),
+            lambda c: None,
+        ),
+        _k(
+            "short_text",  # assigned_to, owner-like fields: bounded free text
+            lambda c: st.one_of(st.none(), free_text(1, 100)),
+            _comment_invalid(256, required=False),
+            lambda c: None,
+        ),
+        _k(
+            "filter_text",  # values for OData eq/startswith filters: escaped, never refused
+            lambda c: st.one_of(st.none(), free_text(1, 80)),
+            lambda c: st.one_of(with_control(), oversize(4000), not_a_str()),
+            lambda c: None,
+        ),
+        _k(
+            "required_text",  # title/description of a created alert
+            _comment_valid(200),
+            _comment_invalid(4000, required=True),
+            lambda c: "security suite",
+        ),
+        _k("report_id", _report_id_valid, _report_id_invalid, lambda c: "sec-suite-1"),
+        _k("enum", _enum_valid, _enum_invalid, note="values from the annotation"),
+        _k("enum_optional", _enum_valid, _enum_invalid, lambda c: None),
+        _k("enum_list", _enum_valid, _enum_invalid, lambda c: None),
+        _k("surface", lambda _: st.sampled_from(["graph", "xdr", "mde"]), _surface_invalid),
+        _k("datetime", _aware_dt, _dt_invalid, lambda c: datetime.now(UTC) - timedelta(hours=1)),
+        _k(
+            "datetime_optional",
+            lambda c: st.one_of(st.none(), _aware_dt(c)),
+            _dt_invalid,
+            lambda c: None,
+        ),
+        _k("limit", _positive_limit(1000), _int_invalid(0, None), lambda c: 5),
+        _k("limit_int", lambda _: st.integers(0, 1000), _int_invalid(0, None), lambda c: 5),
+        _k(
+            "text_default",
+            lambda c: st.one_of(st.just(""), free_text(1, 300)),
+            _comment_invalid(4000, required=False),
+            lambda c: "",
+        ),
+        _k(
+            "look_back_hours",
+            lambda _: st.integers(1, 720),
+            _int_invalid(1, 720),
+            lambda c: 720,
+        ),
+        _k("lookback_days", _lookback_days_valid, _int_invalid(1, 30), lambda c: 30),
+        _k("concurrency", lambda _: st.integers(1, 20), _int_invalid(1, 100), lambda c: 4),
+        _k(
+            "index",
+            lambda _: st.integers(0, 5),
+            lambda _: st.sampled_from([-1, "0", 1.5]),
+            lambda c: 0,
+        ),
+        _k(
+            "min_cvss",
+            lambda _: st.one_of(st.none(), st.floats(0, 10)),
+            lambda _: st.sampled_from([-0.1, 10.5, "high"]),
+            lambda c: None,
+        ),
+        _k(
+            "wait_seconds",
+            lambda _: st.floats(0.01, 5.0),
+            _float_invalid(0.0),
+            lambda c: 1.0,
+        ),
+        _k(
+            "flag",
+            _flag_valid,
+            None,
+            note="booleans: Prefect/pydantic coerce flow parameters; tasks use truthiness",
+        ),
+        _k("tag", _tag_valid, _tag_invalid, lambda c: "sec-suite"),
+        _k(
+            "tags",
+            lambda _: st.one_of(st.none(), st.lists(free_text(1, 20), max_size=5)),
+            _tags_invalid,
+            lambda c: None,
+        ),
+        _k("kql_query", _kql_valid, _kql_invalid, lambda c: "DeviceInfo | take 1"),
+        _k(
+            "kql_queries",
+            lambda _: st.dictionaries(st.sampled_from(["a", "b"]), _kql_valid(_), min_size=1),
+            _queries_invalid,
+            lambda c: {"a": "DeviceInfo | take 1"},
+        ),
+        _k("timespan", _timespan_valid, _timespan_invalid, lambda c: None),
+        _k("odata_filter", _odata_filter_valid, _odata_filter_invalid, lambda c: None),
+        _k("library_name", _library_name_valid, _library_name_invalid, lambda c: "a.ps1"),
+        _k("dest", _dest_valid, _dest_invalid, lambda c: f"{c.tmp_dir}/out.bin"),
+        _k(
+            "upload_path",
+            None,
+            _upload_path_invalid,
+            lambda c: f"{c.tmp_dir}/upload.ps1",
+            note="a local file; only missing ones are fuzzed",
+        ),
+        _k("commands", _commands_valid, _commands_invalid, lambda c: _COMMANDS),
+        _k("args", _args_valid, _args_invalid, lambda c: None),
+        _k("indicator", _indicator_valid, _indicator_invalid, lambda c: _INDICATOR),
+        _k(
+            "indicators",
+            lambda c: st.lists(_indicator_valid(c), min_size=1, max_size=3),
+            _indicators_invalid,
+            lambda c: [_INDICATOR],
+        ),
+        _k(
+            "indicator_id",
+            lambda _: st.integers(1, 10**9).map(str),
+            _indicator_id_invalid,
+            lambda c: "1",
+        ),
+        _k(
+            "indicator_ids",
+            lambda _: st.lists(st.integers(1, 10**9).map(str), min_size=1, max_size=4),
+            lambda c: st.one_of(
+                st.builds(lambda bad: ["1", bad], _indicator_id_invalid(c)), st.just("1")
+            ),
+            lambda c: ["1"],
+        ),
+        _k("investigation_id", _investigation_valid, _alert_id_invalid, lambda c: "1"),
+        _k("cve", _cve_valid, _cve_invalid, lambda c: "CVE-2024-12345"),
+        _k("software_id", _software_valid, _software_invalid, lambda c: "microsoft-_-edge"),
+        _k(
+            "ioc_values",
+            lambda _: st.lists(_hash_valid((32, 40, 64))(_), min_size=1, max_size=3),
+            _ioc_values_invalid,
+            lambda c: ["6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"],
+        ),
+        _k(
+            "ioc_kind",
+            lambda _: st.just("hash"),
+            lambda _: st.sampled_from(["", "cve", "HASH", "file"]),
+            lambda c: "hash",
+        ),
+        _k(
+            "export_format",
+            lambda _: st.sampled_from(["jsonl", "csv"]),
+            lambda _: st.sampled_from(["xml", "", "CSV ", "../csv"]),
+            lambda c: "jsonl",
+        ),
+        _k("action_options", _options_valid, _options_invalid, lambda c: {}),
+        _k(
+            "enrich_files",
+            lambda _: st.one_of(st.none(), st.lists(_hash_valid((40, 64))(_), max_size=2)),
+            _enrich_list_invalid,
+            lambda c: None,
+        ),
+        _k(
+            "enrich_ips",
+            lambda _: st.one_of(st.none(), st.lists(_ip_valid(_), max_size=2)),
+            _enrich_list_invalid,
+            lambda c: None,
+        ),
+        _k(
+            "enrich_domains",
+            lambda _: st.one_of(st.none(), st.lists(_domain_valid(_), max_size=2)),
+            _enrich_list_invalid,
+            lambda c: None,
+        ),
+        _k(
+            "enrich_users",
+            lambda _: st.one_of(st.none(), st.lists(_sam_valid(_), max_size=2)),
+            _enrich_list_invalid,
+            lambda c: None,
+        ),
+    ]
+}
+
+# -- Graph beta extras (tasks/graph_security.py) -----------------------------------------------
+_RULE = {
+    "display_name": "security suite rule",
+    "query_text": "DeviceProcessEvents | where FileName == 'x.exe' | project Timestamp, DeviceId, "
+    "ReportId",
+    "period": "24H",
+    "alert_title": "security suite",
+    "alert_severity": "low",
+}
+_EMAIL = {
+    "network_message_id": "b1f0c7a2-0000-4000-8000-000000000001",
+    "recipient_email_address": "jdoe@contoso.example",
+}
+
+
+def _open_enum_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    # documented values in any case and new camelCase words are accepted (open enums)
+    return st.one_of(
+        st.sampled_from(
+            ["", "Soft Delete", "soft-delete", "x;y", "../hardDelete", "unknownFutureValue", "a b"]
+        ),
+        with_control(st.just("softDelete")),
+        not_a_str(),
+    )
+
+
+KINDS.update(
+    {
+        k.name: k
+        for k in [
+            _k(
+                "beta_opt_in",
+                lambda _: st.just(True),
+                lambda _: st.sampled_from([False, None, "yes", "true", 1]),
+                lambda c: True,
+            ),
+            _k(
+                "rule_id",
+                lambda _: st.integers(1, 10**18).map(str),
+                lambda _: st.one_of(
+                    st.sampled_from(["", " ", "abc", "1/2", "../1", "1" * 20, "-1", "1.5"]),
+                    with_control(st.just("12")),
+                    not_a_str(),
+                ),
+                lambda c: "1",
+            ),
+            _k(
+                "detection_rule",
+                lambda _: st.just(dict(_RULE)),
+                lambda _: st.sampled_from(
+                    [
+                        {},
+                        {**_RULE, "query_text": ""},
+                        {**_RULE, "period": "5H"},
+                        {**_RULE, "alert_severity": "very bad!"},
+                        {**_RULE, "display_name": "a\x00b"},
+                        {k: v for k, v in _RULE.items() if k != "alert_title"},
+                        "DeviceInfo | take 1",
+                    ]
+                ),
+                lambda c: dict(_RULE),
+            ),
+            _k(
+                "detection_rule_update",
+                lambda _: st.sampled_from([{"period": "24H"}, {"alert_severity": "high"}]),
+                lambda _: st.sampled_from(
+                    [
+                        {"period": "5H"},
+                        {"alert_severity": "very bad!"},
+                        {"query_text": ""},
+                        {"query_text": "DeviceInfo\x00"},
+                        "period=24H",
+                    ]
+                ),
+                lambda c: {"period": "24H"},
+            ),
+            _k(
+                "remediation_action",
+                lambda _: st.sampled_from(
+                    ["moveToJunk", "moveToInbox", "hardDelete", "softDelete", "moveToDeletedItems"]
+                ),
+                _open_enum_invalid,
+                lambda c: "softDelete",
+            ),
+            _k(
+                "remediation_severity",
+                lambda _: st.sampled_from(["low", "medium", "high", "High"]),
+                _open_enum_invalid,
+                lambda c: "medium",
+            ),
+            _k(
+                "analyzed_emails",
+                lambda _: st.lists(
+                    st.uuids().map(lambda u: {**_EMAIL, "network_message_id": str(u)}),
+                    min_size=1,
+                    max_size=3,
+                ),
+                lambda _: st.sampled_from(
+                    [
+                        [{**_EMAIL, "network_message_id": "not-a-guid"}],
+                        [{**_EMAIL, "recipient_email_address": "nobody"}],
+                        [{"network_message_id": _EMAIL["network_message_id"]}],
+                        [{"id": "../x"}],
+                        [],
+                        "jdoe@contoso.example",
+                        [_EMAIL] * 1001,
+                    ]
+                ),
+                lambda c: [dict(_EMAIL)],
+            ),
+            _k(
+                "upn_optional",
+                lambda _: st.sampled_from([None, "approver@contoso.example"]),
+                lambda _: st.one_of(
+                    st.sampled_from(["nobody", "a@b", "@contoso.example", "a b@contoso.example"]),
+                    with_control(st.just("a@contoso.example")),
+                    not_a_str(),
+                ),
+                lambda c: None,
+            ),
+        ]
+    }
+)
+
+# -- Sigma hunts (tasks/sigma.py) -----------------------------------------------------------------
+_CONVERSION = {
+    "source": "security-suite.yml",
+    "rule_id": "sec-suite-1",
+    "title": "security suite",
+    "status": "converted",
+    "kql": 'DeviceProcessEvents | where FileName =~ "invoice_update.exe"',
+}
+
+KINDS.update(
+    {
+        k.name: k
+        for k in [
+            _k(
+                "sigma_conversions",
+                lambda _: st.just([dict(_CONVERSION)]),
+                lambda _: st.sampled_from(
+                    [
+                        [{}],
+                        [{**_CONVERSION, "status": "teleported"}],
+                        [{k: v for k, v in _CONVERSION.items() if k != "title"}],
+                        [{**_CONVERSION, "kql": "DeviceInfo\x00 | take 1"}],
+                        "DeviceInfo | take 1",
+                        [42],
+                    ]
+                ),
+                lambda c: [dict(_CONVERSION)],
+            ),
+            _k(
+                "lookback_hours",
+                lambda _: st.integers(1, 720),
+                _int_invalid(1, 720),
+                lambda c: 24,
+            ),
+        ]
+    }
+)
+
+_COMMANDS = [{"type": "RunScript", "params": {"ScriptName": "a.ps1"}}]
+_INDICATOR = {
+    "value": "198.51.100.200",
+    "type": "IpAddress",
+    "action": "Block",
+    "title": "security-suite",
+    "description": "security suite",
+}
+
+#: parameter name -> kind, for every task
+PARAM_KINDS: dict[str, str] = {
+    "credentials": "credentials",
+    "tenant_id": "tenant_id",
+    "incident_id": "incident_id",
+    "alert_id": "alert_id",
+    "alert_ids": "alert_ids",
+    "machine_id": "machine_id",
+    "machine_ids": "machine_ids",
+    "machine": "machine_ref",
+    "action_id": "guid",
+    "sha1": "sha1",
+    "file_hash": "file_hash",
+    "ip": "ip",
+    "domain": "domain",
+    "account_name": "account_name",
+    "comment": "comment",
+    "assigned_to": "short_text",
+    "status": "enum_optional",
+    "severity": "enum_optional",
+    "classification": "enum_optional",
+    "determination": "enum_optional",
+    "health_status": "enum_optional",
+    "risk_score": "enum_optional",
+    "indicator_type": "enum_optional",
+    "state": "enum_optional",
+    "action_type": "enum_optional",
+    "isolation_type": "enum",
+    "scan_type": "enum",
+    "category": "enum",
+    "action": "enum",
+    "severities": "enum_list",
+    "kinds": "enum_list",
+    "surface": "surface",
+    "fmt": "export_format",
+    "kind": "ioc_kind",
+    "updated_since": "datetime_optional",
+    "updated_before": "datetime_optional",
+    "created_since": "datetime_optional",
+    "created_before": "datetime_optional",
+    "started_after": "datetime_optional",
+    "seen_since": "datetime_optional",
+    "timestamp": "datetime_optional",
+    "event_time": "datetime",
+    "limit": "limit",
+    "look_back_hours": "look_back_hours",
+    "lookback_days": "lookback_days",
+    "concurrency": "concurrency",
+    "index": "index",
+    "min_cvss": "min_cvss",
+    "timeout": "wait_seconds",
+    "poll_interval": "wait_seconds",
+    "max_interval": "wait_seconds",
+    "expand_alerts": "flag",
+    "expand_evidence": "flag",
+    "starts_with": "flag",
+    "remove": "flag",
+    "dry_run": "flag",
+    "override": "flag",
+    "related": "flag",
+    "tag": "tag",
+    "tags": "tags",
+    "custom_tags": "tags",
+    "query": "kql_query",
+    "queries": "kql_queries",
+    "timespan": "timespan",
+    "odata_filter": "odata_filter",
+    "name": "filter_text",
+    "name_startswith": "filter_text",
+    "os_platform": "filter_text",
+    "created_by": "filter_text",
+    "vendor": "filter_text",
+    "product_name": "filter_text",
+    "service_source": "filter_text",
+    "detection_source": "filter_text",
+    "value": "filter_text",
+    "triggering_alert_id": "alert_id_optional",
+    "title": "required_text",
+    "description": "required_text",
+    "recommended_action": "required_text",
+    "report_id": "report_id",
+    "file_name": "library_name",
+    "script_name": "library_name",
+    "path": "required_text",
+    "dest": "dest",
+    "commands": "commands",
+    "args": "args",
+    "parameters_description": "comment_optional",
+    "indicator": "indicator",
+    "indicators": "indicators",
+    "indicator_id": "indicator_id",
+    "indicator_ids": "indicator_ids",
+    "investigation_id": "investigation_id",
+    "cve": "cve",
+    "software_id": "software_id",
+    "values": "ioc_values",
+    "options": "action_options",
+    "files": "enrich_files",
+    "ips": "enrich_ips",
+    "domains": "enrich_domains",
+    "users": "enrich_users",
+    "accept_beta": "beta_opt_in",
+    "conversions": "sigma_conversions",
+    "lookback_hours": "lookback_hours",
+    "rule_id": "rule_id",
+    "rule": "detection_rule",
+    "changes": "detection_rule_update",
+    "display_name": "required_text",
+    "analyzed_emails": "analyzed_emails",
+    "approver_upn": "upn_optional",
+    "remediate_senders_copy": "flag",
+}
+
+#: (task function name, parameter) -> kind, where the name alone is not enough
+TASK_OVERRIDES: dict[tuple[str, str], str] = {
+    ("update_incident", "comment"): "comment_optional",
+    ("update_alert", "comment"): "comment_optional",
+    ("batch_update_alerts", "comment"): "comment_optional",
+    ("list_alerts", "incident_id"): "incident_id_optional",
+    ("list_alerts", "category"): "filter_text",
+    ("list_machine_actions", "machine_id"): "machine_id_optional",
+    ("list_machine_actions", "status"): "enum_optional",
+    ("list_investigations", "machine_id"): "machine_id_optional",
+    ("list_indicators", "action"): "enum_optional",
+    ("list_recommendations", "status"): "filter_text",
+    ("bulk_machine_action", "action"): "enum",
+    ("list_machine_actions", "limit"): "limit_int",
+    ("upload_library_file", "description"): "text_default",
+    ("upload_library_file", "path"): "upload_path",
+    ("get_file", "path"): "required_text",
+    ("list_machines", "tag"): "filter_text",
+    ("remediate_emails", "action"): "remediation_action",
+    ("remediate_emails", "severity"): "remediation_severity",
+}
+
+
+def _explicit_enums() -> dict[tuple[str, str], list[str]]:
+    from prefect_defender.api.resources.indicators import _READ_ACTIONS
+    from prefect_defender.api.resources.machine_actions import _STATUSES
+
+    return {
+        ("list_machine_actions", "status"): list(_STATUSES),
+        ("list_indicators", "action"): sorted(_READ_ACTIONS),
+    }
+
+
+#: enum-like ``str`` parameters: the values their resource accepts
+EXPLICIT_ENUM_VALUES = _explicit_enums()
+
+
+def kind_of(task_name: str, param: str) -> Kind | None:
+    """The kind of ``param`` of task ``task_name`` (``None``: not in the table)."""
+    name = TASK_OVERRIDES.get((task_name, param)) or PARAM_KINDS.get(param)
+    return KINDS.get(name) if name else None
+
+
+def enum_values(annotation: Any) -> list[str]:
+    """The allowed values of an Enum/Literal annotation (``X | str | None`` included)."""
+    out: list[str] = []
+    stack = [annotation]
+    while stack:
+        a = stack.pop()
+        if isinstance(a, type) and issubclass(a, Enum):
+            out += [str(m.value) for m in a]
+        elif typing.get_origin(a) is typing.Literal:
+            out += [str(v) for v in typing.get_args(a)]
+        else:
+            stack += list(typing.get_args(a))
+    return out
+
+
+#: arguments some tasks need to get past their own cross-field checks while one is fuzzed
+TASK_BASELINES: dict[str, dict[str, Any]] = {
+    "update_incident": {"status": "Active"},
+    "update_graph_incident": {"status": "active"},
+    "update_alert": {"status": "InProgress"},
+    "update_graph_alert": {"status": "inProgress"},
+    "batch_update_alerts": {"status": "Resolved"},
+}
+
+#: (task, parameter) -> enum values the task refuses on purpose (documented): they are left out
+#: of the valid values and added to the invalid ones
+ENUM_REFUSED: dict[tuple[str, str], set[str]] = {
+    ("update_graph_incident", "status"): {"awaitingAction"},  # set by Microsoft only
+    ("bulk_machine_action", "action"): {"LiveResponse"},  # the live response tasks do it
+}
+
+#: (task, parameter) -> valid values narrower than the kind's
+VALID_OVERRIDES: dict[tuple[str, str], Strategy] = {
+    # the API searches +/- 15 minutes around a time within the last 30 days
+    ("find_machines_by_ip", "timestamp"): lambda _: st.integers(1, 29 * 24).map(
+        lambda h: datetime.now(UTC) - timedelta(hours=h)
+    ),
+    # StopAndQuarantineFile needs a sha1 option; the other actions take no options here
+    ("bulk_machine_action", "action"): lambda _: st.sampled_from(
+        ["Isolate", "Unisolate", "RestrictCodeExecution", "RunAntiVirusScan"]
+    ),
+}
+
+#: (task, parameter) whose valid values depend on another parameter: not fuzzed alone
+VALID_ONLY_WITH_OTHERS: dict[tuple[str, str], str] = {
+    ("update_incident", "determination"): "a determination needs a matching classification",
+    ("update_alert", "determination"): "a determination needs a matching classification",
+    ("batch_update_alerts", "determination"): "a determination needs a matching classification",
+}
+
+_BOGUS = st.one_of(
+    st.sampled_from(["Bogus", "Active' or 1 eq 1", "high; drop", "Full ", "../Full", "FULL_"]),
+    st.text("abcxyz", min_size=1, max_size=6),
+)
+
+
+def _norm(v: str) -> str:
+    return v.lower().replace("_", "").replace(" ", "")
+
+
+def enum_strategies(
+    values: list[str], kind: str, required: bool, refused: set[str] | None = None
+) -> tuple[st.SearchStrategy[Any], st.SearchStrategy[Any]]:
+    """``(valid, invalid)`` for an enum parameter with ``values``.
+
+    An optional enum treats ``""`` like "not given"; a required one must refuse it. ``refused``
+    values are documented refusals of the task: invalid, not valid.
+    """
+    refused = refused or set()
+    known = {_norm(v) for v in values}
+    values = [v for v in values if v not in refused]
+    bad = _BOGUS.filter(lambda s: _norm(s) not in known)
+    if refused:
+        bad = st.one_of(bad, st.sampled_from(sorted(refused)))
+    if required:
+        bad = st.one_of(bad, st.just(""), not_a_str())
+    if kind == "enum_list":
+        return (
+            st.lists(st.sampled_from(values), min_size=1, max_size=3),
+            st.one_of(bad.map(lambda b: [values[0], b]), st.just(values[0] + "x")),
+        )
+    return st.sampled_from(values), bad
+
+
+# -- playbook (flow) parameters ---------------------------------------------------------------
+#: flow parameter -> kind of the *value* (Prefect validates the type of flow parameters from
+#: their annotations before a run starts; the flows validate values). Kinds named here with
+#: ``None`` are not fuzzed through ``flow.fn``; :data:`FLOW_NOT_FUZZED` says why.
+FLOW_PARAM_KINDS: dict[str, str | None] = {
+    "credentials": "block_ref",
+    "incident_id": "incident_id_optional",
+    "alert_id": "alert_id_optional",
+    "machine_ids": "flow_machine_ids",
+    "tenant_id": "tenant_id",
+    "incident_tenant_id": "tenant_id",
+    "tenant_ids": "flow_tenant_ids",
+    "ioc_values": "flow_ioc_values",
+    "lookback_days": "lookback_days",
+    "query": "kql_query",
+    "isolation_type": None,
+    "action": None,
+    "ioc_kind": None,
+    "response": None,
+    "approval": None,
+    "safety": None,
+    "rules": None,
+    "dry_run": None,
+    "comment_on_incident": None,
+    "unisolate": None,
+    "unrestrict": None,
+    "expire_indicators": None,
+    "wait_timeout_seconds": None,
+    "poll_interval_seconds": None,
+    "expires_in_days": None,
+    "concurrency": None,
+    "max_incidents": None,
+    "sample": None,
+    "initial_lookback_hours": None,
+    "run_key": None,
+    "indicators": None,
+    "indicator_baseline": None,
+    "destination": None,
+    "storage_block": None,
+    "block_names": None,
+    "checkpoint_variable": None,
+    "notify": None,
+    "notify_on": None,
+    "rule_paths": None,
+    "rule_texts": None,
+    "lookback_hours": None,
+    "surface": None,
+    "emit_events": None,
+    "dedupe_window_hours": None,
+}
+
+FLOW_NOT_FUZZED: dict[str, str] = {
+    "isolation_type": "Literal: refused by Prefect's parameter validation (see the type test)",
+    "action": "Literal: refused by Prefect's parameter validation",
+    "ioc_kind": "Literal: refused by Prefect's parameter validation",
+    "response": "Literal: refused by Prefect's parameter validation",
+    "approval": "pydantic model with its own field constraints",
+    "safety": "pydantic model with its own field constraints",
+    "rules": "pydantic model with its own field constraints",
+    "dry_run": "boolean",
+    "comment_on_incident": "boolean",
+    "unisolate": "boolean",
+    "unrestrict": "boolean",
+    "expire_indicators": "boolean",
+    "wait_timeout_seconds": "a local wait, never sent",
+    "poll_interval_seconds": "a local wait, never sent",
+    "expires_in_days": "becomes an expiry datetime; indicators are validated per item",
+    "concurrency": "a local semaphore size (clamped to >= 1)",
+    "max_incidents": "a local cap",
+    "sample": "the tasks' limit check applies",
+    "initial_lookback_hours": "a local window",
+    "run_key": "a local idempotency key, never sent",
+    "indicators": "invalid items become per-item 'failed' outcomes by design (tests/flows)",
+    "indicator_baseline": "coerced by the indicators client (tests/flows)",
+    "destination": "a local folder",
+    "storage_block": "a Prefect block reference, loaded from the Prefect API",
+    "block_names": "Prefect block references, loaded from the Prefect API",
+    "checkpoint_variable": "a Prefect variable name",
+    "notify": "a Prefect notification block reference, loaded from the Prefect API",
+    "notify_on": "which outcomes notify; validated by the notifications step",
+    "rule_paths": "local Sigma files, parsed before any hunt (tests/sigma)",
+    "rule_texts": "Sigma YAML, parsed before any hunt (tests/sigma)",
+    "lookback_hours": "checked by run_sigma_hunts (task suite: lookback_hours)",
+    "surface": "checked by the hunting tasks (task suite: surface)",
+    "emit_events": "boolean",
+    "dedupe_window_hours": "a local window",
+}
+
+
+def _block_ref_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.sampled_from(
+        [
+            "no-slash-here",
+            "defender-application-credentials/does-not-exist",
+            "secret/soc",
+            "../../etc/passwd",
+        ]
+    )
+
+
+def _flow_machine_ids_invalid(ctx: Ctx) -> st.SearchStrategy[Any]:
+    return st.builds(
+        lambda bad: [ctx.machine_id, bad],
+        st.sampled_from(["../../api/machines", "a" * 39 + "/", "ws 1", "x?$top=1", "a\x00b"]),
+    )
+
+
+def _flow_tenant_ids_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.builds(lambda bad: [bad], _guid_invalid(_).filter(lambda v: isinstance(v, str) and v))
+
+
+def _flow_ioc_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.builds(lambda bad: [bad], _hash_invalid((32, 40, 64))(_).filter(lambda v: v != ""))
+
+
+FLOW_KINDS: dict[str, Kind] = {
+    "block_ref": _k("block_ref", None, _block_ref_invalid),
+    "flow_machine_ids": _k("flow_machine_ids", None, _flow_machine_ids_invalid),
+    "flow_tenant_ids": _k("flow_tenant_ids", None, _flow_tenant_ids_invalid),
+    "flow_ioc_values": _k("flow_ioc_values", None, _flow_ioc_invalid),
+    "tenant_id": _k(
+        "tenant_id", None, lambda c: _guid_invalid(c).filter(lambda v: v != "" and v != 0)
+    ),
+    "incident_id_optional": KINDS["incident_id_optional"],
+    "alert_id_optional": KINDS["alert_id_optional"],
+    "lookback_days": KINDS["lookback_days"],
+    "kql_query": _k("kql_query", None, lambda c: _kql_invalid(c).filter(lambda v: bool(v))),
+}
