@@ -263,3 +263,28 @@ def test_message_rules() -> None:
     long = OutcomeMessage(playbook="p", done=["x" * 190] * 40)
     subject, body = long.render()
     assert len(body) <= 3500 and subject.startswith("[prefect-defender] p: Completed")
+
+
+def test_email_through_the_sendgrid_block(creds, via_interceptor, all_logs) -> None:
+    """Email: Prefect's SendGrid notification block delivers the same message to SendGrid's API
+    (answered by the interceptor for api.sendgrid.com, TLS verified); the API key stays out of
+    the logs."""
+    from prefect.blocks.notifications import SendgridEmail
+
+    key = "SG.notifyMARKERkey.0123456789abcdefghijklmnopqrstuvwxyz0123456"
+    SendgridEmail(
+        api_key=key, sender_email="soc@contoso.example", to_emails=["oncall@contoso.example"]
+    ).save("notify-mail", overwrite=True)
+    start(
+        None,
+        triage_incident,
+        credentials=creds["app"],
+        incident_id=1003,
+        dry_run=True,
+        notify=["sendgrid-email/notify-mail"],
+    ).result(timeout=120)
+    (mail,) = [r for r in via_interceptor.received if r.host.startswith("api.sendgrid.com")]
+    body = str(mail.json())
+    assert "oncall@contoso.example" in body and "soc@contoso.example" in body
+    assert "defender-triage-incident" in body and "1003" in body
+    assert key not in all_logs.text
