@@ -261,6 +261,7 @@ class Transport:
         data: Mapping[str, Any] | None = None,
         idempotent: bool | None = None,
         headers: Mapping[str, str] | None = None,
+        stream_to: Path | None = None,
     ) -> httpx.Response:
         """Send ``ep`` and return the successful response, or raise a typed error.
 
@@ -291,7 +292,7 @@ class Transport:
             gate = _Gate(limiter, start + policy.deadline) if limiter is not None else None
             try:
                 resp = await self._send(
-                    method, target, token, params, json, files, data, headers, gate
+                    method, target, token, params, json, files, data, headers, gate, stream_to
                 )
             except _Requeue:
                 attempt -= 1
@@ -397,6 +398,7 @@ class Transport:
         data: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
         gate: _Gate | None = None,
+        stream_to: Path | None = None,
     ) -> httpx.Response:
         client = self._http()
         assert self._sem is not None
@@ -404,16 +406,38 @@ class Transport:
         extensions = {"trace": gate.trace} if gate is not None else None
         async with self._sem:
             self.stats.requests += 1
-            resp = await client.request(
-                method,
-                url,
-                params=params,
-                json=json,
-                files=files,
-                data=data,
-                headers=hdrs,
-                extensions=extensions,
-            )
+            if stream_to is None:
+                resp = await client.request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    files=files,
+                    data=data,
+                    headers=hdrs,
+                    extensions=extensions,
+                )
+            else:  # a successful body goes to the file chunk by chunk, never into memory
+                req = client.build_request(
+                    method,
+                    url,
+                    params=params,
+                    json=json,
+                    files=files,
+                    data=data,
+                    headers=hdrs,
+                    extensions=extensions,
+                )
+                resp = await client.send(req, stream=True)
+                try:
+                    if resp.status_code < 400:
+                        with stream_to.open("wb") as fh:
+                            async for chunk in resp.aiter_bytes(1 << 16):
+                                fh.write(chunk)
+                    else:
+                        await resp.aread()
+                finally:
+                    await resp.aclose()
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         logger.debug("%s %s -> %s", method, url.split("?")[0], resp.status_code)
         return resp

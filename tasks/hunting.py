@@ -176,32 +176,54 @@ async def export_hunting_result(
 ) -> dict[str, Any]:
     """Run a query and write its rows to ``dest`` (JSON lines or CSV) row by row.
 
-    The decoded answer is held once; rows are written as they are iterated, without building a
-    second copy. Returns the path, row count, columns and bytes written.
+    The answer is streamed to a temporary file next to ``dest`` and read back one row at a
+    time, so memory stays flat whatever the size of the answer (100,000 rows and more); the
+    temporary file is removed. Returns the path, row count, columns and bytes written.
 
     Example:
         ```python
         info = await export_hunting_result(creds, "DeviceInfo", "/reports/devices.csv", "csv")
         ```
     """
-    async with defender_client(credentials, tenant_id) as client:
-        result = await client.hunting.run(query, surface=surface, timespan=timespan)
+    from prefect_defender.api.jsonstream import iter_object
+    from prefect_defender.api.models.hunting import MAX_ROWS
+
     path = Path(dest)
     path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", newline="", encoding="utf-8") as fh:
-        if fmt == "csv":
-            writer = csv.DictWriter(fh, fieldnames=result.columns, extrasaction="ignore")
-            writer.writeheader()
-            for row in result.rows:
-                writer.writerow(row)
-        else:
-            for row in result.rows:
-                fh.write(json.dumps(row, separators=(",", ":")))
-                fh.write("\n")
+    raw = path.with_name(f".{path.name}.answer.json")
+    columns: list[str] = []
+    rows = 0
+    try:
+        async with defender_client(credentials, tenant_id) as client:
+            await client.hunting.run_to_file(query, raw, surface=surface, timespan=timespan)
+        with (
+            raw.open(encoding="utf-8") as src,
+            path.open("w", newline="", encoding="utf-8") as fh,
+        ):
+            writer: csv.DictWriter[str] | None = None
+            for key, value in iter_object(src, stream={"results", "Results"}):
+                if key in ("schema", "Schema") and isinstance(value, list):
+                    columns = [str(c.get("name", c.get("Name"))) for c in value]
+                elif key in ("results", "Results") and isinstance(value, dict):
+                    rows += 1
+                    if fmt == "csv":
+                        if writer is None:  # the schema normally comes first; else the row's keys
+                            writer = csv.DictWriter(
+                                fh, fieldnames=columns or list(value), extrasaction="ignore"
+                            )
+                            writer.writeheader()
+                        writer.writerow(value)
+                    else:
+                        fh.write(json.dumps(value, separators=(",", ":")))
+                        fh.write("\n")
+            if fmt == "csv" and writer is None and columns:
+                csv.DictWriter(fh, fieldnames=columns).writeheader()
+    finally:
+        raw.unlink(missing_ok=True)
     return {
         "path": str(path.resolve()),
-        "rows": len(result),
-        "columns": result.columns,
+        "rows": rows,
+        "columns": columns,
         "bytes": path.stat().st_size,
-        "truncated": result.truncated,
+        "truncated": rows >= MAX_ROWS,
     }

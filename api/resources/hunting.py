@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from prefect_defender.api.catalog import endpoint
@@ -48,6 +49,14 @@ class HuntingAPI(Resource):
     ) -> HuntingResult:
         """Run one query. ``timespan`` (ISO 8601, e.g. ``P7D``) is Graph-only."""
         kind = check_choice(surface, HuntingSurface, "surface")
+        body = self._body(kind, query, timespan)
+        data = await self.transport.request_json(
+            endpoint(_ENDPOINTS[kind]), json=body, idempotent=True
+        )
+        return HuntingResult.from_api(kind, data)
+
+    @staticmethod
+    def _body(kind: HuntingSurface, query: str, timespan: str | None) -> dict[str, Any]:
         text = check_query(query)
         body: dict[str, Any] = {"Query": text}
         if timespan is not None:
@@ -60,10 +69,28 @@ class HuntingAPI(Resource):
                     "timespan: an ISO 8601 duration such as P7D or PT12H", field="timespan"
                 )
             body["Timespan"] = timespan
-        data = await self.transport.request_json(
-            endpoint(_ENDPOINTS[kind]), json=body, idempotent=True
+        return body
+
+    async def run_to_file(
+        self,
+        query: str,
+        dest: Path,
+        *,
+        surface: HuntingSurface | str = HuntingSurface.GRAPH,
+        timespan: str | None = None,
+    ) -> Path:
+        """Run one query and stream the raw answer (JSON) to ``dest`` without holding it.
+
+        Read it back row by row with :func:`prefect_defender.api.jsonstream.iter_object`
+        (members ``results``/``Results``); an error answer raises as :meth:`run` does.
+        """
+        kind = check_choice(surface, HuntingSurface, "surface")
+        body = self._body(kind, query, timespan)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        await self.transport.request(
+            endpoint(_ENDPOINTS[kind]), json=body, idempotent=True, stream_to=dest
         )
-        return HuntingResult.from_api(kind, data)
+        return dest
 
     async def run_many(
         self,
