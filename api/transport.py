@@ -24,6 +24,7 @@ import asyncio
 import email.utils
 import logging
 import random
+import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -145,6 +146,18 @@ class _Gate:
             self.limiter.release(slot)
             raise _Requeue
         await asyncio.sleep(delay)
+
+
+def _tls_refused(exc: BaseException) -> bool:
+    """True when a connection failed because the server's certificate did not verify."""
+    seen: BaseException | None = exc
+    for _ in range(6):
+        if seen is None:
+            return False
+        if isinstance(seen, ssl.SSLCertVerificationError):
+            return True
+        seen = seen.__cause__ or seen.__context__
+    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
@@ -309,6 +322,14 @@ class Transport:
                     method=method,
                     url=target,
                 )
+                if _tls_refused(exc):  # the certificate is not trusted: retrying cannot help
+                    raise TransportError(
+                        f"TLS verification failed for {origin(target)}: {exc} (add the issuing "
+                        "CA with the block's ca_bundle if a proxy or private CA is expected)",
+                        applied_unknown=False,
+                        method=method,
+                        url=target,
+                    ) from None
                 if not (not_sent or safe_to_repeat):
                     raise err from None
                 last = err

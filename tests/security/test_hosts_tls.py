@@ -334,12 +334,15 @@ async def test_untrusted_api_certificate_fails_with_a_clear_tls_error(
     conn: dict, fresh: Any, untrusted: LocalServer
 ) -> None:
     creds = DefenderApplicationCredentials.from_emulator(conn, mde_base_url=untrusted.url)
-    settings = creds.client_settings().model_copy(update={"max_attempts": 2, "backoff_base": 0.01})
+    settings = creds.client_settings().model_copy(update={"max_attempts": 5, "backoff_base": 0.01})
     client = DefenderClient(creds.endpoints(), creds.get_client().transport.provider, settings)
     async with client:
         with pytest.raises(TransportError) as info:
             await client.machines.list(limit=1)
+        retries = client.transport.stats.retries
     assert "CERTIFICATE_VERIFY_FAILED" in str(info.value) or "certificate verify" in str(info.value)
+    assert "TLS verification failed" in str(info.value) and "ca_bundle" in str(info.value)
+    assert retries == 0  # an untrusted certificate is not retried like a network error
     assert untrusted.seen == []  # the handshake failed: no request (and no token) went there
 
 
