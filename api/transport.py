@@ -45,6 +45,7 @@ from prefect_defender.api.errors import (
     ServerError,
     TransportError,
     UnsafeRequestError,
+    ValidationError,
     error_from_response,
 )
 from prefect_defender.api.ratelimit import (
@@ -509,7 +510,10 @@ class Transport:
 
         Returns the number of bytes written. The link must be https.
         """
-        require_https(url.split("?")[0], "download link")
+        try:
+            require_https(url.split("?")[0], "download link")
+        except ValueError as exc:
+            raise ValidationError(str(exc).replace(url, url.split("?")[0]), field="url") from None
         if self._download_client is None:
             self._download_client = httpx.AsyncClient(
                 verify=ssl_context(self._ca_bundle), timeout=self.retry.timeout, trust_env=False

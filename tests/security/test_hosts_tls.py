@@ -377,3 +377,19 @@ def test_http_base_urls_are_rejected(block: type, name: str, conn: dict) -> None
             block(**base, **{name: url})
         with pytest.raises(ValueError, match="https"):
             cloud_endpoints("commercial", **{name: url})
+
+
+async def test_plain_http_download_link_is_refused_before_anything_is_sent(
+    conn: dict, fresh: Any, tmp_path: Path
+) -> None:
+    from prefect_defender.api.errors import ValidationError as OurValidationError
+
+    client = _client(conn)
+    async with client:
+        with pytest.raises(OurValidationError) as info:
+            await client.transport.download(
+                "http://127.0.0.1:9/pkg.zip?sig=SECRETSIG", tmp_path / "p"
+            )
+    assert info.value.field == "url" and "https://" in str(info.value)
+    assert "SECRETSIG" not in str(info.value)  # the link's signature is not echoed
+    assert not (tmp_path / "p").exists()
