@@ -16,6 +16,7 @@ import asyncio
 import collections.abc
 import functools
 import inspect
+import re
 import types
 import typing
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
@@ -178,6 +179,41 @@ def _mapping_like(plain: list[Any]) -> bool:
     )
 
 
+def _takes_datetime(annotation: Any) -> bool:
+    """True for ``datetime`` and ``datetime | None`` (not when a plain string is accepted too)."""
+    members = (
+        typing.get_args(annotation)
+        if typing.get_origin(annotation)
+        in (
+            typing.Union,
+            types.UnionType,
+        )
+        else (annotation,)
+    )
+    return datetime in members and str not in members
+
+
+def _parse_datetime(name: str, value: str) -> datetime:
+    """An ISO 8601 timestamp with a zone, as Defender writes them (``...T01:01:12.0000000Z``)."""
+    text = value.strip()
+    match = re.fullmatch(r"(.*T\d\d:\d\d:\d\d)(\.\d+)?(Z|[+-]\d\d:?\d\d)", text)
+    if match:  # Python reads at most 6 fractional digits; Defender writes 7
+        frac = (match.group(2) or "")[:7]
+        text = match.group(1) + frac[:7] + ("+00:00" if match.group(3) == "Z" else match.group(3))
+        text = re.sub(r"(\.\d{6})\d", r"\1", text)
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.utcoffset() is None:
+        raise ValidationError(
+            f"{name}: expected a timezone-aware datetime or ISO 8601 text with a zone "
+            f"(2026-11-25T01:01:12Z), got {value[:40]!r}",
+            field=name,
+        )
+    return parsed
+
+
 def _check_value(name: str, value: Any, annotation: Any) -> None:
     """Type checks from the annotation: ``ValidationError`` naming ``name`` on a mismatch."""
     if isinstance(value, str) and _CONTROL.search(value):
@@ -265,10 +301,12 @@ def _checked(f: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
                     raise ValidationError(f"{name}: required", field=name)
                 continue
             value = bound.arguments[name]
+            if isinstance(value, str) and _takes_datetime(hints.get(name, param.empty)):
+                value = bound.arguments[name] = _parse_datetime(name, value)
             _check_value(name, value, hints.get(name, param.empty))
             if name in _BY_NAME and value is not None:
                 _BY_NAME[name](value, name)
-        return await f(*args, **kwargs)
+        return await f(*bound.args, **bound.kwargs)
 
     return checked
 
