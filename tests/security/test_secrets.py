@@ -15,6 +15,7 @@ import asyncio
 import json
 import logging
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -354,8 +355,22 @@ def test_failed_run_state_on_the_server_names_the_error_not_the_secret(
         ).result(timeout=180)
 
     async def failed_states() -> list[str]:
+        from prefect.client.schemas.filters import (
+            FlowRunFilter,
+            FlowRunFilterState,
+            FlowRunFilterStateType,
+        )
+        from prefect.client.schemas.objects import StateType
+        from prefect.client.schemas.sorting import FlowRunSort
+
         async with get_client() as client:
-            runs = await client.read_flow_runs(limit=20)
+            runs = await client.read_flow_runs(  # the newest failed runs of this session
+                flow_run_filter=FlowRunFilter(
+                    state=FlowRunFilterState(type=FlowRunFilterStateType(any_=[StateType.FAILED]))
+                ),
+                sort=FlowRunSort.EXPECTED_START_TIME_DESC,
+                limit=50,
+            )
             out = []
             for r in runs:
                 if (
@@ -368,7 +383,12 @@ def test_failed_run_state_on_the_server_names_the_error_not_the_secret(
                         out.append(st.model_dump_json())
             return out
 
-    messages = asyncio.run(failed_states())
+    messages: list[str] = []
+    deadline = time.monotonic() + 30  # the server records the final state asynchronously
+    while not messages and time.monotonic() < deadline:
+        messages = asyncio.run(failed_states())
+        if not messages:
+            time.sleep(0.5)
     assert messages, "the failed run was not found on the server"
     text = " ".join(messages)
     assert "AADSTS" in text or "AuthenticationError" in text, text
