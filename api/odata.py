@@ -96,6 +96,15 @@ class ODataFilter:
         """``name/any(x: x eq value)`` for string collections such as ``machineTags``."""
         return f"{self._prop(name)}/any(x: x eq {literal(value)})"
 
+    def window(self, name: str, since: datetime | None, before: datetime | None) -> str | None:
+        """``name ge since and name lt before`` (either bound optional; aware datetimes only)."""
+        if since is not None and before is not None and since >= before:
+            raise ValidationError(f"{name}: the window's start must be before its end", field=name)
+        return self.and_(
+            self.ge(name, since) if since is not None else None,
+            self.lt(name, before) if before is not None else None,
+        )
+
     def startswith(self, name: str, value: str) -> str:
         """``startswith(name, value)``."""
         return f"startswith({self._prop(name)}, {literal(value)})"

@@ -93,17 +93,6 @@ MAX_BATCH = 500
 CATEGORIES = tuple(c.value for c in AlertCategory)
 
 
-def _window(
-    f: ODataFilter, prop: str, since: datetime | None, before: datetime | None
-) -> str | None:
-    if since is not None and before is not None and since >= before:
-        raise ValidationError(f"{prop}: the window's start must be before its end", field=prop)
-    return f.and_(
-        f.ge(prop, since) if since is not None else None,
-        f.lt(prop, before) if before is not None else None,
-    )
-
-
 def _required(value: Any, field: str, max_length: int = 4000) -> str:
     text = check_comment(value, field, max_length)
     if not text:
@@ -171,7 +160,7 @@ class AlertsAPI(Resource):
             f.eq("status", check_choice(status, AlertStatus, "status")) if status else None,
             f.eq("severity", check_choice(severity, Severity, "severity")) if severity else None,
             f.eq("category", _required(category, "category", 100)) if category else None,
-            _window(f, "alertCreationTime", created_since, created_before),
+            f.window("alertCreationTime", created_since, created_before),
             f.ge("lastUpdateTime", updated_since) if updated_since else None,
             f.eq("incidentId", check_incident_id(incident_id)) if incident_id is not None else None,
             f.eq("assignedTo", _required(assigned_to, "assigned_to", 256)) if assigned_to else None,
@@ -384,7 +373,7 @@ class GraphAlertsAPI(Resource):
             if service_source
             else None,
             f.eq("assignedTo", _required(assigned_to, "assigned_to", 256)) if assigned_to else None,
-            _window(f, "createdDateTime", created_since, created_before),
+            f.window("createdDateTime", created_since, created_before),
             f.ge("lastUpdateDateTime", updated_since) if updated_since else None,
         )
         params: dict[str, Any] = {}

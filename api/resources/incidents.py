@@ -56,18 +56,6 @@ XDR_INCIDENTS_MAX_TOP = 100
 MAX_TAGS = 50
 
 
-def _window(
-    f: ODataFilter, prop: str, since: datetime | None, before: datetime | None
-) -> str | None:
-    """``prop ge since and prop lt before`` (either bound optional; aware datetimes only)."""
-    if since is not None and before is not None and since >= before:
-        raise ValidationError(f"{prop}: the window's start must be before its end", field=prop)
-    return f.and_(
-        f.ge(prop, since) if since is not None else None,
-        f.lt(prop, before) if before is not None else None,
-    )
-
-
 def _page_size(value: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError("page_size: a positive integer", field="page_size")
@@ -109,8 +97,8 @@ class IncidentsAPI(Resource):
         f = XDR_INCIDENT_FILTERS
         expr = f.and_(
             odata_filter,
-            _window(f, "lastUpdateTime", updated_since, updated_before),
-            _window(f, "createdTime", created_since, created_before),
+            f.window("lastUpdateTime", updated_since, updated_before),
+            f.window("createdTime", created_since, created_before),
             f.eq("status", check_choice(status, IncidentStatus, "status")) if status else None,
             f.eq("assignedTo", check_comment(assigned_to, "assigned_to", 256))
             if assigned_to
@@ -236,8 +224,8 @@ class GraphIncidentsAPI(Resource):
         f = GRAPH_INCIDENT_FILTERS
         expr = f.and_(
             odata_filter,
-            _window(f, "lastUpdateDateTime", updated_since, updated_before),
-            _window(f, "createdDateTime", created_since, created_before),
+            f.window("lastUpdateDateTime", updated_since, updated_before),
+            f.window("createdDateTime", created_since, created_before),
             f.eq("severity", check_graph_choice(severity, GraphSeverity, "severity"))
             if severity
             else None,
