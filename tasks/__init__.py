@@ -15,6 +15,7 @@ module                 area
 ``vulnerabilities``    threat and vulnerability management
 ``sigma``              Sigma rules converted to KQL and hunted as one batch
 ``graph_security``     Graph beta: custom detection rules, email remediation
+``generic``            any catalog endpoint by name (validated, paced, typed errors)
 =====================  =========================================================
 
 :func:`capability_table` renders the README's capability/permission table from the tasks'
@@ -41,6 +42,7 @@ AREAS = (
     "vulnerabilities",
     "sigma",
     "graph_security",
+    "generic",
 )
 
 
@@ -69,6 +71,11 @@ def capability_table() -> str:
     for area, t in all_tasks():
         eps = [endpoint(n) for n in getattr(t, "defender_endpoints", ())]
         doc = (t.fn.__doc__ or "").strip().splitlines()[0].rstrip(".")
+        if getattr(t, "defender_generic", False):
+            any_ep = "any catalog endpoint"
+            perm = "that endpoint's permission"
+            rows.append(f"| {area} | `{t.fn.__name__}` | {doc} | {any_ep} | {perm} | {perm} |")
+            continue
         calls = "<br>".join(f"`{e.method} {e.path}` ({e.api_name})" for e in eps)
         app = "<br>".join(" or ".join(e.application) or "n/a" for e in eps)
         dele = "<br>".join(" or ".join(e.delegated) or "n/a" for e in eps)

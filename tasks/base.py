@@ -90,6 +90,7 @@ class DefenderTask(Task[P, R]):
         new = super().with_options(*args, **kwargs)
         new.__class__ = DefenderTask
         new.defender_endpoints = getattr(self, "defender_endpoints", ())  # type: ignore[attr-defined]
+        new.defender_generic = getattr(self, "defender_generic", False)  # type: ignore[attr-defined]
         return new  # type: ignore[return-value]
 
 
@@ -99,13 +100,16 @@ def defender_task(
 ) -> DefenderTask[P, Coroutine[Any, Any, R]]: ...
 @overload
 def defender_task(
-    fn: None = None, *, endpoints: tuple[str, ...] = (), **options: Any
+    fn: None = None, *, endpoints: tuple[str, ...] = (), generic: bool = False, **options: Any
 ) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], DefenderTask[P, Coroutine[Any, Any, R]]]: ...
-def defender_task(fn: Any = None, *, endpoints: tuple[str, ...] = (), **options: Any) -> Any:
+def defender_task(
+    fn: Any = None, *, endpoints: tuple[str, ...] = (), generic: bool = False, **options: Any
+) -> Any:
     """Decorate an ``async def`` as a Defender task (see the module docstring).
 
     ``endpoints`` names the catalog entries (``prefect_defender.api.catalog``) the task calls;
-    the README's capability/permission table is generated from them.
+    the README's capability/permission table is generated from them. ``generic`` marks the one
+    task that calls any catalog endpoint it is given (``tasks.generic``).
     """
     options.setdefault("retries", 0)
     # inputs hold credential blocks: never hash them into cache keys or persist them
@@ -119,6 +123,7 @@ def defender_task(fn: Any = None, *, endpoints: tuple[str, ...] = (), **options:
         options.setdefault("name", f.__name__.replace("_", "-"))
         t: DefenderTask[Any, Any] = DefenderTask(fn=_checked(f), **options)
         t.defender_endpoints = tuple(endpoints)  # type: ignore[attr-defined]
+        t.defender_generic = generic  # type: ignore[attr-defined]
         return t
 
     return wrap(fn) if fn is not None else wrap

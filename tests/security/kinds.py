@@ -1036,6 +1036,72 @@ _INDICATOR = {
     "description": "security suite",
 }
 
+# -- the generic endpoint task (tasks/generic.py) ------------------------------------------------
+_SEGMENT_BAD = ["", " ", ".", "..", "a/b", "a?b", "a#b", "a\\b", "a\x00b", "x" * 513]
+
+KINDS.update(
+    {
+        k.name: k
+        for k in [
+            # the baseline endpoint is a collection without path parameters
+            _k(
+                "endpoint_name",
+                lambda _: st.sampled_from(
+                    ["mde.machines.list", "xdr.incidents.list", "graph.incidents.list"]
+                ),
+                lambda _: st.one_of(
+                    st.sampled_from(["", " ", "mde.machines", "mde.machines.gett", "../x"]),
+                    st.text("abcxyz.", min_size=1, max_size=12),
+                    st.just("mde.machines.get"),  # needs a path parameter the baseline lacks
+                    not_a_str(),
+                ),
+                lambda c: "mde.machines.list",
+            ),
+            _k(
+                "endpoint_path_params",
+                lambda _: st.sampled_from([None, {}]),
+                lambda c: st.one_of(
+                    st.sampled_from(_SEGMENT_BAD).map(lambda v: {"id": v}),
+                    st.just({"id": c.machine_id}),  # the list endpoint takes none
+                    st.just({"id": True}),
+                    st.just({"id": [c.machine_id]}),
+                ),
+                lambda c: None,
+            ),
+            _k(
+                "endpoint_query",
+                lambda _: st.one_of(
+                    st.none(),
+                    st.just({"$select": "id,computerDnsName"}),
+                    st.just({"$filter": "healthStatus eq 'Active'", "$top": 5}),
+                ),
+                lambda _: st.one_of(
+                    st.sampled_from(
+                        [
+                            {"$top": -1},
+                            {"$top": "5"},
+                            {"$skip": 1.5},
+                            {"$format": "xml"},
+                            {"a b": "1"},
+                            {"x": ["1"]},
+                            {"$filter": ""},
+                            {"$filter": "a\x00b"},
+                            {1: "x"},
+                        ]
+                    ),
+                ),
+                lambda c: None,
+            ),
+            _k(
+                "endpoint_body",
+                lambda _: st.just(None),
+                lambda _: st.sampled_from([{"Comment": "x"}, [1], "text", 5]),
+                lambda c: None,
+            ),
+        ]
+    }
+)
+
 #: parameter name -> kind, for every task
 PARAM_KINDS: dict[str, str] = {
     "credentials": "credentials",
@@ -1169,6 +1235,14 @@ TASK_OVERRIDES: dict[tuple[str, str], str] = {
     ("list_machines", "tag"): "filter_text",
     ("remediate_emails", "action"): "remediation_action",
     ("remediate_emails", "severity"): "remediation_severity",
+    ("call_defender_endpoint", "endpoint"): "endpoint_name",
+    ("call_defender_endpoint", "path_params"): "endpoint_path_params",
+    ("call_defender_endpoint", "params"): "endpoint_query",
+    ("call_defender_endpoint", "body"): "endpoint_body",
+    ("call_defender_endpoint", "all_pages"): "flag",
+    ("call_defender_endpoint", "allow_write"): "flag",
+    # only a beta endpoint needs the opt-in; test_generic_task covers the refusal
+    ("call_defender_endpoint", "accept_beta"): "flag",
 }
 
 
