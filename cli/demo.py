@@ -70,6 +70,18 @@ def _wait(pred: Callable[[], Any], timeout: float, what: str) -> Any:
     raise TimeoutError(f"timed out waiting for {what}")
 
 
+async def _deployments_ready(names: list[str]) -> bool:
+    """True once every named deployment is registered on the server."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
+
+    async with get_client() as client:
+        found = await client.read_deployments(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=names))
+        )
+    return {d.name for d in found} >= set(names)
+
+
 async def _runs(deployment_name: str) -> list[Any]:
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
@@ -184,7 +196,15 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
         start_new_session=True,
     )
     try:
-        _wait(lambda: asyncio.run(_runs("incident-poller")) is not None, 60, "deployments")
+        wanted = ["incident-poller", "triage-on-incident", "contain-on-incident"]
+
+        def registered() -> bool:
+            if proc.poll() is not None:
+                raise RuntimeError(f"the serve process exited ({proc.returncode}); see {log.name}")
+            return asyncio.run(_deployments_ready(wanted))
+
+        # under load the serve process can take well over a minute to register
+        _wait(registered, 300, "the deployments to be registered")
         time.sleep(3)
         _say("running the incident poller")
         poll: Any = run_deployment("defender-incident-poller/incident-poller", timeout=180)
