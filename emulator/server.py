@@ -206,6 +206,7 @@ class EmulatorServer(_Base):
             access_log=False,
             lifespan="off",
             timeout_keep_alive=30,
+            timeout_graceful_shutdown=2,
             limit_concurrency=2000,
             backlog=2048,
         )
@@ -236,6 +237,12 @@ class EmulatorServer(_Base):
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
+            # uvicorn waits for every open connection to close; an idle keep-alive TLS
+            # connection of a client that is not reading (a pooled httpx client) only closes
+            # when its SSL shutdown times out, so after a short grace period force the exit.
+            self._thread.join(timeout=1.0)
+            if self._thread.is_alive() and self._server is not None:
+                self._server.force_exit = True
             self._thread.join(timeout=10)
         for tenant in self.state.tenants.values():
             db = tenant.data.get("_hunting", {}).get("db")
