@@ -17,6 +17,7 @@ __all__ = [
     "ConsentRequiredError",
     "DeadlineExceededError",
     "DefenderError",
+    "InvalidResponseError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
@@ -88,6 +89,15 @@ class TransportError(DefenderError):
     def __init__(self, message: str, *, applied_unknown: bool = False, **kw: Any) -> None:
         self.applied_unknown = applied_unknown
         super().__init__(message, **kw)
+
+
+class InvalidResponseError(TransportError):
+    """An answer that is not what the API documents: a redirect (3xx, never followed), or a
+    success whose body is not JSON (a proxy's or captive portal's HTML page, a truncated body).
+
+    A subclass of :class:`TransportError`: there is no usable answer, and for a write
+    ``applied_unknown`` is True, so callers reconcile it like a lost answer.
+    """
 
 
 class DeadlineExceededError(DefenderError):

@@ -131,6 +131,12 @@ class SlidingWindowLimiter:
                     start = max(start, self._sent[-lim.calls] + lim.seconds + self.margin)
             return max(0.0, start - t)
 
+    def max_penalty(self) -> float:
+        """The longest shared pause one 429 may impose: the shortest window (60 s for
+        Defender's per-minute limits). Pacing covers the longer windows by itself, so a
+        larger ``Retry-After`` only delays the call that received it."""
+        return min((x.seconds for x in self.limits), default=60.0)
+
     def penalize(self, seconds: float, now: float | None = None) -> None:
         """Send nothing more for ``seconds`` (after a 429 with ``Retry-After``).
 

@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import logging
+import math
 import random
 import ssl
 import time
@@ -41,6 +42,7 @@ from prefect_defender.api.errors import (
     AuthenticationError,
     DeadlineExceededError,
     DefenderError,
+    InvalidResponseError,
     PermissionDeniedError,
     ServerError,
     TransportError,
@@ -162,16 +164,26 @@ def _tls_refused(exc: BaseException) -> bool:
 
 
 def _retry_after(resp: httpx.Response) -> float | None:
-    value = resp.headers.get("Retry-After")
+    """``Retry-After`` in seconds (delay-seconds or an HTTP date, RFC 9110 10.2.3), or None
+    when absent or unusable (``soon``, negative, ``nan``/``inf``, a malformed date): the
+    caller then backs off on its own schedule instead of trusting the header."""
+    value = resp.headers.get("Retry-After", "").strip()
     if not value:
         return None
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        parsed = email.utils.parsedate_to_datetime(value) if value else None
-        if parsed is None:
+        try:
+            parsed = email.utils.parsedate_to_datetime(value)
+        except (TypeError, ValueError, IndexError, OverflowError):
             return None
-        return max(0.0, parsed.timestamp() - time.time())
+        if parsed.tzinfo is None:  # RFC dates are GMT; a zone-less one is unusable
+            return None
+        seconds = parsed.timestamp() - time.time()
+        return max(0.0, seconds) if math.isfinite(seconds) else None
+    if not math.isfinite(seconds) or seconds < 0:
+        return None
+    return seconds
 
 
 def _json(resp: httpx.Response) -> Any:
@@ -337,8 +349,21 @@ class Transport:
                 wait = policy.backoff(attempt)
             else:
                 status = resp.status_code
-                if status < 400:
+                if status < 300:
                     return resp
+                if status < 400:
+                    # redirects are never followed (a token must not travel to where a proxy
+                    # or portal points); a write answered this way may have been applied
+                    await resp.aclose()
+                    raise InvalidResponseError(
+                        f"the API answered with a redirect ({status}) for {ep.name}; redirects "
+                        "are not followed (a proxy or captive portal in the way?)",
+                        status=status,
+                        code="UnexpectedRedirect",
+                        applied_unknown=not safe_to_repeat,
+                        method=method,
+                        url=target,
+                    )
                 body = _json(resp)
                 retry_after = _retry_after(resp)
                 err = error_from_response(
@@ -374,7 +399,10 @@ class Transport:
                     self.stats.throttled += 1
                     wait = retry_after if retry_after is not None else policy.backoff(attempt)
                     if limiter is not None:
-                        limiter.penalize(wait)
+                        # one absurd header must not stall every other call of the process:
+                        # the shared pause is bounded; this call still honours the full wait
+                        # (or fails with RateLimitedError when it exceeds the deadline)
+                        limiter.penalize(min(wait, limiter.max_penalty()))
                     wait += random.uniform(0, 0.05 * max(wait, 1.0))
                 elif status == 503 or (status >= 500 and safe_to_repeat):
                     wait = retry_after if retry_after is not None else policy.backoff(attempt)
@@ -404,7 +432,22 @@ class Transport:
         resp = await self.request(ep, **kw)
         if not resp.content:
             return None
-        return resp.json()
+        try:
+            return resp.json()
+        except ValueError:  # JSONDecodeError, UnicodeDecodeError
+            method = ep.method
+            idempotent = kw.get("idempotent")
+            safe = method in _IDEMPOTENT_METHODS if idempotent is None else bool(idempotent)
+            kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
+            raise InvalidResponseError(
+                f"the API answered {resp.status_code} for {ep.name} with a body that is not "
+                f"JSON ({kind}, {len(resp.content)} bytes): a proxy, portal or gateway page?",
+                status=resp.status_code,
+                code="InvalidResponseBody",
+                applied_unknown=not safe,
+                method=method,
+                url=str(resp.request.url),
+            ) from None
 
     async def _token(self, scope: str) -> AccessToken:
         return await self.provider.get_token(scope)
