@@ -15,11 +15,12 @@ so every scope can be overridden.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-__all__ = ["Cloud", "CloudEndpoints", "Surface", "cloud_endpoints", "require_https"]
+__all__ = ["Cloud", "CloudEndpoints", "Surface", "check_link", "cloud_endpoints", "require_https"]
 
 
 class Cloud(StrEnum):
@@ -127,6 +128,53 @@ def origin(url: str) -> str:
     if port is None or (parts.scheme == "https" and port == 443):
         return f"{parts.scheme}://{host}"
     return f"{parts.scheme}://{host}:{port}"
+
+
+_LABEL = r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?"
+_DNS_NAME = re.compile(rf"^(?=.{{1,253}}$){_LABEL}(\.{_LABEL})*$")
+
+
+def check_link(url: object, what: str) -> str:
+    """Return ``url`` if it is a well-formed absolute https link, else raise
+    :class:`~prefect_defender.api.errors.UnsafeRequestError` (code ``MalformedLink``).
+
+    Used for links the API hands back (``@odata.nextLink``, download links) before anything is
+    sent: refused are non-strings, whitespace or control characters, relative links, other
+    schemes, userinfo (``user@host``), IP-literal hosts in brackets, and bad or empty ports. The
+    query (a signature, for download links) is never quoted in the message.
+
+    Examples:
+        >>> check_link("https://graph.microsoft.com/v1.0/x?$skip=2", "nextLink")[:26]
+        'https://graph.microsoft.c'
+    """
+    from prefect_defender.api.errors import UnsafeRequestError
+
+    def refuse(why: str) -> UnsafeRequestError:
+        shown = str(url).split("?")[0][:200] if isinstance(url, str) else type(url).__name__
+        return UnsafeRequestError(f"refusing the {what} {shown!r}: {why}", code="MalformedLink")
+
+    if not isinstance(url, str) or not url:
+        raise refuse("not a non-empty string")
+    if any(c.isspace() or ord(c) < 32 or ord(c) == 127 for c in url):
+        raise refuse("it contains whitespace or control characters")
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.netloc:
+        raise refuse("not an absolute https:// link")
+    if "@" in parts.netloc:
+        raise refuse("it carries userinfo (user@host)")
+    if parts.netloc.startswith("[") or "[" in parts.netloc:
+        raise refuse("IP-literal hosts are not accepted")
+    if parts.netloc.endswith(":"):
+        raise refuse("empty port")
+    try:
+        port = parts.port
+    except ValueError:
+        raise refuse("invalid port") from None
+    if port == 0:
+        raise refuse("invalid port")
+    if not _DNS_NAME.match(parts.hostname or ""):
+        raise refuse("the host is not a DNS name")
+    return url
 
 
 def require_https(url: str, what: str) -> str:

@@ -37,7 +37,7 @@ import httpx
 
 from prefect_defender.api.auth import AccessToken, TokenProvider, ssl_context
 from prefect_defender.api.catalog import Endpoint
-from prefect_defender.api.clouds import CloudEndpoints, origin, require_https
+from prefect_defender.api.clouds import CloudEndpoints, check_link, origin, require_https
 from prefect_defender.api.errors import (
     AuthenticationError,
     DeadlineExceededError,
@@ -266,13 +266,17 @@ class Transport:
 
     def check_host(self, url: str) -> str:
         """Return ``url`` if a token may be sent there, else raise :class:`UnsafeRequestError`."""
-        if not url.startswith("https://") or origin(url) not in self._allowed:
+        try:
+            where = origin(url)
+        except ValueError:  # a port that is not a number: refused as malformed
+            where = check_link(url, "link")
+        if where not in self._allowed:
             raise UnsafeRequestError(
                 f"refusing to send a token to {origin(url)!r}: not one of the configured API hosts "
                 f"({', '.join(sorted(self._allowed))})",
                 code="ForeignHost",
             )
-        return url
+        return check_link(url, "link")  # an allowed host, but userinfo, spaces, bad port...
 
     # -- the call ------------------------------------------------------------------------------
     async def request(
@@ -557,6 +561,7 @@ class Transport:
             require_https(url.split("?")[0], "download link")
         except ValueError as exc:
             raise ValidationError(str(exc).replace(url, url.split("?")[0]), field="url") from None
+        check_link(url, "download link")
         if self._download_client is None:
             self._download_client = httpx.AsyncClient(
                 verify=ssl_context(self._ca_bundle), timeout=self.retry.timeout, trust_env=False
@@ -565,6 +570,15 @@ class Transport:
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_suffix(dest.suffix + ".part")
         async with self._download_client.stream("GET", url) as resp:
+            if 300 <= resp.status_code < 400:  # never followed, never saved as the file
+                raise InvalidResponseError(
+                    f"the download link answered with a redirect ({resp.status_code}); "
+                    "redirects are not followed",
+                    status=resp.status_code,
+                    code="UnexpectedRedirect",
+                    method="GET",
+                    url=url.split("?")[0],
+                )
             if resp.status_code >= 400:
                 await resp.aread()
                 raise error_from_response(

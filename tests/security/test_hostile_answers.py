@@ -176,3 +176,65 @@ async def test_redirects_are_not_followed_and_are_typed(
     assert isinstance(read.value, DefenderError)
     assert portal.seen == []  # never followed
     assert [s.method for s in gateway.seen] == ["GET", "POST"]  # each sent once, not retried
+
+
+MALFORMED_LINKS = [
+    "https://{host}:99999/v1.0/security/incidents?$skip=2",  # port out of range
+    "https://{host}:abc/v1.0/security/incidents",  # port not a number
+    "https://{host}:/v1.0/security/incidents",  # empty port
+    "https://user:pw@{host}/v1.0/security/incidents",  # userinfo
+    "https://[::1]:443/v1.0/security/incidents",  # IPv6 literal
+    "/v1.0/security/incidents?$skip=2",  # relative
+    "https://{host}/v1.0/security/incidents?$skip= 2",  # whitespace
+    " https://{host}/v1.0/security/incidents",  # leading space
+    "https://{host}/v1.0/security/incidents\r\nX-Injected: 1",  # header injection
+]
+
+
+@pytest.mark.parametrize("template", MALFORMED_LINKS)
+async def test_malformed_next_link_is_refused_before_anything_is_sent(
+    conn: dict[str, Any], gateway: LocalServer, template: str
+) -> None:
+    from prefect_defender.api.errors import UnsafeRequestError
+
+    link = template.format(host=f"localhost:{gateway.port}")
+    gateway.routes["/v1.0/security/incidents"] = lambda _: (
+        200,
+        {},
+        json.dumps({"value": [{"id": "1"}], "@odata.nextLink": link}).encode(),
+    )
+    creds = DefenderApplicationCredentials.from_emulator(conn, graph_base_url=f"{gateway.url}/v1.0")
+    async with creds.get_client() as client:
+        with pytest.raises(UnsafeRequestError) as info:
+            async for _ in client.paginate("graph.incidents.list"):
+                pass
+    assert info.value.code in ("MalformedLink", "ForeignNextLink")
+    assert len(gateway.seen) == 1  # the first page only
+
+
+async def test_download_link_redirect_is_not_followed_nor_saved(
+    conn: dict[str, Any], gateway: LocalServer, tmp_path: Any
+) -> None:
+    gateway.routes["/_downloads/p.zip"] = lambda _: (302, {"Location": "https://example.org/"}, b"")
+    dest = tmp_path / "p.zip"
+    async with _creds(conn, gateway).get_client() as client:
+        with pytest.raises(InvalidResponseError) as info:
+            await client.transport.download(f"{gateway.url}/_downloads/p.zip?sig=SECRETSIG", dest)
+    assert info.value.status == 302 and "SECRETSIG" not in str(info.value)
+    assert not dest.exists()
+    assert [s.headers.get("authorization") for s in gateway.seen] == [None]  # no token
+
+
+async def test_malformed_download_link_sends_nothing(
+    conn: dict[str, Any], gateway: LocalServer, tmp_path: Any
+) -> None:
+    from prefect_defender.api.errors import UnsafeRequestError
+
+    async with _creds(conn, gateway).get_client() as client:
+        with pytest.raises(UnsafeRequestError) as info:
+            await client.transport.download(
+                f"https://u@localhost:{gateway.port}/_downloads/p.zip?sig=SECRETSIG",
+                tmp_path / "p.zip",
+            )
+    assert info.value.code == "MalformedLink" and "SECRETSIG" not in str(info.value)
+    assert gateway.seen == []
