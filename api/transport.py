@@ -186,6 +186,11 @@ def _retry_after(resp: httpx.Response) -> float | None:
     return seconds
 
 
+def _safe_to_repeat(method: str, idempotent: bool | None) -> bool:
+    """Whether a request may be repeated blindly: ``idempotent`` when given, else by method."""
+    return method in _IDEMPOTENT_METHODS if idempotent is None else bool(idempotent)
+
+
 def _json(resp: httpx.Response) -> Any:
     try:
         return resp.json()
@@ -300,7 +305,7 @@ class Transport:
         """
         target = self.check_host(url) if url else self.url_for(ep, path_params)
         method = ep.method
-        safe_to_repeat = method in _IDEMPOTENT_METHODS if idempotent is None else idempotent
+        safe_to_repeat = _safe_to_repeat(method, idempotent)
         scope = self.endpoints.scope(ep.surface)
         limiter = self._limiter(ep) if self._limits_enabled else None
         policy = self.retry
@@ -440,8 +445,7 @@ class Transport:
             return resp.json()
         except ValueError:  # JSONDecodeError, UnicodeDecodeError
             method = ep.method
-            idempotent = kw.get("idempotent")
-            safe = method in _IDEMPOTENT_METHODS if idempotent is None else bool(idempotent)
+            safe = _safe_to_repeat(method, kw.get("idempotent"))
             kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
             raise InvalidResponseError(
                 f"the API answered {resp.status_code} for {ep.name} with a body that is not "

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import DefenderError, InvalidResponseError, RateLimitedError
 from prefect_defender.api.transport import RetryPolicy
 from prefect_defender.blocks import DefenderApplicationCredentials
+from prefect_defender.emulator.pki import server_tls
 from tests.security.test_hosts_tls import LocalServer
 
 MACHINE = "f" * 40
@@ -31,14 +33,15 @@ HTML = b"<html><body><h1>Sign in to continue</h1><form>...</form></body></html>"
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_base=0.01, backoff_max=0.02, deadline=30.0)
 
 
+def _server(emulator: Any) -> LocalServer:
+    """A recording HTTPS server with a certificate from the emulator's CA (trusted by blocks)."""
+    tls = server_tls(Path(emulator.data_dir))
+    return LocalServer(tls.cert_pem, tls.key_pem)
+
+
 @pytest.fixture
 def gateway(emulator: Any, fresh: Any) -> Iterator[LocalServer]:
-    from pathlib import Path
-
-    from prefect_defender.emulator.pki import server_tls
-
-    tls = server_tls(Path(emulator.data_dir))
-    server = LocalServer(tls.cert_pem, tls.key_pem)
+    server = _server(emulator)
     yield server
     server.stop()
 
@@ -150,12 +153,7 @@ async def test_redirects_are_not_followed_and_are_typed(
 ) -> None:
     """A proxy redirecting API calls to its login page: the client neither follows it (the
     target receives nothing, so no token goes there) nor treats it as success."""
-    from pathlib import Path
-
-    from prefect_defender.emulator.pki import server_tls
-
-    tls = server_tls(Path(emulator.data_dir))
-    portal = LocalServer(tls.cert_pem, tls.key_pem)
+    portal = _server(emulator)
     try:
         target = f"{portal.url}/login?next=api"
         gateway.routes[GET_PATH] = lambda _: (status, {"Location": target}, b"")
