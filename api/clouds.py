@@ -124,7 +124,10 @@ def origin(url: str) -> str:
     """``scheme://host[:port]`` of ``url``, lower-cased, with default ports dropped."""
     parts = urlsplit(url)
     host = (parts.hostname or "").lower()
-    port = parts.port
+    try:
+        port = parts.port
+    except ValueError:  # not a number or out of range: an origin no configured host has
+        return f"{parts.scheme}://{parts.netloc.lower()}"
     if port is None or (parts.scheme == "https" and port == 443):
         return f"{parts.scheme}://{host}"
     return f"{parts.scheme}://{host}:{port}"
@@ -162,7 +165,7 @@ def check_link(url: object, what: str) -> str:
         raise refuse("not an absolute https:// link")
     if "@" in parts.netloc:
         raise refuse("it carries userinfo (user@host)")
-    if parts.netloc.startswith("[") or "[" in parts.netloc:
+    if "[" in parts.netloc:
         raise refuse("IP-literal hosts are not accepted")
     if parts.netloc.endswith(":"):
         raise refuse("empty port")

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
 from prefect_defender.api.catalog import Endpoint
-from prefect_defender.api.clouds import check_link, origin
+from prefect_defender.api.clouds import origin
 from prefect_defender.api.errors import BadRequestError, UnsafeRequestError
 from prefect_defender.api.transport import Transport
 
@@ -84,11 +84,7 @@ async def iterate_next_link(
         link = body.get("@odata.nextLink")
         if not link:
             return
-        try:
-            where = origin(link) if isinstance(link, str) else None
-        except ValueError:  # a port that is not a number
-            where = check_link(link, "@odata.nextLink")
-        if where != base_origin:
+        if not isinstance(link, str) or origin(link) != base_origin:
             raise UnsafeRequestError(
                 f"refusing to follow @odata.nextLink to {origin(str(link))!r}: not the Graph host "
                 f"{base_origin!r}",

@@ -179,8 +179,7 @@ def _retry_after(resp: httpx.Response) -> float | None:
             return None
         if parsed.tzinfo is None:  # RFC dates are GMT; a zone-less one is unusable
             return None
-        seconds = parsed.timestamp() - time.time()
-        return max(0.0, seconds) if math.isfinite(seconds) else None
+        return max(0.0, parsed.timestamp() - time.time())
     if not math.isfinite(seconds) or seconds < 0:
         return None
     return seconds
@@ -271,11 +270,7 @@ class Transport:
 
     def check_host(self, url: str) -> str:
         """Return ``url`` if a token may be sent there, else raise :class:`UnsafeRequestError`."""
-        try:
-            where = origin(url)
-        except ValueError:  # a port that is not a number: refused as malformed
-            where = check_link(url, "link")
-        if where not in self._allowed:
+        if origin(url) not in self._allowed:
             raise UnsafeRequestError(
                 f"refusing to send a token to {origin(url)!r}: not one of the configured API hosts "
                 f"({', '.join(sorted(self._allowed))})",
