@@ -184,8 +184,9 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
             "client_id": spec["client_id"],
             **emulator_overrides(conn, time_scale),
         }
-        if federated_token_file is not None:
-            values["federated_token_file"] = federated_token_file
+        if federated_token_file is not None or fields.get("workload_identity"):
+            if federated_token_file is not None:
+                values["federated_token_file"] = federated_token_file
         elif use_certificate:
             cert = spec["certificate"]
             with open(cert["private_key_pem"]) as fh:

@@ -241,6 +241,8 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
             **(
                 {"federated_token_file": federated_token_file}
                 if federated_token_file is not None
+                else {}
+                if fields.get("workload_identity")
                 else {"client_secret": spec["client_secret"]}
             ),
             "tenants": [
