@@ -29,7 +29,7 @@ import time
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import certifi
@@ -45,6 +45,9 @@ from prefect_defender.api.errors import (
     SignInRequiredError,
     TransportError,
 )
+
+if TYPE_CHECKING:
+    from prefect_defender.api.proxy import ProxyConfig
 
 __all__ = [
     "AccessToken",
@@ -327,8 +330,15 @@ class TokenProvider:
         )
 
     @staticmethod
-    def _http(endpoints: CloudEndpoints, ca_bundle: str | None) -> HttpxForMsal:
-        client = httpx.Client(verify=ssl_context(ca_bundle), timeout=30.0, trust_env=False)
+    def _http(
+        endpoints: CloudEndpoints, ca_bundle: str | None, proxy: ProxyConfig | None = None
+    ) -> HttpxForMsal:
+        client = httpx.Client(
+            verify=ssl_context(ca_bundle),
+            timeout=30.0,
+            trust_env=False,
+            proxy=proxy.httpx_proxy(ca_bundle) if proxy is not None else None,
+        )
         return HttpxForMsal(client, endpoints.authority_host)
 
 
@@ -342,7 +352,9 @@ def _call_msal(what: str, fn: Callable[[], Any]) -> Any:
 
 
 class AppTokenProvider(TokenProvider):
-    """Application (client credentials) tokens with a client secret or a certificate."""
+    """Application (client credentials) tokens with a client secret, a certificate or a
+    federated client assertion (workload identity federation: ``client_assertion`` is a
+    callable such as :class:`~prefect_defender.api.federation.FederatedTokenFile`)."""
 
     kind = "application"
 
@@ -354,17 +366,24 @@ class AppTokenProvider(TokenProvider):
         *,
         client_secret: SecretStr | None = None,
         certificate: CertificateCredential | None = None,
+        client_assertion: Callable[[], str] | None = None,
         ca_bundle: str | None = None,
         token_cache: msal.TokenCache | None = None,
         http_cache: dict[Any, Any] | None = None,
         consent_hint: Callable[[str], str] | None = None,
+        proxy: ProxyConfig | None = None,
     ) -> None:
         super().__init__(endpoints, tenant_id, client_id)
-        if (client_secret is None) == (certificate is None):
-            raise AuthenticationError("give exactly one of client_secret or certificate")
+        given = [c for c in (client_secret, certificate, client_assertion) if c is not None]
+        if len(given) != 1:
+            raise AuthenticationError(
+                "give exactly one of client_secret, certificate or client_assertion"
+            )
         self._secret = client_secret
         self._certificate = certificate
+        self._assertion = client_assertion
         self._ca_bundle = ca_bundle
+        self._proxy = proxy
         self._cache = token_cache if token_cache is not None else msal.TokenCache()
         self._http_cache = http_cache if http_cache is not None else {}
         self._consent_hint = consent_hint
@@ -372,18 +391,20 @@ class AppTokenProvider(TokenProvider):
 
     def _msal_app(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
-            credential: Any = (
-                self._secret.get_secret_value()
-                if self._secret is not None
-                else self._certificate.for_msal()  # type: ignore[union-attr]
-            )
+            credential: Any
+            if self._secret is not None:
+                credential = self._secret.get_secret_value()
+            elif self._assertion is not None:
+                credential = {"client_assertion": self._assertion}
+            else:
+                credential = self._certificate.for_msal()  # type: ignore[union-attr]
             self._app = _call_msal(
                 f"tenant {self.tenant_id}",
                 lambda: msal.ConfidentialClientApplication(
                     self.client_id,
                     client_credential=credential,
                     authority=self.authority,
-                    http_client=self._http(self.endpoints, self._ca_bundle),
+                    http_client=self._http(self.endpoints, self._ca_bundle, self._proxy),
                     token_cache=self._cache,
                     http_cache=self._http_cache,
                     instance_discovery=False,
@@ -446,6 +467,7 @@ class UserTokenProvider(TokenProvider):
         ca_bundle: str | None = None,
         login_hint: str = "prefect-defender login",
         on_cache_change: Callable[[str], None] | None = None,
+        proxy: ProxyConfig | None = None,
     ) -> None:
         super().__init__(endpoints, tenant_id, client_id)
         self._cache = msal.SerializableTokenCache()
@@ -461,6 +483,7 @@ class UserTokenProvider(TokenProvider):
         self._ca_bundle = ca_bundle
         self._login_hint = login_hint
         self._on_cache_change = on_cache_change
+        self._proxy = proxy
         self._app: msal.PublicClientApplication | None = None
 
     def _msal_app(self) -> msal.PublicClientApplication:
@@ -470,7 +493,7 @@ class UserTokenProvider(TokenProvider):
                 lambda: msal.PublicClientApplication(
                     self.client_id,
                     authority=self.authority,
-                    http_client=self._http(self.endpoints, self._ca_bundle),
+                    http_client=self._http(self.endpoints, self._ca_bundle, self._proxy),
                     token_cache=self._cache,
                     instance_discovery=False,
                 ),
@@ -607,17 +630,26 @@ def app_provider(
     *,
     client_secret: SecretStr | None = None,
     certificate: CertificateCredential | None = None,
+    client_assertion: Callable[[], str] | None = None,
+    assertion_key: str = "",
     ca_bundle: str | None = None,
     partner: bool = False,
     consent_hint: Callable[[str], str] | None = None,
+    proxy: ProxyConfig | None = None,
 ) -> AppTokenProvider:
-    """The shared :class:`AppTokenProvider` for this app and tenant."""
-    secret_fp = (
-        _hash(client_secret.get_secret_value())
-        if client_secret is not None
-        else certificate.fingerprint()  # type: ignore[union-attr]
-    )
-    app_key = (endpoints.authority_host, client_id, secret_fp, ca_bundle or "")
+    """The shared :class:`AppTokenProvider` for this app and tenant.
+
+    ``assertion_key`` identifies a ``client_assertion`` source (e.g. the token file's path) in
+    the process-wide registry.
+    """
+    if client_secret is not None:
+        secret_fp = _hash(client_secret.get_secret_value())
+    elif client_assertion is not None:
+        secret_fp = _hash("federated", assertion_key or repr(client_assertion))
+    else:
+        secret_fp = certificate.fingerprint()  # type: ignore[union-attr]
+    proxy_fp = proxy.fingerprint() if proxy is not None else ""
+    app_key = (endpoints.authority_host, client_id, secret_fp, ca_bundle or "", proxy_fp)
     key = ("app", tenant_id.lower(), *app_key)
     cache, http_cache = REGISTRY.shared_cache(app_key) if partner else (None, None)
 
@@ -628,10 +660,12 @@ def app_provider(
             client_id,
             client_secret=client_secret,
             certificate=certificate,
+            client_assertion=client_assertion,
             ca_bundle=ca_bundle,
             token_cache=cache,
             http_cache=http_cache,
             consent_hint=consent_hint,
+            proxy=proxy,
         )
 
     prov = REGISTRY.get(key, make)

@@ -25,6 +25,7 @@ from prefect_defender.api.auth import TokenProvider
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.clouds import CloudEndpoints, Surface
 from prefect_defender.api.paging import iterate_next_link, iterate_skip
+from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import DEFAULT_LIMITS, Limit, scaled
 from prefect_defender.api.resources.incidents import GraphIncidentsAPI, IncidentsAPI
 from prefect_defender.api.resources.machines import MachinesAPI
@@ -53,6 +54,9 @@ class ClientSettings(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     ca_bundle: str | None = Field(default=None, description="Extra trusted CA (path or PEM).")
+    proxy: ProxyConfig | None = Field(
+        default=None, description="Explicit outbound proxy (environment variables are ignored)."
+    )
     max_concurrency: int = Field(default=10, ge=1, le=100)
     timeout: float = Field(default=60.0, gt=0)
     deadline: float = Field(default=600.0, gt=0)
@@ -106,6 +110,7 @@ class DefenderClient:
             rate_limits_enabled=self.settings.rate_limits_enabled,
             max_concurrency=self.settings.max_concurrency,
             http2=self.settings.http2,
+            proxy=self.settings.proxy,
         )
 
     @property

@@ -50,6 +50,7 @@ from prefect_defender.api.errors import (
     ValidationError,
     error_from_response,
 )
+from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import (
     DEFAULT_LIMITS,
     REGISTRY,
@@ -212,6 +213,7 @@ class Transport:
         max_concurrency: int = 10,
         http2: bool = False,
         user_agent: str = "prefect-defender",
+        proxy: ProxyConfig | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.provider = provider
@@ -221,6 +223,7 @@ class Transport:
         self._limits_enabled = rate_limits_enabled
         self._allowed = endpoints.api_hosts()
         self._ca_bundle = ca_bundle
+        self._proxy = proxy  # explicit only: trust_env=False below ignores HTTPS_PROXY & co.
         self._http2 = http2
         self._user_agent = user_agent
         self._max_concurrency = max_concurrency
@@ -244,6 +247,7 @@ class Transport:
                 headers={"User-Agent": self._user_agent, "Accept": "application/json"},
                 follow_redirects=False,
                 trust_env=False,
+                proxy=self._proxy.httpx_proxy(self._ca_bundle) if self._proxy else None,
             )
             self._sem = asyncio.Semaphore(self._max_concurrency)
         return self._client
@@ -563,7 +567,10 @@ class Transport:
         check_link(url, "download link")
         if self._download_client is None:
             self._download_client = httpx.AsyncClient(
-                verify=ssl_context(self._ca_bundle), timeout=self.retry.timeout, trust_env=False
+                verify=ssl_context(self._ca_bundle),
+                timeout=self.retry.timeout,
+                trust_env=False,
+                proxy=self._proxy.httpx_proxy(self._ca_bundle) if self._proxy else None,
             )
         written = 0
         dest.parent.mkdir(parents=True, exist_ok=True)

@@ -3,22 +3,31 @@
 * :class:`DefenderApplicationCredentials`: application (app-only) context.
 * :class:`DefenderUserCredentials`: user (delegated) context.
 * :class:`DefenderPartnerCredentials`: partner (multi-tenant) context.
+* :class:`DefenderManagedIdentityCredentials`: the Azure resource's managed identity.
+
+The application and partner blocks also take workload identity federation (a federated token
+file instead of a secret).
 
 Registered through the ``prefect.collections`` entry point, so the Prefect UI's block catalogue
 lists them; ``prefect block register -m prefect_defender.blocks`` registers them explicitly.
 """
 
 from prefect_defender.blocks.application import DefenderApplicationCredentials
+from prefect_defender.blocks.managed_identity import DefenderManagedIdentityCredentials
 from prefect_defender.blocks.partner import DefenderPartnerCredentials, PartnerTenant
 from prefect_defender.blocks.user import DefenderUserCredentials
 
 DefenderCredentials = (
-    DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
+    DefenderApplicationCredentials
+    | DefenderUserCredentials
+    | DefenderPartnerCredentials
+    | DefenderManagedIdentityCredentials
 )
 
 __all__ = [
     "DefenderApplicationCredentials",
     "DefenderCredentials",
+    "DefenderManagedIdentityCredentials",
     "DefenderPartnerCredentials",
     "DefenderUserCredentials",
     "PartnerTenant",

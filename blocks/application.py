@@ -13,7 +13,9 @@ from prefect_defender.blocks.connection import (
     LOGO_URL,
     DefenderConnectionMixin,
     certificate_from_fields,
+    check_federation,
     emulator_overrides,
+    federated_assertion,
     load_emulator_connection,
     validate_tenant,
 )
@@ -75,6 +77,21 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
     certificate_passphrase: SecretStr | None = Field(
         default=None, description="Passphrase of an encrypted private key."
     )
+    workload_identity: bool = Field(
+        default=False,
+        title="Workload identity federation",
+        description="Authenticate with a federated token (no secret stored): the token file "
+        "below, or $AZURE_FEDERATED_TOKEN_FILE as set by AKS workload identity. The app "
+        "registration needs a federated identity credential trusting that token's issuer, "
+        "subject and audience (api://AzureADTokenExchange).",
+    )
+    federated_token_file: str | None = Field(
+        default=None,
+        title="Federated token file",
+        description="Path of the federated token (a JWT the platform rotates; it is re-read "
+        "when it changes). Setting it turns workload identity federation on. Empty: "
+        "$AZURE_FEDERATED_TOKEN_FILE.",
+    )
 
     @field_validator("tenant_id", "client_id")
     @classmethod
@@ -90,10 +107,12 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
             self.certificate_pem,
             self.certificate_passphrase,
         )
-        if has_secret == (cert is not None):
+        federated = check_federation(self.workload_identity, self.federated_token_file)
+        if [has_secret, cert is not None, federated].count(True) != 1:
             raise ValueError(
-                "give exactly one credential: client_secret, or certificate_private_key with "
-                "certificate_thumbprint and/or certificate_pem"
+                "give exactly one credential: client_secret, certificate_private_key with "
+                "certificate_thumbprint and/or certificate_pem, or workload identity "
+                "federation (workload_identity / federated_token_file)"
             )
         return self
 
@@ -113,6 +132,10 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
             )
         endpoints = self.endpoints()
         settings = self.client_settings()
+        federated = check_federation(self.workload_identity, self.federated_token_file)
+        assertion, assertion_key = (
+            federated_assertion(self.federated_token_file) if federated else (None, "")
+        )
         provider = app_provider(
             endpoints,
             self.tenant_id,
@@ -124,9 +147,12 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
                 self.certificate_pem,
                 self.certificate_passphrase,
             )
-            if self.client_secret is None
+            if self.client_secret is None and not federated
             else None,
+            client_assertion=assertion,
+            assertion_key=assertion_key,
             ca_bundle=settings.ca_bundle,
+            proxy=settings.proxy,
         )
         return DefenderClient(endpoints, provider, settings)
 
@@ -137,6 +163,7 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
         app: str = "soc",
         *,
         use_certificate: bool = False,
+        federated_token_file: str | None = None,
         time_scale: float = 1.0,
         **fields: Any,
     ) -> DefenderApplicationCredentials:
@@ -146,6 +173,9 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
             ```python
             creds = DefenderApplicationCredentials.from_emulator(".demo/emulator")
             ```
+
+        ``federated_token_file`` gives a workload-identity block (no secret) instead; write a
+        token of the emulator's issuer there first (``POST /_emulator/oidc/aks/token``).
         """
         conn = connection if isinstance(connection, dict) else load_emulator_connection(connection)
         spec = conn["apps"][app]
@@ -154,7 +184,10 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
             "client_id": spec["client_id"],
             **emulator_overrides(conn, time_scale),
         }
-        if use_certificate:
+        if federated_token_file is not None or fields.get("workload_identity"):
+            if federated_token_file is not None:
+                values["federated_token_file"] = federated_token_file
+        elif use_certificate:
             cert = spec["certificate"]
             with open(cert["private_key_pem"]) as fh:
                 values["certificate_private_key"] = fh.read()

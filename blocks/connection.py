@@ -17,9 +17,16 @@ from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 from prefect_defender.api.auth import CertificateCredential
 from prefect_defender.api.client import ClientSettings
 from prefect_defender.api.clouds import CloudEndpoints, cloud_endpoints
+from prefect_defender.api.federation import AKS_TOKEN_FILE_VARIABLE, FederatedTokenFile
+from prefect_defender.api.proxy import ProxyConfig, check_proxy_url
 from prefect_defender.api.validation import check_guid
 
-__all__ = ["DefenderConnectionMixin", "load_emulator_connection"]
+__all__ = [
+    "DefenderConnectionMixin",
+    "check_federation",
+    "federated_assertion",
+    "load_emulator_connection",
+]
 
 LOGO_URL = HttpUrl("https://learn.microsoft.com/en-us/media/logos/logo_ms_defender.svg")
 DOCS_URL = HttpUrl("https://github.com/prefect-defender/prefect-defender#readme")
@@ -69,6 +76,20 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
         description="Extra trusted CA certificates (a PEM file path or PEM text) for a TLS "
         "proxy or the emulator. Verification itself cannot be turned off.",
     )
+    proxy_url: str | None = Field(
+        default=None,
+        title="Proxy URL",
+        description="Outbound proxy for token requests and API calls, e.g. "
+        "http://proxy.corp.example:3128 (http:// or https://, no credentials in the URL). "
+        "HTTPS_PROXY and the other environment variables are never used. For a TLS-inspecting "
+        "proxy, put its CA certificate in the CA bundle field.",
+    )
+    proxy_username: str | None = Field(
+        default=None, title="Proxy user name", description="User name for the proxy (Basic)."
+    )
+    proxy_password: SecretStr | None = Field(
+        default=None, title="Proxy password", description="Password for the proxy (Basic)."
+    )
     max_concurrency: int = Field(
         default=10, ge=1, le=100, description="Concurrent requests per client."
     )
@@ -93,9 +114,17 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
             raise ValueError(f"must be an https:// URL (got {v!r}); plain http is never used")
         return v.rstrip("/")
 
+    @field_validator("proxy_url")
+    @classmethod
+    def _proxy_url(cls, v: str | None) -> str | None:
+        return check_proxy_url(v) if v else None
+
     @model_validator(mode="after")
     def _endpoints_valid(self) -> DefenderConnectionMixin:
         self.endpoints()  # raises ValueError with a clear message
+        if (self.proxy_username or self.proxy_password) and not self.proxy_url:
+            raise ValueError("proxy_username/proxy_password need proxy_url")
+        self.proxy()  # validates the user name
         bundle = self.ca_bundle
         if bundle and "-----BEGIN" not in bundle and not Path(bundle).is_file():
             raise ValueError(f"ca_bundle: no such file {self.ca_bundle!r}")
@@ -114,10 +143,19 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
             graph_scope=self.graph_scope,
         )
 
+    def proxy(self) -> ProxyConfig | None:
+        """The explicit proxy of this block, if any (never taken from the environment)."""
+        if not self.proxy_url:
+            return None
+        return ProxyConfig(
+            url=self.proxy_url, username=self.proxy_username, password=self.proxy_password
+        )
+
     def client_settings(self) -> ClientSettings:
         """Client behaviour from the block's fields."""
         return ClientSettings(
             ca_bundle=self.ca_bundle,
+            proxy=self.proxy(),
             max_concurrency=self.max_concurrency,
             rate_limit_time_scale=self.rate_limit_time_scale,
             rate_limits={k: [tuple(p) for p in v] for k, v in (self.rate_limits or {}).items()}
@@ -163,6 +201,33 @@ def certificate_from_fields(
         public_certificate_pem=certificate_pem,
         passphrase=passphrase,
     )
+
+
+def check_federation(enabled: bool, token_file: str | None) -> bool:
+    """Whether workload identity federation is configured (a token file path turns it on).
+
+    The path must be absolute; the file itself is only read when a token is needed (on AKS it
+    appears when the pod starts and is rotated by the kubelet).
+    """
+    if token_file is not None and token_file.strip():
+        if any(ord(c) < 32 for c in token_file) or not Path(token_file).is_absolute():
+            raise ValueError("federated_token_file must be an absolute file path")
+        return True
+    return bool(enabled)
+
+
+#: FederatedTokenFile readers shared per path, so a rotation is noticed once per process
+_ASSERTIONS: dict[str, FederatedTokenFile] = {}
+
+
+def federated_assertion(token_file: str | None) -> tuple[FederatedTokenFile, str]:
+    """The shared ``client_assertion`` callable for ``token_file`` (None: the AKS variable) and
+    its registry key."""
+    key = token_file or f"${AKS_TOKEN_FILE_VARIABLE}"
+    reader = _ASSERTIONS.get(key)
+    if reader is None:
+        reader = _ASSERTIONS[key] = FederatedTokenFile(token_file)
+    return reader, key
 
 
 def load_emulator_connection(path: str | Path) -> dict[str, Any]:

@@ -14,7 +14,9 @@ from prefect_defender.blocks.connection import (
     LOGO_URL,
     DefenderConnectionMixin,
     certificate_from_fields,
+    check_federation,
     emulator_overrides,
+    federated_assertion,
     load_emulator_connection,
     validate_tenant,
 )
@@ -86,6 +88,21 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
     certificate_passphrase: SecretStr | None = Field(
         default=None, description="Passphrase of an encrypted private key."
     )
+    workload_identity: bool = Field(
+        default=False,
+        title="Workload identity federation",
+        description="Authenticate with a federated token (no secret stored): the token file "
+        "below, or $AZURE_FEDERATED_TOKEN_FILE as set by AKS workload identity. The app "
+        "registration needs a federated identity credential trusting that token's issuer, "
+        "subject and audience (api://AzureADTokenExchange).",
+    )
+    federated_token_file: str | None = Field(
+        default=None,
+        title="Federated token file",
+        description="Path of the federated token (a JWT the platform rotates; it is re-read "
+        "when it changes). Setting it turns workload identity federation on. Empty: "
+        "$AZURE_FEDERATED_TOKEN_FILE.",
+    )
     consent_redirect_uri: str = Field(
         default="https://localhost",
         description="Redirect URI registered on the app, used in admin-consent links.",
@@ -110,10 +127,12 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
             self.certificate_pem,
             self.certificate_passphrase,
         )
-        if has_secret == (cert is not None):
+        federated = check_federation(self.workload_identity, self.federated_token_file)
+        if [has_secret, cert is not None, federated].count(True) != 1:
             raise ValueError(
-                "give exactly one credential: client_secret, or certificate_private_key with "
-                "certificate_thumbprint and/or certificate_pem"
+                "give exactly one credential: client_secret, certificate_private_key with "
+                "certificate_thumbprint and/or certificate_pem, or workload identity "
+                "federation (workload_identity / federated_token_file)"
             )
         ids = [t.tenant_id for t in self.tenants]
         if len(ids) != len(set(ids)):
@@ -166,6 +185,7 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
             raise ValueError(f"tenant {tid} is not in this block's tenants list")
         endpoints = self.endpoints()
         settings = self.client_settings()
+        federated = check_federation(self.workload_identity, self.federated_token_file)
         cert = (
             certificate_from_fields(
                 self.certificate_private_key,
@@ -173,8 +193,11 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
                 self.certificate_pem,
                 self.certificate_passphrase,
             )
-            if self.client_secret is None
+            if self.client_secret is None and not federated
             else None
+        )
+        assertion, assertion_key = (
+            federated_assertion(self.federated_token_file) if federated else (None, "")
         )
         provider = app_provider(
             endpoints,
@@ -182,9 +205,12 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
             self.client_id,
             client_secret=self.client_secret,
             certificate=cert,
+            client_assertion=assertion,
+            assertion_key=assertion_key,
             ca_bundle=settings.ca_bundle,
             partner=True,
             consent_hint=self.admin_consent_url,
+            proxy=settings.proxy,
         )
         return DefenderClient(endpoints, provider, settings)
 
@@ -200,6 +226,7 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
         app: str = "partner",
         *,
         tenants: list[str] | None = None,
+        federated_token_file: str | None = None,
         time_scale: float = 1.0,
         **fields: Any,
     ) -> DefenderPartnerCredentials:
@@ -211,7 +238,13 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
         values: dict[str, Any] = {
             "client_id": spec["client_id"],
             "home_tenant_id": spec["tenant_id"],
-            "client_secret": spec["client_secret"],
+            **(
+                {"federated_token_file": federated_token_file}
+                if federated_token_file is not None
+                else {}
+                if fields.get("workload_identity")
+                else {"client_secret": spec["client_secret"]}
+            ),
             "tenants": [
                 PartnerTenant(
                     tenant_id=by_name[n]["tenant_id"], display_name=by_name[n]["display_name"]

@@ -102,6 +102,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
         endpoints = self.endpoints()
         cache = self.token_cache.get_secret_value() if self.token_cache else ""
         pw = self.password.get_secret_value() if self.password else ""
+        proxy = self.proxy()
         key = (
             "user",
             endpoints.authority_host,
@@ -110,6 +111,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
             self.username or "",
             _hash(cache, pw),
             self.ca_bundle or "",
+            proxy.fingerprint() if proxy is not None else "",
         )
 
         def make() -> UserTokenProvider:
@@ -123,6 +125,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
                 ca_bundle=self.ca_bundle,
                 login_hint=self.login_command(),
                 on_cache_change=self._store_cache,
+                proxy=proxy,
             )
 
         prov = REGISTRY.get(key, make)
@@ -152,6 +155,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
             self.client_id,
             ca_bundle=self.ca_bundle,
             login_hint=self.login_command(),
+            proxy=self.proxy(),
         )
         flow = provider.initiate_device_flow([scope or endpoints.mde_scope])
         show(str(flow.get("message", "")))

@@ -12,7 +12,13 @@ from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator import guard
 from prefect_defender.emulator.pki import signing_key
-from prefect_defender.emulator.routes import admin, entra, machine_actions
+from prefect_defender.emulator.routes import (
+    admin,
+    entra,
+    federation,
+    machine_actions,
+    managed_identity,
+)
 from prefect_defender.emulator.seed import is_customer, seed_identities, seed_tenant_data
 from prefect_defender.emulator.state import EmulatorState
 
@@ -78,6 +84,8 @@ def build_app(state: EmulatorState) -> Starlette:
 
     return Starlette(
         routes=[
+            *federation.routes(state),
+            *managed_identity.routes(state),
             *entra.routes(state),
             *admin.routes(state),
             *machine_actions.download_routes(state),

@@ -25,6 +25,7 @@ import uvicorn
 
 from prefect_defender.emulator.app import build_app, build_state
 from prefect_defender.emulator.pki import server_tls
+from prefect_defender.emulator.routes import managed_identity
 from prefect_defender.emulator.state import EmulatorState
 
 __all__ = ["Admin", "EmulatorProcess", "EmulatorServer", "serve"]
@@ -73,6 +74,12 @@ def _connection(state: EmulatorState, data_dir: Path, port: int, ca: Path) -> di
             {"username": u.username, "password": u.password, "tenant_id": u.tenant_id}
             for u in state.users.values()
         ],
+        "managed_identity": {
+            "app_service_endpoint": f"{base}/msi/token",
+            "imds_host": base,
+            **managed_identity.connection_info(state),
+        },
+        "oidc_issuer": f"{base}/oidc/aks",
     }
 
 

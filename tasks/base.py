@@ -48,6 +48,7 @@ from prefect_defender.api.validation import (
 )
 from prefect_defender.blocks import (
     DefenderApplicationCredentials,
+    DefenderManagedIdentityCredentials,
     DefenderPartnerCredentials,
     DefenderUserCredentials,
 )
@@ -67,12 +68,16 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 DefenderCredentialsLike = (
-    DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
+    DefenderApplicationCredentials
+    | DefenderUserCredentials
+    | DefenderPartnerCredentials
+    | DefenderManagedIdentityCredentials
 )
 _CREDENTIAL_TYPES = (
     DefenderApplicationCredentials,
     DefenderUserCredentials,
     DefenderPartnerCredentials,
+    DefenderManagedIdentityCredentials,
 )
 
 

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from prefect_defender.emulator.routes import federation
 from prefect_defender.emulator.state import RESOURCES, App, EmulatorState, User
 from prefect_defender.emulator.tokens import b64url, decode_token, issue, jwks, unverified_header
 
@@ -187,7 +188,11 @@ def routes(state: EmulatorState) -> list[Route]:
             )
         endpoint_url = f"{_base(request)}/{request.path_params['tenant']}/oauth2/v2.0/token"
         if app.kind == "confidential":
-            failure = _client_auth(app, form, endpoint_url)
+            failure = (
+                federation.check(state, app, form, _base(request))
+                if federation.is_federated(app, form)
+                else _client_auth(app, form, endpoint_url)
+            )
             if failure is not None:
                 return failure
         scope_text = form.get("scope", "")
