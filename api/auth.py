@@ -270,6 +270,11 @@ class TokenProvider:
         """``{authority_host}/{tenant_id}``."""
         return f"{self.endpoints.authority_host}/{self.tenant_id}"
 
+    @property
+    def credential(self) -> str:
+        """Which kind of credential this provider signs in with (no secret in it)."""
+        return self.kind
+
     def _lock(self, scope: str) -> threading.Lock:
         with self._guard:
             return self._locks.setdefault(scope, threading.Lock())
@@ -389,6 +394,19 @@ class AppTokenProvider(TokenProvider):
         self._consent_hint = consent_hint
         self._app: msal.ConfidentialClientApplication | None = None
 
+    @property
+    def credential(self) -> str:
+        """``application: client secret``, ``...: certificate`` or ``...: workload identity
+        federation``."""
+        how = (
+            "client secret"
+            if self._secret is not None
+            else "workload identity federation"
+            if self._assertion is not None
+            else "certificate"
+        )
+        return f"application: {how}"
+
     def _msal_app(self) -> msal.ConfidentialClientApplication:
         if self._app is None:
             credential: Any
@@ -485,6 +503,13 @@ class UserTokenProvider(TokenProvider):
         self._on_cache_change = on_cache_change
         self._proxy = proxy
         self._app: msal.PublicClientApplication | None = None
+
+    @property
+    def credential(self) -> str:
+        """``user: token cache`` (device-code sign-in) or ``user: username/password (ROPC)``."""
+        return (
+            "user: username/password (ROPC)" if self._password is not None else "user: token cache"
+        )
 
     def _msal_app(self) -> msal.PublicClientApplication:
         if self._app is None:

@@ -8,6 +8,16 @@ Hosts and scopes come from Microsoft's documentation (see ``docs/reference.md``)
   ``https://api.security.microsoft.com`` (*Microsoft Threat Protection*).
 * Graph security: ``https://graph.microsoft.com/v1.0``; audience ``https://graph.microsoft.com``.
 
+Sovereign clouds (GCC, GCC High, DoD): sign-in and Defender for Endpoint hosts from *Microsoft
+Defender for Endpoint for US Government customers* (its API table: ``login.microsoftonline.com`` /
+``api-gcc.securitycenter.microsoft.us`` for GCC, ``login.microsoftonline.us`` /
+``api-gov.securitycenter.microsoft.us`` for GCC High and DoD); Defender XDR hosts
+(``api-gcc.security.microsoft.us``, ``api-gov.security.microsoft.us``) from *Microsoft Defender XDR
+for US Government customers*; Graph hosts (``graph.microsoft.us``, ``dod-graph.microsoft.us``;
+GCC uses the global ``graph.microsoft.com``) from Graph's *National cloud deployments*.
+``tests/security/test_clouds_routing.py`` checks per cloud that each host gets only its own
+audience's token.
+
 The sovereign-cloud MDE scope is not documented consistently (community scripts use both
 ``https://api-gcc.securitycenter.microsoft.us/.default`` and ``...securitycenter.microsoft.us``),
 so every scope can be overridden.

@@ -161,6 +161,11 @@ class ManagedIdentityTokenProvider(TokenProvider):
         self._cache = msal.TokenCache()
         self._client: msal.ManagedIdentityClient | None = None
 
+    @property
+    def credential(self) -> str:
+        """``managed identity: system-assigned`` or ``managed identity: user-assigned``."""
+        return f"managed identity: {'user' if self.user_assigned else 'system'}-assigned"
+
     def _mi_client(self) -> msal.ManagedIdentityClient:
         if self._client is None:
             http = httpx.Client(

@@ -123,4 +123,5 @@ class ProxyConfig(BaseModel):
     def __repr__(self) -> str:
         return f"ProxyConfig({self.display()!r})"
 
-    __str__ = display
+    def __str__(self) -> str:
+        return self.display()

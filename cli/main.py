@@ -90,30 +90,67 @@ def consent_url(
     typer.echo(partner.admin_consent_url(tenant_id))  # type: ignore[union-attr]
 
 
+async def describe_credentials(creds: Any, tenant_id: str | None = None) -> dict[str, object]:
+    """What a credential block signs in as: its kind, cloud, tenant and each token's permissions.
+
+    Gets one token per surface (no API call). Nothing secret is in the result.
+
+    Example:
+        ```python
+        report = await describe_credentials(DefenderApplicationCredentials.load("soc"))
+        report["credential"]  # e.g. 'application: workload identity federation'
+        ```
+    """
+    from prefect_defender.api.clouds import Surface
+
+    if tenant_id is None and hasattr(creds, "tenants"):
+        tenant_id = creds.tenants[0].tenant_id
+    client = creds.get_client(tenant_id)
+    try:
+        provider = client.transport.provider
+        tokens: dict[str, object] = {}
+        for surface in Surface:
+            tok = await provider.get_token(client.endpoints.scope(surface))
+            tokens[surface.value] = {"tid": tok.tenant_id, "permissions": sorted(tok.permissions)}
+    finally:
+        await client.aclose()
+    kind = provider.credential
+    if hasattr(creds, "tenants"):
+        kind = kind.replace("application:", "partner (multi-tenant application):", 1)
+    return {
+        "block": type(creds).get_block_type_name(),
+        "credential": kind,
+        "cloud": str(getattr(creds, "cloud", "")),
+        "tenant_id": provider.tenant_id,
+        "client_id": provider.client_id,
+        "proxy": client.settings.proxy.display() if client.settings.proxy else None,
+        "tokens": tokens,
+    }
+
+
 @app.command()
 def whoami(
     block: Annotated[
         str,
         typer.Argument(help="Block slug/name, e.g. defender-application-credentials/soc."),
     ],
+    tenant_id: Annotated[
+        str | None, typer.Option(help="Partner blocks: the customer tenant (default: the first).")
+    ] = None,
 ) -> None:
-    """Get a token with a saved block and print its tenant and permissions (no API call)."""
+    """Get a token with a saved block and print which credential kind it uses, its tenant and
+    the permissions each token carries (no API call)."""
     from prefect.blocks.core import Block
 
-    from prefect_defender.api.clouds import Surface
+    from prefect_defender.api.errors import DefenderError
 
     creds: Any = Block.load(block)
-
-    async def go() -> dict[str, object]:
-        client = creds.get_client(creds.tenants[0].tenant_id if hasattr(creds, "tenants") else None)
-        out: dict[str, object] = {}
-        for surface in Surface:
-            tok = await client.transport.provider.get_token(client.endpoints.scope(surface))
-            out[surface.value] = {"tid": tok.tenant_id, "permissions": sorted(tok.permissions)}
-        await client.aclose()
-        return out
-
-    typer.echo(json.dumps(asyncio.run(go()), indent=2))
+    try:
+        report = asyncio.run(describe_credentials(creds, tenant_id))
+    except DefenderError as exc:
+        typer.echo(f"{type(exc).__name__}: {exc}", err=True)
+        raise typer.Exit(1) from None
+    typer.echo(json.dumps(report, indent=2))
 
 
 @app.command()

@@ -333,3 +333,70 @@ def test_managed_identity_block_validation(conn: dict) -> None:
         DefenderManagedIdentityCredentials(tenant_id=tid).get_client(
             "00000000-0000-0000-0000-000000000001"
         )
+
+
+# -- whoami: which credential kind a saved block uses -----------------------------------------
+def test_whoami_names_each_credential_kind(
+    prefect_harness: None,
+    conn: dict,
+    tenants: dict,
+    fresh: Any,
+    app_service: dict,
+    tmp_path: Path,
+) -> None:
+    """The CLI loads each saved block from the Prefect server, gets one token per surface from
+    the emulator and prints the credential kind; no secret or token is in its output."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from prefect_defender.cli.main import app
+
+    path = write(tmp_path / "token", mint(conn, subject=SOC_SUBJECT))
+    blocks = {
+        "wi-federated": (
+            DefenderApplicationCredentials.from_emulator(conn, federated_token_file=path),
+            "application: workload identity federation",
+        ),
+        "wi-secret": (
+            DefenderApplicationCredentials.from_emulator(conn),
+            "application: client secret",
+        ),
+        "wi-system-mi": (
+            DefenderManagedIdentityCredentials.from_emulator(conn),
+            "managed identity: system-assigned",
+        ),
+        "wi-user-mi": (
+            DefenderManagedIdentityCredentials.from_emulator(conn, "soc-worker"),
+            "managed identity: user-assigned",
+        ),
+    }
+    partner = DefenderPartnerCredentials.from_emulator(conn)
+    customer = tenants["fabrikam"]
+    blocks["wi-partner"] = (partner, "partner (multi-tenant application): client secret")
+    runner = CliRunner()
+    for name, (creds, kind) in blocks.items():
+        creds.save(name, overwrite=True)
+        slug = type(creds).get_block_type_slug()
+        extra = ["--tenant-id", customer] if name == "wi-partner" else []
+        result = runner.invoke(app, ["whoami", f"{slug}/{name}", *extra])
+        assert result.exit_code == 0, result.output
+        report = json.loads(result.output)
+        tenant = customer if name == "wi-partner" else creds.tenant_id
+        assert report["credential"] == kind, name
+        assert report["tenant_id"] == tenant
+        assert set(report["tokens"]) == {"xdr", "mde", "graph"}
+        assert all(t["tid"] == tenant for t in report["tokens"].values())
+        assert any(t["permissions"] for t in report["tokens"].values()), name
+        secret = getattr(creds, "client_secret", None)
+        if secret is not None:
+            assert secret.get_secret_value() not in result.output
+        assert "eyJ" not in result.output  # no JWT
+    # a tenant without consent is a one-line error naming the consent link, not a traceback
+    result = runner.invoke(
+        app,
+        ["whoami", "defender-partner-credentials/wi-partner", "--tenant-id", tenants["northwind"]],
+    )
+    assert result.exit_code == 1
+    assert "has no consent" in result.output and "adminconsent" in result.output
+    assert "Traceback" not in result.output
