@@ -39,6 +39,11 @@ if TYPE_CHECKING:
         DetectionRulesAPI,
     )
     from prefect_defender.api.resources.hunting import HuntingAPI
+    from prefect_defender.api.resources.identities import (
+        EntraUsersAPI,
+        IdentityAccountsAPI,
+        RiskyUsersAPI,
+    )
     from prefect_defender.api.resources.indicators import IndicatorsAPI
     from prefect_defender.api.resources.investigations import InvestigationsAPI
     from prefect_defender.api.resources.live_response import LiveResponseAPI
@@ -274,6 +279,27 @@ class DefenderClient:
         from prefect_defender.api.resources.vulnerabilities import VulnerabilitiesAPI
 
         return VulnerabilitiesAPI(self)
+
+    @cached_property
+    def identity_accounts(self) -> IdentityAccountsAPI:
+        """Defender XDR identity accounts and their response actions (Graph)."""
+        from prefect_defender.api.resources.identities import IdentityAccountsAPI
+
+        return IdentityAccountsAPI(self)
+
+    @cached_property
+    def users(self) -> EntraUsersAPI:
+        """Entra ID users: read, disable/enable, revoke sign-in sessions (Graph)."""
+        from prefect_defender.api.resources.identities import EntraUsersAPI
+
+        return EntraUsersAPI(self)
+
+    @cached_property
+    def risky_users(self) -> RiskyUsersAPI:
+        """Identity Protection risky users (Graph)."""
+        from prefect_defender.api.resources.identities import RiskyUsersAPI
+
+        return RiskyUsersAPI(self)
 
     @cached_property
     def detection_rules(self) -> DetectionRulesAPI:

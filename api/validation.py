@@ -33,7 +33,9 @@ __all__ = [
     "check_machine_id",
     "check_sha1",
     "check_sha256",
+    "check_upn",
     "check_url",
+    "check_user_ref",
 ]
 
 E = TypeVar("E", bound=Enum)
@@ -43,6 +45,8 @@ _MACHINE_ID = re.compile(r"^[0-9a-fA-F]{40}$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,200}$")
+_UPN = re.compile(r"^[A-Za-z0-9._'+\-]{1,113}@(?!-)[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
+_OPAQUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,199}$")
 _SAM = re.compile(r"^[^\"/\\\[\]:;|=,+*?<>@\s]{1,104}$")
 
 HASH_LENGTHS = {"sha1": 40, "sha256": 64, "md5": 32}
@@ -173,6 +177,47 @@ def check_sam_name(value: Any, field: str = "user") -> str:
         text = text.split("\\", 1)[1]
     if not _SAM.match(text):
         raise _fail(field, f"{text[:80]!r} is not an account name")
+    return text
+
+
+def check_upn(value: Any, field: str = "user") -> str:
+    """A user principal name (``jdoe@contoso.com``): one ``@``, a dotted domain, no spaces."""
+    text = _text(value, field)
+    if not _UPN.match(text) or ".." in text or text.startswith(".") or ".@" in text:
+        raise _fail(field, f"{text[:80]!r} is not a user principal name (name@domain.tld)")
+    return text
+
+
+def check_user_ref(value: Any, field: str = "user", *, upn: bool = True) -> str:
+    """An Entra ID user: its object id (GUID) or, where the endpoint accepts one, its UPN.
+
+    Examples:
+        >>> check_user_ref("JDoe@Contoso.com")
+        'JDoe@Contoso.com'
+        >>> check_user_ref("8b1c2c2e-6f8a-4b0e-9d4e-2b7c1f3a9e10", upn=False)
+        '8b1c2c2e-6f8a-4b0e-9d4e-2b7c1f3a9e10'
+    """
+    text = _text(value, field)
+    if "@" in text:
+        if not upn:
+            raise _fail(
+                field,
+                f"{text[:80]!r} is a user principal name; this endpoint takes the user's object "
+                "id (a GUID)",
+            )
+        return check_upn(text, field)
+    try:
+        return check_guid(text, field)
+    except ValidationError:
+        what = "an object id (GUID) or a user principal name" if upn else "an object id (GUID)"
+        raise _fail(field, f"{text[:80]!r} is not {what}") from None
+
+
+def check_opaque_id(value: Any, field: str = "id") -> str:
+    """An identifier Microsoft hands out in its own form (letters, digits, ``-_.``)."""
+    text = _text(value, field)
+    if not _OPAQUE_ID.match(text):
+        raise _fail(field, f"{text[:80]!r} is not an identifier (letters, digits, '-', '_', '.')")
     return text
 
 

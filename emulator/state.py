@@ -65,6 +65,12 @@ APP_ROLES: dict[str, list[str]] = {
         "ThreatHunting.Read.All",
         "CustomDetection.ReadWrite.All",
         "SecurityAnalyzedMessage.ReadWrite.All",
+        "SecurityIdentitiesAccount.Read.All",
+        "SecurityIdentitiesActions.ReadWrite.All",
+        "User.Read.All",
+        "User.EnableDisableAccount.All",
+        "User.RevokeSessions.All",
+        "IdentityRiskyUser.ReadWrite.All",
     ],
 }
 
@@ -86,6 +92,9 @@ READONLY_ROLES: dict[str, list[str]] = {
         "SecurityIncident.Read.All",
         "SecurityAlert.Read.All",
         "ThreatHunting.Read.All",
+        "SecurityIdentitiesAccount.Read.All",
+        "User.Read.All",
+        "IdentityRiskyUser.Read.All",
     ],
 }
 
@@ -122,6 +131,12 @@ DELEGATED_SCOPES: dict[str, list[str]] = {
         "SecurityAlert.ReadWrite.All",
         "ThreatHunting.Read.All",
         "CustomDetection.ReadWrite.All",
+        "SecurityIdentitiesAccount.Read.All",
+        "SecurityIdentitiesActions.ReadWrite.All",
+        "User.Read.All",
+        "User.EnableDisableAccount.All",
+        "User.RevokeSessions.All",
+        "IdentityRiskyUser.ReadWrite.All",
     ],
 }
 
@@ -221,6 +236,7 @@ class User:
     display_name: str
     scopes: dict[str, list[str]] = field(default_factory=lambda: copy.deepcopy(DELEGATED_SCOPES))
     revoked_before: float = 0.0
+    disabled: bool = False  # accountEnabled false: every sign-in fails with AADSTS50057
 
 
 class SlidingWindow:

@@ -14,6 +14,7 @@ module                 area
 ``investigations``     automated investigations
 ``vulnerabilities``    threat and vulnerability management
 ``sigma``              Sigma rules converted to KQL and hunted as one batch
+``identities``         accounts: Defender XDR identity actions, Entra ID users, risky users
 ``graph_security``     Graph beta: custom detection rules, email remediation
 ``generic``            any catalog endpoint by name (validated, paced, typed errors)
 =====================  =========================================================
@@ -41,6 +42,7 @@ AREAS = (
     "investigations",
     "vulnerabilities",
     "sigma",
+    "identities",
     "graph_security",
     "generic",
 )

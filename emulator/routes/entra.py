@@ -316,6 +316,14 @@ def routes(state: EmulatorState) -> list[Route]:
                 50020,
                 "User account from identity provider does not exist in tenant.",
             )
+        if user.disabled:
+            return _aad_error(
+                400,
+                "invalid_grant",
+                50057,
+                "The user account is disabled. The user object in Active Directory backing this "
+                "account has been disabled.",
+            )
         scp = list(user.scopes.get(resource, []))
         base = _base(request)
         access = issue(

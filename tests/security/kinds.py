@@ -989,6 +989,121 @@ KINDS.update(
     }
 )
 
+# -- identity response (tasks/identities.py) ------------------------------------------------------
+_UPNS = ["ckent@contoso.example", "dprince@contoso.example", "nobody@contoso.example"]
+_BAD_USERS = ["", "jdoe", "a b@contoso.example", "x@y", "@contoso.example", "a@b.com/x", "../x"]
+
+
+def _identity_users_valid(_: Ctx) -> st.SearchStrategy[Any]:
+    one = st.one_of(st.sampled_from(_UPNS), st.uuids().map(str))
+    return st.lists(one, min_size=1, max_size=3)
+
+
+def _identity_users_invalid(_: Ctx) -> st.SearchStrategy[Any]:
+    return st.one_of(
+        st.sampled_from(_BAD_USERS).map(lambda v: [v]),
+        st.sampled_from(["ckent@contoso.example", [], 42]),
+        with_control(st.just("ckent@contoso.example")).map(lambda v: [v]),
+        st.just([1]),
+    )
+
+
+def _choice_lists(values: list[str], bad: list[Any]) -> tuple[Strategy, Strategy]:
+    return (
+        lambda _: st.lists(st.sampled_from(values), min_size=1, max_size=3),
+        lambda _: st.sampled_from(bad),
+    )
+
+
+_ACTIONS = ["disable", "enable", "revokeAllSessions", "requireUserToSignInAgain"]
+_ACTIONS_VALID, _ACTIONS_INVALID = _choice_lists(
+    _ACTIONS, [["Disable"], ["wipe"], [], "disable", [1], ["disable"] * 7]
+)
+_PROVIDERS_VALID, _PROVIDERS_INVALID = _choice_lists(
+    ["entraID", "activeDirectory", "okta"], [["azuread"], ["EntraID"], [], "entraID", [None]]
+)
+
+KINDS.update(
+    {
+        k.name: k
+        for k in [
+            _k(
+                "identity_users",
+                _identity_users_valid,
+                _identity_users_invalid,
+                lambda c: ["ckent@contoso.example"],
+            ),
+            _k(
+                "risky_user_ids",
+                lambda _: st.lists(st.uuids().map(str), min_size=1, max_size=3),
+                lambda _: st.one_of(
+                    st.sampled_from(
+                        [["ckent@contoso.example"], ["x"], [], "00000000-0000-4000-8000-0000"]
+                    ),
+                    st.sampled_from(_BAD_USERS).map(lambda v: [v]),
+                ),
+                lambda c: [str(uuid.uuid4())],
+            ),
+            _k(
+                "risky_user_id",
+                lambda _: st.uuids().map(str),
+                lambda _: st.one_of(
+                    st.sampled_from(["ckent@contoso.example", "x", "", "../x"]), not_a_str()
+                ),
+                lambda c: str(uuid.uuid4()),
+            ),
+            _k(
+                "user_ref",
+                lambda _: st.one_of(st.sampled_from(_UPNS), st.uuids().map(str)),
+                lambda _: st.one_of(st.sampled_from(_BAD_USERS), not_a_str()),
+                lambda c: "ckent@contoso.example",
+            ),
+            _k(
+                "identity_id",
+                lambda _: st.text(string.ascii_letters + string.digits + "-", min_size=1).filter(
+                    lambda v: v[0].isalnum()
+                ),
+                lambda _: st.one_of(
+                    st.sampled_from(["", " ", "a/b", "../x", "a?b", "a b", "-x"]),
+                    with_control(),
+                    not_a_str(),
+                ),
+                lambda c: "0104216-0539-4838-88b1-55baafdc296b",
+            ),
+            _k(
+                "identity_actions",
+                _ACTIONS_VALID,
+                _ACTIONS_INVALID,
+                lambda c: ["revokeAllSessions"],
+            ),
+            _k(
+                "identity_providers",
+                lambda c: st.one_of(st.none(), _PROVIDERS_VALID(c)),
+                _PROVIDERS_INVALID,
+                lambda c: None,
+            ),
+            _k(
+                "required_flag",  # a bool the call needs: never coerced from other types
+                lambda _: st.booleans(),
+                lambda _: st.sampled_from(["false", "true", 0, 1, None, [True]]),
+                lambda c: True,
+            ),
+            _k(
+                "risk_level",
+                lambda _: st.sampled_from([None, "low", "medium", "high", "hidden", "none"]),
+                lambda _: st.one_of(st.sampled_from(["severe", "High", " high", ""]), not_a_str()),
+                lambda c: None,
+            ),
+            _k(
+                "risk_state",
+                lambda _: st.sampled_from([None, "atRisk", "confirmedCompromised", "dismissed"]),
+                lambda _: st.one_of(st.sampled_from(["AtRisk", "compromised", ""]), not_a_str()),
+                lambda c: None,
+            ),
+        ]
+    }
+)
+
 # -- Sigma hunts (tasks/sigma.py) -----------------------------------------------------------------
 _CONVERSION = {
     "source": "security-suite.yml",
@@ -1213,6 +1328,16 @@ PARAM_KINDS: dict[str, str] = {
     "analyzed_emails": "analyzed_emails",
     "approver_upn": "upn_optional",
     "remediate_senders_copy": "flag",
+    "user_ids": "risky_user_ids",
+    "user_id": "risky_user_id",
+    "user": "user_ref",
+    "identity_id": "identity_id",
+    "actions": "identity_actions",
+    "providers": "identity_providers",
+    "fallback_to_entra": "flag",
+    "enabled": "required_flag",
+    "risk_level": "risk_level",
+    "risk_state": "risk_state",
 }
 
 #: (task function name, parameter) -> kind, where the name alone is not enough
@@ -1243,6 +1368,9 @@ TASK_OVERRIDES: dict[tuple[str, str], str] = {
     ("call_defender_endpoint", "allow_write"): "flag",
     # only a beta endpoint needs the opt-in; test_generic_task covers the refusal
     ("call_defender_endpoint", "accept_beta"): "flag",
+    ("invoke_identity_actions", "users"): "identity_users",
+    ("set_users_enabled", "users"): "identity_users",
+    ("revoke_user_sessions", "users"): "identity_users",
 }
 
 
