@@ -19,6 +19,7 @@ from prefect.schedules import Interval
 from prefect_defender.flows.block_indicators import block_indicators
 from prefect_defender.flows.connectivity import defender_connectivity_check
 from prefect_defender.flows.contain import contain_device
+from prefect_defender.flows.contain_identity import contain_identity
 from prefect_defender.flows.evidence import collect_evidence
 from prefect_defender.flows.hunt_respond import hunt_and_respond
 from prefect_defender.flows.mssp import mssp_fanout
@@ -94,6 +95,9 @@ def build_deployments(
             tags=["defender"],
         ),
         contain_device.to_deployment(name="contain-device", parameters=common, tags=["defender"]),
+        contain_identity.to_deployment(
+            name="contain-identity", parameters=common, tags=["defender"]
+        ),
         block_indicators.to_deployment(
             name="block-indicators", parameters=common, tags=["defender"]
         ),

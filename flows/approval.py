@@ -9,7 +9,7 @@ playbooks only write after the approval, so the restart repeats read-only steps 
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
@@ -19,7 +19,7 @@ from pydantic import BaseModel, Field
 
 from prefect_defender.tasks.base import task_logger
 
-__all__ = ["ApprovalPolicy", "Decision", "request_decision"]
+__all__ = ["AccountDecision", "ApprovalPolicy", "Decision", "request_decision"]
 
 
 class Decision(RunInput):
@@ -32,6 +32,18 @@ class Decision(RunInput):
     include_protected: bool = Field(
         default=False,
         description="Also act on protected assets listed above (explicit approval).",
+    )
+    comment: str = Field(default="", description="Why; recorded on the incident.")
+    approved_by: str = Field(default="", description="Your name or e-mail.")
+
+
+class AccountDecision(RunInput):
+    """The analyst's answer about accounts (identity containment or release)."""
+
+    approve: bool = Field(default=False, description="Approve the proposed account actions.")
+    include_protected: bool = Field(
+        default=False,
+        description="Also act on protected accounts listed above (break-glass, listed admins).",
     )
     comment: str = Field(default="", description="Why; recorded on the incident.")
     approved_by: str = Field(default="", description="Your name or e-mail.")
@@ -60,14 +72,20 @@ class ApprovalPolicy(BaseModel):
 
 
 async def request_decision(
-    description: str, policy: ApprovalPolicy, *, key: str | None = None, **initial: object
-) -> tuple[Decision | None, str]:
-    """Pause (or suspend) for a :class:`Decision`; return it, or ``None`` with why.
+    description: str,
+    policy: ApprovalPolicy,
+    *,
+    key: str | None = None,
+    form_type: type[Any] = Decision,
+    **initial: object,
+) -> tuple[Any, str]:
+    """Pause (or suspend) for a :class:`Decision` (or ``form_type``, e.g.
+    :class:`AccountDecision`); return it, or ``None`` with why.
 
     ``initial`` pre-fills the form (``approve`` is always pre-filled as ``False``).
     """
     log = task_logger()
-    form = Decision.with_initial_data(description=description, **{**initial, "approve": False})
+    form = form_type.with_initial_data(description=description, **{**initial, "approve": False})
     ctx = FlowRunContext.get()
     deployed = bool(ctx and ctx.flow_run and ctx.flow_run.deployment_id)
     try:

@@ -1,5 +1,6 @@
-"""Release: after approval, lift isolation and code restriction, and remove the indicators a
-playbook added for an incident."""
+"""Release: after approval, lift isolation and code restriction, remove the indicators a
+playbook added for an incident, and (when asked) re-enable the incident's disabled accounts and
+dismiss risk confirmed by mistake."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from prefect import flow
 
 from prefect_defender.api.models.machine_actions import ActionType
-from prefect_defender.api.validation import check_incident_id
+from prefect_defender.api.validation import check_incident_id, check_items, check_user_ref
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.block_indicators import PLAYBOOK_TITLE_PREFIX
 from prefect_defender.flows.common import (
@@ -17,6 +18,7 @@ from prefect_defender.flows.common import (
     markdown_table,
     own_tenant,
 )
+from prefect_defender.flows.contain_identity import users_of_incident
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
 from prefect_defender.flows.steps import (
@@ -27,7 +29,12 @@ from prefect_defender.flows.steps import (
     run_key_for,
     write_report,
 )
-from prefect_defender.tasks.base import defender_client, task_logger
+from prefect_defender.tasks.base import ItemOutcome, defender_client, task_logger
+from prefect_defender.tasks.identities import (
+    describe_accounts,
+    dismiss_risky_users,
+    invoke_identity_actions,
+)
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
 from prefect_defender.tasks.indicators import delete_indicators
 
@@ -46,6 +53,9 @@ async def release_containment(
     unisolate: bool = True,
     unrestrict: bool = False,
     expire_indicators: bool = True,
+    release_accounts: bool = False,
+    accounts: list[str] | None = None,
+    dismiss_risk: bool = False,
     approval: ApprovalPolicy | None = None,
     safety: SafetyPolicy | None = None,
     wait_timeout_seconds: int = 1800,
@@ -56,7 +66,10 @@ async def release_containment(
     """Release the devices of an incident (or the given machines) after approval.
 
     Indicators are "expired" by deleting the ones whose title says a playbook created them
-    for this incident (``prefect-defender: incident <id> ...``).
+    for this incident (``prefect-defender: incident <id> ...``). With ``release_accounts``, the
+    incident's accounts (its alerts' user entities) and ``accounts`` that are disabled now are
+    enabled again on every provider (``contain-identity`` in reverse); with ``dismiss_risk``,
+    those confirmed compromised get their risk dismissed.
 
     Example:
         ```python
@@ -72,8 +85,20 @@ async def release_containment(
     creds = await load_credentials(credentials)
     tenant = own_tenant(creds, tenant_id)
     ids = check_machine_ids(machine_ids)
+    users = check_items(accounts or [], check_user_ref, "accounts", max_items=1000)
     if incident_id:
-        ids += (await get_incident(creds, incident_id, tenant_id)).device_ids()
+        incident = await get_incident(creds, incident_id, tenant_id)
+        ids += incident.device_ids()
+        if release_accounts:
+            users = [*users_of_incident(incident), *users]
+    users = list(dict.fromkeys(users)) if (release_accounts or dismiss_risk) else []
+    infos = await describe_accounts(creds, users, tenant_id=tenant_id) if users else []
+    to_enable = [i.user for i in infos if release_accounts and i.enabled is False]
+    to_dismiss = [
+        i.object_id
+        for i in infos
+        if dismiss_risk and i.object_id and i.risk_state == "confirmedCompromised"
+    ]
     ids = list(dict.fromkeys(i.lower() for i in ids))
     async with defender_client(creds, tenant_id) as client:
         machines = [await client.machines.get(m) for m in ids]
@@ -102,7 +127,9 @@ async def release_containment(
         + [
             {"target": f"{i.indicator_type}:{i.indicator_value}", "action": "delete indicator"}
             for i in indicators
-        ],
+        ]
+        + [{"target": u, "action": "enable account"} for u in to_enable]
+        + [{"target": u, "action": "dismiss risk"} for u in to_dismiss],
         ["target", "action"],
     )
     decision, verdict = await request_decision(
@@ -132,6 +159,16 @@ async def release_containment(
     deleted = []
     if indicators and not safety.dry_run:
         deleted = await delete_indicators(creds, [i.id for i in indicators], tenant_id)
+    account_outcomes: list[ItemOutcome] = []
+    if to_enable:
+        account_outcomes += await invoke_identity_actions(
+            creds, to_enable, ["enable"], dry_run=safety.dry_run, tenant_id=tenant_id
+        )
+    if to_dismiss:
+        account_outcomes += await dismiss_risky_users(
+            creds, [u for u in to_dismiss if u], dry_run=safety.dry_run, tenant_id=tenant_id
+        )
+    summary["account_outcomes"] = [o.model_dump(mode="json") for o in account_outcomes]
     summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
     summary["indicators_deleted"] = [o.model_dump(mode="json") for o in deleted]
     if incident_id and not safety.dry_run:
@@ -139,15 +176,32 @@ async def release_containment(
             creds,
             incident_id,
             f"Released ({verdict}): {len(outcomes)} action(s), "
-            f"{len(deleted)} indicator(s) removed.",
+            f"{len(deleted)} indicator(s) removed, "
+            f"{sum(o.ok for o in account_outcomes)} account action(s).",
             tenant_id,
         )
     log.info("release: %d action(s), %d indicator(s)", len(outcomes), len(deleted))
     await write_report(
         "defender-release",
         f"Release of incident {incident_id}",
-        [f"Decision: {verdict}", f"Indicators removed: {len(deleted)}"],
-        outcome_rows(plan, outcomes),
+        [
+            f"Decision: {verdict}",
+            f"Indicators removed: {len(deleted)}",
+            f"Accounts enabled: {sum(o.ok for o in account_outcomes if ' ' in o.item)}",
+            f"Risk dismissed: {len(to_dismiss)}",
+        ],
+        outcome_rows(plan, outcomes)
+        + [
+            {
+                "machine": o.item,
+                "action": "account",
+                "outcome": o.status.value,
+                "final": "",
+                "action id": "",
+                "note": o.reason or "",
+            }
+            for o in account_outcomes
+        ],
         COLUMNS,
     )
     return summary

@@ -9,6 +9,9 @@
   approval (or, unattended, reports the remaining items as skipped).
 * **Protected assets**: machines with a protected tag (e.g. ``DomainController``) or in a
   protected device group are never acted on without an explicit approval naming them.
+* **Protected accounts**: accounts named in ``protected_accounts`` (UPN or object id) or whose
+  UPN matches ``protected_account_patterns`` (break-glass and emergency-access accounts by
+  default) are never acted on without an explicit approval naming them.
 * **Kill switch**: a Prefect Variable (default ``defender_automation_halted``) checked before
   every write; set it to ``true`` in the UI (Variables) to halt all automated response at once.
 """
@@ -25,7 +28,7 @@ from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError
 
-__all__ = ["AutomationHaltedError", "SafetyPolicy", "WriteGuard"]
+__all__ = ["AutomationHaltedError", "SafetyPolicy", "WriteGuard", "account_protection_reason"]
 
 KILL_SWITCH_VARIABLE = "defender_automation_halted"
 
@@ -55,6 +58,15 @@ class SafetyPolicy(BaseModel):
     protected_groups: list[str] = Field(
         default_factory=list, description="Device groups (rbacGroupName) treated as protected."
     )
+    protected_accounts: list[str] = Field(
+        default_factory=list,
+        description="Accounts (UPN or Entra object id) never acted on without explicit approval.",
+    )
+    protected_account_patterns: list[str] = Field(
+        default_factory=lambda: ["breakglass*", "break-glass*", "emergency*"],
+        description="UPN patterns (shell-style, case-insensitive) of protected accounts, e.g. "
+        "break-glass admins.",
+    )
     kill_switch_variable: str = Field(
         default=KILL_SWITCH_VARIABLE,
         description="Prefect Variable that halts all automated writes when true.",
@@ -74,6 +86,27 @@ def protection_reason(policy: SafetyPolicy, machine: Any) -> str | None:
         return f"protected tag {hit[0]!r}"
     if group and group in policy.protected_groups:
         return f"protected device group {group!r}"
+    return None
+
+
+def account_protection_reason(
+    policy: SafetyPolicy, upn: str | None, object_id: str | None = None
+) -> str | None:
+    """Why the account ``upn`` / ``object_id`` is protected, or ``None``.
+
+    Examples:
+        >>> account_protection_reason(SafetyPolicy(), "breakglass@contoso.com")
+        "protected account pattern 'breakglass*'"
+    """
+    import fnmatch
+
+    names = {v.lower() for v in (upn, object_id) if v}
+    listed = [a for a in policy.protected_accounts if a.lower() in names]
+    if listed:
+        return f"protected account {listed[0]!r}"
+    for pattern in policy.protected_account_patterns:
+        if upn and fnmatch.fnmatchcase(upn.lower(), pattern.lower()):
+            return f"protected account pattern {pattern!r}"
     return None
 
 

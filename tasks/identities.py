@@ -23,8 +23,10 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import BaseModel, Field
+
 from prefect_defender.api.client import DefenderClient
-from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.errors import DefenderError, NotFoundError, ValidationError
 from prefect_defender.api.models.identities import (
     EntraUser,
     IdentityAccount,
@@ -44,7 +46,9 @@ from prefect_defender.tasks.base import (
 )
 
 __all__ = [
+    "AccountSummary",
     "confirm_users_compromised",
+    "describe_accounts",
     "dismiss_risky_users",
     "get_entra_user",
     "get_identity_account",
@@ -281,13 +285,7 @@ async def invoke_identity_actions(
         wanted = {p.value for p in chosen}
     log = task_logger()
     async with defender_client(credentials, tenant_id) as client:
-        by_key: dict[str, IdentityAccount] = {}
-        async for ident in client.identity_accounts.iterate():
-            for key in (ident.user_principal_name, ident.email_address):
-                if key:
-                    by_key.setdefault(key.lower(), ident)
-            for acc in ident.accounts:
-                by_key.setdefault(acc.identifier.lower(), ident)
+        by_key = await _identity_index(client)
         pairs = [f"{i}\x1f{j}" for i in range(len(who)) for j in range(len(acts))]
 
         async def one(pair: str) -> ItemOutcome:
@@ -312,6 +310,104 @@ async def invoke_identity_actions(
         sum(o.status == OutcomeStatus.FAILED for o in outcomes),
     )
     return outcomes
+
+
+class AccountSummary(BaseModel):
+    """What a responder sees of one account before acting (the approval form's row)."""
+
+    user: str = Field(description="The user as given (UPN or object id).")
+    user_principal_name: str | None = None
+    object_id: str | None = None
+    display_name: str | None = None
+    enabled: bool | None = None
+    identity_id: str | None = Field(default=None, description="Defender's identity account id.")
+    providers: list[str] = Field(default_factory=list, description="Providers Defender knows.")
+    actions: dict[str, list[str]] = Field(
+        default_factory=dict, description="Actions each provider's account supports."
+    )
+    risk_level: str | None = None
+    risk_state: str | None = None
+    found: bool = Field(default=False, description="Known to Entra ID or Defender.")
+    error: str | None = None
+
+
+@defender_task(
+    endpoints=("graph.identity_accounts.list", "graph.users.get", "graph.risky_users.get")
+)
+async def describe_accounts(
+    credentials: DefenderCredentialsLike,
+    users: list[str],
+    concurrency: int = 5,
+    tenant_id: str | None = None,
+) -> list[AccountSummary]:
+    """Each user's identity across providers, Entra state and risk, in one batch.
+
+    One summary per user, in order: a user neither Entra ID nor Defender knows has
+    ``found=False`` and the error; a user that was never risky has no risk level.
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.identities import describe_accounts
+
+        @flow
+        async def risk_of(upns: list[str]) -> dict[str, str | None]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return {a.user: a.risk_level for a in await describe_accounts(creds, upns)}
+        ```
+    """
+    who = _users(users)
+    async with defender_client(credentials, tenant_id) as client:
+        by_key = await _identity_index(client)
+
+        async def one(user: str) -> ItemOutcome:
+            ident = by_key.get(user.lower())
+            info = AccountSummary(user=user)
+            if ident is not None:
+                info.found = True
+                info.identity_id = ident.id
+                info.display_name = ident.display_name
+                info.user_principal_name = ident.user_principal_name
+                info.providers = [a.identity_provider for a in ident.accounts]
+                info.actions = {a.identity_provider: list(a.actions) for a in ident.accounts}
+            target = (ident.entra_object_id if ident else None) or user
+            try:
+                entra = await client.users.get(target)
+                info.found = True
+                info.object_id = entra.id
+                info.enabled = entra.account_enabled
+                info.user_principal_name = info.user_principal_name or entra.user_principal_name
+                info.display_name = info.display_name or entra.display_name
+            except DefenderError as exc:
+                info.error = f"{type(exc).__name__}: {exc}"
+            if info.object_id:
+                try:
+                    risk = await client.risky_users.get(info.object_id)
+                    info.risk_level, info.risk_state = risk.risk_level, risk.risk_state
+                except NotFoundError:
+                    info.risk_level = "none"
+            return ItemOutcome(item=user, status=OutcomeStatus.SUCCEEDED, result=info)
+
+        outcomes = await run_bulk(who, one, concurrency=concurrency)
+    return [
+        o.result
+        if isinstance(o.result, AccountSummary)
+        else AccountSummary(user=o.item, error=o.reason)
+        for o in outcomes
+    ]
+
+
+async def _identity_index(client: DefenderClient) -> dict[str, IdentityAccount]:
+    """Every identity by lower-cased UPN, e-mail address and account identifier."""
+    by_key: dict[str, IdentityAccount] = {}
+    async for ident in client.identity_accounts.iterate():
+        for key in (ident.user_principal_name, ident.email_address):
+            if key:
+                by_key.setdefault(key.lower(), ident)
+        for acc in ident.accounts:
+            by_key.setdefault(acc.identifier.lower(), ident)
+    return by_key
 
 
 @defender_task(endpoints=("graph.users.get",))

@@ -1,0 +1,274 @@
+"""Contain identity: disable and sign out the accounts of an incident after an analyst approves.
+
+1. Find the accounts: the user entities of an incident's alerts, plus explicit ``users``.
+2. Describe each (Defender identity and its providers, Entra ID state, risk level) and ask for
+   approval in the Prefect UI, unless the auto-approve policy covers the incident's severity
+   and no account is protected. No answer means no action.
+3. Act under the safety rails (kill switch, caps, protected accounts, dry run): each action on
+   every account of the identity that supports it (Entra ID, on-premises AD, Okta), with Entra
+   ID's own action standing in where Defender has none.
+4. Comment on the incident, write the report artifact, notify.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect import flow
+
+from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.models.identities import IdentityAction
+from prefect_defender.api.validation import (
+    check_choice,
+    check_guid,
+    check_incident_id,
+    check_items,
+    check_user_ref,
+)
+from prefect_defender.flows.approval import AccountDecision, ApprovalPolicy, request_decision
+from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.notify import NotifyOn, notifying
+from prefect_defender.flows.safety import SafetyPolicy, WriteGuard, account_protection_reason
+from prefect_defender.flows.steps import write_report
+from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
+from prefect_defender.tasks.identities import (
+    AccountSummary,
+    describe_accounts,
+    invoke_identity_actions,
+)
+from prefect_defender.tasks.incidents import add_incident_comment, get_incident
+
+__all__ = ["DEFAULT_ACTIONS", "contain_identity", "users_of_incident"]
+
+DEFAULT_ACTIONS = [IdentityAction.DISABLE, IdentityAction.REVOKE_ALL_SESSIONS]
+COLUMNS = ["account", "action", "outcome", "via", "note"]
+
+
+def users_of_incident(incident: Any) -> list[str]:
+    """UPNs of the user entities of an incident's alerts, in order, without duplicates."""
+    seen: dict[str, None] = {}
+    for alert in incident.alerts:
+        for ent in alert.entities:
+            if (ent.entity_type or "").lower() == "user" and ent.user_principal_name:
+                seen.setdefault(ent.user_principal_name, None)
+    return list(seen)
+
+
+def _row(outcome: ItemOutcome, user: str, action: str) -> dict[str, Any]:
+    steps = outcome.result if isinstance(outcome.result, list) else []
+    via = ", ".join(f"{s.get('via')}:{s.get('provider')}" for s in steps)
+    return {
+        "account": user,
+        "action": action,
+        "outcome": outcome.status.value,
+        "via": via,
+        "note": outcome.reason or "",
+    }
+
+
+@notifying
+@flow(name="defender-contain-identity", log_prints=True)
+async def contain_identity(
+    credentials: str = "defender-application-credentials/soc",
+    incident_id: int | str | None = None,
+    users: list[str] | None = None,
+    tenant_id: str | None = None,
+    actions: list[IdentityAction] | None = None,
+    fallback_to_entra: bool = True,
+    approval: ApprovalPolicy | None = None,
+    safety: SafetyPolicy | None = None,
+    comment_on_incident: bool = True,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
+) -> dict[str, Any]:
+    """Contain the accounts of an incident (disable, revoke sessions ...) after approval.
+
+    Parameters:
+        credentials: the credentials block, ``<block-type-slug>/<name>``.
+        incident_id: a Defender XDR incident; the user entities of its alerts are contained.
+        users: more accounts, by UPN or Entra object id.
+        tenant_id: for a partner block, the customer tenant.
+        actions: identity actions (default: ``disable`` and ``revokeAllSessions``).
+        fallback_to_entra: use Entra ID's own action where Defender has no account for it.
+        approval: auto-approve severities and timeout (protected accounts always ask).
+        safety: dry run, caps, protected accounts/patterns, kill switch variable.
+        notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
+        notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
+
+    Returns a summary with one outcome per account and action.
+
+    Example:
+        ```python
+        from prefect_defender.flows.contain_identity import contain_identity
+
+        contain_identity(
+            credentials="defender-application-credentials/soc",
+            incident_id=1001,
+            actions=["disable", "revokeAllSessions"],
+        )
+        ```
+    """
+    log = task_logger()
+    approval = approval or ApprovalPolicy()
+    safety = safety or SafetyPolicy()
+    incident_id = check_incident_id(incident_id) if incident_id else None
+    acts = check_items(
+        actions if actions is not None else DEFAULT_ACTIONS,
+        lambda v, f: check_choice(v, IdentityAction, f),
+        "actions",
+        max_items=6,
+    )
+    tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+    extra = check_items(users or [], check_user_ref, "users", max_items=1000)
+    creds = await load_credentials(credentials)
+    tenant = own_tenant(creds, tenant_id)
+    incident = await get_incident(creds, incident_id, tenant_id) if incident_id else None
+    who = users_of_incident(incident) if incident else []
+    who += extra
+    who = list(dict.fromkeys(who))
+    summary: dict[str, Any] = {
+        "incident_id": incident_id,
+        "tenant_id": tenant,
+        "accounts": len(who),
+        "actions": [a.value for a in acts],
+        "approved": False,
+        "outcomes": [],
+    }
+    if not who or not acts:
+        await write_report(
+            "defender-contain-identity",
+            "Contain identity: nothing to do",
+            ["No account (or no action) found for the given incident/users."],
+            [],
+            COLUMNS,
+        )
+        return summary
+    infos: list[AccountSummary] = await describe_accounts(creds, who, tenant_id=tenant_id)
+    protected = {
+        i.user: reason
+        for i in infos
+        if (
+            reason := account_protection_reason(
+                safety, i.user_principal_name or i.user, i.object_id
+            )
+        )
+    }
+    severity = incident.severity if incident else None
+    auto = bool(severity and severity in approval.auto_approve_severities and not protected)
+    allow_protected = False
+    approver = "policy"
+    if auto:
+        verdict = f"auto-approved (severity {severity})"
+    else:
+        proposal = markdown_table(
+            [
+                {
+                    "account": i.user_principal_name or i.user,
+                    "providers": ", ".join(i.providers) or ("entraID" if i.object_id else "?"),
+                    "enabled": "" if i.enabled is None else str(i.enabled).lower(),
+                    "risk": i.risk_level or "",
+                    "actions": ", ".join(a.value for a in acts),
+                    "protected": protected.get(i.user, ""),
+                    "note": "" if i.found else (i.error or "not found"),
+                }
+                for i in infos
+            ],
+            ["account", "providers", "enabled", "risk", "actions", "protected", "note"],
+        )
+        title = f"incident {incident_id} ({severity})" if incident else "the listed accounts"
+        decision, verdict = await request_decision(
+            f"## Approve containment of the accounts of {title}?\n\n{proposal}\n\n"
+            "Tick **approve** to act. Protected accounts are only touched with "
+            "**include_protected**. No answer within the timeout means *do not act*.",
+            approval,
+            form_type=AccountDecision,
+        )
+        if decision is None or not decision.approve:
+            log.info("identity containment not approved: %s", verdict)
+            summary["verdict"] = verdict
+            rows = [
+                {
+                    "account": u,
+                    "action": a.value,
+                    "outcome": "not approved",
+                    "via": "",
+                    "note": verdict,
+                }
+                for u in who
+                for a in acts
+            ]
+            await write_report(
+                "defender-contain-identity",
+                "Contain identity: not approved",
+                [f"Incident: {incident_id}", f"Decision: {verdict}"],
+                rows,
+                COLUMNS,
+            )
+            if comment_on_incident and incident_id and not safety.dry_run:
+                await add_incident_comment(
+                    creds, incident_id, f"Identity containment not performed: {verdict}.", tenant_id
+                )
+            return summary
+        allow_protected = decision.include_protected
+        approver = decision.approved_by or "analyst"
+    summary["approved"] = True
+    summary["verdict"] = verdict
+    guard = WriteGuard(safety)
+    results: dict[tuple[str, str], ItemOutcome] = {}
+    for action in acts:
+        admitted: list[str] = []
+        for user in who:
+            if user in protected and not allow_protected:
+                results[(user, action.value)] = ItemOutcome(
+                    item=f"{user} {action.value}",
+                    status=OutcomeStatus.SKIPPED,
+                    reason=f"{protected[user]}: not approved for protected accounts",
+                )
+                continue
+            why = await guard.admit(tenant)
+            if why is not None:
+                results[(user, action.value)] = ItemOutcome(
+                    item=f"{user} {action.value}", status=OutcomeStatus.SKIPPED, reason=why
+                )
+                continue
+            admitted.append(user)
+        if admitted:
+            done = await invoke_identity_actions(
+                creds,
+                admitted,
+                [action],
+                fallback_to_entra=fallback_to_entra,
+                dry_run=safety.dry_run,
+                tenant_id=tenant_id,
+            )
+            for user, outcome in zip(admitted, done, strict=True):
+                results[(user, action.value)] = outcome
+    ordered = [(u, a.value, results[(u, a.value)]) for u in who for a in acts]
+    rows = [_row(o, u, a) for u, a, o in ordered]
+    summary["outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
+    ok = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
+    if comment_on_incident and incident_id and not safety.dry_run:
+        text = "; ".join(f"{r['account']} {r['action']}: {r['outcome']}" for r in rows)
+        try:
+            await add_incident_comment(
+                creds,
+                incident_id,
+                f"Identity containment ({verdict}, by {approver}): {text}"[:3900],
+                tenant_id,
+            )
+        except DefenderError as exc:
+            log.warning("could not comment on incident %s: %s", incident_id, exc)
+    await write_report(
+        "defender-contain-identity",
+        f"Contain identity: incident {incident_id}" if incident_id else "Contain identity",
+        [
+            f"Tenant: {tenant}",
+            f"Decision: {verdict}",
+            f"Actions: {', '.join(a.value for a in acts)}",
+            f"Dry run: {safety.dry_run}",
+            f"Succeeded: {ok}/{len(ordered)}",
+        ],
+        rows,
+        COLUMNS,
+    )
+    return summary

@@ -1,0 +1,256 @@
+"""Contain-identity end to end: approve, reject, auto-approve, protected accounts, dry run.
+
+The flow runs on the Prefect test harness against the emulator over HTTPS; the approval is
+given through Prefect's run input, as the UI does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+from prefect.exceptions import ParameterTypeError
+
+from prefect_defender.api.errors import ValidationError
+from prefect_defender.blocks import DefenderApplicationCredentials
+from prefect_defender.flows.approval import ApprovalPolicy
+from prefect_defender.flows.contain_identity import contain_identity
+from prefect_defender.flows.release import release_containment
+from prefect_defender.flows.safety import SafetyPolicy
+from prefect_defender.tasks.identities import (
+    confirm_users_compromised,
+    get_entra_user,
+    get_risky_user,
+    invoke_identity_actions,
+)
+from tests.flows.conftest import resume, start, wait_paused
+
+BLOCK = "defender-application-credentials/identity-tests"
+DOMAIN = "contoso.example"
+
+
+@pytest.fixture
+def saved_block(prefect_harness: None, conn: dict) -> str:
+    DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0).save(
+        "identity-tests", overwrite=True
+    )
+    return BLOCK
+
+
+@pytest.fixture
+def creds(conn: dict) -> DefenderApplicationCredentials:
+    return DefenderApplicationCredentials.from_emulator(conn)
+
+
+def incident_with_users(emu: Any, tenant: str, users: list[str], severity: str = "High") -> int:
+    incidents = emu.admin.upsert_incidents(
+        tenant,
+        [
+            {
+                "incidentName": "compromised accounts",
+                "severity": severity,
+                "status": "Active",
+                "alerts": [
+                    {
+                        "id": f"da_ident_{u.split('@')[0]}_{severity}",
+                        "severity": severity,
+                        "title": "Suspicious sign-in",
+                        "entities": [
+                            {
+                                "entityType": "User",
+                                "accountName": u.split("@")[0],
+                                "userPrincipalName": u,
+                            }
+                        ],
+                    }
+                    for u in users
+                ],
+            }
+        ],
+    )
+    return int(incidents[0]["incidentId"])
+
+
+def _enabled(creds: Any, upn: str) -> bool | None:
+    return asyncio.run(get_entra_user.fn(creds, upn)).account_enabled
+
+
+def _oid(creds: Any, upn: str) -> str:
+    return asyncio.run(get_entra_user.fn(creds, upn)).id
+
+
+def test_approved_containment_disables_and_signs_out_then_comments(
+    saved_block: str, fresh: Any, tenants: dict, creds: Any
+) -> None:
+    tid = tenants["contoso"]
+    upns = [f"bwayne@{DOMAIN}", f"ckent@{DOMAIN}"]
+    iid = incident_with_users(fresh, tid, upns)
+    fut = start(
+        None,
+        contain_identity,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-identity", set())
+    resume(run.id, approve=True, approved_by="alice")
+    summary = fut.result(timeout=120)
+    assert summary["approved"] is True and summary["verdict"] == "approved by alice"
+    got = {(o["item"], o["status"]) for o in summary["outcomes"]}
+    assert got == {
+        (f"{u} {a}", "succeeded") for u in upns for a in ("disable", "revokeAllSessions")
+    }
+    assert _enabled(creds, upns[0]) is False and _enabled(creds, upns[1]) is False
+    log = fresh.admin.dump(tid, "identity_log")
+    ckent = _oid(creds, upns[1])
+    bwayne = {e["provider"] for e in log if e["action"] == "disable" and e["accountId"] != ckent}
+    assert "activeDirectory" in bwayne  # the hybrid account's on-premises side too
+    incident = next(i for i in fresh.admin.dump(tid, "incidents") if i["incidentId"] == iid)
+    assert "Identity containment (approved by alice" in incident["comments"][-1]["comment"]
+    asyncio.run(invoke_identity_actions.fn(creds, upns, ["enable"]))  # leave it as found
+
+
+def test_rejected_or_unanswered_means_no_action(
+    saved_block: str, fresh: Any, tenants: dict, creds: Any
+) -> None:
+    upn = f"dprince@{DOMAIN}"
+    iid = incident_with_users(fresh, tenants["contoso"], [upn], severity="Medium")
+    fut = start(
+        None,
+        contain_identity,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-identity", set())
+    resume(run.id, approve=False, approved_by="bob")
+    summary = fut.result(timeout=120)
+    assert summary["approved"] is False and summary["verdict"] == "rejected by bob"
+    assert summary["outcomes"] == []
+    assert _enabled(creds, upn) is True
+    timed_out = asyncio.run(
+        contain_identity(
+            credentials=saved_block,
+            users=[upn],
+            approval=ApprovalPolicy(timeout_seconds=2, poll_interval_seconds=1),
+        )
+    )
+    assert timed_out["approved"] is False and "no answer" in timed_out["verdict"]
+    assert _enabled(creds, upn) is True
+
+
+def test_break_glass_is_never_auto_contained_and_needs_the_explicit_tick(
+    saved_block: str, fresh: Any, tenants: dict, creds: Any
+) -> None:
+    glass, normal = f"breakglass@{DOMAIN}", f"asmith@{DOMAIN}"
+    iid = incident_with_users(fresh, tenants["contoso"], [glass, normal])
+    fut = start(
+        None,
+        contain_identity,
+        credentials=saved_block,
+        incident_id=iid,
+        actions=["revokeAllSessions"],
+        # High is auto-approved, but a protected account forces the form
+        approval=ApprovalPolicy(auto_approve_severities=["High"], poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-identity", set())
+    resume(run.id, approve=True, approved_by="carol")  # without include_protected
+    summary = fut.result(timeout=120)
+    by = {o["item"]: o for o in summary["outcomes"]}
+    assert by[f"{glass} revokeAllSessions"]["status"] == "skipped"
+    assert "breakglass" in by[f"{glass} revokeAllSessions"]["reason"]
+    assert by[f"{normal} revokeAllSessions"]["status"] == "succeeded"
+    sent = {e["accountId"] for e in fresh.admin.dump(tenants["contoso"], "identity_log")}
+    assert _oid(creds, glass) not in sent
+
+
+def test_auto_approve_and_dry_run_send_nothing(
+    saved_block: str, fresh: Any, tenants: dict, creds: Any
+) -> None:
+    upn = f"jdoe@{DOMAIN}"
+    iid = incident_with_users(fresh, tenants["contoso"], [upn])
+    fresh.admin.reset_stats()
+    summary = asyncio.run(
+        contain_identity(
+            credentials=saved_block,
+            incident_id=iid,
+            approval=ApprovalPolicy(auto_approve_severities=["High"]),
+            safety=SafetyPolicy(dry_run=True),
+        )
+    )
+    assert summary["verdict"] == "auto-approved (severity High)"
+    assert {o["status"] for o in summary["outcomes"]} == {"dry_run"}
+    writes = [
+        r
+        for r in fresh.admin.stats()["requests"]
+        if r["route"].startswith(("POST", "PATCH")) and "/v1.0/" in r["route"]
+    ]
+    assert writes == []
+    assert _enabled(creds, upn) is True
+
+
+def test_per_run_cap_records_the_rest_as_skipped(saved_block: str, fresh: Any) -> None:
+    upns = [f"ckent@{DOMAIN}", f"dprince@{DOMAIN}"]
+    cap = _capped(saved_block, upns)
+    assert [o["status"] for o in cap["outcomes"]] == ["succeeded", "skipped"]
+    assert "per-run cap" in cap["outcomes"][1]["reason"]
+
+
+def _capped(block: str, upns: list[str]) -> dict[str, Any]:
+    fut = start(
+        None,
+        contain_identity,
+        credentials=block,
+        users=upns,
+        actions=["revokeAllSessions"],
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+        safety=SafetyPolicy(max_actions_per_run=1),
+    )
+    run = wait_paused("defender-contain-identity", set())
+    resume(run.id, approve=True)
+    return dict(fut.result(timeout=120))
+
+
+def test_bad_accounts_and_actions_are_refused_before_any_call(saved_block: str, fresh: Any) -> None:
+    fresh.admin.reset_stats()
+    with pytest.raises(ValidationError, match=r"users\[0\]"):
+        asyncio.run(contain_identity(credentials=saved_block, users=["jdoe"]))
+    # an enum parameter: Prefect's own parameter validation refuses it before the run starts
+    with pytest.raises(ParameterTypeError, match=r"actions\.0"):
+        asyncio.run(
+            contain_identity(credentials=saved_block, users=[f"jdoe@{DOMAIN}"], actions=["wipe"])
+        )
+    assert sum(r["count"] for r in fresh.admin.stats()["requests"]) == 0
+
+
+def test_release_re_enables_the_incidents_accounts_and_dismisses_risk(
+    saved_block: str, fresh: Any, tenants: dict, creds: Any
+) -> None:
+    upn = f"bwayne@{DOMAIN}"
+    iid = incident_with_users(fresh, tenants["contoso"], [upn], severity="Low")
+    asyncio.run(invoke_identity_actions.fn(creds, [upn], ["disable"]))
+    oid = _oid(creds, upn)
+    asyncio.run(confirm_users_compromised.fn(creds, [oid]))
+    assert _enabled(creds, upn) is False
+    fut = start(
+        None,
+        release_containment,
+        credentials=saved_block,
+        incident_id=iid,
+        release_accounts=True,
+        dismiss_risk=True,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-release", set())
+    resume(run.id, approve=True, approved_by="dave")
+    summary = fut.result(timeout=120)
+    assert summary["approved"] is True
+    got = {(o["item"], o["status"]) for o in summary["account_outcomes"]}
+    assert got == {(f"{upn} enable", "succeeded"), (oid, "succeeded")}
+    assert _enabled(creds, upn) is True
+    assert asyncio.run(get_risky_user.fn(creds, oid)).risk_state == "dismissed"
+    incident = next(
+        i for i in fresh.admin.dump(tenants["contoso"], "incidents") if i["incidentId"] == iid
+    )
+    assert "2 account action(s)" in incident["comments"][-1]["comment"]
