@@ -801,6 +801,27 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "riskyuser-dismiss",
     ),
     _graph(
+        "graph.sign_ins.list",
+        "GET",
+        "/auditLogs/signIns",
+        ("AuditLog.Read.All",),
+        "signin-list",
+    ),
+    _graph(
+        "graph.risk_detections.list",
+        "GET",
+        "/identityProtection/riskDetections",
+        ("IdentityRiskEvent.Read.All",),
+        "riskdetection-list",
+    ),
+    _graph(
+        "graph.health_issues.list",
+        "GET",
+        "/security/identities/healthIssues",
+        ("SecurityIdentitiesHealth.Read.All", "SecurityIdentitiesHealth.ReadWrite.All"),
+        "security-identitycontainer-list-healthissues",
+    ),
+    _graph(
         "graph.emails.remediate",
         "POST",
         "/security/collaboration/analyzedEmails/remediate",

@@ -41,8 +41,11 @@ if TYPE_CHECKING:
     from prefect_defender.api.resources.hunting import HuntingAPI
     from prefect_defender.api.resources.identities import (
         EntraUsersAPI,
+        HealthIssuesAPI,
         IdentityAccountsAPI,
+        RiskDetectionsAPI,
         RiskyUsersAPI,
+        SignInsAPI,
     )
     from prefect_defender.api.resources.indicators import IndicatorsAPI
     from prefect_defender.api.resources.investigations import InvestigationsAPI
@@ -300,6 +303,27 @@ class DefenderClient:
         from prefect_defender.api.resources.identities import RiskyUsersAPI
 
         return RiskyUsersAPI(self)
+
+    @cached_property
+    def sign_ins(self) -> SignInsAPI:
+        """Entra ID sign-in logs (Graph)."""
+        from prefect_defender.api.resources.identities import SignInsAPI
+
+        return SignInsAPI(self)
+
+    @cached_property
+    def risk_detections(self) -> RiskDetectionsAPI:
+        """Identity Protection risk detections (Graph)."""
+        from prefect_defender.api.resources.identities import RiskDetectionsAPI
+
+        return RiskDetectionsAPI(self)
+
+    @cached_property
+    def identity_health_issues(self) -> HealthIssuesAPI:
+        """Defender for Identity health issues (Graph)."""
+        from prefect_defender.api.resources.identities import HealthIssuesAPI
+
+        return HealthIssuesAPI(self)
 
     @cached_property
     def detection_rules(self) -> DetectionRulesAPI:

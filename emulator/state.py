@@ -71,6 +71,9 @@ APP_ROLES: dict[str, list[str]] = {
         "User.EnableDisableAccount.All",
         "User.RevokeSessions.All",
         "IdentityRiskyUser.ReadWrite.All",
+        "AuditLog.Read.All",
+        "IdentityRiskEvent.Read.All",
+        "SecurityIdentitiesHealth.Read.All",
     ],
 }
 
@@ -95,6 +98,9 @@ READONLY_ROLES: dict[str, list[str]] = {
         "SecurityIdentitiesAccount.Read.All",
         "User.Read.All",
         "IdentityRiskyUser.Read.All",
+        "AuditLog.Read.All",
+        "IdentityRiskEvent.Read.All",
+        "SecurityIdentitiesHealth.Read.All",
     ],
 }
 
@@ -137,6 +143,9 @@ DELEGATED_SCOPES: dict[str, list[str]] = {
         "User.EnableDisableAccount.All",
         "User.RevokeSessions.All",
         "IdentityRiskyUser.ReadWrite.All",
+        "AuditLog.Read.All",
+        "IdentityRiskEvent.Read.All",
+        "SecurityIdentitiesHealth.Read.All",
     ],
 }
 

@@ -167,13 +167,23 @@ async def contain_identity(
                     "providers": ", ".join(i.providers) or ("entraID" if i.object_id else "?"),
                     "enabled": "" if i.enabled is None else str(i.enabled).lower(),
                     "risk": i.risk_level or "",
+                    "last sign-in": i.last_sign_ins[0] if i.last_sign_ins else "",
                     "actions": ", ".join(a.value for a in acts),
                     "protected": protected.get(i.user, ""),
                     "note": "" if i.found else (i.error or "not found"),
                 }
                 for i in infos
             ],
-            ["account", "providers", "enabled", "risk", "actions", "protected", "note"],
+            [
+                "account",
+                "providers",
+                "enabled",
+                "risk",
+                "last sign-in",
+                "actions",
+                "protected",
+                "note",
+            ],
         )
         title = f"incident {incident_id} ({severity})" if incident else "the listed accounts"
         decision, verdict = await request_decision(

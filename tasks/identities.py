@@ -21,7 +21,8 @@ to read identity accounts, ``SecurityIdentitiesActions.ReadWrite.All`` to act on
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -29,10 +30,13 @@ from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import DefenderError, NotFoundError, ValidationError
 from prefect_defender.api.models.identities import (
     EntraUser,
+    HealthIssue,
     IdentityAccount,
     IdentityAction,
     IdentityProvider,
+    RiskDetection,
     RiskyUser,
+    SignIn,
 )
 from prefect_defender.api.validation import check_choice, check_items, check_user_ref
 from prefect_defender.tasks.base import (
@@ -54,8 +58,11 @@ __all__ = [
     "get_identity_account",
     "get_risky_user",
     "invoke_identity_actions",
+    "list_health_issues",
     "list_identity_accounts",
+    "list_risk_detections",
     "list_risky_users",
+    "list_sign_ins",
     "revoke_user_sessions",
     "set_users_enabled",
 ]
@@ -327,12 +334,28 @@ class AccountSummary(BaseModel):
     )
     risk_level: str | None = None
     risk_state: str | None = None
+    last_sign_ins: list[str] = Field(
+        default_factory=list, description="The latest sign-ins: time, IP, country, result."
+    )
     found: bool = Field(default=False, description="Known to Entra ID or Defender.")
     error: str | None = None
 
 
+def _sign_in_line(s: SignIn) -> str:
+    when = s.created_date_time.strftime("%Y-%m-%d %H:%M") if s.created_date_time else "?"
+    where = s.location.country_or_region if s.location else None
+    code = s.status.error_code if s.status else None
+    result = "ok" if s.succeeded else f"failed ({code})"
+    return f"{when} {s.ip_address or '?'} {where or '?'} {result}"
+
+
 @defender_task(
-    endpoints=("graph.identity_accounts.list", "graph.users.get", "graph.risky_users.get")
+    endpoints=(
+        "graph.identity_accounts.list",
+        "graph.users.get",
+        "graph.risky_users.get",
+        "graph.sign_ins.list",
+    )
 )
 async def describe_accounts(
     credentials: DefenderCredentialsLike,
@@ -387,6 +410,11 @@ async def describe_accounts(
                     info.risk_level, info.risk_state = risk.risk_level, risk.risk_state
                 except NotFoundError:
                     info.risk_level = "none"
+                try:
+                    recent = await client.sign_ins.list(user=info.object_id, limit=3)
+                    info.last_sign_ins = [_sign_in_line(x) for x in recent]
+                except DefenderError as exc:  # no AuditLog.Read.All, or no Entra ID P1 licence
+                    info.last_sign_ins = [f"unavailable: {getattr(exc, 'code', '') or exc}"]
             return ItemOutcome(item=user, status=OutcomeStatus.SUCCEEDED, result=info)
 
         outcomes = await run_bulk(who, one, concurrency=concurrency)
@@ -646,3 +674,87 @@ async def dismiss_risky_users(
         ```
     """
     return await _risk_bulk(credentials, user_ids, dry_run, tenant_id, confirm=False)
+
+
+@defender_task(endpoints=("graph.sign_ins.list",))
+async def list_sign_ins(
+    credentials: DefenderCredentialsLike,
+    user: str | None = None,
+    look_back_hours: int = 24,
+    limit: int | None = 100,
+    tenant_id: str | None = None,
+) -> list[SignIn]:
+    """Entra ID sign-ins of the last ``look_back_hours`` (of one user by object id or UPN).
+
+    Newest first; ``succeeded`` tells a passed sign-in from a refused one.
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.identities import list_sign_ins
+
+        @flow
+        async def failed_sign_ins(upn: str) -> list[str]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            rows = await list_sign_ins(creds, user=upn, look_back_hours=48)
+            return [s.ip_address or "?" for s in rows if not s.succeeded]
+        ```
+    """
+    since = datetime.now(UTC) - timedelta(hours=look_back_hours)
+    async with defender_client(credentials, tenant_id) as client:
+        return await client.sign_ins.list(user=user, since=since, limit=limit)
+
+
+@defender_task(endpoints=("graph.risk_detections.list",))
+async def list_risk_detections(
+    credentials: DefenderCredentialsLike,
+    user: str | None = None,
+    limit: int | None = None,
+    tenant_id: str | None = None,
+) -> list[RiskDetection]:
+    """Identity Protection's risk detections (of one user by object id or UPN).
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.identities import list_risk_detections
+
+        @flow
+        async def why_risky(upn: str) -> list[str]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            return [d.risk_event_type or "?" for d in await list_risk_detections(creds, upn)]
+        ```
+    """
+    async with defender_client(credentials, tenant_id) as client:
+        return await client.risk_detections.list(user=user, limit=limit)
+
+
+@defender_task(endpoints=("graph.health_issues.list",))
+async def list_health_issues(
+    credentials: DefenderCredentialsLike,
+    status: Literal["open", "closed", "suppressed"] | None = "open",
+    severity: Literal["low", "medium", "high"] | None = None,
+    limit: int | None = None,
+    tenant_id: str | None = None,
+) -> list[HealthIssue]:
+    """Defender for Identity health issues (sensors, directory credentials ...), open by default.
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.identities import list_health_issues
+
+        @flow
+        async def sensor_problems() -> list[str]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            issues = await list_health_issues(creds, severity="high")
+            return [i.display_name or i.id for i in issues]
+        ```
+    """
+    async with defender_client(credentials, tenant_id) as client:
+        return await client.identity_health_issues.list(
+            status=status, severity=severity, limit=limit
+        )

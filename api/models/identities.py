@@ -18,12 +18,17 @@ from prefect_defender.api.models.common import DefenderModel
 
 __all__ = [
     "EntraUser",
+    "HealthIssue",
     "IdentityAccount",
     "IdentityAction",
     "IdentityProvider",
     "InvokeActionResult",
     "ProviderAccount",
+    "RiskDetection",
     "RiskyUser",
+    "SignIn",
+    "SignInLocation",
+    "SignInStatus",
 ]
 
 
@@ -132,3 +137,72 @@ class RiskyUser(DefenderModel):
     risk_last_updated_date_time: datetime | None = None
     is_deleted: bool | None = None
     is_processing: bool | None = None
+
+
+class SignInStatus(DefenderModel):
+    """``status`` of a sign-in: ``errorCode`` 0 means success."""
+
+    error_code: int | None = None
+    failure_reason: str | None = None
+
+
+class SignInLocation(DefenderModel):
+    """Where a sign-in came from (as Entra ID geolocates the IP address)."""
+
+    city: str | None = None
+    country_or_region: str | None = None
+
+
+class SignIn(DefenderModel):
+    """An Entra ID sign-in (``GET /auditLogs/signIns``)."""
+
+    id: str
+    created_date_time: datetime | None = None
+    user_id: str | None = None
+    user_principal_name: str | None = None
+    app_display_name: str | None = None
+    ip_address: str | None = None
+    client_app_used: str | None = None
+    conditional_access_status: str | None = None
+    risk_level_during_sign_in: str | None = None
+    status: SignInStatus | None = None
+    location: SignInLocation | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        """True when Entra ID let the sign-in through (``errorCode`` 0)."""
+        return self.status is not None and self.status.error_code == 0
+
+
+class RiskDetection(DefenderModel):
+    """An Identity Protection risk detection (``GET /identityProtection/riskDetections``)."""
+
+    id: str
+    user_id: str | None = None
+    user_principal_name: str | None = None
+    risk_event_type: str | None = None
+    risk_level: str | None = None
+    risk_state: str | None = None
+    activity: str | None = None
+    ip_address: str | None = None
+    detected_date_time: datetime | None = None
+
+
+class HealthIssue(DefenderModel):
+    """A Defender for Identity health issue (``GET /security/identities/healthIssues``)."""
+
+    id: str
+    display_name: str | None = None
+    health_issue_type: str | None = None
+    issue_type_id: str | None = None
+    severity: str | None = None
+    status: str | None = None
+    description: str | None = None
+    created_date_time: datetime | None = None
+    last_modified_date_time: datetime | None = None
+    domain_names: list[str] = []
+    # Graph spells it with upper-case DNS, which the camelCase alias would not produce
+    sensor_dns_names: list[str] = Field(default_factory=list, alias="sensorDNSNames")
+    recommendations: list[str] = []
+    recommended_action_commands: list[str] = []
+    additional_information: list[str] = []

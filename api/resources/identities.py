@@ -26,17 +26,21 @@ from __future__ import annotations
 
 import builtins
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import Any
 
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.identities import (
     EntraUser,
+    HealthIssue,
     IdentityAccount,
     IdentityAction,
     IdentityProvider,
     InvokeActionResult,
+    RiskDetection,
     RiskyUser,
+    SignIn,
 )
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_next_link
@@ -49,7 +53,18 @@ from prefect_defender.api.validation import (
     check_user_ref,
 )
 
-__all__ = ["RISK_LEVELS", "RISK_STATES", "EntraUsersAPI", "IdentityAccountsAPI", "RiskyUsersAPI"]
+__all__ = [
+    "HEALTH_SEVERITIES",
+    "HEALTH_STATUSES",
+    "RISK_LEVELS",
+    "RISK_STATES",
+    "EntraUsersAPI",
+    "HealthIssuesAPI",
+    "IdentityAccountsAPI",
+    "RiskDetectionsAPI",
+    "RiskyUsersAPI",
+    "SignInsAPI",
+]
 
 #: documented riskLevel and riskState values (riskyUser resource), for filters
 RISK_LEVELS = ("low", "medium", "high", "hidden", "none")
@@ -62,6 +77,12 @@ RISK_STATES = (
     "confirmedCompromised",
 )
 _RISK_FILTER = ODataFilter(("riskLevel", "riskState"))
+_USER_FILTER = ODataFilter(("userId", "userPrincipalName", "createdDateTime"))
+#: documented healthIssue values (healthIssue resource); the list page's examples write the
+#: property as ``Status`` while the resource names it ``status``: the client sends ``status``
+HEALTH_STATUSES = ("open", "closed", "suppressed")
+HEALTH_SEVERITIES = ("low", "medium", "high")
+_HEALTH_FILTER = ODataFilter(("status", "severity"))
 #: ids per confirmCompromised/dismiss request: the pages document no maximum, so long lists
 #: are sent in batches of this size to bound each request
 MAX_USER_IDS = 60
@@ -275,3 +296,110 @@ class RiskyUsersAPI(Resource):
     async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[RiskyUser]:
         async for item in items:
             yield RiskyUser.model_validate(item)
+
+
+def _user_filter(user: str | None) -> str | None:
+    if user is None:
+        return None
+    ref = check_user_ref(user, "user")
+    if "@" in ref:
+        return _USER_FILTER.eq("userPrincipalName", ref)
+    return _USER_FILTER.eq("userId", ref)
+
+
+class SignInsAPI(Resource):
+    """Entra ID sign-in logs (``AuditLog.Read.All``; needs an Entra ID P1/P2 licence)."""
+
+    def iterate(
+        self,
+        *,
+        user: str | None = None,
+        since: datetime | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[SignIn]:
+        """Sign-ins, newest first, optionally of one user (object id or UPN) since a time."""
+        if since is not None and not isinstance(since, datetime):
+            raise ValidationError("since: a datetime", field="since")
+        flt = ODataFilter.and_(
+            _user_filter(user), _USER_FILTER.window("createdDateTime", since, None)
+        )
+        params: dict[str, Any] = {"$orderby": "createdDateTime desc"}
+        if flt:
+            params["$filter"] = flt
+        return _typed(
+            SignIn,
+            iterate_next_link(
+                self.transport, endpoint("graph.sign_ins.list"), params=params, limit=_limit(limit)
+            ),
+        )
+
+    async def list(self, **kw: Any) -> builtins.list[SignIn]:
+        """All of :meth:`iterate` as a list."""
+        return [s async for s in self.iterate(**kw)]
+
+
+class RiskDetectionsAPI(Resource):
+    """Identity Protection risk detections (``IdentityRiskEvent.Read.All``)."""
+
+    def iterate(
+        self, *, user: str | None = None, limit: int | None = None
+    ) -> AsyncIterator[RiskDetection]:
+        """Risk detections, optionally of one user (object id or UPN)."""
+        flt = _user_filter(user)
+        return _typed(
+            RiskDetection,
+            iterate_next_link(
+                self.transport,
+                endpoint("graph.risk_detections.list"),
+                params={"$filter": flt} if flt else None,
+                limit=_limit(limit),
+            ),
+        )
+
+    async def list(self, **kw: Any) -> builtins.list[RiskDetection]:
+        """All of :meth:`iterate` as a list."""
+        return [r async for r in self.iterate(**kw)]
+
+
+class HealthIssuesAPI(Resource):
+    """Defender for Identity health issues (``SecurityIdentitiesHealth.Read.All``)."""
+
+    def iterate(
+        self,
+        *,
+        status: str | None = None,
+        severity: str | None = None,
+        limit: int | None = None,
+    ) -> AsyncIterator[HealthIssue]:
+        """Health issues, optionally by ``status`` (open, closed, suppressed) and ``severity``."""
+        parts: builtins.list[str | None] = []
+        for name, value, allowed in (
+            ("status", status, HEALTH_STATUSES),
+            ("severity", severity, HEALTH_SEVERITIES),
+        ):
+            if value is None:
+                continue
+            if value not in allowed:
+                raise ValidationError(
+                    f"{name}: {str(value)[:40]!r} is not one of {', '.join(allowed)}", field=name
+                )
+            parts.append(_HEALTH_FILTER.eq(name, value))
+        flt = ODataFilter.and_(*parts)
+        return _typed(
+            HealthIssue,
+            iterate_next_link(
+                self.transport,
+                endpoint("graph.health_issues.list"),
+                params={"$filter": flt} if flt else None,
+                limit=_limit(limit),
+            ),
+        )
+
+    async def list(self, **kw: Any) -> builtins.list[HealthIssue]:
+        """All of :meth:`iterate` as a list."""
+        return [h async for h in self.iterate(**kw)]
+
+
+async def _typed(model: Any, items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Any]:
+    async for item in items:
+        yield model.model_validate(item)

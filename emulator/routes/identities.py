@@ -19,6 +19,11 @@ Served from Microsoft Graph v1.0's documented contract:
   user credential block must sign in again.
 * ``GET /identityProtection/riskyUsers[/{id}]`` and ``POST .../confirmCompromised`` /
   ``.../dismiss`` with ``{"userIds": [...]}`` (204).
+* ``GET /auditLogs/signIns`` (``AuditLog.Read.All``; ``$filter`` on userId, userPrincipalName,
+  createdDateTime; newest first), ``GET /identityProtection/riskDetections``
+  (``IdentityRiskEvent.Read.All``) and ``GET /security/identities/healthIssues``
+  (``SecurityIdentitiesHealth.Read.All``; the list page's examples filter on ``Status`` with a
+  capital S while the resource names it ``status``: both are accepted).
 
 Per tenant: the five incident users (``jdoe``, the seeded incident's account, and friends) plus
 the tenant's sign-in users (``analyst``, ``responder``) and a cloud-only ``breakglass`` admin.
@@ -30,7 +35,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from starlette.responses import JSONResponse, Response
@@ -146,7 +151,107 @@ def _world(ctx: Ctx) -> dict[str, Any]:
     data["identity_accounts"] = accounts
     data["risky_users"] = risky
     data["identity_log"] = {}
+    data["sign_ins"] = _seed_sign_ins(tenant.tenant_id, users)
+    data["risk_detections"] = _seed_detections(tenant.tenant_id, users)
+    data["health_issues"] = _seed_health(tenant.tenant_id, tenant.domain)
     return data
+
+
+def _ago(hours: float) -> str:
+    return (datetime.now(UTC) - timedelta(hours=hours)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _seed_sign_ins(tid: str, users: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    for n, u in enumerate(users.values()):
+        name = u["_name"]
+        rows: list[tuple[float, str, str, str, int, str | None, str]] = [
+            (1.0 + n, f"198.51.100.{10 + n}", "Seattle", "US", 0, None, "none"),
+            (26.0 + n, f"198.51.100.{10 + n}", "Seattle", "US", 0, None, "none"),
+        ]
+        if name == "jdoe":  # the seeded incident's account: a risky sign-in from the C2 address
+            rows.insert(0, (0.5, "203.0.113.66", "Unknown", "NL", 0, None, "high"))
+            rows.insert(
+                1,
+                (
+                    0.6,
+                    "203.0.113.66",
+                    "Unknown",
+                    "NL",
+                    50126,
+                    "Invalid username or password.",
+                    "high",
+                ),
+            )
+        for k, (hours, ip, city, country, code, reason, risk) in enumerate(rows):
+            sid = _guid(tid, "signin", name, str(k))
+            out[sid] = {
+                "id": sid,
+                "createdDateTime": _ago(hours),
+                "userId": u["id"],
+                "userPrincipalName": u["userPrincipalName"],
+                "userDisplayName": u["displayName"],
+                "appDisplayName": "Office 365 Exchange Online",
+                "ipAddress": ip,
+                "clientAppUsed": "Browser",
+                "conditionalAccessStatus": "success" if code == 0 else "notApplied",
+                "riskLevelDuringSignIn": risk,
+                "status": {"errorCode": code, "failureReason": reason or "Other."},
+                "location": {"city": city, "countryOrRegion": country},
+            }
+    return out
+
+
+def _seed_detections(tid: str, users: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    kinds = {"jdoe": ("unfamiliarFeatures", "high"), "asmith": ("anonymizedIPAddress", "medium")}
+    out: dict[str, dict[str, Any]] = {}
+    for u in users.values():
+        if u["_name"] not in kinds:
+            continue
+        kind, level = kinds[u["_name"]]
+        did = _guid(tid, "detection", u["_name"])
+        out[did] = {
+            "id": did,
+            "userId": u["id"],
+            "userPrincipalName": u["userPrincipalName"],
+            "userDisplayName": u["displayName"],
+            "riskEventType": kind,
+            "riskLevel": level,
+            "riskState": "atRisk",
+            "riskDetail": "none",
+            "activity": "signin",
+            "ipAddress": "203.0.113.66",
+            "detectedDateTime": _ago(0.5),
+            "source": "IdentityProtection",
+        }
+    return out
+
+
+def _seed_health(tid: str, domain: str) -> dict[str, dict[str, Any]]:
+    rows = [
+        ("Sensor stopped communicating", "sensor", "high", "open", [f"dc01.{domain}"]),
+        ("Directory services user credentials are incorrect", "global", "medium", "closed", []),
+    ]
+    out: dict[str, dict[str, Any]] = {}
+    for k, (title, kind, sev, status, sensors) in enumerate(rows):
+        hid = _guid(tid, "health", str(k))
+        out[hid] = {
+            "id": hid,
+            "displayName": title,
+            "healthIssueType": kind,
+            "issueTypeId": str(1000 + k),
+            "severity": sev,
+            "status": status,
+            "description": f"{title}. Generated by the prefect-defender emulator.",
+            "createdDateTime": _ago(48 + k),
+            "lastModifiedDateTime": _ago(2 + k),
+            "domainNames": [domain],
+            "sensorDNSNames": sensors,
+            "recommendations": ["Check the sensor's network connectivity."],
+            "recommendedActionCommands": [],
+            "additionalInformation": [],
+        }
+    return out
 
 
 def _public_user(u: dict[str, Any]) -> dict[str, Any]:
@@ -468,3 +573,68 @@ async def dismiss(ctx: Ctx) -> Response:
                     riskLastUpdatedDateTime=_now(),
                 )
     return Response(status_code=204)
+
+
+# -- sign-ins, risk detections, Defender for Identity health ----------------------------------
+def _collection(ctx: Ctx, key: str, fields: tuple[str, ...], order: str | None) -> Response:
+    top, skip = parse_top_skip(ctx.query, 1000, 100)
+    raw = ctx.query.get("$filter")
+    if raw and key == "health_issues":
+        raw = raw.replace("Status eq", "status eq")  # the list page's own example spelling
+    pred = compile_filter(raw, fields)
+    with ctx.state.lock:
+        rows = [dict(r) for r in _world(ctx)[key].values()]
+    rows = [r for r in rows if pred(r)]
+    if order:
+        rows.sort(key=lambda r: str(r.get(order) or ""), reverse=True)
+    path = {
+        "sign_ins": "auditLogs/signIns",
+        "risk_detections": "identityProtection/riskDetections",
+        "health_issues": "security/identities/healthIssues",
+    }[key]
+    body: dict[str, Any] = {
+        "@odata.context": f"{GRAPH_CTX}#{path}",
+        "value": rows[skip : skip + top],
+    }
+    if skip + top < len(rows):
+        extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
+        body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
+    return JSONResponse(body)
+
+
+@api("GET", "/v1.0/auditLogs/signIns", surface="graph", app=("AuditLog.Read.All",))
+async def list_sign_ins(ctx: Ctx) -> Response:
+    """Sign-in logs, newest first."""
+    return _collection(
+        ctx,
+        "sign_ins",
+        ("userId", "userPrincipalName", "createdDateTime", "ipAddress"),
+        "createdDateTime",
+    )
+
+
+@api(
+    "GET",
+    "/v1.0/identityProtection/riskDetections",
+    surface="graph",
+    app=("IdentityRiskEvent.Read.All",),
+)
+async def list_risk_detections(ctx: Ctx) -> Response:
+    """Risk detections, newest first."""
+    return _collection(
+        ctx,
+        "risk_detections",
+        ("userId", "userPrincipalName", "riskLevel", "riskState", "riskEventType"),
+        "detectedDateTime",
+    )
+
+
+@api(
+    "GET",
+    "/v1.0/security/identities/healthIssues",
+    surface="graph",
+    app=("SecurityIdentitiesHealth.Read.All", "SecurityIdentitiesHealth.ReadWrite.All"),
+)
+async def list_health_issues(ctx: Ctx) -> Response:
+    """Defender for Identity health issues."""
+    return _collection(ctx, "health_issues", ("status", "severity", "healthIssueType"), None)

@@ -27,13 +27,17 @@ from prefect_defender.api.validation import check_user_ref
 from prefect_defender.blocks import DefenderApplicationCredentials, DefenderUserCredentials
 from prefect_defender.tasks.identities import (
     confirm_users_compromised,
+    describe_accounts,
     dismiss_risky_users,
     get_entra_user,
     get_identity_account,
     get_risky_user,
     invoke_identity_actions,
+    list_health_issues,
     list_identity_accounts,
+    list_risk_detections,
     list_risky_users,
+    list_sign_ins,
     revoke_user_sessions,
     set_users_enabled,
 )
@@ -304,3 +308,34 @@ def test_any_text_is_a_user_reference_or_a_validation_error(text: str) -> None:
     except ValidationError:
         return
     assert "/" not in out and "?" not in out and "#" not in out and " " not in out
+
+
+async def test_sign_ins_risk_detections_and_health_issues(fresh: Any, creds: Any) -> None:
+    upn = f"jdoe@{DOMAIN}"
+    rows = await list_sign_ins.fn(creds, user=upn, look_back_hours=48)
+    assert rows and {r.user_principal_name for r in rows} == {upn}
+    times = [r.created_date_time for r in rows]
+    assert times == sorted(times, reverse=True)  # newest first
+    failed = [r for r in rows if not r.succeeded]
+    assert failed and failed[0].status.error_code == 50126  # type: ignore[union-attr]
+    assert {r.ip_address for r in rows} >= {"203.0.113.66"}
+    recent = await list_sign_ins.fn(creds, user=upn, look_back_hours=1)
+    assert 0 < len(recent) < len(rows)  # the window is applied by the API
+    by_id = await list_sign_ins.fn(creds, user=rows[0].user_id, look_back_hours=48)
+    assert [r.id for r in by_id] == [r.id for r in rows]
+    detections = await list_risk_detections.fn(creds, user=upn)
+    assert [d.risk_event_type for d in detections] == ["unfamiliarFeatures"]
+    issues = await list_health_issues.fn(creds)
+    assert issues and {i.status for i in issues} == {"open"}
+    assert issues[0].sensor_dns_names  # Graph's sensorDNSNames spelling
+    everything = await list_health_issues.fn(creds, status=None)
+    assert len(everything) > len(issues)
+
+
+async def test_describe_accounts_gives_the_approval_forms_rows(fresh: Any, creds: Any) -> None:
+    infos = await describe_accounts.fn(creds, [f"jdoe@{DOMAIN}", f"ghost@{DOMAIN}"])
+    jdoe, ghost = infos
+    assert jdoe.found and jdoe.providers == ["entraID", "activeDirectory"]
+    assert jdoe.risk_level in ("high", "none") and jdoe.object_id
+    assert len(jdoe.last_sign_ins) == 3 and "203.0.113.66" in jdoe.last_sign_ins[0]
+    assert not ghost.found and "Request_ResourceNotFound" in (ghost.error or "")

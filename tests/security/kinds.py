@@ -1053,6 +1053,12 @@ KINDS.update(
                 lambda c: str(uuid.uuid4()),
             ),
             _k(
+                "user_ref_optional",
+                lambda _: st.one_of(st.none(), st.sampled_from(_UPNS), st.uuids().map(str)),
+                lambda _: st.one_of(st.sampled_from(_BAD_USERS[1:]), not_a_str()),
+                lambda c: None,
+            ),
+            _k(
                 "user_ref",
                 lambda _: st.one_of(st.sampled_from(_UPNS), st.uuids().map(str)),
                 lambda _: st.one_of(st.sampled_from(_BAD_USERS), not_a_str()),
@@ -1371,6 +1377,9 @@ TASK_OVERRIDES: dict[tuple[str, str], str] = {
     ("invoke_identity_actions", "users"): "identity_users",
     ("set_users_enabled", "users"): "identity_users",
     ("revoke_user_sessions", "users"): "identity_users",
+    ("describe_accounts", "users"): "identity_users",
+    ("list_sign_ins", "user"): "user_ref_optional",
+    ("list_risk_detections", "user"): "user_ref_optional",
 }
 
 
