@@ -5,8 +5,10 @@
    checks each one reaches its tenants.
 3. Serves the playbook deployments and runs the incident poller, which sees the seeded
    high-severity ransomware incident and emits ``defender.incident.created``.
-4. The event triggers triage and contain-device; contain-device pauses for approval; the demo
-   approves it as an operator would (or waits for you in the UI with ``--no-auto-approve``).
+4. The event triggers triage, contain-device and contain-identity; both containments pause for
+   approval; the demo approves them as an operator would (or waits for you in the UI with
+   ``--no-auto-approve``): the device is isolated and the incident's account (``jdoe``) is
+   disabled and signed out on Entra ID and on-premises AD.
 5. Prints the outcome, the artifacts and the run URLs, then stops what it started.
 """
 
@@ -196,7 +198,12 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
         start_new_session=True,
     )
     try:
-        wanted = ["incident-poller", "triage-on-incident", "contain-on-incident"]
+        wanted = [
+            "incident-poller",
+            "triage-on-incident",
+            "contain-on-incident",
+            "contain-identity-on-incident",
+        ]
 
         def registered() -> bool:
             if proc.poll() is not None:
@@ -211,47 +218,52 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
         emitted_at = poll.end_time
         _say(f"poller finished: {poll.state.name if poll.state else poll.state}")
 
-        def paused_or_done() -> Any:
+        def paused_or_done(deployment: str) -> Any:
             runs = [
                 r
-                for r in asyncio.run(_runs("contain-on-incident"))
+                for r in asyncio.run(_runs(deployment))
                 if str(r.parameters.get("incident_id")) == "1001"
             ]
             if runs and (runs[0].state.is_paused() or runs[0].state.is_final()):
                 return runs[0]
             return None
 
-        run = _wait(paused_or_done, 180, "contain-device to ask for approval")
-        url = f"{server.ui_url}/runs/flow-run/{run.id}"
-        if run.state.is_paused():
-            if auto_approve:
-                _say(f"contain-device is waiting for approval: {url}")
-                _say("approving as operator 'demo-operator' (isolation: Selective)")
-                resume_flow_run(
-                    run.id,
-                    run_input={
-                        "approve": True,
-                        "approved_by": "demo-operator",
-                        "isolation_type": "Selective",
-                        "comment": "demo approval",
-                    },
-                )
-            else:
-                _say(f"approve the containment in the Prefect UI: {url}")
-        final = _wait(
-            lambda: (
-                (
-                    r := next(
-                        (x for x in asyncio.run(_runs("contain-on-incident")) if x.id == run.id),
-                        None,
+        def approve(deployment: str, what: str, run_input: dict[str, Any]) -> tuple[Any, str]:
+            run = _wait(lambda: paused_or_done(deployment), 180, f"{what} to ask for approval")
+            url = f"{server.ui_url}/runs/flow-run/{run.id}"
+            if run.state.is_paused():
+                if auto_approve:
+                    _say(f"{what} is waiting for approval: {url}")
+                    _say(f"approving {what} as operator 'demo-operator'")
+                    resume_flow_run(
+                        run.id,
+                        run_input={"approve": True, "approved_by": "demo-operator", **run_input},
                     )
-                )
-                and r.state.is_final()
-                and r
-            ),
-            900,
-            "contain-device to finish",
+                else:
+                    _say(f"approve {what} in the Prefect UI: {url}")
+            return run, url
+
+        def finished(deployment: str, run: Any, what: str) -> Any:
+            return _wait(
+                lambda: (
+                    (r := next((x for x in asyncio.run(_runs(deployment)) if x.id == run.id), None))
+                    and r.state.is_final()
+                    and r
+                ),
+                900,
+                f"{what} to finish",
+            )
+
+        run, url = approve(
+            "contain-on-incident",
+            "contain-device",
+            {"isolation_type": "Selective", "comment": "demo approval"},
         )
+        ident_run, ident_url = approve(
+            "contain-identity-on-incident", "contain-identity", {"comment": "demo approval"}
+        )
+        final = finished("contain-on-incident", run, "contain-device")
+        ident_final = finished("contain-identity-on-incident", ident_run, "contain-identity")
         triage = _wait(
             lambda: next(
                 (
@@ -273,17 +285,33 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
             f"contain-device: {final.state.name}; isolations on the emulator: "
             + ", ".join(f"{a['computerDnsName']} {a['status']}" for a in actions)
         )
+        disabled = [
+            u["userPrincipalName"]
+            for u in emu.admin.dump(contoso, "entra_users")
+            if u.get("accountEnabled") is False
+        ]
+        acted = emu.admin.dump(contoso, "identity_log")
+        _say(
+            f"contain-identity: {ident_final.state.name}; accounts disabled: "
+            + (", ".join(disabled) or "none")
+            + f"; identity actions on the emulator: {len(acted)} ("
+            + ", ".join(sorted({f"{e['action']}@{e['provider']}" for e in acted}))
+            + ")"
+        )
         if incident["comments"]:
             _say(f"last incident comment: {incident['comments'][-1]['comment'][:160]}")
         if latency is not None:
             _say(f"event-to-action latency: {latency:.1f}s (poller done -> contain run started)")
         _say(f"report artifacts: {server.ui_url}/artifacts")
         _say(f"contain-device run: {url}")
+        _say(f"contain-identity run: {ident_url}")
         _say(f"triage run: {server.ui_url}/runs/flow-run/{triage.id}")
         ok = (
             final.state.is_completed()
+            and ident_final.state.is_completed()
             and triage.state.is_completed()
             and any(a["status"] == "Succeeded" for a in actions)
+            and bool(disabled)
         )
         return 0 if ok else 1
     finally:

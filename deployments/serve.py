@@ -20,6 +20,7 @@ from prefect_defender.flows.block_indicators import block_indicators
 from prefect_defender.flows.connectivity import defender_connectivity_check
 from prefect_defender.flows.contain import contain_device
 from prefect_defender.flows.contain_identity import contain_identity
+from prefect_defender.flows.contain_incident import contain_incident
 from prefect_defender.flows.evidence import collect_evidence
 from prefect_defender.flows.hunt_respond import hunt_and_respond
 from prefect_defender.flows.mssp import mssp_fanout
@@ -28,7 +29,13 @@ from prefect_defender.flows.release import release_containment
 from prefect_defender.flows.sigma import EXAMPLE_RULES, sigma_hunt
 from prefect_defender.flows.triage import triage_incident, triage_open_incidents
 
-__all__ = ["EVENT_PARAMETERS", "build_deployments", "contain_trigger", "triage_trigger"]
+__all__ = [
+    "EVENT_PARAMETERS",
+    "build_deployments",
+    "contain_identity_trigger",
+    "contain_trigger",
+    "triage_trigger",
+]
 
 #: flow parameters filled from the poller's event
 EVENT_PARAMETERS = {
@@ -55,6 +62,25 @@ def contain_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventT
         match={
             "prefect.resource.id": "defender.incident.*",
             "defender.incident.severity": list(severities),
+        },
+        parameters=dict(EVENT_PARAMETERS),
+    )
+
+
+def _approval_only(parameters: dict[str, Any] | None) -> dict[str, Any]:
+    """The parameters identity containment shares with device containment (approval, safety)."""
+    return {k: v for k, v in (parameters or {}).items() if k in ("approval", "safety", "notify")}
+
+
+def contain_identity_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
+    """Propose identity containment for new incidents of these severities naming an account."""
+    return DeploymentEventTrigger(
+        name="defender-incident-created-contain-identity",
+        expect={"defender.incident.created"},
+        match={
+            "prefect.resource.id": "defender.incident.*",
+            "defender.incident.severity": list(severities),
+            "defender.incident.has_accounts": "true",
         },
         parameters=dict(EVENT_PARAMETERS),
     )
@@ -97,6 +123,15 @@ def build_deployments(
         contain_device.to_deployment(name="contain-device", parameters=common, tags=["defender"]),
         contain_identity.to_deployment(
             name="contain-identity", parameters=common, tags=["defender"]
+        ),
+        contain_identity.to_deployment(
+            name="contain-identity-on-incident",
+            parameters={**common, **_approval_only(contain_parameters)},
+            triggers=[contain_identity_trigger()],
+            tags=["defender"],
+        ),
+        contain_incident.to_deployment(
+            name="contain-incident", parameters=common, tags=["defender"]
         ),
         block_indicators.to_deployment(
             name="block-indicators", parameters=common, tags=["defender"]

@@ -15,6 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect import flow
+from prefect.variables import Variable
 
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.identities import IdentityAction
@@ -29,7 +30,7 @@ from prefect_defender.flows.approval import AccountDecision, ApprovalPolicy, req
 from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard, account_protection_reason
-from prefect_defender.flows.steps import write_report
+from prefect_defender.flows.steps import run_key_for, write_report
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.identities import (
     AccountSummary,
@@ -38,7 +39,16 @@ from prefect_defender.tasks.identities import (
 )
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
 
-__all__ = ["DEFAULT_ACTIONS", "contain_identity", "users_of_incident"]
+__all__ = [
+    "DEFAULT_ACTIONS",
+    "account_proposal",
+    "account_rows",
+    "act_on_accounts",
+    "check_actions",
+    "contain_identity",
+    "protected_accounts",
+    "users_of_incident",
+]
 
 DEFAULT_ACTIONS = [IdentityAction.DISABLE, IdentityAction.REVOKE_ALL_SESSIONS]
 COLUMNS = ["account", "action", "outcome", "via", "note"]
@@ -52,6 +62,117 @@ def users_of_incident(incident: Any) -> list[str]:
             if (ent.entity_type or "").lower() == "user" and ent.user_principal_name:
                 seen.setdefault(ent.user_principal_name, None)
     return list(seen)
+
+
+def protected_accounts(safety: SafetyPolicy, infos: list[AccountSummary]) -> dict[str, str]:
+    """``{user: why}`` for the accounts the safety policy protects."""
+    out: dict[str, str] = {}
+    for i in infos:
+        reason = account_protection_reason(safety, i.user_principal_name or i.user, i.object_id)
+        if reason:
+            out[i.user] = reason
+    return out
+
+
+def account_proposal(
+    infos: list[AccountSummary], acts: list[IdentityAction], protected: dict[str, str]
+) -> str:
+    """The approval form's table of accounts."""
+    return markdown_table(
+        [
+            {
+                "account": i.user_principal_name or i.user,
+                "providers": ", ".join(i.providers) or ("entraID" if i.object_id else "?"),
+                "enabled": "" if i.enabled is None else str(i.enabled).lower(),
+                "risk": i.risk_level or "",
+                "last sign-in": i.last_sign_ins[0] if i.last_sign_ins else "",
+                "actions": ", ".join(a.value for a in acts),
+                "protected": protected.get(i.user, ""),
+                "note": "" if i.found else (i.error or "not found"),
+            }
+            for i in infos
+        ],
+        ["account", "providers", "enabled", "risk", "last sign-in", "actions", "protected", "note"],
+    )
+
+
+async def act_on_accounts(
+    creds: Any,
+    who: list[str],
+    acts: list[IdentityAction],
+    protected: dict[str, str],
+    allow_protected: bool,
+    guard: WriteGuard,
+    tenant: str,
+    tenant_id: str | None,
+    fallback_to_entra: bool,
+    run_key: str | None = None,
+) -> list[tuple[str, str, ItemOutcome]]:
+    """Run ``acts`` on ``who`` under the safety rails; ``(user, action, outcome)`` in order.
+
+    With ``run_key``, the (account, action) pairs that succeeded are kept in a Prefect Variable
+    (``defender_identity_run_<key>``), so a re-run of the same logical run after a crash acts
+    once per account and action: pairs done before are reported as skipped.
+    """
+    results: dict[tuple[str, str], ItemOutcome] = {}
+    variable = f"defender_identity_run_{run_key}" if run_key and not guard.policy.dry_run else None
+    done_before: set[str] = set()
+    if variable:
+        done_before = set(await Variable.aget(variable, default=[]) or [])
+    for action in acts:
+        admitted: list[str] = []
+        for user in who:
+            if f"{user} {action.value}" in done_before:
+                results[(user, action.value)] = ItemOutcome(
+                    item=f"{user} {action.value}",
+                    status=OutcomeStatus.SKIPPED,
+                    reason=f"already done by an earlier attempt of this run (run key {run_key})",
+                )
+                continue
+            if user in protected and not allow_protected:
+                results[(user, action.value)] = ItemOutcome(
+                    item=f"{user} {action.value}",
+                    status=OutcomeStatus.SKIPPED,
+                    reason=f"{protected[user]}: not approved for protected accounts",
+                )
+                continue
+            why = await guard.admit(tenant)
+            if why is not None:
+                results[(user, action.value)] = ItemOutcome(
+                    item=f"{user} {action.value}", status=OutcomeStatus.SKIPPED, reason=why
+                )
+                continue
+            admitted.append(user)
+        if admitted:
+            done = await invoke_identity_actions(
+                creds,
+                admitted,
+                [action],
+                fallback_to_entra=fallback_to_entra,
+                dry_run=guard.policy.dry_run,
+                tenant_id=tenant_id,
+            )
+            for user, outcome in zip(admitted, done, strict=True):
+                results[(user, action.value)] = outcome
+            if variable:
+                done_before |= {o.item for o in done if o.status == OutcomeStatus.SUCCEEDED}
+                await Variable.aset(variable, sorted(done_before), overwrite=True)
+    return [(u, a.value, results[(u, a.value)]) for u in who for a in acts]
+
+
+def account_rows(ordered: list[tuple[str, str, ItemOutcome]]) -> list[dict[str, Any]]:
+    """Report rows of :func:`act_on_accounts`' outcomes."""
+    return [_row(o, u, a) for u, a, o in ordered]
+
+
+def check_actions(actions: list[IdentityAction] | None) -> list[IdentityAction]:
+    """The identity actions asked for (default: disable and revoke all sessions)."""
+    return check_items(
+        actions if actions is not None else DEFAULT_ACTIONS,
+        lambda v, f: check_choice(v, IdentityAction, f),
+        "actions",
+        max_items=6,
+    )
 
 
 def _row(outcome: ItemOutcome, user: str, action: str) -> dict[str, Any]:
@@ -78,6 +199,7 @@ async def contain_identity(
     approval: ApprovalPolicy | None = None,
     safety: SafetyPolicy | None = None,
     comment_on_incident: bool = True,
+    run_key: str | None = None,
     notify: list[str] | None = None,
     notify_on: NotifyOn = "always",
 ) -> dict[str, Any]:
@@ -92,6 +214,8 @@ async def contain_identity(
         fallback_to_entra: use Entra ID's own action where Defender has no account for it.
         approval: auto-approve severities and timeout (protected accounts always ask).
         safety: dry run, caps, protected accounts/patterns, kill switch variable.
+        run_key: idempotency key; default: derived from the inputs and the day, so a re-run
+            after a crash acts once per account and action (pass a new key to act again).
         notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
         notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
 
@@ -112,12 +236,7 @@ async def contain_identity(
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
     incident_id = check_incident_id(incident_id) if incident_id else None
-    acts = check_items(
-        actions if actions is not None else DEFAULT_ACTIONS,
-        lambda v, f: check_choice(v, IdentityAction, f),
-        "actions",
-        max_items=6,
-    )
+    acts = check_actions(actions)
     tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
     extra = check_items(users or [], check_user_ref, "users", max_items=1000)
     creds = await load_credentials(credentials)
@@ -144,15 +263,7 @@ async def contain_identity(
         )
         return summary
     infos: list[AccountSummary] = await describe_accounts(creds, who, tenant_id=tenant_id)
-    protected = {
-        i.user: reason
-        for i in infos
-        if (
-            reason := account_protection_reason(
-                safety, i.user_principal_name or i.user, i.object_id
-            )
-        )
-    }
+    protected = protected_accounts(safety, infos)
     severity = incident.severity if incident else None
     auto = bool(severity and severity in approval.auto_approve_severities and not protected)
     allow_protected = False
@@ -160,31 +271,7 @@ async def contain_identity(
     if auto:
         verdict = f"auto-approved (severity {severity})"
     else:
-        proposal = markdown_table(
-            [
-                {
-                    "account": i.user_principal_name or i.user,
-                    "providers": ", ".join(i.providers) or ("entraID" if i.object_id else "?"),
-                    "enabled": "" if i.enabled is None else str(i.enabled).lower(),
-                    "risk": i.risk_level or "",
-                    "last sign-in": i.last_sign_ins[0] if i.last_sign_ins else "",
-                    "actions": ", ".join(a.value for a in acts),
-                    "protected": protected.get(i.user, ""),
-                    "note": "" if i.found else (i.error or "not found"),
-                }
-                for i in infos
-            ],
-            [
-                "account",
-                "providers",
-                "enabled",
-                "risk",
-                "last sign-in",
-                "actions",
-                "protected",
-                "note",
-            ],
-        )
+        proposal = account_proposal(infos, acts, protected)
         title = f"incident {incident_id} ({severity})" if incident else "the listed accounts"
         decision, verdict = await request_decision(
             f"## Approve containment of the accounts of {title}?\n\n{proposal}\n\n"
@@ -224,37 +311,22 @@ async def contain_identity(
     summary["approved"] = True
     summary["verdict"] = verdict
     guard = WriteGuard(safety)
-    results: dict[tuple[str, str], ItemOutcome] = {}
-    for action in acts:
-        admitted: list[str] = []
-        for user in who:
-            if user in protected and not allow_protected:
-                results[(user, action.value)] = ItemOutcome(
-                    item=f"{user} {action.value}",
-                    status=OutcomeStatus.SKIPPED,
-                    reason=f"{protected[user]}: not approved for protected accounts",
-                )
-                continue
-            why = await guard.admit(tenant)
-            if why is not None:
-                results[(user, action.value)] = ItemOutcome(
-                    item=f"{user} {action.value}", status=OutcomeStatus.SKIPPED, reason=why
-                )
-                continue
-            admitted.append(user)
-        if admitted:
-            done = await invoke_identity_actions(
-                creds,
-                admitted,
-                [action],
-                fallback_to_entra=fallback_to_entra,
-                dry_run=safety.dry_run,
-                tenant_id=tenant_id,
-            )
-            for user, outcome in zip(admitted, done, strict=True):
-                results[(user, action.value)] = outcome
-    ordered = [(u, a.value, results[(u, a.value)]) for u in who for a in acts]
-    rows = [_row(o, u, a) for u, a, o in ordered]
+    key = run_key or run_key_for(
+        "contain-identity", tenant, incident_id, sorted(who), [a.value for a in acts]
+    )
+    ordered = await act_on_accounts(
+        creds,
+        who,
+        acts,
+        protected,
+        allow_protected,
+        guard,
+        tenant,
+        tenant_id,
+        fallback_to_entra,
+        run_key=key,
+    )
+    rows = account_rows(ordered)
     summary["outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
     ok = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
     if comment_on_incident and incident_id and not safety.dry_run:

@@ -112,6 +112,8 @@ def incident_event(tenant_id: str, incident: Incident, created: bool) -> dict[st
                 entities["urls"].add(ent.url)
             if ent.account_name:
                 entities["users"].add(ent.account_name)
+            if ent.user_principal_name:
+                entities.setdefault("accounts", set()).add(ent.user_principal_name)
     return {
         "event": "defender.incident.created" if created else "defender.incident.updated",
         "resource": {
@@ -120,6 +122,8 @@ def incident_event(tenant_id: str, incident: Incident, created: bool) -> dict[st
             "defender.tenant.id": tenant_id,
             "defender.incident.id": str(incident.incident_id),
             "defender.incident.severity": str(incident.severity or "Unknown"),
+            # lets a trigger start identity containment only for incidents that name an account
+            "defender.incident.has_accounts": "true" if entities.get("accounts") else "false",
         },
         "payload": {
             "tenant_id": tenant_id,

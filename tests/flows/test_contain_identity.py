@@ -254,3 +254,104 @@ def test_release_re_enables_the_incidents_accounts_and_dismisses_risk(
         i for i in fresh.admin.dump(tenants["contoso"], "incidents") if i["incidentId"] == iid
     )
     assert "2 account action(s)" in incident["comments"][-1]["comment"]
+
+
+def _incident_with_devices_and_users(
+    emu: Any, tenant: str, machine_ids: list[str], users: list[str]
+) -> int:
+    alerts = [
+        {
+            "id": f"da_inc_{m[:8]}",
+            "machineId": m,
+            "computerDnsName": m,
+            "severity": "High",
+            "title": "Ransomware behaviour",
+            "entities": [{"entityType": "User", "userPrincipalName": u, "accountName": u[:5]}],
+        }
+        for m, u in zip(machine_ids, users, strict=True)
+    ]
+    incidents = emu.admin.upsert_incidents(
+        tenant,
+        [
+            {
+                "incidentName": "device and account",
+                "severity": "High",
+                "status": "Active",
+                "alerts": alerts,
+            }
+        ],
+    )
+    return int(incidents[0]["incidentId"])
+
+
+def test_contain_incident_devices_and_accounts_in_one_approval(
+    saved_block: str, fast_actions: Any, tenants: dict, creds: Any
+) -> None:
+    from prefect_defender.flows.contain_incident import contain_incident
+
+    tid = tenants["contoso"]
+    ws = [m for m in fast_actions.admin.dump(tid, "machines") if "-ws-" in m["computerDnsName"]]
+    mids = [ws[30]["id"], ws[31]["id"]]
+    upns = [f"ckent@{DOMAIN}", f"breakglass@{DOMAIN}"]
+    iid = _incident_with_devices_and_users(fast_actions, tid, mids, upns)
+    fut = start(
+        None,
+        contain_incident,
+        credentials=saved_block,
+        incident_id=iid,
+        identity_actions=["revokeAllSessions"],
+        poll_interval_seconds=0.05,
+        approval=ApprovalPolicy(auto_approve_severities=["High"], poll_interval_seconds=1),
+    )
+    # High would be auto-approved, but break-glass is protected: one form for everything
+    run = wait_paused("defender-contain-incident", set())
+    resume(run.id, approve=True, approved_by="erin", isolation_type="Full")
+    summary = fut.result(timeout=180)
+    assert summary["approved"] is True and summary["verdict"] == "approved by erin"
+    assert len(summary["device_outcomes"]) == 2
+    assert all(o["status"] == "succeeded" for o in summary["device_outcomes"])
+    isolated = {
+        a["machineId"]
+        for a in fast_actions.admin.dump(tid, "machineActions")
+        if a["type"] == "Isolate" and a["machineId"] in mids
+    }
+    assert isolated == set(mids)
+    by = {o["item"]: o["status"] for o in summary["account_outcomes"]}
+    assert by == {
+        f"ckent@{DOMAIN} revokeAllSessions": "succeeded",
+        f"breakglass@{DOMAIN} revokeAllSessions": "skipped",
+    }
+    incident = next(i for i in fast_actions.admin.dump(tid, "incidents") if i["incidentId"] == iid)
+    last = incident["comments"][-1]["comment"]
+    assert "devices isolated 2/2" in last and "account actions 1/2" in last
+
+
+def test_a_rerun_of_the_same_run_acts_once_per_account_and_action(
+    saved_block: str, fresh: Any, tenants: dict, creds: Any
+) -> None:
+    """A crash after acting, then the same logical run again (same run key): nothing twice."""
+    tid = tenants["contoso"]
+    upn = f"dprince@{DOMAIN}"
+    kw: dict[str, Any] = {
+        "credentials": saved_block,
+        "users": [upn],
+        "actions": ["revokeAllSessions"],
+        "run_key": "rerun-test-1",
+        "approval": ApprovalPolicy(poll_interval_seconds=1),
+    }
+
+    def run_once() -> dict[str, Any]:
+        fut = start(None, contain_identity, **kw)
+        paused = wait_paused("defender-contain-identity", set())
+        resume(paused.id, approve=True)
+        return dict(fut.result(timeout=120))
+
+    before = len(fresh.admin.dump(tid, "identity_log"))
+    first = run_once()
+    assert [o["status"] for o in first["outcomes"]] == ["succeeded"]
+    after_first = len(fresh.admin.dump(tid, "identity_log"))
+    assert after_first == before + 1
+    second = run_once()
+    assert [o["status"] for o in second["outcomes"]] == ["skipped"]
+    assert "earlier attempt" in second["outcomes"][0]["reason"]
+    assert len(fresh.admin.dump(tid, "identity_log")) == after_first

@@ -382,7 +382,7 @@ def _flow_baseline(name: str, param: str, blocks: dict[str, str], machine: str) 
         kw["ioc_values"] = ["6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"]
     if name == "sigma_hunt":
         kw["rule_texts"] = [SIGMA_RULE]
-    if name == "triage_incident" and param != "incident_id":
+    if name in ("triage_incident", "contain_incident") and param != "incident_id":
         kw["incident_id"] = 1001
     if name == "block_indicators" and param == "incident_tenant_id":
         kw["incident_id"] = 1001

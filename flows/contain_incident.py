@@ -1,0 +1,269 @@
+"""Contain incident: the devices *and* the accounts of one incident, in one approval.
+
+1. Read the incident: its alerts' devices and user entities.
+2. One approval form lists both (devices with the isolation, accounts with their providers,
+   Entra state, risk and last sign-in); protected devices and accounts are flagged and only
+   touched with **include_protected**. Auto-approve applies only when nothing is protected.
+3. Isolate the devices and run the identity actions under one set of safety rails (one
+   per-run cap counts both), wait for the isolations, comment once, write one report.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from prefect import flow
+
+from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.models.identities import IdentityAction
+from prefect_defender.api.models.machine_actions import ActionType
+from prefect_defender.api.validation import check_guid, check_incident_id
+from prefect_defender.flows.approval import ApprovalPolicy, request_decision
+from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.contain_identity import (
+    account_proposal,
+    account_rows,
+    act_on_accounts,
+    check_actions,
+    protected_accounts,
+    users_of_incident,
+)
+from prefect_defender.flows.notify import NotifyOn, notifying
+from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
+from prefect_defender.flows.steps import (
+    apply_machine_actions,
+    await_machine_actions,
+    outcome_rows,
+    plan_machine_actions,
+    run_key_for,
+    write_report,
+)
+from prefect_defender.tasks.base import OutcomeStatus, defender_client, task_logger
+from prefect_defender.tasks.identities import describe_accounts
+from prefect_defender.tasks.incidents import add_incident_comment, get_incident
+
+__all__ = ["contain_incident"]
+
+COLUMNS = ["target", "kind", "action", "outcome", "final", "note"]
+
+
+@notifying
+@flow(name="defender-contain-incident", log_prints=True)
+async def contain_incident(
+    credentials: str = "defender-application-credentials/soc",
+    incident_id: int | str | None = None,
+    tenant_id: str | None = None,
+    isolation_type: Literal["Full", "Selective"] = "Selective",
+    identity_actions: list[IdentityAction] | None = None,
+    fallback_to_entra: bool = True,
+    approval: ApprovalPolicy | None = None,
+    safety: SafetyPolicy | None = None,
+    wait_timeout_seconds: int = 1800,
+    poll_interval_seconds: float = 10.0,
+    comment_on_incident: bool = True,
+    run_key: str | None = None,
+    notify: list[str] | None = None,
+    notify_on: NotifyOn = "always",
+) -> dict[str, Any]:
+    """Isolate an incident's devices and contain its accounts, after one approval.
+
+    Parameters:
+        credentials: the credentials block, ``<block-type-slug>/<name>``.
+        incident_id: the Defender XDR incident.
+        tenant_id: for a partner block, the customer tenant.
+        isolation_type: Full or Selective (the form can change it).
+        identity_actions: default ``disable`` and ``revokeAllSessions``.
+        fallback_to_entra: use Entra ID's own action where Defender has no account for it.
+        approval: auto-approve severities, never-auto device tags, timeout.
+        safety: dry run, caps (devices and accounts count together), protected devices and
+            accounts, kill switch.
+        notify: saved notification blocks told the outcome.
+        notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
+
+    Returns a summary with one outcome per device and per account and action.
+
+    Example:
+        ```python
+        from prefect_defender.flows.contain_incident import contain_incident
+
+        contain_incident(credentials="defender-application-credentials/soc", incident_id=1001)
+        ```
+    """
+    log = task_logger()
+    approval = approval or ApprovalPolicy()
+    safety = safety or SafetyPolicy()
+    iid = check_incident_id(incident_id)
+    acts = check_actions(identity_actions)
+    tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+    creds = await load_credentials(credentials)
+    tenant = own_tenant(creds, tenant_id)
+    incident = await get_incident(creds, iid, tenant_id)
+    ids = list(dict.fromkeys(i.lower() for i in incident.device_ids()))
+    async with defender_client(creds, tenant_id) as client:
+        machines = [await client.machines.get(m) for m in ids]
+        link = lambda mid: client.portal_link("machine", mid)  # noqa: E731
+        plan = plan_machine_actions(
+            machines, ActionType.ISOLATE, safety, {"isolation_type": isolation_type}, link
+        )
+    who = users_of_incident(incident)
+    infos = await describe_accounts(creds, who, tenant_id=tenant_id) if who else []
+    protected = protected_accounts(safety, infos)
+    summary: dict[str, Any] = {
+        "incident_id": iid,
+        "tenant_id": tenant,
+        "devices": len(plan),
+        "accounts": len(who),
+        "approved": False,
+        "device_outcomes": [],
+        "account_outcomes": [],
+    }
+    if not plan and not who:
+        await write_report(
+            "defender-contain-incident",
+            "Contain incident: nothing to do",
+            [f"Incident {iid} names no device and no account."],
+            [],
+            COLUMNS,
+        )
+        return summary
+    never_auto = {t.lower() for t in approval.never_auto_tags}
+    risky_devices = [p for p in plan if p.protected] + [
+        m for m in machines if never_auto & {t.lower() for t in m.machine_tags}
+    ]
+    auto = bool(
+        incident.severity
+        and incident.severity in approval.auto_approve_severities
+        and not risky_devices
+        and not protected
+    )
+    chosen_type = isolation_type
+    allow_protected = False
+    approver = "policy"
+    if auto:
+        verdict = f"auto-approved (severity {incident.severity})"
+    else:
+        devices = markdown_table(
+            [
+                {
+                    "device": p.computer_dns_name,
+                    "action": f"Isolate ({isolation_type})",
+                    "protected": p.protected or "",
+                }
+                for p in plan
+            ],
+            ["device", "action", "protected"],
+        )
+        decision, verdict = await request_decision(
+            f"## Approve containment of incident {iid} ({incident.severity})?\n\n"
+            f"### Devices\n\n{devices if plan else 'none'}\n\n"
+            f"### Accounts\n\n{account_proposal(infos, acts, protected) if who else 'none'}\n\n"
+            "Tick **approve** to isolate the devices and act on the accounts. Protected devices "
+            "and accounts are only touched with **include_protected**. No answer within the "
+            "timeout means *do not act*.",
+            approval,
+            isolation_type=isolation_type,
+        )
+        if decision is None or not decision.approve:
+            log.info("incident containment not approved: %s", verdict)
+            summary["verdict"] = verdict
+            await write_report(
+                "defender-contain-incident",
+                f"Contain incident {iid}: not approved",
+                [f"Decision: {verdict}"],
+                [],
+                COLUMNS,
+            )
+            if comment_on_incident and not safety.dry_run:
+                await add_incident_comment(
+                    creds, iid, f"Containment not performed: {verdict}.", tenant_id
+                )
+            return summary
+        chosen_type = decision.isolation_type
+        allow_protected = decision.include_protected
+        approver = decision.approved_by or "analyst"
+        for p in plan:
+            p.options["isolation_type"] = chosen_type
+    summary["approved"] = True
+    summary["verdict"] = verdict
+    guard = WriteGuard(safety)  # one guard: the per-run cap counts devices and accounts together
+    comment = f"prefect-defender contain-incident (incident {iid}, approved by {approver})"
+    key = run_key or run_key_for("contain-incident", tenant, iid, sorted(ids), chosen_type)
+    device_outcomes = (
+        await apply_machine_actions(
+            creds, plan, comment, guard, tenant, tenant_id, allow_protected, run_key=key
+        )
+        if plan
+        else []
+    )
+    ordered = (
+        await act_on_accounts(
+            creds,
+            who,
+            acts,
+            protected,
+            allow_protected,
+            guard,
+            tenant,
+            tenant_id,
+            fallback_to_entra,
+        )
+        if who
+        else []
+    )
+    if device_outcomes and not safety.dry_run:
+        device_outcomes = await await_machine_actions(
+            creds, device_outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+        )
+    drows = outcome_rows(plan, device_outcomes)
+    arows = account_rows(ordered)
+    rows = [
+        {
+            "target": r["machine"],
+            "kind": "device",
+            "action": r["action"],
+            "outcome": r["outcome"],
+            "final": r["final"],
+            "note": r["note"],
+        }
+        for r in drows
+    ] + [
+        {
+            "target": r["account"],
+            "kind": "account",
+            "action": r["action"],
+            "outcome": r["outcome"],
+            "final": r["via"],
+            "note": r["note"],
+        }
+        for r in arows
+    ]
+    summary["device_outcomes"] = [o.model_dump(mode="json") for o in device_outcomes]
+    summary["account_outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
+    isolated = sum(r["final"] == "Succeeded" for r in drows)
+    contained = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
+    if comment_on_incident and not safety.dry_run:
+        try:
+            await add_incident_comment(
+                creds,
+                iid,
+                f"Containment ({verdict}, {chosen_type}): devices isolated {isolated}/"
+                f"{len(drows)}; account actions {contained}/{len(ordered)}",
+                tenant_id,
+            )
+        except DefenderError as exc:
+            log.warning("could not comment on incident %s: %s", iid, exc)
+    await write_report(
+        "defender-contain-incident",
+        f"Contain incident {iid}",
+        [
+            f"Tenant: {tenant}",
+            f"Decision: {verdict}",
+            f"Isolation: {chosen_type}",
+            f"Dry run: {safety.dry_run}",
+            f"Devices isolated: {isolated}/{len(drows)}",
+            f"Account actions succeeded: {contained}/{len(ordered)}",
+        ],
+        rows,
+        COLUMNS,
+    )
+    return summary
