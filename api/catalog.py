@@ -759,6 +759,13 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "user-get",
     ),
     _graph(
+        "graph.users.member_of",
+        "GET",
+        "/users/{id}/memberOf",
+        ("GroupMember.Read.All", "Directory.Read.All"),
+        "user-list-memberof",
+    ),
+    _graph(
         "graph.users.set_enabled",
         "PATCH",
         "/users/{id}",

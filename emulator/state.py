@@ -74,6 +74,7 @@ APP_ROLES: dict[str, list[str]] = {
         "AuditLog.Read.All",
         "IdentityRiskEvent.Read.All",
         "SecurityIdentitiesHealth.Read.All",
+        "GroupMember.Read.All",
     ],
 }
 
@@ -101,6 +102,7 @@ READONLY_ROLES: dict[str, list[str]] = {
         "AuditLog.Read.All",
         "IdentityRiskEvent.Read.All",
         "SecurityIdentitiesHealth.Read.All",
+        "GroupMember.Read.All",
     ],
 }
 
@@ -146,6 +148,7 @@ DELEGATED_SCOPES: dict[str, list[str]] = {
         "AuditLog.Read.All",
         "IdentityRiskEvent.Read.All",
         "SecurityIdentitiesHealth.Read.All",
+        "GroupMember.Read.All",
     ],
 }
 

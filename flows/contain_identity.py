@@ -20,6 +20,7 @@ from prefect.variables import Variable
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.validation import (
+    check_alert_id,
     check_choice,
     check_guid,
     check_incident_id,
@@ -31,6 +32,7 @@ from prefect_defender.flows.common import load_credentials, markdown_table, own_
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.safety import SafetyPolicy, WriteGuard, account_protection_reason
 from prefect_defender.flows.steps import run_key_for, write_report
+from prefect_defender.tasks.alerts import get_alert
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.identities import (
     AccountSummary,
@@ -47,6 +49,7 @@ __all__ = [
     "check_actions",
     "contain_identity",
     "protected_accounts",
+    "users_of_alert",
     "users_of_incident",
 ]
 
@@ -64,11 +67,28 @@ def users_of_incident(incident: Any) -> list[str]:
     return list(seen)
 
 
+def users_of_alert(alert: Any) -> list[str]:
+    """UPNs (or Entra object ids) of an MDE alert's user evidence, in order, no duplicates."""
+    seen: dict[str, None] = {}
+    for ev in alert.evidence:
+        if str(ev.get("entityType", "")).lower() != "user":
+            continue
+        ref = ev.get("userPrincipalName") or ev.get("aadUserId")
+        if ref:
+            seen.setdefault(str(ref), None)
+    return list(seen)
+
+
 def protected_accounts(safety: SafetyPolicy, infos: list[AccountSummary]) -> dict[str, str]:
     """``{user: why}`` for the accounts the safety policy protects."""
     out: dict[str, str] = {}
     for i in infos:
-        reason = account_protection_reason(safety, i.user_principal_name or i.user, i.object_id)
+        reason = account_protection_reason(
+            safety, i.user_principal_name or i.user, i.object_id, i.groups
+        )
+        if reason is None and i.error and i.error.startswith("groups unavailable"):
+            # membership could not be read: treat as protected rather than act blind
+            reason = f"group membership unknown ({i.error})"
         if reason:
             out[i.user] = reason
     return out
@@ -192,6 +212,7 @@ def _row(outcome: ItemOutcome, user: str, action: str) -> dict[str, Any]:
 async def contain_identity(
     credentials: str = "defender-application-credentials/soc",
     incident_id: int | str | None = None,
+    alert_id: str | None = None,
     users: list[str] | None = None,
     tenant_id: str | None = None,
     actions: list[IdentityAction] | None = None,
@@ -208,6 +229,7 @@ async def contain_identity(
     Parameters:
         credentials: the credentials block, ``<block-type-slug>/<name>``.
         incident_id: a Defender XDR incident; the user entities of its alerts are contained.
+        alert_id: a Defender for Endpoint alert; the users in its evidence are contained.
         users: more accounts, by UPN or Entra object id.
         tenant_id: for a partner block, the customer tenant.
         actions: identity actions (default: ``disable`` and ``revokeAllSessions``).
@@ -236,6 +258,7 @@ async def contain_identity(
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
     incident_id = check_incident_id(incident_id) if incident_id else None
+    alert_id = check_alert_id(alert_id) if alert_id else None
     acts = check_actions(actions)
     tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
     extra = check_items(users or [], check_user_ref, "users", max_items=1000)
@@ -243,6 +266,8 @@ async def contain_identity(
     tenant = own_tenant(creds, tenant_id)
     incident = await get_incident(creds, incident_id, tenant_id) if incident_id else None
     who = users_of_incident(incident) if incident else []
+    if alert_id:
+        who += users_of_alert(await get_alert(creds, alert_id, tenant_id))
     who += extra
     who = list(dict.fromkeys(who))
     summary: dict[str, Any] = {

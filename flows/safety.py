@@ -9,9 +9,11 @@
   approval (or, unattended, reports the remaining items as skipped).
 * **Protected assets**: machines with a protected tag (e.g. ``DomainController``) or in a
   protected device group are never acted on without an explicit approval naming them.
-* **Protected accounts**: accounts named in ``protected_accounts`` (UPN or object id) or whose
+* **Protected accounts**: accounts named in ``protected_accounts`` (UPN or object id), whose
   UPN matches ``protected_account_patterns`` (break-glass and emergency-access accounts by
-  default) are never acted on without an explicit approval naming them.
+  default) or that are direct members of ``protected_account_groups`` (Entra groups or
+  directory roles; Global and Privileged Role Administrators by default) are never acted on
+  without an explicit approval naming them.
 * **Kill switch**: a Prefect Variable (default ``defender_automation_halted``) checked before
   every write; set it to ``true`` in the UI (Variables) to halt all automated response at once.
 """
@@ -67,6 +69,11 @@ class SafetyPolicy(BaseModel):
         description="UPN patterns (shell-style, case-insensitive) of protected accounts, e.g. "
         "break-glass admins.",
     )
+    protected_account_groups: list[str] = Field(
+        default_factory=lambda: ["Global Administrator", "Privileged Role Administrator"],
+        description="Entra groups or directory roles (display name or id) whose direct members "
+        "are protected accounts.",
+    )
     kill_switch_variable: str = Field(
         default=KILL_SWITCH_VARIABLE,
         description="Prefect Variable that halts all automated writes when true.",
@@ -90,7 +97,10 @@ def protection_reason(policy: SafetyPolicy, machine: Any) -> str | None:
 
 
 def account_protection_reason(
-    policy: SafetyPolicy, upn: str | None, object_id: str | None = None
+    policy: SafetyPolicy,
+    upn: str | None,
+    object_id: str | None = None,
+    groups: list[str] | None = None,
 ) -> str | None:
     """Why the account ``upn`` / ``object_id`` is protected, or ``None``.
 
@@ -107,6 +117,10 @@ def account_protection_reason(
     for pattern in policy.protected_account_patterns:
         if upn and fnmatch.fnmatchcase(upn.lower(), pattern.lower()):
             return f"protected account pattern {pattern!r}"
+    wanted = {g.lower() for g in policy.protected_account_groups}
+    hit = [g for g in groups or [] if g.lower() in wanted]
+    if hit:
+        return f"member of protected group {hit[0]!r}"
     return None
 
 

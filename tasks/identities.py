@@ -334,6 +334,9 @@ class AccountSummary(BaseModel):
     )
     risk_level: str | None = None
     risk_state: str | None = None
+    groups: list[str] = Field(
+        default_factory=list, description="Groups and directory roles (display name and id)."
+    )
     last_sign_ins: list[str] = Field(
         default_factory=list, description="The latest sign-ins: time, IP, country, result."
     )
@@ -355,6 +358,7 @@ def _sign_in_line(s: SignIn) -> str:
         "graph.users.get",
         "graph.risky_users.get",
         "graph.sign_ins.list",
+        "graph.users.member_of",
     )
 )
 async def describe_accounts(
@@ -410,6 +414,12 @@ async def describe_accounts(
                     info.risk_level, info.risk_state = risk.risk_level, risk.risk_state
                 except NotFoundError:
                     info.risk_level = "none"
+                try:
+                    for g in await client.users.member_of(info.object_id):
+                        info.groups += [str(v) for v in (g.get("displayName"), g.get("id")) if v]
+                except DefenderError as exc:  # no GroupMember.Read.All: protection cannot be told
+                    info.groups = []
+                    info.error = f"groups unavailable: {getattr(exc, 'code', '') or exc}"
                 try:
                     recent = await client.sign_ins.list(user=info.object_id, limit=3)
                     info.last_sign_ins = [_sign_in_line(x) for x in recent]

@@ -206,6 +206,20 @@ class EntraUsersAPI(Resource):
         )
         return EntraUser.model_validate(body)
 
+    async def member_of(self, user: str) -> builtins.list[dict[str, Any]]:
+        """The groups and directory roles the user is a direct member of (``@odata.type``,
+        ``id``, ``displayName``), every page."""
+        ref = check_user_ref(user, "user")
+        return [
+            item
+            async for item in iterate_next_link(
+                self.transport,
+                endpoint("graph.users.member_of"),
+                path_params={"id": ref},
+                params={"$select": "id,displayName"},
+            )
+        ]
+
     async def set_enabled(self, user: str, enabled: bool) -> None:
         """``PATCH /users/{id}`` with ``accountEnabled`` (204); the same state if repeated."""
         ref = check_user_ref(user, "user")

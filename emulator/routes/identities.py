@@ -13,7 +13,8 @@ Served from Microsoft Graph v1.0's documented contract:
   ``{"value": {accountId, action, provider, correlationId}}`` while the result resource names
   the field ``identityProvider``: the emulator answers as the example does (the client accepts
   both spellings).
-* ``GET /users/{id | userPrincipalName}``, ``PATCH /users/{id}`` (``accountEnabled``; 204) and
+* ``GET /users/{id}/memberOf`` (``GroupMember.Read.All``: groups and directory roles),
+  ``GET /users/{id | userPrincipalName}``, ``PATCH /users/{id}`` (``accountEnabled``; 204) and
   ``POST /users/{id}/revokeSignInSessions`` (200 ``{"value": true}``). A disabled user's
   sign-ins fail with ``AADSTS50057``; revoked sessions make that user's refresh tokens fail, so a
   user credential block must sign in again.
@@ -67,6 +68,12 @@ PROVIDER_ACTIONS: dict[str, list[str]] = {
 HYBRID = {"jdoe", "asmith", "bwayne"}
 USERS = ["jdoe", "asmith", "bwayne", "ckent", "dprince", "breakglass"]
 RISK = {"jdoe": "high", "asmith": "medium"}
+#: direct memberships: (odata type, display name) per user name
+MEMBER_OF: dict[str, list[tuple[str, str]]] = {
+    "breakglass": [("directoryRole", "Global Administrator")],
+    "dprince": [("group", "Tier0 Admins"), ("group", "All Staff")],
+    "analyst": [("group", "SOC Analysts")],
+}
 GRAPH_CTX = "https://graph.microsoft.com/v1.0/$metadata"
 MAX_TOP = 1000
 DEFAULT_PAGE = 100
@@ -436,6 +443,28 @@ async def get_user(ctx: Ctx) -> Response:
     with ctx.state.lock:
         user = _find_user(_world(ctx), ctx.params["id"])
         return JSONResponse({"@odata.context": f"{GRAPH_CTX}#users/$entity"} | _public_user(user))
+
+
+@api(
+    "GET",
+    "/v1.0/users/{id}/memberOf",
+    surface="graph",
+    app=("GroupMember.Read.All", "Directory.Read.All"),
+)
+async def member_of(ctx: Ctx) -> Response:
+    """Direct group and directory-role memberships."""
+    with ctx.state.lock:
+        user = _find_user(_world(ctx), ctx.params["id"])
+        tid = ctx.tenant.tenant_id
+    rows = [
+        {
+            "@odata.type": f"#microsoft.graph.{kind}",
+            "id": _guid(tid, kind, name),
+            "displayName": name,
+        }
+        for kind, name in MEMBER_OF.get(user["_name"], [])
+    ]
+    return JSONResponse({"@odata.context": f"{GRAPH_CTX}#directoryObjects", "value": rows})
 
 
 @api("PATCH", "/v1.0/users/{id}", surface="graph", app=USER_ENABLE)

@@ -355,3 +355,52 @@ def test_a_rerun_of_the_same_run_acts_once_per_account_and_action(
     assert [o["status"] for o in second["outcomes"]] == ["skipped"]
     assert "earlier attempt" in second["outcomes"][0]["reason"]
     assert len(fresh.admin.dump(tid, "identity_log")) == after_first
+
+
+def test_accounts_from_an_alerts_evidence(
+    saved_block: str, fresh: Any, tenants: dict, creds: Any
+) -> None:
+    tid = tenants["contoso"]
+    alert = next(
+        a
+        for a in fresh.admin.dump(tid, "alerts")
+        if any(e.get("entityType") == "User" for e in a.get("entities") or [])
+    )
+    upn = next(e["userPrincipalName"] for e in alert["entities"] if e["entityType"] == "User")
+    fut = start(
+        None,
+        contain_identity,
+        credentials=saved_block,
+        alert_id=alert["id"],
+        actions=["revokeAllSessions"],
+        safety=SafetyPolicy(dry_run=True),
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-identity", set())
+    resume(run.id, approve=True)
+    summary = fut.result(timeout=120)
+    assert [(o["item"], o["status"]) for o in summary["outcomes"]] == [
+        (f"{upn} revokeAllSessions", "dry_run")
+    ]
+
+
+def test_members_of_a_protected_group_are_skipped_without_the_tick(
+    saved_block: str, fresh: Any
+) -> None:
+    member, other = f"dprince@{DOMAIN}", f"ckent@{DOMAIN}"
+    fut = start(
+        None,
+        contain_identity,
+        credentials=saved_block,
+        users=[member, other],
+        actions=["revokeAllSessions"],
+        safety=SafetyPolicy(dry_run=True, protected_account_groups=["Tier0 Admins"]),
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-identity", set())
+    resume(run.id, approve=True)
+    by = {o["item"]: o for o in fut.result(timeout=120)["outcomes"]}
+    skipped = by[f"{member} revokeAllSessions"]
+    assert skipped["status"] == "skipped"
+    assert "member of protected group 'Tier0 Admins'" in skipped["reason"]
+    assert by[f"{other} revokeAllSessions"]["status"] == "dry_run"
