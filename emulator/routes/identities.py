@@ -29,7 +29,7 @@ Served from Microsoft Graph v1.0's documented contract:
 Per tenant: the five incident users (``jdoe``, the seeded incident's account, and friends) plus
 the tenant's sign-in users (``analyst``, ``responder``) and a cloud-only ``breakglass`` admin.
 ``jdoe``, ``asmith`` and ``bwayne`` are hybrid (an Entra ID and an on-premises Active Directory
-account); the others are cloud-only.
+account), ``dprince`` also has an Okta account; the others are cloud-only.
 """
 
 from __future__ import annotations
@@ -66,6 +66,7 @@ PROVIDER_ACTIONS: dict[str, list[str]] = {
     "okta": ["disable", "enable", "revokeAllSessions"],
 }
 HYBRID = {"jdoe", "asmith", "bwayne"}
+OKTA = {"dprince"}  # federated with Okta as well as Entra ID
 USERS = ["jdoe", "asmith", "bwayne", "ckent", "dprince", "breakglass"]
 RISK = {"jdoe": "high", "asmith": "medium"}
 #: direct memberships: (odata type, display name) per user name
@@ -122,6 +123,13 @@ def _world(ctx: Ctx) -> dict[str, Any]:
                 {
                     "identifier": _guid(tenant.tenant_id, "ad", name),
                     "identityProvider": "activeDirectory",
+                }
+            )
+        if name in OKTA:
+            linked.append(
+                {
+                    "identifier": f"00u{_guid(tenant.tenant_id, 'okta', name)[:17]}",
+                    "identityProvider": "okta",
                 }
             )
         for acc in linked:

@@ -331,7 +331,7 @@ def test_a_rerun_of_the_same_run_acts_once_per_account_and_action(
 ) -> None:
     """A crash after acting, then the same logical run again (same run key): nothing twice."""
     tid = tenants["contoso"]
-    upn = f"dprince@{DOMAIN}"
+    upn = f"ckent@{DOMAIN}"  # one Entra ID account: one action on the emulator
     kw: dict[str, Any] = {
         "credentials": saved_block,
         "users": [upn],

@@ -339,3 +339,14 @@ async def test_describe_accounts_gives_the_approval_forms_rows(fresh: Any, creds
     assert jdoe.risk_level in ("high", "none") and jdoe.object_id
     assert len(jdoe.last_sign_ins) == 3 and "203.0.113.66" in jdoe.last_sign_ins[0]
     assert not ghost.found and "Request_ResourceNotFound" in (ghost.error or "")
+
+
+async def test_okta_account_takes_its_own_actions(fresh: Any, creds: Any, tenants: dict) -> None:
+    upn = f"dprince@{DOMAIN}"
+    [out] = await invoke_identity_actions.fn(creds, [upn], ["revokeAllSessions"])
+    assert out.status == "succeeded"
+    assert {s["provider"] for s in out.result} == {"entraID", "okta"}
+    [reset] = await invoke_identity_actions.fn(creds, [upn], ["forcePasswordReset"])
+    assert reset.status == "skipped"  # neither Entra ID nor Okta takes a password reset
+    log = fresh.admin.dump(tenants["contoso"], "identity_log")
+    assert any(e["provider"] == "okta" and e["action"] == "revokeAllSessions" for e in log)
