@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -339,22 +340,15 @@ def _identity_of(data: dict[str, Any], oid: str) -> dict[str, Any] | None:
 @api("GET", "/v1.0/security/identities/identityAccounts", surface="graph", app=READ)
 async def list_identity_accounts(ctx: Ctx) -> Response:
     """Identity accounts, ``$filter`` on displayName/domain/isEnabled, nextLink paging."""
-    top, skip = parse_top_skip(ctx.query, MAX_TOP, DEFAULT_PAGE)
-    pred = compile_filter(
-        ctx.query.get("$filter"),
+    return _listing(
+        ctx,
+        "identity_accounts",
+        "security/identities/identityAccounts",
         ("displayName", "domain", "isEnabled", "userPrincipalName", "emailAddress"),
+        view=_public_identity,
+        max_top=MAX_TOP,
+        default_top=DEFAULT_PAGE,
     )
-    with ctx.state.lock:
-        rows = [_public_identity(i) for i in _world(ctx)["identity_accounts"].values()]
-    rows = [r for r in rows if pred(r)]
-    body: dict[str, Any] = {
-        "@odata.context": f"{GRAPH_CTX}#security/identities/identityAccounts",
-        "value": rows[skip : skip + top],
-    }
-    if skip + top < len(rows):
-        extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
-        body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
-    return JSONResponse(body)
 
 
 @api("GET", "/v1.0/security/identities/identityAccounts/{id}", surface="graph", app=READ)
@@ -530,21 +524,14 @@ def _confirm(data: dict[str, Any], user: dict[str, Any]) -> None:
 @api("GET", "/v1.0/identityProtection/riskyUsers", surface="graph", app=RISK_READ)
 async def list_risky_users(ctx: Ctx) -> Response:
     """Risky users; ``$filter`` on riskLevel, riskState, userPrincipalName."""
-    top, skip = parse_top_skip(ctx.query, 500, 20)
-    pred = compile_filter(
-        ctx.query.get("$filter"), ("riskLevel", "riskState", "riskDetail", "userPrincipalName")
+    return _listing(
+        ctx,
+        "risky_users",
+        "identityProtection/riskyUsers",
+        ("riskLevel", "riskState", "riskDetail", "userPrincipalName"),
+        max_top=500,
+        default_top=20,
     )
-    with ctx.state.lock:
-        rows = [dict(r) for r in _world(ctx)["risky_users"].values()]
-    rows = [r for r in rows if pred(r)]
-    body: dict[str, Any] = {
-        "@odata.context": f"{GRAPH_CTX}#identityProtection/riskyUsers",
-        "value": rows[skip : skip + top],
-    }
-    if skip + top < len(rows):
-        extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
-        body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
-    return JSONResponse(body)
 
 
 @api(
@@ -613,22 +600,27 @@ async def dismiss(ctx: Ctx) -> Response:
 
 
 # -- sign-ins, risk detections, Defender for Identity health ----------------------------------
-def _collection(ctx: Ctx, key: str, fields: tuple[str, ...], order: str | None) -> Response:
-    top, skip = parse_top_skip(ctx.query, 1000, 100)
-    raw = ctx.query.get("$filter")
-    if raw and key == "health_issues":
-        raw = raw.replace("Status eq", "status eq")  # the list page's own example spelling
-    pred = compile_filter(raw, fields)
+def _listing(
+    ctx: Ctx,
+    key: str,
+    path: str,
+    fields: tuple[str, ...],
+    *,
+    view: Callable[[dict[str, Any]], dict[str, Any]] = dict,
+    order: str | None = None,
+    max_top: int = 1000,
+    default_top: int = 100,
+    raw_filter: str | None = None,
+) -> Response:
+    """One page of a tenant collection: ``$filter`` on ``fields``, newest first by ``order``,
+    ``$top``/``$skip`` and an ``@odata.nextLink`` while rows remain."""
+    top, skip = parse_top_skip(ctx.query, max_top, default_top)
+    pred = compile_filter(raw_filter or ctx.query.get("$filter"), fields)
     with ctx.state.lock:
-        rows = [dict(r) for r in _world(ctx)[key].values()]
+        rows = [view(r) for r in _world(ctx)[key].values()]
     rows = [r for r in rows if pred(r)]
     if order:
         rows.sort(key=lambda r: str(r.get(order) or ""), reverse=True)
-    path = {
-        "sign_ins": "auditLogs/signIns",
-        "risk_detections": "identityProtection/riskDetections",
-        "health_issues": "security/identities/healthIssues",
-    }[key]
     body: dict[str, Any] = {
         "@odata.context": f"{GRAPH_CTX}#{path}",
         "value": rows[skip : skip + top],
@@ -642,11 +634,12 @@ def _collection(ctx: Ctx, key: str, fields: tuple[str, ...], order: str | None) 
 @api("GET", "/v1.0/auditLogs/signIns", surface="graph", app=("AuditLog.Read.All",))
 async def list_sign_ins(ctx: Ctx) -> Response:
     """Sign-in logs, newest first."""
-    return _collection(
+    return _listing(
         ctx,
         "sign_ins",
+        "auditLogs/signIns",
         ("userId", "userPrincipalName", "createdDateTime", "ipAddress"),
-        "createdDateTime",
+        order="createdDateTime",
     )
 
 
@@ -658,11 +651,12 @@ async def list_sign_ins(ctx: Ctx) -> Response:
 )
 async def list_risk_detections(ctx: Ctx) -> Response:
     """Risk detections, newest first."""
-    return _collection(
+    return _listing(
         ctx,
         "risk_detections",
+        "identityProtection/riskDetections",
         ("userId", "userPrincipalName", "riskLevel", "riskState", "riskEventType"),
-        "detectedDateTime",
+        order="detectedDateTime",
     )
 
 
@@ -674,4 +668,12 @@ async def list_risk_detections(ctx: Ctx) -> Response:
 )
 async def list_health_issues(ctx: Ctx) -> Response:
     """Defender for Identity health issues."""
-    return _collection(ctx, "health_issues", ("status", "severity", "healthIssueType"), None)
+    raw = ctx.query.get("$filter")
+    return _listing(
+        ctx,
+        "health_issues",
+        "security/identities/healthIssues",
+        ("status", "severity", "healthIssueType"),
+        # the list page's own examples write the property with a capital S
+        raw_filter=raw.replace("Status eq", "status eq") if raw else None,
+    )
