@@ -292,7 +292,6 @@ async def contain_identity(
     severity = incident.severity if incident else None
     auto = bool(severity and severity in approval.auto_approve_severities and not protected)
     allow_protected = False
-    approver = "policy"
     if auto:
         verdict = f"auto-approved (severity {severity})"
     else:
@@ -332,7 +331,6 @@ async def contain_identity(
                 )
             return summary
         allow_protected = decision.include_protected
-        approver = decision.approved_by or "analyst"
     summary["approved"] = True
     summary["verdict"] = verdict
     guard = WriteGuard(safety)
@@ -360,7 +358,7 @@ async def contain_identity(
             await add_incident_comment(
                 creds,
                 incident_id,
-                f"Identity containment ({verdict}, by {approver}): {text}"[:3900],
+                f"Identity containment ({verdict}): {text}"[:3900],
                 tenant_id,
             )
         except DefenderError as exc:
