@@ -164,6 +164,25 @@ async def hunt_ioc(
     return rows
 
 
+#: a spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection")
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise_cell(value: Any) -> Any:
+    """``value`` for a CSV cell: a text a spreadsheet would run as a formula gets a leading
+    ``'`` (numbers, booleans and other texts are unchanged).
+
+    Examples:
+        >>> print(neutralise_cell('=HYPERLINK("https://evil.example")'))
+        '=HYPERLINK("https://evil.example")
+        >>> neutralise_cell(-5), neutralise_cell("svchost.exe")
+        (-5, 'svchost.exe')
+    """
+    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
+        return "'" + value
+    return value
+
+
 @defender_task(endpoints=_ENDPOINTS)
 async def export_hunting_result(
     credentials: DefenderCredentialsLike,
@@ -178,7 +197,10 @@ async def export_hunting_result(
 
     The answer is streamed to a temporary file next to ``dest`` and read back one row at a
     time, so memory stays flat whatever the size of the answer (100,000 rows and more); the
-    temporary file is removed. Returns the path, row count, columns and bytes written.
+    temporary file is removed. Returns the path, row count, columns and bytes written. In CSV,
+    a text cell (or column name) that a spreadsheet would run as a formula (starting with
+    ``=``, ``+``, ``-``, ``@``, tab or CR) is written with a leading ``'``; JSON lines keep the
+    values as they are.
 
     Example:
         ```python
@@ -208,16 +230,17 @@ async def export_hunting_result(
                     rows += 1
                     if fmt == "csv":
                         if writer is None:  # the schema normally comes first; else the row's keys
-                            writer = csv.DictWriter(
-                                fh, fieldnames=columns or list(value), extrasaction="ignore"
-                            )
-                            writer.writeheader()
-                        writer.writerow(value)
+                            names = columns or list(value)
+                            writer = csv.DictWriter(fh, fieldnames=names, extrasaction="ignore")
+                            writer.writerow({n: neutralise_cell(n) for n in names})
+                        writer.writerow({k: neutralise_cell(v) for k, v in value.items()})
                     else:
                         fh.write(json.dumps(value, separators=(",", ":")))
                         fh.write("\n")
             if fmt == "csv" and writer is None and columns:
-                csv.DictWriter(fh, fieldnames=columns).writeheader()
+                csv.DictWriter(fh, fieldnames=columns).writerow(
+                    {n: neutralise_cell(n) for n in columns}
+                )
     finally:
         raw.unlink(missing_ok=True)
     return {

@@ -158,3 +158,33 @@ def test_escaped_values_never_change_the_query_at_the_emulator(creds, fresh, val
             return int(res.rows[0]["Count"])
 
     assert asyncio.run(go()) == 0  # no device is named like random text; never an error
+
+
+async def test_csv_export_neutralises_spreadsheet_formulas(
+    prefect_harness, fresh, creds, tmp_path: Path
+) -> None:
+    import csv as csvmod
+
+    query = (
+        'DeviceInfo | take 2 | extend Evil = "=HYPERLINK(\\"https://evil.example\\")", '
+        'Neg = "-2+3", Plain = "svchost.exe" | project DeviceId, Evil, Neg, Plain'
+    )
+    await export_hunting_result(creds, query, str(tmp_path / "x.csv"), fmt="csv")
+    rows = list(csvmod.DictReader((tmp_path / "x.csv").open(newline="")))
+    assert len(rows) == 2
+    assert rows[0]["Evil"] == '\'=HYPERLINK("https://evil.example")'
+    assert rows[0]["Neg"] == "'-2+3" and rows[0]["Plain"] == "svchost.exe"
+    # JSON lines keep the value exactly
+    await export_hunting_result(creds, query, str(tmp_path / "x.jsonl"))
+    first = json.loads((tmp_path / "x.jsonl").read_text().splitlines()[0])
+    assert first["Evil"] == '=HYPERLINK("https://evil.example")'
+
+
+@given(st.text(max_size=40))
+def test_no_neutralised_cell_starts_a_formula(text: str) -> None:
+    from prefect_defender.tasks.hunting import FORMULA_STARTS, neutralise_cell
+
+    out = neutralise_cell(text)
+    assert not out.startswith(FORMULA_STARTS)
+    assert out == text or out == "'" + text
+    assert (out != text) == text.startswith(FORMULA_STARTS)
