@@ -438,11 +438,32 @@ def _convert_one(rule: Any, label: str, text: str, schema: _LocalSchema) -> Sigm
     )
 
 
+#: YAML aliases one rule text may hold: Sigma rules have no use for many, and a few dozen
+#: nested ones ("billion laughs") make every walk over the parsed rule exponential
+MAX_YAML_ALIASES = 16
+
+
+def yaml_alias_count(text: str) -> int:
+    """How many ``*alias`` references ``text`` holds (a linear token scan, nothing expanded).
+
+    Examples:
+        >>> yaml_alias_count("a: &x [1]\nb: *x\nc: *x")
+        2
+    """
+    import yaml
+
+    try:
+        return sum(isinstance(t, yaml.AliasToken) for t in yaml.scan(text))
+    except yaml.YAMLError:
+        return 0  # not YAML at all: the Sigma parser reports that
+
+
 def convert_rules(sources: Sequence[RuleSource]) -> list[SigmaConversion]:
     """One :class:`SigmaConversion` per rule in ``sources``, in order; nothing is dropped.
 
-    A text that is not YAML, or YAML that is not a Sigma rule, gives one ``invalid`` entry;
-    a second rule with an id already seen gives a ``duplicate`` entry.
+    A text that is not YAML, YAML that is not a Sigma rule, or a text with more than
+    :data:`MAX_YAML_ALIASES` aliases (an alias bomb) gives one ``invalid`` entry; a second rule
+    with an id already seen gives a ``duplicate`` entry.
 
     Example:
         ```python
@@ -458,6 +479,19 @@ def convert_rules(sources: Sequence[RuleSource]) -> list[SigmaConversion]:
     try:
         for src in sources:
             fallback = str(uuid.uuid5(RULE_NAMESPACE, src.text))
+            aliases = yaml_alias_count(src.text)
+            if aliases > MAX_YAML_ALIASES:
+                out.append(
+                    SigmaConversion(
+                        source=src.label,
+                        rule_id=fallback,
+                        title="(refused)",
+                        status=ConversionStatus.INVALID,
+                        reason=f"refused: {aliases} YAML aliases (at most {MAX_YAML_ALIASES}); "
+                        "alias expansion could take unbounded time",
+                    )
+                )
+                continue
             try:
                 collection = SigmaCollection.from_yaml(src.text, collect_errors=True)
                 rules = list(collection.rules)

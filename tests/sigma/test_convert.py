@@ -310,3 +310,40 @@ def test_event_ids_are_deterministic_per_window_and_devices() -> None:
     assert same != sigma_event_id("t1", "r1", ["a", "b"], w + timedelta(hours=24))
     with pytest.raises(ValidationError):
         window_start(datetime(2026, 5, 1), timedelta(hours=1))
+
+
+def _alias_bomb(levels: int = 9) -> str:
+    lines = ['a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    for i in range(1, levels):
+        refs = ",".join([f"*a{i - 1}"] * 9)
+        lines.append(f"a{i}: &a{i} [{refs}]")
+    return (
+        "title: bomb\n"
+        + "\n".join(lines)
+        + f"\ndetection:\n  sel:\n    CommandLine: *a{levels - 1}\n  condition: sel\n"
+    )
+
+
+def test_yaml_alias_bomb_is_refused_with_its_own_outcome() -> None:
+    """A "billion laughs" rule (9 levels of 9 aliases: 387 million strings once expanded) is
+    refused from a linear token scan; the good rule next to it still converts."""
+    bomb = _alias_bomb()
+    good = rule("sel:\n  CommandLine|contains: mimikatz\ncondition: sel", title="good")
+    refused, ok = convert_rules(load_rule_sources(texts=[bomb, good]))
+    assert refused.status is ConversionStatus.INVALID
+    assert "73 YAML aliases" in (refused.reason or "") and "at most 16" in (refused.reason or "")
+    assert ok.status is ConversionStatus.CONVERTED and ok.title == "good"
+
+
+def test_a_few_aliases_are_still_read() -> None:
+    text = (
+        "title: anchors\n" + PROC + "\nx: &cmd mimikatz\ndetection:\n  sel:\n"
+        "    CommandLine|contains: *cmd\n  condition: sel\nlevel: medium\n"
+    )
+    assert one(text).status is ConversionStatus.CONVERTED
+
+
+def test_an_oversized_rule_text_is_refused_before_parsing() -> None:
+    huge = rule("sel:\n  CommandLine|contains: x\ncondition: sel") + "# " + "x" * 300_000
+    with pytest.raises(ValidationError, match="larger than"):
+        load_rule_sources(texts=[huge])
