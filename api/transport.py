@@ -57,10 +57,12 @@ from prefect_defender.api.ratelimit import (
     Limit,
     SlidingWindowLimiter,
 )
+from prefect_defender.api.redact import install_log_redaction
 
 __all__ = ["RetryPolicy", "Transport", "TransportStats"]
 
 logger = logging.getLogger("prefect_defender.http")
+install_log_redaction()  # httpx logs request URLs: a signed link's signature must not be one
 
 #: Longest wait at send time while holding a token; longer waits queue again first.
 _MAX_GATE_WAIT = 1.0
