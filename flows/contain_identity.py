@@ -139,8 +139,9 @@ async def act_on_accounts(
     done_before: set[str] = set()
     if variable:
         done_before = set(await Variable.aget(variable, default=[]) or [])
+    admitted: dict[str, list[str]] = {}
     for action in acts:
-        admitted: list[str] = []
+        admitted[action.value] = []
         for user in who:
             if f"{user} {action.value}" in done_before:
                 results[(user, action.value)] = ItemOutcome(
@@ -162,21 +163,28 @@ async def act_on_accounts(
                     item=f"{user} {action.value}", status=OutcomeStatus.SKIPPED, reason=why
                 )
                 continue
-            admitted.append(user)
-        if admitted:
-            done = await invoke_identity_actions(
-                creds,
-                admitted,
-                [action],
-                fallback_to_entra=fallback_to_entra,
-                dry_run=guard.policy.dry_run,
-                tenant_id=tenant_id,
-            )
-            for user, outcome in zip(admitted, done, strict=True):
-                results[(user, action.value)] = outcome
-            if variable:
-                done_before |= {o.item for o in done if o.status == OutcomeStatus.SUCCEEDED}
-                await Variable.aset(variable, sorted(done_before), overwrite=True)
+            admitted[action.value].append(user)
+    # one task call (one listing of the identities) per set of admitted users, usually one
+    groups: dict[tuple[str, ...], list[IdentityAction]] = {}
+    for action in acts:
+        if admitted[action.value]:
+            groups.setdefault(tuple(admitted[action.value]), []).append(action)
+    for users, group in groups.items():
+        done = await invoke_identity_actions(
+            creds,
+            list(users),
+            group,
+            fallback_to_entra=fallback_to_entra,
+            dry_run=guard.policy.dry_run,
+            tenant_id=tenant_id,
+        )
+        by_item = {o.item: o for o in done}
+        for user in users:
+            for action in group:
+                results[(user, action.value)] = by_item[f"{user} {action.value}"]
+        if variable:
+            done_before |= {o.item for o in done if o.status == OutcomeStatus.SUCCEEDED}
+            await Variable.aset(variable, sorted(done_before), overwrite=True)
     return [(u, a.value, results[(u, a.value)]) for u in who for a in acts]
 
 

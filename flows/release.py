@@ -159,15 +159,17 @@ async def release_containment(
     deleted = []
     if indicators and not safety.dry_run:
         deleted = await delete_indicators(creds, [i.id for i in indicators], tenant_id)
-    account_outcomes: list[ItemOutcome] = []
+    enabled: list[ItemOutcome] = []
+    dismissed: list[ItemOutcome] = []
     if to_enable:
-        account_outcomes += await invoke_identity_actions(
+        enabled = await invoke_identity_actions(
             creds, to_enable, ["enable"], dry_run=safety.dry_run, tenant_id=tenant_id
         )
     if to_dismiss:
-        account_outcomes += await dismiss_risky_users(
-            creds, [u for u in to_dismiss if u], dry_run=safety.dry_run, tenant_id=tenant_id
+        dismissed = await dismiss_risky_users(
+            creds, to_dismiss, dry_run=safety.dry_run, tenant_id=tenant_id
         )
+    account_outcomes = enabled + dismissed
     summary["account_outcomes"] = [o.model_dump(mode="json") for o in account_outcomes]
     summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
     summary["indicators_deleted"] = [o.model_dump(mode="json") for o in deleted]
@@ -187,7 +189,7 @@ async def release_containment(
         [
             f"Decision: {verdict}",
             f"Indicators removed: {len(deleted)}",
-            f"Accounts enabled: {sum(o.ok for o in account_outcomes if ' ' in o.item)}",
+            f"Accounts enabled: {sum(o.ok for o in enabled)}",
             f"Risk dismissed: {len(to_dismiss)}",
         ],
         outcome_rows(plan, outcomes)
