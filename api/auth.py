@@ -486,16 +486,18 @@ class UserTokenProvider(TokenProvider):
         login_hint: str = "prefect-defender login",
         on_cache_change: Callable[[str], None] | None = None,
         proxy: ProxyConfig | None = None,
+        http_cache: dict[Any, Any] | None = None,
     ) -> None:
         super().__init__(endpoints, tenant_id, client_id)
         self._cache = msal.SerializableTokenCache()
+        #: Hashes of every serialized cache this provider was given or produced: a block holding
+        #: one of them (the stored copy before or after a rotation) adds nothing new.
+        self._seen: set[str] = set()
+        self._cache_lock = threading.RLock()  # msal's writes vs. taking in another cache
         if token_cache:
-            try:
-                self._cache.deserialize(token_cache)
-            except ValueError:
-                raise SignInRequiredError(
-                    f"the stored token cache cannot be read; run `{login_hint}` again"
-                ) from None
+            self._cache.deserialize(read_cache(token_cache, login_hint))
+            self._seen.add(_hash(token_cache))
+        self._http_cache = http_cache if http_cache is not None else {}
         self._username = username
         self._password = password
         self._ca_bundle = ca_bundle
@@ -520,6 +522,7 @@ class UserTokenProvider(TokenProvider):
                     authority=self.authority,
                     http_client=self._http(self.endpoints, self._ca_bundle, self._proxy),
                     token_cache=self._cache,
+                    http_cache=self._http_cache,
                     instance_discovery=False,
                 ),
             )
@@ -527,7 +530,39 @@ class UserTokenProvider(TokenProvider):
 
     def serialize(self) -> str:
         """The msal cache as a string (store it in the user block's ``token_cache``)."""
-        return str(self._cache.serialize())
+        text = str(self._cache.serialize())
+        self._seen.add(_hash(text))
+        return text
+
+    def absorb(
+        self,
+        token_cache: str | None,
+        on_cache_change: Callable[[str], None] | None,
+        login_hint: str | None = None,
+    ) -> None:
+        """Take in what a block (loaded in another task) holds that this provider has not seen.
+
+        A block's ``token_cache`` is usually a copy this provider was given or wrote itself
+        (nothing to do). Otherwise it comes from a new ``prefect-defender login`` or another
+        worker: its refresh tokens and accounts replace this provider's, and each access token
+        is kept from whichever side expires later, so no token is asked for again.
+        ``on_cache_change`` and ``login_hint`` come from the latest block object: it stores
+        later rotations, and its name is the one an error tells the operator to sign in with.
+        """
+        if on_cache_change is not None:
+            self._on_cache_change = on_cache_change
+        if login_hint:
+            self._login_hint = login_hint
+        if not token_cache:
+            return
+        digest = _hash(token_cache)
+        if digest in self._seen:
+            return
+        incoming = json.loads(read_cache(token_cache, self._login_hint))
+        with self._cache_lock:
+            current = json.loads(self._cache.serialize())
+            self._cache.deserialize(json.dumps(merge_caches(current, incoming)))
+            self._seen.add(digest)
 
     def initiate_device_flow(self, scopes: Iterable[str]) -> dict[str, Any]:
         """Start a device-code sign-in; show ``flow["message"]`` to the user."""
@@ -548,6 +583,8 @@ class UserTokenProvider(TokenProvider):
         scopes = flow.get("scope")
         scope = str(scopes[0]) if isinstance(scopes, list) and scopes else ""
         token = self._to_token(result, scope)
+        if scope:
+            self._tokens[scope] = token
         self._changed()
         return token
 
@@ -556,6 +593,10 @@ class UserTokenProvider(TokenProvider):
         return accounts[0] if accounts else None
 
     def _acquire(self, scope: str) -> dict[str, Any]:
+        with self._cache_lock:
+            return self._acquire_locked(scope)
+
+    def _acquire_locked(self, scope: str) -> dict[str, Any]:
         app = self._msal_app()
         account = self._account()
         result: dict[str, Any] | None = None
@@ -615,6 +656,58 @@ class UserTokenProvider(TokenProvider):
         return super()._error(result)
 
 
+def read_cache(token_cache: str, login_hint: str) -> str:
+    """``token_cache`` if it is an msal cache (a JSON object), else a sign-in-again error."""
+    try:
+        parsed = json.loads(token_cache)
+    except ValueError:
+        parsed = None
+    if not isinstance(parsed, dict):
+        raise SignInRequiredError(
+            f"the stored token cache cannot be read; run `{login_hint}` again"
+        ) from None
+    return token_cache
+
+
+def cache_accounts(token_cache: str | None) -> tuple[str, ...]:
+    """The ``home_account_id`` of every account in a serialized msal cache (sorted)."""
+    if not token_cache:
+        return ()
+    try:
+        accounts = json.loads(token_cache).get("Account") or {}
+        return tuple(sorted({str(a.get("home_account_id", "")) for a in accounts.values()}))
+    except (ValueError, AttributeError):
+        return ()
+
+
+def _expires_on(entry: Any) -> float:
+    try:
+        return float(entry.get("expires_on", 0))
+    except (TypeError, ValueError, AttributeError):
+        return 0.0
+
+
+def merge_caches(current: dict[str, Any], incoming: dict[str, Any]) -> dict[str, Any]:
+    """Two serialized msal caches as one: ``incoming`` wins for refresh tokens, accounts and
+    id tokens (it is the newer sign-in); of two access tokens under one key, the later expiry
+    is kept.
+    """
+    merged: dict[str, Any] = {k: dict(v) if isinstance(v, dict) else v for k, v in current.items()}
+    for section, entries in incoming.items():
+        if not isinstance(entries, dict):
+            continue
+        target = merged.setdefault(section, {})
+        for key, entry in entries.items():
+            if (
+                section == "AccessToken"
+                and key in target
+                and _expires_on(entry) <= _expires_on(target[key])
+            ):
+                continue
+            target[key] = entry
+    return merged
+
+
 class ProviderRegistry:
     """Process-wide providers, so blocks loaded in different tasks share one token per scope."""
 
@@ -622,6 +715,7 @@ class ProviderRegistry:
         self._lock = threading.Lock()
         self._providers: dict[tuple[str, ...], TokenProvider] = {}
         self.partner_caches: dict[tuple[str, ...], tuple[msal.TokenCache, dict[Any, Any]]] = {}
+        self.http_caches: dict[tuple[str, ...], dict[Any, Any]] = {}
 
     def get(self, key: tuple[str, ...], factory: Callable[[], TokenProvider]) -> TokenProvider:
         """The provider for ``key``, created by ``factory`` on first use."""
@@ -630,6 +724,17 @@ class ProviderRegistry:
             if prov is None:
                 prov = self._providers[key] = factory()
             return prov
+
+    def adopt(self, key: tuple[str, ...], provider: TokenProvider) -> TokenProvider:
+        """Register ``provider`` under ``key`` unless one is there already (which is kept)."""
+        with self._lock:
+            return self._providers.setdefault(key, provider)
+
+    def http_cache(self, key: tuple[str, ...]) -> dict[Any, Any]:
+        """One msal http cache (OpenID metadata, user realm) per authority, CA and proxy, so a
+        new provider does not download the metadata again."""
+        with self._lock:
+            return self.http_caches.setdefault(key, {})
 
     def shared_cache(self, key: tuple[str, ...]) -> tuple[msal.TokenCache, dict[Any, Any]]:
         """One msal token cache and http cache shared by a partner app's per-tenant providers."""
@@ -643,6 +748,7 @@ class ProviderRegistry:
         with self._lock:
             self._providers.clear()
             self.partner_caches.clear()
+            self.http_caches.clear()
 
 
 REGISTRY = ProviderRegistry()

@@ -8,7 +8,7 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
-from prefect_defender.api.auth import REGISTRY, UserTokenProvider, _hash
+from prefect_defender.api.auth import REGISTRY, UserTokenProvider, _hash, cache_accounts
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.blocks.connection import (
     DOCS_URL,
@@ -97,26 +97,47 @@ class DefenderUserCredentials(DefenderConnectionMixin):
             if self.persist_refreshed_cache and name:
                 self.save(name, overwrite=True, _sync=True)  # type: ignore[call-arg]
 
-    def token_provider(self) -> UserTokenProvider:
-        """The shared delegated token provider for this block's account."""
+    def _provider_key(self, cache: str, password: str) -> tuple[str, ...]:
+        """Who the provider signs in as, not the cache's content: a rotated cache (stored
+        again after a refresh) or a new sign-in of the same account keeps the same provider."""
         endpoints = self.endpoints()
-        cache = self.token_cache.get_secret_value() if self.token_cache else ""
-        pw = self.password.get_secret_value() if self.password else ""
         proxy = self.proxy()
-        key = (
+        who = (self.username or "").lower() or ",".join(cache_accounts(cache))
+        return (
             "user",
             endpoints.authority_host,
             self.tenant_id,
             self.client_id,
-            self.username or "",
-            _hash(cache, pw),
+            who,
+            _hash(password) if password else "",
             self.ca_bundle or "",
             proxy.fingerprint() if proxy is not None else "",
         )
 
+    def _http_cache(self) -> dict[Any, Any]:
+        proxy = self.proxy()
+        return REGISTRY.http_cache(
+            (
+                self.endpoints().authority_host,
+                self.ca_bundle or "",
+                proxy.fingerprint() if proxy is not None else "",
+            )
+        )
+
+    def token_provider(self) -> UserTokenProvider:
+        """The shared delegated token provider for this block's account.
+
+        One provider per (authority, tenant, app, account, CA, proxy) in the process, however
+        many block objects are loaded: it holds one token per audience for the token's lifetime
+        and takes in a newer sign-in the block carries (see :meth:`UserTokenProvider.absorb`).
+        """
+        cache = self.token_cache.get_secret_value() if self.token_cache else ""
+        pw = self.password.get_secret_value() if self.password else ""
+        http_cache = self._http_cache()  # not inside make(): the registry's lock is held there
+
         def make() -> UserTokenProvider:
             return UserTokenProvider(
-                endpoints,
+                self.endpoints(),
                 self.tenant_id,
                 self.client_id,
                 token_cache=cache or None,
@@ -125,11 +146,13 @@ class DefenderUserCredentials(DefenderConnectionMixin):
                 ca_bundle=self.ca_bundle,
                 login_hint=self.login_command(),
                 on_cache_change=self._store_cache,
-                proxy=proxy,
+                proxy=self.proxy(),
+                http_cache=http_cache,
             )
 
-        prov = REGISTRY.get(key, make)
+        prov = REGISTRY.get(self._provider_key(cache, pw), make)
         assert isinstance(prov, UserTokenProvider)
+        prov.absorb(cache, self._store_cache, self.login_command())
         return prov
 
     def sign_in_with_device_code(
@@ -156,14 +179,20 @@ class DefenderUserCredentials(DefenderConnectionMixin):
             ca_bundle=self.ca_bundle,
             login_hint=self.login_command(),
             proxy=self.proxy(),
+            http_cache=self._http_cache(),
         )
         flow = provider.initiate_device_flow([scope or endpoints.mde_scope])
         show(str(flow.get("message", "")))
         token = provider.complete_device_flow(flow)
-        self.token_cache = SecretStr(provider.serialize())
+        cache = provider.serialize()
+        self.token_cache = SecretStr(cache)
         user = token.claims.get("upn") or token.claims.get("preferred_username") or ""
         if user and not self.username:
             self.username = str(user)
+        # later clients in this process use the signed-in provider (its token, its metadata)
+        shared = REGISTRY.adopt(self._provider_key(cache, ""), provider)
+        assert isinstance(shared, UserTokenProvider)
+        shared.absorb(cache, self._store_cache, self.login_command())
         return str(user)
 
     def get_client(self, tenant_id: str | None = None) -> DefenderClient:

@@ -295,6 +295,8 @@ class EmulatorState:
         self.stats: Counter[tuple[str, ...]] = Counter()
         self.token_stats: Counter[tuple[str, ...]] = Counter()
         self.download_stats: Counter[tuple[str, bool]] = Counter()
+        #: Entra discovery documents served: (kind, tenant or user realm) -> count.
+        self.discovery_stats: Counter[tuple[str, str]] = Counter()
         self.downloads: dict[str, bytes] = {}
         self.throttled = 0
         self.tokens_revoked_before = 0.0
@@ -381,6 +383,11 @@ class EmulatorState:
         with self.lock:
             self.token_stats[(tenant, audience, grant, client_id)] += 1
 
+    def count_discovery(self, kind: str, subject: str) -> None:
+        """Record one discovery document served (OpenID metadata, keys, instance, realm)."""
+        with self.lock:
+            self.discovery_stats[(kind, subject)] += 1
+
     def stats_dict(self) -> dict[str, Any]:
         """The counters as JSON."""
         with self.lock:
@@ -406,6 +413,10 @@ class EmulatorState:
                     {"path": p, "authorization": a, "count": c}
                     for (p, a), c in sorted(self.download_stats.items())
                 ],
+                "discovery_requests": [
+                    {"kind": k, "subject": sub, "count": c}
+                    for (k, sub), c in sorted(self.discovery_stats.items())
+                ],
                 "throttled": self.throttled,
             }
 
@@ -415,6 +426,7 @@ class EmulatorState:
             self.stats.clear()
             self.token_stats.clear()
             self.download_stats.clear()
+            self.discovery_stats.clear()
             self.throttled = 0
 
     # -- rate limits ---------------------------------------------------------------------

@@ -70,11 +70,13 @@ async def test_user_context_revoked_refresh_token_asks_for_login(conn: dict, fre
     fresh.admin.revoke_user(user)
     later = DefenderUserCredentials.from_emulator(conn, token_cache=stored, username=user)
     later._block_document_name = "soc-analyst"
-    # the cached access token is still valid: force the refresh path by dropping it
+    # the cached access token is still valid: force the refresh path by dropping it (from msal's
+    # cache and from the provider, which is the signed-in one: the process shares it)
     later.persist_refreshed_cache = False
     prov = later.token_provider()
     for item in list(prov._cache.search("AccessToken")):
         prov._cache.remove_at(item)
+    prov._tokens.clear()
     async with later.get_client() as client:
         with pytest.raises(SignInRequiredError) as info:
             await client.machines.list(limit=1)

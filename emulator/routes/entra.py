@@ -65,6 +65,7 @@ def routes(state: EmulatorState) -> list[Route]:
 
     async def openid(request: Request) -> Response:
         tenant = request.path_params["tenant"]
+        state.count_discovery("openid-configuration", tenant)
         t = state.tenant(tenant)
         if t is None and tenant not in ("common", "organizations"):
             return _unknown_tenant(tenant)
@@ -90,9 +91,11 @@ def routes(state: EmulatorState) -> list[Route]:
         )
 
     async def keys(request: Request) -> Response:
+        state.count_discovery("keys", request.path_params["tenant"])
         return JSONResponse(jwks(state))
 
     async def instance(request: Request) -> Response:
+        state.count_discovery("instance", "common")
         base = _base(request)
         host = base.removeprefix("https://")
         return JSONResponse(
@@ -107,6 +110,7 @@ def routes(state: EmulatorState) -> list[Route]:
 
     async def userrealm(request: Request) -> Response:
         username = request.path_params["username"]
+        state.count_discovery("userrealm", username.lower())
         user = state.users.get(username.lower())
         return JSONResponse(
             {
