@@ -6,8 +6,9 @@ The transport owns, once for the whole package:
   other URL (for instance an ``@odata.nextLink`` pointing elsewhere) raises
   :class:`~prefect_defender.api.errors.UnsafeRequestError` before anything is sent. Download
   links (investigation packages, live-response results) are fetched without the token.
-* **Rate limits.** A sliding-window limiter per (app, tenant, family) paces requests below the
-  documented quotas; a 429 pushes the family out by ``Retry-After``.
+* **Rate limits.** A sliding-window limiter per (app, tenant, family; per API for Defender for
+  Endpoint, whose pages state each API's limit) paces requests below the documented quotas; a
+  429 pushes that limiter out by ``Retry-After``.
 * **Retries** with jittered exponential backoff and an overall deadline: on 429 (honouring
   ``Retry-After``), 5xx and connection failures. A request that may already have been applied
   (a non-idempotent POST whose answer was lost, or a 500/502/504 to it) is *not* retried: it
@@ -53,6 +54,7 @@ from prefect_defender.api.errors import (
 from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import (
     DEFAULT_LIMITS,
+    PER_API_FAMILIES,
     REGISTRY,
     Limit,
     SlidingWindowLimiter,
@@ -522,6 +524,8 @@ class Transport:
             key: tuple[str, ...] = (self.tenant_id.lower(), ep.family, ep.surface.value)
         else:
             key = (self.provider.client_id, self.tenant_id.lower(), ep.family)
+        if ep.family in PER_API_FAMILIES:  # each API has the family's limit for itself
+            key = (*key, f"{ep.method} {ep.path}")
         return REGISTRY.get(key, limits)
 
     def _permission_error(

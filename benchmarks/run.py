@@ -8,11 +8,17 @@ not runtime dependencies). Writes ``benchmarks/results/<date>.md`` and prints th
    (token once, requests in sequence, no pacing) and a client that retries a 429 once (XSOAR).
 2. Client overhead: 1,000 ``GET /api/machines/{id}`` through the client vs bare httpx, same
    concurrency, limits off.
-3. Token reuse: 20 concurrent workers x 1,000 calls; partner fan-out over 10 tenants.
+3. Token reuse per context: application (20 concurrent workers x 1,000 calls), partner fan-out
+   over 10 tenants, user (a device-code sign-in, then 20 workers each with its own block copy).
 4. The official SDK: listing 10,000 Graph incidents + one hunting query, msgraph-sdk vs ours.
 5. A 100,000-row hunting answer: parse time and peak memory vs the raw JSON size; streaming it
    to a file.
 6. Prefect overhead: one task with internal concurrency vs one Prefect task per machine (.map).
+7. Mixed-workload pacing: isolation and AV scan at once, each paced at its own API's ceiling,
+   vs the same workload paced as one shared Defender for Endpoint budget.
+
+A partial run (``BENCH_ONLY=3,7``) merges its sections into the day's results file: sections
+it did not run are kept as they were, with the run that measured them.
 
 Requests, 429s and token requests are counted at the emulator, not in the client.
 """
@@ -41,11 +47,13 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from prefect_defender.api import auth, ratelimit  # noqa: E402
+from prefect_defender.api import transport as transport_module  # noqa: E402
 from prefect_defender.api.client import ClientSettings  # noqa: E402
 from prefect_defender.api.models.machine_actions import ActionType  # noqa: E402
 from prefect_defender.blocks import (  # noqa: E402
     DefenderApplicationCredentials,
     DefenderPartnerCredentials,
+    DefenderUserCredentials,
 )
 from prefect_defender.emulator import EmulatorProcess  # noqa: E402
 from prefect_defender.tasks.machine_actions import bulk_machine_action  # noqa: E402
@@ -315,6 +323,62 @@ def bench_tokens(emu: Any, conn: dict[str, Any], tid: str, emu10: Any) -> None:
         f"{sum(t['count'] for t in tokens)} across {len({t['tenant'] for t in tokens})} "
         "tenants (expected 1 per tenant)",
     )
+    bench_user_tokens(emu, conn)
+
+
+def bench_user_tokens(emu: Any, conn: dict[str, Any]) -> None:
+    """A device-code sign-in, then 20 workers each with its own copy of the block (half of
+    them the copy stored after msal rotated the cache), each calling MDE, Graph and XDR."""
+    auth.REGISTRY.clear()
+    emu.admin.reset_stats()
+    unlimited = {
+        "mde": [(1_000_000, 60)],
+        "graph_security": [(1_000_000, 60)],
+        "xdr_incidents": [(1_000_000, 60)],
+    }
+    signer = DefenderUserCredentials.from_emulator(conn, rate_limits=unlimited)
+    user = signer.sign_in_with_device_code(lambda _m: None)
+    stored = signer.token_cache.get_secret_value()  # type: ignore[union-attr]
+    rotated: list[str] = []
+
+    def copy(cache: str) -> DefenderUserCredentials:
+        block = DefenderUserCredentials.from_emulator(
+            conn, token_cache=cache, username=user, rate_limits=unlimited
+        )
+        block.persist_refreshed_cache = False
+        return block
+
+    async def worker(block: DefenderUserCredentials) -> int:
+        async with block.get_client() as c:
+            await c.machines.list(limit=5)
+            await c.graph_incidents.list(limit=5)
+            await c.incidents.list(limit=5)
+        return 3
+
+    async def run() -> int:
+        first = copy(stored)
+        calls = await worker(first)
+        rotated.append(first.token_cache.get_secret_value())  # type: ignore[union-attr]
+        done = await asyncio.gather(
+            *(worker(copy(stored if i % 2 else rotated[0])) for i in range(19))
+        )
+        return calls + sum(done)
+
+    calls = asyncio.run(run())
+    stats = emu.admin.stats()
+    grants: dict[str, int] = {}
+    for t in stats["token_requests"]:
+        g = t["grant_type"].rsplit(":", 1)[-1]
+        grants[g] = grants.get(g, 0) + t["count"]
+    metadata = sum(
+        r["count"] for r in stats["discovery_requests"] if r["kind"] == "openid-configuration"
+    )
+    record(
+        "3. token reuse, user block (device code) in 20 workers",
+        f"token requests / OpenID metadata downloads for {calls} calls",
+        f"{sum(grants.values())} ({', '.join(f'{g}: {c}' for g, c in sorted(grants.items()))};"
+        f" expected 1 per audience: 3) / {metadata} (expected 1)",
+    )
 
 
 # -- 4 and 5: subprocess workers --------------------------------------------------------------
@@ -436,6 +500,68 @@ def bench_prefect(emu: Any, conn: dict[str, Any], tid: str, home: Path) -> None:
     )
 
 
+# -- 7. mixed-workload pacing -----------------------------------------------------------------
+
+MIXED = 500
+
+
+async def mixed_workload(conn: dict[str, Any], iso: list[str], scan: list[str]) -> float:
+    """Isolate ``iso`` and scan ``scan`` at once, each as one bulk task; the wall time."""
+    creds = DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=SCALE)
+    t0 = time.perf_counter()
+    a, b = await asyncio.gather(
+        bulk_machine_action.fn(creds, iso, ActionType.ISOLATE, "bench", False, 20, None),
+        bulk_machine_action.fn(
+            creds, scan, ActionType.RUN_ANTIVIRUS_SCAN, "bench", False, 20, None, scan_type="Quick"
+        ),
+    )
+    wall = time.perf_counter() - t0
+    failed = [o for o in (*a, *b) if o.status not in ("succeeded", "already_in_progress")]
+    if failed:
+        raise RuntimeError(f"{len(failed)} actions failed: {failed[0].error}")
+    return wall
+
+
+def bench_mixed(emu_mixed: Any) -> None:
+    """Isolation and AV scan at once (500 each) at the ceiling of each API, against the same
+    workload paced as one shared MDE budget (the previous client), on fresh machines each."""
+    conn = emu_mixed.connection
+    tid = next(t["tenant_id"] for t in conn["tenants"] if t["name"] == "contoso")
+    ids = [m["id"] for m in emu_mixed.admin.dump(tid, "machines")]
+    sets = [ids[i * MIXED : (i + 1) * MIXED] for i in range(4)]
+    label = f"7. mixed workload, {MIXED} isolations + {MIXED} AV scans at once"
+    results: dict[str, tuple[float, int]] = {}
+    for name, per_api, (iso, scan) in (
+        ("shared budget", frozenset(), (sets[0], sets[1])),
+        ("per API", transport_module.PER_API_FAMILIES, (sets[2], sets[3])),
+    ):
+        fresh_limits(emu_mixed)
+        saved = transport_module.PER_API_FAMILIES
+        transport_module.PER_API_FAMILIES = per_api
+        try:
+            wall = asyncio.run(mixed_workload(conn, iso, scan))
+        finally:
+            transport_module.PER_API_FAMILIES = saved
+        stats = emu_mixed.admin.stats()
+        results[name] = (wall, stats["throttled"])
+    per_api_wall, per_api_429 = results["per API"]
+    shared_wall, shared_429 = results["shared budget"]
+    ideal = ideal_wall(MIXED)
+    record(
+        label,
+        "wall time per-API pacing / one shared budget",
+        f"{per_api_wall / shared_wall:.2f}x ({per_api_wall:.1f} s vs {shared_wall:.1f} s; "
+        f"ideal at each API's ceiling {ideal:.1f} s, one shared budget {ideal_wall(2 * MIXED):.1f}"
+        " s)",
+    )
+    record(
+        label,
+        "achieved rate / sum of the two ceilings; 429 answered",
+        f"{ideal / per_api_wall:.3f} ({2 * MIXED / per_api_wall:.1f} calls/s); "
+        f"{per_api_429} per API, {shared_429} shared",
+    )
+
+
 def machine_text() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -475,6 +601,15 @@ def main() -> None:
                 "incidents_per_tenant": 5,
             },
         ) as emu10,
+        EmulatorProcess(
+            work / "emu-mixed",
+            config={
+                "machines_per_tenant": 4 * MIXED + 10,
+                "incidents_per_tenant": 5,
+                "time_scale": SCALE,
+                "action_pending_seconds": 3600,
+            },
+        ) as emu_mixed,
     ):
         conn = emu.connection
         tid = next(t["tenant_id"] for t in conn["tenants"] if t["name"] == "contoso")
@@ -485,6 +620,7 @@ def main() -> None:
             ("4", lambda: bench_sdk(emu, conn)),
             ("5", lambda: bench_big_hunt(emu, conn)),
             ("6", lambda: bench_prefect(emu, conn, tid, work / "prefect")),
+            ("7", lambda: bench_mixed(emu_mixed)),
         ]
         only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
         for number, run in sections:
@@ -495,19 +631,74 @@ def main() -> None:
             except Exception as exc:  # a failed section is reported in the table, not hidden
                 record(f"{number}. FAILED", type(exc).__name__, str(exc).splitlines()[0][:200])
     total = time.perf_counter() - started
-    table = ["| benchmark | metric | result |", "|---|---|---|"]
-    table += [f"| {a} | {b} | {c} |" for a, b, c in rows]
     day = datetime.now(UTC).strftime("%Y-%m-%d")
-    text = (
-        f"# Benchmarks {day}\n\nMachine: {machine_text()}\n\nCommand: `make bench` "
-        f"(total {total:.0f} s). Emulator in its own process; counts taken at the emulator."
-        f"\n\n" + "\n".join(table) + "\n"
-    )
     out = ROOT / "benchmarks" / "results" / f"{day}.md"
+    run = f"{datetime.now(UTC):%H:%M} UTC, commit {git_commit()}, {total:.0f} s"
+    text = merge_results(out.read_text() if out.exists() else "", rows, run, day)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
-    print("\n" + "\n".join(table))
+    print("\n" + text)
     say(f"written {out} in {total:.0f} s")
+
+
+def git_commit() -> str:
+    """The short commit of the measured code (``+changes`` when the tree is not clean)."""
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+        ).stdout.strip()
+    except OSError:
+        return "unknown"
+    return f"{head or 'unknown'}{'+changes' if dirty else ''}"
+
+
+def section_of(benchmark: str) -> str:
+    """``"3"`` for ``"3. token reuse, ..."`` (the section number a row belongs to)."""
+    return benchmark.split(".", 1)[0].strip()
+
+
+def merge_results(old: str, new_rows: list[tuple[str, str, str]], run: str, day: str) -> str:
+    """The day's results file with ``new_rows`` in place of the sections they measured.
+
+    Rows of sections this run did not measure are kept, with the run that measured them, so a
+    partial run (``BENCH_ONLY``) never deletes another section. Rows are ordered by section.
+
+    Examples:
+        >>> first = merge_results("", [("1. a", "m", "x"), ("2. b", "m", "y")], "r1", "D")
+        >>> again = merge_results(first, [("2. b", "m", "z")], "r2", "D")
+        >>> [line for line in again.splitlines() if line[:3] in ("| 1", "| 2")]
+        ['| 1. a | m | x | r1 |', '| 2. b | m | z | r2 |']
+    """
+    ran = {section_of(b) for b, _, _ in new_rows}
+    kept: list[tuple[str, str, str, str]] = []
+    for line in old.split("\n"):
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) != 4 or not line.startswith("| ") or cells[0] in ("benchmark", "---"):
+            continue
+        if set(cells[0]) <= {"-"} or section_of(cells[0]) in ran:
+            continue
+        kept.append((cells[0], cells[1], cells[2], cells[3]))
+    merged = kept + [(b, m, v, run) for b, m, v in new_rows]
+
+    def order(row: tuple[str, str, str, str]) -> int:
+        number = section_of(row[0])
+        return int(number) if number.isdigit() else 99
+
+    merged.sort(key=order)  # stable: a section's rows keep their order
+    table = ["| benchmark | metric | result | run |", "|---|---|---|---|"]
+    table += [f"| {a} | {b} | {c} | {r} |" for a, b, c, r in merged]
+    return (
+        f"# Benchmarks {day}\n\nMachine: {machine_text()}\n\nCommand: `make bench` "
+        "(`BENCH_ONLY=1,3` runs some sections and merges them in). Emulator in its own process; "
+        "counts taken at the emulator. The run column names when, on which commit and in how "
+        "long each row was measured.\n\n" + "\n".join(table) + "\n"
+    )
 
 
 if __name__ == "__main__":

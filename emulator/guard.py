@@ -301,7 +301,9 @@ def _wrap(state: EmulatorState, spec: EndpointSpec) -> Callable[[Request], Await
             elif denied is not None:
                 response = denied
             else:
-                refused = state.admit(spec.family, app_id, tenant.tenant_id)
+                refused = state.admit(
+                    spec.family, app_id, tenant.tenant_id, f"{spec.method} {spec.path}"
+                )
                 if refused is not None:
                     retry, message = refused
                     response = error_response(

@@ -430,14 +430,22 @@ class EmulatorState:
             self.throttled = 0
 
     # -- rate limits ---------------------------------------------------------------------
-    def admit(self, family: str, app: str, tenant: str) -> tuple[int, str] | None:
-        """``None`` if within the family's quota, else ``(retry_after_seconds, message)``."""
+    def admit(self, family: str, app: str, tenant: str, route: str = "") -> tuple[int, str] | None:
+        """``None`` if within the quota, else ``(retry_after_seconds, message)``.
+
+        Each Defender for Endpoint API page says "Rate limitations for this API are 100 calls
+        per minute and 1500 calls per hour" (Isolate machine, Run antivirus scan, List
+        machines, ...): the emulator counts each of those APIs (``route``) on its own. Advanced
+        hunting is counted per tenant; the other families as one budget per app and tenant.
+        """
         if not self.config.get("rate_limits_enabled", True):
             return None
         limits = RATE_LIMITS.get(family, RATE_LIMITS["mde"])
         scale = self.time_scale
         scaled_limits = tuple((c, w / scale) for c, w in limits)
-        key = (tenant, family) if family == "hunting" else (app, tenant, family)
+        key: tuple[str, ...] = (tenant, family) if family == "hunting" else (app, tenant, family)
+        if family == "mde":
+            key = (*key, route)
         with self.lock:
             refused = self.limiter.admit(key, scaled_limits, time.monotonic())
         if refused is None:
