@@ -117,6 +117,39 @@ async def test_absurd_retry_after_fails_the_call_typed_and_does_not_block_others
     assert len(gateway.seen) == 2
 
 
+def test_flow_started_after_an_absurd_retry_after_still_runs(
+    prefect_harness: None, conn: dict[str, Any], gateway: LocalServer
+) -> None:
+    """One call's Retry-After of a billion seconds does not stop the worker: a Prefect flow
+    started afterwards in the same process (its task builds its own client on the shared
+    limiter) runs to Completed and reads the machine."""
+    import asyncio
+
+    from prefect import flow
+
+    from prefect_defender.tasks.machines import get_machine
+
+    gateway.routes[GET_PATH] = Flaky((429, {"Retry-After": "1000000000"}, b'{"error":{}}'))
+    creds = _creds(conn, gateway, rate_limit_time_scale=60.0)
+
+    async def absurd() -> None:
+        async with creds.get_client() as client:
+            client.transport.retry = FAST_RETRY
+            with pytest.raises(RateLimitedError):
+                await client.machines.get(MACHINE)
+
+    asyncio.run(absurd())
+
+    @flow
+    def after() -> str:
+        return get_machine(creds, MACHINE).id
+
+    state = after(return_state=True)
+    assert state.is_completed()
+    assert state.result() == MACHINE
+    assert len(gateway.seen) == 2  # the 429, then the flow's one request
+
+
 async def test_html_page_with_200_is_a_typed_error(
     conn: dict[str, Any], gateway: LocalServer
 ) -> None:
