@@ -101,6 +101,21 @@ async def _runs(deployment_name: str) -> list[Any]:
         )
 
 
+async def _forget_identity_runs() -> int:
+    """Delete the ``defender_identity_run_*`` variables earlier demo runs left on the server."""
+    from prefect.client.orchestration import get_client
+
+    async with get_client() as client:
+        names = [
+            v.name
+            for v in await client.read_variables()
+            if v.name.startswith("defender_identity_run_")
+        ]
+        for name in names:
+            await client.delete_variable_by_name(name)
+    return len(names)
+
+
 def run_demo(data_dir: Path, *, auto_approve: bool = True, keep_running: bool = False) -> int:
     """Run the demo; return a process exit code."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
@@ -155,6 +170,11 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
     contoso = next(t["tenant_id"] for t in conn["tenants"] if t["name"] == "contoso")
     demo = next(i for i in emu.admin.dump(contoso, "incidents") if i["incidentId"] == 1001)
     _say(f"seeded incident 1001: {demo['incidentName']} ({demo['severity']}, {demo['status']})")
+    # the emulator's world is new on every demo run: forget what earlier demo runs of the day
+    # recorded as done (the contain-identity run keys), or their re-run would skip the account
+    forgotten = asyncio.run(_forget_identity_runs())
+    if forgotten:
+        _say(f"forgot {forgotten} identity run record(s) of earlier demo runs")
     # the poller starts just before the demo incident was created
     start_at = datetime.fromisoformat(demo["createdTime"][:19]).replace(tzinfo=UTC)
     Variable.set(
