@@ -8,7 +8,8 @@
 
 A provider hands out one :class:`AccessToken` per scope and keeps it until five minutes before it
 expires. Providers are shared process-wide (keyed by authority, tenant, client and a hash of the
-credential), and acquisition is single-flight per scope: N concurrent callers make one token
+credential; a user provider by the signed-in account, whatever copy of its token cache a block
+holds), and acquisition is single-flight per scope: N concurrent callers make one token
 request. Acquisition runs in a worker thread because msal is synchronous.
 
 msal's HTTP goes through :class:`HttpxForMsal`, an ``httpx.Client`` with an explicit SSL context,
