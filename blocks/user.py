@@ -97,31 +97,30 @@ class DefenderUserCredentials(DefenderConnectionMixin):
             if self.persist_refreshed_cache and name:
                 self.save(name, overwrite=True, _sync=True)  # type: ignore[call-arg]
 
-    def _provider_key(self, cache: str, password: str) -> tuple[str, ...]:
-        """Who the provider signs in as, not the cache's content: a rotated cache (stored
-        again after a refresh) or a new sign-in of the same account keeps the same provider."""
-        endpoints = self.endpoints()
+    def _connection_key(self) -> tuple[str, str, str]:
+        """Where sign-ins go: authority host, CA bundle and proxy (one msal HTTP cache each)."""
         proxy = self.proxy()
-        who = (self.username or "").lower() or ",".join(cache_accounts(cache))
         return (
-            "user",
-            endpoints.authority_host,
-            self.tenant_id,
-            self.client_id,
-            who,
-            _hash(password) if password else "",
+            self.endpoints().authority_host,
             self.ca_bundle or "",
             proxy.fingerprint() if proxy is not None else "",
         )
 
-    def _http_cache(self) -> dict[Any, Any]:
-        proxy = self.proxy()
-        return REGISTRY.http_cache(
-            (
-                self.endpoints().authority_host,
-                self.ca_bundle or "",
-                proxy.fingerprint() if proxy is not None else "",
-            )
+    def _provider_key(self, cache: str) -> tuple[str, ...]:
+        """Who the provider signs in as, not the cache's content: a rotated cache (stored
+        again after a refresh) or a new sign-in of the same account keeps the same provider."""
+        host, ca, proxy = self._connection_key()
+        who = (self.username or "").lower() or ",".join(cache_accounts(cache))
+        pw = self.password.get_secret_value() if self.password else ""
+        return (
+            "user",
+            host,
+            self.tenant_id,
+            self.client_id,
+            who,
+            _hash(pw) if pw else "",
+            ca,
+            proxy,
         )
 
     def token_provider(self) -> UserTokenProvider:
@@ -132,8 +131,8 @@ class DefenderUserCredentials(DefenderConnectionMixin):
         and takes in a newer sign-in the block carries (see :meth:`UserTokenProvider.absorb`).
         """
         cache = self.token_cache.get_secret_value() if self.token_cache else ""
-        pw = self.password.get_secret_value() if self.password else ""
-        http_cache = self._http_cache()  # not inside make(): the registry's lock is held there
+        # not inside make(): the registry's lock is held there
+        http_cache = REGISTRY.http_cache(self._connection_key())
 
         def make() -> UserTokenProvider:
             return UserTokenProvider(
@@ -150,7 +149,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
                 http_cache=http_cache,
             )
 
-        prov = REGISTRY.get(self._provider_key(cache, pw), make)
+        prov = REGISTRY.get(self._provider_key(cache), make)
         assert isinstance(prov, UserTokenProvider)
         prov.absorb(cache, self._store_cache, self.login_command())
         return prov
@@ -179,7 +178,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
             ca_bundle=self.ca_bundle,
             login_hint=self.login_command(),
             proxy=self.proxy(),
-            http_cache=self._http_cache(),
+            http_cache=REGISTRY.http_cache(self._connection_key()),
         )
         flow = provider.initiate_device_flow([scope or endpoints.mde_scope])
         show(str(flow.get("message", "")))
@@ -190,7 +189,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
         if user and not self.username:
             self.username = str(user)
         # later clients in this process use the signed-in provider (its token, its metadata)
-        shared = REGISTRY.adopt(self._provider_key(cache, ""), provider)
+        shared = REGISTRY.adopt(self._provider_key(cache), provider)
         assert isinstance(shared, UserTokenProvider)
         shared.absorb(cache, self._store_cache, self.login_command())
         return str(user)
