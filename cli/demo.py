@@ -84,21 +84,24 @@ async def _deployments_ready(names: list[str]) -> bool:
     return {d.name for d in found} >= set(names)
 
 
-async def _runs(deployment_name: str) -> list[Any]:
+async def _runs(deployment_name: str, since: datetime) -> list[Any]:
+    """The deployment's runs created at or after ``since``, latest first.
+
+    The Prefect server keeps the runs of earlier demo runs in the same data directory; only
+    this demo run's runs count (an earlier, finished run must not stand in for one that the
+    event has not started yet).
+    """
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import DeploymentFilter, DeploymentFilterName
     from prefect.client.schemas.sorting import FlowRunSort
 
     async with get_client() as client:
-        return list(
-            await client.read_flow_runs(
-                deployment_filter=DeploymentFilter(
-                    name=DeploymentFilterName(any_=[deployment_name])
-                ),
-                limit=20,
-                sort=FlowRunSort.START_TIME_DESC,
-            )
+        runs = await client.read_flow_runs(
+            deployment_filter=DeploymentFilter(name=DeploymentFilterName(any_=[deployment_name])),
+            limit=20,
+            sort=FlowRunSort.START_TIME_DESC,
         )
+    return [r for r in runs if r.created is not None and r.created >= since]
 
 
 async def _forget_identity_runs() -> int:
@@ -236,12 +239,14 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
         _say("running the incident poller")
         poll: Any = run_deployment("defender-incident-poller/incident-poller", timeout=180)
         emitted_at = poll.end_time
+        # the server's clock: runs the poller's events trigger are created after the poller run
+        since = poll.created or datetime.now(UTC)
         _say(f"poller finished: {poll.state.name if poll.state else poll.state}")
 
         def paused_or_done(deployment: str) -> Any:
             runs = [
                 r
-                for r in asyncio.run(_runs(deployment))
+                for r in asyncio.run(_runs(deployment, since))
                 if str(r.parameters.get("incident_id")) == "1001"
             ]
             if runs and (runs[0].state.is_paused() or runs[0].state.is_final()):
@@ -266,7 +271,12 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
         def finished(deployment: str, run: Any, what: str) -> Any:
             return _wait(
                 lambda: (
-                    (r := next((x for x in asyncio.run(_runs(deployment)) if x.id == run.id), None))
+                    (
+                        r := next(
+                            (x for x in asyncio.run(_runs(deployment, since)) if x.id == run.id),
+                            None,
+                        )
+                    )
                     and r.state.is_final()
                     and r
                 ),
@@ -288,7 +298,7 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
             lambda: next(
                 (
                     x
-                    for x in asyncio.run(_runs("triage-on-incident"))
+                    for x in asyncio.run(_runs("triage-on-incident", since))
                     if str(x.parameters.get("incident_id")) == "1001" and x.state.is_final()
                 ),
                 None,
