@@ -1,4 +1,4 @@
-"""Helpers shared by the playbooks: loading credentials, iterating tenants, markdown reports."""
+"""Helpers shared by the playbooks: loading credentials, iterating tenants."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from prefect_defender.blocks import (
     DefenderUserCredentials,
 )
 
-__all__ = ["load_credentials", "markdown_table", "tenants_of"]
+__all__ = ["load_credentials", "tenants_of"]
 
 Credentials = DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
 
@@ -91,16 +91,3 @@ def tenant_label(creds: Credentials, tenant_id: str | None) -> str:
 def own_tenant(creds: Credentials, tenant_id: str | None) -> str:
     """The concrete tenant id behind ``tenant_id`` (``None`` = the block's own)."""
     return tenant_id or str(getattr(creds, "tenant_id", ""))
-
-
-def _cell(v: Any) -> str:
-    text = "" if v is None else str(v)
-    return text.replace("|", "\\|").replace("\n", " ")
-
-
-def markdown_table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
-    """A markdown table of ``rows`` restricted to ``columns`` (pipes and newlines escaped)."""
-    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
-    for r in rows:
-        out.append("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |")
-    return "\n".join(out)

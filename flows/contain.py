@@ -18,25 +18,19 @@ from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
-from prefect_defender.flows.common import (
-    check_machine_ids,
-    load_credentials,
-    markdown_table,
-    own_tenant,
-)
+from prefect_defender.flows.common import check_machine_ids, load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
-from prefect_defender.flows.steps import (
+from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
+from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
-    outcome_rows,
     plan_machine_actions,
     run_key_for,
-    write_report,
 )
 from prefect_defender.tasks.alerts import get_alert
 from prefect_defender.tasks.base import defender_client, task_logger
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
+from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
 
 __all__ = ["contain_device"]
 
@@ -191,7 +185,7 @@ async def contain_device(
     comment = f"prefect-defender contain-device (incident {incident_id}, approved by {approver})"
     key = run_key or run_key_for("contain", tenant, incident_id, alert_id, sorted(ids), chosen_type)
     outcomes = await apply_machine_actions(
-        creds, plan, comment, guard, tenant, tenant_id, allow_protected, run_key=key
+        creds, plan, comment, guard, tenant_id, allow_protected, run_key=key
     )
     if not safety.dry_run:
         outcomes = await await_machine_actions(

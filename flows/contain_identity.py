@@ -28,10 +28,10 @@ from prefect_defender.api.validation import (
     check_user_ref,
 )
 from prefect_defender.flows.approval import AccountDecision, ApprovalPolicy, request_decision
-from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.safety import SafetyPolicy, WriteGuard, account_protection_reason
-from prefect_defender.flows.steps import run_key_for, write_report
+from prefect_defender.flows.reports import markdown_table, write_report
+from prefect_defender.tasks.action_plans import run_key_for
 from prefect_defender.tasks.alerts import get_alert
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.identities import (
@@ -40,6 +40,7 @@ from prefect_defender.tasks.identities import (
     invoke_identity_actions,
 )
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
+from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard, account_protection_reason
 
 __all__ = [
     "DEFAULT_ACTIONS",

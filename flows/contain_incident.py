@@ -19,7 +19,7 @@ from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_guid, check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
-from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.contain_identity import (
     account_proposal,
     account_rows,
@@ -29,18 +29,17 @@ from prefect_defender.flows.contain_identity import (
     users_of_incident,
 )
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
-from prefect_defender.flows.steps import (
+from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
+from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
-    outcome_rows,
     plan_machine_actions,
     run_key_for,
-    write_report,
 )
 from prefect_defender.tasks.base import OutcomeStatus, defender_client, task_logger
 from prefect_defender.tasks.identities import describe_accounts
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
+from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
 
 __all__ = ["contain_incident"]
 
@@ -190,7 +189,7 @@ async def contain_incident(
     key = run_key or run_key_for("contain-incident", tenant, iid, sorted(ids), chosen_type)
     device_outcomes = (
         await apply_machine_actions(
-            creds, plan, comment, guard, tenant, tenant_id, allow_protected, run_key=key
+            creds, plan, comment, guard, tenant_id, allow_protected, run_key=key
         )
         if plan
         else []

@@ -15,17 +15,16 @@ from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.common import check_machine_ids, load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
-from prefect_defender.flows.steps import (
+from prefect_defender.flows.reports import outcome_rows, write_report
+from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
-    outcome_rows,
     plan_machine_actions,
     run_key_for,
-    write_report,
 )
 from prefect_defender.tasks.base import defender_client, task_logger
 from prefect_defender.tasks.incidents import get_incident
+from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
 
 __all__ = ["collect_evidence"]
 
@@ -85,7 +84,6 @@ async def collect_evidence(
         plan,
         f"prefect-defender evidence collection (incident {incident_id})",
         WriteGuard(safety),
-        tenant,
         tenant_id,
         True,
         run_key=run_key_for("evidence", tenant, incident_id, sorted(ids)),

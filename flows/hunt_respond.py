@@ -9,19 +9,18 @@ from prefect import flow
 
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
-from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
-from prefect_defender.flows.steps import (
+from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
+from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
-    outcome_rows,
     plan_machine_actions,
     run_key_for,
-    write_report,
 )
 from prefect_defender.tasks.base import defender_client, task_logger
 from prefect_defender.tasks.hunting import hunt_ioc
+from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
 
 __all__ = ["hunt_and_respond"]
 
@@ -133,7 +132,6 @@ async def hunt_and_respond(
         plan,
         f"prefect-defender hunt-and-respond ({ioc_kind} hunt, {verdict})",
         WriteGuard(safety),
-        tenant,
         tenant_id,
         allow_protected,
         run_key=run_key_for("hunt", tenant, ioc_kind, sorted(ioc_values or []), response),

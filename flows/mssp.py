@@ -13,7 +13,7 @@ from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.blocks import DefenderPartnerCredentials
 from prefect_defender.flows.common import load_credentials
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.steps import write_report
+from prefect_defender.flows.reports import write_report
 from prefect_defender.tasks.base import defender_client, task_logger
 
 __all__ = ["mssp_fanout"]

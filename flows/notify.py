@@ -443,7 +443,7 @@ async def build_message(
 async def _record(deliveries: list[Delivery], log: Any) -> None:
     from prefect.artifacts import acreate_markdown_artifact
 
-    from prefect_defender.flows.common import markdown_table
+    from prefect_defender.flows.reports import markdown_table
 
     rows = [
         {

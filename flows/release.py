@@ -12,22 +12,15 @@ from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id, check_items, check_user_ref
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.block_indicators import PLAYBOOK_TITLE_PREFIX
-from prefect_defender.flows.common import (
-    check_machine_ids,
-    load_credentials,
-    markdown_table,
-    own_tenant,
-)
+from prefect_defender.flows.common import check_machine_ids, load_credentials, own_tenant
 from prefect_defender.flows.contain_identity import users_of_incident
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.safety import SafetyPolicy, WriteGuard
-from prefect_defender.flows.steps import (
+from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
+from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
-    outcome_rows,
     plan_machine_actions,
     run_key_for,
-    write_report,
 )
 from prefect_defender.tasks.base import ItemOutcome, defender_client, task_logger
 from prefect_defender.tasks.identities import (
@@ -37,6 +30,7 @@ from prefect_defender.tasks.identities import (
 )
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
 from prefect_defender.tasks.indicators import delete_indicators
+from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
 
 __all__ = ["release_containment"]
 
@@ -147,7 +141,6 @@ async def release_containment(
         plan,
         f"prefect-defender release ({verdict})",
         WriteGuard(safety),
-        tenant,
         tenant_id,
         True,
         run_key=run_key_for("release", tenant, incident_id, sorted(ids), unisolate, unrestrict),

@@ -38,13 +38,8 @@ from prefect_defender.api.sigma import (
     content_hash,
 )
 from prefect_defender.api.validation import check_choice
-from prefect_defender.flows.common import (
-    load_credentials,
-    markdown_table,
-    own_tenant,
-    tenant_label,
-    tenants_of,
-)
+from prefect_defender.flows.common import load_credentials, own_tenant, tenant_label, tenants_of
+from prefect_defender.flows.reports import markdown_table
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.sigma import (
     HuntStatus,

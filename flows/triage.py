@@ -14,9 +14,9 @@ from pydantic import BaseModel, Field
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.validation import check_incident_id
-from prefect_defender.flows.common import load_credentials, markdown_table, own_tenant
+from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.steps import write_report
+from prefect_defender.flows.reports import markdown_table, write_report
 from prefect_defender.tasks.base import defender_client, task_logger
 from prefect_defender.tasks.enrichment import enrich_entities
 from prefect_defender.tasks.incidents import get_incident, list_incidents, update_incident

@@ -8,6 +8,7 @@ module                 area
 ``hunting``            advanced hunting (Graph, XDR, MDE), IOC hunts, exports
 ``machines``           machines: list, find by IP/tag, tags, related data
 ``machine_actions``    isolate, release, restrict, scan, collect, quarantine ...
+``action_plans``       machine actions as playbooks take them: plan, guard, request, wait
 ``live_response``      live response sessions and library
 ``indicators``         custom indicators
 ``enrichment``         files, IPs, domains, users
@@ -36,6 +37,7 @@ AREAS = (
     "hunting",
     "machines",
     "machine_actions",
+    "action_plans",
     "live_response",
     "indicators",
     "enrichment",

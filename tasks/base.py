@@ -66,6 +66,7 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 
 DefenderCredentialsLike = (
     DefenderApplicationCredentials
@@ -393,33 +394,38 @@ class ItemOutcome(BaseModel):
 
 
 async def run_bulk(
-    items: Iterable[str],
-    action: Callable[[str], Awaitable[ItemOutcome]],
+    items: Iterable[T],
+    action: Callable[[T], Awaitable[ItemOutcome]],
     *,
     concurrency: int = 10,
     progress: Callable[[int, int], None] | None = None,
+    key: Callable[[T], str] = str,
 ) -> list[ItemOutcome]:
     """Run ``action`` on every item with bounded concurrency; one outcome per item, in order.
 
-    An exception escaping ``action`` becomes a ``failed`` outcome for that item (with the error's
-    type, code and message), so a bulk operation never loses an item.
+    An exception escaping ``action`` becomes a ``failed`` outcome for that item (named by
+    ``key(item)``, with the error's type, code and message), so a bulk operation never loses an
+    item.
     """
     todo = list(items)
     sem = asyncio.Semaphore(max(1, concurrency))
     done = 0
 
-    async def one(item: str) -> ItemOutcome:
+    async def one(item: T) -> ItemOutcome:
         nonlocal done
         async with sem:
             try:
                 outcome = await action(item)
             except DefenderError as exc:
                 outcome = ItemOutcome(
-                    item=item, status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=str(exc)
+                    item=key(item),
+                    status=OutcomeStatus.FAILED,
+                    error=exc.to_dict(),
+                    reason=str(exc),
                 )
             except Exception as exc:
                 outcome = ItemOutcome(
-                    item=item,
+                    item=key(item),
                     status=OutcomeStatus.FAILED,
                     error={"type": type(exc).__name__, "message": str(exc)},
                     reason=f"{type(exc).__name__}: {exc}",

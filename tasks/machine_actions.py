@@ -19,6 +19,7 @@ from prefect_defender.api.models.machine_actions import (
     IsolationType,
     MachineAction,
     ScanType,
+    action_endpoints,
 )
 from prefect_defender.api.resources.machine_actions import (
     ActionRequest,
@@ -26,13 +27,13 @@ from prefect_defender.api.resources.machine_actions import (
     action_body,
 )
 from prefect_defender.api.validation import check_choice, check_items, check_machine_id
+from prefect_defender.tasks.action_plans import PlannedAction, fan_out_actions
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     ItemOutcome,
     OutcomeStatus,
     defender_client,
     defender_task,
-    run_bulk,
     task_logger,
 )
 
@@ -106,7 +107,7 @@ async def _one(
     return ActionOutcome.of(req)
 
 
-@defender_task(endpoints=("mde.actions.isolate", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.ISOLATE))
 async def isolate_machine(
     credentials: DefenderCredentialsLike,
     machine_id: str,
@@ -142,7 +143,7 @@ async def isolate_machine(
     )
 
 
-@defender_task(endpoints=("mde.actions.unisolate", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.UNISOLATE))
 async def unisolate_machine(
     credentials: DefenderCredentialsLike,
     machine_id: str,
@@ -159,7 +160,7 @@ async def unisolate_machine(
     return await _one(credentials, machine_id, ActionType.UNISOLATE, comment, tenant_id)
 
 
-@defender_task(endpoints=("mde.actions.restrict", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.RESTRICT_CODE_EXECUTION))
 async def restrict_code_execution(
     credentials: DefenderCredentialsLike,
     machine_id: str,
@@ -178,7 +179,7 @@ async def restrict_code_execution(
     )
 
 
-@defender_task(endpoints=("mde.actions.unrestrict", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.UNRESTRICT_CODE_EXECUTION))
 async def unrestrict_code_execution(
     credentials: DefenderCredentialsLike,
     machine_id: str,
@@ -197,7 +198,7 @@ async def unrestrict_code_execution(
     )
 
 
-@defender_task(endpoints=("mde.actions.av_scan", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.RUN_ANTIVIRUS_SCAN))
 async def run_antivirus_scan(
     credentials: DefenderCredentialsLike,
     machine_id: str,
@@ -222,7 +223,7 @@ async def run_antivirus_scan(
     )
 
 
-@defender_task(endpoints=("mde.actions.collect_package", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.COLLECT_INVESTIGATION_PACKAGE))
 async def collect_investigation_package(
     credentials: DefenderCredentialsLike,
     machine_id: str,
@@ -241,7 +242,7 @@ async def collect_investigation_package(
     )
 
 
-@defender_task(endpoints=("mde.actions.stop_and_quarantine", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.STOP_AND_QUARANTINE_FILE))
 async def stop_and_quarantine_file(
     credentials: DefenderCredentialsLike,
     machine_id: str,
@@ -261,7 +262,7 @@ async def stop_and_quarantine_file(
     )
 
 
-@defender_task(endpoints=("mde.actions.offboard", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.OFFBOARD))
 async def offboard_machine(
     credentials: DefenderCredentialsLike,
     machine_id: str,
@@ -396,13 +397,7 @@ async def download_investigation_package(
     return {"path": str(Path(dest).resolve()), "bytes": size}
 
 
-_BULK_ENDPOINTS = (
-    *(t.endpoint for t in ActionType if t is not ActionType.LIVE_RESPONSE),
-    "mde.actions.list",
-)
-
-
-@defender_task(endpoints=_BULK_ENDPOINTS)
+@defender_task(endpoints=action_endpoints())
 async def bulk_machine_action(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
@@ -451,30 +446,22 @@ async def bulk_machine_action(
             for m in ids
         ]
     log.info("requesting %s on %d machine(s)", kind.value, len(unique))
+    step = max(1, len(unique) // 10)
+
+    def progress(done: int, total: int) -> None:
+        if done == total or done % step == 0:
+            log.info("%s: %d/%d machines done", kind.value, done, total)
+
+    plan = [PlannedAction(machine_id=m, action=kind, options=options) for m in unique]
     async with defender_client(credentials, tenant_id) as client:
-
-        async def one(mid: str) -> ItemOutcome:
-            req = await client.machine_actions.request(mid, kind, comment, body)
-            return ItemOutcome(
-                item=mid,
-                status=OutcomeStatus.ALREADY_IN_PROGRESS
-                if req.already_in_progress
-                else OutcomeStatus.SUCCEEDED,
-                result=req.action.model_dump(mode="json", by_alias=True),
-                reason="answer lost; the created action was found by its reference"
-                if req.reconciled
-                else "an action of this type was already pending"
-                if req.already_in_progress
-                else None,
-            )
-
-        step = max(1, len(unique) // 10)
-
-        def progress(done: int, total: int) -> None:
-            if done == total or done % step == 0:
-                log.info("%s: %d/%d machines done", kind.value, done, total)
-
-        outcomes = await run_bulk(unique, one, concurrency=max(1, concurrency), progress=progress)
+        outcomes = await fan_out_actions(
+            client,
+            plan,
+            comment,
+            concurrency=max(1, concurrency),
+            full_result=True,
+            progress=progress,
+        )
     by_id = {o.item: o for o in outcomes}
     counts: dict[str, int] = {}
     for o in outcomes:
@@ -483,7 +470,7 @@ async def bulk_machine_action(
     return [by_id[m] for m in ids]
 
 
-@defender_task(endpoints=("mde.actions.isolate", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.ISOLATE))
 async def isolate_machines(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
@@ -512,7 +499,7 @@ async def isolate_machines(
     )
 
 
-@defender_task(endpoints=("mde.actions.unisolate", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.UNISOLATE))
 async def unisolate_machines(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
@@ -533,7 +520,7 @@ async def unisolate_machines(
     )
 
 
-@defender_task(endpoints=("mde.actions.av_scan", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.RUN_ANTIVIRUS_SCAN))
 async def run_antivirus_scans(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
@@ -562,7 +549,7 @@ async def run_antivirus_scans(
     )
 
 
-@defender_task(endpoints=("mde.actions.restrict", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.RESTRICT_CODE_EXECUTION))
 async def restrict_code_execution_many(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
@@ -589,7 +576,7 @@ async def restrict_code_execution_many(
     )
 
 
-@defender_task(endpoints=("mde.actions.unrestrict", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.UNRESTRICT_CODE_EXECUTION))
 async def unrestrict_code_execution_many(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
@@ -616,7 +603,7 @@ async def unrestrict_code_execution_many(
     )
 
 
-@defender_task(endpoints=("mde.actions.collect_package", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.COLLECT_INVESTIGATION_PACKAGE))
 async def collect_investigation_packages(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
@@ -643,7 +630,7 @@ async def collect_investigation_packages(
     )
 
 
-@defender_task(endpoints=("mde.actions.stop_and_quarantine", "mde.actions.list"))
+@defender_task(endpoints=action_endpoints(ActionType.STOP_AND_QUARANTINE_FILE))
 async def stop_and_quarantine_file_many(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any
@@ -11,11 +12,15 @@ from pydantic import AliasChoices, Field
 from prefect_defender.api.models.common import DefenderModel
 
 __all__ = [
+    "ACTION_SPECS",
     "FINAL_STATUSES",
+    "ActionOption",
+    "ActionSpec",
     "ActionType",
     "IsolationType",
     "MachineAction",
     "ScanType",
+    "action_endpoints",
 ]
 
 #: statuses after which an action never changes (documented: Pending, InProgress, Succeeded,
@@ -39,7 +44,7 @@ class ScanType(StrEnum):
 
 
 class ActionType(StrEnum):
-    """Machine action types, with the path segment that requests each."""
+    """Machine action types; :data:`ACTION_SPECS` says how each is requested."""
 
     ISOLATE = "Isolate"
     UNISOLATE = "Unisolate"
@@ -52,19 +57,87 @@ class ActionType(StrEnum):
     LIVE_RESPONSE = "LiveResponse"
 
     @property
+    def spec(self) -> ActionSpec:
+        """How this action is requested (endpoint, body options)."""
+        return ACTION_SPECS[self]
+
+    @property
     def endpoint(self) -> str:
         """The catalog entry that requests this action."""
-        return {
-            "Isolate": "mde.actions.isolate",
-            "Unisolate": "mde.actions.unisolate",
-            "RestrictCodeExecution": "mde.actions.restrict",
-            "UnrestrictCodeExecution": "mde.actions.unrestrict",
-            "RunAntiVirusScan": "mde.actions.av_scan",
-            "CollectInvestigationPackage": "mde.actions.collect_package",
-            "StopAndQuarantineFile": "mde.actions.stop_and_quarantine",
-            "Offboard": "mde.actions.offboard",
-            "LiveResponse": "mde.live_response.run",
-        }[self.value]
+        return ACTION_SPECS[self].endpoint
+
+
+@dataclass(frozen=True)
+class ActionOption:
+    """One type-specific body field of a machine action request.
+
+    ``name`` is the task parameter (``isolation_type``), ``field`` the body field as the
+    request page spells it (``IsolationType``, case-sensitive). ``choices`` is the enum of
+    allowed values (``None`` for a SHA-1); ``default`` is sent when the option is not given
+    (``None``: the option is required).
+    """
+
+    name: str
+    field: str
+    choices: type[StrEnum] | None = None
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class ActionSpec:
+    """How one machine action type is requested: its catalog endpoint and body options.
+
+    The endpoint carries the path, method, permissions and rate-limit group
+    (``prefect_defender.api.catalog``); ``bulk`` says whether the bulk tasks and the playbooks'
+    fan-out may request it (live response has its own session tasks).
+    """
+
+    type: ActionType
+    endpoint: str
+    options: tuple[ActionOption, ...] = ()
+    bulk: bool = True
+
+    def option(self, name: str) -> ActionOption | None:
+        """The option called ``name``, if the action has one."""
+        return next((o for o in self.options if o.name == name), None)
+
+
+#: every machine action: one row per type. The body builder (``action_body``), the endpoint
+#: map (``ActionType.endpoint``), the tasks' declared endpoints and the bulk fan-out read it;
+#: ``tests/machines/test_action_specs.py`` checks each row against the catalog and the emulator.
+ACTION_SPECS: dict[ActionType, ActionSpec] = {
+    s.type: s
+    for s in (
+        ActionSpec(
+            ActionType.ISOLATE,
+            "mde.actions.isolate",
+            (ActionOption("isolation_type", "IsolationType", IsolationType, IsolationType.FULL),),
+        ),
+        ActionSpec(ActionType.UNISOLATE, "mde.actions.unisolate"),
+        ActionSpec(ActionType.RESTRICT_CODE_EXECUTION, "mde.actions.restrict"),
+        ActionSpec(ActionType.UNRESTRICT_CODE_EXECUTION, "mde.actions.unrestrict"),
+        ActionSpec(
+            ActionType.RUN_ANTIVIRUS_SCAN,
+            "mde.actions.av_scan",
+            (ActionOption("scan_type", "ScanType", ScanType, ScanType.QUICK),),
+        ),
+        ActionSpec(ActionType.COLLECT_INVESTIGATION_PACKAGE, "mde.actions.collect_package"),
+        ActionSpec(
+            ActionType.STOP_AND_QUARANTINE_FILE,
+            "mde.actions.stop_and_quarantine",
+            (ActionOption("sha1", "Sha1"),),
+        ),
+        ActionSpec(ActionType.OFFBOARD, "mde.actions.offboard"),
+        ActionSpec(ActionType.LIVE_RESPONSE, "mde.live_response.run", bulk=False),
+    )
+}
+
+
+def action_endpoints(*kinds: ActionType) -> tuple[str, ...]:
+    """The catalog endpoints a task requesting ``kinds`` calls (every bulk type when none is
+    given), with the action list it reads to de-duplicate and reconcile."""
+    chosen = kinds or tuple(k for k, s in ACTION_SPECS.items() if s.bulk)
+    return (*(ACTION_SPECS[k].endpoint for k in chosen), "mde.actions.list")
 
 
 class MachineAction(DefenderModel):

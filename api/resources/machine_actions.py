@@ -39,9 +39,7 @@ from prefect_defender.api.errors import (
 )
 from prefect_defender.api.models.machine_actions import (
     ActionType,
-    IsolationType,
     MachineAction,
-    ScanType,
 )
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_skip
@@ -60,6 +58,7 @@ __all__ = [
     "MachineActionsAPI",
     "action_body",
     "action_comment",
+    "options_of",
     "tagged_comment",
 ]
 
@@ -104,30 +103,30 @@ def action_comment(comment: str) -> str:
 def action_body(action: ActionType | str, **options: Any) -> dict[str, Any]:
     """The validated type-specific body fields of ``action``, spelled as documented.
 
-    ``isolation_type`` (Isolate: Full, Selective, UnManagedDevice; default Full), ``scan_type``
-    (RunAntiVirusScan: Quick or Full; default Quick), ``sha1`` (StopAndQuarantineFile, required).
-    Options that do not belong to ``action`` are rejected.
+    The options are those of the action's row in ``ACTION_SPECS``: ``isolation_type``
+    (Isolate: Full, Selective, UnManagedDevice; default Full), ``scan_type`` (RunAntiVirusScan:
+    Quick or Full; default Quick), ``sha1`` (StopAndQuarantineFile, required). Options that do
+    not belong to ``action`` are rejected.
     """
-    kind = check_choice(action, ActionType, "action")
-    allowed = {
-        ActionType.ISOLATE: {"isolation_type"},
-        ActionType.RUN_ANTIVIRUS_SCAN: {"scan_type"},
-        ActionType.STOP_AND_QUARANTINE_FILE: {"sha1"},
-    }.get(kind, set())
-    extra = sorted(k for k, v in options.items() if v is not None and k not in allowed)
+    spec = check_choice(action, ActionType, "action").spec
+    extra = sorted(k for k, v in options.items() if v is not None and spec.option(k) is None)
     if extra:
-        raise ValidationError(f"{extra[0]}: not an option of {kind.value}", field=extra[0])
-    if kind is ActionType.ISOLATE:
-        iso = check_choice(
-            options.get("isolation_type") or IsolationType.FULL, IsolationType, "isolation_type"
-        )
-        return {"IsolationType": iso.value}
-    if kind is ActionType.RUN_ANTIVIRUS_SCAN:
-        scan = check_choice(options.get("scan_type") or ScanType.QUICK, ScanType, "scan_type")
-        return {"ScanType": scan.value}
-    if kind is ActionType.STOP_AND_QUARANTINE_FILE:
-        return {"Sha1": check_sha1(options.get("sha1"), "sha1")}
-    return {}
+        raise ValidationError(f"{extra[0]}: not an option of {spec.type.value}", field=extra[0])
+    body: dict[str, Any] = {}
+    for opt in spec.options:
+        value = options.get(opt.name)
+        if opt.choices is not None:
+            body[opt.field] = check_choice(value or opt.default, opt.choices, opt.name).value
+        else:
+            body[opt.field] = check_sha1(value, opt.name)
+    return body
+
+
+def options_of(action: ActionType | str, options: dict[str, Any] | None) -> dict[str, Any]:
+    """The entries of ``options`` that are options of ``action`` (a playbook may hold options
+    for several action types; each request takes its own)."""
+    spec = check_choice(action, ActionType, "action").spec
+    return {k: v for k, v in (options or {}).items() if spec.option(k) is not None}
 
 
 class MachineActionsAPI(Resource):

@@ -11,7 +11,7 @@ from prefect.variables import Variable
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.flows.approval import ApprovalPolicy
 from prefect_defender.flows.contain import contain_device
-from prefect_defender.flows.safety import SafetyPolicy
+from prefect_defender.tasks.safety import SafetyPolicy
 from tests.flows.conftest import resume, start, wait_paused
 
 BLOCK = "defender-application-credentials/contain-tests"

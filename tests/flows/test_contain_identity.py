@@ -17,13 +17,13 @@ from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.flows.approval import ApprovalPolicy
 from prefect_defender.flows.contain_identity import contain_identity
 from prefect_defender.flows.release import release_containment
-from prefect_defender.flows.safety import SafetyPolicy
 from prefect_defender.tasks.identities import (
     confirm_users_compromised,
     get_entra_user,
     get_risky_user,
     invoke_identity_actions,
 )
+from prefect_defender.tasks.safety import SafetyPolicy
 from tests.flows.conftest import resume, start, wait_paused
 
 BLOCK = "defender-application-credentials/identity-tests"

@@ -13,8 +13,8 @@ from prefect_defender.flows.evidence import collect_evidence
 from prefect_defender.flows.hunt_respond import hunt_and_respond
 from prefect_defender.flows.mssp import mssp_fanout
 from prefect_defender.flows.release import release_containment
-from prefect_defender.flows.safety import SafetyPolicy
 from prefect_defender.flows.triage import TriageRules, triage_incident
+from prefect_defender.tasks.safety import SafetyPolicy
 from tests.flows.conftest import resume, start, wait_paused
 
 APP = "defender-application-credentials/playbooks"

@@ -27,8 +27,8 @@ from prefect.client.schemas.filters import (
 
 from prefect_defender.flows.block_indicators import block_indicators
 from prefect_defender.flows.notify import OutcomeMessage, _secret_values, notify_outcome, scrub
-from prefect_defender.flows.safety import SafetyPolicy
 from prefect_defender.flows.triage import triage_incident
+from prefect_defender.tasks.safety import SafetyPolicy
 from tests.flows.conftest import start
 from tests.notify.servers import Receiver, closed_port
 

@@ -152,7 +152,7 @@ def test_actions_that_never_succeed_are_reported_with_their_last_state(
 ) -> None:
     """Machine actions that stay Pending or end in TimeOut are never reported as done, and
     waiting for them costs one list call per 40 actions a round, not one call per action."""
-    from prefect_defender.flows.steps import await_machine_actions
+    from prefect_defender.tasks.action_plans import await_machine_actions
 
     tid = _tid(emulator)
     ids = [

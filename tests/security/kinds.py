@@ -1223,6 +1223,73 @@ KINDS.update(
     }
 )
 
+
+# -- machine actions as playbooks take them (tasks/action_plans.py) ------------------------------
+def _plan(c: Ctx) -> list[Any]:
+    from prefect_defender.tasks.action_plans import PlannedAction
+
+    return [PlannedAction(machine_id=c.machine_id, action="RunAntiVirusScan")]
+
+
+def _dry_guard(_: Ctx) -> Any:
+    from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+
+    return WriteGuard(SafetyPolicy(dry_run=True))
+
+
+KINDS.update(
+    {
+        k.name: k
+        for k in [
+            _k(
+                "action_plan",
+                lambda c: st.just(_plan(c)),
+                lambda c: st.sampled_from(
+                    [
+                        "RunAntiVirusScan",
+                        42,
+                        {"machine_id": c.machine_id},
+                        [{"machine_id": c.machine_id}],  # no action
+                        [{"machine_id": c.machine_id, "action": "Teleport"}],
+                        [{"machine_id": "not-a-machine", "action": "Isolate"}],
+                        [
+                            {
+                                "machine_id": c.machine_id,
+                                "action": "Isolate",
+                                "options": {"isolation_type": "Partial"},
+                            }
+                        ],
+                        [42],
+                    ]
+                ),
+                _plan,
+            ),
+            _k(
+                "write_guard",
+                None,
+                None,
+                _dry_guard,
+                note="built by the playbook from its SafetyPolicy (a dry-run guard here)",
+            ),
+            _k(
+                "run_key",
+                lambda _: st.one_of(
+                    st.none(), st.text("0123456789abcdef", min_size=1, max_size=16)
+                ),
+                None,
+                lambda c: None,
+                note="a local idempotency key written into the comment",
+            ),
+            _k(
+                "action_outcomes",
+                lambda _: st.just([]),
+                lambda _: st.sampled_from(["succeeded", 42, {"item": "x"}]),
+                lambda c: [],
+            ),
+        ]
+    }
+)
+
 #: parameter name -> kind, for every task
 PARAM_KINDS: dict[str, str] = {
     "credentials": "credentials",
@@ -1348,6 +1415,11 @@ PARAM_KINDS: dict[str, str] = {
 
 #: (task function name, parameter) -> kind, where the name alone is not enough
 TASK_OVERRIDES: dict[tuple[str, str], str] = {
+    ("apply_machine_actions", "plan"): "action_plan",
+    ("apply_machine_actions", "guard"): "write_guard",
+    ("apply_machine_actions", "allow_protected"): "flag",
+    ("apply_machine_actions", "run_key"): "run_key",
+    ("await_machine_actions", "outcomes"): "action_outcomes",
     ("update_incident", "comment"): "comment_optional",
     ("update_alert", "comment"): "comment_optional",
     ("batch_update_alerts", "comment"): "comment_optional",

@@ -1,0 +1,67 @@
+"""The playbooks' reports: markdown tables, outcome rows and the run's report artifact."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from prefect.artifacts import acreate_markdown_artifact
+
+from prefect_defender.flows.notify import remember_report
+from prefect_defender.tasks.action_plans import PlannedAction
+from prefect_defender.tasks.base import ItemOutcome
+
+__all__ = ["markdown_table", "outcome_rows", "write_report"]
+
+
+def _cell(v: Any) -> str:
+    text = "" if v is None else str(v)
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def markdown_table(rows: Iterable[dict[str, Any]], columns: Sequence[str]) -> str:
+    """A markdown table of ``rows`` restricted to ``columns`` (pipes and newlines escaped)."""
+    out = ["| " + " | ".join(columns) + " |", "|" + "---|" * len(columns)]
+    for r in rows:
+        out.append("| " + " | ".join(_cell(r.get(c)) for c in columns) + " |")
+    return "\n".join(out)
+
+
+def outcome_rows(plan: list[PlannedAction], outcomes: list[ItemOutcome]) -> list[dict[str, Any]]:
+    """Report rows joining the plan and the outcomes."""
+    rows = []
+    for p, o in zip(plan, outcomes, strict=True):
+        res = o.result if isinstance(o.result, dict) else {}
+        rows.append(
+            {
+                "machine": f"[{p.computer_dns_name or p.machine_id}]({p.link})"
+                if p.link
+                else (p.computer_dns_name or p.machine_id),
+                "action": p.action.value,
+                "outcome": o.status.value if hasattr(o.status, "value") else o.status,
+                "final": res.get("final_status") or res.get("status") or "",
+                "action id": res.get("action_id", ""),
+                "note": o.reason or "",
+            }
+        )
+    return rows
+
+
+async def write_report(
+    key: str, title: str, summary: list[str], rows: list[dict[str, Any]], columns: list[str]
+) -> str:
+    """A markdown artifact: a title, summary lines and a table; returns the markdown.
+
+    The report is also kept for the run's notification (see ``flows/notify.py``).
+
+    Example:
+        ```python
+        await write_report("defender-x", "X", ["Done: 2/2"], rows, ["machine", "outcome"])
+        ```
+    """
+    md = f"# {title}\n\n" + "\n".join(f"- {line}" for line in summary)
+    if rows:
+        md += "\n\n" + markdown_table(rows, columns)
+    artifact_id = await acreate_markdown_artifact(markdown=md, key=key, description=title)
+    remember_report(title, summary, rows, artifact_id)  # for the run's notification, if any
+    return md
