@@ -44,12 +44,6 @@ class Endpoint:
         """The Entra API whose permission this endpoint needs."""
         return API_NAMES[self.surface]
 
-    def permissions_text(self) -> str:
-        """Human text: 'Machine.Isolate (application) / Machine.Isolate (delegated)'."""
-        app = " or ".join(self.application) or "n/a"
-        dele = " or ".join(self.delegated) or "n/a"
-        return f"{app} (application) / {dele} (delegated)"
-
 
 _MDE_DOC = "https://learn.microsoft.com/defender-endpoint/api/"
 _XDR_DOC = "https://learn.microsoft.com/defender-xdr/"

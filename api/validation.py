@@ -345,3 +345,33 @@ __all__ += [
     "check_sam_name",
     "check_timespan",
 ]
+
+
+#: the longest advanced hunting query the client sends (characters)
+MAX_QUERY = 100_000
+
+
+def check_query(query: Any, field: str = "query") -> str:
+    """A KQL query: non-empty, bounded, no control characters other than tab and newline."""
+    if not isinstance(query, str) or not query.strip():
+        raise ValidationError(f"{field}: a non-empty KQL query is required", field=field)
+    if len(query) > MAX_QUERY:
+        raise ValidationError(f"{field}: longer than {MAX_QUERY} characters", field=field)
+    if _CONTROL.search(query):
+        raise ValidationError(f"{field}: contains control characters", field=field)
+    return query
+
+
+__all__ += ["MAX_QUERY", "check_query"]
+
+
+def check_machine_ids(values: Iterable[Any] | None, field: str = "machine_ids") -> list[str]:
+    """Every id of a machine list checked before anything is requested (lower-cased)."""
+    if values is None:
+        return []
+    if isinstance(values, str) or not isinstance(values, Iterable):
+        raise ValidationError(f"{field}: expected a list of machine ids", field=field)
+    return [check_machine_id(value, f"{field}[{i}]").lower() for i, value in enumerate(values)]
+
+
+__all__ += ["check_machine_ids"]

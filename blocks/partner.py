@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
@@ -213,11 +212,6 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
             proxy=settings.proxy,
         )
         return DefenderClient(endpoints, provider, settings)
-
-    def clients(self) -> Iterator[tuple[PartnerTenant, DefenderClient]]:
-        """``(tenant, client)`` for every configured tenant (close each client after use)."""
-        for tenant in self.tenants:
-            yield tenant, self.get_client(tenant.tenant_id)
 
     @classmethod
     def from_emulator(

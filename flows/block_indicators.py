@@ -9,16 +9,15 @@ from typing import Any, Literal
 from prefect import flow
 
 from prefect_defender.api.errors import DefenderError
-from prefect_defender.api.models.indicators import IndicatorInput
-from prefect_defender.api.resources.indicators import BATCH, coerce_indicators
+from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_incident_id
-from prefect_defender.flows.common import load_credentials, own_tenant, tenants_of
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import write_report
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.indicators import import_indicators, indicators_from_entities
 from prefect_defender.tasks.safety import AutomationHaltedError, SafetyPolicy, WriteGuard
+from prefect_defender.tasks.scope import load_credentials, own_tenant, tenants_of
 
 __all__ = ["PLAYBOOK_TITLE_PREFIX", "block_indicators"]
 

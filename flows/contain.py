@@ -9,28 +9,30 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from prefect import flow
 
 from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
-from prefect_defender.api.models.machines import Machine
-from prefect_defender.api.validation import check_incident_id
+from prefect_defender.api.validation import check_incident_id, check_machine_ids
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
-from prefect_defender.flows.common import check_machine_ids, load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import (
+    PlannedAction,
     apply_machine_actions,
     await_machine_actions,
-    plan_machine_actions,
+    plan_actions,
     run_key_for,
 )
 from prefect_defender.tasks.alerts import get_alert
-from prefect_defender.tasks.base import defender_client, task_logger
+from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["contain_device"]
 
@@ -80,119 +82,175 @@ async def contain_device(
         contain_device(credentials="defender-application-credentials/soc", incident_id=1001)
         ```
     """
-    log = task_logger()
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
     incident_id = check_incident_id(incident_id) if incident_id else None
-    creds = await load_credentials(credentials)
-    tenant = own_tenant(creds, tenant_id)
-    incident = await get_incident(creds, incident_id, tenant_id) if incident_id else None
+    async with await TenantScope.load(credentials, tenant_id) as scope:
+        incident, ids = await _devices(scope, incident_id, alert_id, machine_ids)
+        plan = await plan_actions(
+            scope.client, ids, [ActionType.ISOLATE], safety, {"isolation_type": isolation_type}
+        )
+        summary: dict[str, Any] = {
+            "incident_id": incident_id,
+            "tenant_id": scope.tenant,
+            "devices": len(plan),
+            "approved": False,
+            "outcomes": [],
+        }
+        if not plan:
+            await write_report(
+                "defender-contain-device",
+                "Contain device: nothing to do",
+                ["No device found for the given incident/alert/machines."],
+                [],
+                COLUMNS,
+            )
+            return summary
+        decided = await _decide(incident, incident_id, plan, isolation_type, approval)
+        summary["verdict"] = decided.verdict
+        if not decided.approved:
+            await _not_approved(scope, incident_id, plan, decided, comment_on_incident, safety)
+            return summary
+        summary["approved"] = True
+        key = run_key or run_key_for(
+            "contain", scope.tenant, incident_id, alert_id, sorted(ids), decided.isolation_type
+        )
+        outcomes = await apply_machine_actions(
+            scope.client,
+            plan,
+            f"prefect-defender contain-device (incident {incident_id}, approved by "
+            f"{decided.approver})",
+            WriteGuard(safety),
+            allow_protected=decided.allow_protected,
+            run_key=key,
+        )
+        if not safety.dry_run:
+            outcomes = await await_machine_actions(
+                scope.client, outcomes, None, wait_timeout_seconds, poll_interval_seconds
+            )
+        summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
+        await _comment_and_report(
+            scope, incident_id, plan, outcomes, decided, comment_on_incident, safety
+        )
+    return summary
+
+
+async def _devices(
+    scope: TenantScope,
+    incident_id: int | None,
+    alert_id: str | None,
+    machine_ids: list[str] | None,
+) -> tuple[Incident | None, list[str]]:
+    """The incident (if any) and the unique machine ids of the incident, alert and list."""
+    incident = await get_incident(scope.client, incident_id) if incident_id else None
     ids: list[str] = list(incident.device_ids()) if incident else []
     if alert_id:
-        alert = await get_alert(creds, alert_id, tenant_id)
+        alert = await get_alert(scope.client, alert_id)
         if alert.machine_id:
             ids.append(alert.machine_id)
     ids += check_machine_ids(machine_ids)
-    ids = list(dict.fromkeys(i.lower() for i in ids))
-    machines: list[Machine] = []
-    async with defender_client(creds, tenant_id) as client:
-        for mid in ids:
-            machines.append(await client.machines.get(mid))
-        link = lambda mid: client.portal_link("machine", mid)  # noqa: E731
-        plan = plan_machine_actions(
-            machines, ActionType.ISOLATE, safety, {"isolation_type": isolation_type}, link
-        )
-    summary: dict[str, Any] = {
-        "incident_id": incident_id,
-        "tenant_id": tenant,
-        "devices": len(plan),
-        "approved": False,
-        "outcomes": [],
-    }
-    if not plan:
-        await write_report(
-            "defender-contain-device",
-            "Contain device: nothing to do",
-            ["No device found for the given incident/alert/machines."],
-            [],
-            COLUMNS,
-        )
-        return summary
+    return incident, list(dict.fromkeys(i.lower() for i in ids))
+
+
+@dataclass
+class _Decision:
+    """What the policy or the analyst decided."""
+
+    approved: bool
+    verdict: str
+    isolation_type: str
+    allow_protected: bool = False
+    approver: str = "policy"
+
+
+async def _decide(
+    incident: Incident | None,
+    incident_id: int | None,
+    plan: list[PlannedAction],
+    isolation_type: str,
+    approval: ApprovalPolicy,
+) -> _Decision:
+    """Auto-approve by severity (no ``never_auto_tags`` device), else ask in the Prefect UI."""
     severity = incident.severity if incident else None
     never_auto = {t.lower() for t in approval.never_auto_tags}
-    blocked_auto = [
-        m.computer_dns_name for m in machines if never_auto & {t.lower() for t in m.machine_tags}
-    ]
-    auto = bool(severity and severity in approval.auto_approve_severities and not blocked_auto)
-    chosen_type = isolation_type
-    allow_protected = False
-    if auto:
-        verdict = f"auto-approved (severity {severity})"
-        approver = "policy"
-    else:
-        proposal = markdown_table(
-            [
-                {
-                    "device": p.computer_dns_name,
-                    "action": f"Isolate ({isolation_type})",
-                    "protected": p.protected or "",
-                }
-                for p in plan
-            ],
-            ["device", "action", "protected"],
-        )
-        title = f"incident {incident_id} ({severity})" if incident else "the listed devices"
-        decision, verdict = await request_decision(
-            f"## Approve containment of {title}?\n\n{proposal}\n\n"
-            "Tick **approve** to isolate. Protected devices are only isolated with "
-            "**include_protected**. No answer within the timeout means *do not act*.",
-            approval,
-            isolation_type=isolation_type,
-        )
-        if decision is None or not decision.approve:
-            log.info("containment not approved: %s", verdict)
-            summary["verdict"] = verdict
-            await write_report(
-                "defender-contain-device",
-                "Contain device: not approved",
-                [f"Incident: {incident_id}", f"Decision: {verdict}"],
-                [
-                    {
-                        "machine": p.computer_dns_name,
-                        "action": "Isolate",
-                        "outcome": "not approved",
-                        "final": "",
-                        "action id": "",
-                        "note": verdict,
-                    }
-                    for p in plan
-                ],
-                COLUMNS,
-            )
-            if comment_on_incident and incident_id and not safety.dry_run:
-                await add_incident_comment(
-                    creds, incident_id, f"Containment not performed: {verdict}.", tenant_id
-                )
-            return summary
-        chosen_type = decision.isolation_type
-        allow_protected = decision.include_protected
-        approver = decision.approved_by or "analyst"
-        for p in plan:
-            p.options["isolation_type"] = chosen_type
-    summary["approved"] = True
-    summary["verdict"] = verdict
-    guard = WriteGuard(safety)
-    comment = f"prefect-defender contain-device (incident {incident_id}, approved by {approver})"
-    key = run_key or run_key_for("contain", tenant, incident_id, alert_id, sorted(ids), chosen_type)
-    outcomes = await apply_machine_actions(
-        creds, plan, comment, guard, tenant_id, allow_protected, run_key=key
+    blocked_auto = [p for p in plan if never_auto & {t.lower() for t in p.machine_tags}]
+    if severity and severity in approval.auto_approve_severities and not blocked_auto:
+        return _Decision(True, f"auto-approved (severity {severity})", isolation_type)
+    proposal = markdown_table(
+        [
+            {
+                "device": p.computer_dns_name,
+                "action": f"Isolate ({isolation_type})",
+                "protected": p.protected or "",
+            }
+            for p in plan
+        ],
+        ["device", "action", "protected"],
     )
-    if not safety.dry_run:
-        outcomes = await await_machine_actions(
-            creds, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+    title = f"incident {incident_id} ({severity})" if incident else "the listed devices"
+    decision, verdict = await request_decision(
+        f"## Approve containment of {title}?\n\n{proposal}\n\n"
+        "Tick **approve** to isolate. Protected devices are only isolated with "
+        "**include_protected**. No answer within the timeout means *do not act*.",
+        approval,
+        isolation_type=isolation_type,
+    )
+    if decision is None or not decision.approve:
+        task_logger().info("containment not approved: %s", verdict)
+        return _Decision(False, verdict, isolation_type)
+    for p in plan:
+        p.options["isolation_type"] = decision.isolation_type
+    return _Decision(
+        True,
+        verdict,
+        decision.isolation_type,
+        decision.include_protected,
+        decision.approved_by or "analyst",
+    )
+
+
+async def _not_approved(
+    scope: TenantScope,
+    incident_id: int | None,
+    plan: list[PlannedAction],
+    decided: _Decision,
+    comment_on_incident: bool,
+    safety: SafetyPolicy,
+) -> None:
+    verdict = decided.verdict
+    await write_report(
+        "defender-contain-device",
+        "Contain device: not approved",
+        [f"Incident: {incident_id}", f"Decision: {verdict}"],
+        [
+            {
+                "machine": p.computer_dns_name,
+                "action": "Isolate",
+                "outcome": "not approved",
+                "final": "",
+                "action id": "",
+                "note": verdict,
+            }
+            for p in plan
+        ],
+        COLUMNS,
+    )
+    if comment_on_incident and incident_id and not safety.dry_run:
+        await add_incident_comment(
+            scope.client, incident_id, f"Containment not performed: {verdict}."
         )
+
+
+async def _comment_and_report(
+    scope: TenantScope,
+    incident_id: int | None,
+    plan: list[PlannedAction],
+    outcomes: list[ItemOutcome],
+    decided: _Decision,
+    comment_on_incident: bool,
+    safety: SafetyPolicy,
+) -> None:
     rows = outcome_rows(plan, outcomes)
-    summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
     done = [r for r in rows if r["final"] == "Succeeded"]
     if comment_on_incident and incident_id and not safety.dry_run:
         text = "; ".join(
@@ -201,24 +259,22 @@ async def contain_device(
         )
         try:
             await add_incident_comment(
-                creds,
+                scope.client,
                 incident_id,
-                f"Containment ({verdict}, {chosen_type}): {text}"[:3900],
-                tenant_id,
+                f"Containment ({decided.verdict}, {decided.isolation_type}): {text}"[:3900],
             )
         except DefenderError as exc:
-            log.warning("could not comment on incident %s: %s", incident_id, exc)
+            task_logger().warning("could not comment on incident %s: %s", incident_id, exc)
     await write_report(
         "defender-contain-device",
         f"Contain device: incident {incident_id}" if incident_id else "Contain device",
         [
-            f"Tenant: {tenant}",
-            f"Decision: {verdict}",
-            f"Isolation: {chosen_type}",
+            f"Tenant: {scope.tenant}",
+            f"Decision: {decided.verdict}",
+            f"Isolation: {decided.isolation_type}",
             f"Dry run: {safety.dry_run}",
             f"Isolated: {len(done)}/{len(rows)}",
         ],
         rows,
         COLUMNS,
     )
-    return summary

@@ -28,7 +28,6 @@ from prefect_defender.api.validation import (
     check_user_ref,
 )
 from prefect_defender.flows.approval import AccountDecision, ApprovalPolicy, request_decision
-from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, write_report
 from prefect_defender.tasks.action_plans import run_key_for
@@ -41,6 +40,7 @@ from prefect_defender.tasks.identities import (
 )
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard, account_protection_reason
+from prefect_defender.tasks.scope import load_credentials, own_tenant
 
 __all__ = [
     "DEFAULT_ACTIONS",

@@ -17,9 +17,8 @@ from prefect import flow
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.machine_actions import ActionType
-from prefect_defender.api.validation import check_guid, check_incident_id
+from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
-from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.contain_identity import (
     account_proposal,
     account_rows,
@@ -33,13 +32,14 @@ from prefect_defender.flows.reports import markdown_table, outcome_rows, write_r
 from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
-    plan_machine_actions,
+    plan_actions,
     run_key_for,
 )
-from prefect_defender.tasks.base import OutcomeStatus, defender_client, task_logger
+from prefect_defender.tasks.base import OutcomeStatus, task_logger
 from prefect_defender.tasks.identities import describe_accounts
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["contain_incident"]
 
@@ -93,176 +93,174 @@ async def contain_incident(
     safety = safety or SafetyPolicy()
     iid = check_incident_id(incident_id)
     acts = check_actions(identity_actions)
-    tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
-    creds = await load_credentials(credentials)
-    tenant = own_tenant(creds, tenant_id)
-    incident = await get_incident(creds, iid, tenant_id)
-    ids = list(dict.fromkeys(i.lower() for i in incident.device_ids()))
-    async with defender_client(creds, tenant_id) as client:
-        machines = [await client.machines.get(m) for m in ids]
-        link = lambda mid: client.portal_link("machine", mid)  # noqa: E731
-        plan = plan_machine_actions(
-            machines, ActionType.ISOLATE, safety, {"isolation_type": isolation_type}, link
+    async with await TenantScope.load(credentials, tenant_id) as scope:
+        creds, tenant = scope.client, scope.tenant  # one client for every task of the run
+        incident = await get_incident(creds, iid, tenant_id)
+        ids = list(dict.fromkeys(i.lower() for i in incident.device_ids()))
+        plan = await plan_actions(
+            creds, ids, [ActionType.ISOLATE], safety, {"isolation_type": isolation_type}, tenant_id
         )
-    who = users_of_incident(incident)
-    infos = await describe_accounts(creds, who, tenant_id=tenant_id) if who else []
-    protected = protected_accounts(safety, infos)
-    summary: dict[str, Any] = {
-        "incident_id": iid,
-        "tenant_id": tenant,
-        "devices": len(plan),
-        "accounts": len(who),
-        "approved": False,
-        "device_outcomes": [],
-        "account_outcomes": [],
-    }
-    if not plan and not who:
-        await write_report(
-            "defender-contain-incident",
-            "Contain incident: nothing to do",
-            [f"Incident {iid} names no device and no account."],
-            [],
-            COLUMNS,
-        )
-        return summary
-    never_auto = {t.lower() for t in approval.never_auto_tags}
-    risky_devices = [p for p in plan if p.protected] + [
-        m for m in machines if never_auto & {t.lower() for t in m.machine_tags}
-    ]
-    auto = bool(
-        incident.severity
-        and incident.severity in approval.auto_approve_severities
-        and not risky_devices
-        and not protected
-    )
-    chosen_type = isolation_type
-    allow_protected = False
-    approver = "policy"
-    if auto:
-        verdict = f"auto-approved (severity {incident.severity})"
-    else:
-        devices = markdown_table(
-            [
-                {
-                    "device": p.computer_dns_name,
-                    "action": f"Isolate ({isolation_type})",
-                    "protected": p.protected or "",
-                }
-                for p in plan
-            ],
-            ["device", "action", "protected"],
-        )
-        decision, verdict = await request_decision(
-            f"## Approve containment of incident {iid} ({incident.severity})?\n\n"
-            f"### Devices\n\n{devices if plan else 'none'}\n\n"
-            f"### Accounts\n\n{account_proposal(infos, acts, protected) if who else 'none'}\n\n"
-            "Tick **approve** to isolate the devices and act on the accounts. Protected devices "
-            "and accounts are only touched with **include_protected**. No answer within the "
-            "timeout means *do not act*.",
-            approval,
-            isolation_type=isolation_type,
-        )
-        if decision is None or not decision.approve:
-            log.info("incident containment not approved: %s", verdict)
-            summary["verdict"] = verdict
+        who = users_of_incident(incident)
+        infos = await describe_accounts(creds, who, tenant_id=tenant_id) if who else []
+        protected = protected_accounts(safety, infos)
+        summary: dict[str, Any] = {
+            "incident_id": iid,
+            "tenant_id": tenant,
+            "devices": len(plan),
+            "accounts": len(who),
+            "approved": False,
+            "device_outcomes": [],
+            "account_outcomes": [],
+        }
+        if not plan and not who:
             await write_report(
                 "defender-contain-incident",
-                f"Contain incident {iid}: not approved",
-                [f"Decision: {verdict}"],
+                "Contain incident: nothing to do",
+                [f"Incident {iid} names no device and no account."],
                 [],
                 COLUMNS,
             )
-            if comment_on_incident and not safety.dry_run:
-                await add_incident_comment(
-                    creds, iid, f"Containment not performed: {verdict}.", tenant_id
-                )
             return summary
-        chosen_type = decision.isolation_type
-        allow_protected = decision.include_protected
-        approver = decision.approved_by or "analyst"
-        for p in plan:
-            p.options["isolation_type"] = chosen_type
-    summary["approved"] = True
-    summary["verdict"] = verdict
-    guard = WriteGuard(safety)  # one guard: the per-run cap counts devices and accounts together
-    comment = f"prefect-defender contain-incident (incident {iid}, approved by {approver})"
-    key = run_key or run_key_for("contain-incident", tenant, iid, sorted(ids), chosen_type)
-    device_outcomes = (
-        await apply_machine_actions(
-            creds, plan, comment, guard, tenant_id, allow_protected, run_key=key
+        never_auto = {t.lower() for t in approval.never_auto_tags}
+        risky_devices = [p for p in plan if p.protected] + [
+            p for p in plan if never_auto & {t.lower() for t in p.machine_tags}
+        ]
+        auto = bool(
+            incident.severity
+            and incident.severity in approval.auto_approve_severities
+            and not risky_devices
+            and not protected
         )
-        if plan
-        else []
-    )
-    ordered = (
-        await act_on_accounts(
-            creds,
-            who,
-            acts,
-            protected,
-            allow_protected,
-            guard,
-            tenant,
-            tenant_id,
-            fallback_to_entra,
-        )
-        if who
-        else []
-    )
-    if device_outcomes and not safety.dry_run:
-        device_outcomes = await await_machine_actions(
-            creds, device_outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
-        )
-    drows = outcome_rows(plan, device_outcomes)
-    arows = account_rows(ordered)
-    rows = [
-        {
-            "target": r["machine"],
-            "kind": "device",
-            "action": r["action"],
-            "outcome": r["outcome"],
-            "final": r["final"],
-            "note": r["note"],
-        }
-        for r in drows
-    ] + [
-        {
-            "target": r["account"],
-            "kind": "account",
-            "action": r["action"],
-            "outcome": r["outcome"],
-            "final": r["via"],
-            "note": r["note"],
-        }
-        for r in arows
-    ]
-    summary["device_outcomes"] = [o.model_dump(mode="json") for o in device_outcomes]
-    summary["account_outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
-    isolated = sum(r["final"] == "Succeeded" for r in drows)
-    contained = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
-    if comment_on_incident and not safety.dry_run:
-        try:
-            await add_incident_comment(
-                creds,
-                iid,
-                f"Containment ({verdict}, {chosen_type}): devices isolated {isolated}/"
-                f"{len(drows)}; account actions {contained}/{len(ordered)}",
-                tenant_id,
+        chosen_type = isolation_type
+        allow_protected = False
+        approver = "policy"
+        if auto:
+            verdict = f"auto-approved (severity {incident.severity})"
+        else:
+            devices = markdown_table(
+                [
+                    {
+                        "device": p.computer_dns_name,
+                        "action": f"Isolate ({isolation_type})",
+                        "protected": p.protected or "",
+                    }
+                    for p in plan
+                ],
+                ["device", "action", "protected"],
             )
-        except DefenderError as exc:
-            log.warning("could not comment on incident %s: %s", iid, exc)
-    await write_report(
-        "defender-contain-incident",
-        f"Contain incident {iid}",
-        [
-            f"Tenant: {tenant}",
-            f"Decision: {verdict}",
-            f"Isolation: {chosen_type}",
-            f"Dry run: {safety.dry_run}",
-            f"Devices isolated: {isolated}/{len(drows)}",
-            f"Account actions succeeded: {contained}/{len(ordered)}",
-        ],
-        rows,
-        COLUMNS,
-    )
-    return summary
+            decision, verdict = await request_decision(
+                f"## Approve containment of incident {iid} ({incident.severity})?\n\n"
+                f"### Devices\n\n{devices if plan else 'none'}\n\n"
+                f"### Accounts\n\n{account_proposal(infos, acts, protected) if who else 'none'}\n\n"
+                "Tick **approve** to isolate the devices and act on the accounts. Protected "
+                "devices and accounts are only touched with **include_protected**. No answer "
+                "within the timeout means *do not act*.",
+                approval,
+                isolation_type=isolation_type,
+            )
+            if decision is None or not decision.approve:
+                log.info("incident containment not approved: %s", verdict)
+                summary["verdict"] = verdict
+                await write_report(
+                    "defender-contain-incident",
+                    f"Contain incident {iid}: not approved",
+                    [f"Decision: {verdict}"],
+                    [],
+                    COLUMNS,
+                )
+                if comment_on_incident and not safety.dry_run:
+                    await add_incident_comment(
+                        creds, iid, f"Containment not performed: {verdict}.", tenant_id
+                    )
+                return summary
+            chosen_type = decision.isolation_type
+            allow_protected = decision.include_protected
+            approver = decision.approved_by or "analyst"
+            for p in plan:
+                p.options["isolation_type"] = chosen_type
+        summary["approved"] = True
+        summary["verdict"] = verdict
+        guard = WriteGuard(
+            safety
+        )  # one guard: the per-run cap counts devices and accounts together
+        comment = f"prefect-defender contain-incident (incident {iid}, approved by {approver})"
+        key = run_key or run_key_for("contain-incident", tenant, iid, sorted(ids), chosen_type)
+        device_outcomes = (
+            await apply_machine_actions(
+                creds, plan, comment, guard, tenant_id, allow_protected, run_key=key
+            )
+            if plan
+            else []
+        )
+        ordered = (
+            await act_on_accounts(
+                creds,
+                who,
+                acts,
+                protected,
+                allow_protected,
+                guard,
+                tenant,
+                tenant_id,
+                fallback_to_entra,
+            )
+            if who
+            else []
+        )
+        if device_outcomes and not safety.dry_run:
+            device_outcomes = await await_machine_actions(
+                creds, device_outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+            )
+        drows = outcome_rows(plan, device_outcomes)
+        arows = account_rows(ordered)
+        rows = [
+            {
+                "target": r["machine"],
+                "kind": "device",
+                "action": r["action"],
+                "outcome": r["outcome"],
+                "final": r["final"],
+                "note": r["note"],
+            }
+            for r in drows
+        ] + [
+            {
+                "target": r["account"],
+                "kind": "account",
+                "action": r["action"],
+                "outcome": r["outcome"],
+                "final": r["via"],
+                "note": r["note"],
+            }
+            for r in arows
+        ]
+        summary["device_outcomes"] = [o.model_dump(mode="json") for o in device_outcomes]
+        summary["account_outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
+        isolated = sum(r["final"] == "Succeeded" for r in drows)
+        contained = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
+        if comment_on_incident and not safety.dry_run:
+            try:
+                await add_incident_comment(
+                    creds,
+                    iid,
+                    f"Containment ({verdict}, {chosen_type}): devices isolated {isolated}/"
+                    f"{len(drows)}; account actions {contained}/{len(ordered)}",
+                    tenant_id,
+                )
+            except DefenderError as exc:
+                log.warning("could not comment on incident %s: %s", iid, exc)
+        await write_report(
+            "defender-contain-incident",
+            f"Contain incident {iid}",
+            [
+                f"Tenant: {tenant}",
+                f"Decision: {verdict}",
+                f"Isolation: {chosen_type}",
+                f"Dry run: {safety.dry_run}",
+                f"Devices isolated: {isolated}/{len(drows)}",
+                f"Account actions succeeded: {contained}/{len(ordered)}",
+            ],
+            rows,
+            COLUMNS,
+        )
+        return summary

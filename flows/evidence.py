@@ -3,28 +3,27 @@ or a Prefect storage block, and record where each one went."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
 from typing import Any
 
 from prefect import flow
 from prefect.blocks.core import Block
 
-from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.machine_actions import ActionType
-from prefect_defender.api.validation import check_incident_id
-from prefect_defender.flows.common import check_machine_ids, load_credentials, own_tenant
+from prefect_defender.api.validation import check_incident_id, check_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import outcome_rows, write_report
 from prefect_defender.tasks.action_plans import (
+    PlannedAction,
     apply_machine_actions,
     await_machine_actions,
-    plan_machine_actions,
+    plan_actions,
     run_key_for,
 )
-from prefect_defender.tasks.base import defender_client, task_logger
+from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.incidents import get_incident
+from prefect_defender.tasks.machine_actions import store_investigation_packages
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["collect_evidence"]
 
@@ -62,70 +61,12 @@ async def collect_evidence(
     log = task_logger()
     safety = safety or SafetyPolicy()
     incident_id = check_incident_id(incident_id) if incident_id else None
-    creds = await load_credentials(credentials)
-    tenant = own_tenant(creds, tenant_id)
-    ids = check_machine_ids(machine_ids)
-    if incident_id:
-        ids += (await get_incident(creds, incident_id, tenant_id)).device_ids()
-    ids = list(dict.fromkeys(i.lower() for i in ids))
-    async with defender_client(creds, tenant_id) as client:
-        machines = [await client.machines.get(m) for m in ids]
-        plan = plan_machine_actions(
-            machines,
-            ActionType.COLLECT_INVESTIGATION_PACKAGE,
-            safety,
-            None,
-            lambda mid: client.portal_link("machine", mid),
+    async with await TenantScope.load(credentials, tenant_id) as scope:
+        plan, outcomes = await _collect(
+            scope, incident_id, machine_ids, safety, wait_timeout_seconds, poll_interval_seconds
         )
-    for p in plan:
-        p.protected = None  # collecting evidence changes nothing on the device
-    outcomes = await apply_machine_actions(
-        creds,
-        plan,
-        f"prefect-defender evidence collection (incident {incident_id})",
-        WriteGuard(safety),
-        tenant_id,
-        True,
-        run_key=run_key_for("evidence", tenant, incident_id, sorted(ids)),
-    )
-    if not safety.dry_run:
-        outcomes = await await_machine_actions(
-            creds, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
-        )
-    storage: Any = await Block.aload(storage_block) if storage_block else None
-    records = []
-    async with defender_client(creds, tenant_id) as client:
-        for p, o in zip(plan, outcomes, strict=True):
-            res = o.result if isinstance(o.result, dict) else {}
-            rec: dict[str, Any] = {
-                "machine": p.computer_dns_name,
-                "machine_id": p.machine_id,
-                "action_id": res.get("action_id"),
-                "location": None,
-                "bytes": 0,
-                "status": res.get("final_status") or o.status,
-            }
-            if res.get("final_status") == "Succeeded":
-                name = f"{p.computer_dns_name or p.machine_id}-{res['action_id'][:8]}.zip"
-                try:
-                    if storage is None:
-                        dest = Path(destination) / name
-                        rec["bytes"] = await client.machine_actions.download_package(
-                            res["action_id"], dest
-                        )
-                        rec["location"] = str(dest.resolve())
-                    else:
-                        with tempfile.TemporaryDirectory() as tmp:
-                            local = Path(tmp) / name
-                            rec["bytes"] = await client.machine_actions.download_package(
-                                res["action_id"], local
-                            )
-                            target = f"{destination.rstrip('/')}/{name}"
-                            await storage.write_path(target, local.read_bytes())
-                        rec["location"] = f"{storage_block}:{target}"
-                except DefenderError as exc:
-                    rec["status"] = f"download failed: {exc.code}"
-            records.append(rec)
+        records = await _store(scope, plan, outcomes, destination, storage_block)
+    tenant = scope.tenant
     log.info("%d package(s) stored", sum(1 for r in records if r["location"]))
     rows = outcome_rows(plan, outcomes)
     for row, rec in zip(rows, records, strict=True):
@@ -141,4 +82,79 @@ async def collect_evidence(
         rows,
         ["machine", "outcome", "final", "action id", "location"],
     )
+    return records
+
+
+async def _collect(
+    scope: TenantScope,
+    incident_id: int | None,
+    machine_ids: list[str] | None,
+    safety: SafetyPolicy,
+    wait_timeout_seconds: int,
+    poll_interval_seconds: float,
+) -> tuple[list[PlannedAction], list[ItemOutcome]]:
+    """Request a package from each device (the safety rails apply) and wait for them."""
+    ids = check_machine_ids(machine_ids)
+    if incident_id:
+        ids += (await get_incident(scope.client, incident_id)).device_ids()
+    ids = list(dict.fromkeys(i.lower() for i in ids))
+    plan = await plan_actions(scope.client, ids, [ActionType.COLLECT_INVESTIGATION_PACKAGE], safety)
+    for p in plan:
+        p.protected = None  # collecting evidence changes nothing on the device
+    outcomes = await apply_machine_actions(
+        scope.client,
+        plan,
+        f"prefect-defender evidence collection (incident {incident_id})",
+        WriteGuard(safety),
+        allow_protected=True,
+        run_key=run_key_for("evidence", scope.tenant, incident_id, sorted(ids)),
+    )
+    if not safety.dry_run:
+        outcomes = await await_machine_actions(
+            scope.client, outcomes, None, wait_timeout_seconds, poll_interval_seconds
+        )
+    return plan, outcomes
+
+
+async def _store(
+    scope: TenantScope,
+    plan: list[PlannedAction],
+    outcomes: list[ItemOutcome],
+    destination: str,
+    storage_block: str | None,
+) -> list[dict[str, Any]]:
+    """Download every package that finished and record where it went (one record per plan)."""
+    records: list[dict[str, Any]] = []
+    names: dict[int, str] = {}
+    for i, (p, o) in enumerate(zip(plan, outcomes, strict=True)):
+        res = o.result if isinstance(o.result, dict) else {}
+        records.append(
+            {
+                "machine": p.computer_dns_name,
+                "machine_id": p.machine_id,
+                "action_id": res.get("action_id"),
+                "location": None,
+                "bytes": 0,
+                "status": res.get("final_status") or o.status,
+            }
+        )
+        if res.get("final_status") == "Succeeded":
+            names[i] = f"{p.computer_dns_name or p.machine_id}-{res['action_id'][:8]}.zip"
+    if not names:
+        return records
+    storage: Any = await Block.aload(storage_block) if storage_block else None
+    wanted = {name: str(records[i]["action_id"]) for i, name in names.items()}
+    stored = {
+        o.item: o
+        for o in await store_investigation_packages(scope.client, wanted, destination, storage)
+    }
+    for i, name in names.items():
+        o = stored[name]
+        if o.ok and isinstance(o.result, dict):
+            records[i]["bytes"] = o.result["bytes"]
+            path = o.result["path"]
+            records[i]["location"] = f"{storage_block}:{path}" if storage_block else path
+        else:
+            code = (o.error or {}).get("code") or (o.error or {}).get("type")
+            records[i]["status"] = f"download failed: {code}"
     return records

@@ -9,18 +9,18 @@ from prefect import flow
 
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
-from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
-    plan_machine_actions,
+    plan_actions,
     run_key_for,
 )
-from prefect_defender.tasks.base import defender_client, task_logger
+from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.hunting import hunt_ioc
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["hunt_and_respond"]
 
@@ -64,94 +64,93 @@ async def hunt_and_respond(
     log = task_logger()
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
-    creds = await load_credentials(credentials)
-    tenant = own_tenant(creds, tenant_id)
-    hits = await hunt_ioc(
-        creds, ioc_kind, list(ioc_values or []), lookback_days, tenant_id=tenant_id
-    )
-    action = ACTIONS[response]
-    async with defender_client(creds, tenant_id) as client:
-        machines = [await client.machines.get(h["DeviceId"]) for h in hits]
-        plan = plan_machine_actions(
-            machines,
-            action,
+    async with await TenantScope.load(credentials, tenant_id) as scope:
+        creds, tenant = scope.client, scope.tenant  # one client for every task of the run
+        hits = await hunt_ioc(
+            creds, ioc_kind, list(ioc_values or []), lookback_days, tenant_id=tenant_id
+        )
+        action = ACTIONS[response]
+        plan = await plan_actions(
+            creds,
+            [h["DeviceId"] for h in hits],
+            [action],
             safety,
             {"isolation_type": "Selective", "scan_type": "Full"},
-            lambda mid: client.portal_link("machine", mid),
+            tenant_id,
         )
-    summary: dict[str, Any] = {
-        "tenant_id": tenant,
-        "matches": hits,
-        "approved": False,
-        "outcomes": [],
-    }
-    if not plan:
-        await write_report(
-            "defender-hunt-and-respond",
-            "Hunt and respond: no match",
-            [f"{ioc_kind}: {', '.join(ioc_values or [])}"],
-            [],
-            COLUMNS,
-        )
-        return summary
-    allow_protected = False
-    if "hunt" in approval.auto_approve_severities:
-        verdict = "auto-approved (policy)"
-    else:
-        table = markdown_table(
-            [
-                {
-                    "device": p.computer_dns_name,
-                    "hits": h["Hits"],
-                    "action": action.value,
-                    "protected": p.protected or "",
-                }
-                for p, h in zip(plan, hits, strict=True)
-            ],
-            ["device", "hits", "action", "protected"],
-        )
-        decision, verdict = await request_decision(
-            f"## {len(plan)} device(s) saw {ioc_kind} {', '.join(ioc_values or [])}\n\n"
-            f"{table}\n\nApprove **{action.value}** on them?",
-            approval,
-        )
-        if decision is None or not decision.approve:
-            summary["verdict"] = verdict
+        summary: dict[str, Any] = {
+            "tenant_id": tenant,
+            "matches": hits,
+            "approved": False,
+            "outcomes": [],
+        }
+        if not plan:
             await write_report(
                 "defender-hunt-and-respond",
-                "Hunt and respond: not approved",
-                [f"Decision: {verdict}"],
+                "Hunt and respond: no match",
+                [f"{ioc_kind}: {', '.join(ioc_values or [])}"],
                 [],
                 COLUMNS,
             )
             return summary
-        allow_protected = decision.include_protected
-    summary["approved"], summary["verdict"] = True, verdict
-    outcomes = await apply_machine_actions(
-        creds,
-        plan,
-        f"prefect-defender hunt-and-respond ({ioc_kind} hunt, {verdict})",
-        WriteGuard(safety),
-        tenant_id,
-        allow_protected,
-        run_key=run_key_for("hunt", tenant, ioc_kind, sorted(ioc_values or []), response),
-    )
-    if not safety.dry_run:
-        outcomes = await await_machine_actions(
-            creds, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+        allow_protected = False
+        if "hunt" in approval.auto_approve_severities:
+            verdict = "auto-approved (policy)"
+        else:
+            table = markdown_table(
+                [
+                    {
+                        "device": p.computer_dns_name,
+                        "hits": h["Hits"],
+                        "action": action.value,
+                        "protected": p.protected or "",
+                    }
+                    for p, h in zip(plan, hits, strict=True)
+                ],
+                ["device", "hits", "action", "protected"],
+            )
+            decision, verdict = await request_decision(
+                f"## {len(plan)} device(s) saw {ioc_kind} {', '.join(ioc_values or [])}\n\n"
+                f"{table}\n\nApprove **{action.value}** on them?",
+                approval,
+            )
+            if decision is None or not decision.approve:
+                summary["verdict"] = verdict
+                await write_report(
+                    "defender-hunt-and-respond",
+                    "Hunt and respond: not approved",
+                    [f"Decision: {verdict}"],
+                    [],
+                    COLUMNS,
+                )
+                return summary
+            allow_protected = decision.include_protected
+        summary["approved"], summary["verdict"] = True, verdict
+        outcomes = await apply_machine_actions(
+            creds,
+            plan,
+            f"prefect-defender hunt-and-respond ({ioc_kind} hunt, {verdict})",
+            WriteGuard(safety),
+            tenant_id,
+            allow_protected,
+            run_key=run_key_for("hunt", tenant, ioc_kind, sorted(ioc_values or []), response),
         )
-    summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
-    log.info("%d device(s) acted on", len(outcomes))
-    await write_report(
-        "defender-hunt-and-respond",
-        "Hunt and respond",
-        [
-            f"IOCs ({ioc_kind}): {', '.join(ioc_values or [])}",
-            f"Matching devices: {len(plan)}",
-            f"Decision: {verdict}",
-            f"Dry run: {safety.dry_run}",
-        ],
-        outcome_rows(plan, outcomes),
-        COLUMNS,
-    )
-    return summary
+        if not safety.dry_run:
+            outcomes = await await_machine_actions(
+                creds, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+            )
+        summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
+        log.info("%d device(s) acted on", len(outcomes))
+        await write_report(
+            "defender-hunt-and-respond",
+            "Hunt and respond",
+            [
+                f"IOCs ({ioc_kind}): {', '.join(ioc_values or [])}",
+                f"Matching devices: {len(plan)}",
+                f"Decision: {verdict}",
+                f"Dry run: {safety.dry_run}",
+            ],
+            outcome_rows(plan, outcomes),
+            COLUMNS,
+        )
+        return summary

@@ -9,12 +9,13 @@ from typing import Any
 
 from prefect import flow
 
-from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.errors import ValidationError
 from prefect_defender.blocks import DefenderPartnerCredentials
-from prefect_defender.flows.common import load_credentials
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import write_report
-from prefect_defender.tasks.base import defender_client, task_logger
+from prefect_defender.tasks.base import task_logger
+from prefect_defender.tasks.mssp import sweep_tenant
+from prefect_defender.tasks.scope import load_credentials
 
 __all__ = ["mssp_fanout"]
 
@@ -53,8 +54,7 @@ async def mssp_fanout(
         ```
     """
     log = task_logger()
-    from prefect_defender.api.resources.hunting import check_query
-    from prefect_defender.api.validation import check_guid
+    from prefect_defender.api.validation import check_guid, check_query
 
     if query is not None:
         check_query(query)
@@ -67,7 +67,7 @@ async def mssp_fanout(
         raise ValidationError(
             "credentials: the MSSP fan-out needs a partner credentials block", field="credentials"
         )
-    from prefect_defender.api.resources.indicators import coerce_indicators
+    from prefect_defender.api.models.indicators import coerce_indicators
 
     baseline = coerce_indicators(indicator_baseline or [])
     tenants = tenant_ids or creds.tenant_ids()
@@ -77,35 +77,9 @@ async def mssp_fanout(
         row: dict[str, Any] = {
             "tenant_id": tid,
             "tenant": creds.display_name(tid),
-            "status": "ok",
-            "rows": None,
-            "indicators": None,
-            "error": "",
         }
         async with sem:
-            try:
-                async with defender_client(creds, tid) as client:
-                    if query:
-                        row["rows"] = len(await client.hunting.run(query))
-                    if baseline:
-                        if dry_run:
-                            row["indicators"] = f"{len(baseline)} (dry run)"
-                        else:
-                            results = []
-                            for start in range(0, len(baseline), 500):
-                                results += await client.indicators.import_batch(
-                                    baseline[start : start + 500]
-                                )
-                            failed = [r for r in results if r.failed]
-                            row["indicators"] = f"{len(results) - len(failed)}/{len(results)}"
-                            if failed:
-                                row["status"] = "partial"
-                                row["error"] = "; ".join(
-                                    f"{r.indicator.value}: {r.reason}" for r in failed[:5]
-                                )
-            except DefenderError as exc:
-                row["status"] = "failed"
-                row["error"] = f"{type(exc).__name__}: {exc.message}"[:300]
+            row.update(await sweep_tenant(creds, tid, query, baseline, dry_run))
         log.info("tenant %s: %s", row["tenant"], row["status"])
         return row
 

@@ -364,7 +364,7 @@ async def _tenant_and_links(
 ) -> tuple[str | None, dict[str, str]]:
     """The tenant label and the Defender portal links, from the run's credentials block."""
     from prefect_defender.blocks import DefenderPartnerCredentials
-    from prefect_defender.flows.common import load_credentials, tenant_label
+    from prefect_defender.tasks.scope import load_credentials, tenant_label
 
     links: dict[str, str] = {}
     ref = params.get("credentials")

@@ -9,28 +9,33 @@ from typing import Any
 from prefect import flow
 
 from prefect_defender.api.models.machine_actions import ActionType
-from prefect_defender.api.validation import check_incident_id, check_items, check_user_ref
+from prefect_defender.api.validation import (
+    check_incident_id,
+    check_items,
+    check_machine_ids,
+    check_user_ref,
+)
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.block_indicators import PLAYBOOK_TITLE_PREFIX
-from prefect_defender.flows.common import check_machine_ids, load_credentials, own_tenant
 from prefect_defender.flows.contain_identity import users_of_incident
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
-    plan_machine_actions,
+    plan_actions,
     run_key_for,
 )
-from prefect_defender.tasks.base import ItemOutcome, defender_client, task_logger
+from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.identities import (
     describe_accounts,
     dismiss_risky_users,
     invoke_identity_actions,
 )
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
-from prefect_defender.tasks.indicators import delete_indicators
+from prefect_defender.tasks.indicators import delete_indicators, list_indicators
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["release_containment"]
 
@@ -76,127 +81,120 @@ async def release_containment(
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
     incident_id = check_incident_id(incident_id) if incident_id else None
-    creds = await load_credentials(credentials)
-    tenant = own_tenant(creds, tenant_id)
-    ids = check_machine_ids(machine_ids)
-    users = check_items(accounts or [], check_user_ref, "accounts", max_items=1000)
-    if incident_id:
-        incident = await get_incident(creds, incident_id, tenant_id)
-        ids += incident.device_ids()
-        if release_accounts:
-            users = [*users_of_incident(incident), *users]
-    users = list(dict.fromkeys(users)) if (release_accounts or dismiss_risk) else []
-    infos = await describe_accounts(creds, users, tenant_id=tenant_id) if users else []
-    to_enable = [i.user for i in infos if release_accounts and i.enabled is False]
-    to_dismiss = [
-        i.object_id
-        for i in infos
-        if dismiss_risk and i.object_id and i.risk_state == "confirmedCompromised"
-    ]
-    ids = list(dict.fromkeys(i.lower() for i in ids))
-    async with defender_client(creds, tenant_id) as client:
-        machines = [await client.machines.get(m) for m in ids]
-        link = lambda mid: client.portal_link("machine", mid)  # noqa: E731
-        plan = []
-        if unisolate:
-            plan += plan_machine_actions(machines, ActionType.UNISOLATE, safety, None, link)
-        if unrestrict:
-            plan += plan_machine_actions(
-                machines, ActionType.UNRESTRICT_CODE_EXECUTION, safety, None, link
-            )
+    async with await TenantScope.load(credentials, tenant_id) as scope:
+        creds, tenant = scope.client, scope.tenant  # one client for every task of the run
+        ids = check_machine_ids(machine_ids)
+        users = check_items(accounts or [], check_user_ref, "accounts", max_items=1000)
+        if incident_id:
+            incident = await get_incident(creds, incident_id, tenant_id)
+            ids += incident.device_ids()
+            if release_accounts:
+                users = [*users_of_incident(incident), *users]
+        users = list(dict.fromkeys(users)) if (release_accounts or dismiss_risk) else []
+        infos = await describe_accounts(creds, users, tenant_id=tenant_id) if users else []
+        to_enable = [i.user for i in infos if release_accounts and i.enabled is False]
+        to_dismiss = [
+            i.object_id
+            for i in infos
+            if dismiss_risk and i.object_id and i.risk_state == "confirmedCompromised"
+        ]
+        ids = list(dict.fromkeys(i.lower() for i in ids))
+        kinds = [ActionType.UNISOLATE] if unisolate else []
+        kinds += [ActionType.UNRESTRICT_CODE_EXECUTION] if unrestrict else []
+        plan = await plan_actions(creds, ids, kinds, safety, None, tenant_id) if kinds else []
         marker = f"{PLAYBOOK_TITLE_PREFIX}: incident {incident_id} "
         indicators = (
             [
                 i
-                for i in await client.indicators.list(limit=15_000)
+                for i in await list_indicators(creds, limit=15_000, tenant_id=tenant_id)
                 if incident_id and (i.title or "").startswith(marker)
             ]
             if expire_indicators
             else []
         )
-    for p in plan:
-        p.protected = None  # releasing is never dangerous
-    proposal = markdown_table(
-        [{"target": p.computer_dns_name, "action": p.action.value} for p in plan]
-        + [
-            {"target": f"{i.indicator_type}:{i.indicator_value}", "action": "delete indicator"}
-            for i in indicators
-        ]
-        + [{"target": u, "action": "enable account"} for u in to_enable]
-        + [{"target": u, "action": "dismiss risk"} for u in to_dismiss],
-        ["target", "action"],
-    )
-    decision, verdict = await request_decision(
-        f"## Release incident {incident_id}?\n\n{proposal}", approval
-    )
-    summary: dict[str, Any] = {"tenant_id": tenant, "verdict": verdict, "approved": False}
-    if decision is None or not decision.approve:
+        for p in plan:
+            p.protected = None  # releasing is never dangerous
+        proposal = markdown_table(
+            [{"target": p.computer_dns_name, "action": p.action.value} for p in plan]
+            + [
+                {"target": f"{i.indicator_type}:{i.indicator_value}", "action": "delete indicator"}
+                for i in indicators
+            ]
+            + [{"target": u, "action": "enable account"} for u in to_enable]
+            + [{"target": u, "action": "dismiss risk"} for u in to_dismiss],
+            ["target", "action"],
+        )
+        decision, verdict = await request_decision(
+            f"## Release incident {incident_id}?\n\n{proposal}", approval
+        )
+        summary: dict[str, Any] = {"tenant_id": tenant, "verdict": verdict, "approved": False}
+        if decision is None or not decision.approve:
+            await write_report(
+                "defender-release", "Release: not approved", [f"Decision: {verdict}"], [], COLUMNS
+            )
+            return summary
+        summary["approved"] = True
+        outcomes = await apply_machine_actions(
+            creds,
+            plan,
+            f"prefect-defender release ({verdict})",
+            WriteGuard(safety),
+            tenant_id,
+            True,
+            run_key=run_key_for("release", tenant, incident_id, sorted(ids), unisolate, unrestrict),
+        )
+        if not safety.dry_run:
+            outcomes = await await_machine_actions(
+                creds, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+            )
+        deleted = []
+        if indicators and not safety.dry_run:
+            deleted = await delete_indicators(creds, [i.id for i in indicators], tenant_id)
+        enabled: list[ItemOutcome] = []
+        dismissed: list[ItemOutcome] = []
+        if to_enable:
+            enabled = await invoke_identity_actions(
+                creds, to_enable, ["enable"], dry_run=safety.dry_run, tenant_id=tenant_id
+            )
+        if to_dismiss:
+            dismissed = await dismiss_risky_users(
+                creds, to_dismiss, dry_run=safety.dry_run, tenant_id=tenant_id
+            )
+        account_outcomes = enabled + dismissed
+        summary["account_outcomes"] = [o.model_dump(mode="json") for o in account_outcomes]
+        summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
+        summary["indicators_deleted"] = [o.model_dump(mode="json") for o in deleted]
+        if incident_id and not safety.dry_run:
+            await add_incident_comment(
+                creds,
+                incident_id,
+                f"Released ({verdict}): {len(outcomes)} action(s), "
+                f"{len(deleted)} indicator(s) removed, "
+                f"{sum(o.ok for o in account_outcomes)} account action(s).",
+                tenant_id,
+            )
+        log.info("release: %d action(s), %d indicator(s)", len(outcomes), len(deleted))
         await write_report(
-            "defender-release", "Release: not approved", [f"Decision: {verdict}"], [], COLUMNS
+            "defender-release",
+            f"Release of incident {incident_id}",
+            [
+                f"Decision: {verdict}",
+                f"Indicators removed: {len(deleted)}",
+                f"Accounts enabled: {sum(o.ok for o in enabled)}",
+                f"Risk dismissed: {len(to_dismiss)}",
+            ],
+            outcome_rows(plan, outcomes)
+            + [
+                {
+                    "machine": o.item,
+                    "action": "account",
+                    "outcome": o.status.value,
+                    "final": "",
+                    "action id": "",
+                    "note": o.reason or "",
+                }
+                for o in account_outcomes
+            ],
+            COLUMNS,
         )
         return summary
-    summary["approved"] = True
-    outcomes = await apply_machine_actions(
-        creds,
-        plan,
-        f"prefect-defender release ({verdict})",
-        WriteGuard(safety),
-        tenant_id,
-        True,
-        run_key=run_key_for("release", tenant, incident_id, sorted(ids), unisolate, unrestrict),
-    )
-    if not safety.dry_run:
-        outcomes = await await_machine_actions(
-            creds, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
-        )
-    deleted = []
-    if indicators and not safety.dry_run:
-        deleted = await delete_indicators(creds, [i.id for i in indicators], tenant_id)
-    enabled: list[ItemOutcome] = []
-    dismissed: list[ItemOutcome] = []
-    if to_enable:
-        enabled = await invoke_identity_actions(
-            creds, to_enable, ["enable"], dry_run=safety.dry_run, tenant_id=tenant_id
-        )
-    if to_dismiss:
-        dismissed = await dismiss_risky_users(
-            creds, to_dismiss, dry_run=safety.dry_run, tenant_id=tenant_id
-        )
-    account_outcomes = enabled + dismissed
-    summary["account_outcomes"] = [o.model_dump(mode="json") for o in account_outcomes]
-    summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
-    summary["indicators_deleted"] = [o.model_dump(mode="json") for o in deleted]
-    if incident_id and not safety.dry_run:
-        await add_incident_comment(
-            creds,
-            incident_id,
-            f"Released ({verdict}): {len(outcomes)} action(s), "
-            f"{len(deleted)} indicator(s) removed, "
-            f"{sum(o.ok for o in account_outcomes)} account action(s).",
-            tenant_id,
-        )
-    log.info("release: %d action(s), %d indicator(s)", len(outcomes), len(deleted))
-    await write_report(
-        "defender-release",
-        f"Release of incident {incident_id}",
-        [
-            f"Decision: {verdict}",
-            f"Indicators removed: {len(deleted)}",
-            f"Accounts enabled: {sum(o.ok for o in enabled)}",
-            f"Risk dismissed: {len(to_dismiss)}",
-        ],
-        outcome_rows(plan, outcomes)
-        + [
-            {
-                "machine": o.item,
-                "action": "account",
-                "outcome": o.status.value,
-                "final": "",
-                "action id": "",
-                "note": o.reason or "",
-            }
-            for o in account_outcomes
-        ],
-        COLUMNS,
-    )
-    return summary

@@ -31,19 +31,17 @@ from prefect.events import emit_event
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.hunting import HuntingSurface
-from prefect_defender.api.sigma import (
-    ConversionStatus,
-    SigmaConversion,
-    check_lookback,
-    content_hash,
-)
 from prefect_defender.api.validation import check_choice
-from prefect_defender.flows.common import load_credentials, own_tenant, tenant_label, tenants_of
 from prefect_defender.flows.reports import markdown_table
 from prefect_defender.tasks.base import task_logger
+from prefect_defender.tasks.scope import load_credentials, own_tenant, tenant_label, tenants_of
 from prefect_defender.tasks.sigma import (
+    ConversionStatus,
     HuntStatus,
+    SigmaConversion,
     SigmaHuntOutcome,
+    check_lookback,
+    content_hash,
     convert_sigma_rules,
     run_sigma_hunts,
 )

@@ -11,15 +11,16 @@ from typing import Any
 from prefect import flow
 from pydantic import BaseModel, Field
 
-from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.incidents import Incident
+from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.validation import check_incident_id
-from prefect_defender.flows.common import load_credentials, own_tenant
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, write_report
-from prefect_defender.tasks.base import defender_client, task_logger
+from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.enrichment import enrich_entities
 from prefect_defender.tasks.incidents import get_incident, list_incidents, update_incident
+from prefect_defender.tasks.machines import get_machines
+from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["ScoringRule", "TriageRules", "triage_incident", "triage_open_incidents"]
 
@@ -117,38 +118,40 @@ def _detail(result: Any) -> str:
 
 
 async def _triage(
-    creds: Any, incident_id: int, tenant_id: str | None, rules: TriageRules, dry_run: bool
+    scope: TenantScope, incident_id: int, rules: TriageRules, dry_run: bool
 ) -> dict[str, Any]:
     log = task_logger()
-    incident = await get_incident(creds, incident_id, tenant_id)
+    client = scope.client  # every task of this run shares the scope's client
+    incident = await get_incident(client, incident_id)
     files = sorted(
         {e.sha256 or e.sha1 for a in incident.alerts for e in a.entities if e.sha256 or e.sha1}
     )
     ips = sorted({e.ip_address for a in incident.alerts for e in a.entities if e.ip_address})
     users = sorted({e.account_name for a in incident.alerts for e in a.entities if e.account_name})
     enriched = (
-        await enrich_entities(creds, files=files, ips=ips, users=users, tenant_id=tenant_id)
+        await enrich_entities(client, files=files, ips=ips, users=users)
         if files or ips or users
         else []
     )
     devices: list[dict[str, Any]] = []
-    async with defender_client(creds, tenant_id) as client:
-        for mid in incident.device_ids():
-            try:
-                m = await client.machines.get(mid)
-                devices.append(
-                    {
-                        "id": m.id,
-                        "name": m.computer_dns_name,
-                        "tags": m.machine_tags,
-                        "risk": m.risk_score,
-                        "health": m.health_status,
-                        "link": client.portal_link("machine", m.id),
-                    }
-                )
-            except DefenderError as exc:
-                devices.append({"id": mid, "name": mid, "tags": [], "error": exc.code})
-        incident_link = client.portal_link("incident", incident.incident_id)
+    device_ids = incident.device_ids()
+    for o in await get_machines(client, device_ids) if device_ids else []:
+        m = o.result
+        if o.ok and isinstance(m, Machine):
+            devices.append(
+                {
+                    "id": m.id,
+                    "name": m.computer_dns_name,
+                    "tags": m.machine_tags,
+                    "risk": m.risk_score,
+                    "health": m.health_status,
+                    "link": scope.link("machine", m.id),
+                }
+            )
+        else:
+            code = (o.error or {}).get("code")
+            devices.append({"id": o.item, "name": o.item, "tags": [], "error": code})
+    incident_link = scope.link("incident", incident.incident_id)
     malware = [
         o.item for o in enriched if o.item.startswith("file:") and o.ok and _is_malware(o.result)
     ]
@@ -172,7 +175,7 @@ async def _triage(
         if malware and rules.classify_malware_true_positive:
             update["classification"], update["determination"] = "TruePositive", "Malware"
     if not dry_run:
-        await update_incident(creds, incident_id, tenant_id=tenant_id, **update)
+        await update_incident(client, incident_id, **update)
     log.info("incident %s scored %d%s", incident_id, points, " -> escalated" if escalate else "")
     rows = [
         {
@@ -212,7 +215,7 @@ async def _triage(
     )
     return {
         "incident_id": incident_id,
-        "tenant_id": own_tenant(creds, tenant_id),
+        "tenant_id": scope.tenant,
         "score": points,
         "matched": hits,
         "escalated": escalate,
@@ -250,9 +253,9 @@ async def triage_incident(
         triage_incident(credentials="defender-application-credentials/soc", incident_id=1001)
         ```
     """
-    creds = await load_credentials(credentials)
     iid = check_incident_id(incident_id, "incident_id")
-    return await _triage(creds, iid, tenant_id, rules or TriageRules(), dry_run)
+    async with await TenantScope.load(credentials, tenant_id) as scope:
+        return await _triage(scope, iid, rules or TriageRules(), dry_run)
 
 
 @notifying
@@ -275,15 +278,13 @@ async def triage_open_incidents(
         triage_open_incidents(credentials="defender-application-credentials/soc")
         ```
     """
-    creds = await load_credentials(credentials)
-    todo = [
-        i
-        for i in await list_incidents(creds, status="Active", limit=500, tenant_id=tenant_id)
-        if TRIAGED_TAG not in i.tags
-    ][:max_incidents]
     out = []
-    for inc in todo:
-        out.append(
-            await _triage(creds, inc.incident_id, tenant_id, rules or TriageRules(), dry_run)
-        )
+    async with await TenantScope.load(credentials, tenant_id) as scope:
+        todo = [
+            i
+            for i in await list_incidents(scope.client, status="Active", limit=500)
+            if TRIAGED_TAG not in i.tags
+        ][:max_incidents]
+        for inc in todo:
+            out.append(await _triage(scope, inc.incident_id, rules or TriageRules(), dry_run))
     return out

@@ -18,6 +18,9 @@ module                 area
 ``identities``         accounts: Defender XDR identity actions, Entra ID users, risky users
 ``graph_security``     Graph beta: custom detection rules, email remediation
 ``generic``            any catalog endpoint by name (validated, paced, typed errors)
+``connectivity``       a tenant's connectivity check (incidents and machines listed)
+``incident_polling``   incidents changed since a tie-safe checkpoint (the poller's read)
+``mssp``               one customer tenant's sweep: a hunting query and an indicator baseline
 =====================  =========================================================
 
 :func:`capability_table` renders the README's capability/permission table from the tasks'
@@ -47,6 +50,9 @@ AREAS = (
     "identities",
     "graph_security",
     "generic",
+    "connectivity",
+    "incident_polling",
+    "mssp",
 )
 
 

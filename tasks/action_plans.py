@@ -24,7 +24,7 @@ from prefect_defender.api.resources.machine_actions import (
     action_comment,
     options_of,
 )
-from prefect_defender.api.validation import check_machine_id
+from prefect_defender.api.validation import check_choice, check_machine_id, check_machine_ids
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     ItemOutcome,
@@ -46,6 +46,7 @@ __all__ = [
     "apply_machine_actions",
     "await_machine_actions",
     "fan_out_actions",
+    "plan_actions",
     "plan_machine_actions",
     "run_key_for",
 ]
@@ -56,6 +57,7 @@ class PlannedAction(BaseModel):
 
     machine_id: str
     computer_dns_name: str | None = None
+    machine_tags: list[str] = Field(default_factory=list)
     action: ActionType
     options: dict[str, Any] = Field(default_factory=dict)
     protected: str | None = Field(default=None, description="Why the machine is protected.")
@@ -85,11 +87,15 @@ def plan_machine_actions(
         ```
     """
     own = options_of(action, options)
-    action_body(action, **own)  # a bad option fails the plan, not the 40th request
+    try:
+        action_body(action, **own)  # a bad option fails the plan, not the 40th request
+    except ValidationError as exc:
+        raise ValidationError(f"options: {exc.message}", field="options") from None
     return [
         PlannedAction(
             machine_id=m.id,
             computer_dns_name=m.computer_dns_name,
+            machine_tags=list(m.machine_tags or []),
             action=action,
             options=dict(own),
             protected=protection_reason(policy, m),
@@ -97,6 +103,44 @@ def plan_machine_actions(
         )
         for m in machines
     ]
+
+
+@defender_task(name="plan-actions-on-machines", endpoints=("mde.machines.get",))
+async def plan_actions(
+    credentials: DefenderCredentialsLike,
+    machine_ids: list[str],
+    actions: list[ActionType],
+    safety: SafetyPolicy | None = None,
+    options: dict[str, Any] | None = None,
+    tenant_id: str | None = None,
+) -> list[PlannedAction]:
+    """Read each machine once and plan ``actions`` on it (machine by machine, in that order).
+
+    Ids are checked and de-duplicated (case-insensitively) first; each plan carries the
+    machine's name, tags, protection (from ``safety``) and its portal link. A machine that does
+    not exist raises Defender's ``NotFoundError``, before anything is requested.
+
+    Example:
+        ```python
+        plan = await plan_actions(creds, ["0f3c...e1"], [ActionType.ISOLATE],
+                                  SafetyPolicy(), {"isolation_type": "Selective"})
+        ```
+    """
+    ids = list(dict.fromkeys(check_machine_ids(machine_ids)))
+    if not isinstance(actions, list | tuple) or not actions:
+        raise ValidationError("actions: expected a non-empty list of action types", field="actions")
+    kinds = [check_choice(a, ActionType, f"actions[{i}]") for i, a in enumerate(actions)]
+    policy = safety or SafetyPolicy()  # a non-policy is refused by the argument check
+    for kind in kinds:
+        plan_machine_actions([], kind, policy, options)  # the options, checked before any call
+    async with defender_client(credentials, tenant_id) as client:
+        machines = [await client.machines.get(m) for m in ids]
+        plan: list[PlannedAction] = []
+        for kind in kinds:
+            plan += plan_machine_actions(
+                machines, kind, policy, options, lambda mid: client.portal_link("machine", mid)
+            )
+    return plan
 
 
 #: decides before a request whether it is sent: an outcome to record instead, or None to send

@@ -21,6 +21,7 @@ from prefect_defender.api.models.alerts import (
 )
 from prefect_defender.api.models.incidents import AlertRelated, GraphAlert, GraphComment
 from prefect_defender.api.resources.alerts import MAX_BATCH, alert_update_body
+from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX
 from prefect_defender.api.validation import check_alert_id, check_choice, check_items
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
@@ -341,12 +342,15 @@ async def list_graph_alerts(
     created_since: datetime | None = None,
     created_before: datetime | None = None,
     updated_since: datetime | None = None,
+    page_size: int = GRAPH_PAGE_MAX,
     tenant_id: str | None = None,
 ) -> list[GraphAlert]:
     """Graph security alerts (``alerts_v2``) with evidence.
 
     Filters are sent as ``$filter`` on documented properties (status, severity, classification,
     serviceSource, assignedTo, createdDateTime, lastUpdateDateTime), in Graph's camelCase.
+    Pages of ``page_size`` (default and most: 1,000; never more than ``limit``) are followed
+    by ``@odata.nextLink``.
 
     Example:
         ```python
@@ -371,6 +375,7 @@ async def list_graph_alerts(
             created_since=created_since,
             created_before=created_before,
             updated_since=updated_since,
+            page_size=page_size,
             limit=limit,
         )
     task_logger().info("listed %d Graph alerts", len(found))

@@ -142,6 +142,8 @@ _BY_NAME: dict[str, Callable[[Any, str], Any]] = {
     "index": lambda v, f: check_int(v, f, 0),
     "lookback_days": lambda v, f: check_int(v, f, 1, 30),
     "look_back_hours": lambda v, f: check_int(v, f, 1, 720),
+    "sample": lambda v, f: check_int(v, f, 1, 1000),
+    "page_size": lambda v, f: check_int(v, f, 1),
     "timeout": lambda v, f: check_number(v, f, positive=True),
     "poll_interval": lambda v, f: check_number(v, f, positive=True),
     "max_interval": lambda v, f: check_number(v, f, positive=True),
@@ -342,6 +344,14 @@ async def defender_client(
     one the block cannot act in raises :class:`ValidationError` before anything is sent.
     """
     if isinstance(credentials, DefenderClient):
+        # a playbook's shared client (``tasks.scope.TenantScope``) acts in one tenant only
+        if tenant_id is not None and check_guid(tenant_id, "tenant_id").lower() != (
+            credentials.tenant_id.lower()
+        ):
+            raise ValidationError(
+                f"tenant_id: the given client acts in {credentials.tenant_id}, not {tenant_id}",
+                field="tenant_id",
+            )
         yield credentials
         return
     if not isinstance(credentials, _CREDENTIAL_TYPES):

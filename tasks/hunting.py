@@ -14,8 +14,7 @@ from typing import Any, Literal
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.kql import IocQuery
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
-from prefect_defender.api.resources.hunting import MAX_QUERY
-from prefect_defender.api.validation import check_choice, check_timespan
+from prefect_defender.api.validation import MAX_QUERY, check_choice, check_timespan
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     ItemOutcome,

@@ -15,6 +15,7 @@ from prefect_defender.api.models.alerts import (
     Severity,
 )
 from prefect_defender.api.models.incidents import GraphComment, GraphIncident, Incident
+from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
@@ -192,12 +193,15 @@ async def list_graph_incidents(
     created_since: datetime | None = None,
     created_before: datetime | None = None,
     updated_before: datetime | None = None,
+    page_size: int = GRAPH_PAGE_MAX,
     tenant_id: str | None = None,
 ) -> list[GraphIncident]:
     """Graph security incidents, optionally with their alerts and evidence (``$expand=alerts``).
 
     Every filter (severity included) is applied by the server. Values are Graph's camelCase
-    (``high``, ``inProgress``); the PascalCase of Microsoft's examples is converted.
+    (``high``, ``inProgress``); the PascalCase of Microsoft's examples is converted. Pages of
+    ``page_size`` (default and most: 1,000; never more than ``limit``) are followed by
+    ``@odata.nextLink``.
 
     Example:
         ```python
@@ -223,6 +227,7 @@ async def list_graph_incidents(
             assigned_to=assigned_to,
             classification=classification,
             expand_alerts=expand_alerts,
+            page_size=page_size,
             limit=limit,
         )
     task_logger().info("listed %d Graph incidents", len(found))

@@ -8,6 +8,8 @@ action), ``dry_run`` (nothing sent) or ``failed`` (with Defender's code and mess
 
 from __future__ import annotations
 
+import re
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,13 @@ from prefect_defender.api.resources.machine_actions import (
     MachineActionsAPI,
     action_body,
 )
-from prefect_defender.api.validation import check_choice, check_items, check_machine_id
+from prefect_defender.api.validation import (
+    check_choice,
+    check_guid,
+    check_items,
+    check_local_path,
+    check_machine_id,
+)
 from prefect_defender.tasks.action_plans import PlannedAction, fan_out_actions
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
@@ -34,6 +42,7 @@ from prefect_defender.tasks.base import (
     OutcomeStatus,
     defender_client,
     defender_task,
+    run_bulk,
     task_logger,
 )
 
@@ -56,6 +65,7 @@ __all__ = [
     "run_antivirus_scans",
     "stop_and_quarantine_file",
     "stop_and_quarantine_file_many",
+    "store_investigation_packages",
     "unisolate_machine",
     "unisolate_machines",
     "unrestrict_code_execution",
@@ -395,6 +405,66 @@ async def download_investigation_package(
     async with defender_client(credentials, tenant_id) as client:
         size = await client.machine_actions.download_package(action_id, dest)
     return {"path": str(Path(dest).resolve()), "bytes": size}
+
+
+_PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
+
+
+@defender_task(endpoints=("mde.actions.package_uri",))
+async def store_investigation_packages(
+    credentials: DefenderCredentialsLike,
+    packages: dict[str, str],
+    destination: str,
+    storage: Any = None,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Download completed packages (file name -> action id) into a folder or a storage block.
+
+    ``destination`` is a local folder, or a path inside ``storage`` (a Prefect filesystem block
+    such as ``LocalFileSystem`` or ``S3Bucket``: anything with ``write_path``). One outcome per
+    package, by file name: ``succeeded`` with ``result`` = ``{"path", "bytes"}``, or ``failed``
+    with Defender's code (a link that expired, a package not ready). The links are fetched
+    without the bearer token.
+
+    Example:
+        ```python
+        outcomes = await store_investigation_packages(
+            creds, {"ws-1-3f2a.zip": action_id}, "/srv/evidence/ir-7")
+        ```
+    """
+    check_local_path(destination, "destination")
+    if storage is not None and not callable(getattr(storage, "write_path", None)):
+        raise ValidationError(
+            "storage: expected a Prefect filesystem block (with write_path)", field="storage"
+        )
+    if not isinstance(packages, dict):
+        raise ValidationError(
+            "packages: expected a mapping of file name to action id", field="packages"
+        )
+    for name, action_id in packages.items():
+        if not isinstance(name, str) or not _PACKAGE_NAME.match(name):
+            raise ValidationError(
+                f"packages: {str(name)[:60]!r} is not a plain file name", field="packages"
+            )
+        check_guid(action_id, f"packages[{name}]")
+    async with defender_client(credentials, tenant_id) as client:
+
+        async def one(name: str) -> ItemOutcome:
+            action_id = packages[name]
+            if storage is None:
+                dest = Path(destination) / name
+                size = await client.machine_actions.download_package(action_id, dest)
+                where = str(dest.resolve())
+            else:
+                with tempfile.TemporaryDirectory() as tmp:
+                    local = Path(tmp) / name
+                    size = await client.machine_actions.download_package(action_id, local)
+                    where = f"{destination.rstrip('/')}/{name}"
+                    await storage.write_path(where, local.read_bytes())
+            result = {"path": where, "bytes": size}
+            return ItemOutcome(item=name, status=OutcomeStatus.SUCCEEDED, result=result)
+
+        return await run_bulk(list(packages), one, concurrency=2)
 
 
 @defender_task(endpoints=action_endpoints())

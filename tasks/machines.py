@@ -15,6 +15,7 @@ from prefect_defender.tasks.base import (
     OutcomeStatus,
     defender_client,
     defender_task,
+    run_bulk,
     task_logger,
 )
 
@@ -24,6 +25,7 @@ __all__ = [
     "get_machine",
     "get_machine_alerts",
     "get_machine_logon_users",
+    "get_machines",
     "list_machines",
     "tag_machine",
     "tag_machines",
@@ -96,6 +98,34 @@ async def get_machine(
     """
     async with defender_client(credentials, tenant_id) as client:
         return await client.machines.get(machine)
+
+
+@defender_task(endpoints=("mde.machines.get",))
+async def get_machines(
+    credentials: DefenderCredentialsLike,
+    machine_ids: list[str],
+    concurrency: int = 4,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Many machines by id in one task; one outcome per id, in input order.
+
+    ``succeeded`` outcomes hold the :class:`Machine` in ``result``; a machine Defender does not
+    know (or any other error) is a ``failed`` outcome with Defender's code, not an exception.
+
+    Example:
+        ```python
+        outcomes = await get_machines(creds, incident.device_ids())
+        names = [o.result.computer_dns_name for o in outcomes if o.ok]
+        ```
+    """
+    ids = check_items(machine_ids, check_machine_id, "machine_ids", max_items=10_000)
+    async with defender_client(credentials, tenant_id) as client:
+
+        async def one(mid: str) -> ItemOutcome:
+            machine = await client.machines.get(mid)
+            return ItemOutcome(item=mid, status=OutcomeStatus.SUCCEEDED, result=machine)
+
+        return await run_bulk(ids, one, concurrency=max(1, concurrency))
 
 
 @defender_task(endpoints=("mde.machines.find_by_ip",))

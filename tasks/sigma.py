@@ -19,15 +19,16 @@ from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
-from prefect_defender.api.resources.hunting import check_query
 from prefect_defender.api.sigma import (
+    ConversionStatus,
     SigmaConversion,
     check_lookback,
+    content_hash,
     convert_rules,
     hunt_query,
     load_rule_sources,
 )
-from prefect_defender.api.validation import check_choice
+from prefect_defender.api.validation import check_choice, check_query
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
@@ -36,8 +37,13 @@ from prefect_defender.tasks.base import (
 )
 
 __all__ = [
+    # the conversion's types and checks, for the playbook (flows speak through tasks)
+    "ConversionStatus",
     "HuntStatus",
+    "SigmaConversion",
     "SigmaHuntOutcome",
+    "check_lookback",
+    "content_hash",
     "convert_sigma_rules",
     "run_sigma_hunts",
 ]

@@ -85,8 +85,3 @@ class HuntingResult(BaseModel):
 
     def __len__(self) -> int:
         return len(self.rows)
-
-    @property
-    def truncated(self) -> bool:
-        """True when the service's 100,000-row cap was probably reached."""
-        return len(self.rows) >= MAX_ROWS

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
@@ -21,12 +22,14 @@ from prefect_defender.api.validation import (
 )
 
 __all__ = [
+    "BATCH",
     "LEGACY_ACTIONS",
     "Indicator",
     "IndicatorAction",
     "IndicatorInput",
     "IndicatorSeverity",
     "IndicatorType",
+    "coerce_indicators",
 ]
 
 
@@ -276,3 +279,33 @@ class Indicator(DefenderModel):
     def uses_legacy_action(self) -> bool:
         """True for the deprecated ``Alert``/``AlertAndBlock`` actions (re-submit to migrate)."""
         return self.action in LEGACY_ACTIONS
+
+
+#: documented maximum of indicators per import call and of ids per BatchDelete call
+BATCH = 500
+
+
+def coerce_indicators(items: Sequence[IndicatorInput | dict[str, Any]]) -> list[IndicatorInput]:
+    """Validate every item; one error names every invalid index (nothing is sent)."""
+    if isinstance(items, str | bytes | dict) or not isinstance(items, Sequence):
+        raise ValidationError("indicators: expected a list", field="indicators")
+    out: list[IndicatorInput] = []
+    problems: list[str] = []
+    for i, item in enumerate(items):
+        try:
+            if isinstance(item, IndicatorInput):
+                out.append(item)
+            elif isinstance(item, dict):
+                out.append(IndicatorInput(**item))
+            else:
+                raise ValidationError(f"expected a mapping, got {type(item).__name__}")
+        except (ValidationError, ValueError, TypeError) as exc:
+            text = exc.message if isinstance(exc, ValidationError) else str(exc)
+            problems.append(f"[{i}] {text}")
+    if problems:
+        shown = "; ".join(problems[:20]) + (" ..." if len(problems) > 20 else "")
+        raise ValidationError(
+            f"indicators: {len(problems)} invalid item(s), nothing was sent: {shown}",
+            field="indicators",
+        )
+    return out

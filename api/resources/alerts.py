@@ -37,6 +37,7 @@ from prefect_defender.api.models.machines import LogonUser, Machine
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_next_link, iterate_skip
 from prefect_defender.api.resources.base import Resource
+from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX, graph_top
 from prefect_defender.api.validation import (
     check_alert_id,
     check_choice,
@@ -350,7 +351,7 @@ class GraphAlertsAPI(Resource):
         created_since: datetime | None = None,
         created_before: datetime | None = None,
         updated_since: datetime | None = None,
-        page_size: int | None = None,
+        page_size: int = GRAPH_PAGE_MAX,
         limit: int | None = None,
     ) -> AsyncIterator[GraphAlert]:
         """Alerts matching the filters (all server-side), following ``@odata.nextLink``."""
@@ -379,10 +380,7 @@ class GraphAlertsAPI(Resource):
         params: dict[str, Any] = {}
         if expr:
             params["$filter"] = expr
-        if page_size is not None:
-            if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-                raise ValidationError("page_size: a positive integer", field="page_size")
-            params["$top"] = page_size
+        params["$top"] = graph_top(page_size, limit)
         return self._models(
             iterate_next_link(
                 self.transport, endpoint("graph.alerts.list"), params=params, limit=limit

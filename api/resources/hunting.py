@@ -12,29 +12,16 @@ from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.validation import check_choice
+from prefect_defender.api.validation import MAX_QUERY, check_choice, check_query
 
-__all__ = ["HuntingAPI", "check_query"]
+__all__ = ["MAX_QUERY", "HuntingAPI", "check_query"]
 
-MAX_QUERY = 100_000
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
 _ENDPOINTS = {
     HuntingSurface.GRAPH: "graph.hunting.run",
     HuntingSurface.XDR: "xdr.hunting.run",
     HuntingSurface.MDE: "mde.hunting.run",
 }
-
-
-def check_query(query: Any, field: str = "query") -> str:
-    """A KQL query: non-empty, bounded, no control characters other than tab and newline."""
-    if not isinstance(query, str) or not query.strip():
-        raise ValidationError(f"{field}: a non-empty KQL query is required", field=field)
-    if len(query) > MAX_QUERY:
-        raise ValidationError(f"{field}: longer than {MAX_QUERY} characters", field=field)
-    if _CONTROL.search(query):
-        raise ValidationError(f"{field}: contains control characters", field=field)
-    return query
 
 
 class HuntingAPI(Resource):

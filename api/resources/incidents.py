@@ -31,10 +31,12 @@ from prefect_defender.api.validation import check_choice, check_comment, check_i
 
 __all__ = [
     "GRAPH_INCIDENT_FILTERS",
+    "GRAPH_PAGE_MAX",
     "XDR_INCIDENT_FILTERS",
     "GraphIncidentsAPI",
     "IncidentsAPI",
     "check_severities",
+    "graph_top",
 ]
 
 #: Filterable properties documented for ``GET /api/incidents`` (no severity filter there).
@@ -56,10 +58,26 @@ XDR_INCIDENTS_MAX_TOP = 100
 MAX_TAGS = 50
 
 
+#: the page size asked of Graph security lists (incidents, alerts_v2). Microsoft's list pages
+#: document ``$top`` without a maximum and answer pages of 50 without it; the Graph security API
+#: is reported to clamp larger values to 1,000 (elastic/integrations#20234), so 1,000 is the
+#: largest page worth asking for: 10 requests for 10,000 incidents instead of 200.
+GRAPH_PAGE_MAX = 1000
+
+
 def _page_size(value: int, maximum: int) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
         raise ValidationError("page_size: a positive integer", field="page_size")
     return min(value, maximum)
+
+
+def graph_top(page_size: int, limit: int | None) -> int:
+    """``$top`` of a Graph security list: the page size (at most :data:`GRAPH_PAGE_MAX`), no
+    more than ``limit`` when fewer items are wanted."""
+    size = _page_size(page_size, GRAPH_PAGE_MAX)
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+        size = min(size, limit)
+    return size
 
 
 def check_severities(values: Iterable[Any] | None) -> set[Severity]:
@@ -217,7 +235,7 @@ class GraphIncidentsAPI(Resource):
         assigned_to: str | None = None,
         classification: GraphClassification | str | None = None,
         expand_alerts: bool = False,
-        page_size: int | None = None,
+        page_size: int = GRAPH_PAGE_MAX,
         limit: int | None = None,
     ) -> AsyncIterator[GraphIncident]:
         """Every Graph incident matching the filters (all server-side), following nextLinks."""
@@ -247,8 +265,7 @@ class GraphIncidentsAPI(Resource):
             params["$filter"] = expr
         if expand_alerts:
             params["$expand"] = "alerts"
-        if page_size is not None:
-            params["$top"] = _page_size(page_size, 1000)
+        params["$top"] = graph_top(page_size, limit)
         return self._models(
             iterate_next_link(
                 self.transport, endpoint("graph.incidents.list"), params=params, limit=limit

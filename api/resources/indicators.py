@@ -20,12 +20,14 @@ from typing import Any
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import BadRequestError, ValidationError
 from prefect_defender.api.models.indicators import (
+    BATCH,
     LEGACY_ACTIONS,
     Indicator,
     IndicatorAction,
     IndicatorInput,
     IndicatorSeverity,
     IndicatorType,
+    coerce_indicators,
 )
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import iterate_skip
@@ -44,8 +46,6 @@ __all__ = [
     "match_import_rows",
 ]
 
-#: documented maximum of indicators per import call and of ids per BatchDelete call
-BATCH = 500
 #: documented maximum of active indicators per tenant
 MAX_ACTIVE = 15_000
 #: the 13 properties get-ti-indicators-collection documents for ``$filter``
@@ -98,32 +98,6 @@ class ImportResult:
     def limit_reached(self) -> bool:
         """True when this item failed on the 15,000 active-indicator limit."""
         return self.failed and limit_reached(self.reason)
-
-
-def coerce_indicators(items: Sequence[IndicatorInput | dict[str, Any]]) -> list[IndicatorInput]:
-    """Validate every item; one error names every invalid index (nothing is sent)."""
-    if isinstance(items, str | bytes | dict) or not isinstance(items, Sequence):
-        raise ValidationError("indicators: expected a list", field="indicators")
-    out: list[IndicatorInput] = []
-    problems: list[str] = []
-    for i, item in enumerate(items):
-        try:
-            if isinstance(item, IndicatorInput):
-                out.append(item)
-            elif isinstance(item, dict):
-                out.append(IndicatorInput(**item))
-            else:
-                raise ValidationError(f"expected a mapping, got {type(item).__name__}")
-        except (ValidationError, ValueError, TypeError) as exc:
-            text = exc.message if isinstance(exc, ValidationError) else str(exc)
-            problems.append(f"[{i}] {text}")
-    if problems:
-        shown = "; ".join(problems[:20]) + (" ..." if len(problems) > 20 else "")
-        raise ValidationError(
-            f"indicators: {len(problems)} invalid item(s), nothing was sent: {shown}",
-            field="indicators",
-        )
-    return out
 
 
 def _reason(row: dict[str, Any]) -> str | None:

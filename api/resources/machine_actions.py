@@ -38,6 +38,7 @@ from prefect_defender.api.errors import (
     ValidationError,
 )
 from prefect_defender.api.models.machine_actions import (
+    ACTION_SPECS,
     ActionType,
     MachineAction,
 )
@@ -126,6 +127,16 @@ def options_of(action: ActionType | str, options: dict[str, Any] | None) -> dict
     """The entries of ``options`` that are options of ``action`` (a playbook may hold options
     for several action types; each request takes its own)."""
     spec = check_choice(action, ActionType, "action").spec
+    if options is not None and not isinstance(options, dict):
+        raise ValidationError("options: expected a mapping of option names", field="options")
+    known = {o.name for s in ACTION_SPECS.values() for o in s.options}
+    unknown = sorted(str(k) for k in options or {} if k not in known)
+    if unknown:
+        raise ValidationError(
+            f"options: {', '.join(unknown)} is not an option of any machine action "
+            f"({', '.join(sorted(known))})",
+            field="options",
+        )
     return {k: v for k, v in (options or {}).items() if spec.option(k) is not None}
 
 

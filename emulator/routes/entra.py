@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import base64
-import hashlib
 import json
 import secrets
 import time
@@ -506,16 +505,3 @@ def _b64_hex(value: str) -> str:
         return base64.urlsafe_b64decode(padded).hex().upper()
     except ValueError:
         return ""
-
-
-def thumbprint_sha1(cert: x509.Certificate) -> str:
-    """SHA-1 thumbprint of a certificate (upper-case hex)."""
-    from cryptography.hazmat.primitives import serialization
-
-    return (
-        hashlib.sha1(  # noqa: S324 - x5t is SHA-1 by definition
-            cert.public_bytes(serialization.Encoding.DER)
-        )
-        .hexdigest()
-        .upper()
-    )

@@ -199,6 +199,33 @@ def test_per_run_cap(saved_block, fast_actions, tenants, pool) -> None:
     assert "per-run cap" in skipped["reason"]
 
 
+def test_one_client_for_the_whole_run(saved_block, fast_actions, tenants, pool, monkeypatch):
+    """The run's tenant scope builds one client (one connection pool) for every task: the
+    incident, the machines, the isolations, the wait and the comment (six before)."""
+    from prefect_defender.api.client import DefenderClient
+
+    built: list[str] = []
+    original = DefenderClient.__init__
+
+    def counting(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        built.append(self.tenant_id)
+
+    monkeypatch.setattr(DefenderClient, "__init__", counting)
+    tid = tenants["contoso"]
+    ws = workstations(fast_actions, tid)[33:35]
+    summary = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=new_incident(fast_actions, tid, [m["id"] for m in ws]),
+        approval=ApprovalPolicy(auto_approve_severities=["High"]),
+        poll_interval_seconds=0.05,
+    ).result(timeout=120)
+    assert sorted(o["status"] for o in summary["outcomes"]) == ["succeeded", "succeeded"]
+    assert built == [tid]
+
+
 async def _artifact(key: str) -> str:
     async with get_client() as client:
         from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey

@@ -19,7 +19,8 @@ from prefect.events.filters import (
 from prefect.variables import Variable
 
 from prefect_defender.blocks import DefenderApplicationCredentials, DefenderPartnerCredentials
-from prefect_defender.flows.poller import Checkpoint, incident_poller
+from prefect_defender.flows.poller import incident_poller
+from prefect_defender.tasks.incident_polling import Checkpoint
 from tests.flows.conftest import start
 
 APP = "defender-application-credentials/poller"
@@ -199,7 +200,7 @@ def test_incident_changed_while_paging_is_neither_lost_nor_repeated(
     (``$skip`` pages shift under the read, which loses an incident unless the read is
     repeated): across this poll and the next, every incident is reported, no version twice,
     and the last report of each is its newest version."""
-    from prefect_defender.flows.poller import poll_incidents
+    from prefect_defender.tasks.incident_polling import poll_incidents
 
     tid = tenants["contoso"]
     began = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1)

@@ -1231,6 +1231,12 @@ def _plan(c: Ctx) -> list[Any]:
     return [PlannedAction(machine_id=c.machine_id, action="RunAntiVirusScan")]
 
 
+def _policy(**fields: Any) -> Any:
+    from prefect_defender.tasks.safety import SafetyPolicy
+
+    return SafetyPolicy(**fields)
+
+
 def _dry_guard(_: Ctx) -> Any:
     from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
 
@@ -1285,6 +1291,110 @@ KINDS.update(
                 lambda _: st.just([]),
                 lambda _: st.sampled_from(["succeeded", 42, {"item": "x"}]),
                 lambda c: [],
+            ),
+        ]
+    }
+)
+
+
+# -- the connectivity check and the poller's read (tasks/connectivity.py, incident_polling.py) --
+def _checkpoint(_: Ctx) -> Any:
+    from prefect_defender.tasks.incident_polling import Checkpoint
+
+    return Checkpoint()
+
+
+KINDS.update(
+    {
+        k.name: k
+        for k in [
+            _k("sample", lambda _: st.integers(1, 50), _int_invalid(1, 1000), lambda c: 5),
+            _k(
+                "page_size",
+                lambda _: st.integers(1, 5000),  # above 1,000 it is asked as 1,000
+                _int_invalid(1, None),
+                lambda c: 1000,
+            ),
+            _k(
+                "checkpoint",
+                lambda c: st.just(_checkpoint(c)),
+                lambda _: st.sampled_from(
+                    [
+                        "yesterday",
+                        42,
+                        {"last_update": "not a time"},
+                        {"recent": 5},
+                        {"ids_at_last_update": ["one"]},
+                    ]
+                ),
+                _checkpoint,
+            ),
+            _k(
+                "lookback_timedelta",
+                lambda _: st.integers(1, 72).map(lambda h: timedelta(hours=h)),
+                lambda _: st.sampled_from([timedelta(0), timedelta(hours=-1), "24h", 24, None]),
+                lambda c: timedelta(hours=1),
+            ),
+        ]
+    }
+)
+
+# -- planning and storing packages (tasks/action_plans.py, tasks/machine_actions.py) ------------
+KINDS.update(
+    {
+        k.name: k
+        for k in [
+            _k(
+                "action_types",
+                lambda _: st.sampled_from([["RunAntiVirusScan"], ["Isolate", "Unisolate"]]),
+                lambda _: st.sampled_from([[], "Isolate", ["Teleport"], [42], None]),
+                lambda c: ["RunAntiVirusScan"],
+            ),
+            _k(
+                "playbook_action_options",  # options of several action types; each takes its own
+                lambda _: st.sampled_from(
+                    [
+                        None,
+                        {},
+                        {"scan_type": "Full"},
+                        {"isolation_type": "Selective", "scan_type": "Full"},
+                    ]
+                ),
+                lambda _: st.sampled_from(
+                    [{"bogus": 1}, {"scan_type": "Weekly"}, {"scan_type": "Partial"}, "Full", 42]
+                ),
+                lambda c: None,
+            ),
+            _k(
+                "safety_policy",
+                lambda _: st.sampled_from(
+                    [None, _policy(dry_run=True), _policy(max_actions_per_run=5)]
+                ),
+                lambda _: st.sampled_from(["strict", 42, {"max_actions_per_run": "many"}]),
+                lambda c: None,
+            ),
+            _k(
+                "packages",
+                lambda _: st.just({}),
+                lambda c: st.sampled_from(
+                    [
+                        "a.zip",
+                        42,
+                        {"../a.zip": str(uuid.uuid4())},
+                        {"a/b.zip": str(uuid.uuid4())},
+                        {"": str(uuid.uuid4())},
+                        {"a.zip": "not-a-guid"},
+                        {"a.zip": 42},
+                    ]
+                ),
+                lambda c: {},
+            ),
+            _k(
+                "storage_block",
+                lambda _: st.just(None),
+                lambda _: st.sampled_from(["s3-bucket/ir", 42, {"write_path": 1}]),
+                lambda c: None,
+                note="a Prefect filesystem block object (anything with write_path)",
             ),
         ]
     }
@@ -1415,6 +1525,17 @@ PARAM_KINDS: dict[str, str] = {
 
 #: (task function name, parameter) -> kind, where the name alone is not enough
 TASK_OVERRIDES: dict[tuple[str, str], str] = {
+    ("plan_actions", "safety"): "safety_policy",
+    ("plan_actions", "actions"): "action_types",
+    ("plan_actions", "options"): "playbook_action_options",
+    ("store_investigation_packages", "packages"): "packages",
+    ("store_investigation_packages", "destination"): "dest",
+    ("store_investigation_packages", "storage"): "storage_block",
+    ("check_tenant", "sample"): "sample",
+    ("list_graph_incidents", "page_size"): "page_size",
+    ("list_graph_alerts", "page_size"): "page_size",
+    ("poll_incidents", "checkpoint"): "checkpoint",
+    ("poll_incidents", "initial_lookback"): "lookback_timedelta",
     ("apply_machine_actions", "plan"): "action_plan",
     ("apply_machine_actions", "guard"): "write_guard",
     ("apply_machine_actions", "allow_protected"): "flag",

@@ -1,0 +1,162 @@
+"""Incidents changed since a checkpoint, read tie-safe and completely (the poller's task).
+
+The checkpoint is the newest ``lastUpdateTime`` seen plus every incident version reported in
+the :data:`OVERLAP` before it; the next read starts ``OVERLAP`` earlier and skips versions
+already reported, so same-second updates are neither lost nor repeated. The flow that turns
+the result into Prefect events is ``prefect_defender.flows.poller``.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic import ValidationError as PydanticValidationError
+
+from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.models.incidents import Incident
+from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+
+__all__ = ["OVERLAP", "Checkpoint", "poll_incidents", "read_changed_incidents"]
+
+#: How far back each poll re-reads before its checkpoint: covers a service whose time filter is
+#: coarser than its timestamps (whole seconds) and changes that become visible a little late.
+OVERLAP = timedelta(minutes=5)
+
+
+def _stamp(t: datetime) -> str:
+    return t.astimezone(UTC).isoformat()
+
+
+class Checkpoint(BaseModel):
+    """Where a tenant's polling stopped: the newest ``lastUpdateTime`` seen and every incident
+    version reported within :data:`OVERLAP` before it (``recent``: id -> lastUpdateTime)."""
+
+    last_update: datetime | None = None
+    ids_at_last_update: list[int] = Field(default_factory=list)
+    recent: dict[str, str] = Field(default_factory=dict)
+
+    def query_since(self) -> datetime | None:
+        """The time the next read starts from (the checkpoint minus the overlap)."""
+        return self.last_update - OVERLAP if self.last_update is not None else None
+
+    def is_seen(self, incident: Incident) -> bool:
+        """True if ``incident`` (at its current lastUpdateTime) was already reported."""
+        t = incident.last_update_time
+        if self.last_update is None or t is None:
+            return False
+        if self.recent.get(str(incident.incident_id)) == _stamp(t):
+            return True
+        if t == self.last_update and incident.incident_id in self.ids_at_last_update:
+            return True
+        # older than the overlap window: read again only because of the service's coarser
+        # time filter; it was reported when it was new
+        return t < self.last_update - OVERLAP
+
+    def advance(self, incidents: list[Incident]) -> Checkpoint:
+        """The checkpoint after having reported ``incidents`` (any order)."""
+        times = [i.last_update_time for i in incidents if i.last_update_time is not None]
+        if not times:
+            return self
+        newest = max(times)
+        if self.last_update is not None and newest < self.last_update:
+            newest = self.last_update
+        ids = {i.incident_id for i in incidents if i.last_update_time == newest}
+        if newest == self.last_update:
+            ids |= set(self.ids_at_last_update)
+        recent = dict(self.recent)
+        for inc in sorted(incidents, key=lambda i: i.last_update_time or newest):
+            if inc.last_update_time is not None:
+                recent[str(inc.incident_id)] = _stamp(inc.last_update_time)
+        floor = _stamp(newest - OVERLAP)
+        recent = {k: v for k, v in recent.items() if v >= floor}
+        return Checkpoint(last_update=newest, ids_at_last_update=sorted(ids), recent=recent)
+
+
+async def read_changed_incidents(client: Any, since: datetime, passes: int = 3) -> list[Incident]:
+    """Every incident updated since ``since``, read completely even while incidents change.
+
+    ``$skip`` paging over a list that changes under it shifts items between pages: an update
+    or a new incident during the read shows one incident twice and can hide another. A repeated
+    id is the tell-tale, so the read is repeated (up to ``passes`` times) until a pass sees no
+    repeat; the union keeps the newest version of each incident.
+    """
+    latest: dict[int, Incident] = {}
+    for _ in range(passes):
+        ids: set[int] = set()
+        shifted = False
+        async for inc in client.incidents.iterate(updated_since=since):
+            if inc.incident_id in ids:
+                shifted = True
+            ids.add(inc.incident_id)
+            known = latest.get(inc.incident_id)
+            if known is None or (inc.last_update_time or since) >= (
+                known.last_update_time or since
+            ):
+                latest[inc.incident_id] = inc
+        if not shifted:
+            break
+    return list(latest.values())
+
+
+def _checked_checkpoint(value: Any) -> Checkpoint:
+    """A :class:`Checkpoint` (its JSON form, as kept in the Prefect Variable, is read as one)."""
+    if isinstance(value, Checkpoint):
+        return value
+    try:
+        return Checkpoint.model_validate(value)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first["loc"]) or "value"
+        raise ValidationError(
+            f"checkpoint: not a checkpoint ({where}: {first['msg']})", field="checkpoint"
+        ) from None
+
+
+@defender_task(name="poll-defender-incidents", endpoints=("xdr.incidents.list",))
+async def poll_incidents(
+    credentials: DefenderCredentialsLike,
+    checkpoint: Checkpoint,
+    tenant_id: str | None = None,
+    initial_lookback: timedelta = timedelta(hours=24),
+) -> tuple[list[tuple[Incident, bool]], Checkpoint]:
+    """Incidents changed since ``checkpoint`` (tie-safe) and the advanced checkpoint.
+
+    Returns ``[(incident, created), ...]`` oldest first, and the new checkpoint.
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.tasks.incident_polling import Checkpoint, poll_incidents
+
+        @flow
+        async def peek(creds):
+            changed, cp = await poll_incidents(creds, Checkpoint())
+            return [i.incident_id for i, _ in changed]
+        ```
+    """
+    checkpoint = _checked_checkpoint(checkpoint)
+    if not isinstance(initial_lookback, timedelta) or initial_lookback <= timedelta(0):
+        raise ValidationError(
+            f"initial_lookback: expected a positive timedelta, got {str(initial_lookback)[:40]!r}",
+            field="initial_lookback",
+        )
+    since = checkpoint.query_since() or (datetime.now(UTC) - initial_lookback)
+    async with defender_client(credentials, tenant_id) as client:
+        fetched = await read_changed_incidents(client, since)
+    fresh = [i for i in fetched if not checkpoint.is_seen(i)]
+    fresh.sort(key=lambda i: (i.last_update_time or since, i.incident_id))
+    out = []
+    for inc in fresh:
+        cp_time = checkpoint.last_update
+        created = inc.created_time is not None and (
+            cp_time is None
+            or inc.created_time > cp_time
+            or (
+                inc.created_time == cp_time and inc.incident_id not in checkpoint.ids_at_last_update
+            )
+            or inc.created_time == inc.last_update_time  # never updated since it was created
+        )
+        out.append((inc, created))
+    return out, checkpoint.advance(fetched)

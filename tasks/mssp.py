@@ -1,0 +1,63 @@
+"""One customer tenant of a partner block: a hunting query and an indicator baseline.
+
+The MSSP fan-out (``prefect_defender.flows.mssp``) runs :func:`sweep_tenant` for every tenant
+concurrently; a tenant that fails (no consent, throttled past the deadline) is a row with the
+error, never an exception, so one customer never stops the others.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
+from prefect_defender.api.validation import check_query
+from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+
+__all__ = ["sweep_tenant"]
+
+
+@defender_task(
+    name="sweep-defender-tenant", endpoints=("graph.hunting.run", "mde.indicators.import")
+)
+async def sweep_tenant(
+    credentials: DefenderCredentialsLike,
+    tenant_id: str | None = None,
+    query: str | None = None,
+    indicators: list[IndicatorInput] | None = None,
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """Run ``query`` (Graph advanced hunting) and import ``indicators`` in one tenant.
+
+    Returns ``status`` (``ok``, ``partial``: some indicators failed, ``failed``: the tenant
+    answered with an error), the query's row count, ``indicators`` as ``<ok>/<sent>`` and the
+    first errors. Inputs are checked before anything is sent.
+
+    Example:
+        ```python
+        row = await sweep_tenant(partner, customer_tenant_id,
+                                 query="DeviceInfo | count", indicators=baseline)
+        ```
+    """
+    text = check_query(query) if query is not None else None
+    baseline = coerce_indicators(indicators or [])
+    row: dict[str, Any] = {"status": "ok", "rows": None, "indicators": None, "error": ""}
+    try:
+        async with defender_client(credentials, tenant_id) as client:
+            if text:
+                row["rows"] = len(await client.hunting.run(text))
+            if baseline and dry_run:
+                row["indicators"] = f"{len(baseline)} (dry run)"
+            elif baseline:
+                results = []
+                for start in range(0, len(baseline), BATCH):
+                    results += await client.indicators.import_batch(baseline[start : start + BATCH])
+                failed = [r for r in results if r.failed]
+                row["indicators"] = f"{len(results) - len(failed)}/{len(results)}"
+                if failed:
+                    row["status"] = "partial"
+                    row["error"] = "; ".join(f"{r.indicator.value}: {r.reason}" for r in failed[:5])
+    except DefenderError as exc:
+        row["status"] = "failed"
+        row["error"] = f"{type(exc).__name__}: {exc.message}"[:300]
+    return row

@@ -1,0 +1,167 @@
+"""One playbook run's tenant: the credentials block, the tenant acted in, and one client.
+
+A playbook opens a :class:`TenantScope` once and hands ``scope.client`` to every task it calls,
+so the run checks its tenant id once, names it one way (``scope.tenant_id``: the partner
+customer asked for, ``None`` for the block's own tenant; ``scope.tenant``: the tenant acted in)
+and uses one connection pool. The loading and tenant helpers the playbooks share live here too.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+from prefect.blocks.core import Block
+
+from prefect_defender.api.client import DefenderClient
+from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.validation import check_guid
+from prefect_defender.blocks import (
+    DefenderApplicationCredentials,
+    DefenderPartnerCredentials,
+    DefenderUserCredentials,
+)
+
+__all__ = [
+    "Credentials",
+    "TenantScope",
+    "load_credentials",
+    "own_tenant",
+    "tenant_label",
+    "tenants_of",
+]
+
+Credentials = DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
+_TYPES = (DefenderApplicationCredentials, DefenderUserCredentials, DefenderPartnerCredentials)
+
+
+async def load_credentials(ref: str | Credentials) -> Credentials:
+    """A credentials block from its ``<block-type-slug>/<name>`` reference (or the block itself).
+
+    Playbook parameters name the block as a string so that deployments and event triggers can
+    template it, e.g. ``defender-application-credentials/soc``.
+
+    Example:
+        ```python
+        creds = await load_credentials("defender-application-credentials/soc")
+        ```
+    """
+    if isinstance(ref, _TYPES):
+        return ref
+    if not isinstance(ref, str) or "/" not in ref or any(c < " " for c in ref) or len(ref) > 300:
+        raise ValidationError(
+            f"credentials: expected '<block-type-slug>/<block-name>', e.g. "
+            f"'defender-application-credentials/soc', got {str(ref)[:80]!r}",
+            field="credentials",
+        )
+    try:
+        block: Any = await Block.aload(ref)
+    except ValueError as exc:  # Prefect: no such block document / block type
+        raise ValidationError(
+            f"credentials: no saved block {ref!r} ({str(exc).splitlines()[0][:160]})",
+            field="credentials",
+        ) from None
+    if not isinstance(block, _TYPES):
+        raise ValidationError(
+            f"credentials: {ref!r} is not a Defender credentials block", field="credentials"
+        )
+    return block
+
+
+def tenants_of(creds: Credentials, only: Sequence[str] | None = None) -> list[str | None]:
+    """The tenants a playbook acts in: every partner tenant (or ``only``), else the block's own.
+
+    ``None`` stands for "the block's own tenant".
+    """
+    if isinstance(creds, DefenderPartnerCredentials):
+        ids = creds.tenant_ids()
+        if only:
+            wanted = [check_guid(t, "tenant_ids") for t in only]
+            unknown = [t for t in wanted if t not in ids]
+            if unknown:
+                raise ValueError(f"tenant_ids: not in the partner block: {', '.join(unknown)}")
+            return list(wanted)
+        return list(ids)
+    return [None]
+
+
+def tenant_label(creds: Credentials, tenant_id: str | None) -> str:
+    """A readable tenant name for reports."""
+    if isinstance(creds, DefenderPartnerCredentials) and tenant_id:
+        return creds.display_name(tenant_id)
+    return str(getattr(creds, "tenant_id", tenant_id) or "")
+
+
+def own_tenant(creds: Credentials, tenant_id: str | None) -> str:
+    """The concrete tenant id behind ``tenant_id`` (``None`` = the block's own)."""
+    return tenant_id or str(getattr(creds, "tenant_id", ""))
+
+
+class TenantScope:
+    """The tenant of one playbook run and the one client its tasks share.
+
+    ``tenant_id`` is what the run was asked for (a partner's customer, or ``None`` for the
+    block's own tenant), checked once here; ``tenant`` is the tenant acted in. The client is
+    built on first use and closed with the scope.
+
+    Example:
+        ```python
+        async with await TenantScope.load("defender-application-credentials/soc") as scope:
+            incident = await get_incident(scope.client, 1001)
+            print(scope.tenant, scope.link("incident", 1001))
+        ```
+    """
+
+    def __init__(self, credentials: Credentials, tenant_id: str | None = None) -> None:
+        self.credentials = credentials
+        self.tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+        self.tenant = own_tenant(credentials, self.tenant_id)
+        self._client: DefenderClient | None = None
+
+    @classmethod
+    async def load(cls, ref: str | Credentials, tenant_id: str | None = None) -> TenantScope:
+        """The scope of a saved block (``<block-type-slug>/<name>``) in ``tenant_id``."""
+        tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+        return cls(await load_credentials(ref), tenant_id)
+
+    @property
+    def label(self) -> str:
+        """A readable tenant name for reports."""
+        return tenant_label(self.credentials, self.tenant_id)
+
+    @property
+    def client(self) -> DefenderClient:
+        """The run's client (one connection pool and token provider), built on first use."""
+        if self._client is None:
+            try:
+                self._client = self.credentials.get_client(self.tenant_id)
+            except ValidationError:
+                raise
+            except ValueError as exc:  # the block's own tenant checks
+                raise ValidationError(f"tenant_id: {exc}", field="tenant_id") from None
+        return self._client
+
+    def link(self, kind: str, ident: str | int) -> str:
+        """A Defender portal link (incident, alert, machine) in this tenant."""
+        return self.client.portal_link(kind, ident)
+
+    async def aclose(self) -> None:
+        """Close the client, if one was built."""
+        if self._client is not None:
+            client, self._client = self._client, None
+            await client.aclose()
+
+    async def __aenter__(self) -> TenantScope:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"TenantScope(tenant={self.tenant!r}, customer={self.tenant_id is not None})"
