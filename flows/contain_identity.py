@@ -40,7 +40,7 @@ from prefect_defender.tasks.identities import (
 )
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard, account_protection_reason
-from prefect_defender.tasks.scope import load_credentials, own_tenant
+from prefect_defender.tasks.scope import TenantScope
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -271,118 +271,121 @@ async def contain_identity(
     acts = check_actions(actions)
     tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
     extra = check_items(users or [], check_user_ref, "users", max_items=1000)
-    creds = await load_credentials(credentials)
-    tenant = own_tenant(creds, tenant_id)
-    incident = await get_incident(creds, incident_id, tenant_id) if incident_id else None
-    who = users_of_incident(incident) if incident else []
-    if alert_id:
-        who += users_of_alert(await get_alert(creds, alert_id, tenant_id))
-    who += extra
-    who = list(dict.fromkeys(who))
-    summary: dict[str, Any] = {
-        "incident_id": incident_id,
-        "tenant_id": tenant,
-        "accounts": len(who),
-        "actions": [a.value for a in acts],
-        "approved": False,
-        "outcomes": [],
-    }
-    if not who or not acts:
+    async with await TenantScope.load(credentials, tenant_id) as scope:
+        creds, tenant = scope.client, scope.tenant  # one client for every task of the run
+        incident = await get_incident(creds, incident_id, tenant_id) if incident_id else None
+        who = users_of_incident(incident) if incident else []
+        if alert_id:
+            who += users_of_alert(await get_alert(creds, alert_id, tenant_id))
+        who += extra
+        who = list(dict.fromkeys(who))
+        summary: dict[str, Any] = {
+            "incident_id": incident_id,
+            "tenant_id": tenant,
+            "accounts": len(who),
+            "actions": [a.value for a in acts],
+            "approved": False,
+            "outcomes": [],
+        }
+        if not who or not acts:
+            await write_report(
+                "defender-contain-identity",
+                "Contain identity: nothing to do",
+                ["No account (or no action) found for the given incident/users."],
+                [],
+                COLUMNS,
+            )
+            return summary
+        infos: list[AccountSummary] = await describe_accounts(creds, who, tenant_id=tenant_id)
+        protected = protected_accounts(safety, infos)
+        severity = incident.severity if incident else None
+        auto = bool(severity and severity in approval.auto_approve_severities and not protected)
+        allow_protected = False
+        if auto:
+            verdict = f"auto-approved (severity {severity})"
+        else:
+            proposal = account_proposal(infos, acts, protected)
+            title = f"incident {incident_id} ({severity})" if incident else "the listed accounts"
+            decision, verdict = await request_decision(
+                f"## Approve containment of the accounts of {title}?\n\n{proposal}\n\n"
+                "Tick **approve** to act. Protected accounts are only touched with "
+                "**include_protected**. No answer within the timeout means *do not act*.",
+                approval,
+                form_type=AccountDecision,
+            )
+            if decision is None or not decision.approve:
+                log.info("identity containment not approved: %s", verdict)
+                summary["verdict"] = verdict
+                rows = [
+                    {
+                        "account": u,
+                        "action": a.value,
+                        "outcome": "not approved",
+                        "via": "",
+                        "note": verdict,
+                    }
+                    for u in who
+                    for a in acts
+                ]
+                await write_report(
+                    "defender-contain-identity",
+                    "Contain identity: not approved",
+                    [f"Incident: {incident_id}", f"Decision: {verdict}"],
+                    rows,
+                    COLUMNS,
+                )
+                if comment_on_incident and incident_id and not safety.dry_run:
+                    await add_incident_comment(
+                        creds,
+                        incident_id,
+                        f"Identity containment not performed: {verdict}.",
+                        tenant_id,
+                    )
+                return summary
+            allow_protected = decision.include_protected
+        summary["approved"] = True
+        summary["verdict"] = verdict
+        guard = WriteGuard(safety)
+        key = run_key or run_key_for(
+            "contain-identity", tenant, incident_id, sorted(who), [a.value for a in acts]
+        )
+        ordered = await act_on_accounts(
+            creds,
+            who,
+            acts,
+            protected,
+            allow_protected,
+            guard,
+            tenant,
+            tenant_id,
+            fallback_to_entra,
+            run_key=key,
+        )
+        rows = account_rows(ordered)
+        summary["outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
+        ok = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
+        if comment_on_incident and incident_id and not safety.dry_run:
+            text = "; ".join(f"{r['account']} {r['action']}: {r['outcome']}" for r in rows)
+            try:
+                await add_incident_comment(
+                    creds,
+                    incident_id,
+                    f"Identity containment ({verdict}): {text}"[:3900],
+                    tenant_id,
+                )
+            except DefenderError as exc:
+                log.warning("could not comment on incident %s: %s", incident_id, exc)
         await write_report(
             "defender-contain-identity",
-            "Contain identity: nothing to do",
-            ["No account (or no action) found for the given incident/users."],
-            [],
+            f"Contain identity: incident {incident_id}" if incident_id else "Contain identity",
+            [
+                f"Tenant: {tenant}",
+                f"Decision: {verdict}",
+                f"Actions: {', '.join(a.value for a in acts)}",
+                f"Dry run: {safety.dry_run}",
+                f"Succeeded: {ok}/{len(ordered)}",
+            ],
+            rows,
             COLUMNS,
         )
         return summary
-    infos: list[AccountSummary] = await describe_accounts(creds, who, tenant_id=tenant_id)
-    protected = protected_accounts(safety, infos)
-    severity = incident.severity if incident else None
-    auto = bool(severity and severity in approval.auto_approve_severities and not protected)
-    allow_protected = False
-    if auto:
-        verdict = f"auto-approved (severity {severity})"
-    else:
-        proposal = account_proposal(infos, acts, protected)
-        title = f"incident {incident_id} ({severity})" if incident else "the listed accounts"
-        decision, verdict = await request_decision(
-            f"## Approve containment of the accounts of {title}?\n\n{proposal}\n\n"
-            "Tick **approve** to act. Protected accounts are only touched with "
-            "**include_protected**. No answer within the timeout means *do not act*.",
-            approval,
-            form_type=AccountDecision,
-        )
-        if decision is None or not decision.approve:
-            log.info("identity containment not approved: %s", verdict)
-            summary["verdict"] = verdict
-            rows = [
-                {
-                    "account": u,
-                    "action": a.value,
-                    "outcome": "not approved",
-                    "via": "",
-                    "note": verdict,
-                }
-                for u in who
-                for a in acts
-            ]
-            await write_report(
-                "defender-contain-identity",
-                "Contain identity: not approved",
-                [f"Incident: {incident_id}", f"Decision: {verdict}"],
-                rows,
-                COLUMNS,
-            )
-            if comment_on_incident and incident_id and not safety.dry_run:
-                await add_incident_comment(
-                    creds, incident_id, f"Identity containment not performed: {verdict}.", tenant_id
-                )
-            return summary
-        allow_protected = decision.include_protected
-    summary["approved"] = True
-    summary["verdict"] = verdict
-    guard = WriteGuard(safety)
-    key = run_key or run_key_for(
-        "contain-identity", tenant, incident_id, sorted(who), [a.value for a in acts]
-    )
-    ordered = await act_on_accounts(
-        creds,
-        who,
-        acts,
-        protected,
-        allow_protected,
-        guard,
-        tenant,
-        tenant_id,
-        fallback_to_entra,
-        run_key=key,
-    )
-    rows = account_rows(ordered)
-    summary["outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
-    ok = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
-    if comment_on_incident and incident_id and not safety.dry_run:
-        text = "; ".join(f"{r['account']} {r['action']}: {r['outcome']}" for r in rows)
-        try:
-            await add_incident_comment(
-                creds,
-                incident_id,
-                f"Identity containment ({verdict}): {text}"[:3900],
-                tenant_id,
-            )
-        except DefenderError as exc:
-            log.warning("could not comment on incident %s: %s", incident_id, exc)
-    await write_report(
-        "defender-contain-identity",
-        f"Contain identity: incident {incident_id}" if incident_id else "Contain identity",
-        [
-            f"Tenant: {tenant}",
-            f"Decision: {verdict}",
-            f"Actions: {', '.join(a.value for a in acts)}",
-            f"Dry run: {safety.dry_run}",
-            f"Succeeded: {ok}/{len(ordered)}",
-        ],
-        rows,
-        COLUMNS,
-    )
-    return summary

@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.tasks.base import _parse_datetime
+from prefect_defender.tasks.arguments import _parse_datetime
 
 aware = st.datetimes(
     min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
