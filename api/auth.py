@@ -35,8 +35,6 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import certifi
 import httpx
-import msal
-import requests
 from pydantic import BaseModel, ConfigDict, SecretStr
 
 from prefect_defender.api.clouds import CloudEndpoints
@@ -46,9 +44,16 @@ from prefect_defender.api.errors import (
     SignInRequiredError,
     TransportError,
 )
+from prefect_defender.api.lazy_import import LazyModule
 
 if TYPE_CHECKING:
+    import msal
+    import requests
+
     from prefect_defender.api.proxy import ProxyConfig
+else:  # loaded at the first token request, not when a task module is imported
+    msal = LazyModule("msal")
+    requests = LazyModule("requests")
 
 __all__ = [
     "AccessToken",

@@ -36,11 +36,10 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
-import msal
 
 from prefect_defender.api.auth import (
     REGISTRY,
@@ -52,6 +51,12 @@ from prefect_defender.api.auth import (
 )
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, UnsafeRequestError
+from prefect_defender.api.lazy_import import LazyModule
+
+if TYPE_CHECKING:
+    import msal
+else:  # loaded when the first token is requested
+    msal = LazyModule("msal")
 
 __all__ = [
     "LocalIdentityHttp",

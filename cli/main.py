@@ -18,6 +18,22 @@ app = typer.Typer(
 emulator_app = typer.Typer(help="The local Entra ID + Defender emulator.", no_args_is_help=True)
 app.add_typer(emulator_app, name="emulator")
 
+#: what the emulator needs beyond the library (the ``emulator`` extra)
+EMULATOR_PACKAGES = ("starlette", "uvicorn", "trustme")
+
+
+def require_emulator() -> None:
+    """Exit with the install command when the ``emulator`` extra is missing."""
+    import importlib.util
+
+    missing = [p for p in EMULATOR_PACKAGES if importlib.util.find_spec(p) is None]
+    if missing:
+        typer.echo(
+            f"the emulator needs {', '.join(missing)}: pip install 'prefect-defender[emulator]'",
+            err=True,
+        )
+        raise typer.Exit(2)
+
 
 @emulator_app.command("serve")
 def emulator_serve(
@@ -30,6 +46,7 @@ def emulator_serve(
     ] = None,
 ) -> None:
     """Serve the emulator over HTTPS on 127.0.0.1 until interrupted."""
+    require_emulator()
     from prefect_defender.emulator.server import serve
 
     serve(port=port, data_dir=str(data_dir), config_path=str(config) if config else None)
@@ -46,6 +63,7 @@ def demo(
     ] = False,
 ) -> None:
     """Run the demo playbook against the emulator (no tenant needed)."""
+    require_emulator()
     from prefect_defender.cli.demo import run_demo
 
     raise typer.Exit(run_demo(data_dir, auto_approve=auto_approve, keep_running=keep_running))
