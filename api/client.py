@@ -33,8 +33,8 @@ from prefect_defender.api.transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:
     from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
-    from prefect_defender.api.resources.entities import EntitiesAPI
-    from prefect_defender.api.resources.graph_extras import (
+    from prefect_defender.api.resources.enrichment import EntitiesAPI
+    from prefect_defender.api.resources.graph_security import (
         AnalyzedEmailsAPI,
         DetectionRulesAPI,
     )
@@ -265,7 +265,7 @@ class DefenderClient:
     @cached_property
     def entities(self) -> EntitiesAPI:
         """Files, IPs, domains and users: statistics and related data."""
-        from prefect_defender.api.resources.entities import EntitiesAPI
+        from prefect_defender.api.resources.enrichment import EntitiesAPI
 
         return EntitiesAPI(self)
 
@@ -328,13 +328,13 @@ class DefenderClient:
     @cached_property
     def detection_rules(self) -> DetectionRulesAPI:
         """Custom detection rules (Graph **beta**: Microsoft does not support it in production)."""
-        from prefect_defender.api.resources.graph_extras import DetectionRulesAPI
+        from prefect_defender.api.resources.graph_security import DetectionRulesAPI
 
         return DetectionRulesAPI(self)
 
     @cached_property
     def analyzed_emails(self) -> AnalyzedEmailsAPI:
         """Email remediation (Graph **beta**, application only; unsupported in production)."""
-        from prefect_defender.api.resources.graph_extras import AnalyzedEmailsAPI
+        from prefect_defender.api.resources.graph_security import AnalyzedEmailsAPI
 
         return AnalyzedEmailsAPI(self)

@@ -202,6 +202,64 @@ def _json(resp: httpx.Response) -> Any:
         return None
 
 
+@dataclass
+class _Call:
+    """The state of one logical request across its attempts (see :meth:`Transport.request`)."""
+
+    ep: Endpoint
+    target: str
+    safe_to_repeat: bool
+    scope: str
+    limiter: SlidingWindowLimiter | None
+    policy: RetryPolicy
+    start: float
+    attempt: int = 0
+    refreshes: int = 0
+    last: DefenderError | None = None
+
+    @property
+    def deadline(self) -> float:
+        """The monotonic time by which the call must have succeeded."""
+        return self.start + self.policy.deadline
+
+    def deadline_error(self) -> DeadlineExceededError:
+        return DeadlineExceededError(
+            "the rate-limit wait would exceed the deadline", method=self.ep.method, url=self.target
+        )
+
+    async def wait_for_limiter(self) -> None:
+        """Wait for the limiter's queue before taking a token, so the token is fresh when sent;
+        raise when that wait would pass the deadline."""
+        if self.limiter is None or (backlog := self.limiter.backlog()) <= 0:
+            return
+        if time.monotonic() + backlog > self.deadline:
+            raise self.last or self.deadline_error()
+        await asyncio.sleep(backlog)
+
+    def after_transport_error(self, exc: httpx.TransportError) -> float:
+        """The wait before repeating a request the network failed, or raise when repeating is
+        unsafe (a write that may have arrived) or useless (an untrusted certificate)."""
+        not_sent = isinstance(exc, _NOT_SENT)
+        err = TransportError(
+            f"{type(exc).__name__}: {exc}".rstrip(": "),
+            applied_unknown=not not_sent,
+            method=self.ep.method,
+            url=self.target,
+        )
+        if _tls_refused(exc):  # the certificate is not trusted: retrying cannot help
+            raise TransportError(
+                f"TLS verification failed for {origin(self.target)}: {exc} (add the issuing CA "
+                "with the block's ca_bundle if a proxy or private CA is expected)",
+                applied_unknown=False,
+                method=self.ep.method,
+                url=self.target,
+            ) from None
+        if not (not_sent or self.safe_to_repeat):
+            raise err from None
+        self.last = err
+        return self.policy.backoff(self.attempt)
+
+
 class Transport:
     """Sends catalog :class:`Endpoint` calls for one tenant with one token provider."""
 
@@ -307,137 +365,126 @@ class Transport:
         host. ``idempotent`` defaults to True for every method except POST.
         """
         target = self.check_host(url) if url else self.url_for(ep, path_params)
-        method = ep.method
-        safe_to_repeat = _safe_to_repeat(method, idempotent)
-        scope = self.endpoints.scope(ep.surface)
-        limiter = self._limiter(ep) if self._limits_enabled else None
-        policy = self.retry
-        start = time.monotonic()
-        refreshes = 0
-        attempt = 0
-        last: DefenderError | None = None
-        err: DefenderError
+        call = _Call(
+            ep=ep,
+            target=target,
+            safe_to_repeat=_safe_to_repeat(ep.method, idempotent),
+            scope=self.endpoints.scope(ep.surface),
+            limiter=self._limiter(ep) if self._limits_enabled else None,
+            policy=self.retry,
+            start=time.monotonic(),
+        )
         while True:
-            attempt += 1
-            if limiter is not None and (backlog := limiter.backlog()) > 0:
-                # wait for the queue before taking a token, so the token is fresh when sent
-                if time.monotonic() + backlog > start + policy.deadline:
-                    raise last or DeadlineExceededError(
-                        "the rate-limit wait would exceed the deadline", method=method, url=target
-                    )
-                await asyncio.sleep(backlog)
-            token = await self._token(scope)
-            gate = _Gate(limiter, start + policy.deadline) if limiter is not None else None
+            call.attempt += 1
+            await call.wait_for_limiter()
+            token = await self._token(call.scope)
+            gate = _Gate(call.limiter, call.deadline) if call.limiter is not None else None
             try:
                 resp = await self._send(
-                    method, target, token, params, json, files, data, headers, gate, stream_to
+                    ep.method, target, token, params, json, files, data, headers, gate, stream_to
                 )
             except _Requeue:
-                attempt -= 1
+                call.attempt -= 1
                 continue
             except _DeadlineWait:
-                raise last or DeadlineExceededError(
-                    "the rate-limit wait would exceed the deadline", method=method, url=target
-                ) from None
+                raise call.last or call.deadline_error() from None
             except httpx.TransportError as exc:
-                not_sent = isinstance(exc, _NOT_SENT)
-                err = TransportError(
-                    f"{type(exc).__name__}: {exc}".rstrip(": "),
-                    applied_unknown=not not_sent,
-                    method=method,
-                    url=target,
-                )
-                if _tls_refused(exc):  # the certificate is not trusted: retrying cannot help
-                    raise TransportError(
-                        f"TLS verification failed for {origin(target)}: {exc} (add the issuing "
-                        "CA with the block's ca_bundle if a proxy or private CA is expected)",
-                        applied_unknown=False,
-                        method=method,
-                        url=target,
-                    ) from None
-                if not (not_sent or safe_to_repeat):
-                    raise err from None
-                last = err
-                wait = policy.backoff(attempt)
-            else:
-                status = resp.status_code
-                if status < 300:
-                    return resp
-                if status < 400:
-                    # redirects are never followed (a token must not travel to where a proxy
-                    # or portal points); a write answered this way may have been applied
-                    await resp.aclose()
-                    raise InvalidResponseError(
-                        f"the API answered with a redirect ({status}) for {ep.name}; redirects "
-                        "are not followed (a proxy or captive portal in the way?)",
-                        status=status,
-                        code="UnexpectedRedirect",
-                        applied_unknown=not safe_to_repeat,
-                        method=method,
-                        url=target,
-                    )
-                body = _json(resp)
-                retry_after = _retry_after(resp)
-                err = error_from_response(
-                    status,
-                    body,
-                    method=method,
-                    url=target,
-                    text=resp.text,
-                    retry_after=retry_after,
-                )
-                if status == 401 and refreshes < _refresh_budget(resp, err):
-                    # an expired or revoked token: nothing was applied; get a new one. More
-                    # than once, because a request may wait in the rate limiter past the next
-                    # token's expiry (seen with short-lived tokens), but never endlessly.
-                    refreshes += 1
-                    self.stats.token_refreshes += 1
-                    self.provider.invalidate(scope, token.token)
-                    last = err
-                    continue
-                if status == 401:
-                    raise AuthenticationError(
-                        f"{err.message} (the API rejected {refreshes} newly issued token(s) for "
-                        f"{ep.api_name}; check the app registration and tenant)",
-                        status=401,
-                        code=err.code,
-                        target=err.target,
-                        method=method,
-                        url=target,
-                    ) from None
-                if status == 403:
-                    raise self._permission_error(ep, err, token) from None
-                if status == 429:
-                    self.stats.throttled += 1
-                    wait = retry_after if retry_after is not None else policy.backoff(attempt)
-                    if limiter is not None:
-                        # one absurd header must not stall every other call of the process:
-                        # the shared pause is bounded; this call still honours the full wait
-                        # (or fails with RateLimitedError when it exceeds the deadline)
-                        limiter.penalize(min(wait, limiter.max_penalty()))
-                    wait += random.uniform(0, 0.05 * max(wait, 1.0))
-                elif status == 503 or (status >= 500 and safe_to_repeat):
-                    wait = retry_after if retry_after is not None else policy.backoff(attempt)
-                elif status >= 500:
-                    # the POST may have been applied: let the caller reconcile
-                    raise ServerError(
-                        err.message,
-                        status=status,
-                        code=err.code,
-                        target=err.target,
-                        method=method,
-                        url=target,
-                    ) from None
-                else:
-                    raise err from None
-                last = err
-            if attempt >= policy.max_attempts:
-                raise last from None
-            if time.monotonic() + wait - start > policy.deadline:
-                raise last from None
-            self.stats.retries += 1
-            logger.debug("retry %s %s in %.2fs after %s", method, ep.name, wait, last)
-            await asyncio.sleep(wait)
+                await self._pause_before_retry(call, call.after_transport_error(exc))
+                continue
+            if resp.status_code < 300:
+                return resp
+            wait = await self._after_error_answer(call, resp, token)
+            if wait is not None:  # None: a new token, tried again at once
+                await self._pause_before_retry(call, wait)
+
+    async def _after_error_answer(
+        self, call: _Call, resp: httpx.Response, token: AccessToken
+    ) -> float | None:
+        """Raise the typed error of a 3xx/4xx/5xx answer, or return how long to wait before
+        repeating it (``None``: at once, with a refreshed token)."""
+        ep, status = call.ep, resp.status_code
+        if status < 400:
+            # redirects are never followed (a token must not travel to where a proxy or portal
+            # points); a write answered this way may have been applied
+            await resp.aclose()
+            raise InvalidResponseError(
+                f"the API answered with a redirect ({status}) for {ep.name}; redirects are not "
+                "followed (a proxy or captive portal in the way?)",
+                status=status,
+                code="UnexpectedRedirect",
+                applied_unknown=not call.safe_to_repeat,
+                method=ep.method,
+                url=call.target,
+            )
+        retry_after = _retry_after(resp)
+        err = error_from_response(
+            status,
+            _json(resp),
+            method=ep.method,
+            url=call.target,
+            text=resp.text,
+            retry_after=retry_after,
+        )
+        if status == 401:
+            self._after_unauthorized(call, resp, err, token)
+            return None
+        if status == 403:
+            raise self._permission_error(ep, err, token) from None
+        call.last = err
+        if status == 429:
+            self.stats.throttled += 1
+            wait = retry_after if retry_after is not None else call.policy.backoff(call.attempt)
+            if call.limiter is not None:
+                # one absurd header must not stall every other call of the process: the shared
+                # pause is bounded; this call still honours the full wait (or fails with
+                # RateLimitedError when it exceeds the deadline)
+                call.limiter.penalize(min(wait, call.limiter.max_penalty()))
+            return wait + random.uniform(0, 0.05 * max(wait, 1.0))
+        if status == 503 or (status >= 500 and call.safe_to_repeat):
+            return retry_after if retry_after is not None else call.policy.backoff(call.attempt)
+        if status >= 500:  # the POST may have been applied: let the caller reconcile
+            raise ServerError(
+                err.message,
+                status=status,
+                code=err.code,
+                target=err.target,
+                method=ep.method,
+                url=call.target,
+            ) from None
+        raise err from None
+
+    def _after_unauthorized(
+        self, call: _Call, resp: httpx.Response, err: DefenderError, token: AccessToken
+    ) -> None:
+        """An expired or revoked token: nothing was applied; forget it so the next attempt gets
+        a new one. More than once, because a request may wait in the rate limiter past the next
+        token's expiry (seen with short-lived tokens), but never endlessly."""
+        if call.refreshes >= _refresh_budget(resp, err):
+            raise AuthenticationError(
+                f"{err.message} (the API rejected {call.refreshes} newly issued token(s) for "
+                f"{call.ep.api_name}; check the app registration and tenant)",
+                status=401,
+                code=err.code,
+                target=err.target,
+                method=call.ep.method,
+                url=call.target,
+            ) from None
+        call.refreshes += 1
+        self.stats.token_refreshes += 1
+        self.provider.invalidate(call.scope, token.token)
+        call.last = err
+
+    async def _pause_before_retry(self, call: _Call, wait: float) -> None:
+        """Sleep ``wait`` before the next attempt, or raise the last error when the attempts
+        or the deadline are used up."""
+        assert call.last is not None
+        if call.attempt >= call.policy.max_attempts:
+            raise call.last from None
+        if time.monotonic() + wait - call.start > call.policy.deadline:
+            raise call.last from None
+        self.stats.retries += 1
+        logger.debug("retry %s %s in %.2fs after %s", call.ep.method, call.ep.name, wait, call.last)
+        await asyncio.sleep(wait)
 
     async def request_json(self, ep: Endpoint, **kw: Any) -> Any:
         """:meth:`request` and decode the JSON body (``None`` for an empty body)."""

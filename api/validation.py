@@ -17,7 +17,8 @@ from enum import Enum
 from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, BaseModel
+from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api.errors import ValidationError
 
@@ -375,3 +376,28 @@ def check_machine_ids(values: Iterable[Any] | None, field: str = "machine_ids") 
 
 
 __all__ += ["check_machine_ids"]
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def check_model(value: Any, model: type[M], field: str, what: str) -> M:
+    """``value`` as a ``model`` (its dict form, as a Prefect parameter gives it, is read as
+    one); our ``ValidationError`` naming ``field`` and the first problem otherwise.
+
+    Example:
+        >>> check_model({"a": 1}, SomeModel, "plan[0]", "a planned action")  # doctest: +SKIP
+    """
+    if isinstance(value, model):
+        return value
+    try:
+        return model.model_validate(value)
+    except PydanticValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(x) for x in first.get("loc", ())) or "value"
+        raise ValidationError(
+            f"{field}: not {what} ({where}: {first.get('msg', 'invalid')})", field=field
+        ) from None
+
+
+__all__ += ["check_model"]

@@ -12,6 +12,18 @@ import time
 from typing import Any
 
 
+def _status_mb(key: str) -> float:
+    """A ``/proc/self/status`` memory figure (``VmRSS``, ``VmHWM``) in MB; 0 if unreadable."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(f"{key}:"):
+                    return int(line.split()[1]) / 1024.0
+    except OSError:
+        pass
+    return 0.0
+
+
 def _peak_mb() -> float:
     """Peak resident memory of this process's own address space, in MB.
 
@@ -19,14 +31,7 @@ def _peak_mb() -> float:
     parent's copy over (the runner's ~140 MB showed on both sides). ``VmHWM`` belongs to the
     address space the worker's ``exec`` created, so each side reports only itself.
     """
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
+    return _status_mb("VmHWM") or resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0
 
 
 async def ours_list_graph(conn: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
@@ -119,18 +124,6 @@ async def sdk_list_graph(conn: dict[str, Any], args: dict[str, Any]) -> dict[str
     }
 
 
-def _rss_mb() -> float:
-    """Resident memory now (``VmRSS``), in MB."""
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024.0
-    except OSError:
-        pass
-    return 0.0
-
-
 async def hunt_parse(conn: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
     """Parse a 100,000-row hunting answer held in memory (the Python heap the parse allocates,
     measured with tracemalloc, and this process's resident peak)."""
@@ -171,7 +164,7 @@ async def hunt_export(conn: dict[str, Any], args: dict[str, Any]) -> dict[str, A
     creds = DefenderApplicationCredentials.from_emulator(
         conn, rate_limits={"hunting": [(1_000_000, 60)]}
     )
-    rss_before = _rss_mb()
+    rss_before = _status_mb("VmRSS")
     t0 = time.perf_counter()
     info = await export_hunting_result.fn(creds, args["query"], args["dest"])
     export_s = time.perf_counter() - t0

@@ -36,11 +36,11 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.incident_updates",
     "prefect_defender.emulator.routes.indicators",
     "prefect_defender.emulator.routes.hunting",
-    "prefect_defender.emulator.routes.entities",
+    "prefect_defender.emulator.routes.enrichment",
     "prefect_defender.emulator.routes.investigations",
     "prefect_defender.emulator.routes.vulnerabilities",
     "prefect_defender.emulator.routes.live_response",
-    "prefect_defender.emulator.routes.graph_extras",
+    "prefect_defender.emulator.routes.graph_security",
 ]
 
 #: Seed hooks of area modules: ``def seed(state, tenant) -> None`` functions, run per customer.

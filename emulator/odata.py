@@ -71,8 +71,14 @@ Pred = Callable[[dict[str, Any]], bool]
 
 
 class _Parser:
-    def __init__(self, toks: list[tuple[str, str]], props: set[str]) -> None:
-        self.toks, self.i, self.props = toks, 0, props
+    def __init__(
+        self, toks: list[tuple[str, str]], props: list[str], any_case: bool = False
+    ) -> None:
+        self.toks, self.i = toks, 0
+        self.props: dict[str, str] = {}
+        for p in props:  # the first spelling of a name is the record's field
+            self.props.setdefault(p.lower() if any_case else p, p)
+        self.any_case = any_case
 
     def peek(self) -> tuple[str, str]:
         return self.toks[self.i] if self.i < len(self.toks) else ("eof", "")
@@ -114,12 +120,13 @@ class _Parser:
 
     def prop(self) -> str:
         kind, name = self.take()
-        if kind != "word" or name not in self.props:
+        field = self.props.get(name.lower() if self.any_case else name) if kind == "word" else None
+        if field is None:
             raise ODataError(
                 f"Could not find a property named '{name}' on type 'microsoft.windowsDefenderATP."
                 f"api.PublicEntity'."
             )
-        return name
+        return field
 
     def literal(self) -> Any:
         kind, v = self.take()
@@ -205,11 +212,23 @@ class _Parser:
         return pred
 
 
-def compile_filter(text: str | None, properties: Iterable[str]) -> Pred:
-    """A predicate for ``$filter`` over records with the given filterable properties."""
+def page_list(sentence: str) -> tuple[str, ...]:
+    """The property names of a documentation sentence as the page writes it
+    (``"a, b,c, and d."`` -> ``("a", "b", "c", "d")``)."""
+    names = re.split(r",|\band\b", sentence.rstrip(". "))
+    return tuple(n.strip() for n in names if n.strip())
+
+
+def compile_filter(text: str | None, properties: Iterable[str], *, any_case: bool = False) -> Pred:
+    """A predicate for ``$filter`` over records with the given filterable properties.
+
+    With ``any_case`` a property named in another case (``HealthStatus``) is the record's
+    field listed first (``healthStatus``): Defender for Endpoint's pages spell the same
+    properties both ways (see the route modules), so the emulator serves both.
+    """
     if not text:
         return lambda r: True
-    parser = _Parser(_tokens(text), set(properties))
+    parser = _Parser(_tokens(text), list(properties), any_case)
     pred = parser.expr()
     if parser.peek()[0] != "eof":
         raise ODataError(f"Syntax error: unexpected '{parser.peek()[1]}'")

@@ -9,6 +9,7 @@ playbooks only write after the approval, so the restart repeats read-only steps 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from prefect.context import FlowRunContext
@@ -19,7 +20,14 @@ from pydantic import BaseModel, Field
 
 from prefect_defender.tasks.base import task_logger
 
-__all__ = ["AccountDecision", "ApprovalPolicy", "Decision", "request_decision"]
+__all__ = [
+    "AccountDecision",
+    "ApprovalPolicy",
+    "ContainmentDecision",
+    "Decision",
+    "containment_decision",
+    "request_decision",
+]
 
 
 class Decision(RunInput):
@@ -107,3 +115,32 @@ async def request_decision(
         who = decision.approved_by if decision else ""
         return decision, f"rejected{' by ' + who if who else ''}"
     return decision, f"approved{' by ' + decision.approved_by if decision.approved_by else ''}"
+
+
+@dataclass
+class ContainmentDecision:
+    """What the policy or the analyst decided about isolating a playbook's devices."""
+
+    approved: bool
+    verdict: str
+    isolation_type: str
+    allow_protected: bool = False
+    approver: str = "policy"
+
+
+def containment_decision(
+    decision: Any, verdict: str, isolation_type: str, plan: list[Any]
+) -> ContainmentDecision:
+    """The outcome of a :func:`request_decision` form; an approval's isolation type is set on
+    every planned action."""
+    if decision is None or not decision.approve:
+        return ContainmentDecision(False, verdict, isolation_type)
+    for p in plan:
+        p.options["isolation_type"] = decision.isolation_type
+    return ContainmentDecision(
+        True,
+        verdict,
+        decision.isolation_type,
+        decision.include_protected,
+        decision.approved_by or "analyst",
+    )

@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import Any, Literal
 
 from prefect import flow
@@ -18,7 +17,12 @@ from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id, check_machine_ids
-from prefect_defender.flows.approval import ApprovalPolicy, request_decision
+from prefect_defender.flows.approval import (
+    ApprovalPolicy,
+    ContainmentDecision,
+    containment_decision,
+    request_decision,
+)
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import (
@@ -152,30 +156,19 @@ async def _devices(
     return incident, list(dict.fromkeys(i.lower() for i in ids))
 
 
-@dataclass
-class _Decision:
-    """What the policy or the analyst decided."""
-
-    approved: bool
-    verdict: str
-    isolation_type: str
-    allow_protected: bool = False
-    approver: str = "policy"
-
-
 async def _decide(
     incident: Incident | None,
     incident_id: int | None,
     plan: list[PlannedAction],
     isolation_type: str,
     approval: ApprovalPolicy,
-) -> _Decision:
+) -> ContainmentDecision:
     """Auto-approve by severity (no ``never_auto_tags`` device), else ask in the Prefect UI."""
     severity = incident.severity if incident else None
     never_auto = {t.lower() for t in approval.never_auto_tags}
     blocked_auto = [p for p in plan if never_auto & {t.lower() for t in p.machine_tags}]
     if severity and severity in approval.auto_approve_severities and not blocked_auto:
-        return _Decision(True, f"auto-approved (severity {severity})", isolation_type)
+        return ContainmentDecision(True, f"auto-approved (severity {severity})", isolation_type)
     proposal = markdown_table(
         [
             {
@@ -195,25 +188,17 @@ async def _decide(
         approval,
         isolation_type=isolation_type,
     )
-    if decision is None or not decision.approve:
+    decided = containment_decision(decision, verdict, isolation_type, plan)
+    if not decided.approved:
         task_logger().info("containment not approved: %s", verdict)
-        return _Decision(False, verdict, isolation_type)
-    for p in plan:
-        p.options["isolation_type"] = decision.isolation_type
-    return _Decision(
-        True,
-        verdict,
-        decision.isolation_type,
-        decision.include_protected,
-        decision.approved_by or "analyst",
-    )
+    return decided
 
 
 async def _not_approved(
     scope: TenantScope,
     incident_id: int | None,
     plan: list[PlannedAction],
-    decided: _Decision,
+    decided: ContainmentDecision,
     comment_on_incident: bool,
     safety: SafetyPolicy,
 ) -> None:
@@ -246,7 +231,7 @@ async def _comment_and_report(
     incident_id: int | None,
     plan: list[PlannedAction],
     outcomes: list[ItemOutcome],
-    decided: _Decision,
+    decided: ContainmentDecision,
     comment_on_incident: bool,
     safety: SafetyPolicy,
 ) -> None:

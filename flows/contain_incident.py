@@ -16,9 +16,15 @@ from prefect import flow
 
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.identities import IdentityAction
+from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id
-from prefect_defender.flows.approval import ApprovalPolicy, request_decision
+from prefect_defender.flows.approval import (
+    ApprovalPolicy,
+    ContainmentDecision,
+    containment_decision,
+    request_decision,
+)
 from prefect_defender.flows.contain_identity import (
     account_proposal,
     account_rows,
@@ -30,12 +36,13 @@ from prefect_defender.flows.contain_identity import (
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import (
+    PlannedAction,
     apply_machine_actions,
     await_machine_actions,
     plan_actions,
     run_key_for,
 )
-from prefect_defender.tasks.base import OutcomeStatus, task_logger
+from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.identities import describe_accounts
 from prefect_defender.tasks.incidents import add_incident_comment, get_incident
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
@@ -88,7 +95,6 @@ async def contain_incident(
         contain_incident(credentials="defender-application-credentials/soc", incident_id=1001)
         ```
     """
-    log = task_logger()
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
     iid = check_incident_id(incident_id)
@@ -121,73 +127,33 @@ async def contain_incident(
                 COLUMNS,
             )
             return summary
-        never_auto = {t.lower() for t in approval.never_auto_tags}
-        risky_devices = [p for p in plan if p.protected] + [
-            p for p in plan if never_auto & {t.lower() for t in p.machine_tags}
-        ]
-        auto = bool(
-            incident.severity
-            and incident.severity in approval.auto_approve_severities
-            and not risky_devices
-            and not protected
-        )
-        chosen_type = isolation_type
-        allow_protected = False
-        approver = "policy"
-        if auto:
-            verdict = f"auto-approved (severity {incident.severity})"
-        else:
-            devices = markdown_table(
-                [
-                    {
-                        "device": p.computer_dns_name,
-                        "action": f"Isolate ({isolation_type})",
-                        "protected": p.protected or "",
-                    }
-                    for p in plan
-                ],
-                ["device", "action", "protected"],
+        decided = await _decide(incident, plan, infos, acts, protected, isolation_type, approval)
+        summary["verdict"] = decided.verdict
+        if not decided.approved:
+            await write_report(
+                "defender-contain-incident",
+                f"Contain incident {iid}: not approved",
+                [f"Decision: {decided.verdict}"],
+                [],
+                COLUMNS,
             )
-            decision, verdict = await request_decision(
-                f"## Approve containment of incident {iid} ({incident.severity})?\n\n"
-                f"### Devices\n\n{devices if plan else 'none'}\n\n"
-                f"### Accounts\n\n{account_proposal(infos, acts, protected) if who else 'none'}\n\n"
-                "Tick **approve** to isolate the devices and act on the accounts. Protected "
-                "devices and accounts are only touched with **include_protected**. No answer "
-                "within the timeout means *do not act*.",
-                approval,
-                isolation_type=isolation_type,
-            )
-            if decision is None or not decision.approve:
-                log.info("incident containment not approved: %s", verdict)
-                summary["verdict"] = verdict
-                await write_report(
-                    "defender-contain-incident",
-                    f"Contain incident {iid}: not approved",
-                    [f"Decision: {verdict}"],
-                    [],
-                    COLUMNS,
+            if comment_on_incident and not safety.dry_run:
+                await add_incident_comment(
+                    creds, iid, f"Containment not performed: {decided.verdict}.", tenant_id
                 )
-                if comment_on_incident and not safety.dry_run:
-                    await add_incident_comment(
-                        creds, iid, f"Containment not performed: {verdict}.", tenant_id
-                    )
-                return summary
-            chosen_type = decision.isolation_type
-            allow_protected = decision.include_protected
-            approver = decision.approved_by or "analyst"
-            for p in plan:
-                p.options["isolation_type"] = chosen_type
+            return summary
         summary["approved"] = True
-        summary["verdict"] = verdict
-        guard = WriteGuard(
-            safety
-        )  # one guard: the per-run cap counts devices and accounts together
-        comment = f"prefect-defender contain-incident (incident {iid}, approved by {approver})"
-        key = run_key or run_key_for("contain-incident", tenant, iid, sorted(ids), chosen_type)
+        # one guard: the per-run cap counts devices and accounts together
+        guard = WriteGuard(safety)
+        comment = (
+            f"prefect-defender contain-incident (incident {iid}, approved by {decided.approver})"
+        )
+        key = run_key or run_key_for(
+            "contain-incident", tenant, iid, sorted(ids), decided.isolation_type
+        )
         device_outcomes = (
             await apply_machine_actions(
-                creds, plan, comment, guard, tenant_id, allow_protected, run_key=key
+                creds, plan, comment, guard, tenant_id, decided.allow_protected, run_key=key
             )
             if plan
             else []
@@ -198,7 +164,7 @@ async def contain_incident(
                 who,
                 acts,
                 protected,
-                allow_protected,
+                decided.allow_protected,
                 guard,
                 tenant,
                 tenant_id,
@@ -211,56 +177,122 @@ async def contain_incident(
             device_outcomes = await await_machine_actions(
                 creds, device_outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
             )
-        drows = outcome_rows(plan, device_outcomes)
-        arows = account_rows(ordered)
-        rows = [
-            {
-                "target": r["machine"],
-                "kind": "device",
-                "action": r["action"],
-                "outcome": r["outcome"],
-                "final": r["final"],
-                "note": r["note"],
-            }
-            for r in drows
-        ] + [
-            {
-                "target": r["account"],
-                "kind": "account",
-                "action": r["action"],
-                "outcome": r["outcome"],
-                "final": r["via"],
-                "note": r["note"],
-            }
-            for r in arows
-        ]
         summary["device_outcomes"] = [o.model_dump(mode="json") for o in device_outcomes]
         summary["account_outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
-        isolated = sum(r["final"] == "Succeeded" for r in drows)
-        contained = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
-        if comment_on_incident and not safety.dry_run:
-            try:
-                await add_incident_comment(
-                    creds,
-                    iid,
-                    f"Containment ({verdict}, {chosen_type}): devices isolated {isolated}/"
-                    f"{len(drows)}; account actions {contained}/{len(ordered)}",
-                    tenant_id,
-                )
-            except DefenderError as exc:
-                log.warning("could not comment on incident %s: %s", iid, exc)
-        await write_report(
-            "defender-contain-incident",
-            f"Contain incident {iid}",
-            [
-                f"Tenant: {tenant}",
-                f"Decision: {verdict}",
-                f"Isolation: {chosen_type}",
-                f"Dry run: {safety.dry_run}",
-                f"Devices isolated: {isolated}/{len(drows)}",
-                f"Account actions succeeded: {contained}/{len(ordered)}",
-            ],
-            rows,
-            COLUMNS,
+        await _comment_and_report(
+            scope, iid, plan, device_outcomes, ordered, decided, comment_on_incident, safety
         )
         return summary
+
+
+async def _decide(
+    incident: Incident,
+    plan: list[PlannedAction],
+    infos: list[Any],
+    acts: list[Any],
+    protected: Any,
+    isolation_type: str,
+    approval: ApprovalPolicy,
+) -> ContainmentDecision:
+    """Auto-approve by severity when no device or account is protected, else ask once for
+    both in the Prefect UI."""
+    never_auto = {t.lower() for t in approval.never_auto_tags}
+    risky_devices = [p for p in plan if p.protected] + [
+        p for p in plan if never_auto & {t.lower() for t in p.machine_tags}
+    ]
+    if (
+        incident.severity
+        and incident.severity in approval.auto_approve_severities
+        and not risky_devices
+        and not protected
+    ):
+        return ContainmentDecision(
+            True, f"auto-approved (severity {incident.severity})", isolation_type
+        )
+    devices = markdown_table(
+        [
+            {
+                "device": p.computer_dns_name,
+                "action": f"Isolate ({isolation_type})",
+                "protected": p.protected or "",
+            }
+            for p in plan
+        ],
+        ["device", "action", "protected"],
+    )
+    accounts = account_proposal(infos, acts, protected) if infos else "none"
+    decision, verdict = await request_decision(
+        f"## Approve containment of incident {incident.incident_id} ({incident.severity})?\n\n"
+        f"### Devices\n\n{devices if plan else 'none'}\n\n"
+        f"### Accounts\n\n{accounts}\n\n"
+        "Tick **approve** to isolate the devices and act on the accounts. Protected "
+        "devices and accounts are only touched with **include_protected**. No answer "
+        "within the timeout means *do not act*.",
+        approval,
+        isolation_type=isolation_type,
+    )
+    decided = containment_decision(decision, verdict, isolation_type, plan)
+    if not decided.approved:
+        task_logger().info("incident containment not approved: %s", verdict)
+    return decided
+
+
+async def _comment_and_report(
+    scope: TenantScope,
+    iid: int,
+    plan: list[PlannedAction],
+    device_outcomes: list[ItemOutcome],
+    ordered: list[Any],
+    decided: ContainmentDecision,
+    comment_on_incident: bool,
+    safety: SafetyPolicy,
+) -> None:
+    """One comment on the incident and one report for devices and accounts together."""
+    drows = outcome_rows(plan, device_outcomes)
+    rows = [
+        {
+            "target": r["machine"],
+            "kind": "device",
+            "action": r["action"],
+            "outcome": r["outcome"],
+            "final": r["final"],
+            "note": r["note"],
+        }
+        for r in drows
+    ] + [
+        {
+            "target": r["account"],
+            "kind": "account",
+            "action": r["action"],
+            "outcome": r["outcome"],
+            "final": r["via"],
+            "note": r["note"],
+        }
+        for r in account_rows(ordered)
+    ]
+    isolated = sum(r["final"] == "Succeeded" for r in drows)
+    contained = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
+    if comment_on_incident and not safety.dry_run:
+        try:
+            await add_incident_comment(
+                scope.client,
+                iid,
+                f"Containment ({decided.verdict}, {decided.isolation_type}): devices isolated "
+                f"{isolated}/{len(drows)}; account actions {contained}/{len(ordered)}",
+            )
+        except DefenderError as exc:
+            task_logger().warning("could not comment on incident %s: %s", iid, exc)
+    await write_report(
+        "defender-contain-incident",
+        f"Contain incident {iid}",
+        [
+            f"Tenant: {scope.tenant}",
+            f"Decision: {decided.verdict}",
+            f"Isolation: {decided.isolation_type}",
+            f"Dry run: {safety.dry_run}",
+            f"Devices isolated: {isolated}/{len(drows)}",
+            f"Account actions succeeded: {contained}/{len(ordered)}",
+        ],
+        rows,
+        COLUMNS,
+    )

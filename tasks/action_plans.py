@@ -13,7 +13,6 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.machine_actions import ActionType, action_endpoints
@@ -24,7 +23,12 @@ from prefect_defender.api.resources.machine_actions import (
     action_comment,
     options_of,
 )
-from prefect_defender.api.validation import check_choice, check_machine_id, check_machine_ids
+from prefect_defender.api.validation import (
+    check_choice,
+    check_machine_id,
+    check_machine_ids,
+    check_model,
+)
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     ItemOutcome,
@@ -205,14 +209,7 @@ def _checked_plan(plan: list[Any]) -> list[PlannedAction]:
     a valid machine id and options, before anything is sent."""
     out: list[PlannedAction] = []
     for i, item in enumerate(plan):
-        try:
-            p = item if isinstance(item, PlannedAction) else PlannedAction.model_validate(item)
-        except PydanticValidationError as exc:
-            first = exc.errors()[0]
-            where = ".".join(str(x) for x in first["loc"]) or "item"
-            raise ValidationError(
-                f"plan[{i}]: not a planned action ({where}: {first['msg']})", field="plan"
-            ) from None
+        p = check_model(item, PlannedAction, f"plan[{i}]", "a planned action")
         try:
             check_machine_id(p.machine_id, "machine_id")
             p.body()  # the options of its action type, checked

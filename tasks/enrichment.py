@@ -14,9 +14,9 @@ from typing import Any
 
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.alerts import Alert
-from prefect_defender.api.models.entities import EntityEnrichment, EntityStats, FileInfo
+from prefect_defender.api.models.enrichment import EntityEnrichment, EntityStats, FileInfo
 from prefect_defender.api.models.machines import Machine
-from prefect_defender.api.resources.entities import MAX_LOOK_BACK_HOURS, EntitiesAPI
+from prefect_defender.api.resources.enrichment import MAX_LOOK_BACK_HOURS, EntitiesAPI
 from prefect_defender.api.validation import check_domain, check_hash, check_ip, check_sam_name
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,

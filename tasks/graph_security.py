@@ -23,7 +23,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.graph_extras import (
+from prefect_defender.api.models.graph_security import (
     AnalyzedEmailRef,
     DetectionRule,
     DetectionRuleInput,

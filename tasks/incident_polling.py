@@ -12,10 +12,10 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel, Field
-from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.incidents import Incident
+from prefect_defender.api.validation import check_model
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
 __all__ = ["OVERLAP", "Checkpoint", "poll_incidents", "read_changed_incidents"]
@@ -102,16 +102,7 @@ async def read_changed_incidents(client: Any, since: datetime, passes: int = 3) 
 
 def _checked_checkpoint(value: Any) -> Checkpoint:
     """A :class:`Checkpoint` (its JSON form, as kept in the Prefect Variable, is read as one)."""
-    if isinstance(value, Checkpoint):
-        return value
-    try:
-        return Checkpoint.model_validate(value)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first["loc"]) or "value"
-        raise ValidationError(
-            f"checkpoint: not a checkpoint ({where}: {first['msg']})", field="checkpoint"
-        ) from None
+    return check_model(value, Checkpoint, "checkpoint", "a checkpoint")
 
 
 @defender_task(name="poll-defender-incidents", endpoints=("xdr.incidents.list",))

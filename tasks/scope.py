@@ -9,7 +9,6 @@ and uses one connection pool. The loading and tenant helpers the playbooks share
 from __future__ import annotations
 
 from collections.abc import Sequence
-from types import TracebackType
 from typing import Any
 
 from prefect.blocks.core import Block
@@ -155,12 +154,7 @@ class TenantScope:
     async def __aenter__(self) -> TenantScope:
         return self
 
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
     def __repr__(self) -> str:

@@ -15,7 +15,6 @@ from typing import Any
 from prefect import task
 from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
-from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
@@ -28,7 +27,7 @@ from prefect_defender.api.sigma import (
     hunt_query,
     load_rule_sources,
 )
-from prefect_defender.api.validation import check_choice, check_query
+from prefect_defender.api.validation import check_choice, check_model, check_query
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
@@ -151,17 +150,7 @@ def _hit_outcome(
 
 def _conversion(value: Any, field: str) -> SigmaConversion:
     """A :class:`SigmaConversion` (or its dict form); our ``ValidationError`` otherwise."""
-    if isinstance(value, SigmaConversion):
-        return value
-    try:
-        return SigmaConversion.model_validate(value)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(p) for p in first.get("loc", ())) or "value"
-        raise ValidationError(
-            f"{field}: not a converted Sigma rule ({where}: {first.get('msg', 'invalid')})",
-            field=field,
-        ) from None
+    return check_model(value, SigmaConversion, field, "a converted Sigma rule")
 
 
 @defender_task(endpoints=_ENDPOINTS)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,18 +31,31 @@ def emulator_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return keys
 
 
-@pytest.fixture(scope="module")
-def emulator(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
-    """A fresh emulator per test module (in-process, free port, default seed data), so one
-    module's writes never leak into another's assertions."""
+@contextmanager
+def emulator_server(
+    tmp_path_factory: pytest.TempPathFactory,
+    keys: Path,
+    config: dict[str, Any] | None = None,
+    name: str = "emulator",
+) -> Iterator[Any]:
+    """An in-process emulator on a free port with the session's keys and ``config`` (seed
+    sizes, clocks, faults): for modules that need other seed data than the default."""
     import shutil
 
     from prefect_defender.emulator import EmulatorServer
 
-    data_dir = tmp_path_factory.mktemp("emulator")
-    for f in emulator_keys.iterdir():
+    data_dir = tmp_path_factory.mktemp(name)
+    for f in keys.iterdir():
         shutil.copy2(f, data_dir / f.name)
-    with EmulatorServer(data_dir=str(data_dir), port=0) as emu:
+    with EmulatorServer(data_dir=str(data_dir), port=0, config=config) as emu:
+        yield emu
+
+
+@pytest.fixture(scope="module")
+def emulator(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
+    """A fresh emulator per test module (in-process, free port, default seed data), so one
+    module's writes never leak into another's assertions."""
+    with emulator_server(tmp_path_factory, emulator_keys) as emu:
         yield emu
 
 

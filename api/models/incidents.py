@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import AliasChoices, Field
 
 from prefect_defender.api.models.common import DefenderModel
-from prefect_defender.api.models.entities import FileInfo
+from prefect_defender.api.models.enrichment import FileInfo
 from prefect_defender.api.models.machines import LogonUser, Machine
 
 __all__ = [

@@ -25,7 +25,7 @@ from prefect_defender.api.models.alerts import (
     check_graph_choice,
     check_triage,
 )
-from prefect_defender.api.models.entities import FileInfo
+from prefect_defender.api.models.enrichment import FileInfo
 from prefect_defender.api.models.incidents import (
     AlertDomain,
     AlertIp,

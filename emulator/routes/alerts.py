@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.routes.graph_incidents import next_link
 from prefect_defender.emulator.routes.machines import find_machine, public
 from prefect_defender.emulator.seed import iso
@@ -28,19 +28,18 @@ A_READ = ("Alert.Read.All", "Alert.ReadWrite.All")
 A_READ_D = ("Alert.Read", "Alert.ReadWrite")
 A_WRITE = ("Alert.ReadWrite.All",)
 A_WRITE_D = ("Alert.ReadWrite",)
-ALERT_FILTERS = (
-    "alertCreationTime",
-    "lastUpdateTime",
-    "incidentId",
-    "investigationId",
-    "id",
-    "assignedTo",
-    "detectionSource",
-    "lastEventTime",
-    "status",
-    "severity",
-    "category",
+#: get-alerts ("$filter" on these properties)
+_GET_ALERTS = page_list(
+    "alertCreationTime, lastUpdateTime, incidentId, investigationId, id, "
+    "assignedTo, detectionSource, lastEventTime, status, severity, category"
 )
+#: exposed-apis-odata-samples ("Properties that support $filter"), as the page writes it; it
+#: lists fewer properties than the get-* page and spells some in PascalCase: a filter on either
+#: page's spelling is served (names match in any case, as both pages' examples need)
+_ODATA_SAMPLES = page_list(
+    "alertCreationTime, lastUpdateTime, incidentId,InvestigationId, status, severity, and category."
+)
+ALERT_FILTERS = _GET_ALERTS + _ODATA_SAMPLES
 GRAPH_ALERT_FILTERS = (
     "assignedTo",
     "classification",
@@ -275,7 +274,7 @@ def mde_alert(tenant: Tenant, a: dict[str, Any], expand: bool = False) -> dict[s
 async def list_alerts(ctx: Ctx) -> Response:
     """List alerts ($top up to 10,000; ``$expand=evidence``)."""
     top, skip = parse_top_skip(ctx.query, MDE_MAX_TOP)
-    pred = compile_filter(ctx.query.get("$filter"), ALERT_FILTERS)
+    pred = compile_filter(ctx.query.get("$filter"), ALERT_FILTERS, any_case=True)
     expand = ctx.query.get("$expand")
     if expand not in (None, "evidence"):
         raise ApiError(400, "ODataError", f"Could not find a property named '{expand}'.")

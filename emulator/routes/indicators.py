@@ -26,27 +26,25 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
 
 TI = ("Ti.ReadWrite", "Ti.ReadWrite.All")
 TI_D = ("Ti.ReadWrite",)
-FILTERS = (
-    "application",
-    "createdByDisplayName",
-    "expirationTime",
-    "generateAlert",
-    "title",
-    "rbacGroupNames",
-    "rbacGroupIds",
-    "indicatorValue",
-    "indicatorType",
-    "creationTimeDateTimeUtc",
-    "createdBy",
-    "action",
-    "severity",
+#: get-ti-indicators-collection ("$filter" on these 13 properties)
+_PAGE_LIST = page_list(
+    "application, createdByDisplayName, expirationTime, generateAlert, title, "
+    "rbacGroupNames, rbacGroupIds, indicatorValue, indicatorType, "
+    "creationTimeDateTimeUtc, createdBy, action, severity"
 )
+#: exposed-apis-odata-samples ("Properties that support $filter"), as the page writes it; it
+#: lists fewer properties than the get-* page and spells some in PascalCase: a filter on either
+#: page's spelling is served (names match in any case, as both pages' examples need)
+_ODATA_SAMPLES = page_list(
+    "indicatorValue, indicatorType, creationTimeDateTimeUtc, createdBy, severity, and action."
+)
+FILTERS = _PAGE_LIST + _ODATA_SAMPLES
 TYPES = {
     "FileSha1",
     "FileSha256",
@@ -265,7 +263,7 @@ class _Store:
 async def list_indicators(ctx: Ctx) -> Response:
     """Active indicators this caller may see (``$top`` up to 10,000)."""
     top, skip = parse_top_skip(ctx.query, MAX_TOP)
-    pred = compile_filter(ctx.query.get("$filter"), FILTERS)
+    pred = compile_filter(ctx.query.get("$filter"), FILTERS, any_case=True)
     now = datetime.now(UTC)
     with ctx.state.lock:
         rows = [

@@ -41,7 +41,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.routes.machines import READ, READ_D, find_machine
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
@@ -49,7 +49,13 @@ from prefect_defender.emulator.state import EmulatorState, Tenant
 __all__ = ["advance", "download_routes", "new_action"]
 
 FINAL = {"Succeeded", "Failed", "TimeOut", "Cancelled"}
-ACTION_FILTERS = ("id", "status", "machineId", "type", "requestor", "creationDateTimeUtc")
+#: get-machineactions-collection ("$filter" on these properties)
+_PAGE_LIST = ("id", "status", "machineId", "type", "requestor", "creationDateTimeUtc")
+#: exposed-apis-odata-samples ("Properties that support $filter"), as the page writes it; it
+#: lists fewer properties than the get-* page and spells some in PascalCase: a filter on either
+#: page's spelling is served (names match in any case, as both pages' examples need)
+_ODATA_SAMPLES = page_list("Status, MachineId, Type, Requestor, and CreationDateTimeUtc.")
+ACTION_FILTERS = _PAGE_LIST + _ODATA_SAMPLES
 ANY_ACTION = (
     "Machine.Isolate",
     "Machine.RestrictExecution",
@@ -296,7 +302,7 @@ _simple("Offboard", "Machine.Offboard", "/api/machines/{id}/offboard")
 async def list_actions(ctx: Ctx) -> Response:
     """List machine actions, newest first."""
     top, skip = parse_top_skip(ctx.query, 10_000)
-    pred = compile_filter(ctx.query.get("$filter"), ACTION_FILTERS)
+    pred = compile_filter(ctx.query.get("$filter"), ACTION_FILTERS, any_case=True)
     with ctx.state.lock:
         rows = []
         for a in ctx.tenant.data["machineActions"].values():

@@ -7,28 +7,25 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.state import Tenant
 
 READ = ("Machine.Read.All", "Machine.ReadWrite.All")
 READ_D = ("Machine.Read", "Machine.ReadWrite")
-#: documented filterable properties (get-machines)
-FILTERS = (
-    "computerDnsName",
-    "id",
-    "version",
-    "deviceValue",
-    "aadDeviceId",
-    "machineTags",
-    "lastSeen",
-    "exposureLevel",
-    "onboardingStatus",
-    "lastIpAddress",
-    "healthStatus",
-    "osPlatform",
-    "riskScore",
-    "rbacGroupId",
+#: get-machines ("$filter" on these properties)
+_PAGE_LIST = page_list(
+    "computerDnsName, id, version, deviceValue, aadDeviceId, machineTags, "
+    "lastSeen, exposureLevel, onboardingStatus, lastIpAddress, healthStatus, "
+    "osPlatform, riskScore, rbacGroupId"
 )
+#: exposed-apis-odata-samples ("Properties that support $filter"), as the page writes it; it
+#: lists fewer properties than the get-* page and spells some in PascalCase: a filter on either
+#: page's spelling is served (names match in any case, as both pages' examples need)
+_ODATA_SAMPLES = page_list(
+    "ComputerDnsName, LastSeen, exposureLevel, HealthStatus, OsPlatform, onboardingStatus, "
+    "RiskScore, and RbacGroupId."
+)
+FILTERS = _PAGE_LIST + _ODATA_SAMPLES
 MAX_TOP = 10_000
 
 
@@ -60,7 +57,7 @@ def find_machine(tenant: Tenant, key: str) -> dict[str, Any]:
 async def list_machines(ctx: Ctx) -> Response:
     """List machines, paged with ``$top`` (max 10,000) and ``$skip``."""
     top, skip = parse_top_skip(ctx.query, MAX_TOP)
-    pred = compile_filter(ctx.query.get("$filter"), FILTERS)
+    pred = compile_filter(ctx.query.get("$filter"), FILTERS, any_case=True)
     with ctx.state.lock:
         rows = [public(m) for m in ctx.tenant.data["machines"].values() if pred(m)]
     body = {

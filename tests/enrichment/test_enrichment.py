@@ -20,7 +20,7 @@ from prefect_defender.api.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from prefect_defender.api.models.entities import EntityEnrichment
+from prefect_defender.api.models.enrichment import EntityEnrichment
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks import enrichment as en
 

@@ -6,7 +6,6 @@ module's emulator holds 2,500 Graph incidents per tenant, so the counts stay qui
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,6 +16,7 @@ from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX, graph_top
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks.alerts import list_graph_alerts
 from prefect_defender.tasks.incidents import list_graph_incidents
+from tests.conftest import emulator_server
 
 INCIDENTS = 2_500
 ROUTE = "GET /v1.0/security/incidents"
@@ -24,13 +24,8 @@ ROUTE = "GET /v1.0/security/incidents"
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
-    from prefect_defender.emulator import EmulatorServer
-
-    data_dir = tmp_path_factory.mktemp("emulator-graph-pages")
-    for f in emulator_keys.iterdir():
-        shutil.copy2(f, data_dir / f.name)
     config = {"graph_incidents_per_tenant": INCIDENTS, "machines_per_tenant": 10}
-    with EmulatorServer(data_dir=str(data_dir), port=0, config=config) as emu:
+    with emulator_server(tmp_path_factory, emulator_keys, config, "emulator-graph-pages") as emu:
         yield emu
 
 

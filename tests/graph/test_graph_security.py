@@ -21,7 +21,7 @@ from prefect_defender.api.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from prefect_defender.api.models.graph_extras import (
+from prefect_defender.api.models.graph_security import (
     AnalyzedEmailRef,
     DetectionRuleInput,
     EmailRemediationRequest,
@@ -29,7 +29,7 @@ from prefect_defender.api.models.graph_extras import (
     check_email,
     check_open_choice,
 )
-from prefect_defender.api.resources.graph_extras import beta_base_url, bulk_id_from_location
+from prefect_defender.api.resources.graph_security import beta_base_url, bulk_id_from_location
 from prefect_defender.blocks import DefenderApplicationCredentials, DefenderUserCredentials
 from prefect_defender.tasks.graph_security import (
     analyzed_emails_from_rows,

@@ -8,9 +8,9 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.entities import EntityEnrichment, EntityStats, FileInfo
-from prefect_defender.api.resources.entities import check_look_back, check_sha1_only
-from prefect_defender.emulator.routes.entities import _ts
+from prefect_defender.api.models.enrichment import EntityEnrichment, EntityStats, FileInfo
+from prefect_defender.api.resources.enrichment import check_look_back, check_sha1_only
+from prefect_defender.emulator.routes.enrichment import _ts
 
 SHA1 = "356a192b7913b04c54574d18c28d46e6395428ab"
 

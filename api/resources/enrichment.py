@@ -12,7 +12,7 @@ from typing import Any
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import Alert
-from prefect_defender.api.models.entities import EntityStats, FileInfo
+from prefect_defender.api.models.enrichment import EntityStats, FileInfo
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (

@@ -33,7 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import PermissionDeniedError, ValidationError
-from prefect_defender.api.models.graph_extras import (
+from prefect_defender.api.models.graph_security import (
     DetectionRule,
     DetectionRuleInput,
     DetectionRuleUpdate,
