@@ -25,6 +25,7 @@ __all__ = [
     "ApprovalPolicy",
     "ContainmentDecision",
     "Decision",
+    "ask_containment",
     "containment_decision",
     "request_decision",
 ]
@@ -144,3 +145,15 @@ def containment_decision(
         decision.include_protected,
         decision.approved_by or "analyst",
     )
+
+
+async def ask_containment(
+    description: str, approval: ApprovalPolicy, isolation_type: str, plan: list[Any], what: str
+) -> ContainmentDecision:
+    """Ask in the Prefect UI (the form pre-filled with ``isolation_type``) and read the answer
+    as a :class:`ContainmentDecision`; a refusal or no answer is logged as ``what``."""
+    decision, verdict = await request_decision(description, approval, isolation_type=isolation_type)
+    decided = containment_decision(decision, verdict, isolation_type, plan)
+    if not decided.approved:
+        task_logger().info("%s not approved: %s", what, verdict)
+    return decided

@@ -20,11 +20,10 @@ from prefect_defender.api.validation import check_incident_id, check_machine_ids
 from prefect_defender.flows.approval import (
     ApprovalPolicy,
     ContainmentDecision,
-    containment_decision,
-    request_decision,
+    ask_containment,
 )
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
+from prefect_defender.flows.reports import device_proposal, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import (
     PlannedAction,
     apply_machine_actions,
@@ -169,29 +168,16 @@ async def _decide(
     blocked_auto = [p for p in plan if never_auto & {t.lower() for t in p.machine_tags}]
     if severity and severity in approval.auto_approve_severities and not blocked_auto:
         return ContainmentDecision(True, f"auto-approved (severity {severity})", isolation_type)
-    proposal = markdown_table(
-        [
-            {
-                "device": p.computer_dns_name,
-                "action": f"Isolate ({isolation_type})",
-                "protected": p.protected or "",
-            }
-            for p in plan
-        ],
-        ["device", "action", "protected"],
-    )
     title = f"incident {incident_id} ({severity})" if incident else "the listed devices"
-    decision, verdict = await request_decision(
-        f"## Approve containment of {title}?\n\n{proposal}\n\n"
+    return await ask_containment(
+        f"## Approve containment of {title}?\n\n{device_proposal(plan, isolation_type)}\n\n"
         "Tick **approve** to isolate. Protected devices are only isolated with "
         "**include_protected**. No answer within the timeout means *do not act*.",
         approval,
-        isolation_type=isolation_type,
+        isolation_type,
+        plan,
+        "containment",
     )
-    decided = containment_decision(decision, verdict, isolation_type, plan)
-    if not decided.approved:
-        task_logger().info("containment not approved: %s", verdict)
-    return decided
 
 
 async def _not_approved(

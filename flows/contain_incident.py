@@ -22,8 +22,7 @@ from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import (
     ApprovalPolicy,
     ContainmentDecision,
-    containment_decision,
-    request_decision,
+    ask_containment,
 )
 from prefect_defender.flows.contain_identity import (
     account_proposal,
@@ -34,7 +33,7 @@ from prefect_defender.flows.contain_identity import (
     users_of_incident,
 )
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
+from prefect_defender.flows.reports import device_proposal, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import (
     PlannedAction,
     apply_machine_actions,
@@ -209,32 +208,20 @@ async def _decide(
         return ContainmentDecision(
             True, f"auto-approved (severity {incident.severity})", isolation_type
         )
-    devices = markdown_table(
-        [
-            {
-                "device": p.computer_dns_name,
-                "action": f"Isolate ({isolation_type})",
-                "protected": p.protected or "",
-            }
-            for p in plan
-        ],
-        ["device", "action", "protected"],
-    )
+    devices = device_proposal(plan, isolation_type) if plan else "none"
     accounts = account_proposal(infos, acts, protected) if infos else "none"
-    decision, verdict = await request_decision(
+    return await ask_containment(
         f"## Approve containment of incident {incident.incident_id} ({incident.severity})?\n\n"
-        f"### Devices\n\n{devices if plan else 'none'}\n\n"
+        f"### Devices\n\n{devices}\n\n"
         f"### Accounts\n\n{accounts}\n\n"
         "Tick **approve** to isolate the devices and act on the accounts. Protected "
         "devices and accounts are only touched with **include_protected**. No answer "
         "within the timeout means *do not act*.",
         approval,
-        isolation_type=isolation_type,
+        isolation_type,
+        plan,
+        "incident containment",
     )
-    decided = containment_decision(decision, verdict, isolation_type, plan)
-    if not decided.approved:
-        task_logger().info("incident containment not approved: %s", verdict)
-    return decided
 
 
 async def _comment_and_report(

@@ -11,7 +11,7 @@ from prefect_defender.flows.notify import remember_report
 from prefect_defender.tasks.action_plans import PlannedAction
 from prefect_defender.tasks.base import ItemOutcome
 
-__all__ = ["markdown_table", "outcome_rows", "write_report"]
+__all__ = ["device_proposal", "markdown_table", "outcome_rows", "write_report"]
 
 
 def _cell(v: Any) -> str:
@@ -65,3 +65,18 @@ async def write_report(
     artifact_id = await acreate_markdown_artifact(markdown=md, key=key, description=title)
     remember_report(title, summary, rows, artifact_id)  # for the run's notification, if any
     return md
+
+
+def device_proposal(plan: list[Any], isolation_type: str) -> str:
+    """The approval form's table of the devices a playbook would isolate."""
+    return markdown_table(
+        [
+            {
+                "device": p.computer_dns_name,
+                "action": f"Isolate ({isolation_type})",
+                "protected": p.protected or "",
+            }
+            for p in plan
+        ],
+        ["device", "action", "protected"],
+    )

@@ -371,6 +371,17 @@ def _calling_app(state: EmulatorState, request: Request, tenant: Any, form: dict
     return app
 
 
+def _access_claims(tenant: Any, app: Any, resource: str) -> dict[str, Any]:
+    """The claims every v1.0 access token of ``app`` for ``resource`` in ``tenant`` carries."""
+    return {
+        "aud": resource,
+        "iss": f"https://sts.windows.net/{tenant.tenant_id}/",
+        "tid": tenant.tenant_id,
+        "appid": app.client_id,
+        "azp": app.client_id,
+    }
+
+
 def _app_token(
     state: EmulatorState,
     tenant: Any,
@@ -391,11 +402,7 @@ def _app_token(
     access = issue(
         state,
         {
-            "aud": resource,
-            "iss": f"https://sts.windows.net/{tenant.tenant_id}/",
-            "tid": tenant.tenant_id,
-            "appid": app.client_id,
-            "azp": app.client_id,
+            **_access_claims(tenant, app, resource),
             "oid": str(uuid.uuid5(uuid.NAMESPACE_URL, app.client_id + tenant.tenant_id)),
             "sub": app.client_id,
             "roles": list(app.roles.get(resource, [])),
@@ -522,11 +529,7 @@ def _user_tokens(
     access = issue(
         state,
         {
-            "aud": resource,
-            "iss": f"https://sts.windows.net/{tenant.tenant_id}/",
-            "tid": tenant.tenant_id,
-            "appid": app.client_id,
-            "azp": app.client_id,
+            **_access_claims(tenant, app, resource),
             "oid": user.oid,
             "sub": user.oid,
             "upn": user.username,
