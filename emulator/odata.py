@@ -68,13 +68,20 @@ def _coerce(a: Any, b: Any) -> tuple[Any, Any]:
 
 
 Pred = Callable[[dict[str, Any]], bool]
+#: the entity type Defender for Endpoint names when a $filter property is unknown
+MDE_ENTITY = "microsoft.windowsDefenderATP.api.PublicEntity"
 
 
 class _Parser:
     def __init__(
-        self, toks: list[tuple[str, str]], props: list[str], any_case: bool = False
+        self,
+        toks: list[tuple[str, str]],
+        props: list[str],
+        any_case: bool = False,
+        entity: str = MDE_ENTITY,
     ) -> None:
         self.toks, self.i = toks, 0
+        self.entity = entity
         self.props: dict[str, str] = {}
         for p in props:  # the first spelling of a name is the record's field
             self.props.setdefault(p.lower() if any_case else p, p)
@@ -122,10 +129,7 @@ class _Parser:
         kind, name = self.take()
         field = self.props.get(name.lower() if self.any_case else name) if kind == "word" else None
         if field is None:
-            raise ODataError(
-                f"Could not find a property named '{name}' on type 'microsoft.windowsDefenderATP."
-                f"api.PublicEntity'."
-            )
+            raise ODataError(f"Could not find a property named '{name}' on type '{self.entity}'.")
         return field
 
     def literal(self) -> Any:
@@ -219,8 +223,17 @@ def page_list(sentence: str) -> tuple[str, ...]:
     return tuple(n.strip() for n in names if n.strip())
 
 
-def compile_filter(text: str | None, properties: Iterable[str], *, any_case: bool = False) -> Pred:
+def compile_filter(
+    text: str | None,
+    properties: Iterable[str],
+    *,
+    any_case: bool = False,
+    entity: str = MDE_ENTITY,
+) -> Pred:
     """A predicate for ``$filter`` over records with the given filterable properties.
+
+    A property outside ``properties`` is an :class:`ODataError` naming ``entity`` (Graph names
+    its own type, e.g. ``microsoft.graph.security.incident``).
 
     With ``any_case`` a property named in another case (``HealthStatus``) is the record's
     field listed first (``healthStatus``): Defender for Endpoint's pages spell the same
@@ -228,7 +241,7 @@ def compile_filter(text: str | None, properties: Iterable[str], *, any_case: boo
     """
     if not text:
         return lambda r: True
-    parser = _Parser(_tokens(text), list(properties), any_case)
+    parser = _Parser(_tokens(text), list(properties), any_case, entity)
     pred = parser.expr()
     if parser.peek()[0] != "eof":
         raise ODataError(f"Syntax error: unexpected '{parser.peek()[1]}'")

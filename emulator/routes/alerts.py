@@ -40,16 +40,13 @@ _ODATA_SAMPLES = page_list(
     "alertCreationTime, lastUpdateTime, incidentId,InvestigationId, status, severity, and category."
 )
 ALERT_FILTERS = _GET_ALERTS + _ODATA_SAMPLES
-GRAPH_ALERT_FILTERS = (
-    "assignedTo",
-    "classification",
-    "determination",
-    "createdDateTime",
-    "lastUpdateDateTime",
-    "severity",
-    "serviceSource",
-    "status",
+#: security-list-alerts_v2 (https://learn.microsoft.com/graph/api/security-list-alerts-v2),
+#: "Optional query parameters", as the page writes it
+GRAPH_ALERT_FILTERS = page_list(
+    "assignedTo, classification, determination, createdDateTime, lastUpdateDateTime, severity, "
+    "serviceSource and status."
 )
+GRAPH_ALERT_ENTITY = "microsoft.graph.security.alert"
 MDE_MAX_TOP = 10_000
 GRAPH_ALERTS_MAX_TOP = 2000
 GRAPH_ALERTS_DEFAULT_PAGE = 50
@@ -567,7 +564,7 @@ G_ALERT_READ = ("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All")
 async def graph_list_alerts(ctx: Ctx) -> Response:
     """List alerts, newest first (``$top`` default 50, nextLink paging, ``$count``)."""
     top, skip = parse_top_skip(ctx.query, GRAPH_ALERTS_MAX_TOP, GRAPH_ALERTS_DEFAULT_PAGE)
-    pred = compile_filter(ctx.query.get("$filter"), GRAPH_ALERT_FILTERS)
+    pred = compile_filter(ctx.query.get("$filter"), GRAPH_ALERT_FILTERS, entity=GRAPH_ALERT_ENTITY)
     with ctx.state.lock:
         rows = [
             v

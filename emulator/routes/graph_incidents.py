@@ -1,4 +1,14 @@
-"""Graph security incidents: ``GET /v1.0/security/incidents[/{id}]`` with nextLink paging."""
+"""Graph security incidents: ``GET /v1.0/security/incidents[/{id}]`` with nextLink paging.
+
+The emulator's reading of "List incidents"
+(https://learn.microsoft.com/graph/api/security-list-incidents): the method "supports the
+following OData query parameters: ``$count``, ``$filter``, ``$skip``, ``$top``, ``$expand``";
+``$filter`` on the properties of the sentence quoted below; ``@odata.nextLink`` for paging; "the
+most recent incidents are displayed at the top of the list". The page names no ``$orderby``: the
+emulator ignores it and keeps the page's order. Its ``$expand`` example is ``$expand=alerts``,
+the incident's one relationship (https://learn.microsoft.com/graph/api/resources/security-incident),
+so any other expansion is refused.
+"""
 
 from __future__ import annotations
 
@@ -8,20 +18,22 @@ from urllib.parse import urlencode
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import ODataError, compile_filter, parse_top_skip
+from prefect_defender.emulator.odata import ODataError, compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.views import graph_incident, graph_incident_views
 
 PERMS = ("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All")
-FILTERS = (
-    "assignedTo",
-    "classification",
-    "createdDateTime",
-    "determination",
-    "lastUpdateDateTime",
-    "severity",
-    "status",
+#: security-list-incidents, "Optional query parameters", as the page writes it
+FILTERS = page_list(
+    "assignedTo, classification, createdDateTime, determination, lastUpdateDateTime, severity, "
+    "and status."
 )
+#: the type Graph names when a $filter property is not on the list
+ENTITY = "microsoft.graph.security.incident"
+#: pages of 50 when no ``$top`` is given (what the service answers; the page names no default)
 DEFAULT_PAGE = 50
+#: the page documents no ``$top`` maximum; the service is reported to serve at most 1,000 per
+#: page (elastic/integrations#20234) and the emulator refuses more, so a client asking for more
+#: finds out here rather than by silently short pages
 MAX_TOP = 1000
 
 
@@ -50,7 +62,7 @@ async def list_incidents(ctx: Ctx) -> Response:
     top, skip = parse_top_skip(ctx.query, MAX_TOP, DEFAULT_PAGE)
     expand = expand_alerts(ctx)
     graph_filter = ctx.query.get("$filter")
-    pred = compile_filter(graph_filter, FILTERS)
+    pred = compile_filter(graph_filter, FILTERS, entity=ENTITY)
     with ctx.state.lock:
         rows = [v for v in graph_incident_views(ctx.tenant) if pred(v)]
         page = rows[skip : skip + top]

@@ -7,13 +7,15 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.views import touch_incident, xdr_incident
 
 READ = ("Incident.Read.All", "Incident.ReadWrite.All")
 READ_D = ("Incident.Read", "Incident.ReadWrite")
-#: documented filterable properties (api-list-incidents); no severity filter
-FILTERS = ("lastUpdateTime", "createdTime", "status", "assignedTo")
+#: api-list-incidents (https://learn.microsoft.com/defender-xdr/api-list-incidents): "``$filter``
+#: on the lastUpdateTime, createdTime, status, and assignedTo properties" ("this endpoint doesn't
+#: support server-side filtering by severity"), "``$top``, with a maximum value of 100"
+FILTERS = page_list("lastUpdateTime, createdTime, status, and assignedTo")
 MAX_TOP = 100
 
 

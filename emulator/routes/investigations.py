@@ -15,13 +15,16 @@ import random
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.state import EmulatorState, Tenant
 
 A_READ = ("Alert.Read.All", "Alert.ReadWrite.All")
 A_READ_D = ("Alert.Read", "Alert.ReadWrite")
-#: documented filterable properties (get-investigation-collection)
-FILTERS = ("startTime", "id", "state", "machineId", "triggeringAlertId")
+#: get-investigation-collection
+#: (https://learn.microsoft.com/defender-endpoint/api/get-investigation-collection): "The OData's
+#: $filter query is supported on: startTime, id, state, machineId, and triggeringAlertId", page
+#: size at most 10,000 (the page writes ``$stop`` for ``$top``)
+FILTERS = page_list("startTime, id, state, machineId, and triggeringAlertId")
 MAX_TOP = 10_000
 
 

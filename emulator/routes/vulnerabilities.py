@@ -16,30 +16,28 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, parse_top_skip
+from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.routes.machines import find_machine
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
 
 VULN_READ = ("Vulnerability.Read.All",)
 VULN_READ_D = ("Vulnerability.Read",)
-SOFTWARE_FILTERS = ("id", "name", "vendor")
-VULN_FILTERS = ("id", "name", "description", "cvssV3", "publishedOn", "severity", "updatedOn")
-REC_FILTERS = (
-    "id",
-    "productName",
-    "vendor",
-    "recommendedVersion",
-    "recommendationCategory",
-    "subCategory",
-    "severityScore",
-    "remediationType",
-    "recommendedProgram",
-    "recommendedVendor",
-    "status",
-)
+# Each list's "OData supported operators" as its page writes it ("$filter on: ... properties",
+# "$top with max value of ..."); the OData-samples page lists no TVM collection.
+#: get-software (https://learn.microsoft.com/defender-endpoint/api/get-software)
+SOFTWARE_FILTERS = page_list("id, name, and vendor")
 MAX_TOP_SOFTWARE = 10_000
+#: get-all-vulnerabilities
+#: (https://learn.microsoft.com/defender-endpoint/api/get-all-vulnerabilities)
+VULN_FILTERS = page_list("id, name, description, cvssV3, publishedOn, severity, and updatedOn")
 MAX_TOP_VULNERABILITIES = 8_000
+#: get-all-recommendations
+#: (https://learn.microsoft.com/defender-endpoint/api/get-all-recommendations)
+REC_FILTERS = page_list(
+    "id, productName, vendor, recommendedVersion, recommendationCategory, subCategory, "
+    "severityScore, remediationType, recommendedProgram, recommendedVendor, and status"
+)
 MAX_TOP_RECOMMENDATIONS = 10_000
 
 
