@@ -1,24 +1,20 @@
 """Machine actions as the playbooks take them: plan, request under the safety rails, wait.
 
-Every machine action that leaves a task goes through :func:`fan_out_actions`: the bulk tasks of
-``tasks.machine_actions`` call it without a guard, the playbooks (through
-:func:`apply_machine_actions`) with the safety rails of ``tasks.safety`` as its ``admit`` hook.
-The body of each request comes from the action's row in ``ACTION_SPECS`` (``action_body``), so
-there is one body builder and one fan-out.
+Every machine action that leaves a task goes through ``fan_out_actions``
+(``tasks.action_fan_out``): the bulk tasks of ``tasks.bulk_actions`` call it without a guard,
+the playbooks (through :func:`apply_machine_actions`) with the safety rails of ``tasks.safety``
+as its ``admit`` hook. The body of each request comes from the action's row in ``ACTION_SPECS``
+(``action_body``), so there is one body builder and one fan-out.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
 from typing import Any
-
-from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.machine_actions import ActionType, action_endpoints
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.resources.machine_actions import (
-    ActionRequest,
     action_body,
     action_comment,
     options_of,
@@ -29,13 +25,13 @@ from prefect_defender.api.validation import (
     check_machine_ids,
     check_model,
 )
+from prefect_defender.tasks.action_fan_out import Admit, PlannedAction, fan_out_actions
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     ItemOutcome,
     OutcomeStatus,
     defender_client,
     defender_task,
-    run_bulk,
     task_logger,
 )
 from prefect_defender.tasks.safety import (
@@ -54,22 +50,6 @@ __all__ = [
     "plan_machine_actions",
     "run_key_for",
 ]
-
-
-class PlannedAction(BaseModel):
-    """One proposed action on one machine (``options``: the action's own body options)."""
-
-    machine_id: str
-    computer_dns_name: str | None = None
-    machine_tags: list[str] = Field(default_factory=list)
-    action: ActionType
-    options: dict[str, Any] = Field(default_factory=dict)
-    protected: str | None = Field(default=None, description="Why the machine is protected.")
-    link: str | None = None
-
-    def body(self) -> dict[str, Any]:
-        """The validated type-specific body fields (see ``action_body``)."""
-        return action_body(self.action, **self.options)
 
 
 def plan_machine_actions(
@@ -145,63 +125,6 @@ async def plan_actions(
                 machines, kind, policy, options, lambda mid: client.portal_link("machine", mid)
             )
     return plan
-
-
-#: decides before a request whether it is sent: an outcome to record instead, or None to send
-Admit = Callable[[PlannedAction], Awaitable[ItemOutcome | None]]
-
-
-def _outcome(machine_id: str, req: ActionRequest, full: bool) -> ItemOutcome:
-    status = (
-        OutcomeStatus.ALREADY_IN_PROGRESS if req.already_in_progress else OutcomeStatus.SUCCEEDED
-    )
-    if not full:
-        result = {"action_id": req.action.id, "status": req.action.status, "type": req.action.type}
-        return ItemOutcome(item=machine_id, status=status, result=result)
-    return ItemOutcome(
-        item=machine_id,
-        status=status,
-        result=req.action.model_dump(mode="json", by_alias=True),
-        reason="answer lost; the created action was found by its reference"
-        if req.reconciled
-        else "an action of this type was already pending"
-        if req.already_in_progress
-        else None,
-    )
-
-
-async def fan_out_actions(
-    client: Any,
-    plan: list[PlannedAction],
-    comment: str,
-    *,
-    concurrency: int = 10,
-    admit: Admit | None = None,
-    full_result: bool = False,
-    progress: Callable[[int, int], None] | None = None,
-) -> list[ItemOutcome]:
-    """Request every planned action with bounded concurrency; one outcome per plan, in order.
-
-    ``admit`` runs before each request and may record an outcome instead (a guard, a cap, a dry
-    run). A Defender error fails only its own item. ``full_result`` puts the whole action in
-    ``result`` (the bulk tasks); otherwise its id, status and type (the playbooks' reports).
-
-    Example:
-        ```python
-        async with defender_client(creds) as client:
-            outcomes = await fan_out_actions(client, plan, "IR-7", concurrency=10)
-        ```
-    """
-
-    async def one(p: PlannedAction) -> ItemOutcome:
-        if admit is not None and (decided := await admit(p)) is not None:
-            return decided
-        req = await client.machine_actions.request(p.machine_id, p.action, comment, p.body())
-        return _outcome(p.machine_id, req, full_result)
-
-    return await run_bulk(
-        plan, one, concurrency=concurrency, progress=progress, key=lambda p: p.machine_id
-    )
 
 
 def _checked_plan(plan: list[Any]) -> list[PlannedAction]:
