@@ -21,7 +21,6 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from prefect_defender.api.auth import TokenProvider
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.clouds import CloudEndpoints, Surface
 from prefect_defender.api.paging import iterate_next_link, iterate_skip
@@ -29,6 +28,7 @@ from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import DEFAULT_LIMITS, Limit, scaled
 from prefect_defender.api.resources.incidents import GraphIncidentsAPI, IncidentsAPI
 from prefect_defender.api.resources.machines import MachinesAPI
+from prefect_defender.api.tokens import TokenProvider
 from prefect_defender.api.transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:

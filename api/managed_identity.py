@@ -41,17 +41,13 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from prefect_defender.api.auth import (
-    REGISTRY,
-    HttpxForMsal,
-    TokenProvider,
-    _call_msal,
-    _first_line,
-    ssl_context,
-)
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, UnsafeRequestError
 from prefect_defender.api.lazy_import import LazyModule
+from prefect_defender.api.msal_http import HttpxForMsal
+from prefect_defender.api.provider_registry import REGISTRY
+from prefect_defender.api.tls import ssl_context
+from prefect_defender.api.tokens import TokenProvider, call_msal, first_line
 
 if TYPE_CHECKING:
     import msal
@@ -189,11 +185,11 @@ class ManagedIdentityTokenProvider(TokenProvider):
         resource = scope.removesuffix("/.default")
         client = self._mi_client()
         try:
-            result: dict[str, Any] = _call_msal(
+            result: dict[str, Any] = call_msal(
                 "managed identity", lambda: client.acquire_token_for_client(resource=resource)
             )
         except msal.ManagedIdentityError as exc:
-            raise AuthenticationError(f"managed identity: {_first_line(str(exc))}") from None
+            raise AuthenticationError(f"managed identity: {first_line(str(exc))}") from None
         return result
 
     def _to_token(self, result: dict[str, Any], scope: str) -> Any:
@@ -208,7 +204,7 @@ class ManagedIdentityTokenProvider(TokenProvider):
 
     def _error(self, result: dict[str, Any]) -> AuthenticationError:
         code = str(result.get("error") or "managed_identity_failed")
-        desc = _first_line(str(result.get("error_description") or "")) or code
+        desc = first_line(str(result.get("error_description") or "")) or code
         return AuthenticationError(
             f"managed identity ({identity_source()}) gave no token for tenant "
             f"{self.tenant_id}: {desc[:300]}",
@@ -242,17 +238,13 @@ def managed_identity_provider(
         user_assigned_resource_id or "",
         ca_bundle or "",
     )
-
-    def make() -> TokenProvider:
-        return ManagedIdentityTokenProvider(
-            endpoints,
-            tenant_id,
-            user_assigned_client_id=user_assigned_client_id,
-            user_assigned_object_id=user_assigned_object_id,
-            user_assigned_resource_id=user_assigned_resource_id,
-            ca_bundle=ca_bundle,
-        )
-
-    prov = REGISTRY.get(key, make)
-    assert isinstance(prov, ManagedIdentityTokenProvider)
-    return prov
+    return REGISTRY.shared(
+        key,
+        ManagedIdentityTokenProvider,
+        endpoints,
+        tenant_id,
+        user_assigned_client_id=user_assigned_client_id,
+        user_assigned_object_id=user_assigned_object_id,
+        user_assigned_resource_id=user_assigned_resource_id,
+        ca_bundle=ca_bundle,
+    )

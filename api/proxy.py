@@ -33,7 +33,7 @@ from urllib.parse import urlsplit
 import httpx
 from pydantic import BaseModel, ConfigDict, SecretStr, field_validator
 
-from prefect_defender.api.auth import ssl_context
+from prefect_defender.api.tls import ssl_context
 
 __all__ = ["ProxyConfig", "check_proxy_url"]
 

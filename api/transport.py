@@ -22,11 +22,8 @@ The transport owns, once for the whole package:
 from __future__ import annotations
 
 import asyncio
-import email.utils
 import logging
-import math
 import random
-import ssl
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -36,21 +33,19 @@ from urllib.parse import quote
 
 import httpx
 
-from prefect_defender.api.auth import AccessToken, TokenProvider, ssl_context
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.clouds import CloudEndpoints, check_link, origin, require_https
+from prefect_defender.api.downloads import json_or_none, save_link
 from prefect_defender.api.errors import (
     AuthenticationError,
-    DeadlineExceededError,
     DefenderError,
     InvalidResponseError,
-    PermissionDeniedError,
     ServerError,
-    TransportError,
     UnsafeRequestError,
     ValidationError,
     error_from_response,
 )
+from prefect_defender.api.permission_hint import permission_error
 from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import (
     DEFAULT_LIMITS,
@@ -60,49 +55,21 @@ from prefect_defender.api.ratelimit import (
     SlidingWindowLimiter,
 )
 from prefect_defender.api.redact import install_log_redaction
+from prefect_defender.api.retry import (
+    CallState,
+    RetryPolicy,
+    refresh_budget,
+    retry_after_seconds,
+    safe_to_repeat,
+)
+from prefect_defender.api.send_gate import DeadlineWait, Requeue, SendGate
+from prefect_defender.api.tls import ssl_context
+from prefect_defender.api.tokens import AccessToken, TokenProvider
 
 __all__ = ["RetryPolicy", "Transport", "TransportStats"]
 
 logger = logging.getLogger("prefect_defender.http")
 install_log_redaction()  # httpx logs request URLs: a signed link's signature must not be one
-
-#: Longest wait at send time while holding a token; longer waits queue again first.
-_MAX_GATE_WAIT = 1.0
-#: New tokens tried for one request after a 401 before giving up with AuthenticationError: a
-#: token the service calls expired can always be replaced (a shared token may expire again
-#: while the request waits its turn); any other 401 (audience, tenant, signature) gets one retry.
-_MAX_REFRESHES_EXPIRED = 12
-_MAX_REFRESHES_OTHER = 1
-
-
-def _refresh_budget(resp: httpx.Response, err: DefenderError) -> int:
-    """How many new tokens a request may try after this 401."""
-    text = f"{err.message} {resp.headers.get('WWW-Authenticate', '')}".lower()
-    return _MAX_REFRESHES_EXPIRED if "expired" in text else _MAX_REFRESHES_OTHER
-
-
-_IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "PATCH"})
-#: connection failures where the request certainly did not reach the server
-_NOT_SENT = (httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout)
-
-
-@dataclass(frozen=True)
-class RetryPolicy:
-    """How hard the transport tries before giving up.
-
-    ``deadline`` bounds the total time of one logical call including waits for rate limits and
-    ``Retry-After``; ``timeout`` bounds each HTTP exchange.
-    """
-
-    max_attempts: int = 8
-    deadline: float = 600.0
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    timeout: float = 60.0
-
-    def backoff(self, attempt: int) -> float:
-        """Full-jitter exponential backoff for retry number ``attempt`` (1-based)."""
-        return random.uniform(0, min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1)))
 
 
 @dataclass
@@ -114,150 +81,6 @@ class TransportStats:
     throttled: int = 0
     token_refreshes: int = 0
     by_status: dict[int, int] = field(default_factory=dict)
-
-
-class _DeadlineWait(Exception):
-    """The rate-limit wait would pass the call's deadline."""
-
-
-class _Requeue(Exception):
-    """The rate-limit wait at send time grew too long; nothing was sent."""
-
-
-class _Gate:
-    """Rate-limit admission at the moment the request bytes go on the wire.
-
-    httpcore awaits the ``trace`` extension's callback before it writes the request headers, on
-    an already established connection. Reserving the limiter slot there (rather than before the
-    connection is acquired and the TLS handshake done) makes the client's send times match what
-    the server counts, so pacing holds even while connections are being opened.
-    """
-
-    def __init__(self, limiter: SlidingWindowLimiter, deadline: float) -> None:
-        self.limiter = limiter
-        self.deadline = deadline
-
-    async def trace(self, event: str, info: dict[str, Any]) -> None:
-        if not event.endswith("send_request_headers.started"):
-            return
-        now = time.monotonic()
-        slot = self.limiter.reserve_slot(now)
-        delay = slot - now
-        if delay <= 0:
-            return
-        if now + delay > self.deadline:
-            self.limiter.release(slot)
-            raise _DeadlineWait
-        if delay > _MAX_GATE_WAIT:
-            # the queue grew after the token was taken (a 429 pushed every send back): give
-            # the slot back and queue again before taking a token, rather than send a stale one
-            self.limiter.release(slot)
-            raise _Requeue
-        await asyncio.sleep(delay)
-
-
-def _tls_refused(exc: BaseException) -> bool:
-    """True when a connection failed because the server's certificate did not verify."""
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            return False
-        if isinstance(seen, ssl.SSLCertVerificationError):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return "CERTIFICATE_VERIFY_FAILED" in str(exc)
-
-
-def _retry_after(resp: httpx.Response) -> float | None:
-    """``Retry-After`` in seconds (delay-seconds or an HTTP date, RFC 9110 10.2.3), or None
-    when absent or unusable (``soon``, negative, ``nan``/``inf``, a malformed date): the
-    caller then backs off on its own schedule instead of trusting the header."""
-    value = resp.headers.get("Retry-After", "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            parsed = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError, OverflowError):
-            return None
-        if parsed.tzinfo is None:  # RFC dates are GMT; a zone-less one is unusable
-            return None
-        return max(0.0, parsed.timestamp() - time.time())
-    if not math.isfinite(seconds) or seconds < 0:
-        return None
-    return seconds
-
-
-def _safe_to_repeat(method: str, idempotent: bool | None) -> bool:
-    """Whether a request may be repeated blindly: ``idempotent`` when given, else by method."""
-    return method in _IDEMPOTENT_METHODS if idempotent is None else bool(idempotent)
-
-
-def _json(resp: httpx.Response) -> Any:
-    try:
-        return resp.json()
-    except ValueError:
-        return None
-
-
-@dataclass
-class _Call:
-    """The state of one logical request across its attempts (see :meth:`Transport.request`)."""
-
-    ep: Endpoint
-    target: str
-    safe_to_repeat: bool
-    scope: str
-    limiter: SlidingWindowLimiter | None
-    policy: RetryPolicy
-    start: float
-    attempt: int = 0
-    refreshes: int = 0
-    last: DefenderError | None = None
-
-    @property
-    def deadline(self) -> float:
-        """The monotonic time by which the call must have succeeded."""
-        return self.start + self.policy.deadline
-
-    def deadline_error(self) -> DeadlineExceededError:
-        return DeadlineExceededError(
-            "the rate-limit wait would exceed the deadline", method=self.ep.method, url=self.target
-        )
-
-    async def wait_for_limiter(self) -> None:
-        """Wait for the limiter's queue before taking a token, so the token is fresh when sent;
-        raise when that wait would pass the deadline."""
-        if self.limiter is None or (backlog := self.limiter.backlog()) <= 0:
-            return
-        if time.monotonic() + backlog > self.deadline:
-            raise self.last or self.deadline_error()
-        await asyncio.sleep(backlog)
-
-    def after_transport_error(self, exc: httpx.TransportError) -> float:
-        """The wait before repeating a request the network failed, or raise when repeating is
-        unsafe (a write that may have arrived) or useless (an untrusted certificate)."""
-        not_sent = isinstance(exc, _NOT_SENT)
-        err = TransportError(
-            f"{type(exc).__name__}: {exc}".rstrip(": "),
-            applied_unknown=not not_sent,
-            method=self.ep.method,
-            url=self.target,
-        )
-        if _tls_refused(exc):  # the certificate is not trusted: retrying cannot help
-            raise TransportError(
-                f"TLS verification failed for {origin(self.target)}: {exc} (add the issuing CA "
-                "with the block's ca_bundle if a proxy or private CA is expected)",
-                applied_unknown=False,
-                method=self.ep.method,
-                url=self.target,
-            ) from None
-        if not (not_sent or self.safe_to_repeat):
-            raise err from None
-        self.last = err
-        return self.policy.backoff(self.attempt)
 
 
 class Transport:
@@ -365,10 +188,10 @@ class Transport:
         host. ``idempotent`` defaults to True for every method except POST.
         """
         target = self.check_host(url) if url else self.url_for(ep, path_params)
-        call = _Call(
+        call = CallState(
             ep=ep,
             target=target,
-            safe_to_repeat=_safe_to_repeat(ep.method, idempotent),
+            safe_to_repeat=safe_to_repeat(ep.method, idempotent),
             scope=self.endpoints.scope(ep.surface),
             limiter=self._limiter(ep) if self._limits_enabled else None,
             policy=self.retry,
@@ -378,15 +201,15 @@ class Transport:
             call.attempt += 1
             await call.wait_for_limiter()
             token = await self._token(call.scope)
-            gate = _Gate(call.limiter, call.deadline) if call.limiter is not None else None
+            gate = SendGate(call.limiter, call.deadline) if call.limiter is not None else None
             try:
                 resp = await self._send(
                     ep.method, target, token, params, json, files, data, headers, gate, stream_to
                 )
-            except _Requeue:
+            except Requeue:
                 call.attempt -= 1
                 continue
-            except _DeadlineWait:
+            except DeadlineWait:
                 raise call.last or call.deadline_error() from None
             except httpx.TransportError as exc:
                 await self._pause_before_retry(call, call.after_transport_error(exc))
@@ -398,7 +221,7 @@ class Transport:
                 await self._pause_before_retry(call, wait)
 
     async def _after_error_answer(
-        self, call: _Call, resp: httpx.Response, token: AccessToken
+        self, call: CallState, resp: httpx.Response, token: AccessToken
     ) -> float | None:
         """Raise the typed error of a 3xx/4xx/5xx answer, or return how long to wait before
         repeating it (``None``: at once, with a refreshed token)."""
@@ -416,10 +239,10 @@ class Transport:
                 method=ep.method,
                 url=call.target,
             )
-        retry_after = _retry_after(resp)
+        retry_after = retry_after_seconds(resp)
         err = error_from_response(
             status,
-            _json(resp),
+            json_or_none(resp),
             method=ep.method,
             url=call.target,
             text=resp.text,
@@ -429,7 +252,7 @@ class Transport:
             self._after_unauthorized(call, resp, err, token)
             return None
         if status == 403:
-            raise self._permission_error(ep, err, token) from None
+            raise permission_error(ep, err, token, self.provider.client_id) from None
         call.last = err
         if status == 429:
             self.stats.throttled += 1
@@ -454,12 +277,12 @@ class Transport:
         raise err from None
 
     def _after_unauthorized(
-        self, call: _Call, resp: httpx.Response, err: DefenderError, token: AccessToken
+        self, call: CallState, resp: httpx.Response, err: DefenderError, token: AccessToken
     ) -> None:
         """An expired or revoked token: nothing was applied; forget it so the next attempt gets
         a new one. More than once, because a request may wait in the rate limiter past the next
         token's expiry (seen with short-lived tokens), but never endlessly."""
-        if call.refreshes >= _refresh_budget(resp, err):
+        if call.refreshes >= refresh_budget(resp, err):
             raise AuthenticationError(
                 f"{err.message} (the API rejected {call.refreshes} newly issued token(s) for "
                 f"{call.ep.api_name}; check the app registration and tenant)",
@@ -474,7 +297,7 @@ class Transport:
         self.provider.invalidate(call.scope, token.token)
         call.last = err
 
-    async def _pause_before_retry(self, call: _Call, wait: float) -> None:
+    async def _pause_before_retry(self, call: CallState, wait: float) -> None:
         """Sleep ``wait`` before the next attempt, or raise the last error when the attempts
         or the deadline are used up."""
         assert call.last is not None
@@ -495,7 +318,7 @@ class Transport:
             return resp.json()
         except ValueError:  # JSONDecodeError, UnicodeDecodeError
             method = ep.method
-            safe = _safe_to_repeat(method, kw.get("idempotent"))
+            safe = safe_to_repeat(method, kw.get("idempotent"))
             kind = resp.headers.get("Content-Type", "no content type").split(";")[0]
             raise InvalidResponseError(
                 f"the API answered {resp.status_code} for {ep.name} with a body that is not "
@@ -520,7 +343,7 @@ class Transport:
         files: Any,
         data: Mapping[str, Any] | None,
         headers: Mapping[str, str] | None,
-        gate: _Gate | None = None,
+        gate: SendGate | None = None,
         stream_to: Path | None = None,
     ) -> httpx.Response:
         client = self._http()
@@ -529,29 +352,18 @@ class Transport:
         extensions = {"trace": gate.trace} if gate is not None else None
         async with self._sem:
             self.stats.requests += 1
-            if stream_to is None:
-                resp = await client.request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    files=files,
-                    data=data,
-                    headers=hdrs,
-                    extensions=extensions,
-                )
-            else:  # a successful body goes to the file chunk by chunk, never into memory
-                req = client.build_request(
-                    method,
-                    url,
-                    params=params,
-                    json=json,
-                    files=files,
-                    data=data,
-                    headers=hdrs,
-                    extensions=extensions,
-                )
-                resp = await client.send(req, stream=True)
+            req = client.build_request(
+                method,
+                url,
+                params=params,
+                json=json,
+                files=files,
+                data=data,
+                headers=hdrs,
+                extensions=extensions,
+            )
+            resp = await client.send(req, stream=stream_to is not None)
+            if stream_to is not None:  # a successful body goes to the file chunk by chunk
                 try:
                     if resp.status_code < 400:
                         with stream_to.open("wb") as fh:
@@ -575,38 +387,6 @@ class Transport:
             key = (*key, f"{ep.method} {ep.path}")
         return REGISTRY.get(key, limits)
 
-    def _permission_error(
-        self, ep: Endpoint, err: DefenderError, token: AccessToken
-    ) -> PermissionDeniedError:
-        delegated = "scp" in token.claims and "roles" not in token.claims
-        required = ep.delegated if delegated else ep.application
-        kind = "delegated" if delegated else "application"
-        held = token.permissions
-        if required and not (held & set(required)):
-            need = " or ".join(required)
-            hint = (
-                f"The token for {ep.api_name} carries none of the permissions this call needs: "
-                f"{need} ({kind}). Add it to app {self.provider.client_id} under "
-                f"'API permissions > APIs my organization uses > {ep.api_name}' and grant admin "
-                "consent."
-            )
-        else:
-            hint = (
-                f"Required: {' or '.join(required) or 'n/a'} ({kind}) on {ep.api_name}; the token "
-                "has it, so the caller's role (RBAC device group or Defender role) may not allow "
-                "this action."
-            )
-        return PermissionDeniedError(
-            f"{err.message} {hint}",
-            required=required,
-            api=ep.api_name,
-            status=403,
-            code=err.code,
-            target=err.target,
-            method=err.method,
-            url=err.url,
-        )
-
     # -- downloads without the token -----------------------------------------------------------
     async def download(self, url: str, dest: Path, *, chunk_size: int = 1 << 16) -> int:
         """Stream a short-lived download link (SAS URL) to ``dest`` without the bearer token.
@@ -625,31 +405,4 @@ class Transport:
                 trust_env=False,
                 proxy=self._proxy.httpx_proxy(self._ca_bundle) if self._proxy else None,
             )
-        written = 0
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        tmp = dest.with_suffix(dest.suffix + ".part")
-        async with self._download_client.stream("GET", url) as resp:
-            if 300 <= resp.status_code < 400:  # never followed, never saved as the file
-                raise InvalidResponseError(
-                    f"the download link answered with a redirect ({resp.status_code}); "
-                    "redirects are not followed",
-                    status=resp.status_code,
-                    code="UnexpectedRedirect",
-                    method="GET",
-                    url=url.split("?")[0],
-                )
-            if resp.status_code >= 400:
-                await resp.aread()
-                raise error_from_response(
-                    resp.status_code,
-                    _json(resp),
-                    method="GET",
-                    url=url.split("?")[0],
-                    text=resp.text,
-                )
-            with tmp.open("wb") as fh:
-                async for chunk in resp.aiter_bytes(chunk_size):
-                    fh.write(chunk)
-                    written += len(chunk)
-        tmp.replace(dest)
-        return written
+        return await save_link(self._download_client, url, dest, chunk_size)

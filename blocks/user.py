@@ -8,8 +8,9 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
-from prefect_defender.api.auth import REGISTRY, UserTokenProvider, _hash, cache_accounts
+from prefect_defender.api.auth import REGISTRY, UserTokenProvider, cache_accounts
 from prefect_defender.api.client import DefenderClient
+from prefect_defender.api.tokens import credential_hash
 from prefect_defender.blocks.connection import (
     DOCS_URL,
     LOGO_URL,
@@ -118,7 +119,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
             self.tenant_id,
             self.client_id,
             who,
-            _hash(pw) if pw else "",
+            credential_hash(pw) if pw else "",
             ca,
             proxy,
         )

@@ -1,0 +1,94 @@
+"""The HTTP client msal uses: :class:`HttpxForMsal`, an ``httpx.Client`` with an explicit SSL
+context, so a CA bundle given for a proxy or the emulator is honoured even when
+``REQUESTS_CA_BUNDLE`` is set (msal's own ``verify=`` is silently overridden by that variable).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+import httpx
+
+from prefect_defender.api.clouds import CloudEndpoints
+from prefect_defender.api.lazy_import import LazyModule
+from prefect_defender.api.tls import ssl_context
+
+if TYPE_CHECKING:
+    import requests
+
+    from prefect_defender.api.proxy import ProxyConfig
+else:  # loaded at the first token request, not when a task module is imported
+    requests = LazyModule("requests")
+
+__all__ = ["HttpxForMsal", "msal_http_client"]
+
+
+class HttpxForMsal:
+    """The ``http_client`` msal expects, on top of ``httpx.Client``.
+
+    msal calls ``get``/``post`` and reads ``status_code``, ``text`` and ``headers``. It passes
+    certificate assertions as ``bytes`` in form data and ``None`` values, which httpx would
+    encode as ``b'...'`` and ``''``; they are converted here. msal's ROPC pre-flight
+    (``/common/userrealm``) drops the authority's port, which is re-added for the authority host.
+    Transport failures are raised as ``requests.ConnectionError`` because msal's fallback paths
+    catch ``requests`` exceptions.
+    """
+
+    def __init__(self, client: httpx.Client, authority_host: str | None = None) -> None:
+        self.client = client
+        self._authority = urlsplit(authority_host) if authority_host else None
+
+    def get(self, url: str, params: Any = None, headers: Any = None, **kw: Any) -> httpx.Response:
+        """GET ``url`` (msal's contract)."""
+        return self._call("GET", url, params=params, headers=headers, **kw)
+
+    def post(
+        self, url: str, params: Any = None, data: Any = None, headers: Any = None, **kw: Any
+    ) -> httpx.Response:
+        """POST form ``data`` to ``url`` (msal's contract)."""
+        if isinstance(data, dict):
+            data = {
+                k: v.decode() if isinstance(v, bytes) else v
+                for k, v in data.items()
+                if v is not None
+            }
+        elif isinstance(data, (str, bytes)):
+            kw["content"], data = data, None
+        return self._call("POST", url, params=params, data=data, headers=headers, **kw)
+
+    def close(self) -> None:
+        """Close the underlying client."""
+        self.client.close()
+
+    def _fix_port(self, url: str) -> str:
+        a = self._authority
+        if a is None or a.port is None:
+            return url
+        u = urlsplit(url)
+        if u.hostname == a.hostname and u.port is None:
+            return urlunsplit((u.scheme, a.netloc, u.path, u.query, u.fragment))
+        return url
+
+    def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
+        if "allow_redirects" in kw:
+            kw["follow_redirects"] = kw.pop("allow_redirects")
+        kw = {k: v for k, v in kw.items() if v is not None}
+        try:
+            return self.client.request(method, self._fix_port(url), **kw)
+        except httpx.TransportError as exc:
+            raise requests.exceptions.ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+
+
+def msal_http_client(
+    endpoints: CloudEndpoints, ca_bundle: str | None, proxy: ProxyConfig | None = None
+) -> HttpxForMsal:
+    """The ``http_client`` of an msal application signing in at ``endpoints.authority_host``:
+    certificate verification always on, no proxy or CA taken from the environment."""
+    client = httpx.Client(
+        verify=ssl_context(ca_bundle),
+        timeout=30.0,
+        trust_env=False,
+        proxy=proxy.httpx_proxy(ca_bundle) if proxy is not None else None,
+    )
+    return HttpxForMsal(client, endpoints.authority_host)
