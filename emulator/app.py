@@ -33,6 +33,8 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.machine_actions",
     "prefect_defender.emulator.routes.machine_extras",
     "prefect_defender.emulator.routes.alerts",
+    "prefect_defender.emulator.routes.alert_entities",
+    "prefect_defender.emulator.routes.graph_alerts",
     "prefect_defender.emulator.routes.incident_updates",
     "prefect_defender.emulator.routes.indicators",
     "prefect_defender.emulator.routes.hunting",

@@ -30,6 +30,27 @@ RESOURCES: dict[str, str] = {
     GRAPH_AUDIENCE: GRAPH_AUDIENCE,
 }
 
+#: Graph permissions the emulator grants both as application roles and as delegated scopes
+#: (Graph names them alike either way); remediating e-mail is granted to applications only
+_GRAPH_PERMISSIONS = (
+    "SecurityIncident.Read.All",
+    "SecurityIncident.ReadWrite.All",
+    "SecurityAlert.Read.All",
+    "SecurityAlert.ReadWrite.All",
+    "ThreatHunting.Read.All",
+    "CustomDetection.ReadWrite.All",
+    "SecurityIdentitiesAccount.Read.All",
+    "SecurityIdentitiesActions.ReadWrite.All",
+    "User.Read.All",
+    "User.EnableDisableAccount.All",
+    "User.RevokeSessions.All",
+    "IdentityRiskyUser.ReadWrite.All",
+    "AuditLog.Read.All",
+    "IdentityRiskEvent.Read.All",
+    "SecurityIdentitiesHealth.Read.All",
+    "GroupMember.Read.All",
+)
+
 APP_ROLES: dict[str, list[str]] = {
     MDE_AUDIENCE: [
         "Machine.Read.All",
@@ -57,25 +78,7 @@ APP_ROLES: dict[str, list[str]] = {
         "Library.Manage",
     ],
     XDR_AUDIENCE: ["Incident.Read.All", "Incident.ReadWrite.All", "AdvancedHunting.Read.All"],
-    GRAPH_AUDIENCE: [
-        "SecurityIncident.Read.All",
-        "SecurityIncident.ReadWrite.All",
-        "SecurityAlert.Read.All",
-        "SecurityAlert.ReadWrite.All",
-        "ThreatHunting.Read.All",
-        "CustomDetection.ReadWrite.All",
-        "SecurityAnalyzedMessage.ReadWrite.All",
-        "SecurityIdentitiesAccount.Read.All",
-        "SecurityIdentitiesActions.ReadWrite.All",
-        "User.Read.All",
-        "User.EnableDisableAccount.All",
-        "User.RevokeSessions.All",
-        "IdentityRiskyUser.ReadWrite.All",
-        "AuditLog.Read.All",
-        "IdentityRiskEvent.Read.All",
-        "SecurityIdentitiesHealth.Read.All",
-        "GroupMember.Read.All",
-    ],
+    GRAPH_AUDIENCE: [*_GRAPH_PERMISSIONS, "SecurityAnalyzedMessage.ReadWrite.All"],
 }
 
 READONLY_ROLES: dict[str, list[str]] = {
@@ -132,24 +135,7 @@ DELEGATED_SCOPES: dict[str, list[str]] = {
         "Library.Manage",
     ],
     XDR_AUDIENCE: ["Incident.Read", "Incident.ReadWrite", "AdvancedHunting.Read"],
-    GRAPH_AUDIENCE: [
-        "SecurityIncident.Read.All",
-        "SecurityIncident.ReadWrite.All",
-        "SecurityAlert.Read.All",
-        "SecurityAlert.ReadWrite.All",
-        "ThreatHunting.Read.All",
-        "CustomDetection.ReadWrite.All",
-        "SecurityIdentitiesAccount.Read.All",
-        "SecurityIdentitiesActions.ReadWrite.All",
-        "User.Read.All",
-        "User.EnableDisableAccount.All",
-        "User.RevokeSessions.All",
-        "IdentityRiskyUser.ReadWrite.All",
-        "AuditLog.Read.All",
-        "IdentityRiskEvent.Read.All",
-        "SecurityIdentitiesHealth.Read.All",
-        "GroupMember.Read.All",
-    ],
+    GRAPH_AUDIENCE: list(_GRAPH_PERMISSIONS),
 }
 
 DEFAULT_CONFIG: dict[str, Any] = {

@@ -1,10 +1,8 @@
-"""Alerts: MDE ``/api/alerts`` (list, get, update, batch update, create by reference, related
-entities) and Graph ``/security/alerts_v2`` (list, get, update, comments).
+"""MDE alerts: ``/api/alerts`` (list, get, update, batch update, create by reference).
 
 Alerts are stored MDE-shaped by the core seed (the same records the incidents embed), so an
-update made through one surface shows on the others. Body field names are case-sensitive, as
-documented: an unknown or wrongly cased field is a 400. The triage vocabulary here is shared
-with :mod:`.incident_updates`.
+update made through one surface shows on the others: Graph's view is :mod:`.graph_alerts`, the
+related entities :mod:`.alert_entities`, the triage vocabulary :mod:`.triage`.
 """
 
 from __future__ import annotations
@@ -12,17 +10,20 @@ from __future__ import annotations
 import hashlib
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlsplit
 
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
-from prefect_defender.emulator.routes.graph_incidents import next_link
-from prefect_defender.emulator.routes.machines import find_machine, public
+from prefect_defender.emulator.routes.machines import find_machine
+from prefect_defender.emulator.routes.triage import (
+    check_fields,
+    check_string,
+    check_triage,
+    now_iso,
+)
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import Tenant
-from prefect_defender.emulator.views import graph_alert
 
 A_READ = ("Alert.Read.All", "Alert.ReadWrite.All")
 A_READ_D = ("Alert.Read", "Alert.ReadWrite")
@@ -40,83 +41,7 @@ _ODATA_SAMPLES = page_list(
     "alertCreationTime, lastUpdateTime, incidentId,InvestigationId, status, severity, and category."
 )
 ALERT_FILTERS = _GET_ALERTS + _ODATA_SAMPLES
-#: security-list-alerts_v2 (https://learn.microsoft.com/graph/api/security-list-alerts-v2),
-#: "Optional query parameters", as the page writes it
-GRAPH_ALERT_FILTERS = page_list(
-    "assignedTo, classification, determination, createdDateTime, lastUpdateDateTime, severity, "
-    "serviceSource and status."
-)
-GRAPH_ALERT_ENTITY = "microsoft.graph.security.alert"
 MDE_MAX_TOP = 10_000
-GRAPH_ALERTS_MAX_TOP = 2000
-GRAPH_ALERTS_DEFAULT_PAGE = 50
-
-#: determinations allowed per classification. Microsoft's pages spell some values two ways
-#: (update-alert: ConfirmedActivity/NotMalicious; alerts.md and batch-update: ConfirmedUserActivity/
-#: Clean/InsufficientData; the XDR PATCH page: CompromisedAccount/NoEnoughDataToValidate), so
-#: both are accepted. The XDR page also says "determination only if classification is
-#: TruePositive" while grouping determinations under all three classifications: the grouping
-#: is what is enforced.
-CLASSIFICATION_GROUPS: dict[str, set[str]] = {
-    "TruePositive": {
-        "MultiStagedAttack",
-        "MaliciousUserActivity",
-        "CompromisedUser",
-        "CompromisedAccount",
-        "Malware",
-        "Phishing",
-        "UnwantedSoftware",
-        "Apt",
-        "SecurityPersonnel",
-        "Other",
-    },
-    "InformationalExpectedActivity": {
-        "SecurityTesting",
-        "LineOfBusinessApplication",
-        "ConfirmedUserActivity",
-        "ConfirmedActivity",
-        "Other",
-    },
-    "FalsePositive": {
-        "Clean",
-        "NotMalicious",
-        "InsufficientData",
-        "NoEnoughDataToValidate",
-        "Other",
-    },
-    "Unknown": {"NotAvailable"},
-}
-GRAPH_CLASSIFICATIONS = {
-    "unknown",
-    "falsePositive",
-    "truePositive",
-    "informationalExpectedActivity",
-    "unknownFutureValue",
-}
-#: Graph determinations: the resource page's and the update page's spellings
-GRAPH_DETERMINATIONS = {
-    "unknown",
-    "apt",
-    "malware",
-    "securityPersonnel",
-    "securityTesting",
-    "unwantedSoftware",
-    "other",
-    "multiStagedAttack",
-    "compromisedUser",
-    "compromisedAccount",
-    "phishing",
-    "maliciousUserActivity",
-    "clean",
-    "notMalicious",
-    "insufficientData",
-    "notEnoughDataToValidate",
-    "confirmedUserActivity",
-    "confirmedActivity",
-    "lineOfBusinessApplication",
-    "unknownFutureValue",
-}
-GRAPH_ALERT_STATUS = {"new": "New", "inProgress": "InProgress", "resolved": "Resolved"}
 ALERT_STATUSES = ("New", "InProgress", "Resolved")
 CREATE_SEVERITIES = ("Low", "Medium", "High")
 CATEGORIES = {
@@ -137,74 +62,6 @@ CATEGORIES = {
     "Ransomware",
     "SuspiciousActivity",
 }
-ALERT_COMMENT_TYPES = {
-    "microsoft.graph.security.alertComment",
-    "#microsoft.graph.security.alertComment",
-}
-
-
-def now_iso() -> str:
-    """The current time as Defender writes it."""
-    return iso(datetime.now(UTC))
-
-
-def upper_first(v: str) -> str:
-    """``truePositive`` -> ``TruePositive`` (Graph value to the stored MDE/XDR value)."""
-    return v[:1].upper() + v[1:]
-
-
-def check_fields(body: dict[str, Any], allowed: set[str], code: str = "InvalidRequestBody") -> None:
-    """400 for a field that is not documented for the operation (names are case-sensitive)."""
-    for key in body:
-        if key not in allowed:
-            raise ApiError(400, code, f"Request body is incorrect: unknown parameter '{key}'.")
-
-
-def check_string(body: dict[str, Any], key: str, code: str = "InvalidRequestBody") -> None:
-    """400 unless ``body[key]`` (when present) is a string or null."""
-    if key in body and body[key] is not None and not isinstance(body[key], str):
-        raise ApiError(400, code, f"'{key}' must be a string.")
-
-
-def check_triage(body: dict[str, Any], target: dict[str, Any]) -> None:
-    """MDE/XDR classification and determination: known values, determination in its group."""
-    c = body.get("classification")
-    d = body.get("determination")
-    if c is not None and c not in CLASSIFICATION_GROUPS:
-        raise ApiError(400, "InvalidRequestBody", f"Invalid classification '{c}'.")
-    if d is not None:
-        group = c or target.get("classification") or "Unknown"
-        if d not in CLASSIFICATION_GROUPS.get(group, set()):
-            raise ApiError(
-                400,
-                "InvalidRequestBody",
-                f"Determination '{d}' is not valid with classification '{group}'.",
-            )
-
-
-def graph_value(body: dict[str, Any], key: str, allowed: set[str] | dict[str, str]) -> str | None:
-    """A Graph enum value from ``body`` as camelCase; the PascalCase of the docs' own PATCH
-    example (``"TruePositive"``) is accepted too. 400 ``BadRequest`` otherwise."""
-    if key not in body or body[key] is None:
-        return None
-    raw = body[key]
-    if isinstance(raw, str):
-        value = raw[:1].lower() + raw[1:]
-        if value in allowed:
-            return value
-    raise ApiError(400, "BadRequest", f"Invalid value '{raw}' for '{key}'.")
-
-
-def graph_comment_text(body: dict[str, Any]) -> str:
-    """The comment of a Graph ``alertComment`` body (``@odata.type`` optional but checked)."""
-    check_fields(body, {"@odata.type", "comment"}, "BadRequest")
-    kind = body.get("@odata.type")
-    if kind is not None and kind not in ALERT_COMMENT_TYPES:
-        raise ApiError(400, "BadRequest", f"Invalid @odata.type '{kind}'.")
-    text = body.get("comment")
-    if not isinstance(text, str) or not text.strip():
-        raise ApiError(400, "BadRequest", "The comment must be a non-empty string.")
-    return text
 
 
 def add_alert_comment(a: dict[str, Any], text: str, author: str) -> None:
@@ -226,7 +83,8 @@ def add_alert_comment(a: dict[str, Any], text: str, author: str) -> None:
     )
 
 
-def _alert(tenant: Tenant, alert_id: str) -> dict[str, Any]:
+def find_alert(tenant: Tenant, alert_id: str) -> dict[str, Any]:
+    """An alert by id; 404 ``ResourceNotFound`` otherwise."""
     a: dict[str, Any] | None = tenant.data["alerts"].get(alert_id)
     if a is None:
         raise ApiError(404, "ResourceNotFound", f"Alert {alert_id} was not found")
@@ -288,7 +146,7 @@ async def list_alerts(ctx: Ctx) -> Response:
 async def get_alert(ctx: Ctx) -> Response:
     """One alert."""
     with ctx.state.lock:
-        return JSONResponse(mde_alert(ctx.tenant, _alert(ctx.tenant, ctx.params["id"]), True))
+        return JSONResponse(mde_alert(ctx.tenant, find_alert(ctx.tenant, ctx.params["id"]), True))
 
 
 UPDATE_FIELDS = {"status", "assignedTo", "classification", "determination", "comment"}
@@ -321,7 +179,7 @@ async def update_alert(ctx: Ctx) -> Response:
     check_fields(body, UPDATE_FIELDS)
     _check_alert_update(body)
     with ctx.state.lock:
-        a = _alert(ctx.tenant, ctx.params["id"])
+        a = find_alert(ctx.tenant, ctx.params["id"])
         check_triage(body, a)
         _apply_alert_update(ctx, a, body)
         return JSONResponse(mde_alert(ctx.tenant, a))
@@ -350,7 +208,7 @@ async def batch_update(ctx: Ctx) -> Response:
     update = {k: v for k, v in body.items() if k != "alertIds"}
     _check_alert_update(update)
     with ctx.state.lock:
-        alerts = [_alert(ctx.tenant, i) for i in dict.fromkeys(ids)]
+        alerts = [find_alert(ctx.tenant, i) for i in dict.fromkeys(ids)]
         for a in alerts:
             check_triage(update, a)
         for a in alerts:
@@ -458,190 +316,3 @@ async def create_by_reference(ctx: Ctx) -> Response:
         }
         store[aid] = a
         return JSONResponse(mde_alert(ctx.tenant, a))
-
-
-@api("GET", "/api/alerts/{id}/domains", surface="mde", app=("URL.Read.All",))
-async def alert_domains(ctx: Ctx) -> Response:
-    """Domains of the alert's URL entities."""
-    with ctx.state.lock:
-        a = _alert(ctx.tenant, ctx.params["id"])
-        hosts = sorted(
-            {
-                urlsplit(e["url"]).hostname or ""
-                for e in a.get("entities") or []
-                if e.get("entityType") == "Url"
-            }
-            - {""}
-        )
-    return JSONResponse({"value": [{"host": h} for h in hosts]})
-
-
-@api("GET", "/api/alerts/{id}/files", surface="mde", app=("File.Read.All",))
-async def alert_files(ctx: Ctx) -> Response:
-    """Files of the alert."""
-    with ctx.state.lock:
-        a = _alert(ctx.tenant, ctx.params["id"])
-        files = [
-            {
-                "sha1": e.get("sha1"),
-                "sha256": e.get("sha256"),
-                "md5": None,
-                "globalPrevalence": 3,
-                "globalFirstObserved": a["firstEventTime"],
-                "globalLastObserved": a["lastEventTime"],
-                "size": 184320,
-                "fileType": "PortableExecutable",
-                "isPeFile": True,
-                "filePublisher": None,
-                "fileProductName": None,
-                "signer": None,
-                "issuer": None,
-                "signerHash": None,
-                "isValidCertificate": False,
-                "determinationType": "Malware",
-                "determinationValue": "Emulated",
-            }
-            for e in a.get("entities") or []
-            if e.get("entityType") == "File"
-        ]
-    return JSONResponse({"value": files})
-
-
-@api("GET", "/api/alerts/{id}/ips", surface="mde", app=("Ip.Read.All",))
-async def alert_ips(ctx: Ctx) -> Response:
-    """IP addresses of the alert."""
-    with ctx.state.lock:
-        a = _alert(ctx.tenant, ctx.params["id"])
-        ips = [
-            {"id": e["ipAddress"]} for e in a.get("entities") or [] if e.get("entityType") == "Ip"
-        ]
-    return JSONResponse({"value": ips})
-
-
-@api(
-    "GET",
-    "/api/alerts/{id}/machine",
-    surface="mde",
-    app=("Machine.Read.All", "Machine.ReadWrite.All"),
-    delegated=("Machine.Read", "Machine.ReadWrite"),
-)
-async def alert_machine(ctx: Ctx) -> Response:
-    """The alert's machine."""
-    with ctx.state.lock:
-        a = _alert(ctx.tenant, ctx.params["id"])
-        return JSONResponse(public(find_machine(ctx.tenant, a["machineId"])))
-
-
-@api("GET", "/api/alerts/{id}/user", surface="mde", app=("User.Read.All",))
-async def alert_user(ctx: Ctx) -> Response:
-    """The alert's user."""
-    with ctx.state.lock:
-        a = _alert(ctx.tenant, ctx.params["id"])
-        user = a.get("relatedUser")
-        if not user:
-            raise ApiError(404, "ResourceNotFound", f"No user related to alert {a['id']}")
-    name = user["userName"]
-    return JSONResponse(
-        {
-            "id": f"{user['domainName']}\\{name}",
-            "accountName": name,
-            "accountDomain": user["domainName"],
-            "firstSeen": a["firstEventTime"],
-            "lastSeen": a["lastEventTime"],
-            "logonTypes": "Interactive",
-            "isDomainAdmin": False,
-            "isOnlyNetworkUser": False,
-        }
-    )
-
-
-# -- Graph alerts_v2 --------------------------------------------------------------------------
-
-G_ALERT_READ = ("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All")
-
-
-@api("GET", "/v1.0/security/alerts_v2", surface="graph", app=G_ALERT_READ)
-async def graph_list_alerts(ctx: Ctx) -> Response:
-    """List alerts, newest first (``$top`` default 50, nextLink paging, ``$count``)."""
-    top, skip = parse_top_skip(ctx.query, GRAPH_ALERTS_MAX_TOP, GRAPH_ALERTS_DEFAULT_PAGE)
-    pred = compile_filter(ctx.query.get("$filter"), GRAPH_ALERT_FILTERS, entity=GRAPH_ALERT_ENTITY)
-    with ctx.state.lock:
-        rows = [
-            v
-            for v in (graph_alert(ctx.tenant, a) for a in ctx.tenant.data["alerts"].values())
-            if pred(v)
-        ]
-    rows.sort(key=lambda v: v["createdDateTime"], reverse=True)
-    body: dict[str, Any] = {
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/alerts_v2",
-        "value": rows[skip : skip + top],
-    }
-    if ctx.query.get("$count") == "true":
-        body["@odata.count"] = len(rows)
-    if skip + top < len(rows):
-        extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
-        body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
-    return JSONResponse(body)
-
-
-def _graph_alert_404(tenant: Tenant, alert_id: str) -> dict[str, Any]:
-    a: dict[str, Any] | None = tenant.data["alerts"].get(alert_id)
-    if a is None:
-        raise ApiError(404, "NotFound", f"Alert {alert_id} was not found.")
-    return a
-
-
-@api("GET", "/v1.0/security/alerts_v2/{id}", surface="graph", app=G_ALERT_READ)
-async def graph_get_alert(ctx: Ctx) -> Response:
-    """One alert."""
-    with ctx.state.lock:
-        return JSONResponse(graph_alert(ctx.tenant, _graph_alert_404(ctx.tenant, ctx.params["id"])))
-
-
-@api(
-    "PATCH", "/v1.0/security/alerts_v2/{id}", surface="graph", app=("SecurityAlert.ReadWrite.All",)
-)
-async def graph_update_alert(ctx: Ctx) -> Response:
-    """Update an alert: status, assignedTo, classification, determination (Graph values)."""
-    body = await ctx.body()
-    check_fields(body, {"status", "assignedTo", "classification", "determination"}, "BadRequest")
-    check_string(body, "assignedTo", "BadRequest")
-    status = graph_value(body, "status", GRAPH_ALERT_STATUS)
-    classification = graph_value(body, "classification", GRAPH_CLASSIFICATIONS)
-    determination = graph_value(body, "determination", GRAPH_DETERMINATIONS)
-    with ctx.state.lock:
-        a = _graph_alert_404(ctx.tenant, ctx.params["id"])
-        if status is not None:
-            a["status"] = GRAPH_ALERT_STATUS[status]
-            a["resolvedTime"] = now_iso() if status == "resolved" else None
-        if "assignedTo" in body:
-            a["assignedTo"] = body["assignedTo"]
-        if classification is not None:
-            a["classification"] = upper_first(classification)
-        if determination is not None:
-            a["determination"] = upper_first(determination)
-        a["lastUpdateTime"] = now_iso()
-        return JSONResponse(graph_alert(ctx.tenant, a))
-
-
-@api(
-    "POST",
-    "/v1.0/security/alerts_v2/{id}/comments",
-    surface="graph",
-    app=("SecurityAlert.ReadWrite.All",),
-)
-async def graph_comment_alert(ctx: Ctx) -> Response:
-    """Add a comment to an alert; answers every comment of the alert."""
-    body = await ctx.body()
-    text = graph_comment_text(body)
-    with ctx.state.lock:
-        a = _graph_alert_404(ctx.tenant, ctx.params["id"])
-        add_alert_comment(a, text, ctx.caller)
-        a["lastUpdateTime"] = now_iso()
-        return JSONResponse(
-            {
-                "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/"
-                f"alerts_v2('{a['id']}')/comments",
-                "value": list(a["graphComments"]),
-            }
-        )

@@ -46,6 +46,28 @@ def next_link(ctx: Ctx, skip: int, top: int, extra: dict[str, Any]) -> str:
     return f"https://{netloc}{ctx.request.url.path}?{query}"
 
 
+def graph_page(
+    ctx: Ctx,
+    context: str,
+    rows: list[dict[str, Any]],
+    skip: int,
+    top: int,
+    page: list[dict[str, Any]] | None = None,
+) -> JSONResponse:
+    """One page of a Graph list: ``rows[skip:skip + top]`` (or ``page``, the same rows as
+    served), ``@odata.count`` when ``$count=true`` and an ``@odata.nextLink`` while rows remain."""
+    body: dict[str, Any] = {
+        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{context}",
+        "value": rows[skip : skip + top] if page is None else page,
+    }
+    if ctx.query.get("$count") == "true":
+        body["@odata.count"] = len(rows)
+    if skip + top < len(rows):
+        extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
+        body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
+    return JSONResponse(body)
+
+
 def expand_alerts(ctx: Ctx) -> bool:
     """Whether ``$expand=alerts`` was asked (any other expansion is an ODataError)."""
     value = ctx.query.get("$expand")
@@ -71,16 +93,7 @@ async def list_incidents(ctx: Ctx) -> Response:
                 graph_incident(ctx.tenant, ctx.tenant.data["incidents"][int(v["id"])], True)
                 for v in page
             ]
-    body: dict[str, Any] = {
-        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/incidents",
-        "value": page,
-    }
-    if ctx.query.get("$count") == "true":
-        body["@odata.count"] = len(rows)
-    if skip + top < len(rows):
-        extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
-        body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
-    return JSONResponse(body)
+    return graph_page(ctx, "security/incidents", rows, skip, top, page)
 
 
 @api("GET", "/v1.0/security/incidents/{id}", surface="graph", app=PERMS)

@@ -14,13 +14,14 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.routes.alerts import (
+from prefect_defender.emulator.routes.triage import (
     GRAPH_CLASSIFICATIONS,
     GRAPH_DETERMINATIONS,
     check_fields,
     check_string,
     check_triage,
     graph_comment_text,
+    graph_comments,
     graph_value,
     now_iso,
     upper_first,
@@ -137,10 +138,4 @@ async def graph_comment_incident(ctx: Ctx) -> Response:
         )
         touch_incident(ctx.tenant, inc)
         comments = graph_incident(ctx.tenant, inc, False)["comments"]
-    return JSONResponse(
-        {
-            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/"
-            f"incidents('{inc['incidentId']}')/comments",
-            "value": comments,
-        }
-    )
+    return graph_comments("incidents", inc["incidentId"], comments)

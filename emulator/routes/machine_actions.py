@@ -49,8 +49,10 @@ from prefect_defender.emulator.state import EmulatorState, Tenant
 __all__ = ["advance", "download_routes", "new_action"]
 
 FINAL = {"Succeeded", "Failed", "TimeOut", "Cancelled"}
-#: get-machineactions-collection ("$filter" on these properties)
-_PAGE_LIST = ("id", "status", "machineId", "type", "requestor", "creationDateTimeUtc")
+#: get-machineactions-collection
+#: (https://learn.microsoft.com/defender-endpoint/api/get-machineactions-collection): "The
+#: OData's $filter query is supported on: ... properties", as the page writes it
+_PAGE_LIST = page_list("id, status, machineId, type, requestor, and creationDateTimeUtc")
 #: exposed-apis-odata-samples ("Properties that support $filter"), as the page writes it; it
 #: lists fewer properties than the get-* page and spells some in PascalCase: a filter on either
 #: page's spelling is served (names match in any case, as both pages' examples need)

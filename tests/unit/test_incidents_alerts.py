@@ -28,8 +28,8 @@ from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
 from prefect_defender.api.resources.incidents import GraphIncidentsAPI, IncidentsAPI
 from prefect_defender.api.validation import check_choice
 from prefect_defender.emulator.guard import ApiError
-from prefect_defender.emulator.routes import alerts as emu
 from prefect_defender.emulator.routes import incident_updates as emu_inc
+from prefect_defender.emulator.routes import triage as emu
 
 
 class FakeTransport:
