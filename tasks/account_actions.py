@@ -1,0 +1,287 @@
+"""Identity actions across providers: contain a user's accounts in Defender XDR and Entra ID.
+
+:func:`invoke_identity_actions` runs actions such as ``disable`` or ``revokeAllSessions`` on
+every account of each user across Entra ID, on-premises Active Directory and Okta (Graph v1.0
+``security/identities/identityAccounts``), falling back to Entra ID's own user actions where
+Defender has no account that supports the action (a cloud-only user not seen by Defender for
+Identity, say). Re-exported by ``tasks.identities``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prefect_defender.api.client import DefenderClient
+from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.models.identities import (
+    IdentityAccount,
+    IdentityAction,
+    IdentityProvider,
+)
+from prefect_defender.api.validation import check_choice, check_items, check_user_ref
+from prefect_defender.tasks.base import (
+    DefenderCredentialsLike,
+    ItemOutcome,
+    OutcomeStatus,
+    defender_client,
+    defender_task,
+    run_bulk,
+    task_logger,
+)
+
+__all__ = ["ENTRA_FALLBACK", "invoke_identity_actions"]
+
+#: Entra ID's own user action standing in for an XDR action (None: no Entra equivalent)
+ENTRA_FALLBACK: dict[IdentityAction, str | None] = {
+    IdentityAction.DISABLE: "disable",
+    IdentityAction.ENABLE: "enable",
+    IdentityAction.REVOKE_ALL_SESSIONS: "revokeSignInSessions",
+    IdentityAction.REQUIRE_USER_TO_SIGN_IN_AGAIN: "revokeSignInSessions",
+    IdentityAction.MARK_USER_AS_COMPROMISED: "confirmCompromised",
+    IdentityAction.FORCE_PASSWORD_RESET: None,
+}
+
+
+#: users per bulk call (each user costs requests; a bigger list is a mistake, not a batch)
+MAX_USERS = 1000
+
+
+def checked_users(users: Any, field: str = "users", *, upn: bool = True) -> list[str]:
+    """Users as object ids or UPNs (``upn=False``: object ids only), at least one."""
+    items = check_items(
+        users, lambda v, f: check_user_ref(v, f, upn=upn), field, max_items=MAX_USERS
+    )
+    if not items:
+        raise ValidationError(f"{field}: at least one user", field=field)
+    return items
+
+
+async def identity_index(client: DefenderClient) -> dict[str, IdentityAccount]:
+    """Every identity by lower-cased UPN, e-mail address and account identifier."""
+    by_key: dict[str, IdentityAccount] = {}
+    async for ident in client.identity_accounts.iterate():
+        for key in (ident.user_principal_name, ident.email_address):
+            if key:
+                by_key.setdefault(key.lower(), ident)
+        for acc in ident.accounts:
+            by_key.setdefault(acc.identifier.lower(), ident)
+    return by_key
+
+
+async def _run_step(
+    step: dict[str, Any], call: Callable[[], Awaitable[dict[str, Any]]], dry_run: bool
+) -> dict[str, Any]:
+    """Send one step (unless ``dry_run``) and record how it ended in the step itself."""
+    if dry_run:
+        step["status"] = OutcomeStatus.DRY_RUN.value
+        return step
+    try:
+        step |= {"status": "succeeded", **await call()}
+    except DefenderError as exc:
+        step |= {"status": "failed", "error": exc.to_dict()}
+    return step
+
+
+async def _defender_steps(
+    client: DefenderClient,
+    identity: IdentityAccount | None,
+    action: IdentityAction,
+    providers: set[str] | None,
+    dry_run: bool,
+) -> list[dict[str, Any]]:
+    """The action on every account of ``identity`` that supports it (only ``providers``)."""
+    steps: list[dict[str, Any]] = []
+    for acc in identity.accounts if identity else []:
+        if providers is not None and acc.identity_provider not in providers:
+            continue
+        if action.value not in acc.actions:
+            continue
+
+        async def call(acc: Any = acc) -> dict[str, Any]:
+            res = await client.identity_accounts.invoke_action(
+                identity.id,  # type: ignore[union-attr]
+                acc.identifier,
+                action,
+                acc.identity_provider,
+                identity=identity,
+            )
+            return {"correlation_id": res.correlation_id}
+
+        step = {
+            "via": "defender",
+            "provider": acc.identity_provider,
+            "account_id": acc.identifier,
+            "action": action.value,
+        }
+        steps.append(await _run_step(step, call, dry_run))
+    return steps
+
+
+async def _entra_step(
+    client: DefenderClient, target: str, entra: str, dry_run: bool
+) -> dict[str, Any]:
+    """Entra ID's own action ``entra`` (see :data:`ENTRA_FALLBACK`) on the user ``target``."""
+    step: dict[str, Any] = {
+        "via": "entra",
+        "provider": "entraID",
+        "account_id": target,
+        "action": entra,
+    }
+
+    async def call() -> dict[str, Any]:
+        if entra in ("disable", "enable"):
+            await client.users.set_enabled(target, entra == "enable")
+        elif entra == "revokeSignInSessions":
+            await client.users.revoke_sessions(target)
+        else:  # Identity Protection takes object ids only
+            object_id = (await client.users.get(target)).id if "@" in target else target
+            step["account_id"] = object_id
+            await client.risky_users.confirm_compromised([object_id])
+        return {}
+
+    return await _run_step(step, call, dry_run)
+
+
+def _user_outcome(
+    user: str,
+    action: IdentityAction,
+    identity: IdentityAccount | None,
+    steps: list[dict[str, Any]],
+    dry_run: bool,
+) -> ItemOutcome:
+    """One user and action: skipped (nothing could act), failed (a step failed) or done."""
+    item = f"{user} {action.value}"
+    if not steps:
+        why = (
+            f"no account of {user} supports {action.value}"
+            if identity is not None
+            else f"{user} is not an identity Defender observes"
+        )
+        if ENTRA_FALLBACK[action] is None:
+            why += " and Entra ID has no equivalent action"
+        return ItemOutcome(item=item, status=OutcomeStatus.SKIPPED, result=[], reason=why)
+    failed = next((s for s in steps if s["status"] == "failed"), None)
+    if failed is not None:
+        return ItemOutcome(
+            item=item,
+            status=OutcomeStatus.FAILED,
+            result=steps,
+            error=failed["error"],
+            reason=f"{failed['provider']}: {failed['error'].get('message', '')}",
+        )
+    status = OutcomeStatus.DRY_RUN if dry_run else OutcomeStatus.SUCCEEDED
+    return ItemOutcome(item=item, status=status, result=steps)
+
+
+async def _act_on_user(
+    client: DefenderClient,
+    user: str,
+    action: IdentityAction,
+    providers: set[str] | None,
+    fallback_to_entra: bool,
+    dry_run: bool,
+    identity: IdentityAccount | None,
+) -> ItemOutcome:
+    """``action`` on every account of one user, with Entra ID's own action standing in."""
+    steps = await _defender_steps(client, identity, action, providers, dry_run)
+    entra = ENTRA_FALLBACK[action]
+    covered = any(s["provider"] == IdentityProvider.ENTRA_ID.value for s in steps)
+    wants_entra = providers is None or IdentityProvider.ENTRA_ID.value in providers
+    if fallback_to_entra and wants_entra and not covered and entra is not None:
+        target = (identity.entra_object_id if identity else None) or user
+        steps.append(await _entra_step(client, target, entra, dry_run))
+    return _user_outcome(user, action, identity, steps, dry_run)
+
+
+@defender_task(
+    endpoints=(
+        "graph.identity_accounts.list",
+        "graph.identity_accounts.invoke_action",
+        "graph.users.get",
+        "graph.users.set_enabled",
+        "graph.users.revoke_sessions",
+        "graph.risky_users.confirm_compromised",
+    )
+)
+async def invoke_identity_actions(
+    credentials: DefenderCredentialsLike,
+    users: list[str],
+    actions: list[IdentityAction],
+    providers: list[IdentityProvider] | None = None,
+    fallback_to_entra: bool = True,
+    dry_run: bool = False,
+    concurrency: int = 5,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Contain accounts: run identity actions on every account of each user, across providers.
+
+    One outcome per user and action. Each user (object id or UPN) is looked up among
+    Defender's identity accounts; each action goes to every account of that identity whose
+    ``actions`` list names it (only ``providers`` when given). Where no Entra ID account of
+    the identity took the action, Entra ID's own action stands in (``fallback_to_entra``):
+    ``disable``/``enable`` set ``accountEnabled``, ``revokeAllSessions`` and
+    ``requireUserToSignInAgain`` revoke sign-in sessions, ``markUserAsCompromised`` confirms
+    the user compromised; ``forcePasswordReset`` has no Entra equivalent. An outcome's
+    ``result`` lists each step (``via`` defender or entra, provider, account id, status,
+    correlation id); a user nothing could act on is ``skipped`` with the reason. ``dry_run``
+    reads the identities and sends no action.
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.identities import invoke_identity_actions
+
+        @flow
+        async def contain_account(upn: str) -> list[str]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            outcomes = await invoke_identity_actions(
+                creds, [upn], ["disable", "revokeAllSessions"]
+            )
+            return [f"{o.item}: {o.status}" for o in outcomes]
+        ```
+    """
+    who = checked_users(users)
+    acts = check_items(
+        actions, lambda v, f: check_choice(v, IdentityAction, f), "actions", max_items=6
+    )
+    if not acts:
+        raise ValidationError("actions: at least one action", field="actions")
+    wanted: set[str] | None = None
+    if providers is not None:
+        chosen = check_items(
+            providers, lambda v, f: check_choice(v, IdentityProvider, f), "providers"
+        )
+        if not chosen:
+            raise ValidationError(
+                "providers: at least one provider, or leave it empty for all", field="providers"
+            )
+        wanted = {p.value for p in chosen}
+    log = task_logger()
+    async with defender_client(credentials, tenant_id) as client:
+        by_key = await identity_index(client)
+        pairs = [f"{i}\x1f{j}" for i in range(len(who)) for j in range(len(acts))]
+
+        async def one(pair: str) -> ItemOutcome:
+            i, j = (int(x) for x in pair.split("\x1f"))
+            user, action = who[i], acts[j]
+            ident = by_key.get(user.lower())
+            return await _act_on_user(
+                client, user, action, wanted, fallback_to_entra, dry_run, ident
+            )
+
+        outcomes = await run_bulk(pairs, one, concurrency=concurrency)
+    # run_bulk names an item by its key if the action itself raised: name it by user and action
+    for pair, outcome in zip(pairs, outcomes, strict=True):
+        i, j = (int(x) for x in pair.split("\x1f"))
+        outcome.item = f"{who[i]} {acts[j].value}"
+    log.info(
+        "identity actions: %d users x %d actions, %d succeeded, %d skipped, %d failed",
+        len(who),
+        len(acts),
+        sum(o.status == OutcomeStatus.SUCCEEDED for o in outcomes),
+        sum(o.status == OutcomeStatus.SKIPPED for o in outcomes),
+        sum(o.status == OutcomeStatus.FAILED for o in outcomes),
+    )
+    return outcomes
