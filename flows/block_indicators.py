@@ -3,7 +3,7 @@ for one tenant or every tenant of a partner block; one outcome per indicator and
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from prefect import flow
@@ -17,13 +17,100 @@ from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.indicators import import_indicators, indicators_from_entities
 from prefect_defender.tasks.safety import AutomationHaltedError, SafetyPolicy, WriteGuard
-from prefect_defender.tasks.scope import load_credentials, own_tenant, tenants_of
+from prefect_defender.tasks.scope import TenantScope, TenantScopes
 
 __all__ = ["PLAYBOOK_TITLE_PREFIX", "block_indicators"]
 
 #: titles of indicators created by playbooks start with this (the release playbook finds them)
 PLAYBOOK_TITLE_PREFIX = "prefect-defender"
 COLUMNS = ["tenant", "indicator", "outcome", "note"]
+
+
+def _from_list(
+    items: list[dict[str, Any]], action: str, expiry: datetime
+) -> tuple[list[IndicatorInput], list[ItemOutcome]]:
+    """The listed indicators with the flow's defaults; an invalid item is a ``failed`` outcome."""
+    valid: list[IndicatorInput] = []
+    invalid: list[ItemOutcome] = []
+    for i, item in enumerate(items):
+        full = {"action": action, "expiration_time": expiry, "severity": "High", **item}
+        if full["action"] == "Audit":
+            full.setdefault("generate_alert", True)
+        full["title"] = f"{PLAYBOOK_TITLE_PREFIX}: {full.get('title', '')}".strip()
+        try:
+            valid.extend(coerce_indicators([full]))
+        except DefenderError as exc:
+            invalid.append(
+                ItemOutcome(
+                    item=f"[{i}] {item.get('value')}", status=OutcomeStatus.FAILED, reason=str(exc)
+                )
+            )
+    return valid, invalid
+
+
+def _each(
+    chunk: list[IndicatorInput],
+    status: OutcomeStatus,
+    reason: str,
+    error: dict[str, Any] | None = None,
+) -> list[ItemOutcome]:
+    """The same outcome for every indicator of ``chunk``."""
+    return [
+        ItemOutcome(item=f"{i.type.value}:{i.value}", status=status, reason=reason, error=error)
+        for i in chunk
+    ]
+
+
+async def _submit_in(
+    scope: TenantScope, valid: list[IndicatorInput], guard: WriteGuard, dry_run: bool
+) -> list[ItemOutcome]:
+    """Import ``valid`` in one tenant, 500 per call on the scope's client, under the guard.
+
+    A call the guard refuses skips its items; a call that fails marks its items failed and the
+    next calls still run.
+    """
+    outcomes: list[ItemOutcome] = []
+    for start in range(0, len(valid), BATCH):
+        chunk = valid[start : start + BATCH]
+        try:
+            refused = await guard.admit(scope.tenant)
+        except AutomationHaltedError as exc:
+            refused = exc.message
+        if refused:
+            outcomes += _each(chunk, OutcomeStatus.SKIPPED, refused)
+            continue
+        try:
+            outcomes += await import_indicators(scope.client, chunk, dry_run)
+        except DefenderError as exc:
+            outcomes += _each(chunk, OutcomeStatus.FAILED, str(exc), exc.to_dict())
+    return outcomes
+
+
+async def _report(
+    results: list[dict[str, Any]], action: str, expires_in_days: int, dry_run: bool
+) -> None:
+    """The run's markdown artifact: one row per indicator and tenant."""
+    rows = [
+        {
+            "tenant": r["tenant_id"],
+            "indicator": r["item"],
+            "outcome": r["status"],
+            "note": r["reason"] or "",
+        }
+        for r in results
+    ]
+    ok = sum(r["outcome"] in ("succeeded", "dry_run") for r in rows)
+    await write_report(
+        "defender-block-indicators",
+        "Block indicators",
+        [
+            f"Action: {action}, expires in {expires_in_days} days",
+            f"Dry run: {dry_run}",
+            f"Submitted: {ok}/{len(rows)}",
+        ],
+        rows,
+        COLUMNS,
+    )
 
 
 @notifying
@@ -66,91 +153,24 @@ async def block_indicators(
     log = task_logger()
     safety = safety or SafetyPolicy()
     incident_id = check_incident_id(incident_id) if incident_id else None
-    creds = await load_credentials(credentials)
-    from datetime import UTC, datetime
-
-    expiry = datetime.now(UTC) + timedelta(days=expires_in_days)
-    valid: list[IndicatorInput] = []
-    invalid: list[ItemOutcome] = []
-    for i, item in enumerate(indicators or []):
-        full = {"action": action, "expiration_time": expiry, "severity": "High", **item}
-        if full["action"] == "Audit":
-            full.setdefault("generate_alert", True)
-        full["title"] = f"{PLAYBOOK_TITLE_PREFIX}: {full.get('title', '')}".strip()
-        try:
-            valid.extend(coerce_indicators([full]))
-        except DefenderError as exc:
-            invalid.append(
-                ItemOutcome(
-                    item=f"[{i}] {item.get('value')}", status=OutcomeStatus.FAILED, reason=str(exc)
-                )
-            )
-    if incident_id is not None:
-        incident = await get_incident(creds, incident_id, incident_tenant_id)
-        more, bad = indicators_from_entities(
-            incident,
-            action=action,
-            expires_in=timedelta(days=expires_in_days),
-            title_prefix=PLAYBOOK_TITLE_PREFIX,
-        )
-        valid += more
-        invalid += bad
-    guard = WriteGuard(safety)
-    rows: list[dict[str, Any]] = []
     results: list[dict[str, Any]] = []
-    for tid in tenants_of(creds, tenant_ids):
-        tenant = own_tenant(creds, tid)
-        outcomes: list[ItemOutcome] = []
-        for start in range(0, len(valid), BATCH):
-            chunk = valid[start : start + BATCH]
-            try:
-                refused = await guard.admit(tenant)
-            except AutomationHaltedError as exc:
-                refused = exc.message
-            if refused:
-                outcomes += [
-                    ItemOutcome(
-                        item=f"{i.type.value}:{i.value}",
-                        status=OutcomeStatus.SKIPPED,
-                        reason=refused,
-                    )
-                    for i in chunk
-                ]
-                continue
-            try:
-                outcomes += await import_indicators(creds, chunk, safety.dry_run, tid)
-            except DefenderError as exc:
-                outcomes += [
-                    ItemOutcome(
-                        item=f"{i.type.value}:{i.value}",
-                        status=OutcomeStatus.FAILED,
-                        error=exc.to_dict(),
-                        reason=str(exc),
-                    )
-                    for i in chunk
-                ]
-        outcomes += invalid
-        for o in outcomes:
-            rows.append(
-                {
-                    "tenant": tenant,
-                    "indicator": o.item,
-                    "outcome": o.status.value,
-                    "note": o.reason or "",
-                }
+    async with await TenantScopes.load(credentials, tenant_ids) as scopes:
+        expiry = datetime.now(UTC) + timedelta(days=expires_in_days)
+        valid, invalid = _from_list(indicators or [], action, expiry)
+        if incident_id is not None:
+            incident = await get_incident(scopes.scope_for(incident_tenant_id).client, incident_id)
+            more, bad = indicators_from_entities(
+                incident,
+                action=action,
+                expires_in=timedelta(days=expires_in_days),
+                title_prefix=PLAYBOOK_TITLE_PREFIX,
             )
-            results.append({"tenant_id": tenant, **o.model_dump(mode="json")})
-        log.info("tenant %s: %d indicator outcome(s)", tenant, len(outcomes))
-    ok = sum(r["outcome"] in ("succeeded", "dry_run") for r in rows)
-    await write_report(
-        "defender-block-indicators",
-        "Block indicators",
-        [
-            f"Action: {action}, expires in {expires_in_days} days",
-            f"Dry run: {safety.dry_run}",
-            f"Submitted: {ok}/{len(rows)}",
-        ],
-        rows,
-        COLUMNS,
-    )
+            valid += more
+            invalid += bad
+        guard = WriteGuard(safety)
+        for scope in scopes:
+            outcomes = await _submit_in(scope, valid, guard, safety.dry_run) + invalid
+            results += [{"tenant_id": scope.tenant, **o.model_dump(mode="json")} for o in outcomes]
+            log.info("tenant %s: %d indicator outcome(s)", scope.tenant, len(outcomes))
+    await _report(results, action, expires_in_days, safety.dry_run)
     return results

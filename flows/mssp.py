@@ -9,13 +9,15 @@ from typing import Any
 
 from prefect import flow
 
-from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.models.indicators import coerce_indicators
+from prefect_defender.api.validation import check_guid, check_query
 from prefect_defender.blocks import DefenderPartnerCredentials
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import write_report
 from prefect_defender.tasks.base import task_logger
-from prefect_defender.tasks.mssp import sweep_tenant
-from prefect_defender.tasks.scope import load_credentials
+from prefect_defender.tasks.mssp import sweep_failure, sweep_tenant
+from prefect_defender.tasks.scope import TenantScope, TenantScopes, load_credentials
 
 __all__ = ["mssp_fanout"]
 
@@ -54,8 +56,6 @@ async def mssp_fanout(
         ```
     """
     log = task_logger()
-    from prefect_defender.api.validation import check_guid, check_query
-
     if query is not None:
         check_query(query)
     if tenant_ids is not None:
@@ -67,23 +67,23 @@ async def mssp_fanout(
         raise ValidationError(
             "credentials: the MSSP fan-out needs a partner credentials block", field="credentials"
         )
-    from prefect_defender.api.models.indicators import coerce_indicators
-
     baseline = coerce_indicators(indicator_baseline or [])
-    tenants = tenant_ids or creds.tenant_ids()
     sem = asyncio.Semaphore(max(1, concurrency))
 
-    async def one(tid: str) -> dict[str, Any]:
-        row: dict[str, Any] = {
-            "tenant_id": tid,
-            "tenant": creds.display_name(tid),
-        }
+    async def one(scope: TenantScope) -> dict[str, Any]:
+        row: dict[str, Any] = {"tenant_id": scope.tenant_id, "tenant": scope.label}
         async with sem:
-            row.update(await sweep_tenant(creds, tid, query, baseline, dry_run))
+            try:
+                client = scope.client
+            except DefenderError as exc:  # a tenant the block does not act in
+                row.update({"rows": None, "indicators": None, **sweep_failure(exc)})
+            else:
+                row.update(await sweep_tenant(client, None, query, baseline, dry_run))
         log.info("tenant %s: %s", row["tenant"], row["status"])
         return row
 
-    rows = list(await asyncio.gather(*(one(t) for t in tenants)))
+    async with TenantScopes(creds, tenant_ids or creds.tenant_ids()) as scopes:
+        rows = list(await asyncio.gather(*(one(scope) for scope in scopes)))
     await write_report(
         "defender-mssp-fanout",
         "MSSP fan-out",

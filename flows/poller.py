@@ -31,7 +31,7 @@ from prefect.variables import Variable
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.incident_polling import Checkpoint, poll_incidents
-from prefect_defender.tasks.scope import load_credentials, own_tenant, tenants_of
+from prefect_defender.tasks.scope import TenantScopes
 
 __all__ = ["Checkpoint", "incident_poller", "poll_incidents"]
 
@@ -116,30 +116,30 @@ async def incident_poller(
         ```
     """
     log = task_logger()
-    creds = await load_credentials(credentials)
     stored: Any = await Variable.aget(checkpoint_variable, default={})
     state: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
     counts: dict[str, int] = {}
-    for tid in tenants_of(creds, tenant_ids):
-        tenant = own_tenant(creds, tid)
-        cp = Checkpoint.model_validate(state.get(tenant) or {})
-        try:
-            changed, new_cp = await poll_incidents(
-                creds, cp, tid, timedelta(hours=initial_lookback_hours)
-            )
-        except Exception as exc:
-            log.error("tenant %s: polling failed: %s", tenant, exc)
-            counts[tenant] = -1
-            continue
-        for incident, created in changed:
-            ev = incident_event(tenant, incident, created)
-            emit_event(
-                event=ev["event"], resource=ev["resource"], payload=ev["payload"], id=ev["id"]
-            )
-        state[tenant] = new_cp.model_dump(mode="json")
-        # saved per tenant right after its events: a crash repeats at most this tenant's
-        # events, with the same ids, which the server ignores
-        await Variable.aset(checkpoint_variable, state, overwrite=True)
-        counts[tenant] = len(changed)
-        log.info("tenant %s: %d incident event(s)", tenant, len(changed))
+    async with await TenantScopes.load(credentials, tenant_ids) as scopes:
+        for scope in scopes:
+            tenant = scope.tenant
+            cp = Checkpoint.model_validate(state.get(tenant) or {})
+            try:
+                changed, new_cp = await poll_incidents(
+                    scope.client, cp, None, timedelta(hours=initial_lookback_hours)
+                )
+            except Exception as exc:
+                log.error("tenant %s: polling failed: %s", tenant, exc)
+                counts[tenant] = -1
+                continue
+            for incident, created in changed:
+                ev = incident_event(tenant, incident, created)
+                emit_event(
+                    event=ev["event"], resource=ev["resource"], payload=ev["payload"], id=ev["id"]
+                )
+            state[tenant] = new_cp.model_dump(mode="json")
+            # saved per tenant right after its events: a crash repeats at most this tenant's
+            # events, with the same ids, which the server ignores
+            await Variable.aset(checkpoint_variable, state, overwrite=True)
+            counts[tenant] = len(changed)
+            log.info("tenant %s: %d incident event(s)", tenant, len(changed))
     return counts

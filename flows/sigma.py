@@ -34,7 +34,7 @@ from prefect_defender.api.models.hunting import HuntingSurface
 from prefect_defender.api.validation import check_choice
 from prefect_defender.flows.reports import markdown_table
 from prefect_defender.tasks.base import task_logger
-from prefect_defender.tasks.scope import load_credentials, own_tenant, tenant_label, tenants_of
+from prefect_defender.tasks.scope import TenantScope, TenantScopes
 from prefect_defender.tasks.sigma import (
     ConversionStatus,
     HuntStatus,
@@ -126,6 +126,56 @@ def _note(o: SigmaHuntOutcome) -> str:
     return "; ".join(p for p in parts if p)
 
 
+def _outcomes_table(outcomes: list[SigmaHuntOutcome], labels: dict[str, str]) -> str:
+    """One row per rule and tenant: status, rows, the first ten devices and the notes."""
+    rows = [
+        {
+            "tenant": labels.get(o.tenant_id, o.tenant_id),
+            "rule": o.title,
+            "level": o.level,
+            "status": o.status.value,
+            "rows": o.row_count if o.status in (HuntStatus.HIT, HuntStatus.NO_HITS) else "",
+            "devices": ", ".join(o.device_names[:10])
+            + (" ..." if len(o.device_names) > 10 else ""),
+            "note": _note(o),
+        }
+        for o in outcomes
+    ]
+    return markdown_table(rows, ["tenant", "rule", "level", "status", "rows", "devices", "note"])
+
+
+def _not_converted_section(conversions: list[SigmaConversion]) -> list[str]:
+    """The rules that were not converted, with the reason (none: no section)."""
+    skipped = [
+        {
+            "source": c.source,
+            "rule": c.title,
+            "id": c.rule_id,
+            "status": c.status.value,
+            "reason": c.reason,
+        }
+        for c in conversions
+        if not c.ok
+    ]
+    if not skipped:
+        return []
+    table = markdown_table(skipped, ["source", "rule", "id", "status", "reason"])
+    return ["", "## Not converted", "", table]
+
+
+def _queries_section(conversions: list[SigmaConversion]) -> list[str]:
+    """The KQL of the first :data:`MAX_QUERIES_IN_REPORT` converted rules (none: no section)."""
+    converted = [c for c in conversions if c.ok]
+    if not converted:
+        return []
+    md = ["", "## Queries"]
+    for c in converted[:MAX_QUERIES_IN_REPORT]:
+        md += ["", f"**{c.title}** (`{c.rule_id}`, {c.source})", "", "```kql", str(c.kql), "```"]
+    if len(converted) > MAX_QUERIES_IN_REPORT:
+        md += ["", f"... and {len(converted) - MAX_QUERIES_IN_REPORT} more"]
+    return md
+
+
 async def _report(
     conversions: list[SigmaConversion],
     outcomes: list[SigmaHuntOutcome],
@@ -134,6 +184,7 @@ async def _report(
     window: datetime,
     emitted: int,
 ) -> str:
+    """Write the run's markdown artifact (``defender-sigma-hunt``) and return its text."""
     counts = {s: sum(1 for c in conversions if c.status is s) for s in ConversionStatus}
     hits = [o for o in outcomes if o.status is HuntStatus.HIT]
     md = [
@@ -148,54 +199,100 @@ async def _report(
         "",
         "## Outcomes",
         "",
-        markdown_table(
-            [
-                {
-                    "tenant": labels.get(o.tenant_id, o.tenant_id),
-                    "rule": o.title,
-                    "level": o.level,
-                    "status": o.status.value,
-                    "rows": o.row_count if o.status in (HuntStatus.HIT, HuntStatus.NO_HITS) else "",
-                    "devices": ", ".join(o.device_names[:10])
-                    + (" ..." if len(o.device_names) > 10 else ""),
-                    "note": _note(o),
-                }
-                for o in outcomes
-            ],
-            ["tenant", "rule", "level", "status", "rows", "devices", "note"],
-        ),
+        _outcomes_table(outcomes, labels),
+        *_not_converted_section(conversions),
+        *_queries_section(conversions),
     ]
-    skipped = [c for c in conversions if not c.ok]
-    if skipped:
-        md += [
-            "",
-            "## Not converted",
-            "",
-            markdown_table(
-                [
-                    {
-                        "source": c.source,
-                        "rule": c.title,
-                        "id": c.rule_id,
-                        "status": c.status.value,
-                        "reason": c.reason,
-                    }
-                    for c in skipped
-                ],
-                ["source", "rule", "id", "status", "reason"],
-            ),
-        ]
-    converted = [c for c in conversions if c.ok]
-    if converted:
-        md += ["", "## Queries"]
-        for c in converted[:MAX_QUERIES_IN_REPORT]:
-            md += ["", f"**{c.title}** (`{c.rule_id}`, {c.source})", "", "```kql", str(c.kql)]
-            md += ["```"]
-        if len(converted) > MAX_QUERIES_IN_REPORT:
-            md += ["", f"... and {len(converted) - MAX_QUERIES_IN_REPORT} more"]
     text = "\n".join(md)
     await acreate_markdown_artifact(markdown=text, key=ARTIFACT_KEY, description="Sigma hunt")
     return text
+
+
+def _checked_parameters(
+    lookback_hours: int, dedupe_window_hours: int | None, surface: str, emit_events: bool
+) -> tuple[int, int, HuntingSurface]:
+    """The lookback and dedupe window in hours and the surface, checked before any request."""
+    hours = check_lookback(lookback_hours)
+    window_hours = check_lookback(
+        hours if dedupe_window_hours is None else dedupe_window_hours, "dedupe_window_hours"
+    )
+    kind = check_choice(surface, HuntingSurface, "surface")
+    if not isinstance(emit_events, bool):
+        raise ValidationError("emit_events: true or false", field="emit_events")
+    return hours, window_hours, kind
+
+
+def _tenant_failed(
+    tenant: str, conversions: list[SigmaConversion], exc: Exception
+) -> list[SigmaHuntOutcome]:
+    """One outcome per rule for a tenant that failed as a whole (no consent, deadline)."""
+    return [
+        SigmaHuntOutcome(
+            tenant_id=tenant,
+            rule_id=c.rule_id,
+            title=c.title,
+            level=c.level,
+            tags=list(c.tags),
+            source=c.source,
+            conversion=c.status.value,
+            status=HuntStatus.FAILED if c.ok else HuntStatus.NOT_RUN,
+            reason=f"{type(exc).__name__}: {exc}" if c.ok else c.reason,
+        )
+        for c in conversions
+    ]
+
+
+async def _hunt_in(
+    scope: TenantScope,
+    conversions: list[SigmaConversion],
+    hours: int,
+    surface: HuntingSurface,
+) -> list[SigmaHuntOutcome]:
+    """The rules hunted in one tenant, on the scope's client; a failing tenant is reported."""
+    try:
+        outcomes: list[SigmaHuntOutcome] = await run_sigma_hunts(
+            scope.client, conversions, hours, surface
+        )
+    except Exception as exc:  # the tenant as a whole failed (no consent, deadline)
+        task_logger().error("tenant %s: Sigma hunts failed: %s", scope.tenant, exc)
+        return _tenant_failed(scope.tenant, conversions, exc)
+    return outcomes
+
+
+def _emit_hits(outcomes: list[SigmaHuntOutcome], window: datetime, lookback_hours: int) -> int:
+    """Emit ``defender.sigma.hit`` for every outcome with hits; the number emitted."""
+    emitted = 0
+    for o in outcomes:
+        if o.status is HuntStatus.HIT:
+            ev = sigma_event(o, window, lookback_hours)
+            emit_event(
+                event=ev["event"], resource=ev["resource"], payload=ev["payload"], id=ev["id"]
+            )
+            o.event_id = str(ev["id"])
+            emitted += 1
+    return emitted
+
+
+def _result(
+    conversions: list[SigmaConversion],
+    outcomes: list[SigmaHuntOutcome],
+    emitted: int,
+    window: datetime,
+) -> dict[str, Any]:
+    """The flow's result: counts, the rules not converted, and every outcome."""
+    return {
+        "rules": len(conversions),
+        "converted": sum(1 for c in conversions if c.ok),
+        "not_converted": [
+            {"rule_id": c.rule_id, "title": c.title, "status": c.status.value, "reason": c.reason}
+            for c in conversions
+            if not c.ok
+        ],
+        "hits": sum(1 for o in outcomes if o.status is HuntStatus.HIT),
+        "events": emitted,
+        "window_start": window.isoformat(),
+        "outcomes": [o.model_dump(mode="json") for o in outcomes],
+    }
 
 
 @flow(name="defender-sigma-hunt", log_prints=True)
@@ -238,69 +335,27 @@ async def sigma_hunt(
         )
         ```
     """
-    log = task_logger()
-    hours = check_lookback(lookback_hours)
-    window_hours = check_lookback(
-        hours if dedupe_window_hours is None else dedupe_window_hours, "dedupe_window_hours"
+    hours, window_hours, kind = _checked_parameters(
+        lookback_hours, dedupe_window_hours, surface, emit_events
     )
-    kind = check_choice(surface, HuntingSurface, "surface")
-    if not isinstance(emit_events, bool):
-        raise ValidationError("emit_events: true or false", field="emit_events")
     conversions: list[SigmaConversion] = convert_sigma_rules(rule_paths, rule_texts)
-    creds = await load_credentials(credentials)
-    window = window_start(datetime.now(UTC), timedelta(hours=window_hours))
-    outcomes: list[SigmaHuntOutcome] = []
-    labels: dict[str, str] = {}
-    emitted = 0
-    for tid in tenants_of(creds, tenant_ids):
-        tenant = own_tenant(creds, tid)
-        labels[tenant] = tenant_label(creds, tid) or tenant
-        try:
-            results = await run_sigma_hunts(creds, conversions, hours, kind, tenant_id=tid)
-        except Exception as exc:  # the tenant as a whole failed (no consent, deadline)
-            log.error("tenant %s: Sigma hunts failed: %s", tenant, exc)
-            results = [
-                SigmaHuntOutcome(
-                    tenant_id=tenant,
-                    rule_id=c.rule_id,
-                    title=c.title,
-                    level=c.level,
-                    tags=list(c.tags),
-                    source=c.source,
-                    conversion=c.status.value,
-                    status=HuntStatus.FAILED if c.ok else HuntStatus.NOT_RUN,
-                    reason=f"{type(exc).__name__}: {exc}" if c.ok else c.reason,
-                )
-                for c in conversions
-            ]
-        for o in results:
-            if o.status is HuntStatus.HIT and emit_events:
-                ev = sigma_event(o, window, hours)
-                emit_event(
-                    event=ev["event"], resource=ev["resource"], payload=ev["payload"], id=ev["id"]
-                )
-                o.event_id = str(ev["id"])
-                emitted += 1
-        outcomes.extend(results)
+    async with await TenantScopes.load(credentials, tenant_ids) as scopes:
+        window = window_start(datetime.now(UTC), timedelta(hours=window_hours))
+        outcomes: list[SigmaHuntOutcome] = []
+        labels: dict[str, str] = {}
+        emitted = 0
+        for scope in scopes:
+            labels[scope.tenant] = scope.label or scope.tenant
+            results = await _hunt_in(scope, conversions, hours, kind)
+            emitted += _emit_hits(results, window, hours) if emit_events else 0
+            outcomes.extend(results)
     await _report(conversions, outcomes, labels, hours, window, emitted)
-    hits = [o for o in outcomes if o.status is HuntStatus.HIT]
-    log.info(
+    result = _result(conversions, outcomes, emitted, window)
+    task_logger().info(
         "%d rule(s), %d converted, %d hit(s), %d event(s)",
-        len(conversions),
-        sum(1 for c in conversions if c.ok),
-        len(hits),
+        result["rules"],
+        result["converted"],
+        result["hits"],
         emitted,
     )
-    return {
-        "rules": len(conversions),
-        "converted": sum(1 for c in conversions if c.ok),
-        "not_converted": [
-            {"rule_id": c.rule_id, "title": c.title, "status": c.status.value, "reason": c.reason}
-            for c in conversions
-            if not c.ok
-        ],
-        "hits": len(hits),
-        "events": emitted,
-        "window_start": window.isoformat(),
-        "outcomes": [o.model_dump(mode="json") for o in outcomes],
-    }
+    return result

@@ -14,7 +14,18 @@ from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce
 from prefect_defender.api.validation import check_query
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
-__all__ = ["sweep_tenant"]
+__all__ = ["sweep_failure", "sweep_tenant"]
+
+
+def sweep_failure(exc: DefenderError) -> dict[str, Any]:
+    """A tenant's ``status`` and ``error`` when it answered (or was refused) with ``exc``.
+
+    Example:
+        ```python
+        row.update(sweep_failure(ConsentRequiredError("no consent in tenant ...")))
+        ```
+    """
+    return {"status": "failed", "error": f"{type(exc).__name__}: {exc.message}"[:300]}
 
 
 @defender_task(
@@ -28,6 +39,9 @@ async def sweep_tenant(
     dry_run: bool = False,
 ) -> dict[str, Any]:
     """Run ``query`` (Graph advanced hunting) and import ``indicators`` in one tenant.
+
+    ``credentials`` is a partner block with the customer's ``tenant_id``, or the run's client
+    for that customer (``TenantScope.client``), which the query and the import share.
 
     Returns ``status`` (``ok``, ``partial``: some indicators failed, ``failed``: the tenant
     answered with an error), the query's row count, ``indicators`` as ``<ok>/<sent>`` and the
@@ -58,6 +72,5 @@ async def sweep_tenant(
                     row["status"] = "partial"
                     row["error"] = "; ".join(f"{r.indicator.value}: {r.reason}" for r in failed[:5])
     except DefenderError as exc:
-        row["status"] = "failed"
-        row["error"] = f"{type(exc).__name__}: {exc.message}"[:300]
+        row.update(sweep_failure(exc))
     return row

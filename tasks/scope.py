@@ -3,12 +3,15 @@
 A playbook opens a :class:`TenantScope` once and hands ``scope.client`` to every task it calls,
 so the run checks its tenant id once, names it one way (``scope.tenant_id``: the partner
 customer asked for, ``None`` for the block's own tenant; ``scope.tenant``: the tenant acted in)
-and uses one connection pool. The loading and tenant helpers the playbooks share live here too.
+and uses one connection pool. A playbook that acts in every tenant of a block (the poller, the
+Sigma hunt, block-indicators, the MSSP fan-out) opens :class:`TenantScopes`: one scope per
+tenant, so a run builds exactly one client per tenant. The loading and tenant helpers the
+playbooks share live here too.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 from prefect.blocks.core import Block
@@ -25,6 +28,7 @@ from prefect_defender.blocks import (
 __all__ = [
     "Credentials",
     "TenantScope",
+    "TenantScopes",
     "load_credentials",
     "own_tenant",
     "tenant_label",
@@ -159,3 +163,69 @@ class TenantScope:
 
     def __repr__(self) -> str:
         return f"TenantScope(tenant={self.tenant!r}, customer={self.tenant_id is not None})"
+
+
+class TenantScopes:
+    """The tenants of one multi-tenant playbook run, one :class:`TenantScope` (one client) each.
+
+    ``TenantScopes.load`` opens a scope for every tenant the block acts in: every customer of a
+    partner block (or ``only``), else the block's own tenant. :meth:`scope_for` finds the scope
+    acting in a tenant, opening (and keeping) one more if the run needs a tenant it does not
+    act in, so every task of the run on that tenant shares one client. All clients close with
+    the scopes.
+
+    Example:
+        ```python
+        async with await TenantScopes.load("defender-partner-credentials/mssp") as scopes:
+            for scope in scopes:
+                print(scope.label, await list_incidents(scope.client, limit=5))
+        ```
+    """
+
+    def __init__(self, credentials: Credentials, tenant_ids: Sequence[str | None]) -> None:
+        self.credentials = credentials
+        self._scopes = [TenantScope(credentials, t) for t in tenant_ids]
+        self._extra: list[TenantScope] = []
+
+    @classmethod
+    async def load(cls, ref: str | Credentials, only: Sequence[str] | None = None) -> TenantScopes:
+        """Scopes for every tenant of a saved block (``<block-type-slug>/<name>``), or ``only``."""
+        creds = await load_credentials(ref)
+        return cls(creds, tenants_of(creds, only))
+
+    def __iter__(self) -> Iterator[TenantScope]:
+        return iter(self._scopes)
+
+    def __len__(self) -> int:
+        return len(self._scopes)
+
+    def scope_for(self, tenant_id: str | None) -> TenantScope:
+        """The run's scope acting in ``tenant_id`` (``None``: the block's own tenant).
+
+        For a block acting in one tenant, its tenant id and ``None`` name the same scope.
+        """
+        tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+        partner = isinstance(self.credentials, DefenderPartnerCredentials)
+        for scope in (*self._scopes, *self._extra):
+            if scope.tenant_id == tenant_id or (
+                not partner
+                and scope.tenant.lower() == own_tenant(self.credentials, tenant_id).lower()
+            ):
+                return scope
+        scope = TenantScope(self.credentials, tenant_id)
+        self._extra.append(scope)
+        return scope
+
+    async def aclose(self) -> None:
+        """Close every client the scopes built."""
+        for scope in (*self._scopes, *self._extra):
+            await scope.aclose()
+
+    async def __aenter__(self) -> TenantScopes:
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self.aclose()
+
+    def __repr__(self) -> str:
+        return f"TenantScopes({[s.tenant for s in self._scopes]!r})"

@@ -15,6 +15,7 @@ from prefect_defender.flows.mssp import mssp_fanout
 from prefect_defender.flows.release import release_containment
 from prefect_defender.flows.triage import TriageRules, triage_incident
 from prefect_defender.tasks.safety import SafetyPolicy
+from tests.client_count import count_clients
 from tests.flows.conftest import resume, start, wait_paused
 
 APP = "defender-application-credentials/playbooks"
@@ -112,6 +113,34 @@ def test_block_indicators_for_every_partner_tenant(blocks, fast_actions, tenants
     assert status[tenants["northwind"]] == "failed"  # no consent: reported, not fatal
 
 
+def test_block_indicators_one_client_per_tenant(
+    blocks, fast_actions, tenants, pool, monkeypatch
+) -> None:
+    """One tenant scope per customer: the incident is read and the indicators imported on one
+    client per tenant, built by the flow (before: one per task, 4 for 3 tenants)."""
+    built = count_clients(monkeypatch)
+    rows = start(
+        pool,
+        block_indicators,
+        credentials=blocks["partner"],
+        incident_id=1001,
+        incident_tenant_id=tenants["contoso"],
+        indicators=[
+            {
+                "value": "one-client.example",
+                "type": "DomainName",
+                "title": "clients",
+                "description": "one scope per tenant",
+            }
+        ],
+    ).result(timeout=120)
+    status = {(r["tenant_id"], r["item"]): r["status"] for r in rows}
+    assert status[(tenants["contoso"], "IpAddress:203.0.113.66")] == "succeeded"  # incident's
+    assert status[(tenants["fabrikam"], "DomainName:one-client.example")] == "succeeded"
+    assert status[(tenants["northwind"], "DomainName:one-client.example")] == "failed"
+    assert built == [(tenants[n], "flow") for n in ("contoso", "fabrikam", "northwind")]
+
+
 def test_hunt_and_respond_scans_matching_devices(blocks, fast_actions, tenants, pool) -> None:
     fut = start(
         pool,
@@ -158,6 +187,32 @@ def test_mssp_fanout_reports_the_failing_tenant(blocks, fast_actions, tenants, p
     assert by[tenants["fabrikam"]]["status"] == "ok"
     assert by[tenants["northwind"]]["status"] == "failed"
     assert "Consent" in by[tenants["northwind"]]["error"]
+
+
+def test_mssp_fanout_one_client_per_tenant(
+    blocks, fast_actions, tenants, pool, monkeypatch
+) -> None:
+    """One tenant scope per customer: the query and the baseline share one client per tenant,
+    built by the flow (before: each tenant's task built its own from the block)."""
+    built = count_clients(monkeypatch)
+    rows = start(
+        pool,
+        mssp_fanout,
+        credentials=blocks["partner"],
+        query="DeviceInfo | take 5",
+        indicator_baseline=[
+            {
+                "value": "one-client-baseline.example",
+                "type": "DomainName",
+                "action": "Block",
+                "title": "baseline",
+                "description": "x",
+            }
+        ],
+    ).result(timeout=120)
+    assert sorted(r["status"] for r in rows) == ["failed", "ok", "ok"]
+    expected = [(tenants[n], "flow") for n in ("contoso", "fabrikam", "northwind")]
+    assert sorted(built) == sorted(expected)
 
 
 def test_release_after_approval(blocks, fast_actions, tenants, pool) -> None:

@@ -21,6 +21,7 @@ from prefect.variables import Variable
 from prefect_defender.blocks import DefenderApplicationCredentials, DefenderPartnerCredentials
 from prefect_defender.flows.poller import incident_poller
 from prefect_defender.tasks.incident_polling import Checkpoint
+from tests.client_count import count_clients
 from tests.flows.conftest import start
 
 APP = "defender-application-credentials/poller"
@@ -170,6 +171,27 @@ def test_partner_block_polls_every_tenant_and_survives_one_failing(
     assert out[tenants["northwind"]] == -1  # no consent: logged, not fatal
     stored = Variable.get(var)
     assert set(stored) == {tenants["contoso"], tenants["fabrikam"]}
+
+
+def test_one_client_per_tenant_for_the_whole_run(
+    prefect_harness, conn, fresh, tenants, pool, monkeypatch
+) -> None:
+    """A partner run opens one tenant scope per customer: one client each, built by the flow
+    and handed to the poll task (before: each task built its own client from the block)."""
+    DefenderPartnerCredentials.from_emulator(
+        conn, tenants=["contoso", "fabrikam", "northwind"], rate_limit_time_scale=60.0
+    ).save("poller-clients", overwrite=True)
+    built = count_clients(monkeypatch)
+    out = start(
+        pool,
+        incident_poller,
+        credentials="defender-partner-credentials/poller-clients",
+        checkpoint_variable=f"cp_{uuid.uuid4().hex[:8]}",
+        initial_lookback_hours=200,
+    ).result(timeout=90)
+    assert out[tenants["contoso"]] > 0 and out[tenants["northwind"]] == -1
+    names = ["contoso", "fabrikam", "northwind"]
+    assert built == [(tenants[n], "flow") for n in names]
 
 
 def test_checkpoint_advance_is_order_independent() -> None:

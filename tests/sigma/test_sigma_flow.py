@@ -28,6 +28,7 @@ from prefect_defender.blocks import DefenderApplicationCredentials, DefenderPart
 from prefect_defender.flows.sigma import ARTIFACT_KEY, EXAMPLE_RULES, SIGMA_HIT_EVENT, sigma_hunt
 from prefect_defender.tasks.hunting import run_hunting_query
 from prefect_defender.tasks.sigma import convert_sigma_rules, run_sigma_hunts
+from tests.client_count import count_clients
 
 APP = "defender-application-credentials/sigma"
 PARTNER = "defender-partner-credentials/sigma"
@@ -236,3 +237,18 @@ async def test_partner_block_hunts_every_tenant_and_survives_one_failing(
         by_tenant[tenants["contoso"]]["event_id"],
         by_tenant[tenants["fabrikam"]]["event_id"],
     }
+
+
+async def test_one_client_per_tenant_for_the_whole_run(
+    prefect_harness, fresh, conn, tenants, monkeypatch
+) -> None:
+    """A partner run opens one tenant scope per customer: one client each, built by the flow
+    and handed to the hunt task (before: each task built its own client from the block)."""
+    await DefenderPartnerCredentials.from_emulator(
+        conn, tenants=["contoso", "fabrikam", "northwind"], rate_limit_time_scale=60.0
+    ).asave("sigma", overwrite=True)
+    built = count_clients(monkeypatch)
+    out = await sigma_hunt(credentials=PARTNER, rule_paths=[str(EXAMPLE_RULES)], emit_events=False)
+    northwind = [o["status"] for o in out["outcomes"] if o["tenant_id"] == tenants["northwind"]]
+    assert len(northwind) == out["rules"] and "failed" in northwind  # no consent: reported
+    assert built == [(tenants[n], "flow") for n in ("contoso", "fabrikam", "northwind")]
