@@ -1,4 +1,8 @@
-"""Tasks for alerts: Defender for Endpoint (``/api/alerts``) and Graph (``alerts_v2``)."""
+"""Tasks for alerts: Defender for Endpoint (``/api/alerts``) and Graph (``alerts_v2``).
+
+This module holds the Defender for Endpoint alerts; the Graph alerts live in
+``tasks.graph_alerts`` and are re-exported here.
+"""
 
 from __future__ import annotations
 
@@ -13,15 +17,10 @@ from prefect_defender.api.models.alerts import (
     AlertStatus,
     Classification,
     Determination,
-    GraphAlertStatus,
-    GraphClassification,
-    GraphDetermination,
-    GraphSeverity,
     Severity,
 )
-from prefect_defender.api.models.incidents import AlertRelated, GraphAlert, GraphComment
+from prefect_defender.api.models.incidents import AlertRelated
 from prefect_defender.api.resources.alerts import MAX_BATCH, alert_update_body
-from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX
 from prefect_defender.api.validation import check_alert_id, check_choice, check_items
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
@@ -29,7 +28,14 @@ from prefect_defender.tasks.base import (
     OutcomeStatus,
     defender_client,
     defender_task,
+    forwarded,
     task_logger,
+)
+from prefect_defender.tasks.graph_alerts import (
+    add_graph_alert_comment,
+    get_graph_alert,
+    list_graph_alerts,
+    update_graph_alert,
 )
 
 __all__ = [
@@ -82,21 +88,9 @@ async def list_alerts(
             return [a.id for a in found]
         ```
     """
+    args = forwarded(locals())
     async with defender_client(credentials, tenant_id) as client:
-        found = await client.alerts.list(
-            odata_filter=odata_filter,
-            status=status,
-            severity=severity,
-            category=category,
-            created_since=created_since,
-            created_before=created_before,
-            updated_since=updated_since,
-            incident_id=incident_id,
-            assigned_to=assigned_to,
-            detection_source=detection_source,
-            expand_evidence=expand_evidence,
-            limit=limit,
-        )
+        found = await client.alerts.list(**args)
     task_logger().info("listed %d alerts", len(found))
     return found
 
@@ -153,15 +147,9 @@ async def update_alert(
                                classification="FalsePositive", determination="NotMalicious")
         ```
     """
+    args = forwarded(locals())
     async with defender_client(credentials, tenant_id) as client:
-        return await client.alerts.update(
-            alert_id,
-            status=status,
-            assigned_to=assigned_to,
-            classification=classification,
-            determination=determination,
-            comment=comment,
-        )
+        return await client.alerts.update(**args)
 
 
 @defender_task(endpoints=("mde.alerts.batch_update",))
@@ -197,6 +185,7 @@ async def batch_update_alerts(
             return sum(o.ok for o in outcomes)
         ```
     """
+    values = forwarded(locals(), "alert_ids")
     ids = check_items(alert_ids, check_alert_id, "alert_ids")
     if not ids:
         raise ValidationError("alert_ids: at least one alert id", field="alert_ids")
@@ -205,18 +194,11 @@ async def batch_update_alerts(
     logger = task_logger()
     by_id: dict[str, ItemOutcome] = {}
     # check the values once, before anything is sent
-    alert_update_body(status, assigned_to, classification, determination, comment)
+    alert_update_body(**values)
     async with defender_client(credentials, tenant_id) as client:
         for n, chunk in enumerate(chunks, 1):
             try:
-                await client.alerts.batch_update(
-                    chunk,
-                    status=status,
-                    assigned_to=assigned_to,
-                    classification=classification,
-                    determination=determination,
-                    comment=comment,
-                )
+                await client.alerts.batch_update(chunk, **values)
             except DefenderError as exc:
                 logger.warning(
                     "batch %d/%d (%d alerts) failed: %s", n, len(chunks), len(chunk), exc
@@ -269,17 +251,9 @@ async def create_alert_by_reference(
             return alert.id
         ```
     """
+    args = forwarded(locals())
     async with defender_client(credentials, tenant_id) as client:
-        alert = await client.alerts.create_by_reference(
-            machine_id=machine_id,
-            report_id=report_id,
-            event_time=event_time,
-            severity=severity,
-            title=title,
-            description=description,
-            recommended_action=recommended_action,
-            category=category,
-        )
+        alert = await client.alerts.create_by_reference(**args)
     task_logger().info("created alert %s on machine %s", alert.id, alert.machine_id)
     return alert
 
@@ -327,138 +301,3 @@ async def get_alert_related(
             "alert %s: relations failed: %s", related.alert_id, ", ".join(sorted(related.errors))
         )
     return related
-
-
-@defender_task(endpoints=("graph.alerts.list",))
-async def list_graph_alerts(
-    credentials: DefenderCredentialsLike,
-    status: GraphAlertStatus | str | None = None,
-    severity: GraphSeverity | str | None = None,
-    odata_filter: str | None = None,
-    limit: int | None = 1000,
-    classification: GraphClassification | str | None = None,
-    service_source: str | None = None,
-    assigned_to: str | None = None,
-    created_since: datetime | None = None,
-    created_before: datetime | None = None,
-    updated_since: datetime | None = None,
-    page_size: int = GRAPH_PAGE_MAX,
-    tenant_id: str | None = None,
-) -> list[GraphAlert]:
-    """Graph security alerts (``alerts_v2``) with evidence.
-
-    Filters are sent as ``$filter`` on documented properties (status, severity, classification,
-    serviceSource, assignedTo, createdDateTime, lastUpdateDateTime), in Graph's camelCase.
-    Pages of ``page_size`` (default and most: 1,000; never more than ``limit``) are followed
-    by ``@odata.nextLink``.
-
-    Example:
-        ```python
-        from prefect import flow
-        from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.alerts import list_graph_alerts
-
-        @flow
-        async def new_high() -> int:
-            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            return len(await list_graph_alerts(creds, status="new", severity="high"))
-        ```
-    """
-    async with defender_client(credentials, tenant_id) as client:
-        found = await client.graph_alerts.list(
-            odata_filter=odata_filter,
-            status=status,
-            severity=severity,
-            classification=classification,
-            service_source=service_source,
-            assigned_to=assigned_to,
-            created_since=created_since,
-            created_before=created_before,
-            updated_since=updated_since,
-            page_size=page_size,
-            limit=limit,
-        )
-    task_logger().info("listed %d Graph alerts", len(found))
-    return found
-
-
-@defender_task(endpoints=("graph.alerts.get",))
-async def get_graph_alert(
-    credentials: DefenderCredentialsLike, alert_id: str, tenant_id: str | None = None
-) -> GraphAlert:
-    """One Graph alert.
-
-    Example:
-        ```python
-        from prefect import flow
-        from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.alerts import get_graph_alert
-
-        @flow
-        async def status_of(alert_id: str) -> str | None:
-            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            return (await get_graph_alert(creds, alert_id)).status
-        ```
-    """
-    async with defender_client(credentials, tenant_id) as client:
-        return await client.graph_alerts.get(alert_id)
-
-
-@defender_task(endpoints=("graph.alerts.update",))
-async def update_graph_alert(
-    credentials: DefenderCredentialsLike,
-    alert_id: str,
-    status: GraphAlertStatus | str | None = None,
-    assigned_to: str | None = None,
-    classification: GraphClassification | str | None = None,
-    determination: GraphDetermination | str | None = None,
-    tenant_id: str | None = None,
-) -> GraphAlert:
-    """Update a Graph alert (camelCase values).
-
-    Example:
-        ```python
-        from prefect import flow
-        from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.alerts import update_graph_alert
-
-        @flow
-        async def resolve(alert_id: str) -> None:
-            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            await update_graph_alert(creds, alert_id, status="resolved",
-                                     classification="falsePositive", determination="clean")
-        ```
-    """
-    async with defender_client(credentials, tenant_id) as client:
-        return await client.graph_alerts.update(
-            alert_id,
-            status=status,
-            assigned_to=assigned_to,
-            classification=classification,
-            determination=determination,
-        )
-
-
-@defender_task(endpoints=("graph.alerts.comment",))
-async def add_graph_alert_comment(
-    credentials: DefenderCredentialsLike,
-    alert_id: str,
-    comment: str,
-    tenant_id: str | None = None,
-) -> list[GraphComment]:
-    """Add a comment to a Graph alert; returns its comments.
-
-    Example:
-        ```python
-        from prefect import flow
-        from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.alerts import add_graph_alert_comment
-
-        @flow
-        async def note(alert_id: str) -> None:
-            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            await add_graph_alert_comment(creds, alert_id, "Reviewed by the SOC")
-        ```
-    """
-    async with defender_client(credentials, tenant_id) as client:
-        return await client.graph_alerts.comment(alert_id, comment)

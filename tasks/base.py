@@ -47,6 +47,7 @@ __all__ = [
     "OutcomeStatus",
     "defender_client",
     "defender_task",
+    "forwarded",
     "run_bulk",
     "task_logger",
 ]
@@ -130,7 +131,17 @@ def defender_task(
     return wrap(fn) if fn is not None else wrap
 
 
-#: range and format checks for the parameter names every task module shares
+def forwarded(arguments: dict[str, Any], *leave_out: str) -> dict[str, Any]:
+    """A task's arguments as keywords for the client method that takes the same names.
+
+    ``arguments`` is the task's ``locals()`` taken as its first statement (its parameters and
+    nothing else); ``credentials``, ``tenant_id`` and ``leave_out`` are left out. For the tasks
+    whose filters or fields pass to the client unchanged, so that each name is written once.
+    """
+    skip = {"credentials", "tenant_id", *leave_out}
+    return {k: v for k, v in arguments.items() if k not in skip}
+
+
 def task_logger() -> Any:
     """The run logger inside a task or flow, a module logger otherwise."""
     try:

@@ -20,6 +20,7 @@ from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
     defender_task,
+    forwarded,
     task_logger,
 )
 
@@ -68,17 +69,9 @@ async def list_incidents(
             return [i.incident_id for i in found]
         ```
     """
+    args = forwarded(locals())
     async with defender_client(credentials, tenant_id) as client:
-        found = await client.incidents.list(
-            updated_since=updated_since,
-            updated_before=updated_before,
-            created_since=created_since,
-            created_before=created_before,
-            status=status,
-            assigned_to=assigned_to,
-            severities=severities,
-            limit=limit,
-        )
+        found = await client.incidents.list(**args)
     task_logger().info("listed %d incidents", len(found))
     return found
 
@@ -141,16 +134,9 @@ async def update_incident(
             )
         ```
     """
+    args = forwarded(locals())
     async with defender_client(credentials, tenant_id) as client:
-        updated = await client.incidents.update(
-            incident_id,
-            status=status,
-            assigned_to=assigned_to,
-            classification=classification,
-            determination=determination,
-            tags=tags,
-            comment=comment,
-        )
+        updated = await client.incidents.update(**args)
     task_logger().info("updated incident %s (status %s)", updated.incident_id, updated.status)
     return updated
 
@@ -216,20 +202,9 @@ async def list_graph_incidents(
             return sum(len(i.alerts) for i in found)
         ```
     """
+    args = forwarded(locals())
     async with defender_client(credentials, tenant_id) as client:
-        found = await client.graph_incidents.list(
-            updated_since=updated_since,
-            updated_before=updated_before,
-            created_since=created_since,
-            created_before=created_before,
-            severity=severity,
-            status=status,
-            assigned_to=assigned_to,
-            classification=classification,
-            expand_alerts=expand_alerts,
-            page_size=page_size,
-            limit=limit,
-        )
+        found = await client.graph_incidents.list(**args)
     task_logger().info("listed %d Graph incidents", len(found))
     return found
 
@@ -290,15 +265,9 @@ async def update_graph_incident(
             )
         ```
     """
+    args = forwarded(locals())
     async with defender_client(credentials, tenant_id) as client:
-        return await client.graph_incidents.update(
-            incident_id,
-            status=status,
-            assigned_to=assigned_to,
-            classification=classification,
-            determination=determination,
-            custom_tags=custom_tags,
-        )
+        return await client.graph_incidents.update(**args)
 
 
 @defender_task(endpoints=("graph.incidents.comment",))
