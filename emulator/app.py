@@ -30,6 +30,7 @@ ROUTE_MODULES = [
     "prefect_defender.emulator.routes.machines",
     "prefect_defender.emulator.routes.graph_incidents",
     "prefect_defender.emulator.routes.identities",
+    "prefect_defender.emulator.routes.identity_protection",
     "prefect_defender.emulator.routes.machine_actions",
     "prefect_defender.emulator.routes.machine_extras",
     "prefect_defender.emulator.routes.alerts",
