@@ -5,10 +5,16 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# the oldest Prefect we support, installed with the pins it needs (constraints/prefect-3.8.8.txt)
+FLOOR       := .venv-prefect-floor
+FLOOR_PINS  := constraints/prefect-3.8.8.txt
+FLOOR_STAMP := $(FLOOR)/.installed-$(shell cat pyproject.toml $(FLOOR_PINS) | cksum | cut -d' ' -f1)
+# what runs on the floor too: the Prefect server checks, and playbooks paused, approved and run
+FLOOR_TESTS := tests/compat tests/flows/test_contain.py
 
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 
-.PHONY: demo test lint typecheck bench docs clean
+.PHONY: demo test test-floor lint typecheck bench docs clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -16,6 +22,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e ".[emulator,dev,docs]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
+
+$(FLOOR_STAMP): pyproject.toml $(FLOOR_PINS)
+	test -x $(FLOOR)/bin/python || $(PYTHON) -m venv $(FLOOR)
+	$(FLOOR)/bin/python -m pip install -q --upgrade pip
+	$(FLOOR)/bin/python -m pip install -q -e ".[emulator,dev]" -c $(FLOOR_PINS)
+	rm -f $(FLOOR)/.installed-*
+	touch $(FLOOR_STAMP)
 
 demo: $(STAMP)
 	$(BIN)/prefect-defender demo
@@ -27,13 +40,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	@mkdir -p .typecheck/prefect_defender
 	@for d in api blocks tasks flows deployments emulator cli; do ln -sfn ../../$$d .typecheck/prefect_defender/$$d; done
-	@ln -sfn ../../package/__init__.py .typecheck/prefect_defender/__init__.py
-	@ln -sfn ../../package/py.typed .typecheck/prefect_defender/py.typed
+	@for f in package/*.py package/py.typed; do ln -sfn ../../$$f .typecheck/prefect_defender/$$(basename $$f); done
 	MYPYPATH=.typecheck $(BIN)/mypy -p prefect_defender
 
-test: lint typecheck
+# Prefect 3.8.8 first (a short run), then the whole suite on what pip resolves today
+test: lint typecheck test-floor
 	./scripts/system-deps.sh
 	$(BIN)/pytest
+
+test-floor: $(FLOOR_STAMP)
+	$(FLOOR)/bin/python -c "import prefect; assert prefect.__version__ == '3.8.8', prefect.__version__"
+	$(FLOOR)/bin/pytest $(FLOOR_TESTS)
 
 bench: $(STAMP)
 	$(BIN)/python -m pip install -q -e ".[bench]"
@@ -45,4 +62,4 @@ docs: $(STAMP)
 	NO_MKDOCS_2_WARNING=1 DISABLE_MKDOCS_2_WARNING=true $(BIN)/mkdocs build --strict
 
 clean:
-	rm -rf $(VENV) .typecheck .demo .emulator
+	rm -rf $(VENV) $(FLOOR) .typecheck .demo .emulator

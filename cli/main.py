@@ -16,6 +16,16 @@ app = typer.Typer(
     add_completion=False,
 )
 emulator_app = typer.Typer(help="The local Entra ID + Defender emulator.", no_args_is_help=True)
+
+
+@app.callback()
+def check_install() -> None:
+    """Warn (on standard error) when Prefect is installed beside a package known to break it."""
+    from prefect_defender.prefect_compat import warn_about_dependencies
+
+    warn_about_dependencies(lambda line: typer.echo(line, err=True))
+
+
 app.add_typer(emulator_app, name="emulator")
 
 #: what the emulator needs beyond the library (the ``emulator`` extra)

@@ -23,8 +23,9 @@ def ensure_source_tree(root: Path = ROOT) -> Path:
     tree = root / ".typecheck" / "prefect_defender"
     tree.mkdir(parents=True, exist_ok=True)
     links = {name: Path("..", "..", name) for name in SUBPACKAGES}
-    links["__init__.py"] = Path("..", "..", "package", "__init__.py")
-    links["py.typed"] = Path("..", "..", "package", "py.typed")
+    for top in sorted((root / "package").iterdir()):  # __init__.py, py.typed, prefect_compat.py
+        if top.suffix in (".py", ".typed"):
+            links[top.name] = Path("..", "..", "package", top.name)
     for name, target in links.items():
         link = tree / name
         if not link.exists():
