@@ -1,27 +1,41 @@
 """Prefect tasks wrapping the Defender APIs, one module per area.
 
-=====================  =========================================================
-module                 area
-=====================  =========================================================
-``incidents``          Defender XDR and Graph incidents
-``alerts``             Defender for Endpoint and Graph alerts
-``hunting``            advanced hunting (Graph, XDR, MDE), IOC hunts, exports
-``machines``           machines: list, find by IP/tag, tags, related data
-``machine_actions``    isolate, release, restrict, scan, collect, quarantine ...
-``action_plans``       machine actions as playbooks take them: plan, guard, request, wait
-``live_response``      live response sessions and library
-``indicators``         custom indicators
-``enrichment``         files, IPs, domains, users
-``investigations``     automated investigations
-``vulnerabilities``    threat and vulnerability management
-``sigma``              Sigma rules converted to KQL and hunted as one batch
-``identities``         accounts: Defender XDR identity actions, Entra ID users, risky users
-``graph_security``     Graph beta: custom detection rules, email remediation
-``generic``            any catalog endpoint by name (validated, paced, typed errors)
-``connectivity``       a tenant's connectivity check (incidents and machines listed)
-``incident_polling``   incidents changed since a tie-safe checkpoint (the poller's read)
-``mssp``               one customer tenant's sweep: a hunting query and an indicator baseline
-=====================  =========================================================
+=========================  =====================================================================
+module                     area
+=========================  =====================================================================
+``incidents``              Defender XDR and Graph incidents
+``alerts``                 Defender for Endpoint alerts (and re-exports ``graph_alerts``)
+``graph_alerts``           Graph security alerts (``alerts_v2``)
+``hunting``                advanced hunting (Graph, XDR, MDE), IOC hunts, exports
+``machines``               machines: list, find by IP/tag, tags, related data
+``machine_actions``        isolate, release, restrict, scan, collect, quarantine ... on one
+                           machine; read, wait for and cancel actions (and re-exports the next two)
+``bulk_actions``           the same actions on many machines, one outcome per machine
+``investigation_packages`` investigation package links and downloads
+``action_fan_out``         the one fan-out every machine action goes through
+``action_plans``           machine actions as playbooks take them: plan, guard, request, wait
+``live_response``          live response sessions and library
+``indicators``             custom indicators
+``enrichment``             files, IPs, domains, users (and re-exports ``batch_enrichment``)
+``batch_enrichment``       many entities enriched in one task
+``investigations``         automated investigations
+``vulnerabilities``        threat and vulnerability management
+``sigma``                  Sigma rules converted to KQL and hunted as one batch
+``identities``             identity accounts, Entra ID users, risky users, sign-ins: the reads
+                           (and re-exports the next three)
+``account_actions``        identity actions on every account of a user, Entra ID fallback
+``entra_user_actions``     Entra ID users disabled/enabled/signed out; risk confirmed/dismissed
+``account_summaries``      each account as a responder sees it before acting
+``graph_security``         Graph beta: custom detection rules, email remediation
+``generic``                any catalog endpoint by name (validated, paced, typed errors)
+``connectivity``           a tenant's connectivity check (incidents and machines listed)
+``incident_polling``       incidents changed since a tie-safe checkpoint (the poller's read)
+``mssp``                   one customer tenant's sweep: a hunting query and an indicator baseline
+=========================  =====================================================================
+
+:data:`AREAS` names the modules whose tasks make up the catalogue; a module that re-exports
+another's tasks (``machine_actions``, ``alerts``, ``enrichment``, ``identities``) stands for it,
+so each task is listed once, under the area its users import it from.
 
 :func:`capability_table` renders the README's capability/permission table from the tasks'
 declared endpoints and the endpoint catalog, so it cannot drift.
