@@ -4,16 +4,14 @@ Validation is strict and happens before anything is sent: every indicator is che
 against type, documented action, expiry in the future, ``Audit`` needs ``generate_alert``), and
 a list with an invalid item raises one ``ValidationError`` naming every bad index, with zero
 requests sent. Playbooks that build indicators from incident entities use
-:func:`indicators_from_entities`, which reports an entity that cannot become an indicator as an
+:func:`indicators_from_entities` (in :mod:`~prefect_defender.tasks.incident_indicators`,
+importable from here too), which reports an entity that cannot become an indicator as an
 outcome of its own instead of raising, so nothing is silently dropped.
 """
 
 from __future__ import annotations
 
-import ipaddress
-from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import (
@@ -23,10 +21,8 @@ from prefect_defender.api.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.indicators import (
     Indicator,
-    IndicatorAction,
     IndicatorInput,
     IndicatorSeverity,
     IndicatorType,
@@ -47,6 +43,7 @@ from prefect_defender.tasks.base import (
     run_bulk,
     task_logger,
 )
+from prefect_defender.tasks.incident_indicators import indicators_from_entities
 
 __all__ = [
     "delete_indicator",
@@ -360,128 +357,3 @@ def _fail_ids(outcomes: dict[str, ItemOutcome], ids: list[str], exc: DefenderErr
         outcomes[i] = ItemOutcome(
             item=i, status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=str(exc)
         )
-
-
-_INTERNAL = tuple(
-    ipaddress.ip_network(n)
-    for n in (
-        "0.0.0.0/8",
-        "10.0.0.0/8",
-        "100.64.0.0/10",
-        "127.0.0.0/8",
-        "169.254.0.0/16",
-        "172.16.0.0/12",
-        "192.168.0.0/16",
-        "::1/128",
-        "fc00::/7",
-        "fe80::/10",
-    )
-)
-
-
-def _internal(value: str) -> bool:
-    try:
-        ip = ipaddress.ip_address(value.strip())
-    except ValueError:
-        return False
-    return any(ip.version == net.version and ip in net for net in _INTERNAL)
-
-
-def indicators_from_entities(
-    incident: Incident,
-    *,
-    action: IndicatorAction | str = IndicatorAction.BLOCK,
-    expires_in: timedelta = timedelta(days=30),
-    kinds: tuple[str, ...] = ("file", "ip", "url", "domain"),
-    title_prefix: str = "prefect-defender",
-    severity: IndicatorSeverity | str = IndicatorSeverity.HIGH,
-    block_internal_ips: bool = False,
-) -> tuple[list[IndicatorInput], list[ItemOutcome]]:
-    """Indicators for an incident's file, IP, URL and domain entities.
-
-    Files become ``FileSha256`` indicators (``FileSha1`` when only the SHA-1 is known), IPs
-    ``IpAddress``, URLs ``Url`` and their host names ``DomainName``; duplicates are merged.
-    Returns the valid indicators and, for every entity that cannot become one, an outcome
-    saying why: ``skipped`` for a private, loopback or link-local IP (blocking those would cut
-    the organisation off from itself, unless ``block_internal_ips``), ``failed`` for a value
-    Defender would refuse. Nothing is sent; pass the first list to :func:`import_indicators`.
-
-    Example:
-        ```python
-        from prefect import flow
-        from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.incidents import get_incident
-        from prefect_defender.tasks.indicators import import_indicators, indicators_from_entities
-
-        @flow
-        async def block_incident_iocs(incident_id: int):
-            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            incident = await get_incident(creds, incident_id)
-            valid, set_aside = indicators_from_entities(incident, action="Block")
-            return await import_indicators(creds, valid), set_aside
-        ```
-    """
-    unknown = set(kinds) - {"file", "ip", "url", "domain"}
-    if unknown:
-        raise ValidationError(f"kinds: unknown kind(s) {sorted(unknown)}", field="kinds")
-    expiry = datetime.now(UTC) + expires_in
-    candidates: list[tuple[str, str, str]] = []  # (type, value, label)
-    for alert in incident.alerts:
-        for e in alert.entities:
-            if "file" in kinds and (e.sha256 or e.sha1):
-                kind = "FileSha256" if e.sha256 else "FileSha1"
-                name = f"file {e.file_name}" if e.file_name else "file"
-                candidates.append((kind, str(e.sha256 or e.sha1), name))
-            if "ip" in kinds and e.ip_address:
-                candidates.append(("IpAddress", e.ip_address, "ip"))
-            if "url" in kinds and e.url:
-                candidates.append(("Url", e.url, "url"))
-            if "domain" in kinds and e.url:
-                host = urlsplit(e.url).hostname
-                if host and not _is_ip(host):
-                    candidates.append(("DomainName", host, "domain"))
-    valid: list[IndicatorInput] = []
-    set_aside: list[ItemOutcome] = []
-    seen: set[tuple[str, str]] = set()
-    description = f"From incident {incident.incident_id}"
-    if incident.incident_name:
-        description += f": {incident.incident_name}"
-    for kind, value, label in candidates:
-        if (kind, value.lower()) in seen:
-            continue
-        seen.add((kind, value.lower()))
-        if kind == "IpAddress" and not block_internal_ips and _internal(value):
-            set_aside.append(
-                ItemOutcome(
-                    item=f"{kind}:{value}",
-                    status=OutcomeStatus.SKIPPED,
-                    reason="private, loopback or link-local address: not blocked",
-                )
-            )
-            continue
-        try:
-            valid.append(
-                IndicatorInput(
-                    value=value,
-                    type=kind,
-                    action=action,
-                    title=f"{title_prefix}: incident {incident.incident_id} {label}",
-                    description=description[:4000],
-                    expiration_time=expiry,
-                    severity=severity,
-                    generate_alert=True if str(action) == IndicatorAction.AUDIT.value else None,
-                )
-            )
-        except (ValidationError, ValueError) as exc:
-            set_aside.append(
-                ItemOutcome(item=f"{kind}:{value}", status=OutcomeStatus.FAILED, reason=str(exc))
-            )
-    return valid, set_aside
-
-
-def _is_ip(host: str) -> bool:
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
