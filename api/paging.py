@@ -12,14 +12,18 @@ Nothing is buffered beyond one page.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.clouds import origin
 from prefect_defender.api.errors import BadRequestError, UnsafeRequestError
 from prefect_defender.api.transport import Transport
 
-__all__ = ["iterate_next_link", "iterate_skip"]
+__all__ = ["as_models", "iterate_next_link", "iterate_skip"]
+
+M = TypeVar("M", bound=BaseModel)
 
 
 def _values(body: Any, ep: Endpoint) -> list[dict[str, Any]]:
@@ -91,3 +95,16 @@ async def iterate_next_link(
                 code="ForeignNextLink",
             )
         body = await transport.request_json(ep, url=link)
+
+
+async def as_models(model: type[M], items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[M]:
+    """Each item of a paginator validated as ``model``, as it arrives.
+
+    Example:
+        ```python
+        async for machine in as_models(Machine, iterate_skip(transport, ep, page_size=100)):
+            ...
+        ```
+    """
+    async for item in items:
+        yield model.model_validate(item)

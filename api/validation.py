@@ -1,4 +1,7 @@
-"""Input checks that run before any request leaves the process.
+"""Input checks that run before any request leaves the process: identifiers here (GUIDs,
+machine ids, hashes, IPs, domains, URLs, user names); plain values (text, choices, lists,
+numbers, queries, models) in :mod:`~prefect_defender.api.value_checks`, re-exported here, the one
+place callers import checks from.
 
 Each checker returns the normalised value or raises
 :class:`~prefect_defender.api.errors.ValidationError` naming the field and what was expected.
@@ -9,20 +12,38 @@ and task parameters.
 from __future__ import annotations
 
 import ipaddress
-import math
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from enum import Enum
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator, BaseModel
-from pydantic import ValidationError as PydanticValidationError
+from pydantic import AfterValidator
 
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.value_checks import (
+    CONTROL_CHARACTERS,
+    MAX_QUERY,
+    check_choice,
+    check_comment,
+    check_int,
+    check_items,
+    check_local_path,
+    check_model,
+    check_number,
+    check_odata_filter,
+    check_query,
+    check_required_text,
+    check_timespan,
+)
+from prefect_defender.api.value_checks import fail as _fail
+from prefect_defender.api.value_checks import text_of as _text
+
+#: control characters refused in text (tab and newline allowed)
+_CONTROL = CONTROL_CHARACTERS
 
 __all__ = [
+    "MAX_QUERY",
     "check_choice",
     "check_comment",
     "check_domain",
@@ -32,6 +53,9 @@ __all__ = [
     "check_ip",
     "check_items",
     "check_machine_id",
+    "check_model",
+    "check_query",
+    "check_required_text",
     "check_sha1",
     "check_sha256",
     "check_upn",
@@ -39,28 +63,16 @@ __all__ = [
     "check_user_ref",
 ]
 
-E = TypeVar("E", bound=Enum)
 
 _HEX = re.compile(r"^[0-9a-fA-F]+$")
 _MACHINE_ID = re.compile(r"^[0-9a-fA-F]{40}$")
 _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,200}$")
 _UPN = re.compile(r"^[A-Za-z0-9._'+\-]{1,113}@(?!-)[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
 _OPAQUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,199}$")
 _SAM = re.compile(r"^[^\"/\\\[\]:;|=,+*?<>@\s]{1,104}$")
 
 HASH_LENGTHS = {"sha1": 40, "sha256": 64, "md5": 32}
-
-
-def _fail(field: str, message: str) -> ValidationError:
-    return ValidationError(f"{field}: {message}", field=field)
-
-
-def _text(value: Any, field: str) -> str:
-    if not isinstance(value, str):
-        raise _fail(field, f"expected a string, got {type(value).__name__}")
-    return value.strip()
 
 
 def check_guid(value: Any, field: str = "id") -> str:
@@ -222,98 +234,6 @@ def check_opaque_id(value: Any, field: str = "id") -> str:
     return text
 
 
-def check_comment(value: Any, field: str = "comment", max_length: int = 4000) -> str:
-    """Free text sent to Defender: no control characters (tab and newline allowed), bounded."""
-    text = _text(value, field)
-    if _CONTROL.search(text):
-        raise _fail(field, "contains control characters")
-    if len(text) > max_length:
-        raise _fail(field, f"is {len(text)} characters long; at most {max_length} are allowed")
-    return text
-
-
-def check_choice(value: Any, enum: type[E], field: str) -> E:
-    """One of ``enum``'s values (exact spelling; the API is case-sensitive)."""
-    if isinstance(value, enum):
-        return value
-    try:
-        return enum(value)
-    except ValueError:
-        allowed = ", ".join(str(m.value) for m in enum)
-        raise _fail(field, f"{str(value)[:60]!r} is not one of: {allowed}") from None
-
-
-def check_items(
-    values: Any, check: Callable[[Any, str], Any], field: str, *, max_items: int | None = None
-) -> list[Any]:
-    """Check every element of a list (each error names its index)."""
-    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
-        raise _fail(field, "expected a list")
-    items = list(values)
-    if max_items is not None and len(items) > max_items:
-        raise _fail(field, f"{len(items)} items given; at most {max_items} are allowed")
-    return [check(v, f"{field}[{i}]") for i, v in enumerate(items)]
-
-
-def check_int(value: Any, field: str, low: int | None = None, high: int | None = None) -> int:
-    """An integer (booleans refused) within ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise _fail(field, f"expected an integer, got {type(value).__name__}")
-    if (low is not None and value < low) or (high is not None and value > high):
-        bounds = f"from {low}" if high is None else f"from {low} to {high}"
-        raise _fail(field, f"{value} is out of range ({bounds})")
-    return value
-
-
-def check_number(
-    value: Any,
-    field: str,
-    low: float | None = None,
-    high: float | None = None,
-    *,
-    positive: bool = False,
-) -> float:
-    """A finite number (booleans refused), ``> 0`` when ``positive``, within ``[low, high]``."""
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise _fail(field, f"expected a finite number, got {str(value)[:40]!r}")
-    if positive and value <= 0:
-        raise _fail(field, f"{value} must be greater than 0")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise _fail(field, f"{value} is out of range ({low} to {high})")
-    return float(value)
-
-
-def check_odata_filter(value: Any, field: str = "odata_filter", max_length: int = 8000) -> str:
-    """A raw OData ``$filter`` expression: non-empty text, no control characters, bounded."""
-    text = _text(value, field)
-    if not text:
-        raise _fail(field, "must not be empty (leave it unset for no filter)")
-    if _CONTROL.search(text):
-        raise _fail(field, "contains control characters")
-    if len(text) > max_length:
-        raise _fail(field, f"is {len(text)} characters long; at most {max_length} are allowed")
-    return text
-
-
-_DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
-
-
-def check_timespan(value: Any, field: str = "timespan") -> str:
-    """An ISO 8601 duration such as ``P7D`` or ``PT12H`` (Graph hunting's ``Timespan``)."""
-    text = _text(value, field)
-    if not _DURATION.match(text):
-        raise _fail(field, f"{text[:40]!r} is not an ISO 8601 duration such as P7D or PT12H")
-    return text
-
-
-def check_local_path(value: Any, field: str = "dest") -> str:
-    """A local file path to write to: non-empty, without NUL."""
-    text = _text(value, field)
-    if not text or "\x00" in text:
-        raise _fail(field, "expected a file path")
-    return text
-
-
 def _annotated(check: Callable[[Any, str], Any]) -> Any:
     return AfterValidator(lambda v: check(v, "value"))
 
@@ -348,24 +268,6 @@ __all__ += [
 ]
 
 
-#: the longest advanced hunting query the client sends (characters)
-MAX_QUERY = 100_000
-
-
-def check_query(query: Any, field: str = "query") -> str:
-    """A KQL query: non-empty, bounded, no control characters other than tab and newline."""
-    if not isinstance(query, str) or not query.strip():
-        raise ValidationError(f"{field}: a non-empty KQL query is required", field=field)
-    if len(query) > MAX_QUERY:
-        raise ValidationError(f"{field}: longer than {MAX_QUERY} characters", field=field)
-    if _CONTROL.search(query):
-        raise ValidationError(f"{field}: contains control characters", field=field)
-    return query
-
-
-__all__ += ["MAX_QUERY", "check_query"]
-
-
 def check_machine_ids(values: Iterable[Any] | None, field: str = "machine_ids") -> list[str]:
     """Every id of a machine list checked before anything is requested (lower-cased)."""
     if values is None:
@@ -376,28 +278,3 @@ def check_machine_ids(values: Iterable[Any] | None, field: str = "machine_ids") 
 
 
 __all__ += ["check_machine_ids"]
-
-
-M = TypeVar("M", bound=BaseModel)
-
-
-def check_model(value: Any, model: type[M], field: str, what: str) -> M:
-    """``value`` as a ``model`` (its dict form, as a Prefect parameter gives it, is read as
-    one); our ``ValidationError`` naming ``field`` and the first problem otherwise.
-
-    Example:
-        >>> check_model({"a": 1}, SomeModel, "plan[0]", "a planned action")  # doctest: +SKIP
-    """
-    if isinstance(value, model):
-        return value
-    try:
-        return model.model_validate(value)
-    except PydanticValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(x) for x in first.get("loc", ())) or "value"
-        raise ValidationError(
-            f"{field}: not {what} ({where}: {first.get('msg', 'invalid')})", field=field
-        ) from None
-
-
-__all__ += ["check_model"]

@@ -23,7 +23,6 @@ from prefect_defender.api.models.alerts import (
     GraphSeverity,
     Severity,
     check_graph_choice,
-    check_triage,
 )
 from prefect_defender.api.models.enrichment import FileInfo
 from prefect_defender.api.models.incidents import (
@@ -35,16 +34,22 @@ from prefect_defender.api.models.incidents import (
 )
 from prefect_defender.api.models.machines import LogonUser, Machine
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_next_link, iterate_skip
+from prefect_defender.api.paging import as_models, iterate_next_link, iterate_skip
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX, graph_top
+from prefect_defender.api.resources.triage import (
+    GRAPH_PAGE_MAX,
+    add_graph_comment,
+    graph_list_params,
+    require_changes,
+    triage_body,
+)
 from prefect_defender.api.validation import (
     check_alert_id,
     check_choice,
-    check_comment,
     check_incident_id,
     check_items,
     check_machine_id,
+    check_required_text,
 )
 
 __all__ = [
@@ -94,13 +99,6 @@ MAX_BATCH = 500
 CATEGORIES = tuple(c.value for c in AlertCategory)
 
 
-def _required(value: Any, field: str, max_length: int = 4000) -> str:
-    text = check_comment(value, field, max_length)
-    if not text:
-        raise ValidationError(f"{field}: required (must not be empty)", field=field)
-    return text
-
-
 def alert_update_body(
     status: AlertStatus | str | None,
     assigned_to: str | None,
@@ -109,21 +107,11 @@ def alert_update_body(
     comment: str | None,
 ) -> dict[str, Any]:
     """The case-sensitive body of an MDE alert update (single or batch)."""
-    body: dict[str, Any] = {}
-    if status is not None:
-        body["status"] = check_choice(status, AlertStatus, "status").value
-    if assigned_to is not None:
-        body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
-    c, d = check_triage(classification, determination)
-    if c is not None:
-        body["classification"] = c
-    if d is not None:
-        body["determination"] = d
+    checked = check_choice(status, AlertStatus, "status") if status is not None else None
+    body = triage_body(checked, assigned_to, classification, determination)
     if comment is not None:
-        body["comment"] = _required(comment, "comment")
-    if not body:
-        raise ValidationError("nothing to update: give at least one field", field="update")
-    return body
+        body["comment"] = check_required_text(comment, "comment")
+    return require_changes(body)
 
 
 def _iso(when: Any, field: str) -> str:
@@ -160,12 +148,14 @@ class AlertsAPI(Resource):
             odata_filter,
             f.eq("status", check_choice(status, AlertStatus, "status")) if status else None,
             f.eq("severity", check_choice(severity, Severity, "severity")) if severity else None,
-            f.eq("category", _required(category, "category", 100)) if category else None,
+            f.eq("category", check_required_text(category, "category", 100)) if category else None,
             f.window("alertCreationTime", created_since, created_before),
             f.ge("lastUpdateTime", updated_since) if updated_since else None,
             f.eq("incidentId", check_incident_id(incident_id)) if incident_id is not None else None,
-            f.eq("assignedTo", _required(assigned_to, "assigned_to", 256)) if assigned_to else None,
-            f.eq("detectionSource", _required(detection_source, "detection_source", 100))
+            f.eq("assignedTo", check_required_text(assigned_to, "assigned_to", 256))
+            if assigned_to
+            else None,
+            f.eq("detectionSource", check_required_text(detection_source, "detection_source", 100))
             if detection_source
             else None,
         )
@@ -176,14 +166,15 @@ class AlertsAPI(Resource):
             params["$filter"] = expr
         if expand_evidence:
             params["$expand"] = "evidence"
-        return self._models(
+        return as_models(
+            Alert,
             iterate_skip(
                 self.transport,
                 endpoint("mde.alerts.list"),
                 page_size=min(page_size, MDE_ALERTS_MAX_TOP),
                 params=params or None,
                 limit=limit,
-            )
+            ),
         )
 
     async def list(self, **kw: Any) -> builtins.list[Alert]:
@@ -256,12 +247,12 @@ class AlertsAPI(Resource):
             report_id = str(report_id)
         body = {
             "eventTime": _iso(event_time, "event_time"),
-            "reportId": _required(report_id, "report_id", 200),
+            "reportId": check_required_text(report_id, "report_id", 200),
             "machineId": check_machine_id(machine_id),
             "severity": check_choice(severity, AlertSeverity, "severity").value,
-            "title": _required(title, "title", 1000),
-            "description": _required(description, "description"),
-            "recommendedAction": _required(recommended_action, "recommended_action"),
+            "title": check_required_text(title, "title", 1000),
+            "description": check_required_text(description, "description"),
+            "recommendedAction": check_required_text(recommended_action, "recommended_action"),
             "category": check_choice(category, AlertCategory, "category").value,
         }
         data = await self.transport.request_json(
@@ -330,11 +321,6 @@ class AlertsAPI(Resource):
                 errors[rel.value] = exc.to_dict()
         return AlertRelated(**out, errors=errors)
 
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Alert]:
-        async for item in items:
-            yield Alert.model_validate(item)
-
 
 class GraphAlertsAPI(Resource):
     """Graph security alerts (``alerts_v2``); evidence is always included."""
@@ -370,21 +356,21 @@ class GraphAlertsAPI(Resource):
             )
             if classification
             else None,
-            f.eq("serviceSource", _required(service_source, "service_source", 100))
+            f.eq("serviceSource", check_required_text(service_source, "service_source", 100))
             if service_source
             else None,
-            f.eq("assignedTo", _required(assigned_to, "assigned_to", 256)) if assigned_to else None,
+            f.eq("assignedTo", check_required_text(assigned_to, "assigned_to", 256))
+            if assigned_to
+            else None,
             f.window("createdDateTime", created_since, created_before),
             f.ge("lastUpdateDateTime", updated_since) if updated_since else None,
         )
-        params: dict[str, Any] = {}
-        if expr:
-            params["$filter"] = expr
-        params["$top"] = graph_top(page_size, limit)
-        return self._models(
+        params = graph_list_params(expr, page_size, limit)
+        return as_models(
+            GraphAlert,
             iterate_next_link(
                 self.transport, endpoint("graph.alerts.list"), params=params, limit=limit
-            )
+            ),
         )
 
     async def list(self, **kw: Any) -> builtins.list[GraphAlert]:
@@ -409,18 +395,10 @@ class GraphAlertsAPI(Resource):
     ) -> GraphAlert:
         """Update status, owner, classification or determination (camelCase values)."""
         aid = check_alert_id(alert_id)
-        body: dict[str, Any] = {}
-        if status is not None:
-            body["status"] = check_graph_choice(status, GraphAlertStatus, "status").value
-        if assigned_to is not None:
-            body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
-        c, d = check_triage(classification, determination, graph=True)
-        if c is not None:
-            body["classification"] = c
-        if d is not None:
-            body["determination"] = d
-        if not body:
-            raise ValidationError("nothing to update: give at least one field", field="update")
+        st = check_graph_choice(status, GraphAlertStatus, "status") if status is not None else None
+        body = require_changes(
+            triage_body(st, assigned_to, classification, determination, graph=True)
+        )
         data = await self.transport.request_json(
             endpoint("graph.alerts.update"), path_params={"id": aid}, json=body
         )
@@ -429,18 +407,4 @@ class GraphAlertsAPI(Resource):
     async def comment(self, alert_id: str, comment: str) -> builtins.list[GraphComment]:
         """Add a comment; returns every comment of the alert."""
         aid = check_alert_id(alert_id)
-        data = await self.transport.request_json(
-            endpoint("graph.alerts.comment"),
-            path_params={"id": aid},
-            json={
-                "@odata.type": "microsoft.graph.security.alertComment",
-                "comment": _required(comment, "comment"),
-            },
-            idempotent=False,
-        )
-        return [GraphComment.model_validate(c) for c in data.get("value", [])]
-
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[GraphAlert]:
-        async for item in items:
-            yield GraphAlert.model_validate(item)
+        return await add_graph_comment(self.transport, "graph.alerts.comment", aid, comment)

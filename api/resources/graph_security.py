@@ -41,7 +41,7 @@ from prefect_defender.api.models.graph_security import (
     EmailRemediationRequest,
     check_rule_id,
 )
-from prefect_defender.api.paging import iterate_next_link
+from prefect_defender.api.paging import as_models, iterate_next_link
 from prefect_defender.api.resources.base import Resource
 
 __all__ = [
@@ -133,13 +133,14 @@ class DetectionRulesAPI(_BetaResource):
             raise ValidationError("limit: must not be negative", field="limit")
         if limit == 0:
             return _nothing()
-        return self._models(
+        return as_models(
+            DetectionRule,
             iterate_next_link(
                 self.transport,
                 endpoint("graph.detection_rules.list"),
                 params=params or None,
                 limit=limit,
-            )
+            ),
         )
 
     async def list(self, **kw: Any) -> builtins.list[DetectionRule]:
@@ -189,11 +190,6 @@ class DetectionRulesAPI(_BetaResource):
         await self.transport.request(
             endpoint("graph.detection_rules.delete"), path_params={"id": rid}
         )
-
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[DetectionRule]:
-        async for item in items:
-            yield DetectionRule.model_validate(item)
 
 
 class AnalyzedEmailsAPI(_BetaResource):

@@ -43,7 +43,7 @@ from prefect_defender.api.models.identities import (
     SignIn,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_next_link
+from prefect_defender.api.paging import as_models, iterate_next_link
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_choice,
@@ -102,13 +102,14 @@ class IdentityAccountsAPI(Resource):
     ) -> AsyncIterator[IdentityAccount]:
         """Every identity account (``@odata.nextLink`` followed to the end)."""
         params = {"$filter": check_odata_filter(odata_filter)} if odata_filter else None
-        return self._models(
+        return as_models(
+            IdentityAccount,
             iterate_next_link(
                 self.transport,
                 endpoint("graph.identity_accounts.list"),
                 params=params,
                 limit=_limit(limit),
-            )
+            ),
         )
 
     async def list(self, **kw: Any) -> builtins.list[IdentityAccount]:
@@ -183,11 +184,6 @@ class IdentityAccountsAPI(Resource):
             idempotent=True,  # each action sets a state; sending it twice leaves the same state
         )
         return InvokeActionResult.model_validate(body or {})
-
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[IdentityAccount]:
-        async for item in items:
-            yield IdentityAccount.model_validate(item)
 
 
 class EntraUsersAPI(Resource):
@@ -268,13 +264,14 @@ class RiskyUsersAPI(Resource):
                 )
             parts.append(_RISK_FILTER.eq("riskState", risk_state))
         flt = ODataFilter.and_(*parts)
-        return self._models(
+        return as_models(
+            RiskyUser,
             iterate_next_link(
                 self.transport,
                 endpoint("graph.risky_users.list"),
                 params={"$filter": flt} if flt else None,
                 limit=_limit(limit),
-            )
+            ),
         )
 
     async def list(self, **kw: Any) -> builtins.list[RiskyUser]:
@@ -306,11 +303,6 @@ class RiskyUsersAPI(Resource):
                 endpoint(name), json={"userIds": ids[start : start + MAX_USER_IDS]}, idempotent=True
             )
 
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[RiskyUser]:
-        async for item in items:
-            yield RiskyUser.model_validate(item)
-
 
 def _user_filter(user: str | None) -> str | None:
     if user is None:
@@ -340,7 +332,7 @@ class SignInsAPI(Resource):
         params: dict[str, Any] = {"$orderby": "createdDateTime desc"}
         if flt:
             params["$filter"] = flt
-        return _typed(
+        return as_models(
             SignIn,
             iterate_next_link(
                 self.transport, endpoint("graph.sign_ins.list"), params=params, limit=_limit(limit)
@@ -360,7 +352,7 @@ class RiskDetectionsAPI(Resource):
     ) -> AsyncIterator[RiskDetection]:
         """Risk detections, optionally of one user (object id or UPN)."""
         flt = _user_filter(user)
-        return _typed(
+        return as_models(
             RiskDetection,
             iterate_next_link(
                 self.transport,
@@ -399,7 +391,7 @@ class HealthIssuesAPI(Resource):
                 )
             parts.append(_HEALTH_FILTER.eq(name, value))
         flt = ODataFilter.and_(*parts)
-        return _typed(
+        return as_models(
             HealthIssue,
             iterate_next_link(
                 self.transport,
@@ -412,8 +404,3 @@ class HealthIssuesAPI(Resource):
     async def list(self, **kw: Any) -> builtins.list[HealthIssue]:
         """All of :meth:`iterate` as a list."""
         return [h async for h in self.iterate(**kw)]
-
-
-async def _typed(model: Any, items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Any]:
-    async for item in items:
-        yield model.model_validate(item)

@@ -21,13 +21,26 @@ from prefect_defender.api.models.alerts import (
     IncidentStatus,
     Severity,
     check_graph_choice,
-    check_triage,
 )
 from prefect_defender.api.models.incidents import GraphComment, GraphIncident, Incident
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_next_link, iterate_skip
+from prefect_defender.api.paging import as_models, iterate_next_link, iterate_skip
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.validation import check_choice, check_comment, check_incident_id
+from prefect_defender.api.resources.triage import (
+    GRAPH_PAGE_MAX,
+    add_graph_comment,
+    check_page_size,
+    graph_list_params,
+    graph_top,
+    require_changes,
+    triage_body,
+)
+from prefect_defender.api.validation import (
+    check_choice,
+    check_comment,
+    check_incident_id,
+    check_required_text,
+)
 
 __all__ = [
     "GRAPH_INCIDENT_FILTERS",
@@ -56,28 +69,6 @@ GRAPH_INCIDENT_FILTERS = ODataFilter(
 XDR_INCIDENTS_MAX_TOP = 100
 #: tags per incident: no documented maximum; a generous bound keeps requests sane
 MAX_TAGS = 50
-
-
-#: the page size asked of Graph security lists (incidents, alerts_v2). Microsoft's list pages
-#: document ``$top`` without a maximum and answer pages of 50 without it; the Graph security API
-#: is reported to clamp larger values to 1,000 (elastic/integrations#20234), so 1,000 is the
-#: largest page worth asking for: 10 requests for 10,000 incidents instead of 200.
-GRAPH_PAGE_MAX = 1000
-
-
-def _page_size(value: int, maximum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValidationError("page_size: a positive integer", field="page_size")
-    return min(value, maximum)
-
-
-def graph_top(page_size: int, limit: int | None) -> int:
-    """``$top`` of a Graph security list: the page size (at most :data:`GRAPH_PAGE_MAX`), no
-    more than ``limit`` when fewer items are wanted."""
-    size = _page_size(page_size, GRAPH_PAGE_MAX)
-    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
-        size = min(size, limit)
-    return size
 
 
 def check_severities(values: Iterable[Any] | None) -> set[Severity]:
@@ -123,7 +114,7 @@ class IncidentsAPI(Resource):
             else None,
         )
         wanted = check_severities(severities)
-        size = _page_size(page_size, XDR_INCIDENTS_MAX_TOP)
+        size = check_page_size(page_size, XDR_INCIDENTS_MAX_TOP)
         if limit is not None and limit < 0:
             raise ValidationError("limit: must not be negative", field="limit")
         return self._models(
@@ -166,22 +157,13 @@ class IncidentsAPI(Resource):
         ``tags`` replaces the incident's tags. A determination needs its classification.
         """
         iid = check_incident_id(incident_id)
-        body: dict[str, Any] = {}
-        if status is not None:
-            body["status"] = check_choice(status, IncidentStatus, "status").value
-        if assigned_to is not None:
-            body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
-        c, d = check_triage(classification, determination)
-        if c is not None:
-            body["classification"] = c
-        if d is not None:
-            body["determination"] = d
+        checked = check_choice(status, IncidentStatus, "status") if status is not None else None
+        body = triage_body(checked, assigned_to, classification, determination)
         if tags is not None:
             body["tags"] = _tags(tags)
         if comment is not None:
-            body["comment"] = _required(comment, "comment")
-        if not body:
-            raise ValidationError("nothing to update: give at least one field", field="update")
+            body["comment"] = check_required_text(comment, "comment")
+        require_changes(body)
         data = await self.transport.request_json(
             endpoint("xdr.incidents.update"),
             path_params={"id": iid},
@@ -197,7 +179,7 @@ class IncidentsAPI(Resource):
         data = await self.transport.request_json(
             endpoint("xdr.incidents.update"),
             path_params={"id": iid},
-            json={"comment": _required(comment, "comment")},
+            json={"comment": check_required_text(comment, "comment")},
             idempotent=False,  # a repeated PATCH would add the comment twice
         )
         return Incident.model_validate(data)
@@ -260,16 +242,13 @@ class GraphIncidentsAPI(Resource):
             if classification
             else None,
         )
-        params: dict[str, Any] = {}
-        if expr:
-            params["$filter"] = expr
-        if expand_alerts:
-            params["$expand"] = "alerts"
-        params["$top"] = graph_top(page_size, limit)
-        return self._models(
+        more = {"$expand": "alerts"} if expand_alerts else {}
+        params = graph_list_params(expr, page_size, limit, **more)
+        return as_models(
+            GraphIncident,
             iterate_next_link(
                 self.transport, endpoint("graph.incidents.list"), params=params, limit=limit
-            )
+            ),
         )
 
     async def list(self, **kw: Any) -> builtins.list[GraphIncident]:
@@ -298,27 +277,20 @@ class GraphIncidentsAPI(Resource):
     ) -> GraphIncident:
         """Update a Graph incident (camelCase values; PascalCase is converted)."""
         iid = check_incident_id(incident_id)
-        body: dict[str, Any] = {}
-        if status is not None:
-            st = check_graph_choice(status, GraphIncidentStatus, "status")
-            if st is GraphIncidentStatus.AWAITING_ACTION:
-                # listed on the resource page only; the PATCH page does not offer it
-                raise ValidationError(
-                    "status: awaitingAction is set by Microsoft and cannot be sent",
-                    field="status",
-                )
-            body["status"] = st.value
-        if assigned_to is not None:
-            body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
-        c, d = check_triage(classification, determination, graph=True)
-        if c is not None:
-            body["classification"] = c
-        if d is not None:
-            body["determination"] = d
+        st = (
+            check_graph_choice(status, GraphIncidentStatus, "status")
+            if status is not None
+            else None
+        )
+        if st is GraphIncidentStatus.AWAITING_ACTION:
+            # listed on the resource page only; the PATCH page does not offer it
+            raise ValidationError(
+                "status: awaitingAction is set by Microsoft and cannot be sent", field="status"
+            )
+        body = triage_body(st, assigned_to, classification, determination, graph=True)
         if custom_tags is not None:
             body["customTags"] = _tags(custom_tags, "custom_tags")
-        if not body:
-            raise ValidationError("nothing to update: give at least one field", field="update")
+        require_changes(body)
         data = await self.transport.request_json(
             endpoint("graph.incidents.update"), path_params={"id": iid}, json=body
         )
@@ -327,28 +299,7 @@ class GraphIncidentsAPI(Resource):
     async def comment(self, incident_id: int | str, comment: str) -> builtins.list[GraphComment]:
         """Add a comment; returns every comment of the incident."""
         iid = check_incident_id(incident_id)
-        data = await self.transport.request_json(
-            endpoint("graph.incidents.comment"),
-            path_params={"id": iid},
-            json={
-                "@odata.type": "microsoft.graph.security.alertComment",
-                "comment": _required(comment, "comment"),
-            },
-            idempotent=False,
-        )
-        return [GraphComment.model_validate(c) for c in data.get("value", [])]
-
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[GraphIncident]:
-        async for item in items:
-            yield GraphIncident.model_validate(item)
-
-
-def _required(value: Any, field: str, max_length: int = 4000) -> str:
-    text = check_comment(value, field, max_length)
-    if not text:
-        raise ValidationError(f"{field}: must not be empty", field=field)
-    return text
+        return await add_graph_comment(self.transport, "graph.incidents.comment", iid, comment)
 
 
 def _tags(tags: Any, field: str = "tags") -> list[str]:
@@ -357,4 +308,4 @@ def _tags(tags: Any, field: str = "tags") -> list[str]:
     items = list(tags)
     if len(items) > MAX_TAGS:
         raise ValidationError(f"{field}: at most {MAX_TAGS} tags", field=field)
-    return [_required(t, f"{field}[{i}]", 200) for i, t in enumerate(items)]
+    return [check_required_text(t, f"{field}[{i}]", 200) for i, t in enumerate(items)]

@@ -30,7 +30,7 @@ from prefect_defender.api.models.indicators import (
     coerce_indicators,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_skip
+from prefect_defender.api.paging import as_models, iterate_skip
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import check_choice
 
@@ -235,14 +235,15 @@ class IndicatorsAPI(Resource):
             else None,
             f.eq("createdBy", created_by) if created_by else None,
         )
-        return self._models(
+        return as_models(
+            Indicator,
             iterate_skip(
                 self.transport,
                 endpoint("mde.indicators.list"),
                 page_size=page_size,
                 params={"$filter": expr} if expr else None,
                 limit=limit,
-            )
+            ),
         )
 
     async def list(self, **kw: Any) -> builtins.list[Indicator]:
@@ -271,8 +272,3 @@ class IndicatorsAPI(Resource):
         await self.transport.request(
             endpoint("mde.indicators.batch_delete"), json={"IndicatorIds": ids}, idempotent=True
         )
-
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Indicator]:
-        async for item in items:
-            yield Indicator.model_validate(item)

@@ -43,7 +43,7 @@ from prefect_defender.api.models.machine_actions import (
     MachineAction,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_skip
+from prefect_defender.api.paging import as_models, iterate_skip
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_choice,
@@ -245,14 +245,15 @@ class MachineActionsAPI(Resource):
     ) -> AsyncIterator[MachineAction]:
         """Machine actions matching ``odata_filter`` (newest first)."""
         params = {"$filter": odata_filter} if odata_filter else None
-        return self._models(
+        return as_models(
+            MachineAction,
             iterate_skip(
                 self.transport,
                 endpoint("mde.actions.list"),
                 page_size=page_size,
                 params=params,
                 limit=limit,
-            )
+            ),
         )
 
     async def list(
@@ -407,11 +408,6 @@ class MachineActionsAPI(Resource):
         """Download a completed investigation package (without the bearer token)."""
         url = await self.package_uri(action_id)
         return await self.transport.download(url, Path(dest))
-
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[MachineAction]:
-        async for item in items:
-            yield MachineAction.model_validate(item)
 
 
 def _has_ref(action: MachineAction, ref: str) -> bool:

@@ -20,7 +20,7 @@ from prefect_defender.api.models.machines import (
     TagAction,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_skip
+from prefect_defender.api.paging import as_models, iterate_skip
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_choice,
@@ -71,14 +71,15 @@ class MachinesAPI(Resource):
     ) -> AsyncIterator[Machine]:
         """Every machine matching ``odata_filter``, paged with ``$top``/``$skip``."""
         params = {"$filter": odata_filter} if odata_filter else None
-        return self._models(
+        return as_models(
+            Machine,
             iterate_skip(
                 self.transport,
                 endpoint("mde.machines.list"),
                 page_size=min(page_size, MACHINES_MAX_TOP),
                 params=params,
                 limit=limit,
-            )
+            ),
         )
 
     @staticmethod
@@ -143,11 +144,6 @@ class MachinesAPI(Resource):
             endpoint("mde.machines.get"), path_params={"id": key}
         )
         return Machine.model_validate(body)
-
-    @staticmethod
-    async def _models(items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[Machine]:
-        async for item in items:
-            yield Machine.model_validate(item)
 
     async def find_by_ip(
         self, ip: str, timestamp: datetime | str | None = None

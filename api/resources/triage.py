@@ -1,0 +1,106 @@
+"""What alert and incident resources share: the triage fields of an update (status, owner,
+classification, determination), a Graph comment, and the ``$top`` of a Graph security list.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Any
+
+from prefect_defender.api.catalog import endpoint
+from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.models.alerts import check_triage
+from prefect_defender.api.models.incidents import GraphComment
+from prefect_defender.api.transport import Transport
+from prefect_defender.api.validation import check_comment, check_required_text
+
+__all__ = [
+    "GRAPH_PAGE_MAX",
+    "add_graph_comment",
+    "check_page_size",
+    "graph_list_params",
+    "graph_top",
+    "require_changes",
+    "triage_body",
+]
+
+#: the page size asked of Graph security lists (incidents, alerts_v2). Microsoft's list pages
+#: document ``$top`` without a maximum and answer pages of 50 without it; the Graph security API
+#: is reported to clamp larger values to 1,000 (elastic/integrations#20234), so 1,000 is the
+#: largest page worth asking for: 10 requests for 10,000 incidents instead of 200.
+GRAPH_PAGE_MAX = 1000
+
+
+def check_page_size(value: int, maximum: int) -> int:
+    """A positive page size, at most ``maximum``."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ValidationError("page_size: a positive integer", field="page_size")
+    return min(value, maximum)
+
+
+def graph_top(page_size: int, limit: int | None) -> int:
+    """``$top`` of a Graph security list: the page size (at most :data:`GRAPH_PAGE_MAX`), no
+    more than ``limit`` when fewer items are wanted."""
+    size = check_page_size(page_size, GRAPH_PAGE_MAX)
+    if isinstance(limit, int) and not isinstance(limit, bool) and limit > 0:
+        size = min(size, limit)
+    return size
+
+
+def graph_list_params(
+    odata_filter: str | None, page_size: int, limit: int | None, **more: str
+) -> dict[str, Any]:
+    """The query of a Graph security list: ``$filter`` (if any), ``more`` (``$expand``...),
+    then ``$top`` from :func:`graph_top`."""
+    params: dict[str, Any] = {"$filter": odata_filter} if odata_filter else {}
+    params.update(more)
+    params["$top"] = graph_top(page_size, limit)
+    return params
+
+
+def triage_body(
+    status: Enum | None,
+    assigned_to: Any,
+    classification: Any,
+    determination: Any,
+    *,
+    graph: bool = False,
+) -> dict[str, Any]:
+    """The triage fields of an alert or incident update, in the API's spelling: ``status`` (an
+    already checked member), ``assignedTo``, ``classification`` and ``determination`` (checked
+    as a pair by :func:`~prefect_defender.api.models.alerts.check_triage`); unset ones left out.
+    """
+    body: dict[str, Any] = {}
+    if status is not None:
+        body["status"] = status.value
+    if assigned_to is not None:
+        body["assignedTo"] = check_comment(assigned_to, "assigned_to", 256)
+    c, d = check_triage(classification, determination, graph=graph)
+    if c is not None:
+        body["classification"] = c
+    if d is not None:
+        body["determination"] = d
+    return body
+
+
+def require_changes(body: dict[str, Any]) -> dict[str, Any]:
+    """``body``, unless it is empty (an update must change something)."""
+    if not body:
+        raise ValidationError("nothing to update: give at least one field", field="update")
+    return body
+
+
+async def add_graph_comment(
+    transport: Transport, endpoint_name: str, item_id: str | int, comment: Any
+) -> list[GraphComment]:
+    """POST a Graph security ``alertComment`` to an alert or incident; every comment it has."""
+    data = await transport.request_json(
+        endpoint(endpoint_name),
+        path_params={"id": item_id},
+        json={
+            "@odata.type": "microsoft.graph.security.alertComment",
+            "comment": check_required_text(comment, "comment"),
+        },
+        idempotent=False,
+    )
+    return [GraphComment.model_validate(c) for c in data.get("value", [])]
