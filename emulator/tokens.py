@@ -82,12 +82,22 @@ def decode_token(state: EmulatorState, token: str) -> dict[str, Any] | None:
     return claims
 
 
-def unverified_header(token: str) -> dict[str, Any]:
-    """The JOSE header of a compact JWT (no verification)."""
+def _unverified_part(token: str, index: int) -> dict[str, Any]:
+    """The JSON object at ``index`` of a compact JWT (0 header, 1 claims), not verified."""
     try:
-        head = token.split(".")[0]
-        head += "=" * (-len(head) % 4)
-        value = json.loads(base64.urlsafe_b64decode(head))
+        part = token.split(".")[index]
+        part += "=" * (-len(part) % 4)
+        value = json.loads(base64.urlsafe_b64decode(part))
         return value if isinstance(value, dict) else {}
     except (ValueError, IndexError):
         return {}
+
+
+def unverified_header(token: str) -> dict[str, Any]:
+    """The JOSE header of a compact JWT (no verification)."""
+    return _unverified_part(token, 0)
+
+
+def unverified_claims(token: str) -> dict[str, Any]:
+    """The claims of a compact JWT (no verification)."""
+    return _unverified_part(token, 1)

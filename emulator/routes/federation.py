@@ -35,8 +35,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from prefect_defender.emulator.routes.entra_protocol import aad_error
 from prefect_defender.emulator.state import App, EmulatorState
-from prefect_defender.emulator.tokens import b64url, unverified_header
+from prefect_defender.emulator.tokens import b64url, unverified_claims, unverified_header
 
 __all__ = ["DEFAULT_FEDERATED_CREDENTIALS", "TOKEN_EXCHANGE_AUDIENCE", "check", "is_federated"]
 
@@ -97,42 +98,16 @@ def _credentials(state: EmulatorState, app: App, base: str) -> list[dict[str, An
     return out
 
 
-def _unverified_claims(token: str) -> dict[str, Any]:
-    try:
-        body = token.split(".")[1]
-        body += "=" * (-len(body) % 4)
-        import base64
-
-        value = json.loads(base64.urlsafe_b64decode(body))
-        return value if isinstance(value, dict) else {}
-    except (ValueError, IndexError):
-        return {}
-
-
 def is_federated(app: App, form: dict[str, str]) -> bool:
     """True when the request carries an assertion issued by someone other than the app."""
     assertion = form.get("client_assertion")
     if not assertion:
         return False
-    return _unverified_claims(assertion).get("iss") != app.client_id
+    return unverified_claims(assertion).get("iss") != app.client_id
 
 
 def _err(code: int, description: str, status: int = 401) -> JSONResponse:
-    now = datetime.now(UTC).strftime("%Y-%m-%d %H:%M:%SZ")
-    trace, corr = str(uuid.uuid4()), str(uuid.uuid4())
-    return JSONResponse(
-        {
-            "error": "invalid_client",
-            "error_description": f"AADSTS{code}: {description} Trace ID: {trace} Correlation "
-            f"ID: {corr} Timestamp: {now}",
-            "error_codes": [code],
-            "timestamp": now,
-            "trace_id": trace,
-            "correlation_id": corr,
-            "error_uri": _DOCS,
-        },
-        status_code=status,
-    )
+    return aad_error(status, "invalid_client", code, description, {"error_uri": _DOCS})
 
 
 def check(state: EmulatorState, app: App, form: dict[str, str], base: str) -> JSONResponse | None:
@@ -145,7 +120,7 @@ def check(state: EmulatorState, app: App, form: dict[str, str], base: str) -> JS
             "type:jwt-bearer'.",
             400,
         )
-    claims = _unverified_claims(assertion)
+    claims = unverified_claims(assertion)
     iss, sub, aud = claims.get("iss"), claims.get("sub"), claims.get("aud")
     fics = _credentials(state, app, base)
     hint = "Please check your federated identity credential Subject, Audience and Issuer against "
