@@ -89,6 +89,28 @@ def _description(incident: Incident) -> str:
     return text[:4000]
 
 
+def _indicator(
+    incident: Incident,
+    kind: str,
+    value: str,
+    title: str,
+    action: IndicatorAction | str,
+    expiry: datetime,
+    severity: IndicatorSeverity | str,
+) -> IndicatorInput:
+    """One entity's indicator (``ValidationError`` for a value Defender would refuse)."""
+    return IndicatorInput(
+        value=value,
+        type=kind,
+        action=action,
+        title=title,
+        description=_description(incident),
+        expiration_time=expiry,
+        severity=severity,
+        generate_alert=True if str(action) == IndicatorAction.AUDIT.value else None,
+    )
+
+
 def indicators_from_entities(
     incident: Incident,
     *,
@@ -135,19 +157,9 @@ def indicators_from_entities(
             reason = "private, loopback or link-local address: not blocked"
             set_aside.append(ItemOutcome(item=item, status=OutcomeStatus.SKIPPED, reason=reason))
             continue
+        title = f"{title_prefix}: incident {incident.incident_id} {label}"
         try:
-            valid.append(
-                IndicatorInput(
-                    value=value,
-                    type=kind,
-                    action=action,
-                    title=f"{title_prefix}: incident {incident.incident_id} {label}",
-                    description=_description(incident),
-                    expiration_time=expiry,
-                    severity=severity,
-                    generate_alert=True if str(action) == IndicatorAction.AUDIT.value else None,
-                )
-            )
+            valid.append(_indicator(incident, kind, value, title, action, expiry, severity))
         except (ValidationError, ValueError) as exc:
             set_aside.append(ItemOutcome(item=item, status=OutcomeStatus.FAILED, reason=str(exc)))
     return valid, set_aside
