@@ -3,8 +3,9 @@
 :class:`OutcomeMessage` holds the facts (playbook, state, tenant, incident, outcome counts, what
 was done, failed items, links) and renders them as a subject and a plain-text body;
 :func:`build_message` gathers them from the run's parameters, final state and the reports its
-``write_report`` calls kept (:class:`Report`). Sending is :mod:`.notification_delivery`'s, the
-flow hook :mod:`.notify`'s.
+``write_report`` calls kept (:class:`Report`). Sending is in
+:mod:`prefect_defender.flows.notification_delivery`, the flow hook in
+:mod:`prefect_defender.flows.notify`.
 """
 
 from __future__ import annotations

@@ -128,7 +128,8 @@ def indicators_from_entities(
     Returns the valid indicators and, for every entity that cannot become one, an outcome
     saying why: ``skipped`` for a private, loopback or link-local IP (blocking those would cut
     the organisation off from itself, unless ``block_internal_ips``), ``failed`` for a value
-    Defender would refuse. Nothing is sent; pass the first list to :func:`import_indicators`.
+    Defender would refuse. Nothing is sent; pass the first list to
+    :func:`~prefect_defender.tasks.indicators.import_indicators`.
 
     Example:
         ```python
