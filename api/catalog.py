@@ -59,28 +59,39 @@ _TI = ("Ti.ReadWrite", "Ti.ReadWrite.All")
 _TI_D = ("Ti.ReadWrite",)
 
 
-def _mde(
-    name: str,
-    method: str,
-    path: str,
-    app: tuple[str, ...],
-    dele: tuple[str, ...],
-    doc: str,
-    family: str = "mde",
-) -> Endpoint:
-    return Endpoint(name, method, path, Surface.MDE, app, dele, family, _MDE_DOC + doc)
+@dataclass(frozen=True)
+class _DefenderEntries:
+    """Writes the catalog entries of one Defender surface (MDE or XDR): its docs root and its
+    default rate-limit family, so each entry states only what is its own."""
+
+    surface: Surface
+    doc_root: str
+    default_family: str
+
+    def __call__(
+        self,
+        name: str,
+        method: str,
+        path: str,
+        app: tuple[str, ...],
+        dele: tuple[str, ...],
+        doc: str,
+        family: str | None = None,
+    ) -> Endpoint:
+        return Endpoint(
+            name,
+            method,
+            path,
+            self.surface,
+            app,
+            dele,
+            family or self.default_family,
+            self.doc_root + doc,
+        )
 
 
-def _xdr(
-    name: str,
-    method: str,
-    path: str,
-    app: tuple[str, ...],
-    dele: tuple[str, ...],
-    doc: str,
-    family: str = "xdr_incidents",
-) -> Endpoint:
-    return Endpoint(name, method, path, Surface.XDR, app, dele, family, _XDR_DOC + doc)
+_mde = _DefenderEntries(Surface.MDE, _MDE_DOC, "mde")
+_xdr = _DefenderEntries(Surface.XDR, _XDR_DOC, "xdr_incidents")
 
 
 def _graph(

@@ -62,6 +62,16 @@ class _Reader:
             raise ValueError(f"malformed JSON: expected {char!r}, found {got or 'end'!r}")
         self.pos += 1
 
+    def comma_or(self, close: str) -> bool:
+        """Step past the ``,`` or ``close`` after an item; True when it was ``close``."""
+        nxt = self.peek()
+        self.pos += 1
+        if nxt == close:
+            return True
+        if nxt != ",":
+            raise ValueError(f"malformed JSON: expected ',' or '{close}', found {nxt!r}")
+        return False
+
     def value(self) -> Any:
         """Decode the next JSON value, reading more until it is complete."""
         self.peek()
@@ -103,17 +113,9 @@ def iter_object(
             else:
                 while True:
                     yield key, r.value()
-                    nxt = r.peek()
-                    r.pos += 1
-                    if nxt == "]":
+                    if r.comma_or(close="]"):
                         break
-                    if nxt != ",":
-                        raise ValueError(f"malformed JSON: expected ',' or ']', found {nxt!r}")
         else:
             yield key, r.value()
-        nxt = r.peek()
-        r.pos += 1
-        if nxt == "}":
+        if r.comma_or(close="}"):
             return
-        if nxt != ",":
-            raise ValueError(f"malformed JSON: expected ',' or '}}', found {nxt!r}")

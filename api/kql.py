@@ -16,9 +16,10 @@ Examples:
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation import (
@@ -131,6 +132,24 @@ class IocQuery:
     def _since(lookback_days: int) -> str:
         return f"| where Timestamp > ago({kql_int(int(lookback_days), 'lookback_days')}d)"
 
+    @staticmethod
+    def _checked(
+        values: str | Sequence[str], check: Callable[[Any, str], str], field: str
+    ) -> list[str]:
+        """One value or several, each checked (an error names ``field[i]``)."""
+        items = [values] if isinstance(values, str) else list(values)
+        return [check(v, f"{field}[{i}]") for i, v in enumerate(items)]
+
+    @classmethod
+    def _devices_where(
+        cls, kind: str, clean: list[str], table: str, condition: str, lookback_days: int
+    ) -> IocQuery:
+        """The devices of ``table``'s rows matching ``condition`` within the lookback."""
+        text = f"{table}\n{cls._since(lookback_days)}\n| where {condition}\n" + cls._summary(
+            lookback_days
+        )
+        return cls(kind, tuple(clean), text)
+
     @classmethod
     def for_hashes(cls, hashes: Sequence[str], lookback_days: int = 30) -> IocQuery:
         """Devices where files with these SHA-1/SHA-256/MD5 hashes were written or run."""
@@ -154,48 +173,30 @@ class IocQuery:
     @classmethod
     def for_ip(cls, ip: str | Sequence[str], lookback_days: int = 30) -> IocQuery:
         """Devices that connected to these remote IP addresses."""
-        ips = [ip] if isinstance(ip, str) else list(ip)
-        clean = [check_ip(v, f"ips[{i}]") for i, v in enumerate(ips)]
-        text = (
-            f"DeviceNetworkEvents\n{cls._since(lookback_days)}\n"
-            f"| where RemoteIP in {kql_string_list(clean, 'ips')}\n" + cls._summary(lookback_days)
-        )
-        return cls("ip", tuple(clean), text)
+        clean = cls._checked(ip, check_ip, "ips")
+        cond = f"RemoteIP in {kql_string_list(clean, 'ips')}"
+        return cls._devices_where("ip", clean, "DeviceNetworkEvents", cond, lookback_days)
 
     @classmethod
     def for_domain(cls, domain: str | Sequence[str], lookback_days: int = 30) -> IocQuery:
         """Devices that connected to these domains (or their subdomains)."""
-        domains = [domain] if isinstance(domain, str) else list(domain)
-        clean = [check_domain(v, f"domains[{i}]") for i, v in enumerate(domains)]
+        clean = cls._checked(domain, check_domain, "domains")
         cond = " or ".join(
             f"RemoteUrl =~ {kql_string(d)} or RemoteUrl endswith {kql_string('.' + d)}"
             for d in clean
         )
-        text = f"DeviceNetworkEvents\n{cls._since(lookback_days)}\n| where {cond}\n" + cls._summary(
-            lookback_days
-        )
-        return cls("domain", tuple(clean), text)
+        return cls._devices_where("domain", clean, "DeviceNetworkEvents", cond, lookback_days)
 
     @classmethod
     def for_url(cls, url: str | Sequence[str], lookback_days: int = 30) -> IocQuery:
         """Devices that requested these URLs (exact match, case-insensitive)."""
-        urls = [url] if isinstance(url, str) else list(url)
-        clean = [check_url(v, f"urls[{i}]") for i, v in enumerate(urls)]
-        text = (
-            f"DeviceNetworkEvents\n{cls._since(lookback_days)}\n"
-            f"| where RemoteUrl in~ {kql_string_list(clean, 'urls')}\n"
-            + cls._summary(lookback_days)
-        )
-        return cls("url", tuple(clean), text)
+        clean = cls._checked(url, check_url, "urls")
+        cond = f"RemoteUrl in~ {kql_string_list(clean, 'urls')}"
+        return cls._devices_where("url", clean, "DeviceNetworkEvents", cond, lookback_days)
 
     @classmethod
     def for_account(cls, account: str | Sequence[str], lookback_days: int = 30) -> IocQuery:
         """Devices where these accounts (SAM names) logged on."""
-        accounts = [account] if isinstance(account, str) else list(account)
-        clean = [check_sam_name(v, f"accounts[{i}]") for i, v in enumerate(accounts)]
-        text = (
-            f"DeviceLogonEvents\n{cls._since(lookback_days)}\n"
-            f"| where AccountName in~ {kql_string_list(clean, 'accounts')}\n"
-            + cls._summary(lookback_days)
-        )
-        return cls("account", tuple(clean), text)
+        clean = cls._checked(account, check_sam_name, "accounts")
+        cond = f"AccountName in~ {kql_string_list(clean, 'accounts')}"
+        return cls._devices_where("account", clean, "DeviceLogonEvents", cond, lookback_days)

@@ -21,7 +21,7 @@ from prefect_defender.api.clouds import origin
 from prefect_defender.api.errors import BadRequestError, UnsafeRequestError
 from prefect_defender.api.transport import Transport
 
-__all__ = ["as_models", "iterate_next_link", "iterate_skip"]
+__all__ = ["as_models", "iterate_next_link", "iterate_skip", "listed_models"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -108,3 +108,10 @@ async def as_models(model: type[M], items: AsyncIterator[dict[str, Any]]) -> Asy
     """
     async for item in items:
         yield model.model_validate(item)
+
+
+def listed_models(model: type[M], body: Any) -> list[M]:
+    """The items of a one-page OData collection (``{"value": [...]}``) as ``model``; none when
+    the answer holds no such list."""
+    rows = body.get("value") if isinstance(body, dict) else None
+    return [model.model_validate(r) for r in rows] if isinstance(rows, list) else []

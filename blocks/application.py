@@ -8,14 +8,18 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from prefect_defender.api.auth import app_provider
 from prefect_defender.api.client import DefenderClient
+from prefect_defender.blocks.app_credential import (
+    app_credential,
+    certificate_passphrase_field,
+    check_one_credential,
+    federated_token_file_field,
+    workload_identity_field,
+)
 from prefect_defender.blocks.connection import (
     DOCS_URL,
     LOGO_URL,
     DefenderConnectionMixin,
-    certificate_from_fields,
-    check_federation,
     emulator_overrides,
-    federated_assertion,
     load_emulator_connection,
     validate_tenant,
 )
@@ -74,24 +78,9 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
         title="Certificate (PEM)",
         description="The public certificate in PEM form; with it msal sends x5t#S256 and x5c.",
     )
-    certificate_passphrase: SecretStr | None = Field(
-        default=None, description="Passphrase of an encrypted private key."
-    )
-    workload_identity: bool = Field(
-        default=False,
-        title="Workload identity federation",
-        description="Authenticate with a federated token (no secret stored): the token file "
-        "below, or $AZURE_FEDERATED_TOKEN_FILE as set by AKS workload identity. The app "
-        "registration needs a federated identity credential trusting that token's issuer, "
-        "subject and audience (api://AzureADTokenExchange).",
-    )
-    federated_token_file: str | None = Field(
-        default=None,
-        title="Federated token file",
-        description="Path of the federated token (a JWT the platform rotates; it is re-read "
-        "when it changes). Setting it turns workload identity federation on. Empty: "
-        "$AZURE_FEDERATED_TOKEN_FILE.",
-    )
+    certificate_passphrase: SecretStr | None = certificate_passphrase_field()
+    workload_identity: bool = workload_identity_field()
+    federated_token_file: str | None = federated_token_file_field()
 
     @field_validator("tenant_id", "client_id")
     @classmethod
@@ -100,20 +89,7 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
 
     @model_validator(mode="after")
     def _one_credential(self) -> DefenderApplicationCredentials:
-        has_secret = self.client_secret is not None and bool(self.client_secret.get_secret_value())
-        cert = certificate_from_fields(
-            self.certificate_private_key,
-            self.certificate_thumbprint,
-            self.certificate_pem,
-            self.certificate_passphrase,
-        )
-        federated = check_federation(self.workload_identity, self.federated_token_file)
-        if [has_secret, cert is not None, federated].count(True) != 1:
-            raise ValueError(
-                "give exactly one credential: client_secret, certificate_private_key with "
-                "certificate_thumbprint and/or certificate_pem, or workload identity "
-                "federation (workload_identity / federated_token_file)"
-            )
+        check_one_credential(self)
         return self
 
     def get_client(self, tenant_id: str | None = None) -> DefenderClient:
@@ -132,25 +108,11 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
             )
         endpoints = self.endpoints()
         settings = self.client_settings()
-        federated = check_federation(self.workload_identity, self.federated_token_file)
-        assertion, assertion_key = (
-            federated_assertion(self.federated_token_file) if federated else (None, "")
-        )
         provider = app_provider(
             endpoints,
             self.tenant_id,
             self.client_id,
-            client_secret=self.client_secret if self.client_secret is not None else None,
-            certificate=certificate_from_fields(
-                self.certificate_private_key,
-                self.certificate_thumbprint,
-                self.certificate_pem,
-                self.certificate_passphrase,
-            )
-            if self.client_secret is None and not federated
-            else None,
-            client_assertion=assertion,
-            assertion_key=assertion_key,
+            **app_credential(self),
             ca_bundle=settings.ca_bundle,
             proxy=settings.proxy,
         )

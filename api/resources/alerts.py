@@ -34,12 +34,13 @@ from prefect_defender.api.models.incidents import (
 )
 from prefect_defender.api.models.machines import LogonUser, Machine
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_next_link, iterate_skip
+from prefect_defender.api.paging import as_models, iterate_skip
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.triage import (
     GRAPH_PAGE_MAX,
     add_graph_comment,
     graph_list_params,
+    graph_security_list,
     require_changes,
     triage_body,
 )
@@ -366,12 +367,7 @@ class GraphAlertsAPI(Resource):
             f.ge("lastUpdateDateTime", updated_since) if updated_since else None,
         )
         params = graph_list_params(expr, page_size, limit)
-        return as_models(
-            GraphAlert,
-            iterate_next_link(
-                self.transport, endpoint("graph.alerts.list"), params=params, limit=limit
-            ),
-        )
+        return graph_security_list(self.transport, GraphAlert, "graph.alerts.list", params, limit)
 
     async def list(self, **kw: Any) -> builtins.list[GraphAlert]:
         """All of :meth:`iterate` as a list."""

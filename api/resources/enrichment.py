@@ -14,6 +14,7 @@ from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import Alert
 from prefect_defender.api.models.enrichment import EntityStats, FileInfo
 from prefect_defender.api.models.machines import Machine
+from prefect_defender.api.paging import listed_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_domain,
@@ -58,11 +59,6 @@ def check_look_back(value: Any, field: str = "look_back_hours") -> int:
     return value
 
 
-def _values(body: Any) -> list[dict[str, Any]]:
-    rows = body.get("value") if isinstance(body, dict) else None
-    return rows if isinstance(rows, list) else []
-
-
 class EntitiesAPI(Resource):
     """Files, IPs, domains and users: statistics and related alerts and machines."""
 
@@ -87,12 +83,12 @@ class EntitiesAPI(Resource):
     async def file_alerts(self, sha1: str) -> list[Alert]:
         """Alerts related to a file (SHA-1 only; an unknown file gives an empty list)."""
         body = await self._get("mde.files.alerts", {"id": check_sha1_only(sha1)})
-        return [Alert.model_validate(a) for a in _values(body)]
+        return listed_models(Alert, body)
 
     async def file_machines(self, sha1: str) -> list[Machine]:
         """Machines related to a file (SHA-1 only; an unknown file gives an empty list)."""
         body = await self._get("mde.files.machines", {"id": check_sha1_only(sha1)})
-        return [Machine.model_validate(m) for m in _values(body)]
+        return listed_models(Machine, body)
 
     # -- IP addresses --------------------------------------------------------------------------
     async def ip_stats(self, ip: str, look_back_hours: int = MAX_LOOK_BACK_HOURS) -> EntityStats:
@@ -104,7 +100,7 @@ class EntitiesAPI(Resource):
     async def ip_alerts(self, ip: str) -> list[Alert]:
         """Alerts related to an IP address (an unseen IP gives an empty list)."""
         body = await self._get("mde.ips.alerts", {"ip": check_ip(ip)})
-        return [Alert.model_validate(a) for a in _values(body)]
+        return listed_models(Alert, body)
 
     # -- domains -------------------------------------------------------------------------------
     async def domain_stats(
@@ -118,12 +114,12 @@ class EntitiesAPI(Resource):
     async def domain_alerts(self, domain: str) -> list[Alert]:
         """Alerts related to a domain."""
         body = await self._get("mde.domains.alerts", {"domain": check_domain(domain)})
-        return [Alert.model_validate(a) for a in _values(body)]
+        return listed_models(Alert, body)
 
     async def domain_machines(self, domain: str) -> list[Machine]:
         """Machines that communicated with a domain (Defender returns at most 500)."""
         body = await self._get("mde.domains.machines", {"domain": check_domain(domain)})
-        return [Machine.model_validate(m) for m in _values(body)]
+        return listed_models(Machine, body)
 
     # -- users ---------------------------------------------------------------------------------
     async def user_alerts(self, account_name: str) -> list[Alert]:
@@ -131,11 +127,11 @@ class EntitiesAPI(Resource):
         body = await self._get(
             "mde.users.alerts", {"user": check_sam_name(account_name, "account_name")}
         )
-        return [Alert.model_validate(a) for a in _values(body)]
+        return listed_models(Alert, body)
 
     async def user_machines(self, account_name: str) -> list[Machine]:
         """Machines a user logged on to, by account (SAM) name such as ``jdoe``, not the UPN."""
         body = await self._get(
             "mde.users.machines", {"user": check_sam_name(account_name, "account_name")}
         )
-        return [Machine.model_validate(m) for m in _values(body)]
+        return listed_models(Machine, body)

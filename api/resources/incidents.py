@@ -24,13 +24,14 @@ from prefect_defender.api.models.alerts import (
 )
 from prefect_defender.api.models.incidents import GraphComment, GraphIncident, Incident
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_next_link, iterate_skip
+from prefect_defender.api.paging import iterate_skip
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.triage import (
     GRAPH_PAGE_MAX,
     add_graph_comment,
     check_page_size,
     graph_list_params,
+    graph_security_list,
     graph_top,
     require_changes,
     triage_body,
@@ -244,11 +245,8 @@ class GraphIncidentsAPI(Resource):
         )
         more = {"$expand": "alerts"} if expand_alerts else {}
         params = graph_list_params(expr, page_size, limit, **more)
-        return as_models(
-            GraphIncident,
-            iterate_next_link(
-                self.transport, endpoint("graph.incidents.list"), params=params, limit=limit
-            ),
+        return graph_security_list(
+            self.transport, GraphIncident, "graph.incidents.list", params, limit
         )
 
     async def list(self, **kw: Any) -> builtins.list[GraphIncident]:

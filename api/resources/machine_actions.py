@@ -318,13 +318,7 @@ class MachineActionsAPI(Resource):
         error carries the last state seen, so a caller never mistakes "still Pending" for done.
         """
         aid = _check_action_id(action_id)
-        for name, value in (
-            ("timeout", timeout),
-            ("poll_interval", poll_interval),
-            ("max_interval", max_interval),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValidationError(f"{name}: must be a positive number of seconds", field=name)
+        _check_polling(timeout, poll_interval, max_interval)
         deadline = time.monotonic() + timeout
         interval = poll_interval
         while True:
@@ -366,13 +360,7 @@ class MachineActionsAPI(Resource):
             ...     return {i: a.status for i, a in final.items()}
         """
         ids = list(dict.fromkeys(_check_action_id(a) for a in action_ids))
-        for name, value in (
-            ("timeout", timeout),
-            ("poll_interval", poll_interval),
-            ("max_interval", max_interval),
-        ):
-            if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
-                raise ValidationError(f"{name}: must be a positive number of seconds", field=name)
+        _check_polling(timeout, poll_interval, max_interval)
         if not 1 <= chunk <= 100:
             raise ValidationError("chunk: must be between 1 and 100", field="chunk")
         last: dict[str, MachineAction] = {}
@@ -429,3 +417,14 @@ def _status(value: str) -> str:
     raise ValidationError(
         f"status: {str(value)[:40]!r} is not one of {', '.join(_STATUSES)}", field="status"
     )
+
+
+def _check_polling(timeout: Any, poll_interval: Any, max_interval: Any) -> None:
+    """The three durations of a wait: each a positive number of seconds."""
+    for name, value in (
+        ("timeout", timeout),
+        ("poll_interval", poll_interval),
+        ("max_interval", max_interval),
+    ):
+        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+            raise ValidationError(f"{name}: must be a positive number of seconds", field=name)

@@ -4,13 +4,17 @@ classification, determination), a Graph comment, and the ``$top`` of a Graph sec
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import check_triage
 from prefect_defender.api.models.incidents import GraphComment
+from prefect_defender.api.paging import as_models, iterate_next_link
 from prefect_defender.api.transport import Transport
 from prefect_defender.api.validation import check_comment, check_required_text
 
@@ -19,6 +23,7 @@ __all__ = [
     "add_graph_comment",
     "check_page_size",
     "graph_list_params",
+    "graph_security_list",
     "graph_top",
     "require_changes",
     "triage_body",
@@ -56,6 +61,21 @@ def graph_list_params(
     params.update(more)
     params["$top"] = graph_top(page_size, limit)
     return params
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def graph_security_list(
+    transport: Transport,
+    model: type[M],
+    endpoint_name: str,
+    params: dict[str, Any],
+    limit: int | None,
+) -> AsyncIterator[M]:
+    """The items of a Graph security list as ``model``, following same-origin nextLinks."""
+    pages = iterate_next_link(transport, endpoint(endpoint_name), params=params, limit=limit)
+    return as_models(model, pages)
 
 
 def triage_body(

@@ -24,7 +24,7 @@ from prefect_defender.api.models.vulnerabilities import (
     VulnerabilitySeverity,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_skip
+from prefect_defender.api.paging import iterate_skip, listed_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import check_choice, check_machine_id
 
@@ -87,11 +87,6 @@ def check_vulnerability_id(value: Any, field: str = "cve") -> str:
             field=field,
         )
     return text
-
-
-def _values(body: Any) -> list[dict[str, Any]]:
-    rows = body.get("value") if isinstance(body, dict) else None
-    return rows if isinstance(rows, list) else []
 
 
 class VulnerabilitiesAPI(Resource):
@@ -185,7 +180,7 @@ class VulnerabilitiesAPI(Resource):
             endpoint("mde.machines.vulnerabilities"),
             path_params={"id": check_machine_id(machine_id)},
         )
-        return [Vulnerability.model_validate(x) for x in _values(body)]
+        return listed_models(Vulnerability, body)
 
     async def software_vulnerabilities(self, software_id: str) -> list[Vulnerability]:
         """Vulnerabilities of one software product."""
@@ -193,7 +188,7 @@ class VulnerabilitiesAPI(Resource):
             endpoint("mde.tvm.software_vulnerabilities"),
             path_params={"id": check_software_id(software_id)},
         )
-        return [Vulnerability.model_validate(x) for x in _values(body)]
+        return listed_models(Vulnerability, body)
 
     async def machines_by_vulnerability(self, cve: str) -> list[MachineReference]:
         """Machines exposed to a vulnerability."""
@@ -201,7 +196,7 @@ class VulnerabilitiesAPI(Resource):
             endpoint("mde.tvm.vulnerability_machines"),
             path_params={"id": check_vulnerability_id(cve)},
         )
-        return [MachineReference.model_validate(x) for x in _values(body)]
+        return listed_models(MachineReference, body)
 
     def iterate_recommendations(
         self,
