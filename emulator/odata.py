@@ -9,9 +9,14 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["ODataError", "compile_filter", "parse_top_skip"]
+from starlette.responses import JSONResponse
+
+if TYPE_CHECKING:
+    from prefect_defender.emulator.guard import Ctx
+
+__all__ = ["ODataError", "collection", "compile_filter", "metadata", "parse_top_skip"]
 
 
 class ODataError(ValueError):
@@ -263,3 +268,13 @@ def parse_top_skip(params: Any, maximum: int, default: int | None = None) -> tup
             f"The value from the incoming request is '{top}'."
         )
     return top, skip
+
+
+def metadata(ctx: Ctx, name: str) -> str:
+    """The ``@odata.context`` of a Defender answer: ``<base>api/$metadata#<name>``."""
+    return f"{ctx.request.base_url}api/$metadata#{name}"
+
+
+def collection(ctx: Ctx, name: str, rows: list[dict[str, Any]]) -> JSONResponse:
+    """A Defender collection answer: ``{"@odata.context": ..., "value": rows}``."""
+    return JSONResponse({"@odata.context": metadata(ctx, name), "value": rows})

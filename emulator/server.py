@@ -18,7 +18,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import Any, Self
 
 import httpx
 import uvicorn
@@ -161,6 +161,25 @@ class _Base:
     connection: dict[str, Any]
     _admin: Admin | None = None
 
+    def start(self) -> Self:
+        """Start serving; ``self`` once the emulator answers."""
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        """Stop serving."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
     @property
     def base_url(self) -> str:
         """``https://localhost:PORT``."""
@@ -200,7 +219,7 @@ class EmulatorServer(_Base):
         self._server: uvicorn.Server | None = None
         self._admin: Admin | None = None
 
-    def start(self) -> EmulatorServer:
+    def start(self) -> Self:
         """Start serving; returns once connection.json is written."""
         tls = server_tls(self.data_dir)
         config = uvicorn.Config(
@@ -256,17 +275,6 @@ class EmulatorServer(_Base):
             if db is not None:
                 db.con.close()
 
-    def __enter__(self) -> EmulatorServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
 
 class EmulatorProcess(_Base):
     """The emulator as a child process (benchmarks: it does not share this process's CPU)."""
@@ -282,7 +290,7 @@ class EmulatorProcess(_Base):
         self.proc: subprocess.Popen[bytes] | None = None
         self._admin: Admin | None = None
 
-    def start(self, timeout: float = 60) -> EmulatorProcess:
+    def start(self, timeout: float = 60) -> Self:
         """Start the child and wait for its connection.json."""
         conn_file = self.data_dir / "connection.json"
         conn_file.unlink(missing_ok=True)
@@ -329,17 +337,6 @@ class EmulatorProcess(_Base):
             except subprocess.TimeoutExpired:
                 os.killpg(os.getpgid(self.proc.pid), signal.SIGKILL)
                 self.proc.wait(timeout=5)
-
-    def __enter__(self) -> EmulatorProcess:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def serve(port: int = 0, data_dir: str = ".emulator", config_path: str | None = None) -> None:

@@ -17,6 +17,7 @@ __all__ = [
     "graph_incident",
     "graph_incident_views",
     "incident_alerts",
+    "mde_file",
     "touch_incident",
     "xdr_incident",
 ]
@@ -268,3 +269,36 @@ def graph_incident_views(tenant: Tenant) -> list[dict[str, Any]]:
     views.sort(key=lambda v: (v["lastUpdateDateTime"], int(v["id"])), reverse=True)
     tenant.data["_cache"]["graph_incidents"] = (key, views)
     return list(views)
+
+
+def mde_file(
+    sha1: str | None,
+    sha256: str | None,
+    md5: str | None,
+    *,
+    prevalence: int,
+    first_seen: str | None,
+    last_seen: str | None,
+    determination: tuple[str, str | None],
+) -> dict[str, Any]:
+    """A file as MDE's File entity describes it (every emulated file is the same 180 KB
+    unsigned executable; ``determination`` is ``(type, value)``)."""
+    return {
+        "sha1": sha1,
+        "sha256": sha256,
+        "md5": md5,
+        "globalPrevalence": prevalence,
+        "globalFirstObserved": first_seen,
+        "globalLastObserved": last_seen,
+        "size": 184320,
+        "fileType": "PortableExecutable",
+        "isPeFile": True,
+        "filePublisher": None,
+        "fileProductName": None,
+        "signer": None,
+        "issuer": None,
+        "signerHash": None,
+        "isValidCertificate": False,
+        "determinationType": determination[0],
+        "determinationValue": determination[1],
+    }

@@ -9,6 +9,7 @@ from starlette.responses import JSONResponse, Response
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.routes.alerts import find_alert
 from prefect_defender.emulator.routes.machines import find_machine, public
+from prefect_defender.emulator.views import mde_file
 
 
 @api("GET", "/api/alerts/{id}/domains", surface="mde", app=("URL.Read.All",))
@@ -33,25 +34,15 @@ async def alert_files(ctx: Ctx) -> Response:
     with ctx.state.lock:
         a = find_alert(ctx.tenant, ctx.params["id"])
         files = [
-            {
-                "sha1": e.get("sha1"),
-                "sha256": e.get("sha256"),
-                "md5": None,
-                "globalPrevalence": 3,
-                "globalFirstObserved": a["firstEventTime"],
-                "globalLastObserved": a["lastEventTime"],
-                "size": 184320,
-                "fileType": "PortableExecutable",
-                "isPeFile": True,
-                "filePublisher": None,
-                "fileProductName": None,
-                "signer": None,
-                "issuer": None,
-                "signerHash": None,
-                "isValidCertificate": False,
-                "determinationType": "Malware",
-                "determinationValue": "Emulated",
-            }
+            mde_file(
+                e.get("sha1"),
+                e.get("sha256"),
+                None,
+                prevalence=3,
+                first_seen=a["firstEventTime"],
+                last_seen=a["lastEventTime"],
+                determination=("Malware", "Emulated"),
+            )
             for e in a.get("entities") or []
             if e.get("entityType") == "File"
         ]

@@ -14,7 +14,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
+from prefect_defender.emulator.odata import collection, compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.routes.machines import find_machine
 from prefect_defender.emulator.routes.triage import (
     check_fields,
@@ -137,9 +137,7 @@ async def list_alerts(ctx: Ctx) -> Response:
         rows = [a for a in ctx.tenant.data["alerts"].values() if pred(a)]
         rows.sort(key=lambda a: a["alertCreationTime"], reverse=True)
         page = [mde_alert(ctx.tenant, a, expand == "evidence") for a in rows[skip : skip + top]]
-    return JSONResponse(
-        {"@odata.context": f"{ctx.request.base_url}api/$metadata#Alerts", "value": page}
-    )
+    return collection(ctx, "Alerts", page)
 
 
 @api("GET", "/api/alerts/{id}", surface="mde", app=A_READ, delegated=A_READ_D)

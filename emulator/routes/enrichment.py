@@ -30,9 +30,11 @@ from urllib.parse import urlsplit
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
+from prefect_defender.emulator.odata import collection, metadata
 from prefect_defender.emulator.routes.machines import public
 from prefect_defender.emulator.seed import IOCS, iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
+from prefect_defender.emulator.views import mde_file
 
 A_READ = ("Alert.Read.All", "Alert.ReadWrite.All")
 A_READ_D = ("Alert.Read", "Alert.ReadWrite")
@@ -133,10 +135,6 @@ def _stats(sightings: list[dict[str, Any]], since: datetime) -> dict[str, Any]:
     }
 
 
-def _context(ctx: Ctx, name: str) -> str:
-    return f"{ctx.request.base_url}api/$metadata#{name}"
-
-
 # -- files ---------------------------------------------------------------------------------
 
 
@@ -175,24 +173,16 @@ async def file_info(ctx: Ctx) -> Response:
     ioc = sha1 == IOCS["sha1"]
     return JSONResponse(
         {
-            "@odata.context": _context(ctx, "Files/$entity"),
-            "sha1": sha1,
-            "sha256": str(ent.get("sha256") or "").lower() or None,
-            "md5": IOCS["md5"] if ioc else hashlib.md5(str(sha1).encode()).hexdigest(),  # noqa: S324 - a fake md5
-            "globalPrevalence": 12 if ioc else 3,
-            "globalFirstObserved": seen[0] if seen else None,
-            "globalLastObserved": seen[-1] if seen else None,
-            "size": 184320,
-            "fileType": "PortableExecutable",
-            "isPeFile": True,
-            "filePublisher": None,
-            "fileProductName": None,
-            "signer": None,
-            "issuer": None,
-            "signerHash": None,
-            "isValidCertificate": False,
-            "determinationType": "Malware" if ioc else "Unknown",
-            "determinationValue": "Ransom:Win32/Emulated" if ioc else None,
+            "@odata.context": metadata(ctx, "Files/$entity"),
+            **mde_file(
+                sha1,
+                str(ent.get("sha256") or "").lower() or None,
+                IOCS["md5"] if ioc else hashlib.md5(str(sha1).encode()).hexdigest(),  # noqa: S324 - a fake md5
+                prevalence=12 if ioc else 3,
+                first_seen=seen[0] if seen else None,
+                last_seen=seen[-1] if seen else None,
+                determination=("Malware", "Ransom:Win32/Emulated") if ioc else ("Unknown", None),
+            ),
         }
     )
 
@@ -210,7 +200,7 @@ async def file_stats(ctx: Ctx) -> Response:
     sha1 = next((str(s["sha1"]).lower() for s in sightings if s.get("sha1")), None)
     return JSONResponse(
         {
-            "@odata.context": _context(ctx, "microsoft.windowsDefenderATP.api.InOrgFileStats"),
+            "@odata.context": metadata(ctx, "microsoft.windowsDefenderATP.api.InOrgFileStats"),
             "sha1": sha1,
             **_stats(sightings, since),
             "globallyPrevalence": 12 if sha1 == IOCS["sha1"] else 3,
@@ -227,7 +217,7 @@ async def file_alerts(ctx: Ctx) -> Response:
     h = _hash(ctx, sha1_only=True)
     with ctx.state.lock:
         rows = _alerts_with(ctx.tenant, _file_alert_match(h))
-    return JSONResponse({"@odata.context": _context(ctx, "Alerts"), "value": rows})
+    return collection(ctx, "Alerts", rows)
 
 
 @api("GET", "/api/files/{id}/machines", surface="mde", app=M_READ, delegated=M_READ_D)
@@ -236,7 +226,7 @@ async def file_machines(ctx: Ctx) -> Response:
     h = _hash(ctx, sha1_only=True)
     with ctx.state.lock:
         rows = _machines(ctx.tenant, _sightings(ctx.tenant, "file", lambda v: v == h))
-    return JSONResponse({"@odata.context": _context(ctx, "Machines"), "value": rows})
+    return collection(ctx, "Machines", rows)
 
 
 # -- IP addresses --------------------------------------------------------------------------
@@ -259,7 +249,7 @@ async def ip_stats(ctx: Ctx) -> Response:
         sightings = _sightings(ctx.tenant, "ip", lambda v: v == ip)
     return JSONResponse(
         {
-            "@odata.context": _context(ctx, "microsoft.windowsDefenderATP.api.InOrgIPStats"),
+            "@odata.context": metadata(ctx, "microsoft.windowsDefenderATP.api.InOrgIPStats"),
             "ipAddress": ip,
             **_stats(sightings, since),
         }
@@ -275,7 +265,7 @@ async def ip_alerts(ctx: Ctx) -> Response:
             ctx.tenant,
             lambda e: e.get("entityType") == "Ip" and str(e.get("ipAddress")).lower() == ip,
         )
-    return JSONResponse({"@odata.context": _context(ctx, "Alerts"), "value": rows})
+    return collection(ctx, "Alerts", rows)
 
 
 # -- domains -------------------------------------------------------------------------------
@@ -312,7 +302,7 @@ async def domain_stats(ctx: Ctx) -> Response:
         sightings = _sightings(ctx.tenant, "domain", _under(d))
     return JSONResponse(
         {
-            "@odata.context": _context(ctx, "microsoft.windowsDefenderATP.api.InOrgDomainStats"),
+            "@odata.context": metadata(ctx, "microsoft.windowsDefenderATP.api.InOrgDomainStats"),
             "host": d,
             **_stats(sightings, since),
         }
@@ -332,7 +322,7 @@ async def domain_alerts(ctx: Ctx) -> Response:
     d = _domain(ctx)
     with ctx.state.lock:
         rows = _alerts_with(ctx.tenant, _url_host_under(d))
-    return JSONResponse({"@odata.context": _context(ctx, "Alerts"), "value": rows})
+    return collection(ctx, "Alerts", rows)
 
 
 @api("GET", "/api/domains/{domain}/machines", surface="mde", app=M_READ, delegated=M_READ_D)
@@ -342,7 +332,7 @@ async def domain_machines(ctx: Ctx) -> Response:
     with ctx.state.lock:
         rows = _machines(ctx.tenant, _sightings(ctx.tenant, "domain", _under(d)))
     return JSONResponse(
-        {"@odata.context": _context(ctx, "Machines"), "value": rows[:MAX_DOMAIN_MACHINES]}
+        {"@odata.context": metadata(ctx, "Machines"), "value": rows[:MAX_DOMAIN_MACHINES]}
     )
 
 
@@ -363,7 +353,7 @@ async def user_alerts(ctx: Ctx) -> Response:
             ctx.tenant,
             lambda e: e.get("entityType") == "User" and str(e.get("accountName")).lower() == name,
         )
-    return JSONResponse({"@odata.context": _context(ctx, "Alerts"), "value": rows})
+    return collection(ctx, "Alerts", rows)
 
 
 # get-user-related-machines.md (11/2025) lists Machine.ReadWrite.All only; served as documented
@@ -379,7 +369,7 @@ async def user_machines(ctx: Ctx) -> Response:
     name = _user(ctx)
     with ctx.state.lock:
         rows = _machines(ctx.tenant, _sightings(ctx.tenant, "user", lambda v: v == name))
-    return JSONResponse({"@odata.context": _context(ctx, "Machines"), "value": rows})
+    return collection(ctx, "Machines", rows)
 
 
 def seed(state: EmulatorState, tenant: Tenant) -> None:

@@ -15,13 +15,11 @@ from prefect_defender.emulator.odata import compile_filter, page_list, parse_top
 from prefect_defender.emulator.routes.alerts import add_alert_comment
 from prefect_defender.emulator.routes.graph_incidents import graph_page
 from prefect_defender.emulator.routes.triage import (
-    GRAPH_CLASSIFICATIONS,
-    GRAPH_DETERMINATIONS,
     check_fields,
     check_string,
     graph_comment_text,
     graph_comments,
-    graph_value,
+    graph_triage,
     now_iso,
     upper_first,
 )
@@ -78,9 +76,7 @@ async def graph_update_alert(ctx: Ctx) -> Response:
     body = await ctx.body()
     check_fields(body, {"status", "assignedTo", "classification", "determination"}, "BadRequest")
     check_string(body, "assignedTo", "BadRequest")
-    status = graph_value(body, "status", GRAPH_ALERT_STATUS)
-    classification = graph_value(body, "classification", GRAPH_CLASSIFICATIONS)
-    determination = graph_value(body, "determination", GRAPH_DETERMINATIONS)
+    status, classification, determination = graph_triage(body, GRAPH_ALERT_STATUS)
     with ctx.state.lock:
         a = _graph_alert_404(ctx.tenant, ctx.params["id"])
         if status is not None:

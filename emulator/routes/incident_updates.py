@@ -15,14 +15,12 @@ from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.routes.triage import (
-    GRAPH_CLASSIFICATIONS,
-    GRAPH_DETERMINATIONS,
     check_fields,
     check_string,
     check_triage,
     graph_comment_text,
     graph_comments,
-    graph_value,
+    graph_triage,
     now_iso,
     upper_first,
 )
@@ -99,9 +97,7 @@ async def graph_update_incident(ctx: Ctx) -> Response:
     check_fields(body, GRAPH_FIELDS, "BadRequest")
     check_string(body, "assignedTo", "BadRequest")
     _string_list(body, "customTags", "BadRequest")
-    status = graph_value(body, "status", GRAPH_STATUS)
-    classification = graph_value(body, "classification", GRAPH_CLASSIFICATIONS)
-    determination = graph_value(body, "determination", GRAPH_DETERMINATIONS)
+    status, classification, determination = graph_triage(body, GRAPH_STATUS)
     with ctx.state.lock:
         inc = _incident(ctx.tenant, ctx.params["id"], "NotFound")
         if status is not None:

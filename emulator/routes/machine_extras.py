@@ -17,6 +17,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
+from prefect_defender.emulator.odata import collection
 from prefect_defender.emulator.routes.machines import READ, READ_D, find_machine, public
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
@@ -87,9 +88,7 @@ async def find_by_tag(ctx: Ctx) -> Response:
                 for t in m.get("machineTags") or []
             )
         ]
-    return JSONResponse(
-        {"@odata.context": f"{ctx.request.base_url}api/$metadata#Machines", "value": rows}
-    )
+    return collection(ctx, "Machines", rows)
 
 
 @api(
@@ -125,9 +124,7 @@ async def find_by_ip(ctx: Ctx) -> Response:
                 if start - FINDBYIP_WINDOW <= when <= end + FINDBYIP_WINDOW:
                     rows.append(public(m))
                     break
-    return JSONResponse(
-        {"@odata.context": f"{ctx.request.base_url}api/$metadata#Machines", "value": rows}
-    )
+    return collection(ctx, "Machines", rows)
 
 
 @api("POST", "/api/machines/{id}/tags", surface="mde", app=WRITE, delegated=WRITE_D)
@@ -167,9 +164,7 @@ async def tag_many(ctx: Ctx) -> Response:
             if m is not None:
                 _apply_tag(m, value, action)
                 updated.append(public(m))
-    return JSONResponse(
-        {"@odata.context": f"{ctx.request.base_url}api/$metadata#Machines", "value": updated}
-    )
+    return collection(ctx, "Machines", updated)
 
 
 @api(
@@ -184,9 +179,7 @@ async def logon_users(ctx: Ctx) -> Response:
     with ctx.state.lock:
         m = find_machine(ctx.tenant, ctx.params["id"])
         rows = [dict(u) for u in ctx.tenant.data["logonUsers"].get(m["id"], [])]
-    return JSONResponse(
-        {"@odata.context": f"{ctx.request.base_url}api/$metadata#Users", "value": rows}
-    )
+    return collection(ctx, "Users", rows)
 
 
 @api(
@@ -206,9 +199,7 @@ async def machine_alerts(ctx: Ctx) -> Response:
             if a.get("machineId") == m["id"]
         ]
     rows.sort(key=lambda a: str(a.get("alertCreationTime") or ""), reverse=True)
-    return JSONResponse(
-        {"@odata.context": f"{ctx.request.base_url}api/$metadata#Alerts", "value": rows}
-    )
+    return collection(ctx, "Alerts", rows)
 
 
 def _user(

@@ -138,6 +138,18 @@ def graph_value(body: dict[str, Any], key: str, allowed: set[str] | dict[str, st
     raise ApiError(400, "BadRequest", f"Invalid value '{raw}' for '{key}'.")
 
 
+def graph_triage(
+    body: dict[str, Any], statuses: set[str] | dict[str, str]
+) -> tuple[str | None, str | None, str | None]:
+    """``(status, classification, determination)`` of a Graph PATCH body, each checked with
+    :func:`graph_value` (``None`` where not given)."""
+    return (
+        graph_value(body, "status", statuses),
+        graph_value(body, "classification", GRAPH_CLASSIFICATIONS),
+        graph_value(body, "determination", GRAPH_DETERMINATIONS),
+    )
+
+
 def graph_comment_text(body: dict[str, Any]) -> str:
     """The comment of a Graph ``alertComment`` body (``@odata.type`` optional but checked)."""
     check_fields(body, {"@odata.type", "comment"}, "BadRequest")

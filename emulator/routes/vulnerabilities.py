@@ -16,7 +16,13 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
+from prefect_defender.emulator.odata import (
+    collection,
+    compile_filter,
+    metadata,
+    page_list,
+    parse_top_skip,
+)
 from prefect_defender.emulator.routes.machines import find_machine
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
@@ -39,6 +45,8 @@ REC_FILTERS = page_list(
     "severityScore, remediationType, recommendedProgram, recommendedVendor, and status"
 )
 MAX_TOP_RECOMMENDATIONS = 10_000
+#: the entity set named by the per-software and per-machine vulnerability lists
+VULN_COLLECTION = "Collection(Analytics.Contracts.PublicAPI.PublicVulnerabilityDto)"
 
 
 def _strip(rows: Any) -> list[dict[str, Any]]:
@@ -51,18 +59,7 @@ def _page(
     top, skip = parse_top_skip(ctx.query, maximum)
     pred = compile_filter(ctx.query.get("$filter"), filters)
     kept = [r for r in rows if pred(r)]
-    return JSONResponse(
-        {
-            "@odata.context": f"{ctx.request.base_url}api/$metadata#{name}",
-            "value": kept[skip : skip + top],
-        }
-    )
-
-
-def _collection(ctx: Ctx, rows: list[dict[str, Any]], name: str) -> Response:
-    return JSONResponse(
-        {"@odata.context": f"{ctx.request.base_url}api/$metadata#{name}", "value": rows}
-    )
+    return collection(ctx, name, kept[skip : skip + top])
 
 
 @api(
@@ -89,9 +86,7 @@ async def software_vulnerabilities(ctx: Ctx) -> Response:
         if sw is None:
             raise ApiError(404, "ResourceNotFound", f"Software {ctx.params['id']} was not found")
         rows = _strip(ctx.tenant.data["vulnerabilities"][v] for v in sw["_cves"])
-    return _collection(
-        ctx, rows, "Collection(Analytics.Contracts.PublicAPI.PublicVulnerabilityDto)"
-    )
+    return collection(ctx, VULN_COLLECTION, rows)
 
 
 @api("GET", "/api/vulnerabilities", surface="mde", app=VULN_READ, delegated=VULN_READ_D)
@@ -127,7 +122,7 @@ async def vulnerability_machines(ctx: Ctx) -> Response:
             for mid in v["_machines"]
             if (m := machines.get(mid))
         ]
-    return _collection(ctx, rows, "MachineReferences")
+    return collection(ctx, "MachineReferences", rows)
 
 
 @api(
@@ -145,9 +140,7 @@ async def machine_vulnerabilities(ctx: Ctx) -> Response:
         rows = _strip(
             v for v in ctx.tenant.data["vulnerabilities"].values() if m["id"] in v["_machines"]
         )
-    return _collection(
-        ctx, rows, "Collection(Analytics.Contracts.PublicAPI.PublicVulnerabilityDto)"
-    )
+    return collection(ctx, VULN_COLLECTION, rows)
 
 
 @api(
@@ -171,7 +164,7 @@ async def exposure_score(ctx: Ctx) -> Response:
         score = ctx.tenant.data["scores"].get("exposure", 0.0)
     return JSONResponse(
         {
-            "@odata.context": f"{ctx.request.base_url}api/$metadata#ExposureScore/$entity",
+            "@odata.context": metadata(ctx, "ExposureScore/$entity"),
             "time": iso(datetime.now(UTC)),
             "score": score,
         }
