@@ -79,6 +79,15 @@ class ApprovalPolicy(BaseModel):
         description="Suspend instead of pause (deployed flows): frees the worker while waiting.",
     )
 
+    def auto_approves(self, severity: str | None) -> bool:
+        """True when an incident of ``severity`` may be acted on without asking."""
+        return bool(severity and severity in self.auto_approve_severities)
+
+    def never_auto_devices(self, plan: list[Any]) -> list[Any]:
+        """The planned devices that carry a ``never_auto_tags`` tag (any case)."""
+        never_auto = {t.lower() for t in self.never_auto_tags}
+        return [p for p in plan if never_auto & {t.lower() for t in p.machine_tags}]
+
 
 async def request_decision(
     description: str,

@@ -13,28 +13,24 @@ from typing import Any, Literal
 
 from prefect import flow
 
-from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id, check_machine_ids
-from prefect_defender.flows.approval import (
-    ApprovalPolicy,
-    ContainmentDecision,
-    ask_containment,
-)
+from prefect_defender.flows.approval import ApprovalPolicy, ContainmentDecision, ask_containment
+from prefect_defender.flows.device_actions import act_and_wait, unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.reports import device_proposal, outcome_rows, write_report
-from prefect_defender.tasks.action_plans import (
-    PlannedAction,
-    apply_machine_actions,
-    await_machine_actions,
-    plan_actions,
-    run_key_for,
+from prefect_defender.flows.reports import (
+    containment_summary,
+    device_proposal,
+    outcome_rows,
+    report_and_comment,
+    write_report,
 )
+from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
 from prefect_defender.tasks.alerts import get_alert
-from prefect_defender.tasks.base import ItemOutcome, task_logger
-from prefect_defender.tasks.incidents import add_incident_comment, get_incident
-from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.base import ItemOutcome
+from prefect_defender.tasks.incidents import get_incident
+from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["contain_device"]
@@ -93,13 +89,7 @@ async def contain_device(
         plan = await plan_actions(
             scope.client, ids, [ActionType.ISOLATE], safety, {"isolation_type": isolation_type}
         )
-        summary: dict[str, Any] = {
-            "incident_id": incident_id,
-            "tenant_id": scope.tenant,
-            "devices": len(plan),
-            "approved": False,
-            "outcomes": [],
-        }
+        summary = _summary(incident_id, scope.tenant, plan)
         if not plan:
             await write_report(
                 "defender-contain-device",
@@ -112,30 +102,40 @@ async def contain_device(
         decided = await _decide(incident, incident_id, plan, isolation_type, approval)
         summary["verdict"] = decided.verdict
         if not decided.approved:
-            await _not_approved(scope, incident_id, plan, decided, comment_on_incident, safety)
+            tell = comment_on_incident and not safety.dry_run
+            await _not_approved(scope, incident_id, plan, decided.verdict, tell)
             return summary
         summary["approved"] = True
         key = run_key or run_key_for(
             "contain", scope.tenant, incident_id, alert_id, sorted(ids), decided.isolation_type
         )
-        outcomes = await apply_machine_actions(
+        outcomes = await act_and_wait(
             scope.client,
             plan,
             f"prefect-defender contain-device (incident {incident_id}, approved by "
             f"{decided.approver})",
-            WriteGuard(safety),
-            allow_protected=decided.allow_protected,
+            safety,
             run_key=key,
+            allow_protected=decided.allow_protected,
+            wait_timeout_seconds=wait_timeout_seconds,
+            poll_interval_seconds=poll_interval_seconds,
         )
-        if not safety.dry_run:
-            outcomes = await await_machine_actions(
-                scope.client, outcomes, None, wait_timeout_seconds, poll_interval_seconds
-            )
         summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
         await _comment_and_report(
             scope, incident_id, plan, outcomes, decided, comment_on_incident, safety
         )
     return summary
+
+
+def _summary(incident_id: int | None, tenant: str, plan: list[PlannedAction]) -> dict[str, Any]:
+    """The flow's result before anything is decided or done."""
+    return {
+        "incident_id": incident_id,
+        "tenant_id": tenant,
+        "devices": len(plan),
+        "approved": False,
+        "outcomes": [],
+    }
 
 
 async def _devices(
@@ -152,7 +152,7 @@ async def _devices(
         if alert.machine_id:
             ids.append(alert.machine_id)
     ids += check_machine_ids(machine_ids)
-    return incident, list(dict.fromkeys(i.lower() for i in ids))
+    return incident, unique_machine_ids(ids)
 
 
 async def _decide(
@@ -164,9 +164,7 @@ async def _decide(
 ) -> ContainmentDecision:
     """Auto-approve by severity (no ``never_auto_tags`` device), else ask in the Prefect UI."""
     severity = incident.severity if incident else None
-    never_auto = {t.lower() for t in approval.never_auto_tags}
-    blocked_auto = [p for p in plan if never_auto & {t.lower() for t in p.machine_tags}]
-    if severity and severity in approval.auto_approve_severities and not blocked_auto:
+    if approval.auto_approves(severity) and not approval.never_auto_devices(plan):
         return ContainmentDecision(True, f"auto-approved (severity {severity})", isolation_type)
     title = f"incident {incident_id} ({severity})" if incident else "the listed devices"
     return await ask_containment(
@@ -184,32 +182,32 @@ async def _not_approved(
     scope: TenantScope,
     incident_id: int | None,
     plan: list[PlannedAction],
-    decided: ContainmentDecision,
-    comment_on_incident: bool,
-    safety: SafetyPolicy,
+    verdict: str,
+    tell_incident: bool,
 ) -> None:
-    verdict = decided.verdict
-    await write_report(
+    """One "not approved" row per device; the incident is told when ``tell_incident``."""
+    rows = [
+        {
+            "machine": p.computer_dns_name,
+            "action": "Isolate",
+            "outcome": "not approved",
+            "final": "",
+            "action id": "",
+            "note": verdict,
+        }
+        for p in plan
+    ]
+    await report_and_comment(
+        scope,
         "defender-contain-device",
         "Contain device: not approved",
         [f"Incident: {incident_id}", f"Decision: {verdict}"],
-        [
-            {
-                "machine": p.computer_dns_name,
-                "action": "Isolate",
-                "outcome": "not approved",
-                "final": "",
-                "action id": "",
-                "note": verdict,
-            }
-            for p in plan
-        ],
+        rows,
         COLUMNS,
+        incident_id=incident_id,
+        comment=f"Containment not performed: {verdict}." if tell_incident else None,
+        acted=False,
     )
-    if comment_on_incident and incident_id and not safety.dry_run:
-        await add_incident_comment(
-            scope.client, incident_id, f"Containment not performed: {verdict}."
-        )
 
 
 async def _comment_and_report(
@@ -221,31 +219,29 @@ async def _comment_and_report(
     comment_on_incident: bool,
     safety: SafetyPolicy,
 ) -> None:
+    """Tell the incident (unless off or a dry run) and write the report of the isolations."""
     rows = outcome_rows(plan, outcomes)
     done = [r for r in rows if r["final"] == "Succeeded"]
-    if comment_on_incident and incident_id and not safety.dry_run:
-        text = "; ".join(
-            f"{r['machine'].split(']')[0].lstrip('[')}: {r['outcome']} {r['final']}".strip()
-            for r in rows
-        )
-        try:
-            await add_incident_comment(
-                scope.client,
-                incident_id,
-                f"Containment ({decided.verdict}, {decided.isolation_type}): {text}"[:3900],
-            )
-        except DefenderError as exc:
-            task_logger().warning("could not comment on incident %s: %s", incident_id, exc)
-    await write_report(
+    text = "; ".join(
+        f"{r['machine'].split(']')[0].lstrip('[')}: {r['outcome']} {r['final']}".strip()
+        for r in rows
+    )
+    await report_and_comment(
+        scope,
         "defender-contain-device",
         f"Contain device: incident {incident_id}" if incident_id else "Contain device",
-        [
-            f"Tenant: {scope.tenant}",
-            f"Decision: {decided.verdict}",
+        containment_summary(
+            scope.tenant,
+            decided.verdict,
             f"Isolation: {decided.isolation_type}",
-            f"Dry run: {safety.dry_run}",
+            safety.dry_run,
             f"Isolated: {len(done)}/{len(rows)}",
-        ],
+        ),
         rows,
         COLUMNS,
+        incident_id=incident_id,
+        comment=f"Containment ({decided.verdict}, {decided.isolation_type}): {text}"[:3900]
+        if comment_on_incident and not safety.dry_run
+        else None,
+        acted=True,
     )

@@ -10,21 +10,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from prefect import flow
 
-from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id
-from prefect_defender.flows.approval import (
-    ApprovalPolicy,
-    ContainmentDecision,
-    ask_containment,
-)
-from prefect_defender.flows.contain_identity import (
+from prefect_defender.flows.accounts import (
     account_proposal,
     account_rows,
     act_on_accounts,
@@ -32,8 +27,16 @@ from prefect_defender.flows.contain_identity import (
     protected_accounts,
     users_of_incident,
 )
+from prefect_defender.flows.approval import ApprovalPolicy, ContainmentDecision, ask_containment
+from prefect_defender.flows.device_actions import unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.reports import device_proposal, outcome_rows, write_report
+from prefect_defender.flows.reports import (
+    containment_summary,
+    device_proposal,
+    outcome_rows,
+    report_and_comment,
+    write_report,
+)
 from prefect_defender.tasks.action_plans import (
     PlannedAction,
     apply_machine_actions,
@@ -41,9 +44,9 @@ from prefect_defender.tasks.action_plans import (
     plan_actions,
     run_key_for,
 )
-from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
-from prefect_defender.tasks.identities import describe_accounts
-from prefect_defender.tasks.incidents import add_incident_comment, get_incident
+from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
+from prefect_defender.tasks.identities import AccountSummary, describe_accounts
+from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
 from prefect_defender.tasks.scope import TenantScope
 
@@ -99,25 +102,9 @@ async def contain_incident(
     iid = check_incident_id(incident_id)
     acts = check_actions(identity_actions)
     async with await TenantScope.load(credentials, tenant_id) as scope:
-        creds, tenant = scope.client, scope.tenant  # one client for every task of the run
-        incident = await get_incident(creds, iid, tenant_id)
-        ids = list(dict.fromkeys(i.lower() for i in incident.device_ids()))
-        plan = await plan_actions(
-            creds, ids, [ActionType.ISOLATE], safety, {"isolation_type": isolation_type}, tenant_id
-        )
-        who = users_of_incident(incident)
-        infos = await describe_accounts(creds, who, tenant_id=tenant_id) if who else []
-        protected = protected_accounts(safety, infos)
-        summary: dict[str, Any] = {
-            "incident_id": iid,
-            "tenant_id": tenant,
-            "devices": len(plan),
-            "accounts": len(who),
-            "approved": False,
-            "device_outcomes": [],
-            "account_outcomes": [],
-        }
-        if not plan and not who:
+        named = await _named(scope, iid, isolation_type, safety, tenant_id)
+        summary = named.summary(iid, scope.tenant)
+        if not named.plan and not named.who:
             await write_report(
                 "defender-contain-incident",
                 "Contain incident: nothing to do",
@@ -126,90 +113,87 @@ async def contain_incident(
                 COLUMNS,
             )
             return summary
-        decided = await _decide(incident, plan, infos, acts, protected, isolation_type, approval)
+        decided = await _decide(named, acts, isolation_type, approval)
         summary["verdict"] = decided.verdict
         if not decided.approved:
-            await write_report(
-                "defender-contain-incident",
-                f"Contain incident {iid}: not approved",
-                [f"Decision: {decided.verdict}"],
-                [],
-                COLUMNS,
-            )
-            if comment_on_incident and not safety.dry_run:
-                await add_incident_comment(
-                    creds, iid, f"Containment not performed: {decided.verdict}.", tenant_id
-                )
+            tell = comment_on_incident and not safety.dry_run
+            await _not_approved(scope, iid, decided.verdict, tell)
             return summary
         summary["approved"] = True
-        # one guard: the per-run cap counts devices and accounts together
-        guard = WriteGuard(safety)
-        comment = (
-            f"prefect-defender contain-incident (incident {iid}, approved by {decided.approver})"
-        )
         key = run_key or run_key_for(
-            "contain-incident", tenant, iid, sorted(ids), decided.isolation_type
+            "contain-incident", scope.tenant, iid, sorted(named.ids), decided.isolation_type
         )
-        device_outcomes = (
-            await apply_machine_actions(
-                creds, plan, comment, guard, tenant_id, decided.allow_protected, run_key=key
-            )
-            if plan
-            else []
-        )
-        ordered = (
-            await act_on_accounts(
-                creds,
-                who,
-                acts,
-                protected,
-                decided.allow_protected,
-                guard,
-                tenant,
-                tenant_id,
-                fallback_to_entra,
-            )
-            if who
-            else []
+        device_outcomes, ordered = await _act(
+            scope, iid, named, acts, decided, safety, key, fallback_to_entra, tenant_id
         )
         if device_outcomes and not safety.dry_run:
             device_outcomes = await await_machine_actions(
-                creds, device_outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+                scope.client,
+                device_outcomes,
+                tenant_id,
+                wait_timeout_seconds,
+                poll_interval_seconds,
             )
         summary["device_outcomes"] = [o.model_dump(mode="json") for o in device_outcomes]
         summary["account_outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
         await _comment_and_report(
-            scope, iid, plan, device_outcomes, ordered, decided, comment_on_incident, safety
+            scope, iid, named.plan, device_outcomes, ordered, decided, comment_on_incident, safety
         )
         return summary
 
 
+@dataclass
+class _Named:
+    """What an incident names: its devices (as planned isolations) and its accounts."""
+
+    incident: Incident
+    ids: list[str]
+    plan: list[PlannedAction]
+    who: list[str]
+    infos: list[AccountSummary]
+    protected: dict[str, str]
+
+    def summary(self, iid: int, tenant: str) -> dict[str, Any]:
+        """The flow's result before anything is decided or done."""
+        return {
+            "incident_id": iid,
+            "tenant_id": tenant,
+            "devices": len(self.plan),
+            "accounts": len(self.who),
+            "approved": False,
+            "device_outcomes": [],
+            "account_outcomes": [],
+        }
+
+
+async def _named(
+    scope: TenantScope, iid: int, isolation_type: str, safety: SafetyPolicy, tenant_id: str | None
+) -> _Named:
+    """Read the incident, plan its devices' isolation and describe its accounts."""
+    creds = scope.client  # one client for every task of the run
+    incident = await get_incident(creds, iid, tenant_id)
+    ids = unique_machine_ids(incident.device_ids())
+    plan = await plan_actions(
+        creds, ids, [ActionType.ISOLATE], safety, {"isolation_type": isolation_type}, tenant_id
+    )
+    who = users_of_incident(incident)
+    infos = await describe_accounts(creds, who, tenant_id=tenant_id) if who else []
+    return _Named(incident, ids, plan, who, infos, protected_accounts(safety, infos))
+
+
 async def _decide(
-    incident: Incident,
-    plan: list[PlannedAction],
-    infos: list[Any],
-    acts: list[Any],
-    protected: Any,
-    isolation_type: str,
-    approval: ApprovalPolicy,
+    named: _Named, acts: list[IdentityAction], isolation_type: str, approval: ApprovalPolicy
 ) -> ContainmentDecision:
     """Auto-approve by severity when no device or account is protected, else ask once for
     both in the Prefect UI."""
-    never_auto = {t.lower() for t in approval.never_auto_tags}
-    risky_devices = [p for p in plan if p.protected] + [
-        p for p in plan if never_auto & {t.lower() for t in p.machine_tags}
-    ]
-    if (
-        incident.severity
-        and incident.severity in approval.auto_approve_severities
-        and not risky_devices
-        and not protected
-    ):
+    incident, plan, protected = named.incident, named.plan, named.protected
+    risky_devices = [p for p in plan if p.protected] + approval.never_auto_devices(plan)
+    if approval.auto_approves(incident.severity) and not risky_devices and not protected:
         return ContainmentDecision(
             True, f"auto-approved (severity {incident.severity})", isolation_type
         )
     devices = device_proposal(plan, isolation_type) if plan else "none"
-    accounts = account_proposal(infos, acts, protected) if infos else "none"
+    accounts = account_proposal(named.infos, acts, protected) if named.infos else "none"
     return await ask_containment(
         f"## Approve containment of incident {incident.incident_id} ({incident.severity})?\n\n"
         f"### Devices\n\n{devices}\n\n"
@@ -224,6 +208,68 @@ async def _decide(
     )
 
 
+async def _not_approved(scope: TenantScope, iid: int, verdict: str, tell_incident: bool) -> None:
+    """The report of a refused (or unanswered) approval; the incident is told when
+    ``tell_incident``."""
+    await report_and_comment(
+        scope,
+        "defender-contain-incident",
+        f"Contain incident {iid}: not approved",
+        [f"Decision: {verdict}"],
+        [],
+        COLUMNS,
+        incident_id=iid,
+        comment=f"Containment not performed: {verdict}." if tell_incident else None,
+        acted=False,
+    )
+
+
+async def _act(
+    scope: TenantScope,
+    iid: int,
+    named: _Named,
+    acts: list[IdentityAction],
+    decided: ContainmentDecision,
+    safety: SafetyPolicy,
+    run_key: str,
+    fallback_to_entra: bool,
+    tenant_id: str | None,
+) -> tuple[list[ItemOutcome], list[tuple[str, str, ItemOutcome]]]:
+    """Request the isolations, then act on the accounts, under one guard (the per-run cap
+    counts devices and accounts together); the isolations are not waited for here."""
+    guard = WriteGuard(safety)
+    comment = f"prefect-defender contain-incident (incident {iid}, approved by {decided.approver})"
+    device_outcomes = (
+        await apply_machine_actions(
+            scope.client,
+            named.plan,
+            comment,
+            guard,
+            tenant_id,
+            decided.allow_protected,
+            run_key=run_key,
+        )
+        if named.plan
+        else []
+    )
+    ordered = (
+        await act_on_accounts(
+            scope.client,
+            named.who,
+            acts,
+            named.protected,
+            decided.allow_protected,
+            guard,
+            scope.tenant,
+            tenant_id,
+            fallback_to_entra,
+        )
+        if named.who
+        else []
+    )
+    return device_outcomes, ordered
+
+
 async def _comment_and_report(
     scope: TenantScope,
     iid: int,
@@ -236,50 +282,41 @@ async def _comment_and_report(
 ) -> None:
     """One comment on the incident and one report for devices and accounts together."""
     drows = outcome_rows(plan, device_outcomes)
-    rows = [
-        {
-            "target": r["machine"],
-            "kind": "device",
-            "action": r["action"],
-            "outcome": r["outcome"],
-            "final": r["final"],
-            "note": r["note"],
-        }
-        for r in drows
-    ] + [
-        {
-            "target": r["account"],
-            "kind": "account",
-            "action": r["action"],
-            "outcome": r["outcome"],
-            "final": r["via"],
-            "note": r["note"],
-        }
-        for r in account_rows(ordered)
+    rows = [_row(r["machine"], "device", r, r["final"]) for r in drows] + [
+        _row(r["account"], "account", r, r["via"]) for r in account_rows(ordered)
     ]
     isolated = sum(r["final"] == "Succeeded" for r in drows)
     contained = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
-    if comment_on_incident and not safety.dry_run:
-        try:
-            await add_incident_comment(
-                scope.client,
-                iid,
-                f"Containment ({decided.verdict}, {decided.isolation_type}): devices isolated "
-                f"{isolated}/{len(drows)}; account actions {contained}/{len(ordered)}",
-            )
-        except DefenderError as exc:
-            task_logger().warning("could not comment on incident %s: %s", iid, exc)
-    await write_report(
+    await report_and_comment(
+        scope,
         "defender-contain-incident",
         f"Contain incident {iid}",
-        [
-            f"Tenant: {scope.tenant}",
-            f"Decision: {decided.verdict}",
+        containment_summary(
+            scope.tenant,
+            decided.verdict,
             f"Isolation: {decided.isolation_type}",
-            f"Dry run: {safety.dry_run}",
+            safety.dry_run,
             f"Devices isolated: {isolated}/{len(drows)}",
             f"Account actions succeeded: {contained}/{len(ordered)}",
-        ],
+        ),
         rows,
         COLUMNS,
+        incident_id=iid,
+        comment=f"Containment ({decided.verdict}, {decided.isolation_type}): devices isolated "
+        f"{isolated}/{len(drows)}; account actions {contained}/{len(ordered)}"
+        if comment_on_incident and not safety.dry_run
+        else None,
+        acted=True,
     )
+
+
+def _row(target: str, kind: str, row: dict[str, Any], final: str) -> dict[str, Any]:
+    """A report row from a device row (``outcome_rows``) or an account row (``account_rows``)."""
+    return {
+        "target": target,
+        "kind": kind,
+        "action": row["action"],
+        "outcome": row["outcome"],
+        "final": final,
+        "note": row["note"],
+    }

@@ -10,19 +10,14 @@ from prefect.blocks.core import Block
 
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id, check_machine_ids
+from prefect_defender.flows.device_actions import act_and_wait, unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import outcome_rows, write_report
-from prefect_defender.tasks.action_plans import (
-    PlannedAction,
-    apply_machine_actions,
-    await_machine_actions,
-    plan_actions,
-    run_key_for,
-)
+from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
 from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.machine_actions import store_investigation_packages
-from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["collect_evidence"]
@@ -97,22 +92,20 @@ async def _collect(
     ids = check_machine_ids(machine_ids)
     if incident_id:
         ids += (await get_incident(scope.client, incident_id)).device_ids()
-    ids = list(dict.fromkeys(i.lower() for i in ids))
+    ids = unique_machine_ids(ids)
     plan = await plan_actions(scope.client, ids, [ActionType.COLLECT_INVESTIGATION_PACKAGE], safety)
     for p in plan:
         p.protected = None  # collecting evidence changes nothing on the device
-    outcomes = await apply_machine_actions(
+    outcomes = await act_and_wait(
         scope.client,
         plan,
         f"prefect-defender evidence collection (incident {incident_id})",
-        WriteGuard(safety),
-        allow_protected=True,
+        safety,
         run_key=run_key_for("evidence", scope.tenant, incident_id, sorted(ids)),
+        allow_protected=True,
+        wait_timeout_seconds=wait_timeout_seconds,
+        poll_interval_seconds=poll_interval_seconds,
     )
-    if not safety.dry_run:
-        outcomes = await await_machine_actions(
-            scope.client, outcomes, None, wait_timeout_seconds, poll_interval_seconds
-        )
     return plan, outcomes
 
 

@@ -9,17 +9,13 @@ from prefect import flow
 
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
+from prefect_defender.flows.device_actions import act_and_wait
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
-from prefect_defender.tasks.action_plans import (
-    apply_machine_actions,
-    await_machine_actions,
-    plan_actions,
-    run_key_for,
-)
-from prefect_defender.tasks.base import task_logger
+from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
+from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.hunting import hunt_ioc
-from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["hunt_and_respond"]
@@ -30,6 +26,7 @@ ACTIONS = {
     "collect": ActionType.COLLECT_INVESTIGATION_PACKAGE,
 }
 COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
+REPORT = "defender-hunt-and-respond"
 
 
 @notifying
@@ -61,96 +58,118 @@ async def hunt_and_respond(
                          ioc_values=["203.0.113.66"], response="scan")
         ```
     """
-    log = task_logger()
     approval = approval or ApprovalPolicy()
     safety = safety or SafetyPolicy()
+    iocs = ", ".join(ioc_values or [])
     async with await TenantScope.load(credentials, tenant_id) as scope:
-        creds, tenant = scope.client, scope.tenant  # one client for every task of the run
         hits = await hunt_ioc(
-            creds, ioc_kind, list(ioc_values or []), lookback_days, tenant_id=tenant_id
+            scope.client, ioc_kind, list(ioc_values or []), lookback_days, tenant_id=tenant_id
         )
         action = ACTIONS[response]
-        plan = await plan_actions(
-            creds,
-            [h["DeviceId"] for h in hits],
-            [action],
-            safety,
-            {"isolation_type": "Selective", "scan_type": "Full"},
-            tenant_id,
-        )
+        plan = await _plan(scope, hits, action, safety)
         summary: dict[str, Any] = {
-            "tenant_id": tenant,
+            "tenant_id": scope.tenant,
             "matches": hits,
             "approved": False,
             "outcomes": [],
         }
         if not plan:
             await write_report(
-                "defender-hunt-and-respond",
-                "Hunt and respond: no match",
-                [f"{ioc_kind}: {', '.join(ioc_values or [])}"],
-                [],
-                COLUMNS,
+                REPORT, "Hunt and respond: no match", [f"{ioc_kind}: {iocs}"], [], COLUMNS
             )
             return summary
-        allow_protected = False
-        if "hunt" in approval.auto_approve_severities:
-            verdict = "auto-approved (policy)"
-        else:
-            table = markdown_table(
-                [
-                    {
-                        "device": p.computer_dns_name,
-                        "hits": h["Hits"],
-                        "action": action.value,
-                        "protected": p.protected or "",
-                    }
-                    for p, h in zip(plan, hits, strict=True)
-                ],
-                ["device", "hits", "action", "protected"],
+        approved, verdict, allow_protected = await _decide(
+            plan, hits, action, f"{ioc_kind} {iocs}", approval
+        )
+        if not approved:
+            summary["verdict"] = verdict
+            await write_report(
+                REPORT, "Hunt and respond: not approved", [f"Decision: {verdict}"], [], COLUMNS
             )
-            decision, verdict = await request_decision(
-                f"## {len(plan)} device(s) saw {ioc_kind} {', '.join(ioc_values or [])}\n\n"
-                f"{table}\n\nApprove **{action.value}** on them?",
-                approval,
-            )
-            if decision is None or not decision.approve:
-                summary["verdict"] = verdict
-                await write_report(
-                    "defender-hunt-and-respond",
-                    "Hunt and respond: not approved",
-                    [f"Decision: {verdict}"],
-                    [],
-                    COLUMNS,
-                )
-                return summary
-            allow_protected = decision.include_protected
+            return summary
         summary["approved"], summary["verdict"] = True, verdict
-        outcomes = await apply_machine_actions(
-            creds,
+        outcomes = await act_and_wait(
+            scope.client,
             plan,
             f"prefect-defender hunt-and-respond ({ioc_kind} hunt, {verdict})",
-            WriteGuard(safety),
-            tenant_id,
-            allow_protected,
-            run_key=run_key_for("hunt", tenant, ioc_kind, sorted(ioc_values or []), response),
+            safety,
+            run_key=run_key_for("hunt", scope.tenant, ioc_kind, sorted(ioc_values or []), response),
+            allow_protected=allow_protected,
+            tenant_id=tenant_id,
+            wait_timeout_seconds=wait_timeout_seconds,
+            poll_interval_seconds=poll_interval_seconds,
         )
-        if not safety.dry_run:
-            outcomes = await await_machine_actions(
-                creds, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
-            )
         summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
-        log.info("%d device(s) acted on", len(outcomes))
-        await write_report(
-            "defender-hunt-and-respond",
-            "Hunt and respond",
-            [
-                f"IOCs ({ioc_kind}): {', '.join(ioc_values or [])}",
-                f"Matching devices: {len(plan)}",
-                f"Decision: {verdict}",
-                f"Dry run: {safety.dry_run}",
-            ],
-            outcome_rows(plan, outcomes),
-            COLUMNS,
-        )
+        task_logger().info("%d device(s) acted on", len(outcomes))
+        await _report(ioc_kind, iocs, plan, outcomes, verdict, safety)
         return summary
+
+
+async def _plan(
+    scope: TenantScope, hits: list[dict[str, Any]], action: ActionType, safety: SafetyPolicy
+) -> list[PlannedAction]:
+    """``action`` on every device that saw the IOCs (the safety rails mark protected ones)."""
+    plan: list[PlannedAction] = await plan_actions(
+        scope.client,
+        [h["DeviceId"] for h in hits],
+        [action],
+        safety,
+        {"isolation_type": "Selective", "scan_type": "Full"},
+        scope.tenant_id,
+    )
+    return plan
+
+
+async def _report(
+    ioc_kind: str,
+    iocs: str,
+    plan: list[PlannedAction],
+    outcomes: list[ItemOutcome],
+    verdict: str,
+    safety: SafetyPolicy,
+) -> None:
+    """The report of the actions taken on the devices that saw ``iocs``."""
+    await write_report(
+        REPORT,
+        "Hunt and respond",
+        [
+            f"IOCs ({ioc_kind}): {iocs}",
+            f"Matching devices: {len(plan)}",
+            f"Decision: {verdict}",
+            f"Dry run: {safety.dry_run}",
+        ],
+        outcome_rows(plan, outcomes),
+        COLUMNS,
+    )
+
+
+async def _decide(
+    plan: list[PlannedAction],
+    hits: list[dict[str, Any]],
+    action: ActionType,
+    seen: str,
+    approval: ApprovalPolicy,
+) -> tuple[bool, str, bool]:
+    """``(approved, verdict, allow_protected)``: approved by the policy (``"hunt"`` among
+    ``auto_approve_severities``), else asked in the Prefect UI with the matching devices."""
+    if "hunt" in approval.auto_approve_severities:
+        return True, "auto-approved (policy)", False
+    table = markdown_table(
+        [
+            {
+                "device": p.computer_dns_name,
+                "hits": h["Hits"],
+                "action": action.value,
+                "protected": p.protected or "",
+            }
+            for p, h in zip(plan, hits, strict=True)
+        ],
+        ["device", "hits", "action", "protected"],
+    )
+    decision, verdict = await request_decision(
+        f"## {len(plan)} device(s) saw {seen}\n\n{table}\n\nApprove **{action.value}** on them?",
+        approval,
+    )
+    if decision is None or not decision.approve:
+        return False, verdict, False
+    return True, verdict, decision.include_protected

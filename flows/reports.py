@@ -1,4 +1,5 @@
-"""The playbooks' reports: markdown tables, outcome rows and the run's report artifact."""
+"""The playbooks' reports: markdown tables, outcome rows, the run's report artifact and the
+comment that tells the incident what a playbook did (or why it did nothing)."""
 
 from __future__ import annotations
 
@@ -7,11 +8,22 @@ from typing import Any
 
 from prefect.artifacts import acreate_markdown_artifact
 
+from prefect_defender.api.errors import DefenderError
 from prefect_defender.flows.notify import remember_report
 from prefect_defender.tasks.action_plans import PlannedAction
-from prefect_defender.tasks.base import ItemOutcome
+from prefect_defender.tasks.base import ItemOutcome, task_logger
+from prefect_defender.tasks.incidents import add_incident_comment
+from prefect_defender.tasks.scope import TenantScope
 
-__all__ = ["device_proposal", "markdown_table", "outcome_rows", "write_report"]
+__all__ = [
+    "containment_summary",
+    "device_proposal",
+    "markdown_table",
+    "note_on_incident",
+    "outcome_rows",
+    "report_and_comment",
+    "write_report",
+]
 
 
 def _cell(v: Any) -> str:
@@ -80,3 +92,56 @@ def device_proposal(plan: list[Any], isolation_type: str) -> str:
         ],
         ["device", "action", "protected"],
     )
+
+
+async def note_on_incident(
+    client: Any, incident_id: int, text: str, tenant_id: str | None = None
+) -> None:
+    """Add ``text`` to the incident; a refused comment is logged, not raised (the playbook has
+    already acted, and its report still tells what it did)."""
+    try:
+        await add_incident_comment(client, incident_id, text, tenant_id)
+    except DefenderError as exc:
+        task_logger().warning("could not comment on incident %s: %s", incident_id, exc)
+
+
+def containment_summary(
+    tenant: str, verdict: str, how: str, dry_run: bool, *counts: str
+) -> list[str]:
+    """A containment report's summary lines: the tenant, the decision, ``how`` (the isolation
+    type or the actions), the dry run, then ``counts``."""
+    return [f"Tenant: {tenant}", f"Decision: {verdict}", how, f"Dry run: {dry_run}", *counts]
+
+
+async def report_and_comment(
+    scope: TenantScope,
+    key: str,
+    title: str,
+    summary: list[str],
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    *,
+    incident_id: int | None,
+    comment: str | None,
+    acted: bool,
+) -> None:
+    """Write the report and, when ``comment`` and ``incident_id`` are given, comment on the
+    incident.
+
+    After acting (``acted``) the comment comes first and a refused comment is only logged (see
+    :func:`note_on_incident`): the report still tells what was done. When nothing was done
+    (not approved) the report comes first and a refused comment raises.
+
+    Example:
+        ```python
+        await report_and_comment(
+            scope, "defender-x", "X", ["Done: 2/2"], rows, ["machine", "outcome"],
+            incident_id=1001, comment="X: done", acted=True,
+        )
+        ```
+    """
+    if acted and comment and incident_id:
+        await note_on_incident(scope.client, incident_id, comment, scope.tenant_id)
+    await write_report(key, title, summary, rows, columns)
+    if not acted and comment and incident_id:
+        await add_incident_comment(scope.client, incident_id, comment, scope.tenant_id)

@@ -16,7 +16,7 @@ from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, write_report
-from prefect_defender.tasks.base import task_logger
+from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.enrichment import enrich_entities
 from prefect_defender.tasks.incidents import get_incident, list_incidents, update_incident
 from prefect_defender.tasks.machines import get_machines
@@ -120,22 +120,59 @@ def _detail(result: Any) -> str:
 async def _triage(
     scope: TenantScope, incident_id: int, rules: TriageRules, dry_run: bool
 ) -> dict[str, Any]:
-    log = task_logger()
+    """Enrich, score, update (unless ``dry_run``) and report one incident."""
     client = scope.client  # every task of this run shares the scope's client
     incident = await get_incident(client, incident_id)
-    files = sorted(
-        {e.sha256 or e.sha1 for a in incident.alerts for e in a.entities if e.sha256 or e.sha1}
-    )
-    ips = sorted({e.ip_address for a in incident.alerts for e in a.entities if e.ip_address})
-    users = sorted({e.account_name for a in incident.alerts for e in a.entities if e.account_name})
+    files, ips, users = _entities(incident)
     enriched = (
         await enrich_entities(client, files=files, ips=ips, users=users)
         if files or ips or users
         else []
     )
+    devices = await _devices(scope, incident)
+    malware = [
+        o.item for o in enriched if o.item.startswith("file:") and o.ok and _is_malware(o.result)
+    ]
+    points, hits = score(incident, {"devices": devices, "malware_files": malware}, rules)
+    escalate = points >= rules.escalate_at
+    lines = [
+        f"Score {points} ({', '.join(hits) or 'no rule matched'}).",
+        f"Devices: {', '.join(d['name'] or d['id'] for d in devices) or 'none'}.",
+        f"Known malware files: {len(malware)}; IPs: {len(ips)}; users: {len(users)}.",
+    ]
+    update = _update(incident, rules, escalate, bool(malware), " ".join(lines))
+    if not dry_run:
+        await update_incident(client, incident_id, **update)
+    task_logger().info(
+        "incident %s scored %d%s", incident_id, points, " -> escalated" if escalate else ""
+    )
+    await _report(scope, incident, lines, escalate, dry_run, devices, enriched)
+    return {
+        "incident_id": incident_id,
+        "tenant_id": scope.tenant,
+        "score": points,
+        "matched": hits,
+        "escalated": escalate,
+        "update": update,
+        "enriched": [o.model_dump(mode="json") for o in enriched],
+    }
+
+
+def _entities(incident: Incident) -> tuple[list[str], list[str], list[str]]:
+    """The incident's file hashes, IP addresses and account names, each sorted, no duplicates."""
+    entities = [e for a in incident.alerts for e in a.entities]
+    files = sorted({h for e in entities if (h := e.sha256 or e.sha1)})
+    ips = sorted({e.ip_address for e in entities if e.ip_address})
+    users = sorted({e.account_name for e in entities if e.account_name})
+    return files, ips, users
+
+
+async def _devices(scope: TenantScope, incident: Incident) -> list[dict[str, Any]]:
+    """The incident's devices as the scoring rules and the report see them (name, tags, risk,
+    health, link; the error code of a device that could not be read)."""
     devices: list[dict[str, Any]] = []
     device_ids = incident.device_ids()
-    for o in await get_machines(client, device_ids) if device_ids else []:
+    for o in await get_machines(scope.client, device_ids) if device_ids else []:
         m = o.result
         if o.ok and isinstance(m, Machine):
             devices.append(
@@ -151,22 +188,17 @@ async def _triage(
         else:
             code = (o.error or {}).get("code")
             devices.append({"id": o.item, "name": o.item, "tags": [], "error": code})
-    incident_link = scope.link("incident", incident.incident_id)
-    malware = [
-        o.item for o in enriched if o.item.startswith("file:") and o.ok and _is_malware(o.result)
-    ]
-    facts = {"devices": devices, "malware_files": malware}
-    points, hits = score(incident, facts, rules)
-    escalate = points >= rules.escalate_at
-    lines = [
-        f"Score {points} ({', '.join(hits) or 'no rule matched'}).",
-        f"Devices: {', '.join(d['name'] or d['id'] for d in devices) or 'none'}.",
-        f"Known malware files: {len(malware)}; IPs: {len(ips)}; users: {len(users)}.",
-    ]
-    comment = "prefect-defender triage: " + " ".join(lines)
+    return devices
+
+
+def _update(
+    incident: Incident, rules: TriageRules, escalate: bool, malware: bool, findings: str
+) -> dict[str, Any]:
+    """What the triage sets on the incident: tags and a comment, and when it escalates the
+    status, the owner and (for known malware) the classification."""
     update: dict[str, Any] = {
         "tags": sorted({*incident.tags, TRIAGED_TAG, *(rules.escalated_tags if escalate else [])}),
-        "comment": comment,
+        "comment": "prefect-defender triage: " + findings,
     }
     if escalate:
         update["status"] = "InProgress"
@@ -174,9 +206,19 @@ async def _triage(
             update["assigned_to"] = rules.assign_to
         if malware and rules.classify_malware_true_positive:
             update["classification"], update["determination"] = "TruePositive", "Malware"
-    if not dry_run:
-        await update_incident(client, incident_id, **update)
-    log.info("incident %s scored %d%s", incident_id, points, " -> escalated" if escalate else "")
+    return update
+
+
+async def _report(
+    scope: TenantScope,
+    incident: Incident,
+    lines: list[str],
+    escalate: bool,
+    dry_run: bool,
+    devices: list[dict[str, Any]],
+    enriched: list[ItemOutcome],
+) -> None:
+    """The triage report: the findings, a table of the devices and one row per entity."""
     rows = [
         {
             "entity": o.item,
@@ -199,9 +241,9 @@ async def _triage(
     )
     await write_report(
         "defender-triage",
-        f"Triage of incident {incident_id}",
+        f"Triage of incident {incident.incident_id}",
         [
-            f"[Open the incident in Defender]({incident_link})",
+            f"[Open the incident in Defender]({scope.link('incident', incident.incident_id)})",
             *lines,
             f"Escalated: {escalate}",
             f"Dry run: {dry_run}",
@@ -213,15 +255,6 @@ async def _triage(
         rows,
         ["entity", "outcome", "detail"],
     )
-    return {
-        "incident_id": incident_id,
-        "tenant_id": scope.tenant,
-        "score": points,
-        "matched": hits,
-        "escalated": escalate,
-        "update": update,
-        "enriched": [o.model_dump(mode="json") for o in enriched],
-    }
 
 
 @notifying

@@ -1,0 +1,65 @@
+"""The playbooks' machine actions: run a plan under the safety rails, then wait for the results.
+
+Contain-device, hunt-and-respond, release and evidence collection all act the same way: one
+machine action per planned device through :class:`WriteGuard` (kill switch, caps, protected
+assets, dry run), then, unless it is a dry run, a wait for each action's final state.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prefect_defender.tasks.action_plans import (
+    PlannedAction,
+    apply_machine_actions,
+    await_machine_actions,
+)
+from prefect_defender.tasks.base import ItemOutcome
+from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+
+__all__ = ["act_and_wait", "unique_machine_ids"]
+
+
+async def act_and_wait(
+    client: Any,
+    plan: list[PlannedAction],
+    comment: str,
+    safety: SafetyPolicy,
+    *,
+    run_key: str,
+    allow_protected: bool = False,
+    tenant_id: str | None = None,
+    wait_timeout_seconds: float = 1800.0,
+    poll_interval_seconds: float = 10.0,
+) -> list[ItemOutcome]:
+    """Request ``plan``'s actions (``comment`` on each) and, unless ``safety.dry_run``, wait
+    for their final states; one outcome per planned action, in order.
+
+    ``run_key`` makes a re-run of the same logical run after a crash act once per machine.
+
+    Example:
+        ```python
+        outcomes = await act_and_wait(
+            scope.client, plan, "prefect-defender hunt", safety, run_key=key
+        )
+        ```
+    """
+    outcomes: list[ItemOutcome] = await apply_machine_actions(
+        client,
+        plan,
+        comment,
+        WriteGuard(safety),
+        tenant_id,
+        allow_protected,
+        run_key=run_key,
+    )
+    if not safety.dry_run:
+        outcomes = await await_machine_actions(
+            client, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+        )
+    return outcomes
+
+
+def unique_machine_ids(ids: list[str]) -> list[str]:
+    """``ids`` in lower case, in order, without duplicates (Defender's ids ignore case)."""
+    return list(dict.fromkeys(i.lower() for i in ids))
