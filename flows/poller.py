@@ -116,10 +116,10 @@ async def incident_poller(
         ```
     """
     log = task_logger()
-    stored: Any = await Variable.aget(checkpoint_variable, default={})
-    state: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
     counts: dict[str, int] = {}
     async with await TenantScopes.load(credentials, tenant_ids) as scopes:
+        stored: Any = await Variable.aget(checkpoint_variable, default={})
+        state: dict[str, Any] = dict(stored) if isinstance(stored, dict) else {}
         for scope in scopes:
             tenant = scope.tenant
             cp = Checkpoint.model_validate(state.get(tenant) or {})
