@@ -22,13 +22,11 @@ from prefect_defender.api.models.identities import (
 from prefect_defender.api.validation import check_choice, check_items, check_user_ref
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
-    run_bulk,
     task_logger,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = ["ENTRA_FALLBACK", "invoke_identity_actions"]
 

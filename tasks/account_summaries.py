@@ -10,14 +10,8 @@ from pydantic import BaseModel, Field
 from prefect_defender.api.errors import DefenderError, NotFoundError
 from prefect_defender.api.models.identities import SignIn
 from prefect_defender.tasks.account_actions import checked_users, identity_index
-from prefect_defender.tasks.base import (
-    DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
-    defender_client,
-    defender_task,
-    run_bulk,
-)
+from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = ["AccountSummary", "describe_accounts"]
 

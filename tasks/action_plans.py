@@ -28,12 +28,11 @@ from prefect_defender.api.validation import (
 from prefect_defender.tasks.action_fan_out import Admit, PlannedAction, fan_out_actions
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
     task_logger,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.safety import (
     AutomationHaltedError,
     SafetyPolicy,

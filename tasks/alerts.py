@@ -24,8 +24,6 @@ from prefect_defender.api.resources.alerts import MAX_BATCH, alert_update_body
 from prefect_defender.api.validation import check_alert_id, check_choice, check_items
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
     forwarded,
@@ -37,6 +35,7 @@ from prefect_defender.tasks.graph_alerts import (
     list_graph_alerts,
     update_graph_alert,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 
 __all__ = [
     "add_graph_alert_comment",

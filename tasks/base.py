@@ -1,4 +1,7 @@
-"""What every Defender task shares: the task decorator, credential handling and outcomes.
+"""What every Defender task shares: the task decorator, the client for its credentials, its logger.
+
+The outcomes of bulk tasks (:class:`ItemOutcome`, :func:`run_bulk`) live in ``tasks.outcomes``
+and are re-exported here.
 
 Tasks are written once, as ``async def``, and work from both kinds of flow:
 
@@ -13,9 +16,8 @@ created with ``retries=0``: stacking Prefect retries on top would repeat non-ide
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from enum import StrEnum
 from typing import Any, ParamSpec, TypeVar, overload
 
 from prefect import Task
@@ -24,11 +26,10 @@ from prefect.context import FlowRunContext, get_run_context
 from prefect.exceptions import MissingContextError
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
-from pydantic import BaseModel, Field
 
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.client import DefenderClient
-from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation import (
     check_guid,
 )
@@ -39,6 +40,7 @@ from prefect_defender.blocks import (
     DefenderUserCredentials,
 )
 from prefect_defender.tasks.arguments import CREDENTIAL_TYPES, checked_arguments
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = [
     "DefenderCredentialsLike",
@@ -54,7 +56,6 @@ __all__ = [
 
 P = ParamSpec("P")
 R = TypeVar("R")
-T = TypeVar("T")
 
 DefenderCredentialsLike = (
     DefenderApplicationCredentials
@@ -190,80 +191,6 @@ async def defender_client(
         yield client
     finally:
         await client.aclose()
-
-
-class OutcomeStatus(StrEnum):
-    """How one item of a bulk operation ended."""
-
-    SUCCEEDED = "succeeded"
-    ALREADY_IN_PROGRESS = "already_in_progress"
-    SKIPPED = "skipped"
-    FAILED = "failed"
-    DRY_RUN = "dry_run"
-
-
-class ItemOutcome(BaseModel):
-    """The recorded outcome of one item of a bulk operation (nothing is ever dropped)."""
-
-    item: str = Field(description="The item: a machine id, indicator value, tenant ...")
-    status: OutcomeStatus
-    result: Any = None
-    error: dict[str, Any] | None = None
-    reason: str | None = None
-
-    @property
-    def ok(self) -> bool:
-        """True for succeeded, already in progress and dry run."""
-        return self.status in (
-            OutcomeStatus.SUCCEEDED,
-            OutcomeStatus.ALREADY_IN_PROGRESS,
-            OutcomeStatus.DRY_RUN,
-        )
-
-
-async def run_bulk(
-    items: Iterable[T],
-    action: Callable[[T], Awaitable[ItemOutcome]],
-    *,
-    concurrency: int = 10,
-    progress: Callable[[int, int], None] | None = None,
-    key: Callable[[T], str] = str,
-) -> list[ItemOutcome]:
-    """Run ``action`` on every item with bounded concurrency; one outcome per item, in order.
-
-    An exception escaping ``action`` becomes a ``failed`` outcome for that item (named by
-    ``key(item)``, with the error's type, code and message), so a bulk operation never loses an
-    item.
-    """
-    todo = list(items)
-    sem = asyncio.Semaphore(max(1, concurrency))
-    done = 0
-
-    async def one(item: T) -> ItemOutcome:
-        nonlocal done
-        async with sem:
-            try:
-                outcome = await action(item)
-            except DefenderError as exc:
-                outcome = ItemOutcome(
-                    item=key(item),
-                    status=OutcomeStatus.FAILED,
-                    error=exc.to_dict(),
-                    reason=str(exc),
-                )
-            except Exception as exc:
-                outcome = ItemOutcome(
-                    item=key(item),
-                    status=OutcomeStatus.FAILED,
-                    error={"type": type(exc).__name__, "message": str(exc)},
-                    reason=f"{type(exc).__name__}: {exc}",
-                )
-        done += 1
-        if progress is not None:
-            progress(done, len(todo))
-        return outcome
-
-    return list(await asyncio.gather(*(one(i) for i in todo)))
 
 
 def require(condition: bool, message: str, field: str) -> None:

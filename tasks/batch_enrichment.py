@@ -19,13 +19,11 @@ from prefect_defender.api.resources.enrichment import EntitiesAPI
 from prefect_defender.api.validation import check_domain, check_hash, check_ip, check_sam_name
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
-    run_bulk,
     task_logger,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = ["enrich_entities"]
 

@@ -25,12 +25,11 @@ from prefect_defender.api.validation import check_choice, check_items, check_mac
 from prefect_defender.tasks.action_fan_out import PlannedAction, fan_out_actions
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
     task_logger,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 
 __all__ = [
     "bulk_machine_action",

@@ -9,14 +9,8 @@ from __future__ import annotations
 
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.tasks.account_actions import checked_users
-from prefect_defender.tasks.base import (
-    DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
-    defender_client,
-    defender_task,
-    run_bulk,
-)
+from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = [
     "confirm_users_compromised",

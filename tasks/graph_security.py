@@ -34,12 +34,11 @@ from prefect_defender.api.models.graph_security import (
 )
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
     task_logger,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 
 __all__ = [
     "BETA_WARNING",

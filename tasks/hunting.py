@@ -17,12 +17,11 @@ from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
 from prefect_defender.api.validation import MAX_QUERY, check_choice, check_timespan
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
     task_logger,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 
 __all__ = [
     "export_hunting_result",

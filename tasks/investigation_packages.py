@@ -14,14 +14,8 @@ from typing import Any
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation import check_guid, check_local_path
-from prefect_defender.tasks.base import (
-    DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
-    defender_client,
-    defender_task,
-    run_bulk,
-)
+from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = [
     "download_investigation_package",

@@ -11,13 +11,11 @@ from prefect_defender.api.resources.machines import TAG_BATCH_MAX, MachinesAPI
 from prefect_defender.api.validation import check_items, check_machine_id
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
-    run_bulk,
     task_logger,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = [
     "find_machines_by_ip",
