@@ -36,6 +36,10 @@ from prefect_defender.api.models.identities import (
     RiskyUser,
     SignIn,
 )
+
+# the constants below lived here before the split: still importable from this module
+from prefect_defender.tasks.account_actions import ENTRA_FALLBACK as ENTRA_FALLBACK
+from prefect_defender.tasks.account_actions import MAX_USERS as MAX_USERS
 from prefect_defender.tasks.account_actions import invoke_identity_actions
 from prefect_defender.tasks.account_summaries import AccountSummary, describe_accounts
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
