@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from prefect_defender.emulator.odata import ODataError
+from prefect_defender.emulator.profiles import FAULT_KINDS
 from prefect_defender.emulator.state import (
     GRAPH_AUDIENCE,
     MDE_AUDIENCE,
@@ -240,87 +241,89 @@ def _authorise(spec: EndpointSpec, claims: dict[str, Any]) -> JSONResponse | Non
     return error_response(403, "Forbidden", msg, spec.surface)
 
 
+#: an injected error answer: its status and Defender's code
+_FAULT_ANSWERS = {
+    "rate_429": (429, "TooManyRequests"),
+    "rate_429_no_retry_after": (429, "TooManyRequests"),
+    "rate_500": (500, "InternalServerError"),
+    "rate_502": (502, "BadGateway"),
+    "rate_503": (503, "ServiceUnavailable"),
+}
+
+
+def _draw_fault(state: EmulatorState, spec: EndpointSpec) -> str | None:
+    """One of :data:`FAULT_KINDS` with its configured probability for this route, or ``None``."""
+    if not _fault_applies(state, spec):
+        return None
+    faults = state.config["faults"]
+    roll, edge = random.random(), 0.0
+    for name in FAULT_KINDS:
+        edge += float(faults.get(name) or 0.0)
+        if roll < edge:
+            return name
+    return None
+
+
+async def _fault_answer(
+    state: EmulatorState, spec: EndpointSpec, request: Request, fault: str | None
+) -> Response | None:
+    """The answer a fault gives before the handler runs (``None``: the request goes on, after a
+    pause for ``slow``)."""
+    if fault == "slow":
+        await asyncio.sleep(float(state.config["faults"].get("slow_seconds") or 30.0))
+    elif fault == "reset_before":
+        state.count_request(spec.method, spec.path, 0, "", "", spec.family)
+        abort_connection(state, request)
+        return Response(status_code=500)
+    elif fault in _FAULT_ANSWERS:
+        status, code = _FAULT_ANSWERS[fault]
+        headers = {"Retry-After": "1"} if fault == "rate_429" else None
+        state.count_request(spec.method, spec.path, status, "", "", spec.family)
+        return error_response(status, code, "Injected fault.", spec.surface, headers)
+    return None
+
+
+async def _answer(
+    state: EmulatorState, spec: EndpointSpec, request: Request, claims: dict[str, Any], app_id: str
+) -> Response:
+    """For an authenticated caller: authorise, admit under the rate limits, run the handler."""
+    tenant = state.tenant(str(claims.get("tid", "")))
+    denied = _authorise(spec, claims)
+    if tenant is None:
+        return error_response(401, "Unauthorized", "Unknown tenant.", spec.surface)
+    if denied is not None:
+        return denied
+    refused = state.admit(spec.family, app_id, tenant.tenant_id, f"{spec.method} {spec.path}")
+    if refused is not None:
+        retry, message = refused
+        headers = {"Retry-After": str(retry)}
+        return error_response(429, "TooManyRequests", message, spec.surface, headers)
+    try:
+        return await spec.handler(Ctx(request, state, tenant, claims, app_id, spec))
+    except ApiError as exc:
+        return error_response(exc.status, exc.code, exc.message, spec.surface)
+    except ODataError as exc:
+        return error_response(400, "ODataError", str(exc), spec.surface)
+
+
 def _wrap(state: EmulatorState, spec: EndpointSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
-        faults = state.config["faults"]
-        tenant_label, app_label = "", ""
-        reset_after = False
-        response: Response
-        if _fault_applies(state, spec):
-            roll = random.random()
-            edges = []
-            acc = 0.0
-            for name in (
-                "rate_429",
-                "rate_429_no_retry_after",
-                "rate_500",
-                "rate_502",
-                "rate_503",
-                "reset_before",
-                "reset_after",
-                "slow",
-            ):
-                acc += float(faults.get(name) or 0.0)
-                edges.append((acc, name))
-            chosen = next((n for edge, n in edges if roll < edge), None)
-            if chosen == "slow":
-                await asyncio.sleep(float(faults.get("slow_seconds") or 30.0))
-            elif chosen == "reset_before":
-                state.count_request(spec.method, spec.path, 0, "", "", spec.family)
-                abort_connection(state, request)
-                return Response(status_code=500)
-            elif chosen == "reset_after":
-                reset_after = True
-            elif chosen is not None:
-                status = {
-                    "rate_429": 429,
-                    "rate_429_no_retry_after": 429,
-                    "rate_500": 500,
-                    "rate_502": 502,
-                    "rate_503": 503,
-                }[chosen]
-                headers = {"Retry-After": "1"} if chosen == "rate_429" else None
-                code = {
-                    429: "TooManyRequests",
-                    500: "InternalServerError",
-                    502: "BadGateway",
-                    503: "ServiceUnavailable",
-                }[status]
-                state.count_request(spec.method, spec.path, status, "", "", spec.family)
-                return error_response(status, code, "Injected fault.", spec.surface, headers)
+        fault = _draw_fault(state, spec)
+        early = await _fault_answer(state, spec, request, fault)
+        if early is not None:
+            return early
         auth = _authenticate(state, spec, request)
+        response: Response
         if isinstance(auth, JSONResponse):
-            response = auth
+            response, tenant_label, app_label = auth, "", ""
         else:
-            claims, app_id = auth
-            tenant_label, app_label = str(claims.get("tid", "")), app_id
-            tenant = state.tenant(tenant_label)
-            denied = _authorise(spec, claims)
-            if tenant is None:
-                response = error_response(401, "Unauthorized", "Unknown tenant.", spec.surface)
-            elif denied is not None:
-                response = denied
-            else:
-                refused = state.admit(
-                    spec.family, app_id, tenant.tenant_id, f"{spec.method} {spec.path}"
-                )
-                if refused is not None:
-                    retry, message = refused
-                    response = error_response(
-                        429, "TooManyRequests", message, spec.surface, {"Retry-After": str(retry)}
-                    )
-                else:
-                    ctx = Ctx(request, state, tenant, claims, app_id, spec)
-                    try:
-                        response = await spec.handler(ctx)
-                    except ApiError as exc:
-                        response = error_response(exc.status, exc.code, exc.message, spec.surface)
-                    except ODataError as exc:
-                        response = error_response(400, "ODataError", str(exc), spec.surface)
+            claims, app_label = auth
+            tenant_label = str(claims.get("tid", ""))
+            response = await _answer(state, spec, request, claims, app_label)
         state.count_request(
             spec.method, spec.path, response.status_code, tenant_label, app_label, spec.family
         )
-        if reset_after:
+        if fault == "reset_after":
             abort_connection(state, request)
         return response
 

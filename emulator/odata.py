@@ -155,70 +155,85 @@ class _Parser:
         kind, word = self.peek()
         if kind == "word" and word in _FUNCS:
             self.take()
-            self.take("(")
-            name = self.prop()
-            self.take(",")
-            value = str(self.literal()).lower()
-            self.take(")")
-            test: Callable[[str, str], bool] = {
-                "startswith": str.startswith,
-                "endswith": str.endswith,
-                "contains": str.__contains__,
-            }[word]
-            return lambda r: isinstance(r.get(name), str) and test(r[name].lower(), value)
+            return self.function_call(word)
         name = self.prop()
         if self.peek() == ("punct", "/"):
-            self.take("/")
-            self.take("any")
-            self.take("(")
-            var = self.take()[1]
-            self.take(":")
-            if self.take()[1] != var:
-                raise ODataError("Syntax error in lambda expression")
-            op = self.take()[1]
-            if op != "eq":
-                raise ODataError("Only 'eq' is supported inside any()")
-            value = str(self.literal()).lower()
-            self.take(")")
-            return lambda r: any(str(x).lower() == value for x in r.get(name) or [])
+            return self.lambda_any(name)
         op = self.take()[1]
         if op == "in":
-            self.take("(")
-            values = [self.literal()]
-            while self.peek() == ("punct", ","):
-                self.take(",")
-                values.append(self.literal())
-            self.take(")")
-            low = {str(v).lower() for v in values}
-            return lambda r: str(r.get(name)).lower() in low
+            return self.in_list(name)
         if op not in _CMP:
             raise ODataError(f"Syntax error: unknown operator '{op}'")
-        value = self.literal()
+        return _compare(name, op, self.literal())
 
-        def pred(r: dict[str, Any]) -> bool:
-            a = r.get(name)
-            if a is None or value is None:
-                return (
-                    (a is None) == (value is None)
-                    if op == "eq"
-                    else ((a is None) != (value is None) if op == "ne" else False)
-                )
-            x, y = _coerce(a, value)
-            try:
-                return bool(
-                    {
-                        "eq": x == y,
-                        "ne": x != y,
-                        "gt": x > y,
-                        "ge": x >= y,
-                        "lt": x < y,
-                        "le": x <= y,
-                    }[op]
-                )
-            except TypeError:
-                return False
+    def function_call(self, func: str) -> Pred:
+        """``startswith|endswith|contains(prop, 'text')``, case-insensitive."""
+        self.take("(")
+        name = self.prop()
+        self.take(",")
+        value = str(self.literal()).lower()
+        self.take(")")
+        test: Callable[[str, str], bool] = {
+            "startswith": str.startswith,
+            "endswith": str.endswith,
+            "contains": str.__contains__,
+        }[func]
+        return lambda r: isinstance(r.get(name), str) and test(r[name].lower(), value)
 
-        return pred
+    def lambda_any(self, name: str) -> Pred:
+        """``prop/any(x: x eq 'value')`` over a list property."""
+        self.take("/")
+        self.take("any")
+        self.take("(")
+        var = self.take()[1]
+        self.take(":")
+        if self.take()[1] != var:
+            raise ODataError("Syntax error in lambda expression")
+        op = self.take()[1]
+        if op != "eq":
+            raise ODataError("Only 'eq' is supported inside any()")
+        value = str(self.literal()).lower()
+        self.take(")")
+        return lambda r: any(str(x).lower() == value for x in r.get(name) or [])
+
+    def in_list(self, name: str) -> Pred:
+        """``prop in ('a', 'b')``, case-insensitive."""
+        self.take("(")
+        values = [self.literal()]
+        while self.peek() == ("punct", ","):
+            self.take(",")
+            values.append(self.literal())
+        self.take(")")
+        low = {str(v).lower() for v in values}
+        return lambda r: str(r.get(name)).lower() in low
+
+
+def _compare(name: str, op: str, value: Any) -> Pred:
+    """``prop <op> literal``: ``null`` only equals ``null``; strings compare case-insensitively,
+    datetimes as instants; values that do not compare are not matched."""
+
+    def pred(r: dict[str, Any]) -> bool:
+        a = r.get(name)
+        if a is None or value is None:
+            if op == "eq":
+                return (a is None) == (value is None)
+            return (a is None) != (value is None) if op == "ne" else False
+        x, y = _coerce(a, value)
+        try:
+            return bool(
+                {
+                    "eq": x == y,
+                    "ne": x != y,
+                    "gt": x > y,
+                    "ge": x >= y,
+                    "lt": x < y,
+                    "le": x <= y,
+                }[op]
+            )
+        except TypeError:
+            return False
+
+    return pred
 
 
 def page_list(sentence: str) -> tuple[str, ...]:

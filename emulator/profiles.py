@@ -8,6 +8,18 @@ from __future__ import annotations
 
 from typing import Any
 
+#: the faults the emulator injects, in the order their probabilities are stacked
+FAULT_KINDS = (
+    "rate_429",
+    "rate_429_no_retry_after",
+    "rate_500",
+    "rate_502",
+    "rate_503",
+    "reset_before",
+    "reset_after",
+    "slow",
+)
+
 __all__ = ["PROFILES", "apply_profile"]
 
 PROFILES: dict[str, dict[str, Any]] = {
@@ -31,19 +43,7 @@ PROFILES: dict[str, dict[str, Any]] = {
     "stuck-actions": {"action_stuck_rate": 1.0},
     "timeout-actions": {"action_timeout_rate": 1.0},
     "calm": {
-        "faults": {
-            k: 0.0
-            for k in (
-                "rate_429",
-                "rate_429_no_retry_after",
-                "rate_500",
-                "rate_502",
-                "rate_503",
-                "reset_before",
-                "reset_after",
-                "slow",
-            )
-        },
+        "faults": {k: 0.0 for k in FAULT_KINDS},
         "token_expiry_every_seconds": 0,
         "action_stuck_rate": 0.0,
         "action_timeout_rate": 0.0,

@@ -7,6 +7,7 @@ entities. XDR incidents embed their alerts (with devices and entities); Graph in
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -103,75 +104,76 @@ def xdr_incident(tenant: Tenant, inc: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _evidence_item(kind: str, verdict: str, **fields: Any) -> dict[str, Any]:
+    """One Graph evidence object: ``#microsoft.graph.security.<kind>Evidence``."""
+    return {
+        "@odata.type": f"#microsoft.graph.security.{kind}Evidence",
+        "roles": [],
+        "verdict": verdict,
+        **fields,
+    }
+
+
+def _device_evidence(machine: dict[str, Any]) -> dict[str, Any]:
+    return _evidence_item(
+        "device",
+        "suspicious",
+        remediationStatus="none",
+        mdeDeviceId=machine["id"],
+        azureAdDeviceId=machine.get("aadDeviceId"),
+        deviceDnsName=machine["computerDnsName"],
+        osPlatform=machine["osPlatform"],
+        healthStatus=_lower_first(machine.get("healthStatus")),
+        riskScore=_lower_first(machine.get("riskScore")),
+        rbacGroupName=machine.get("rbacGroupName"),
+        ipInterfaces=[machine.get("lastIpAddress")],
+    )
+
+
+def _file_evidence(e: dict[str, Any]) -> dict[str, Any]:
+    return _evidence_item(
+        "file",
+        "malicious",
+        remediationStatus="none",
+        mdeDeviceId=e.get("deviceId"),
+        fileDetails={
+            "sha1": e.get("sha1"),
+            "sha256": e.get("sha256"),
+            "fileName": e.get("fileName"),
+            "filePath": e.get("filePath"),
+        },
+    )
+
+
+def _user_evidence(e: dict[str, Any]) -> dict[str, Any]:
+    return _evidence_item(
+        "user",
+        "suspicious",
+        userAccount={
+            "accountName": e.get("accountName"),
+            "domainName": e.get("domainName"),
+            "userPrincipalName": e.get("userPrincipalName"),
+        },
+    )
+
+
+#: the Graph evidence of each MDE entity type (other entity types have none)
+_ENTITY_EVIDENCE: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+    "File": _file_evidence,
+    "Ip": lambda e: _evidence_item("ip", "suspicious", ipAddress=e.get("ipAddress")),
+    "Url": lambda e: _evidence_item("url", "suspicious", url=e.get("url")),
+    "User": _user_evidence,
+}
+
+
 def _evidence(tenant: Tenant, a: dict[str, Any]) -> list[dict[str, Any]]:
-    ev: list[dict[str, Any]] = []
+    """An alert's Graph evidence: its device, then one item per file, IP, URL and user entity."""
     machine = tenant.data["machines"].get(a.get("machineId") or "")
-    if machine:
-        ev.append(
-            {
-                "@odata.type": "#microsoft.graph.security.deviceEvidence",
-                "roles": [],
-                "verdict": "suspicious",
-                "remediationStatus": "none",
-                "mdeDeviceId": machine["id"],
-                "azureAdDeviceId": machine.get("aadDeviceId"),
-                "deviceDnsName": machine["computerDnsName"],
-                "osPlatform": machine["osPlatform"],
-                "healthStatus": _lower_first(machine.get("healthStatus")),
-                "riskScore": _lower_first(machine.get("riskScore")),
-                "rbacGroupName": machine.get("rbacGroupName"),
-                "ipInterfaces": [machine.get("lastIpAddress")],
-            }
-        )
+    ev = [_device_evidence(machine)] if machine else []
     for e in a.get("entities") or []:
-        t = e.get("entityType")
-        if t == "File":
-            ev.append(
-                {
-                    "@odata.type": "#microsoft.graph.security.fileEvidence",
-                    "roles": [],
-                    "verdict": "malicious",
-                    "remediationStatus": "none",
-                    "mdeDeviceId": e.get("deviceId"),
-                    "fileDetails": {
-                        "sha1": e.get("sha1"),
-                        "sha256": e.get("sha256"),
-                        "fileName": e.get("fileName"),
-                        "filePath": e.get("filePath"),
-                    },
-                }
-            )
-        elif t == "Ip":
-            ev.append(
-                {
-                    "@odata.type": "#microsoft.graph.security.ipEvidence",
-                    "roles": [],
-                    "verdict": "suspicious",
-                    "ipAddress": e.get("ipAddress"),
-                }
-            )
-        elif t == "Url":
-            ev.append(
-                {
-                    "@odata.type": "#microsoft.graph.security.urlEvidence",
-                    "roles": [],
-                    "verdict": "suspicious",
-                    "url": e.get("url"),
-                }
-            )
-        elif t == "User":
-            ev.append(
-                {
-                    "@odata.type": "#microsoft.graph.security.userEvidence",
-                    "roles": [],
-                    "verdict": "suspicious",
-                    "userAccount": {
-                        "accountName": e.get("accountName"),
-                        "domainName": e.get("domainName"),
-                        "userPrincipalName": e.get("userPrincipalName"),
-                    },
-                }
-            )
+        build = _ENTITY_EVIDENCE.get(e.get("entityType") or "")
+        if build is not None:
+            ev.append(build(e))
     return ev
 
 

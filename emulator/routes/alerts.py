@@ -251,18 +251,7 @@ async def create_by_reference(ctx: Ctx) -> Response:
     (the existing alert is answered, its ``lastEventTime`` moved) instead of a duplicate.
     """
     body = await ctx.body()
-    check_fields(body, set(CREATE_FIELDS))
-    for key in CREATE_FIELDS:
-        value = body.get(key)
-        if value is None or (isinstance(value, str) and not value.strip()):
-            raise ApiError(400, "MissingRequiredParameter", f"Missing required parameter: '{key}'.")
-    for key in ("machineId", "title", "description", "recommendedAction"):
-        check_string(body, key)
-    if body["severity"] not in CREATE_SEVERITIES:
-        raise ApiError(400, "InvalidRequestBody", f"Invalid severity '{body['severity']}'.")
-    if body["category"] not in CATEGORIES:
-        raise ApiError(400, "InvalidRequestBody", f"Invalid category '{body['category']}'.")
-    event_time = _event_time(body["eventTime"])
+    event_time = _check_create(body)
     with ctx.state.lock:
         m = find_machine(ctx.tenant, str(body["machineId"]))
         store: dict[str, dict[str, Any]] = ctx.tenant.data["alerts"]
@@ -276,41 +265,64 @@ async def create_by_reference(ctx: Ctx) -> Response:
                 existing["lastEventTime"] = max(existing.get("lastEventTime") or "", event_time)
                 existing["lastUpdateTime"] = now
                 return JSONResponse(mde_alert(ctx.tenant, existing))
-        aid = (
-            "da"
-            + hashlib.sha1(  # noqa: S324 - an id, not a security use
-                f"{m['id']}{body['reportId']}{event_time}".encode()
-            ).hexdigest()[:18]
-        )
-        a = {
-            "id": aid,
-            "incidentId": None,
-            "investigationId": None,
-            "assignedTo": None,
-            "severity": body["severity"],
-            "status": "New",
-            "classification": None,
-            "determination": None,
-            "investigationState": "Queued",
-            "detectionSource": "CustomDetection",
-            "category": body["category"],
-            "threatFamilyName": None,
-            "title": body["title"],
-            "description": body["description"],
-            "recommendedAction": body["recommendedAction"],
-            "alertCreationTime": now,
-            "firstEventTime": event_time,
-            "lastEventTime": event_time,
-            "lastUpdateTime": now,
-            "resolvedTime": None,
-            "machineId": m["id"],
-            "computerDnsName": m["computerDnsName"],
-            "rbacGroupName": m.get("rbacGroupName"),
-            "aadTenantId": ctx.tenant.tenant_id,
-            "mitreTechniques": [],
-            "relatedUser": None,
-            "comments": [],
-            "entities": [],
-        }
-        store[aid] = a
+        a = _referenced_alert(ctx.tenant, m, body, event_time, now)
+        store[a["id"]] = a
         return JSONResponse(mde_alert(ctx.tenant, a))
+
+
+def _check_create(body: dict[str, Any]) -> str:
+    """Every create-by-reference field present and valid; the event time as Defender writes it."""
+    check_fields(body, set(CREATE_FIELDS))
+    for key in CREATE_FIELDS:
+        value = body.get(key)
+        if value is None or (isinstance(value, str) and not value.strip()):
+            raise ApiError(400, "MissingRequiredParameter", f"Missing required parameter: '{key}'.")
+    for key in ("machineId", "title", "description", "recommendedAction"):
+        check_string(body, key)
+    if body["severity"] not in CREATE_SEVERITIES:
+        raise ApiError(400, "InvalidRequestBody", f"Invalid severity '{body['severity']}'.")
+    if body["category"] not in CATEGORIES:
+        raise ApiError(400, "InvalidRequestBody", f"Invalid category '{body['category']}'.")
+    return _event_time(body["eventTime"])
+
+
+def _referenced_alert(
+    tenant: Tenant, m: dict[str, Any], body: dict[str, Any], event_time: str, now: str
+) -> dict[str, Any]:
+    """A new custom-detection alert on machine ``m`` for the referenced event."""
+    aid = (
+        "da"
+        + hashlib.sha1(  # noqa: S324 - an id, not a security use
+            f"{m['id']}{body['reportId']}{event_time}".encode()
+        ).hexdigest()[:18]
+    )
+    return {
+        "id": aid,
+        "incidentId": None,
+        "investigationId": None,
+        "assignedTo": None,
+        "severity": body["severity"],
+        "status": "New",
+        "classification": None,
+        "determination": None,
+        "investigationState": "Queued",
+        "detectionSource": "CustomDetection",
+        "category": body["category"],
+        "threatFamilyName": None,
+        "title": body["title"],
+        "description": body["description"],
+        "recommendedAction": body["recommendedAction"],
+        "alertCreationTime": now,
+        "firstEventTime": event_time,
+        "lastEventTime": event_time,
+        "lastUpdateTime": now,
+        "resolvedTime": None,
+        "machineId": m["id"],
+        "computerDnsName": m["computerDnsName"],
+        "rbacGroupName": m.get("rbacGroupName"),
+        "aadTenantId": tenant.tenant_id,
+        "mitreTechniques": [],
+        "relatedUser": None,
+        "comments": [],
+        "entities": [],
+    }

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Awaitable, Callable
 
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.routing import Route
 
+from prefect_defender.emulator.routes.bound import StateHandler, bound_routes
 from prefect_defender.emulator.routes.entra_protocol import (
     aad_error,
     form_fields,
@@ -23,12 +23,10 @@ from prefect_defender.emulator.tokens import jwks
 
 __all__ = ["routes"]
 
-Handler = Callable[[EmulatorState, Request], Awaitable[Response]]
-
 
 def routes(state: EmulatorState) -> list[Route]:
     """The Entra routes bound to ``state``."""
-    table: list[tuple[str, Handler, list[str] | None]] = [
+    table: list[tuple[str, StateHandler, list[str] | None]] = [
         ("/{tenant}/v2.0/.well-known/openid-configuration", openid, None),
         ("/{tenant}/.well-known/openid-configuration", openid, None),
         ("/{tenant}/discovery/v2.0/keys", keys, None),
@@ -40,17 +38,7 @@ def routes(state: EmulatorState) -> list[Route]:
         ("/{tenant}/v2.0/adminconsent", adminconsent, None),
         ("/devicelogin", devicelogin, None),
     ]
-    return [
-        Route(path, _bound(state, handler), methods=methods) for path, handler, methods in table
-    ]
-
-
-def _bound(state: EmulatorState, handler: Handler) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        return await handler(state, request)
-
-    endpoint.__name__ = handler.__name__
-    return endpoint
+    return bound_routes(state, table)
 
 
 async def openid(state: EmulatorState, request: Request) -> Response:

@@ -138,9 +138,20 @@ def check(state: EmulatorState, app: App, form: dict[str, str], base: str) -> JS
             f"No matching federated identity record found for presented assertion issuer "
             f"'{iss}'. {hint}",
         )
+    failure = _signature_and_lifetime(state, assertion, str(iss), base)
+    if failure is not None:
+        return failure
+    return _subject_and_audience(by_issuer, sub, aud, hint)
+
+
+def _signature_and_lifetime(
+    state: EmulatorState, assertion: str, iss: str, base: str
+) -> JSONResponse | None:
+    """``None`` when the assertion is signed by the issuer's published key and is within its
+    validity window (five minutes of clock skew before ``nbf``)."""
     # the issuer's keys, as published at its jwks_uri
     prefix = f"{base}/oidc/"
-    name = str(iss)[len(prefix) :] if str(iss).startswith(prefix) else None
+    name = iss[len(prefix) :] if iss.startswith(prefix) else None
     head = unverified_header(assertion)
     if name is None or "/" in name or head.get("kid") != _kid(name):
         return _err(
@@ -168,6 +179,13 @@ def check(state: EmulatorState, app: App, form: dict[str, str], base: str) -> JS
             f"{datetime.fromtimestamp(nbf, UTC).strftime(fmt)}, expiry time of assertion "
             f"{datetime.fromtimestamp(exp, UTC).strftime(fmt)}.",
         )
+    return None
+
+
+def _subject_and_audience(
+    by_issuer: list[dict[str, Any]], sub: Any, aud: Any, hint: str
+) -> JSONResponse | None:
+    """``None`` when one of the issuer's credentials names the subject and an audience."""
     by_subject = [f for f in by_issuer if f["subject"] == sub]
     if not by_subject:
         return _err(

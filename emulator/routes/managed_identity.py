@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from prefect_defender.emulator.routes.bound import bound_routes
 from prefect_defender.emulator.state import APP_ROLES, RESOURCES, EmulatorState, tenant_guid
 from prefect_defender.emulator.tokens import issue
 
@@ -146,108 +147,103 @@ def _arc_dir(state: EmulatorState) -> Path:
 
 def routes(state: EmulatorState) -> list[Route]:
     """App Service and IMDS/Arc identity endpoints bound to ``state``."""
+    return bound_routes(
+        state,
+        [("/msi/token", app_service, None), ("/metadata/identity/oauth2/token", imds, None)],
+    )
 
-    async def app_service(request: Request) -> Response:
-        q = dict(request.query_params)
-        if request.headers.get("x-identity-header") != identity_header(state):
-            return JSONResponse(
-                {"statusCode": 401, "message": "Unauthorized: missing or wrong X-IDENTITY-HEADER"},
-                status_code=401,
-            )
-        if q.get("api-version") != "2019-08-01":
-            return JSONResponse(
-                {"statusCode": 400, "message": "Unsupported api-version"}, status_code=400
-            )
-        resource = q.get("resource", "")
-        if resource.rstrip("/") not in RESOURCES:
-            return JSONResponse(
-                {"statusCode": 500, "message": f"Unable to acquire a token for {resource}"},
-                status_code=500,
-            )
-        spec = _pick(state, q, "mi_res_id")
-        if spec is None:
-            return JSONResponse(
-                {"statusCode": 400, "message": "No managed identity matches the given id"},
-                status_code=400,
-            )
-        token, lifetime = _token(state, spec, resource)
+
+async def app_service(state: EmulatorState, request: Request) -> Response:
+    """App Service's identity endpoint (``X-IDENTITY-HEADER``, api-version 2019-08-01)."""
+    q = dict(request.query_params)
+    if request.headers.get("x-identity-header") != identity_header(state):
         return JSONResponse(
-            {
-                "access_token": token,
-                "expires_on": str(int(time.time()) + lifetime),
-                "resource": resource,
-                "token_type": "Bearer",
-                "client_id": spec["client_id"],
-            }
+            {"statusCode": 401, "message": "Unauthorized: missing or wrong X-IDENTITY-HEADER"},
+            status_code=401,
         )
-
-    async def imds(request: Request) -> Response:
-        q = dict(request.query_params)
-        if request.headers.get("metadata", "").lower() != "true":
-            return JSONResponse(
-                {
-                    "error": "invalid_request",
-                    "error_description": "Required metadata header not specified",
-                },
-                status_code=400,
-            )
-        arc = q.get("api-version") == "2020-06-01"
-        if arc:
-            auth = request.headers.get("authorization", "")
-            key_file = _arc_dir(state) / "arc.key"
-            if not auth.lower().startswith("basic "):
-                key_file.write_text(secrets.token_urlsafe(24))
-                return Response(
-                    status_code=401, headers={"WWW-Authenticate": f"Basic realm={key_file}"}
-                )
-            if not key_file.exists() or not secrets.compare_digest(
-                auth[6:].strip(), key_file.read_text()
-            ):
-                return JSONResponse(
-                    {"error": "invalid_request", "error_description": "Invalid key"},
-                    status_code=401,
-                )
-        elif q.get("api-version") not in ("2018-02-01", "2019-08-01", "2021-02-01"):
-            return JSONResponse(
-                {"error": "invalid_request", "error_description": "Invalid api-version"},
-                status_code=400,
-            )
-        resource = q.get("resource", "")
-        if resource.rstrip("/") not in RESOURCES:
-            return JSONResponse(
-                {
-                    "error": "invalid_resource",
-                    "error_description": f"AADSTS500011: The resource principal named "
-                    f"{resource} was not found in the tenant.",
-                },
-                status_code=400,
-            )
-        spec = _pick(state, q, "msi_res_id")
-        if spec is None:
-            return JSONResponse(
-                {
-                    "error": "invalid_request",
-                    "error_description": "Identity not found",
-                },
-                status_code=400,
-            )
-        token, lifetime = _token(state, spec, resource)
-        now = int(time.time())
-        body = {
+    if q.get("api-version") != "2019-08-01":
+        return JSONResponse(
+            {"statusCode": 400, "message": "Unsupported api-version"}, status_code=400
+        )
+    resource = q.get("resource", "")
+    if resource.rstrip("/") not in RESOURCES:
+        return JSONResponse(
+            {"statusCode": 500, "message": f"Unable to acquire a token for {resource}"},
+            status_code=500,
+        )
+    spec = _pick(state, q, "mi_res_id")
+    if spec is None:
+        return JSONResponse(
+            {"statusCode": 400, "message": "No managed identity matches the given id"},
+            status_code=400,
+        )
+    token, lifetime = _token(state, spec, resource)
+    return JSONResponse(
+        {
             "access_token": token,
-            "refresh_token": "",
-            "expires_in": str(lifetime),
-            "expires_on": str(now + lifetime),
-            "not_before": str(now),
+            "expires_on": str(int(time.time()) + lifetime),
             "resource": resource,
             "token_type": "Bearer",
             "client_id": spec["client_id"],
         }
-        if arc and q.get("msi_res_id"):
-            body["msi_res_id"] = spec["resource_id"]
-        return JSONResponse(body)
+    )
 
-    return [
-        Route("/msi/token", app_service),
-        Route("/metadata/identity/oauth2/token", imds),
-    ]
+
+async def imds(state: EmulatorState, request: Request) -> Response:
+    """IMDS's token endpoint, and Azure Arc's (api-version 2020-06-01, a key-file challenge)."""
+    q = dict(request.query_params)
+    if request.headers.get("metadata", "").lower() != "true":
+        return _imds_error(400, "invalid_request", "Required metadata header not specified")
+    arc = q.get("api-version") == "2020-06-01"
+    refused = _arc_challenge(state, request) if arc else _imds_version(q)
+    if refused is not None:
+        return refused
+    resource = q.get("resource", "")
+    if resource.rstrip("/") not in RESOURCES:
+        return _imds_error(
+            400,
+            "invalid_resource",
+            f"AADSTS500011: The resource principal named {resource} was not found in the tenant.",
+        )
+    spec = _pick(state, q, "msi_res_id")
+    if spec is None:
+        return _imds_error(400, "invalid_request", "Identity not found")
+    token, lifetime = _token(state, spec, resource)
+    now = int(time.time())
+    body = {
+        "access_token": token,
+        "refresh_token": "",
+        "expires_in": str(lifetime),
+        "expires_on": str(now + lifetime),
+        "not_before": str(now),
+        "resource": resource,
+        "token_type": "Bearer",
+        "client_id": spec["client_id"],
+    }
+    if arc and q.get("msi_res_id"):
+        body["msi_res_id"] = spec["resource_id"]
+    return JSONResponse(body)
+
+
+def _imds_error(status: int, error: str, description: str) -> JSONResponse:
+    return JSONResponse({"error": error, "error_description": description}, status_code=status)
+
+
+def _imds_version(q: dict[str, str]) -> Response | None:
+    """400 unless IMDS knows the api-version."""
+    if q.get("api-version") not in ("2018-02-01", "2019-08-01", "2021-02-01"):
+        return _imds_error(400, "invalid_request", "Invalid api-version")
+    return None
+
+
+def _arc_challenge(state: EmulatorState, request: Request) -> Response | None:
+    """Azure Arc's challenge: without a key, 401 naming a fresh key file; with one, 401 unless
+    it is that file's content; ``None`` once the key matches."""
+    auth = request.headers.get("authorization", "")
+    key_file = _arc_dir(state) / "arc.key"
+    if not auth.lower().startswith("basic "):
+        key_file.write_text(secrets.token_urlsafe(24))
+        return Response(status_code=401, headers={"WWW-Authenticate": f"Basic realm={key_file}"})
+    if not key_file.exists() or not secrets.compare_digest(auth[6:].strip(), key_file.read_text()):
+        return _imds_error(401, "invalid_request", "Invalid key")
+    return None
