@@ -20,6 +20,10 @@ import time
 from collections import deque
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from prefect_defender.api.catalog import Endpoint
 
 __all__ = [
     "DEFAULT_LIMITS",
@@ -27,6 +31,7 @@ __all__ = [
     "Limit",
     "LimiterRegistry",
     "SlidingWindowLimiter",
+    "limiter_for",
     "scaled",
 ]
 
@@ -195,3 +200,19 @@ class LimiterRegistry:
 
 #: The shared registry used by :class:`prefect_defender.api.DefenderClient`.
 REGISTRY = LimiterRegistry()
+
+
+def limiter_for(
+    ep: Endpoint, limits: Mapping[str, tuple[Limit, ...]], client_id: str, tenant_id: str
+) -> SlidingWindowLimiter:
+    """The process-wide limiter the calls of ``ep`` share: per tenant for hunting (documented
+    per tenant, whatever the app), per app and tenant otherwise; within a family whose pages
+    state each API's limit, per API."""
+    family_limits = limits.get(ep.family) or limits["mde"]
+    if ep.family == "hunting":
+        key: tuple[str, ...] = (tenant_id.lower(), ep.family, ep.surface.value)
+    else:
+        key = (client_id, tenant_id.lower(), ep.family)
+    if ep.family in PER_API_FAMILIES:  # each API has the family's limit for itself
+        key = (*key, f"{ep.method} {ep.path}")
+    return REGISTRY.get(key, family_limits)

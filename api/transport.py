@@ -49,10 +49,9 @@ from prefect_defender.api.permission_hint import permission_error
 from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import (
     DEFAULT_LIMITS,
-    PER_API_FAMILIES,
-    REGISTRY,
     Limit,
     SlidingWindowLimiter,
+    limiter_for,
 )
 from prefect_defender.api.redact import install_log_redaction
 from prefect_defender.api.retry import (
@@ -200,7 +199,7 @@ class Transport:
         while True:
             call.attempt += 1
             await call.wait_for_limiter()
-            token = await self._token(call.scope)
+            token = await self.provider.get_token(call.scope)
             gate = SendGate(call.limiter, call.deadline) if call.limiter is not None else None
             try:
                 resp = await self._send(
@@ -330,9 +329,6 @@ class Transport:
                 url=str(resp.request.url),
             ) from None
 
-    async def _token(self, scope: str) -> AccessToken:
-        return await self.provider.get_token(scope)
-
     async def _send(
         self,
         method: str,
@@ -378,14 +374,7 @@ class Transport:
         return resp
 
     def _limiter(self, ep: Endpoint) -> SlidingWindowLimiter:
-        limits = self._limits.get(ep.family) or self._limits["mde"]
-        if ep.family == "hunting":  # documented per tenant, whatever the app
-            key: tuple[str, ...] = (self.tenant_id.lower(), ep.family, ep.surface.value)
-        else:
-            key = (self.provider.client_id, self.tenant_id.lower(), ep.family)
-        if ep.family in PER_API_FAMILIES:  # each API has the family's limit for itself
-            key = (*key, f"{ep.method} {ep.path}")
-        return REGISTRY.get(key, limits)
+        return limiter_for(ep, self._limits, self.provider.client_id, self.tenant_id)
 
     # -- downloads without the token -----------------------------------------------------------
     async def download(self, url: str, dest: Path, *, chunk_size: int = 1 << 16) -> int:

@@ -16,9 +16,9 @@ from pydantic import Field, model_validator
 
 from prefect_defender.api.models.common import DefenderModel
 from prefect_defender.api.models.graph_inputs import (
-    CAMEL_WORD,
     GraphInput,
     check_open_choice,
+    check_typed_items,
     optional_text,
 )
 from prefect_defender.api.validation import check_required_text
@@ -45,7 +45,6 @@ __all__ = [
 MAX_QUERY_LENGTH = 30_000
 _RULE_ID = re.compile(r"^[0-9]{1,19}$")
 _MITRE = re.compile(r"^T[0-9]{4}(\.[0-9]{3})?$")
-_ODATA_TYPE = re.compile(r"^#?microsoft\.graph\.security\.[A-Za-z][A-Za-z0-9]{0,127}$")
 
 
 class RulePeriod(StrEnum):
@@ -111,37 +110,6 @@ def _mitre(values: Any, field: str = "mitre_techniques") -> list[str]:
     return out
 
 
-def _typed_items(values: Any, field: str, *, identifier: bool) -> list[dict[str, Any]]:
-    """``[{"@odata.type": "#microsoft.graph.security.X", "identifier": ..., ...}]``."""
-    if values is None:
-        return []
-    if isinstance(values, dict | str) or not isinstance(values, Iterable):
-        raise _fail(field, "expected a list of objects")
-    out = []
-    for i, item in enumerate(values):
-        where = f"{field}[{i}]"
-        data = item.to_api() if isinstance(item, DefenderModel) else item
-        if not isinstance(data, dict):
-            raise _fail(where, "expected an object with '@odata.type'")
-        data = dict(data)
-        kind = data.pop("odata_type", None) or data.get("@odata.type")
-        if not isinstance(kind, str) or not _ODATA_TYPE.match(kind.strip()):
-            raise _fail(
-                where,
-                "'@odata.type' must name a microsoft.graph.security type, e.g. "
-                "'#microsoft.graph.security.impactedDeviceAsset'",
-            )
-        kind = kind.strip()
-        data["@odata.type"] = kind if kind.startswith("#") else "#" + kind
-        if identifier:
-            ident = data.get("identifier")
-            if not isinstance(ident, str) or not CAMEL_WORD.match(ident.strip()):
-                raise _fail(where, "'identifier' must name a result column such as 'deviceId'")
-            data["identifier"] = ident.strip()
-        out.append(data)
-    return out
-
-
 # -- detection rules: input ---------------------------------------------------------------------
 
 _RULE_FIELDS = (
@@ -177,8 +145,8 @@ def _check_rule_fields(data: dict[str, Any], *, partial: bool) -> dict[str, Any]
         "alert_category": lambda v: optional_text(v, "alert_category", 256),
         "recommended_actions": lambda v: optional_text(v, "recommended_actions"),
         "mitre_techniques": _mitre,
-        "impacted_assets": lambda v: _typed_items(v, "impacted_assets", identifier=True),
-        "response_actions": lambda v: _typed_items(v, "response_actions", identifier=False),
+        "impacted_assets": lambda v: check_typed_items(v, "impacted_assets", identifier=True),
+        "response_actions": lambda v: check_typed_items(v, "response_actions", identifier=False),
     }
     for name, check in checks.items():
         if out.get(name) is not None:

@@ -23,7 +23,6 @@ import builtins
 import time
 import uuid
 from collections.abc import AsyncIterator, Iterable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -38,19 +37,23 @@ from prefect_defender.api.errors import (
     ValidationError,
 )
 from prefect_defender.api.models.machine_actions import (
-    ACTION_SPECS,
     ActionType,
     MachineAction,
 )
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import as_models, iterate_skip
+from prefect_defender.api.resources.action_requests import (
+    ActionRequest,
+    action_body,
+    action_comment,
+    options_of,
+    tagged_comment,
+)
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_choice,
-    check_comment,
     check_guid,
     check_machine_id,
-    check_sha1,
 )
 
 __all__ = [
@@ -67,8 +70,6 @@ ACTION_FILTERS = ODataFilter(
     {"id", "status", "machineId", "type", "requestor", "creationDateTimeUtc"}
 )
 MAX_RECONCILE = 3
-#: room kept in the 4000-character comment for the correlation reference
-_REF_ROOM = 24
 
 
 class ActionWaitTimeoutError(DefenderError):
@@ -77,67 +78,6 @@ class ActionWaitTimeoutError(DefenderError):
     def __init__(self, message: str, action: MachineAction) -> None:
         self.action = action
         super().__init__(message, code="WaitTimeout")
-
-
-@dataclass(frozen=True)
-class ActionRequest:
-    """What a request ended with: the action, and whether it was already in progress."""
-
-    action: MachineAction
-    already_in_progress: bool = False
-    reconciled: bool = False
-
-
-def tagged_comment(comment: str, ref: str) -> str:
-    """The comment with the client's correlation reference appended."""
-    return f"{comment} [ref:{ref}]"
-
-
-def action_comment(comment: str) -> str:
-    """A validated, non-empty ``Comment`` (every action requires one)."""
-    text = check_comment(comment, "comment", max_length=4000 - _REF_ROOM)
-    if not text:
-        raise ValidationError("comment: every machine action needs a comment", field="comment")
-    return text
-
-
-def action_body(action: ActionType | str, **options: Any) -> dict[str, Any]:
-    """The validated type-specific body fields of ``action``, spelled as documented.
-
-    The options are those of the action's row in ``ACTION_SPECS``: ``isolation_type``
-    (Isolate: Full, Selective, UnManagedDevice; default Full), ``scan_type`` (RunAntiVirusScan:
-    Quick or Full; default Quick), ``sha1`` (StopAndQuarantineFile, required). Options that do
-    not belong to ``action`` are rejected.
-    """
-    spec = check_choice(action, ActionType, "action").spec
-    extra = sorted(k for k, v in options.items() if v is not None and spec.option(k) is None)
-    if extra:
-        raise ValidationError(f"{extra[0]}: not an option of {spec.type.value}", field=extra[0])
-    body: dict[str, Any] = {}
-    for opt in spec.options:
-        value = options.get(opt.name)
-        if opt.choices is not None:
-            body[opt.field] = check_choice(value or opt.default, opt.choices, opt.name).value
-        else:
-            body[opt.field] = check_sha1(value, opt.name)
-    return body
-
-
-def options_of(action: ActionType | str, options: dict[str, Any] | None) -> dict[str, Any]:
-    """The entries of ``options`` that are options of ``action`` (a playbook may hold options
-    for several action types; each request takes its own)."""
-    spec = check_choice(action, ActionType, "action").spec
-    if options is not None and not isinstance(options, dict):
-        raise ValidationError("options: expected a mapping of option names", field="options")
-    known = {o.name for s in ACTION_SPECS.values() for o in s.options}
-    unknown = sorted(str(k) for k in options or {} if k not in known)
-    if unknown:
-        raise ValidationError(
-            f"options: {', '.join(unknown)} is not an option of any machine action "
-            f"({', '.join(sorted(known))})",
-            field="options",
-        )
-    return {k: v for k, v in (options or {}).items() if spec.option(k) is not None}
 
 
 class MachineActionsAPI(Resource):

@@ -4,7 +4,7 @@ classification, determination), a Graph comment, and the ``$top`` of a Graph sec
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -20,8 +20,10 @@ from prefect_defender.api.validation import check_comment, check_required_text
 
 __all__ = [
     "GRAPH_PAGE_MAX",
+    "MAX_TAGS",
     "add_graph_comment",
     "check_page_size",
+    "check_tags",
     "graph_list_params",
     "graph_security_list",
     "graph_top",
@@ -34,6 +36,8 @@ __all__ = [
 #: is reported to clamp larger values to 1,000 (elastic/integrations#20234), so 1,000 is the
 #: largest page worth asking for: 10 requests for 10,000 incidents instead of 200.
 GRAPH_PAGE_MAX = 1000
+#: tags per incident: no documented maximum; a generous bound keeps requests sane
+MAX_TAGS = 50
 
 
 def check_page_size(value: int, maximum: int) -> int:
@@ -124,3 +128,13 @@ async def add_graph_comment(
         idempotent=False,
     )
     return [GraphComment.model_validate(c) for c in data.get("value", [])]
+
+
+def check_tags(tags: Any, field: str = "tags") -> list[str]:
+    """A list of at most :data:`MAX_TAGS` non-empty tags of up to 200 characters."""
+    if isinstance(tags, str | bytes) or not isinstance(tags, Iterable):
+        raise ValidationError(f"{field}: a list of tags", field=field)
+    items = list(tags)
+    if len(items) > MAX_TAGS:
+        raise ValidationError(f"{field}: at most {MAX_TAGS} tags", field=field)
+    return [check_required_text(t, f"{field}[{i}]", 200) for i, t in enumerate(items)]
