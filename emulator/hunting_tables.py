@@ -188,10 +188,20 @@ class HuntingDB:
         self._build(state, tenant)
 
     def _build(self, state: EmulatorState, tenant: Tenant) -> None:
-        con = self.con
+        """The tenant's tables: its devices, generated events, its alerts, the planted IOCs."""
         rows = int(state.config.get("hunting_rows_per_table", 2000))
         big = int(state.config.get("hunting_big_rows", 0) or 0)
         machines = list(tenant.data["machines"].values())
+        self._load_devices(machines)
+        for table, cols in HUNTING_TABLES.items():
+            self.con.execute(f"CREATE TABLE _t_{table} ({', '.join(f'{c} {t}' for c, t in cols)})")
+        self._generate_events(tenant, rows, max(rows, big), max(1, len(machines)))
+        self._load_alerts(tenant)
+        self._plant(tenant)
+
+    def _load_devices(self, machines: list[dict[str, Any]]) -> None:
+        """``_dev``: the seeded machines, numbered, that generated events are spread over."""
+        con = self.con
         con.execute(
             "CREATE TABLE _dev (idx BIGINT, DeviceId VARCHAR, DeviceName VARCHAR, "
             "OS VARCHAR, IP VARCHAR, Grp VARCHAR, Aad BOOLEAN)"
@@ -211,14 +221,15 @@ class HuntingDB:
                 for i, m in enumerate(machines)
             ],
         )
-        n = max(1, len(machines))
+
+    def _generate_events(self, tenant: Tenant, rows: int, proc_rows: int, n: int) -> None:
+        """``rows`` generated events per device table (``proc_rows`` process events), spread
+        over the ``n`` devices and the last month, and a tenth as many e-mails."""
+        con = self.con
         now = f"TIMESTAMP '{self.now.isoformat(sep=' ')}'"
         ts = f"{now} - to_seconds(CAST((hash(i) % 2500000) AS BIGINT))"
         dev = f"(SELECT * FROM _dev WHERE idx = i % {n})"
         users = "['jdoe','asmith','bwayne','ckent','dprince','svc_backup']"
-        for table, cols in HUNTING_TABLES.items():
-            con.execute(f"CREATE TABLE _t_{table} ({', '.join(f'{c} {t}' for c, t in cols)})")
-        proc_rows = max(rows, big)
         con.execute(f"""INSERT INTO _t_DeviceProcessEvents SELECT {ts}, d.DeviceId, d.DeviceName,
             'ProcessCreated',
             ['powershell.exe','cmd.exe','svchost.exe','chrome.exe','rundll32.exe'][1 + i % 5],
@@ -262,7 +273,10 @@ class HuntingDB:
             'partner.example', {users}[1 + i % 6] || '@{tenant.domain}',
             'Weekly update ' || CAST(i AS VARCHAR), 'Delivered', NULL, i % 3, i
             FROM range({max(1, rows // 10)}) t(i)""")
-        # alerts from the seeded incidents
+
+    def _load_alerts(self, tenant: Tenant) -> None:
+        """``AlertInfo`` and ``AlertEvidence`` from the seeded alerts and their entities."""
+        con = self.con
         for a in tenant.data["alerts"].values():
             when = a["alertCreationTime"][:19].replace("T", " ")
             con.execute(
@@ -297,7 +311,6 @@ class HuntingDB:
                         e.get("accountName"),
                     ],
                 )
-        self._plant(tenant)
 
     def _plant(self, tenant: Tenant) -> None:
         """The demo incident's IOCs on its workstation and two others."""
