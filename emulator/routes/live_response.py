@@ -12,7 +12,8 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.routes.machine_actions import advance, new_action, sign, view
+from prefect_defender.emulator.routes.action_lifecycle import advance, new_action, view
+from prefect_defender.emulator.routes.machine_actions import sign
 from prefect_defender.emulator.routes.machines import find_machine
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import EmulatorState, Tenant
