@@ -29,14 +29,9 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from prefect_defender.emulator.odata import ODataError
+from prefect_defender.emulator.permissions import GRAPH_AUDIENCE, MDE_AUDIENCE, XDR_AUDIENCE
 from prefect_defender.emulator.profiles import FAULT_KINDS
-from prefect_defender.emulator.state import (
-    GRAPH_AUDIENCE,
-    MDE_AUDIENCE,
-    XDR_AUDIENCE,
-    EmulatorState,
-    Tenant,
-)
+from prefect_defender.emulator.state import EmulatorState, Tenant
 from prefect_defender.emulator.tokens import decode_token
 
 __all__ = ["REGISTRY", "ApiError", "Ctx", "EndpointSpec", "api", "error_response", "routes"]

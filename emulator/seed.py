@@ -15,16 +15,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prefect_defender.emulator.permissions import APP_ROLES, READONLY_ROLES
 from prefect_defender.emulator.pki import app_certificate
-from prefect_defender.emulator.state import (
-    APP_ROLES,
-    READONLY_ROLES,
-    App,
-    EmulatorState,
-    Tenant,
-    User,
-    tenant_guid,
-)
+from prefect_defender.emulator.state import App, EmulatorState, Tenant, User, tenant_guid
 
 __all__ = ["IOCS", "iso", "seed_identities", "seed_tenant_data"]
 

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from prefect_defender.emulator.permissions import RESOURCES
 from prefect_defender.emulator.routes.entra_client_auth import calling_app
 from prefect_defender.emulator.routes.entra_protocol import (
     aad_error,
@@ -21,7 +22,7 @@ from prefect_defender.emulator.routes.entra_protocol import (
     issuer_base,
     unknown_tenant,
 )
-from prefect_defender.emulator.state import RESOURCES, EmulatorState, User
+from prefect_defender.emulator.state import EmulatorState, User
 from prefect_defender.emulator.tokens import b64url, decode_token, issue
 
 __all__ = ["token_endpoint"]

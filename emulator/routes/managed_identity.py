@@ -33,8 +33,9 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from prefect_defender.emulator.permissions import APP_ROLES, RESOURCES
 from prefect_defender.emulator.routes.bound import bound_routes
-from prefect_defender.emulator.state import APP_ROLES, RESOURCES, EmulatorState, tenant_guid
+from prefect_defender.emulator.state import EmulatorState, tenant_guid
 from prefect_defender.emulator.tokens import issue
 
 __all__ = ["default_identities", "routes"]

@@ -218,7 +218,7 @@ async def test_readonly_app_cannot_write(prefect_harness, fresh, conn) -> None:
 
 
 async def test_app_without_all_sees_only_its_own(prefect_harness, fresh, conn, creds, tenants):
-    from prefect_defender.emulator.state import MDE_AUDIENCE
+    from prefect_defender.emulator.permissions import MDE_AUDIENCE
 
     partner = fresh.state.apps["partner"]
     saved = partner.roles
