@@ -40,7 +40,9 @@ def _requests(stats: dict[str, Any], route: str, status: int | None = None) -> i
 async def test_429_retry_after_is_honoured(conn: dict, fresh: Any) -> None:
     """The emulator's own limit (time-scaled) answers 429 to a client that does not pace;
     ours is told Retry-After, waits, and every call completes."""
-    fresh.admin.patch_config(time_scale=60.0)  # 100 calls per second for MDE
+    # 100 calls per 2 s for MDE: a window wide enough that the 130-call burst lands inside it
+    # even on a loaded machine (at 1 s it once arrived too slowly to be throttled)
+    fresh.admin.patch_config(time_scale=30.0)
     creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits={"mde": [(100000, 60)]})
     async with creds.get_client() as client:
         m = (await client.machines.list(limit=1))[0]
