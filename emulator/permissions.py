@@ -7,6 +7,7 @@ __all__ = [
     "APP_ROLES",
     "DELEGATED_SCOPES",
     "GRAPH_AUDIENCE",
+    "MACHINE_ACTION_PERMISSIONS",
     "MDE_AUDIENCE",
     "READONLY_ROLES",
     "RESOURCES",
@@ -24,6 +25,17 @@ RESOURCES: dict[str, str] = {
     XDR_AUDIENCE: XDR_AUDIENCE,
     GRAPH_AUDIENCE: GRAPH_AUDIENCE,
 }
+
+#: the machine action permissions: one name each, as application role and as delegated scope
+MACHINE_ACTION_PERMISSIONS = (
+    "Machine.Isolate",
+    "Machine.RestrictExecution",
+    "Machine.Scan",
+    "Machine.CollectForensics",
+    "Machine.StopAndQuarantine",
+    "Machine.Offboard",
+    "Machine.LiveResponse",
+)
 
 #: Graph permissions the emulator grants both as application roles and as delegated scopes
 #: (Graph names them alike either way); remediating e-mail is granted to applications only
@@ -50,13 +62,7 @@ APP_ROLES: dict[str, list[str]] = {
     MDE_AUDIENCE: [
         "Machine.Read.All",
         "Machine.ReadWrite.All",
-        "Machine.Isolate",
-        "Machine.RestrictExecution",
-        "Machine.Scan",
-        "Machine.CollectForensics",
-        "Machine.StopAndQuarantine",
-        "Machine.Offboard",
-        "Machine.LiveResponse",
+        *MACHINE_ACTION_PERMISSIONS,
         "Alert.Read.All",
         "Alert.ReadWrite.All",
         "Ti.ReadWrite.All",
@@ -108,13 +114,7 @@ DELEGATED_SCOPES: dict[str, list[str]] = {
     MDE_AUDIENCE: [
         "Machine.Read",
         "Machine.ReadWrite",
-        "Machine.Isolate",
-        "Machine.RestrictExecution",
-        "Machine.Scan",
-        "Machine.CollectForensics",
-        "Machine.StopAndQuarantine",
-        "Machine.Offboard",
-        "Machine.LiveResponse",
+        *MACHINE_ACTION_PERMISSIONS,
         "Alert.Read",
         "Alert.ReadWrite",
         "Ti.ReadWrite",

@@ -157,9 +157,12 @@ class Admin:
 
 
 class _Base:
-    data_dir: Path
-    connection: dict[str, Any]
-    _admin: Admin | None = None
+    def __init__(self, data_dir: str | Path, port: int) -> None:
+        self.data_dir = Path(data_dir).resolve()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.requested_port = port
+        self.connection: dict[str, Any] = {}
+        self._admin: Admin | None = None
 
     def start(self) -> Self:
         """Start serving; ``self`` once the emulator answers."""
@@ -210,14 +213,10 @@ class EmulatorServer(_Base):
     def __init__(
         self, data_dir: str | Path, port: int = 0, config: dict[str, Any] | None = None
     ) -> None:
-        self.data_dir = Path(data_dir).resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.requested_port = port
+        super().__init__(data_dir, port)
         self.state = build_state(self.data_dir, config)
-        self.connection = {}
         self._thread: threading.Thread | None = None
         self._server: uvicorn.Server | None = None
-        self._admin: Admin | None = None
 
     def start(self) -> Self:
         """Start serving; returns once connection.json is written."""
@@ -282,13 +281,9 @@ class EmulatorProcess(_Base):
     def __init__(
         self, data_dir: str | Path, port: int = 0, config: dict[str, Any] | None = None
     ) -> None:
-        self.data_dir = Path(data_dir).resolve()
-        self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.requested_port = port
+        super().__init__(data_dir, port)
         self.config = config
-        self.connection = {}
         self.proc: subprocess.Popen[bytes] | None = None
-        self._admin: Admin | None = None
 
     def start(self, timeout: float = 60) -> Self:
         """Start the child and wait for its connection.json."""

@@ -33,6 +33,7 @@ from starlette.routing import Route
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
+from prefect_defender.emulator.permissions import MACHINE_ACTION_PERMISSIONS
 from prefect_defender.emulator.routes.action_lifecycle import (
     FINAL,
     advance,
@@ -54,15 +55,8 @@ _PAGE_LIST = page_list("id, status, machineId, type, requestor, and creationDate
 #: page's spelling is served (names match in any case, as both pages' examples need)
 _ODATA_SAMPLES = page_list("Status, MachineId, Type, Requestor, and CreationDateTimeUtc.")
 ACTION_FILTERS = _PAGE_LIST + _ODATA_SAMPLES
-ANY_ACTION = (
-    "Machine.Isolate",
-    "Machine.RestrictExecution",
-    "Machine.Scan",
-    "Machine.CollectForensics",
-    "Machine.StopAndQuarantine",
-    "Machine.Offboard",
-    "Machine.LiveResponse",
-)
+#: cancel-machine-action accepts any of the action permissions
+ANY_ACTION = MACHINE_ACTION_PERMISSIONS
 DOWNLOAD_KEY = uuid.uuid4().bytes
 
 
