@@ -11,6 +11,7 @@ import hashlib
 import random
 import secrets
 import uuid
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -49,6 +50,8 @@ IOCS: dict[str, str] = {
 
 OS = [("Windows10", "10.0.19045"), ("Windows11", "10.0.22631"), ("Windows11", "10.0.26100")]
 SEVERITIES = ["Informational", "Low", "Medium", "High"]
+#: the accounts of the seeded (non-demo) alerts
+SEED_USERS = ["jdoe", "asmith", "bwayne", "ckent", "dprince"]
 TITLES = [
     ("Suspicious PowerShell command line", "Execution", "T1059.001"),
     ("Ransomware behavior detected in the file system", "Ransomware", "T1486"),
@@ -209,12 +212,53 @@ def _machine(
     }
 
 
+@dataclass
+class _Incident:
+    """A seeded incident and what its alerts take from it."""
+
+    record: dict[str, Any]
+    first: bool
+    created: datetime
+    updated: datetime
+    title: str
+    category: str
+    technique: str
+    device: dict[str, Any]
+
+
 def seed_tenant_data(state: EmulatorState, tenant: Tenant) -> None:
     """Machines, incidents and alerts for one customer tenant."""
     seed = int(state.config.get("seed", 1))
     rng = random.Random(f"{seed}/{tenant.name}")
     now = datetime.now(UTC).replace(microsecond=0)
-    n = int(state.config.get("machines_per_tenant", 60))
+    machines = _seed_machines(rng, tenant, now, int(state.config.get("machines_per_tenant", 60)))
+    tenant.data["machines"] = machines
+    workstations = [m for m in machines.values() if "-ws-" in m["computerDnsName"]] or list(
+        machines.values()
+    )
+    incidents: dict[int, dict[str, Any]] = {}
+    alerts: dict[str, dict[str, Any]] = {}
+    count = int(state.config.get("incidents_per_tenant", 40))
+    extra = state.config.get("graph_incidents_per_tenant")
+    total = max(count, int(extra or 0))
+    for k in range(total):
+        story = _seed_incident(rng, tenant, 1000 + k + 1, k == 0, now, workstations)
+        incidents[story.record["incidentId"]] = story.record
+        if k >= count:
+            continue  # bulk Graph incidents for benchmarks carry no alerts
+        for a in range(2 if story.first else rng.randint(1, 2)):
+            alert = _seed_alert(rng, tenant, story, a)
+            alerts[alert["id"]] = alert
+    tenant.data["incidents"] = incidents
+    tenant.data["alerts"] = alerts
+    tenant.counters["incident"] = 1000 + total
+
+
+def _seed_machines(
+    rng: random.Random, tenant: Tenant, now: datetime, n: int
+) -> dict[str, dict[str, Any]]:
+    """``n`` machines: two domain controllers, a server per ten, a Linux and a Mac box, the rest
+    workstations."""
     machines: dict[str, dict[str, Any]] = {}
     kinds = ["dc", "dc"] + ["srv"] * max(0, n // 10) + ["linux", "mac"]
     kinds += ["ws"] * max(0, n - len(kinds))
@@ -223,125 +267,127 @@ def seed_tenant_data(state: EmulatorState, tenant: Tenant) -> None:
         counters[kind] = counters.get(kind, 0) + 1
         m = _machine(rng, tenant, counters[kind], kind, now)
         machines[m["id"]] = m
-    tenant.data["machines"] = machines
-    workstations = [m for m in machines.values() if "-ws-" in m["computerDnsName"]] or list(
-        machines.values()
+    return machines
+
+
+def _seed_incident(
+    rng: random.Random,
+    tenant: Tenant,
+    iid: int,
+    first: bool,
+    now: datetime,
+    workstations: list[dict[str, Any]],
+) -> _Incident:
+    """One incident; the first is the demo's: High, Active, ransomware on a workstation."""
+    sev = "High" if first else rng.choices(SEVERITIES, [15, 30, 35, 20])[0]
+    status = "Active" if first or rng.random() < 0.7 else rng.choice(["InProgress", "Resolved"])
+    created = now - (
+        timedelta(minutes=30) if first else timedelta(minutes=rng.randint(60, 6 * 24 * 60))
     )
-    users = ["jdoe", "asmith", "bwayne", "ckent", "dprince"]
-    incidents: dict[int, dict[str, Any]] = {}
-    alerts: dict[str, dict[str, Any]] = {}
-    count = int(state.config.get("incidents_per_tenant", 40))
-    extra = state.config.get("graph_incidents_per_tenant")
-    total = max(count, int(extra or 0))
-    for k in range(total):
-        iid = 1000 + k + 1
-        first = k == 0  # the demo's incident: High, Active, ransomware on a workstation
-        sev = "High" if first else rng.choices(SEVERITIES, [15, 30, 35, 20])[0]
-        status = "Active" if first or rng.random() < 0.7 else rng.choice(["InProgress", "Resolved"])
-        created = now - (
-            timedelta(minutes=30) if first else timedelta(minutes=rng.randint(60, 6 * 24 * 60))
-        )
-        # the demo incident was never updated; the others at most up to now
-        updated = created if first else min(now, created + timedelta(minutes=rng.randint(0, 50)))
-        title, category, technique = TITLES[1] if first else rng.choice(TITLES)
-        device = workstations[0] if first else rng.choice(workstations)
-        incident = {
-            "incidentId": iid,
-            "incidentUri": f"https://security.microsoft.com/incidents/{iid}?tid={tenant.tenant_id}",
-            "redirectIncidentId": None,
-            "incidentName": f"{title} on one endpoint" if first else f"{title} involving one user",
-            "createdTime": iso(created),
-            "lastUpdateTime": iso(updated),
-            "assignedTo": None,
-            "classification": "Unknown",
-            "determination": "NotAvailable",
-            "status": status,
-            "severity": sev,
-            "tags": [],
-            "comments": [],
-            "detectionSource": "EDR",
-            "description": f"{title}. Generated by the prefect-defender emulator.",
-        }
-        incidents[iid] = incident
-        if k >= count:
-            continue  # bulk Graph incidents for benchmarks carry no alerts
-        n_alerts = 2 if first else rng.randint(1, 2)
-        for a in range(n_alerts):
-            aid = f"da{_digits(rng, 18)}_{rng.randint(10**8, 10**9)}"
-            user = IOCS["account"] if first else rng.choice(users)
-            entities: list[dict[str, Any]] = [
-                {
-                    "entityType": "User",
-                    "accountName": user,
-                    "domainName": tenant.name.upper(),
-                    "userPrincipalName": f"{user}@{tenant.domain}",
-                },
-            ]
-            if first or rng.random() < 0.5:
-                entities.append(
-                    {
-                        "entityType": "File",
-                        "sha1": IOCS["sha1"] if first else _hex(rng, 40),
-                        "sha256": IOCS["sha256"] if first else _hex(rng, 64),
-                        "fileName": IOCS["file_name"] if first else f"tool{rng.randint(1, 99)}.exe",
-                        "filePath": f"C:\\Users\\{user}\\Downloads",
-                        "deviceId": device["id"],
-                    }
-                )
-            if first or rng.random() < 0.5:
-                entities.append(
-                    {
-                        "entityType": "Ip",
-                        "ipAddress": IOCS["c2_ip"]
-                        if first
-                        else f"198.51.100.{rng.randint(1, 254)}",
-                    }
-                )
-            if first or rng.random() < 0.3:
-                entities.append(
-                    {
-                        "entityType": "Url",
-                        "url": IOCS["phish_url"]
-                        if first
-                        else f"https://{_hex(rng, 8)}.example/landing",
-                    }
-                )
-            if first:
-                entities.append({"entityType": "Url", "url": f"https://{IOCS['c2_domain']}/gate"})
-            a_created = created + timedelta(minutes=a)
-            alerts[aid] = {
-                "id": aid,
-                "incidentId": iid,
-                "investigationId": None,
-                "assignedTo": None,
-                "severity": sev,
-                "status": "New" if status != "Resolved" else "Resolved",
-                "classification": None,
-                "determination": None,
-                "investigationState": "Running" if status == "Active" else "Benign",
-                "detectionSource": "EDR",
-                "detectorId": str(uuid.UUID(int=rng.getrandbits(128))),
-                "category": category,
-                "threatFamilyName": "Ransom:Win32/Emulated" if first else None,
-                "title": title,
-                "description": f"{title} on {device['computerDnsName']}.",
-                "alertCreationTime": iso(a_created),
-                "firstEventTime": iso(a_created - timedelta(minutes=5)),
-                "lastEventTime": iso(a_created - timedelta(minutes=1)),
-                "lastUpdateTime": iso(updated),
-                "resolvedTime": None,
-                "machineId": device["id"],
-                "computerDnsName": device["computerDnsName"],
-                "rbacGroupName": device["rbacGroupName"],
-                "aadTenantId": tenant.tenant_id,
-                "mitreTechniques": [technique],
-                "relatedUser": {"userName": user, "domainName": tenant.name.upper()},
-                "comments": [],
-                "entities": entities,
+    # the demo incident was never updated; the others at most up to now
+    updated = created if first else min(now, created + timedelta(minutes=rng.randint(0, 50)))
+    title, category, technique = TITLES[1] if first else rng.choice(TITLES)
+    device = workstations[0] if first else rng.choice(workstations)
+    incident = {
+        "incidentId": iid,
+        "incidentUri": f"https://security.microsoft.com/incidents/{iid}?tid={tenant.tenant_id}",
+        "redirectIncidentId": None,
+        "incidentName": f"{title} on one endpoint" if first else f"{title} involving one user",
+        "createdTime": iso(created),
+        "lastUpdateTime": iso(updated),
+        "assignedTo": None,
+        "classification": "Unknown",
+        "determination": "NotAvailable",
+        "status": status,
+        "severity": sev,
+        "tags": [],
+        "comments": [],
+        "detectionSource": "EDR",
+        "description": f"{title}. Generated by the prefect-defender emulator.",
+    }
+    return _Incident(incident, first, created, updated, title, category, technique, device)
+
+
+def _seed_alert(rng: random.Random, tenant: Tenant, story: _Incident, a: int) -> dict[str, Any]:
+    """The incident's alert number ``a`` with its user, file, IP and URL entities."""
+    first, device, title = story.first, story.device, story.title
+    aid = f"da{_digits(rng, 18)}_{rng.randint(10**8, 10**9)}"
+    user = IOCS["account"] if first else rng.choice(SEED_USERS)
+    entities = _seed_entities(rng, tenant, user, device, first)
+    a_created = story.created + timedelta(minutes=a)
+    sev, status = story.record["severity"], story.record["status"]
+    return {
+        "id": aid,
+        "incidentId": story.record["incidentId"],
+        "investigationId": None,
+        "assignedTo": None,
+        "severity": sev,
+        "status": "New" if status != "Resolved" else "Resolved",
+        "classification": None,
+        "determination": None,
+        "investigationState": "Running" if status == "Active" else "Benign",
+        "detectionSource": "EDR",
+        "detectorId": str(uuid.UUID(int=rng.getrandbits(128))),
+        "category": story.category,
+        "threatFamilyName": "Ransom:Win32/Emulated" if first else None,
+        "title": title,
+        "description": f"{title} on {device['computerDnsName']}.",
+        "alertCreationTime": iso(a_created),
+        "firstEventTime": iso(a_created - timedelta(minutes=5)),
+        "lastEventTime": iso(a_created - timedelta(minutes=1)),
+        "lastUpdateTime": iso(story.updated),
+        "resolvedTime": None,
+        "machineId": device["id"],
+        "computerDnsName": device["computerDnsName"],
+        "rbacGroupName": device["rbacGroupName"],
+        "aadTenantId": tenant.tenant_id,
+        "mitreTechniques": [story.technique],
+        "relatedUser": {"userName": user, "domainName": tenant.name.upper()},
+        "comments": [],
+        "entities": entities,
+    }
+
+
+def _seed_entities(
+    rng: random.Random, tenant: Tenant, user: str, device: dict[str, Any], first: bool
+) -> list[dict[str, Any]]:
+    """An alert's entities: its user, maybe a file, an IP and a URL (the demo's: all, the IOCs)."""
+    entities: list[dict[str, Any]] = [
+        {
+            "entityType": "User",
+            "accountName": user,
+            "domainName": tenant.name.upper(),
+            "userPrincipalName": f"{user}@{tenant.domain}",
+        },
+    ]
+    if first or rng.random() < 0.5:
+        entities.append(
+            {
+                "entityType": "File",
+                "sha1": IOCS["sha1"] if first else _hex(rng, 40),
+                "sha256": IOCS["sha256"] if first else _hex(rng, 64),
+                "fileName": IOCS["file_name"] if first else f"tool{rng.randint(1, 99)}.exe",
+                "filePath": f"C:\\Users\\{user}\\Downloads",
+                "deviceId": device["id"],
             }
-    tenant.data["incidents"] = incidents
-    tenant.data["alerts"] = alerts
-    tenant.counters["incident"] = 1000 + total
+        )
+    if first or rng.random() < 0.5:
+        entities.append(
+            {
+                "entityType": "Ip",
+                "ipAddress": IOCS["c2_ip"] if first else f"198.51.100.{rng.randint(1, 254)}",
+            }
+        )
+    if first or rng.random() < 0.3:
+        entities.append(
+            {
+                "entityType": "Url",
+                "url": IOCS["phish_url"] if first else f"https://{_hex(rng, 8)}.example/landing",
+            }
+        )
+    if first:
+        entities.append({"entityType": "Url", "url": f"https://{IOCS['c2_domain']}/gate"})
+    return entities
 
 
 def _digits(rng: random.Random, n: int) -> str:
