@@ -8,6 +8,7 @@ hunting tables plant them too), so playbooks can follow an incident to its devic
 from __future__ import annotations
 
 import hashlib
+import json
 import random
 import secrets
 import uuid
@@ -74,8 +75,6 @@ def _hex(rng: random.Random, n: int) -> str:
 
 def seed_identities(state: EmulatorState, data_dir: Path) -> None:
     """Tenants, the four apps and the users (secrets kept in ``secrets.json`` for reuse)."""
-    import json
-
     extra = [
         (f"cust{i:02d}", f"Customer {i:02d}", f"cust{i:02d}.example")
         for i in range(1, int(state.config.get("extra_customer_tenants") or 0) + 1)
@@ -83,17 +82,38 @@ def seed_identities(state: EmulatorState, data_dir: Path) -> None:
     for name, display, domain in [*TENANTS, *extra]:
         tid = tenant_guid(name)
         state.tenants[tid] = Tenant(tid, name, display, domain)
-    store = data_dir / "secrets.json"
-    saved: dict[str, str] = json.loads(store.read_text()) if store.exists() else {}
+    secret = _Secrets(state, data_dir / "secrets.json")
+    _seed_apps(state, data_dir, secret, [name for name, _, _ in extra])
+    _seed_users(state, secret)
+    secret.save()
 
-    def secret(key: str) -> str:
-        override = (state.config.get("apps", {}).get(key) or {}).get("client_secret")
+
+class _Secrets:
+    """Client secrets and passwords: a configured override, else the saved one, else a new one
+    (saved for the next start)."""
+
+    def __init__(self, state: EmulatorState, store: Path) -> None:
+        self.state, self.store = state, store
+        self.saved: dict[str, str] = json.loads(store.read_text()) if store.exists() else {}
+
+    def get(self, key: str) -> str:
+        override = (self.state.config.get("apps", {}).get(key) or {}).get("client_secret")
         if override:
             return str(override)
-        if key not in saved:
-            saved[key] = secrets.token_urlsafe(30)
-        return saved[key]
+        if key not in self.saved:
+            self.saved[key] = secrets.token_urlsafe(30)
+        return self.saved[key]
 
+    def save(self) -> None:
+        self.store.write_text(json.dumps(self.saved, indent=2))
+        self.store.chmod(0o600)
+
+
+def _seed_apps(
+    state: EmulatorState, data_dir: Path, secret: _Secrets, extra_customers: list[str]
+) -> None:
+    """The SOC app (secret and certificate), a read-only app, the MSSP partner app (consented
+    by contoso, fabrikam and the extra customers) and a public CLI client."""
     contoso, woodgrove = tenant_guid("contoso"), tenant_guid("woodgrove")
     cert = app_certificate(data_dir, "soc")
     state.apps["soc"] = App(
@@ -101,7 +121,7 @@ def seed_identities(state: EmulatorState, data_dir: Path) -> None:
         tenant_guid("app-soc"),
         contoso,
         "confidential",
-        secret("soc"),
+        secret.get("soc"),
         cert.sha1,
         cert.sha256,
         cert.certificate,
@@ -114,7 +134,7 @@ def seed_identities(state: EmulatorState, data_dir: Path) -> None:
         tenant_guid("app-readonly"),
         contoso,
         "confidential",
-        secret("readonly"),
+        secret.get("readonly"),
         roles=dict(READONLY_ROLES),
         consented_tenants={contoso},
     )
@@ -123,24 +143,26 @@ def seed_identities(state: EmulatorState, data_dir: Path) -> None:
         tenant_guid("app-partner"),
         woodgrove,
         "confidential",
-        secret("partner"),
+        secret.get("partner"),
         roles=dict(APP_ROLES),
         # consented by contoso, fabrikam and the extra benchmark customers, not northwind
         consented_tenants={tenant_guid("contoso"), tenant_guid("fabrikam")}
-        | {tenant_guid(name) for name, _, _ in extra},
+        | {tenant_guid(name) for name in extra_customers},
     )
     state.apps["cli"] = App(
         "cli", tenant_guid("app-cli"), contoso, "public", consented_tenants={contoso}
     )
+
+
+def _seed_users(state: EmulatorState, secret: _Secrets) -> None:
+    """An analyst and a responder in every customer tenant."""
     for name, _, domain in TENANTS[1:]:
         tid = tenant_guid(name)
         for user in ("analyst", "responder"):
             upn = f"{user}@{domain}"
             state.users[upn] = User(
-                upn, secret(f"user:{upn}"), tid, tenant_guid(f"user-{upn}"), user.title()
+                upn, secret.get(f"user:{upn}"), tid, tenant_guid(f"user-{upn}"), user.title()
             )
-    store.write_text(json.dumps(saved, indent=2))
-    store.chmod(0o600)
 
 
 def _machine(
