@@ -201,24 +201,7 @@ def seed(state: EmulatorState, tenant: Tenant) -> None:
             n_cve += 1
             cve = f"CVE-2024-{20000 + n_cve}"
             cves.append(cve)
-            tenant.data["vulnerabilities"][cve] = {
-                "id": cve,
-                "name": cve,
-                "description": f"A flaw in {name} {version}.",
-                "severity": rng.choice(["Low", "Medium", "High", "Critical"]),
-                "cvssV3": round(rng.uniform(3, 9.8), 1),
-                "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
-                "exposedMachines": len(exposed),
-                "publishedOn": iso(now - timedelta(days=rng.randint(10, 400))),
-                "updatedOn": iso(now - timedelta(days=rng.randint(1, 9))),
-                "publicExploit": rng.random() < 0.3,
-                "exploitVerified": False,
-                "exploitInKit": False,
-                "exploitTypes": [],
-                "exploitUris": [],
-                "cveSupportability": "Supported",
-                "_machines": list(exposed),
-            }
+            tenant.data["vulnerabilities"][cve] = _cve(rng, cve, name, version, exposed, now)
         tenant.data["software"][sid] = {
             "id": sid,
             "name": name,
@@ -231,28 +214,61 @@ def seed(state: EmulatorState, tenant: Tenant) -> None:
             "_cves": cves,
         }
         rid = f"va-_-{sid}"
-        tenant.data["recommendations"][rid] = {
-            "id": rid,
-            "productName": name,
-            "recommendationName": f"Update {name}",
-            "weaknesses": len(cves),
-            "vendor": vendor,
-            "recommendedVersion": "",
-            "recommendedProgram": None,
-            "recommendedVendor": None,
-            "recommendationCategory": "Application",
-            "subCategory": "",
-            "severityScore": round(len(cves) * 2.1, 1),
-            "publicExploit": False,
-            "activeAlert": False,
-            "associatedThreats": [],
-            "remediationType": "Update",
-            "status": "Active",
-            "configScoreImpact": 0.0,
-            "exposureImpact": 1.2,
-            "totalMachineCount": len(machines),
-            "exposedMachinesCount": len(exposed),
-            "nonProductivityImpactedAssets": 0,
-            "relatedComponent": name,
-        }
+        tenant.data["recommendations"][rid] = _recommendation(
+            rid, vendor, name, cves, len(machines), len(exposed)
+        )
     tenant.data["scores"]["exposure"] = round(rng.uniform(20, 60), 2)
+
+
+def _cve(
+    rng: random.Random, cve: str, name: str, version: str, exposed: list[str], now: datetime
+) -> dict[str, Any]:
+    """A vulnerability of ``name`` ``version`` exposed on the ``exposed`` machines."""
+    return {
+        "id": cve,
+        "name": cve,
+        "description": f"A flaw in {name} {version}.",
+        "severity": rng.choice(["Low", "Medium", "High", "Critical"]),
+        "cvssV3": round(rng.uniform(3, 9.8), 1),
+        "cvssVector": "CVSS:3.1/AV:N/AC:L/PR:N/UI:R/S:U/C:H/I:H/A:H",
+        "exposedMachines": len(exposed),
+        "publishedOn": iso(now - timedelta(days=rng.randint(10, 400))),
+        "updatedOn": iso(now - timedelta(days=rng.randint(1, 9))),
+        "publicExploit": rng.random() < 0.3,
+        "exploitVerified": False,
+        "exploitInKit": False,
+        "exploitTypes": [],
+        "exploitUris": [],
+        "cveSupportability": "Supported",
+        "_machines": list(exposed),
+    }
+
+
+def _recommendation(
+    rid: str, vendor: str, name: str, cves: list[str], total: int, exposed: int
+) -> dict[str, Any]:
+    """The update recommendation of one product."""
+    return {
+        "id": rid,
+        "productName": name,
+        "recommendationName": f"Update {name}",
+        "weaknesses": len(cves),
+        "vendor": vendor,
+        "recommendedVersion": "",
+        "recommendedProgram": None,
+        "recommendedVendor": None,
+        "recommendationCategory": "Application",
+        "subCategory": "",
+        "severityScore": round(len(cves) * 2.1, 1),
+        "publicExploit": False,
+        "activeAlert": False,
+        "associatedThreats": [],
+        "remediationType": "Update",
+        "status": "Active",
+        "configScoreImpact": 0.0,
+        "exposureImpact": 1.2,
+        "totalMachineCount": total,
+        "exposedMachinesCount": exposed,
+        "nonProductivityImpactedAssets": 0,
+        "relatedComponent": name,
+    }
