@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator import guard
+from prefect_defender.emulator.customer_seed import seed_tenant_data
 from prefect_defender.emulator.pki import signing_key
 from prefect_defender.emulator.routes import (
     admin,
@@ -19,7 +20,7 @@ from prefect_defender.emulator.routes import (
     machine_actions,
     managed_identity,
 )
-from prefect_defender.emulator.seed import is_customer, seed_identities, seed_tenant_data
+from prefect_defender.emulator.seed import is_customer, seed_identities
 from prefect_defender.emulator.state import EmulatorState
 
 __all__ = ["ROUTE_MODULES", "build_app", "build_state"]
