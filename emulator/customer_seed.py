@@ -39,30 +39,28 @@ def _hex(rng: random.Random, n: int) -> str:
     return "".join(rng.choice("0123456789abcdef") for _ in range(n))
 
 
+#: the machines that are not workstations: name pattern, OS, version, device group, tags
+SERVER_KINDS: dict[str, tuple[str, str, str, str, tuple[str, ...]]] = {
+    "dc": (
+        "{prefix}-dc{i:02d}",
+        "WindowsServer2022",
+        "10.0.20348",
+        "Tier0",
+        ("DomainController", "Tier0"),
+    ),
+    "srv": ("{prefix}-srv-{i:03d}", "WindowsServer2019", "10.0.17763", "Servers", ("Server",)),
+    "linux": ("{prefix}-lnx-{i:03d}", "Linux", "5.15", "Servers", ("Linux",)),
+    "mac": ("{prefix}-mac-{i:03d}", "macOS", "14.5", "Workstations", ()),
+}
+
+
 def _machine(
     rng: random.Random, tenant: Tenant, i: int, kind: str, now: datetime
 ) -> dict[str, Any]:
     prefix = tenant.name[:3]
-    if kind == "dc":
-        name, osp, ver, group, tags = (
-            f"{prefix}-dc{i:02d}",
-            "WindowsServer2022",
-            "10.0.20348",
-            "Tier0",
-            ["DomainController", "Tier0"],
-        )
-    elif kind == "srv":
-        name, osp, ver, group, tags = (
-            f"{prefix}-srv-{i:03d}",
-            "WindowsServer2019",
-            "10.0.17763",
-            "Servers",
-            ["Server"],
-        )
-    elif kind == "linux":
-        name, osp, ver, group, tags = f"{prefix}-lnx-{i:03d}", "Linux", "5.15", "Servers", ["Linux"]
-    elif kind == "mac":
-        name, osp, ver, group, tags = f"{prefix}-mac-{i:03d}", "macOS", "14.5", "Workstations", []
+    if kind in SERVER_KINDS:
+        pattern, osp, ver, group, fixed_tags = SERVER_KINDS[kind]
+        name, tags = pattern.format(prefix=prefix, i=i), list(fixed_tags)
     else:
         osp, ver = rng.choice(OS)
         name, group, tags = f"{prefix}-ws-{i:03d}", "Workstations", []
