@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import threading
 import time
 import uuid
@@ -47,20 +48,45 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "apps": {},
 }
 
+#: each family's quota as its page writes it (the emulator's own reading of the pages; the
+#: Defender for Endpoint pages are https://learn.microsoft.com/defender-endpoint/api/<name>,
+#: "Rate limitations for this API are ...")
+_PAGE_QUOTAS: dict[str, str] = {
+    # isolate-machine and every other per-API page of Defender for Endpoint
+    "mde": "100 calls per minute and 1,500 calls per hour",
+    # https://learn.microsoft.com/defender-xdr/api-list-incidents ("Maximum rate of requests")
+    "xdr_incidents": "50 calls per minute and 1500 calls per hour",
+    # run-advanced-query-api ("The number of executions is limited per tenant")
+    "hunting": "Up to 45 calls per minute, and up to 1,500 calls per hour",
+    "live_response": "10 calls per minute",  # run-live-response
+    "package_uri": "2 calls per minute and 120 calls per hour",  # get-package-sas-uri
+    "alerts_batch": "10 calls per minute and 500 calls per hour",  # batch-update-alerts
+    "create_alert": "15 calls per minute",  # create-alert-by-reference
+    "indicators_import": "30 calls per minute",  # import-ti-indicators
+    # batch-delete-ti-indicators
+    "indicators_batch_delete": "30 calls per minute and 1,500 calls per hour",
+    "investigation_start": "50 calls per hour",  # initiate-autoir-investigation
+    # get-discovered-vulnerabilities (GET /api/machines/{id}/vulnerabilities)
+    "machine_vulnerabilities": "50 calls per minute and 1500 calls per hour",
+    # https://learn.microsoft.com/graph/throttling-limits, "Security detections and incidents
+    # service limits": any request on /security, per app per tenant
+    "graph_security": "150 requests per minute",
+}
+_QUOTA = re.compile(r"([\d,]+) (?:calls|requests) per (minute|hour)")
+
+
+def page_quota(sentence: str) -> tuple[tuple[int, float], ...]:
+    """``(calls, window seconds)`` pairs of a page's rate sentence
+    (``"10 calls per minute and 500 calls per hour"`` -> ``((10, 60.0), (500, 3600.0))``)."""
+    windows = {"minute": 60.0, "hour": 3600.0}
+    return tuple(
+        (int(calls.replace(",", "")), windows[unit]) for calls, unit in _QUOTA.findall(sentence)
+    )
+
+
 #: documented quotas per family: (calls, window seconds)
 RATE_LIMITS: dict[str, tuple[tuple[int, float], ...]] = {
-    "mde": ((100, 60.0), (1500, 3600.0)),
-    "xdr_incidents": ((50, 60.0), (1500, 3600.0)),
-    "hunting": ((45, 60.0), (1500, 3600.0)),
-    "live_response": ((10, 60.0),),
-    "package_uri": ((2, 60.0), (120, 3600.0)),
-    "alerts_batch": ((10, 60.0), (500, 3600.0)),
-    "create_alert": ((15, 60.0),),
-    "indicators_import": ((30, 60.0),),
-    "indicators_batch_delete": ((30, 60.0),),
-    "investigation_start": ((50, 3600.0),),
-    "machine_vulnerabilities": ((50, 60.0),),
-    "graph_security": ((150, 60.0),),
+    family: page_quota(sentence) for family, sentence in _PAGE_QUOTAS.items()
 }
 
 
