@@ -58,9 +58,11 @@ DEFAULT_LIMITS: dict[str, tuple[Limit, ...]] = {
     "alerts_batch": (Limit(10, 60), Limit(500, 3600)),
     "create_alert": (Limit(15, 60),),
     "indicators_import": (Limit(30, 60),),
-    "indicators_batch_delete": (Limit(30, 60),),
+    # batch-delete-ti-indicators: "30 calls per minute and 1,500 calls per hour"
+    "indicators_batch_delete": (Limit(30, 60), Limit(1500, 3600)),
     "investigation_start": (Limit(50, 3600),),
-    "machine_vulnerabilities": (Limit(50, 60),),
+    # get-discovered-vulnerabilities: "50 calls per minute and 1500 calls per hour"
+    "machine_vulnerabilities": (Limit(50, 60), Limit(1500, 3600)),
     "graph_security": (Limit(150, 60),),
 }
 

@@ -79,3 +79,15 @@ def test_scaled_divides_windows() -> None:
     assert s["mde"] == (Limit(100, 2.0), Limit(1500, 120.0))
     with pytest.raises(ValueError):
         scaled(DEFAULT_LIMITS, 0)
+
+
+def test_the_client_paces_within_every_quota_the_emulator_read() -> None:
+    """The emulator reads each page's rate-limit sentence on its own (emulator/state.py); the
+    client's defaults must keep to every window it found, at the same or a lower count."""
+    from prefect_defender.emulator.state import RATE_LIMITS
+
+    for family, windows in RATE_LIMITS.items():
+        client = {limit.seconds: limit.calls for limit in DEFAULT_LIMITS[family]}
+        for calls, seconds in windows:
+            assert seconds in client, f"{family}: no client limit per {seconds:.0f} s"
+            assert client[seconds] <= calls, f"{family}: {client[seconds]} > {calls}"
