@@ -110,6 +110,15 @@ def _err(code: int, description: str, status: int = 401) -> JSONResponse:
     return aad_error(status, "invalid_client", code, description, {"error_uri": _DOCS})
 
 
+def _no_record(code: int, claim: str, value: Any, hint: str) -> JSONResponse:
+    """No federated credential matches the assertion's ``claim``."""
+    return _err(
+        code,
+        f"No matching federated identity record found for presented assertion {claim} "
+        f"'{value}'. {hint}",
+    )
+
+
 def check(state: EmulatorState, app: App, form: dict[str, str], base: str) -> JSONResponse | None:
     """``None`` when the federated assertion satisfies one of the app's credentials."""
     assertion = form.get("client_assertion", "")
@@ -133,11 +142,7 @@ def check(state: EmulatorState, app: App, form: dict[str, str], base: str) -> JS
         )
     by_issuer = [f for f in fics if f["issuer"] == iss]
     if not by_issuer:
-        return _err(
-            700211,
-            f"No matching federated identity record found for presented assertion issuer "
-            f"'{iss}'. {hint}",
-        )
+        return _no_record(700211, "issuer", iss, hint)
     failure = _signature_and_lifetime(state, assertion, str(iss), base)
     if failure is not None:
         return failure
@@ -188,18 +193,11 @@ def _subject_and_audience(
     """``None`` when one of the issuer's credentials names the subject and an audience."""
     by_subject = [f for f in by_issuer if f["subject"] == sub]
     if not by_subject:
-        return _err(
-            700213,
-            f"No matching federated identity record found for presented assertion subject "
-            f"'{sub}'. {hint}",
-        )
+        return _no_record(700213, "subject", sub, hint)
     auds = aud if isinstance(aud, list) else [aud]
     if not any(a in f.get("audiences", []) for f in by_subject for a in auds):
-        return _err(
-            700212,
-            f"No matching federated identity record found for presented assertion audience "
-            f"'{aud if isinstance(aud, str) else ','.join(map(str, auds))}'. {hint}",
-        )
+        shown = aud if isinstance(aud, str) else ",".join(map(str, auds))
+        return _no_record(700212, "audience", shown, hint)
     return None
 
 
