@@ -2,8 +2,8 @@
 
 :func:`bulk_machine_action` takes any action type; the named tasks (``isolate_machines``,
 ``run_antivirus_scans`` ...) are that task for one action type, with the action's own options as
-typed parameters. Each of them hands its arguments on unchanged (``**locals()``), so a named
-task's parameters are exactly those of :func:`bulk_machine_action` plus its action's options.
+typed parameters. Each of them passes its arguments on to :func:`bulk_machine_action`, so a
+named task's parameters are exactly those of :func:`bulk_machine_action` plus its action's options.
 
 Outcomes: ``succeeded`` (with the action), ``already_in_progress`` (with the existing action),
 ``dry_run`` (nothing sent) or ``failed`` (with Defender's code and message).
@@ -133,7 +133,16 @@ async def isolate_machines(
         outcomes = await isolate_machines(creds, ids, "Worm outbreak", "Selective")
         ```
     """
-    return await bulk_machine_action.fn(action=ActionType.ISOLATE, **locals())
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.ISOLATE,
+        comment,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        tenant_id=tenant_id,
+        isolation_type=isolation_type,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.UNISOLATE))
@@ -152,7 +161,15 @@ async def unisolate_machines(
         outcomes = await unisolate_machines(creds, ids, "Outbreak contained")
         ```
     """
-    return await bulk_machine_action.fn(action=ActionType.UNISOLATE, **locals())
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.UNISOLATE,
+        comment,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        tenant_id=tenant_id,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.RUN_ANTIVIRUS_SCAN))
@@ -172,7 +189,16 @@ async def run_antivirus_scans(
         outcomes = await run_antivirus_scans(creds, ids, "Sweep", "Full")
         ```
     """
-    return await bulk_machine_action.fn(action=ActionType.RUN_ANTIVIRUS_SCAN, **locals())
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.RUN_ANTIVIRUS_SCAN,
+        comment,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        tenant_id=tenant_id,
+        scan_type=scan_type,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.RESTRICT_CODE_EXECUTION))
@@ -191,7 +217,15 @@ async def restrict_code_execution_many(
         outcomes = await restrict_code_execution_many(creds, ids, "Outbreak", dry_run=True)
         ```
     """
-    return await bulk_machine_action.fn(action=ActionType.RESTRICT_CODE_EXECUTION, **locals())
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.RESTRICT_CODE_EXECUTION,
+        comment,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        tenant_id=tenant_id,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.UNRESTRICT_CODE_EXECUTION))
@@ -210,7 +244,15 @@ async def unrestrict_code_execution_many(
         outcomes = await unrestrict_code_execution_many(creds, ids, "Outbreak over")
         ```
     """
-    return await bulk_machine_action.fn(action=ActionType.UNRESTRICT_CODE_EXECUTION, **locals())
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.UNRESTRICT_CODE_EXECUTION,
+        comment,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        tenant_id=tenant_id,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.COLLECT_INVESTIGATION_PACKAGE))
@@ -229,7 +271,15 @@ async def collect_investigation_packages(
         outcomes = await collect_investigation_packages(creds, ids, "Evidence for IR-7")
         ```
     """
-    return await bulk_machine_action.fn(action=ActionType.COLLECT_INVESTIGATION_PACKAGE, **locals())
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.COLLECT_INVESTIGATION_PACKAGE,
+        comment,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        tenant_id=tenant_id,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.STOP_AND_QUARANTINE_FILE))
@@ -249,4 +299,13 @@ async def stop_and_quarantine_file_many(
         outcomes = await stop_and_quarantine_file_many(creds, ids, sha1, "Known bad")
         ```
     """
-    return await bulk_machine_action.fn(action=ActionType.STOP_AND_QUARANTINE_FILE, **locals())
+    return await bulk_machine_action.fn(
+        credentials,
+        machine_ids,
+        ActionType.STOP_AND_QUARANTINE_FILE,
+        comment,
+        dry_run=dry_run,
+        concurrency=concurrency,
+        tenant_id=tenant_id,
+        sha1=sha1,
+    )

@@ -1,9 +1,8 @@
 """Tasks for machine actions on one machine, and for reading, waiting for and cancelling actions.
 
 Single-machine tasks return :class:`ActionOutcome` (the action, and whether it was already in
-progress). Each is the one-machine request (``_one``) for its action type: it hands its own
-arguments on unchanged (``**locals()``), so its parameters are its action's options and nothing
-else differs between the tasks.
+progress). Each is the one-machine request (``_one``) for its action type with its own
+arguments; its parameters are its action's options and nothing else differs between the tasks.
 
 The bulk tasks (``isolate_machines`` ...) live in ``tasks.bulk_actions`` and the investigation
 package downloads in ``tasks.investigation_packages``; both are re-exported here.
@@ -144,7 +143,14 @@ async def isolate_machine(
             return out.action.id
         ```
     """
-    return await _one(action=ActionType.ISOLATE, **locals())
+    return await _one(
+        credentials,
+        machine_id,
+        ActionType.ISOLATE,
+        comment,
+        tenant_id=tenant_id,
+        isolation_type=isolation_type,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.UNISOLATE))
@@ -161,7 +167,7 @@ async def unisolate_machine(
         out = await unisolate_machine(creds, machine_id, "Cleared by IR-1234")
         ```
     """
-    return await _one(action=ActionType.UNISOLATE, **locals())
+    return await _one(credentials, machine_id, ActionType.UNISOLATE, comment, tenant_id=tenant_id)
 
 
 @defender_task(endpoints=action_endpoints(ActionType.RESTRICT_CODE_EXECUTION))
@@ -178,7 +184,9 @@ async def restrict_code_execution(
         out = await restrict_code_execution(creds, machine_id, "Suspicious binaries")
         ```
     """
-    return await _one(action=ActionType.RESTRICT_CODE_EXECUTION, **locals())
+    return await _one(
+        credentials, machine_id, ActionType.RESTRICT_CODE_EXECUTION, comment, tenant_id=tenant_id
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.UNRESTRICT_CODE_EXECUTION))
@@ -195,7 +203,9 @@ async def unrestrict_code_execution(
         out = await unrestrict_code_execution(creds, machine_id, "Cleared")
         ```
     """
-    return await _one(action=ActionType.UNRESTRICT_CODE_EXECUTION, **locals())
+    return await _one(
+        credentials, machine_id, ActionType.UNRESTRICT_CODE_EXECUTION, comment, tenant_id=tenant_id
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.RUN_ANTIVIRUS_SCAN))
@@ -213,7 +223,14 @@ async def run_antivirus_scan(
         out = await run_antivirus_scan(creds, machine_id, "Post-incident sweep", "Full")
         ```
     """
-    return await _one(action=ActionType.RUN_ANTIVIRUS_SCAN, **locals())
+    return await _one(
+        credentials,
+        machine_id,
+        ActionType.RUN_ANTIVIRUS_SCAN,
+        comment,
+        tenant_id=tenant_id,
+        scan_type=scan_type,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.COLLECT_INVESTIGATION_PACKAGE))
@@ -230,7 +247,13 @@ async def collect_investigation_package(
         out = await collect_investigation_package(creds, machine_id, "Evidence for IR-7")
         ```
     """
-    return await _one(action=ActionType.COLLECT_INVESTIGATION_PACKAGE, **locals())
+    return await _one(
+        credentials,
+        machine_id,
+        ActionType.COLLECT_INVESTIGATION_PACKAGE,
+        comment,
+        tenant_id=tenant_id,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.STOP_AND_QUARANTINE_FILE))
@@ -248,7 +271,14 @@ async def stop_and_quarantine_file(
         out = await stop_and_quarantine_file(creds, machine_id, "356a19...28ab", "Known bad")
         ```
     """
-    return await _one(action=ActionType.STOP_AND_QUARANTINE_FILE, **locals())
+    return await _one(
+        credentials,
+        machine_id,
+        ActionType.STOP_AND_QUARANTINE_FILE,
+        comment,
+        tenant_id=tenant_id,
+        sha1=sha1,
+    )
 
 
 @defender_task(endpoints=action_endpoints(ActionType.OFFBOARD))
@@ -265,7 +295,7 @@ async def offboard_machine(
         out = await offboard_machine(creds, machine_id, "Decommissioned")
         ```
     """
-    return await _one(action=ActionType.OFFBOARD, **locals())
+    return await _one(credentials, machine_id, ActionType.OFFBOARD, comment, tenant_id=tenant_id)
 
 
 @defender_task(endpoints=("mde.actions.cancel",))
