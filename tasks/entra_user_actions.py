@@ -7,6 +7,10 @@ and returns one :class:`~prefect_defender.tasks.base.ItemOutcome` per user. Re-e
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.tasks.account_actions import checked_users
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
@@ -18,6 +22,30 @@ __all__ = [
     "revoke_user_sessions",
     "set_users_enabled",
 ]
+
+
+async def _each_user(
+    credentials: DefenderCredentialsLike,
+    tenant_id: str | None,
+    users: list[str],
+    act: Callable[[DefenderClient, str], Awaitable[Any]],
+    dry_run: bool,
+    concurrency: int,
+) -> list[ItemOutcome]:
+    """``act`` on every (checked) user with one client and bounded concurrency.
+
+    One outcome per user: ``succeeded`` with what ``act`` returned as its result, ``dry_run``
+    (nothing sent) or ``failed`` (see :func:`run_bulk`).
+    """
+    async with defender_client(credentials, tenant_id) as client:
+
+        async def one(user: str) -> ItemOutcome:
+            if dry_run:
+                return ItemOutcome(item=user, status=OutcomeStatus.DRY_RUN)
+            result = await act(client, user)
+            return ItemOutcome(item=user, status=OutcomeStatus.SUCCEEDED, result=result)
+
+        return await run_bulk(users, one, concurrency=concurrency)
 
 
 @defender_task(endpoints=("graph.users.set_enabled",))
@@ -47,17 +75,12 @@ async def set_users_enabled(
     who = checked_users(users)
     if not isinstance(enabled, bool):
         raise ValidationError("enabled: true or false", field="enabled")
-    async with defender_client(credentials, tenant_id) as client:
 
-        async def one(user: str) -> ItemOutcome:
-            if dry_run:
-                return ItemOutcome(item=user, status=OutcomeStatus.DRY_RUN)
-            await client.users.set_enabled(user, enabled)
-            return ItemOutcome(
-                item=user, status=OutcomeStatus.SUCCEEDED, result={"accountEnabled": enabled}
-            )
+    async def set_enabled(client: DefenderClient, user: str) -> dict[str, Any]:
+        await client.users.set_enabled(user, enabled)
+        return {"accountEnabled": enabled}
 
-        return await run_bulk(who, one, concurrency=concurrency)
+    return await _each_user(credentials, tenant_id, who, set_enabled, dry_run, concurrency)
 
 
 @defender_task(endpoints=("graph.users.revoke_sessions",))
@@ -83,15 +106,11 @@ async def revoke_user_sessions(
         ```
     """
     who = checked_users(users)
-    async with defender_client(credentials, tenant_id) as client:
 
-        async def one(user: str) -> ItemOutcome:
-            if dry_run:
-                return ItemOutcome(item=user, status=OutcomeStatus.DRY_RUN)
-            await client.users.revoke_sessions(user)
-            return ItemOutcome(item=user, status=OutcomeStatus.SUCCEEDED)
+    async def revoke(client: DefenderClient, user: str) -> None:
+        await client.users.revoke_sessions(user)
 
-        return await run_bulk(who, one, concurrency=concurrency)
+    return await _each_user(credentials, tenant_id, who, revoke, dry_run, concurrency)
 
 
 async def _risk_bulk(
