@@ -57,6 +57,17 @@ _A_WRITE = ("Alert.ReadWrite.All",)
 _A_WRITE_D = ("Alert.ReadWrite",)
 _TI = ("Ti.ReadWrite", "Ti.ReadWrite.All")
 _TI_D = ("Ti.ReadWrite",)
+#: cancelling a machine action: the permission of any action that can be cancelled (the same
+#: list for application and delegated callers)
+_ANY_ACTION = (
+    "Machine.Isolate",
+    "Machine.RestrictExecution",
+    "Machine.Scan",
+    "Machine.CollectForensics",
+    "Machine.StopAndQuarantine",
+    "Machine.Offboard",
+    "Machine.LiveResponse",
+)
 
 
 @dataclass(frozen=True)
@@ -352,24 +363,8 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "mde.actions.cancel",
         "POST",
         "/api/machineactions/{id}/cancel",
-        (
-            "Machine.Isolate",
-            "Machine.RestrictExecution",
-            "Machine.Scan",
-            "Machine.CollectForensics",
-            "Machine.StopAndQuarantine",
-            "Machine.Offboard",
-            "Machine.LiveResponse",
-        ),
-        (
-            "Machine.Isolate",
-            "Machine.RestrictExecution",
-            "Machine.Scan",
-            "Machine.CollectForensics",
-            "Machine.StopAndQuarantine",
-            "Machine.Offboard",
-            "Machine.LiveResponse",
-        ),
+        _ANY_ACTION,
+        _ANY_ACTION,
         "cancel-machine-action",
     ),
     _mde(

@@ -21,7 +21,7 @@ from prefect_defender.api.clouds import origin
 from prefect_defender.api.errors import BadRequestError, UnsafeRequestError
 from prefect_defender.api.transport import Transport
 
-__all__ = ["as_models", "iterate_next_link", "iterate_skip", "listed_models"]
+__all__ = ["as_models", "iterate_next_link", "iterate_skip", "listed_models", "skip_models"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -108,6 +108,29 @@ async def as_models(model: type[M], items: AsyncIterator[dict[str, Any]]) -> Asy
     """
     async for item in items:
         yield model.model_validate(item)
+
+
+def skip_models(
+    model: type[M],
+    transport: Transport,
+    ep: Endpoint,
+    *,
+    page_size: int,
+    params: Mapping[str, Any] | None = None,
+    limit: int | None = None,
+) -> AsyncIterator[M]:
+    """Every item of an MDE/XDR collection as ``model``: :func:`iterate_skip` read through
+    :func:`as_models`.
+
+    Example:
+        ```python
+        async for machine in skip_models(Machine, transport, ep, page_size=100, limit=500):
+            ...
+        ```
+    """
+    return as_models(
+        model, iterate_skip(transport, ep, page_size=page_size, params=params, limit=limit)
+    )
 
 
 def listed_models(model: type[M], body: Any) -> list[M]:

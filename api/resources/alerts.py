@@ -28,7 +28,7 @@ from prefect_defender.api.models.incidents import (
 )
 from prefect_defender.api.models.machines import LogonUser, Machine
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_skip
+from prefect_defender.api.paging import skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.graph_alerts import GRAPH_ALERT_FILTERS, GraphAlertsAPI
 from prefect_defender.api.resources.triage import (
@@ -145,15 +145,13 @@ class AlertsAPI(Resource):
             params["$filter"] = expr
         if expand_evidence:
             params["$expand"] = "evidence"
-        return as_models(
+        return skip_models(
             Alert,
-            iterate_skip(
-                self.transport,
-                endpoint("mde.alerts.list"),
-                page_size=min(page_size, MDE_ALERTS_MAX_TOP),
-                params=params or None,
-                limit=limit,
-            ),
+            self.transport,
+            endpoint("mde.alerts.list"),
+            page_size=min(page_size, MDE_ALERTS_MAX_TOP),
+            params=params or None,
+            limit=limit,
         )
 
     async def list(self, **kw: Any) -> builtins.list[Alert]:

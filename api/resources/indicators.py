@@ -30,7 +30,7 @@ from prefect_defender.api.models.indicators import (
     coerce_indicators,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_skip
+from prefect_defender.api.paging import skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import check_choice
 
@@ -235,15 +235,13 @@ class IndicatorsAPI(Resource):
             else None,
             f.eq("createdBy", created_by) if created_by else None,
         )
-        return as_models(
+        return skip_models(
             Indicator,
-            iterate_skip(
-                self.transport,
-                endpoint("mde.indicators.list"),
-                page_size=page_size,
-                params={"$filter": expr} if expr else None,
-                limit=limit,
-            ),
+            self.transport,
+            endpoint("mde.indicators.list"),
+            page_size=page_size,
+            params={"$filter": expr} if expr else None,
+            limit=limit,
         )
 
     async def list(self, **kw: Any) -> builtins.list[Indicator]:

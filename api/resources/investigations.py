@@ -18,7 +18,7 @@ from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ServerError, TransportError, ValidationError
 from prefect_defender.api.models.investigations import Investigation, InvestigationState
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_skip
+from prefect_defender.api.paging import skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_alert_id,
@@ -79,15 +79,13 @@ class InvestigationsAPI(Resource):
             else None,
             f.ge("startTime", started_after) if started_after else None,
         )
-        return as_models(
+        return skip_models(
             Investigation,
-            iterate_skip(
-                self.transport,
-                endpoint("mde.investigations.list"),
-                page_size=page_size,
-                params={"$filter": expr} if expr else None,
-                limit=limit,
-            ),
+            self.transport,
+            endpoint("mde.investigations.list"),
+            page_size=page_size,
+            params={"$filter": expr} if expr else None,
+            limit=limit,
         )
 
     async def list(self, **kw: Any) -> builtins.list[Investigation]:

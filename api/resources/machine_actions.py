@@ -41,7 +41,7 @@ from prefect_defender.api.models.machine_actions import (
     MachineAction,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_skip
+from prefect_defender.api.paging import skip_models
 from prefect_defender.api.resources.action_requests import (
     ActionRequest,
     action_body,
@@ -185,15 +185,13 @@ class MachineActionsAPI(Resource):
     ) -> AsyncIterator[MachineAction]:
         """Machine actions matching ``odata_filter`` (newest first)."""
         params = {"$filter": odata_filter} if odata_filter else None
-        return as_models(
+        return skip_models(
             MachineAction,
-            iterate_skip(
-                self.transport,
-                endpoint("mde.actions.list"),
-                page_size=page_size,
-                params=params,
-                limit=limit,
-            ),
+            self.transport,
+            endpoint("mde.actions.list"),
+            page_size=page_size,
+            params=params,
+            limit=limit,
         )
 
     async def list(

@@ -20,7 +20,7 @@ from prefect_defender.api.models.machines import (
     TagAction,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_skip
+from prefect_defender.api.paging import skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_choice,
@@ -71,15 +71,13 @@ class MachinesAPI(Resource):
     ) -> AsyncIterator[Machine]:
         """Every machine matching ``odata_filter``, paged with ``$top``/``$skip``."""
         params = {"$filter": odata_filter} if odata_filter else None
-        return as_models(
+        return skip_models(
             Machine,
-            iterate_skip(
-                self.transport,
-                endpoint("mde.machines.list"),
-                page_size=min(page_size, MACHINES_MAX_TOP),
-                params=params,
-                limit=limit,
-            ),
+            self.transport,
+            endpoint("mde.machines.list"),
+            page_size=min(page_size, MACHINES_MAX_TOP),
+            params=params,
+            limit=limit,
         )
 
     @staticmethod
