@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from typing import Any
+from contextlib import contextmanager
+from typing import Any, Literal
 
 import pytest
 
@@ -12,6 +13,8 @@ from prefect_defender.blocks import DefenderApplicationCredentials
 
 #: emulator clock for lifecycle tests: Pending 0.1 s, InProgress 0.2 s
 FAST = {"time_scale": 300.0, "action_pending_seconds": 30, "action_running_seconds": 60}
+#: documented seconds that outlast any test, even divided by the fast clock's 300
+HOLD_SECONDS = 10**9
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -43,6 +46,38 @@ async def _settle(conn: dict[str, Any]) -> None:
         for status in ("Pending", "InProgress"):  # listing advances every action's clock
             for action in await client.machine_actions.list(status=status):
                 await client.machine_actions.cancel(action.id, "test teardown")
+
+
+@contextmanager
+def held_actions(emu: Any, status: Literal["Pending", "InProgress"] = "Pending") -> Iterator[None]:
+    """Keep the emulator's unfinished machine actions (live response sessions too) in ``status``
+    while inside, however slowly the test runs; on exit the fast clock resumes.
+
+    On the fast clock a whole lifecycle takes 0.3 s, less than a Prefect task run under CPU
+    load, so a test that asserts on a not-yet-final action must hold it there. The hold sets
+    the lifecycle knobs, which the emulator reads whenever it advances an action: actions
+    created inside a ``"Pending"`` hold stay Pending; inside an ``"InProgress"`` hold every
+    unfinished action (but one stuck by ``action_outcomes``) is InProgress at its next read.
+    On exit the knobs are back to :data:`FAST`, and an action older than 0.3 s reaches its
+    outcome at its next read.
+
+    Example:
+        with held_actions(fast):
+            out = await run_script(creds, mid, SCRIPT, "IR-9")
+            ...  # out.action is Pending here, however long this takes
+        await wait_for_machine_action(creds, out.action.id)  # now it finishes
+    """
+    if status == "Pending":
+        emu.admin.patch_config(action_pending_seconds=HOLD_SECONDS)
+    else:
+        emu.admin.patch_config(action_pending_seconds=0, action_running_seconds=HOLD_SECONDS)
+    try:
+        yield
+    finally:
+        emu.admin.patch_config(
+            action_pending_seconds=FAST["action_pending_seconds"],
+            action_running_seconds=FAST["action_running_seconds"],
+        )
 
 
 @pytest.fixture

@@ -25,8 +25,12 @@ from prefect_defender.tasks.live_response import (
     run_script,
     upload_library_file,
 )
-from prefect_defender.tasks.machine_actions import cancel_machine_action, wait_for_machine_action
-from tests.machines.conftest import actions_of, machines_of, requests
+from prefect_defender.tasks.machine_actions import (
+    cancel_machine_action,
+    get_machine_action,
+    wait_for_machine_action,
+)
+from tests.machines.conftest import actions_of, held_actions, machines_of, requests
 
 SCRIPT = "collect_triage.ps1"  # seeded in every tenant's library
 
@@ -39,14 +43,26 @@ async def test_run_script_and_fetch_result_without_token(
     prefect_harness, fast, creds, tenants
 ) -> None:
     mid = ws(fast, tenants, 12)
-    out = await run_script(creds, mid, SCRIPT, "IR-9 triage", "-Days 2")
-    assert out.action.type == "LiveResponse" and not out.already_in_progress
-    assert out.action.commands[0]["command"] == {
-        "type": "RunScript",
-        "params": [{"key": "ScriptName", "value": SCRIPT}, {"key": "Args", "value": "-Days 2"}],
-    }
-    with pytest.raises(NotFoundError):  # no result before the session completes
-        await get_live_response_script_result(creds, out.action.id)
+    # no result before the session completes: the session is held in each unfinished state
+    # while that is checked (the fast clock alone finishes it in 0.3 s, under CPU load before
+    # the result task has even started), then let go
+    with held_actions(fast, "Pending"):
+        out = await run_script(creds, mid, SCRIPT, "IR-9 triage", "-Days 2")
+        assert out.action.type == "LiveResponse" and not out.already_in_progress
+        assert out.action.commands[0]["command"] == {
+            "type": "RunScript",
+            "params": [
+                {"key": "ScriptName", "value": SCRIPT},
+                {"key": "Args", "value": "-Days 2"},
+            ],
+        }
+        assert (await get_machine_action(creds, out.action.id)).status == "Pending"
+        with pytest.raises(NotFoundError):
+            await get_live_response_script_result(creds, out.action.id)
+    with held_actions(fast, "InProgress"):
+        assert (await get_machine_action(creds, out.action.id)).status == "InProgress"
+        with pytest.raises(NotFoundError):
+            await get_live_response_script_result(creds, out.action.id)
     final = await wait_for_machine_action(creds, out.action.id, timeout=30, poll_interval=0.05)
     assert final.status == "Succeeded"
     assert final.commands[0]["commandStatus"] == "Completed"
