@@ -1,17 +1,22 @@
-"""Who may call what in the emulator: the audiences (resources) tokens are issued for, and the
-application roles and delegated scopes granted to the seeded apps and users per audience."""
+"""Who may call what in the emulator: the audiences (resources) tokens are issued for, the
+application roles and delegated scopes granted to the seeded apps and users per audience, and the
+identity operations' permission lists as the emulator reads them on Microsoft's pages."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 __all__ = [
     "APP_ROLES",
     "DELEGATED_SCOPES",
     "GRAPH_AUDIENCE",
+    "IDENTITY_PAGES",
     "MACHINE_ACTION_PERMISSIONS",
     "MDE_AUDIENCE",
     "READONLY_ROLES",
     "RESOURCES",
     "XDR_AUDIENCE",
+    "PagePermissions",
 ]
 
 MDE_AUDIENCE = "https://api.securitycenter.microsoft.com"
@@ -51,6 +56,7 @@ _GRAPH_PERMISSIONS = (
     "User.Read.All",
     "User.EnableDisableAccount.All",
     "User.RevokeSessions.All",
+    "IdentityRiskyUser.Read.All",
     "IdentityRiskyUser.ReadWrite.All",
     "AuditLog.Read.All",
     "IdentityRiskEvent.Read.All",
@@ -79,7 +85,13 @@ APP_ROLES: dict[str, list[str]] = {
         "Library.Manage",
     ],
     XDR_AUDIENCE: ["Incident.Read.All", "Incident.ReadWrite.All", "AdvancedHunting.Read.All"],
-    GRAPH_AUDIENCE: [*_GRAPH_PERMISSIONS, "SecurityAnalyzedMessage.ReadWrite.All"],
+    # Directory.Read.All: the only application permission the memberOf page lists for another
+    # user's memberships (see IDENTITY_PAGES)
+    GRAPH_AUDIENCE: [
+        *_GRAPH_PERMISSIONS,
+        "SecurityAnalyzedMessage.ReadWrite.All",
+        "Directory.Read.All",
+    ],
 }
 
 READONLY_ROLES: dict[str, list[str]] = {
@@ -107,6 +119,7 @@ READONLY_ROLES: dict[str, list[str]] = {
         "IdentityRiskEvent.Read.All",
         "SecurityIdentitiesHealth.Read.All",
         "GroupMember.Read.All",
+        "Directory.Read.All",
     ],
 }
 
@@ -131,4 +144,121 @@ DELEGATED_SCOPES: dict[str, list[str]] = {
     ],
     XDR_AUDIENCE: ["Incident.Read", "Incident.ReadWrite", "AdvancedHunting.Read"],
     GRAPH_AUDIENCE: list(_GRAPH_PERMISSIONS),
+}
+
+
+@dataclass(frozen=True)
+class PagePermissions:
+    """One operation's permissions as its Microsoft Learn page lists them.
+
+    ``app`` and ``delegated`` are the page's *Application* and *Delegated (work or school
+    account)* rows, least privileged first, as the page orders them; any one of a row allows the
+    call (the guard's reading of "Choose the permission or permissions marked as least
+    privileged ... Use a higher privileged permission ... only if your app requires it").
+    """
+
+    page: str
+    app: tuple[str, ...]
+    delegated: tuple[str, ...]
+
+    @classmethod
+    def both_rows(cls, page: str, *permissions: str) -> PagePermissions:
+        """A page whose Application and Delegated rows list the same permissions."""
+        return cls(page, app=permissions, delegated=permissions)
+
+
+_GRAPH_API = "https://learn.microsoft.com/graph/api/"
+
+#: the identity operations' permissions, read on each operation's own page (Microsoft Graph
+#: v1.0), written here from those pages and not from the client's catalog
+IDENTITY_PAGES: dict[str, PagePermissions] = {
+    # "List identityAccounts" and "Get identityAccounts": SecurityIdentitiesAccount.Read.All,
+    # higher privileged "Not available.", for both rows
+    "identity_accounts.read": PagePermissions.both_rows(
+        _GRAPH_API + "security-identitycontainer-list-identityaccounts",
+        "SecurityIdentitiesAccount.Read.All",
+    ),
+    # "identityAccounts: invokeAction": SecurityIdentitiesActions.ReadWrite.All, both rows
+    "identity_accounts.invoke_action": PagePermissions.both_rows(
+        _GRAPH_API + "security-identityaccounts-invokeaction",
+        "SecurityIdentitiesActions.ReadWrite.All",
+    ),
+    # "Get a user": Application User.Read.All, then User.ReadWrite.All, Directory.Read.All,
+    # Directory.ReadWrite.All. The delegated row starts with User.Read and User.ReadWrite, which
+    # the page's note limits to "the signed-in user only"; the emulator serves /users/{id}, so
+    # its delegated list starts at User.ReadBasic.All, the next one the page names.
+    "users.get": PagePermissions(
+        _GRAPH_API + "user-get",
+        app=(
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ),
+        delegated=(
+            "User.ReadBasic.All",
+            "User.Read.All",
+            "User.ReadWrite.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+        ),
+    ),
+    # "List a user's direct memberships", table "Permissions for another user's direct
+    # memberships": Application Directory.Read.All, then Directory.ReadWrite.All; delegated
+    # User.Read.All, then Directory.Read.All, Directory.ReadWrite.All, GroupMember.Read.All
+    "users.member_of": PagePermissions(
+        _GRAPH_API + "user-list-memberof",
+        app=("Directory.Read.All", "Directory.ReadWrite.All"),
+        delegated=(
+            "User.Read.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+            "GroupMember.Read.All",
+        ),
+    ),
+    # "Update user" lists User.ReadWrite (delegated) and User.ManageIdentities.All (application)
+    # as least privileged for the whole PATCH, but the emulator updates accountEnabled only:
+    # "Get a user" names "User.EnableDisableAccount.All + User.Read.All" as "the least privileged
+    # combination of permissions to read and write the accountEnabled property", and "Update
+    # user" says "Updating the identities property requires the User.ManageIdentities.All
+    # permission". So: User.EnableDisableAccount.All, then the page's higher User.ReadWrite.All,
+    # Directory.ReadWrite.All, for both rows.
+    "users.account_enabled": PagePermissions.both_rows(
+        _GRAPH_API + "user-update",
+        "User.EnableDisableAccount.All",
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+    ),
+    # "user: revokeSignInSessions": delegated User.RevokeSessions.All, higher
+    # Directory.ReadWrite.All, User.ReadWrite.All; Application User.RevokeSessions.All, higher
+    # "Not available."
+    "users.revoke_sessions": PagePermissions(
+        _GRAPH_API + "user-revokesigninsessions",
+        app=("User.RevokeSessions.All",),
+        delegated=("User.RevokeSessions.All", "Directory.ReadWrite.All", "User.ReadWrite.All"),
+    ),
+    # "List riskyUsers" and "Get riskyUser": IdentityRiskyUser.Read.All, higher "Not available."
+    "risky_users.read": PagePermissions.both_rows(
+        _GRAPH_API + "riskyuser-list", "IdentityRiskyUser.Read.All"
+    ),
+    # "riskyUser: confirmCompromised" and "riskyUser: dismiss": IdentityRiskyUser.ReadWrite.All,
+    # higher "Not available."
+    "risky_users.write": PagePermissions.both_rows(
+        _GRAPH_API + "riskyuser-confirmcompromised", "IdentityRiskyUser.ReadWrite.All"
+    ),
+    # "List signIns": AuditLog.Read.All, higher Directory.Read.All, for both rows
+    "sign_ins.list": PagePermissions.both_rows(
+        _GRAPH_API + "signin-list", "AuditLog.Read.All", "Directory.Read.All"
+    ),
+    # "List riskDetections": IdentityRiskEvent.Read.All, higher "Not available."
+    "risk_detections.list": PagePermissions.both_rows(
+        _GRAPH_API + "riskdetection-list", "IdentityRiskEvent.Read.All"
+    ),
+    # "List healthIssues": SecurityIdentitiesHealth.Read.All, higher
+    # SecurityIdentitiesHealth.ReadWrite.All, for both rows
+    "health_issues.list": PagePermissions.both_rows(
+        _GRAPH_API + "security-identitycontainer-list-healthissues",
+        "SecurityIdentitiesHealth.Read.All",
+        "SecurityIdentitiesHealth.ReadWrite.All",
+    ),
 }

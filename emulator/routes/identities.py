@@ -4,8 +4,7 @@
 
 Served from Microsoft Graph v1.0's documented contract:
 
-* ``GET /security/identities/identityAccounts[/{id}]`` (``SecurityIdentitiesAccount.Read.All``)
-  and ``POST .../{id}/invokeAction`` (``SecurityIdentitiesActions.ReadWrite.All``) with body
+* ``GET /security/identities/identityAccounts[/{id}]`` and ``POST .../{id}/invokeAction`` with body
   ``{accountId, action, identityProvider}``. Microsoft's pages disagree on which providers take
   which action: the *account* resource lists ``entraID`` for disable, enable, revokeAllSessions,
   requireUserToSignInAgain and markUserAsCompromised, while the invokeAction page lists
@@ -15,7 +14,7 @@ Served from Microsoft Graph v1.0's documented contract:
   ``{"value": {accountId, action, provider, correlationId}}`` while the result resource names
   the field ``identityProvider``: the emulator answers as the example does (the client accepts
   both spellings).
-* ``GET /users/{id}/memberOf`` (``GroupMember.Read.All``: groups and directory roles),
+* ``GET /users/{id}/memberOf`` (groups and directory roles),
   ``GET /users/{id | userPrincipalName}``, ``PATCH /users/{id}`` (``accountEnabled``; 204) and
   ``POST /users/{id}/revokeSignInSessions`` (200 ``{"value": true}``). A disabled user's
   sign-ins fail with ``AADSTS50057``; revoked sessions make that user's refresh tokens fail, so a
@@ -28,9 +27,10 @@ Served from Microsoft Graph v1.0's documented contract:
   (``SecurityIdentitiesHealth.Read.All``; the list page's examples filter on ``Status`` with a
   capital S while the resource names it ``status``: both are accepted).
 
-The identity data itself (users, linked accounts, risk rows, logs) is :mod:`.identity_world`;
-risky users, sign-ins, risk detections and health issues are served by
-:mod:`.identity_protection`.
+Each operation's permissions are :data:`~prefect_defender.emulator.permissions.IDENTITY_PAGES`,
+read on the operation's own page. The identity data itself (users, linked accounts, risk rows,
+logs) is :mod:`.identity_world`; risky users, sign-ins, risk detections and health issues are
+served by :mod:`.identity_protection`.
 """
 
 from __future__ import annotations
@@ -41,6 +41,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
+from prefect_defender.emulator.permissions import IDENTITY_PAGES
 from prefect_defender.emulator.routes.identity_world import (
     GRAPH_CTX,
     confirm_compromised_user,
@@ -55,11 +56,13 @@ from prefect_defender.emulator.routes.identity_world import (
     world,
 )
 
-READ = ("SecurityIdentitiesAccount.Read.All",)
-ACT = ("SecurityIdentitiesActions.ReadWrite.All",)
-USER_READ = ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All")
-USER_ENABLE = ("User.EnableDisableAccount.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
-USER_REVOKE = ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All")
+#: each operation's permissions as its page lists them (the page is named in permissions.py)
+READ = IDENTITY_PAGES["identity_accounts.read"]
+ACT = IDENTITY_PAGES["identity_accounts.invoke_action"]
+USER_READ = IDENTITY_PAGES["users.get"]
+MEMBER_OF_READ = IDENTITY_PAGES["users.member_of"]
+USER_ENABLE = IDENTITY_PAGES["users.account_enabled"]
+USER_REVOKE = IDENTITY_PAGES["users.revoke_sessions"]
 #: direct memberships: (odata type, display name) per user name
 MEMBER_OF: dict[str, list[tuple[str, str]]] = {
     "breakglass": [("directoryRole", "Global Administrator")],
@@ -71,7 +74,13 @@ DEFAULT_PAGE = 100
 
 
 # -- Defender XDR identity accounts ---------------------------------------------------------
-@api("GET", "/v1.0/security/identities/identityAccounts", surface="graph", app=READ)
+@api(
+    "GET",
+    "/v1.0/security/identities/identityAccounts",
+    surface="graph",
+    app=READ.app,
+    delegated=READ.delegated,
+)
 async def list_identity_accounts(ctx: Ctx) -> Response:
     """Identity accounts, ``$filter`` on displayName/domain/isEnabled, nextLink paging."""
     return graph_listing(
@@ -85,7 +94,13 @@ async def list_identity_accounts(ctx: Ctx) -> Response:
     )
 
 
-@api("GET", "/v1.0/security/identities/identityAccounts/{id}", surface="graph", app=READ)
+@api(
+    "GET",
+    "/v1.0/security/identities/identityAccounts/{id}",
+    surface="graph",
+    app=READ.app,
+    delegated=READ.delegated,
+)
 async def get_identity_account(ctx: Ctx) -> Response:
     """One identity account."""
     with ctx.state.lock:
@@ -100,7 +115,8 @@ async def get_identity_account(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/security/identities/identityAccounts/{id}/invokeAction",
     surface="graph",
-    app=ACT,
+    app=ACT.app,
+    delegated=ACT.delegated,
 )
 async def invoke_action(ctx: Ctx) -> Response:
     """Run one action on one of the identity's accounts; 400 when the account cannot take it."""
@@ -196,7 +212,7 @@ def _apply_action(
 
 
 # -- Entra ID users ---------------------------------------------------------------------------
-@api("GET", "/v1.0/users/{id}", surface="graph", app=USER_READ)
+@api("GET", "/v1.0/users/{id}", surface="graph", app=USER_READ.app, delegated=USER_READ.delegated)
 async def get_user(ctx: Ctx) -> Response:
     """One user by object id or userPrincipalName."""
     with ctx.state.lock:
@@ -208,7 +224,8 @@ async def get_user(ctx: Ctx) -> Response:
     "GET",
     "/v1.0/users/{id}/memberOf",
     surface="graph",
-    app=("GroupMember.Read.All", "Directory.Read.All"),
+    app=MEMBER_OF_READ.app,
+    delegated=MEMBER_OF_READ.delegated,
 )
 async def member_of(ctx: Ctx) -> Response:
     """Direct group and directory-role memberships."""
@@ -226,7 +243,13 @@ async def member_of(ctx: Ctx) -> Response:
     return JSONResponse({"@odata.context": f"{GRAPH_CTX}#directoryObjects", "value": rows})
 
 
-@api("PATCH", "/v1.0/users/{id}", surface="graph", app=USER_ENABLE)
+@api(
+    "PATCH",
+    "/v1.0/users/{id}",
+    surface="graph",
+    app=USER_ENABLE.app,
+    delegated=USER_ENABLE.delegated,
+)
 async def update_user(ctx: Ctx) -> Response:
     """``{"accountEnabled": bool}`` (other properties are outside this emulator); 204."""
     body = await ctx.body()
@@ -248,7 +271,8 @@ async def update_user(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/users/{id}/revokeSignInSessions",
     surface="graph",
-    app=USER_REVOKE,
+    app=USER_REVOKE.app,
+    delegated=USER_REVOKE.delegated,
 )
 async def revoke_sessions(ctx: Ctx) -> Response:
     """Invalidate the user's refresh tokens and session cookies."""

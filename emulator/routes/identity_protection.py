@@ -3,11 +3,13 @@ confirmCompromised, dismiss), sign-in logs, risk detections and health issues.
 
 * ``GET /identityProtection/riskyUsers[/{id}]`` and ``POST .../confirmCompromised`` /
   ``.../dismiss`` with ``{"userIds": [...]}`` (204).
-* ``GET /auditLogs/signIns`` (``AuditLog.Read.All``; ``$filter`` on userId, userPrincipalName,
-  createdDateTime; newest first), ``GET /identityProtection/riskDetections``
-  (``IdentityRiskEvent.Read.All``) and ``GET /security/identities/healthIssues``
-  (``SecurityIdentitiesHealth.Read.All``; the list page's examples filter on ``Status`` with a
-  capital S while the resource names it ``status``: both are accepted).
+* ``GET /auditLogs/signIns`` (``$filter`` on userId, userPrincipalName, createdDateTime; newest
+  first), ``GET /identityProtection/riskDetections`` and ``GET /security/identities/healthIssues``
+  (the list page's examples filter on ``Status`` with a capital S while the resource names it
+  ``status``: both are accepted).
+
+Each operation's permissions are :data:`~prefect_defender.emulator.permissions.IDENTITY_PAGES`,
+read on the operation's own page.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
+from prefect_defender.emulator.permissions import IDENTITY_PAGES
 from prefect_defender.emulator.routes.identity_world import (
     confirm_compromised_user,
     find_user,
@@ -26,11 +29,21 @@ from prefect_defender.emulator.routes.identity_world import (
     world,
 )
 
-RISK_READ = ("IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All")
-RISK_WRITE = ("IdentityRiskyUser.ReadWrite.All",)
+#: each operation's permissions as its page lists them (the page is named in permissions.py)
+RISK_READ = IDENTITY_PAGES["risky_users.read"]
+RISK_WRITE = IDENTITY_PAGES["risky_users.write"]
+SIGN_INS = IDENTITY_PAGES["sign_ins.list"]
+RISK_DETECTIONS = IDENTITY_PAGES["risk_detections.list"]
+HEALTH = IDENTITY_PAGES["health_issues.list"]
 
 
-@api("GET", "/v1.0/identityProtection/riskyUsers", surface="graph", app=RISK_READ)
+@api(
+    "GET",
+    "/v1.0/identityProtection/riskyUsers",
+    surface="graph",
+    app=RISK_READ.app,
+    delegated=RISK_READ.delegated,
+)
 async def list_risky_users(ctx: Ctx) -> Response:
     """Risky users; ``$filter`` on riskLevel, riskState, userPrincipalName."""
     return graph_listing(
@@ -47,7 +60,8 @@ async def list_risky_users(ctx: Ctx) -> Response:
     "GET",
     "/v1.0/identityProtection/riskyUsers/{id}",
     surface="graph",
-    app=RISK_READ,
+    app=RISK_READ.app,
+    delegated=RISK_READ.delegated,
 )
 async def get_risky_user(ctx: Ctx) -> Response:
     """One risky user by user id."""
@@ -95,7 +109,8 @@ def _dismiss(data: dict[str, Any], user: dict[str, Any]) -> None:
     "POST",
     "/v1.0/identityProtection/riskyUsers/confirmCompromised",
     surface="graph",
-    app=RISK_WRITE,
+    app=RISK_WRITE.app,
+    delegated=RISK_WRITE.delegated,
 )
 async def confirm_compromised(ctx: Ctx) -> Response:
     """Mark users compromised (risk high); 204."""
@@ -106,7 +121,8 @@ async def confirm_compromised(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/identityProtection/riskyUsers/dismiss",
     surface="graph",
-    app=RISK_WRITE,
+    app=RISK_WRITE.app,
+    delegated=RISK_WRITE.delegated,
 )
 async def dismiss(ctx: Ctx) -> Response:
     """Dismiss users' risk (risk none, state dismissed); 204."""
@@ -114,7 +130,13 @@ async def dismiss(ctx: Ctx) -> Response:
 
 
 # -- sign-ins, risk detections, Defender for Identity health ----------------------------------
-@api("GET", "/v1.0/auditLogs/signIns", surface="graph", app=("AuditLog.Read.All",))
+@api(
+    "GET",
+    "/v1.0/auditLogs/signIns",
+    surface="graph",
+    app=SIGN_INS.app,
+    delegated=SIGN_INS.delegated,
+)
 async def list_sign_ins(ctx: Ctx) -> Response:
     """Sign-in logs, newest first."""
     return graph_listing(
@@ -130,7 +152,8 @@ async def list_sign_ins(ctx: Ctx) -> Response:
     "GET",
     "/v1.0/identityProtection/riskDetections",
     surface="graph",
-    app=("IdentityRiskEvent.Read.All",),
+    app=RISK_DETECTIONS.app,
+    delegated=RISK_DETECTIONS.delegated,
 )
 async def list_risk_detections(ctx: Ctx) -> Response:
     """Risk detections, newest first."""
@@ -147,7 +170,8 @@ async def list_risk_detections(ctx: Ctx) -> Response:
     "GET",
     "/v1.0/security/identities/healthIssues",
     surface="graph",
-    app=("SecurityIdentitiesHealth.Read.All", "SecurityIdentitiesHealth.ReadWrite.All"),
+    app=HEALTH.app,
+    delegated=HEALTH.delegated,
 )
 async def list_health_issues(ctx: Ctx) -> Response:
     """Defender for Identity health issues."""
