@@ -25,6 +25,7 @@ from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.triage import (
     GRAPH_PAGE_MAX,
     add_graph_comment,
+    graph_choice_eq,
     graph_list_params,
     graph_security_list,
     require_changes,
@@ -74,18 +75,9 @@ class GraphAlertsAPI(Resource):
         f = GRAPH_ALERT_FILTERS
         expr = f.and_(
             odata_filter,
-            f.eq("status", check_graph_choice(status, GraphAlertStatus, "status"))
-            if status
-            else None,
-            f.eq("severity", check_graph_choice(severity, GraphSeverity, "severity"))
-            if severity
-            else None,
-            f.eq(
-                "classification",
-                check_graph_choice(classification, GraphClassification, "classification"),
-            )
-            if classification
-            else None,
+            graph_choice_eq(f, "status", status, GraphAlertStatus),
+            graph_choice_eq(f, "severity", severity, GraphSeverity),
+            graph_choice_eq(f, "classification", classification, GraphClassification),
             f.eq("serviceSource", check_required_text(service_source, "service_source", 100))
             if service_source
             else None,

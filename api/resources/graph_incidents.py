@@ -24,6 +24,7 @@ from prefect_defender.api.resources.triage import (
     GRAPH_PAGE_MAX,
     add_graph_comment,
     check_tags,
+    graph_choice_eq,
     graph_list_params,
     graph_security_list,
     require_changes,
@@ -75,21 +76,12 @@ class GraphIncidentsAPI(Resource):
             odata_filter,
             f.window("lastUpdateDateTime", updated_since, updated_before),
             f.window("createdDateTime", created_since, created_before),
-            f.eq("severity", check_graph_choice(severity, GraphSeverity, "severity"))
-            if severity
-            else None,
-            f.eq("status", check_graph_choice(status, GraphIncidentStatus, "status"))
-            if status
-            else None,
+            graph_choice_eq(f, "severity", severity, GraphSeverity),
+            graph_choice_eq(f, "status", status, GraphIncidentStatus),
             f.eq("assignedTo", check_comment(assigned_to, "assigned_to", 256))
             if assigned_to
             else None,
-            f.eq(
-                "classification",
-                check_graph_choice(classification, GraphClassification, "classification"),
-            )
-            if classification
-            else None,
+            graph_choice_eq(f, "classification", classification, GraphClassification),
         )
         more = {"$expand": "alerts"} if expand_alerts else {}
         params = graph_list_params(expr, page_size, limit, **more)

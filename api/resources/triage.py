@@ -5,15 +5,16 @@ classification, determination), a Graph comment, and the ``$top`` of a Graph sec
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterable
-from enum import Enum
+from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.alerts import check_triage
+from prefect_defender.api.models.alerts import check_graph_choice, check_triage
 from prefect_defender.api.models.incidents import GraphComment
+from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import as_models, iterate_next_link
 from prefect_defender.api.transport import Transport
 from prefect_defender.api.validation import check_comment, check_required_text
@@ -24,6 +25,7 @@ __all__ = [
     "add_graph_comment",
     "check_page_size",
     "check_tags",
+    "graph_choice_eq",
     "graph_list_params",
     "graph_security_list",
     "graph_top",
@@ -68,6 +70,14 @@ def graph_list_params(
 
 
 M = TypeVar("M", bound=BaseModel)
+E = TypeVar("E", bound=StrEnum)
+
+
+def graph_choice_eq(f: ODataFilter, name: str, value: Any, enum: type[E]) -> str | None:
+    """``name eq 'value'`` for a Graph list's enum filter (``value`` checked as ``enum`` by
+    :func:`~prefect_defender.api.models.alerts.check_graph_choice`, any case of a documented
+    value; errors name the field ``name``), or ``None`` when ``value`` is unset or empty."""
+    return f.eq(name, check_graph_choice(value, enum, name)) if value else None
 
 
 def graph_security_list(
