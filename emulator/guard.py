@@ -29,7 +29,12 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from prefect_defender.emulator.odata import ODataError
-from prefect_defender.emulator.permissions import GRAPH_AUDIENCE, MDE_AUDIENCE, XDR_AUDIENCE
+from prefect_defender.emulator.permissions import (
+    GRAPH_AUDIENCE,
+    MDE_AUDIENCE,
+    XDR_AUDIENCE,
+    PagePermissions,
+)
 from prefect_defender.emulator.profiles import FAULT_KINDS
 from prefect_defender.emulator.state import EmulatorState, Tenant
 from prefect_defender.emulator.tokens import decode_token
@@ -109,13 +114,23 @@ def api(
     path: str,
     *,
     surface: str,
-    app: tuple[str, ...],
+    app: tuple[str, ...] | None = None,
     delegated: tuple[str, ...] | None = None,
     family: str | None = None,
+    page: PagePermissions | None = None,
 ) -> Callable[[Handler], Handler]:
-    """Register a guarded API route."""
+    """Register a guarded API route.
+
+    The permissions are ``app`` (and ``delegated``, ``app`` when omitted), or ``page``: the
+    operation's page reading, its Application and Delegated rows.
+    """
     if surface not in AUDIENCES:
         raise ValueError(surface)
+    if page is not None:
+        app, delegated = page.app, page.delegated
+    if app is None:
+        raise ValueError(f"{method} {path}: no permissions given")
+    allowed = tuple(app)
 
     def deco(fn: Handler) -> Handler:
         REGISTRY.append(
@@ -123,8 +138,8 @@ def api(
                 method,
                 path,
                 surface,
-                tuple(app),
-                tuple(app if delegated is None else delegated),
+                allowed,
+                allowed if delegated is None else tuple(delegated),
                 family
                 or (
                     "graph_security"

@@ -56,13 +56,6 @@ from prefect_defender.emulator.routes.identity_world import (
     world,
 )
 
-#: each operation's permissions as its page lists them (the page is named in permissions.py)
-READ = IDENTITY_PAGES["identity_accounts.read"]
-ACT = IDENTITY_PAGES["identity_accounts.invoke_action"]
-USER_READ = IDENTITY_PAGES["users.get"]
-MEMBER_OF_READ = IDENTITY_PAGES["users.member_of"]
-USER_ENABLE = IDENTITY_PAGES["users.account_enabled"]
-USER_REVOKE = IDENTITY_PAGES["users.revoke_sessions"]
 #: direct memberships: (odata type, display name) per user name
 MEMBER_OF: dict[str, list[tuple[str, str]]] = {
     "breakglass": [("directoryRole", "Global Administrator")],
@@ -78,8 +71,7 @@ DEFAULT_PAGE = 100
     "GET",
     "/v1.0/security/identities/identityAccounts",
     surface="graph",
-    app=READ.app,
-    delegated=READ.delegated,
+    page=IDENTITY_PAGES["identity_accounts.read"],
 )
 async def list_identity_accounts(ctx: Ctx) -> Response:
     """Identity accounts, ``$filter`` on displayName/domain/isEnabled, nextLink paging."""
@@ -98,8 +90,7 @@ async def list_identity_accounts(ctx: Ctx) -> Response:
     "GET",
     "/v1.0/security/identities/identityAccounts/{id}",
     surface="graph",
-    app=READ.app,
-    delegated=READ.delegated,
+    page=IDENTITY_PAGES["identity_accounts.read"],
 )
 async def get_identity_account(ctx: Ctx) -> Response:
     """One identity account."""
@@ -115,8 +106,7 @@ async def get_identity_account(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/security/identities/identityAccounts/{id}/invokeAction",
     surface="graph",
-    app=ACT.app,
-    delegated=ACT.delegated,
+    page=IDENTITY_PAGES["identity_accounts.invoke_action"],
 )
 async def invoke_action(ctx: Ctx) -> Response:
     """Run one action on one of the identity's accounts; 400 when the account cannot take it."""
@@ -212,7 +202,7 @@ def _apply_action(
 
 
 # -- Entra ID users ---------------------------------------------------------------------------
-@api("GET", "/v1.0/users/{id}", surface="graph", app=USER_READ.app, delegated=USER_READ.delegated)
+@api("GET", "/v1.0/users/{id}", surface="graph", page=IDENTITY_PAGES["users.get"])
 async def get_user(ctx: Ctx) -> Response:
     """One user by object id or userPrincipalName."""
     with ctx.state.lock:
@@ -220,13 +210,7 @@ async def get_user(ctx: Ctx) -> Response:
         return JSONResponse({"@odata.context": f"{GRAPH_CTX}#users/$entity"} | public_user(user))
 
 
-@api(
-    "GET",
-    "/v1.0/users/{id}/memberOf",
-    surface="graph",
-    app=MEMBER_OF_READ.app,
-    delegated=MEMBER_OF_READ.delegated,
-)
+@api("GET", "/v1.0/users/{id}/memberOf", surface="graph", page=IDENTITY_PAGES["users.member_of"])
 async def member_of(ctx: Ctx) -> Response:
     """Direct group and directory-role memberships."""
     with ctx.state.lock:
@@ -243,13 +227,7 @@ async def member_of(ctx: Ctx) -> Response:
     return JSONResponse({"@odata.context": f"{GRAPH_CTX}#directoryObjects", "value": rows})
 
 
-@api(
-    "PATCH",
-    "/v1.0/users/{id}",
-    surface="graph",
-    app=USER_ENABLE.app,
-    delegated=USER_ENABLE.delegated,
-)
+@api("PATCH", "/v1.0/users/{id}", surface="graph", page=IDENTITY_PAGES["users.account_enabled"])
 async def update_user(ctx: Ctx) -> Response:
     """``{"accountEnabled": bool}`` (other properties are outside this emulator); 204."""
     body = await ctx.body()
@@ -271,8 +249,7 @@ async def update_user(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/users/{id}/revokeSignInSessions",
     surface="graph",
-    app=USER_REVOKE.app,
-    delegated=USER_REVOKE.delegated,
+    page=IDENTITY_PAGES["users.revoke_sessions"],
 )
 async def revoke_sessions(ctx: Ctx) -> Response:
     """Invalidate the user's refresh tokens and session cookies."""

@@ -29,20 +29,12 @@ from prefect_defender.emulator.routes.identity_world import (
     world,
 )
 
-#: each operation's permissions as its page lists them (the page is named in permissions.py)
-RISK_READ = IDENTITY_PAGES["risky_users.read"]
-RISK_WRITE = IDENTITY_PAGES["risky_users.write"]
-SIGN_INS = IDENTITY_PAGES["sign_ins.list"]
-RISK_DETECTIONS = IDENTITY_PAGES["risk_detections.list"]
-HEALTH = IDENTITY_PAGES["health_issues.list"]
-
 
 @api(
     "GET",
     "/v1.0/identityProtection/riskyUsers",
     surface="graph",
-    app=RISK_READ.app,
-    delegated=RISK_READ.delegated,
+    page=IDENTITY_PAGES["risky_users.read"],
 )
 async def list_risky_users(ctx: Ctx) -> Response:
     """Risky users; ``$filter`` on riskLevel, riskState, userPrincipalName."""
@@ -60,8 +52,7 @@ async def list_risky_users(ctx: Ctx) -> Response:
     "GET",
     "/v1.0/identityProtection/riskyUsers/{id}",
     surface="graph",
-    app=RISK_READ.app,
-    delegated=RISK_READ.delegated,
+    page=IDENTITY_PAGES["risky_users.read"],
 )
 async def get_risky_user(ctx: Ctx) -> Response:
     """One risky user by user id."""
@@ -109,8 +100,7 @@ def _dismiss(data: dict[str, Any], user: dict[str, Any]) -> None:
     "POST",
     "/v1.0/identityProtection/riskyUsers/confirmCompromised",
     surface="graph",
-    app=RISK_WRITE.app,
-    delegated=RISK_WRITE.delegated,
+    page=IDENTITY_PAGES["risky_users.write"],
 )
 async def confirm_compromised(ctx: Ctx) -> Response:
     """Mark users compromised (risk high); 204."""
@@ -121,8 +111,7 @@ async def confirm_compromised(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/identityProtection/riskyUsers/dismiss",
     surface="graph",
-    app=RISK_WRITE.app,
-    delegated=RISK_WRITE.delegated,
+    page=IDENTITY_PAGES["risky_users.write"],
 )
 async def dismiss(ctx: Ctx) -> Response:
     """Dismiss users' risk (risk none, state dismissed); 204."""
@@ -130,13 +119,7 @@ async def dismiss(ctx: Ctx) -> Response:
 
 
 # -- sign-ins, risk detections, Defender for Identity health ----------------------------------
-@api(
-    "GET",
-    "/v1.0/auditLogs/signIns",
-    surface="graph",
-    app=SIGN_INS.app,
-    delegated=SIGN_INS.delegated,
-)
+@api("GET", "/v1.0/auditLogs/signIns", surface="graph", page=IDENTITY_PAGES["sign_ins.list"])
 async def list_sign_ins(ctx: Ctx) -> Response:
     """Sign-in logs, newest first."""
     return graph_listing(
@@ -152,8 +135,7 @@ async def list_sign_ins(ctx: Ctx) -> Response:
     "GET",
     "/v1.0/identityProtection/riskDetections",
     surface="graph",
-    app=RISK_DETECTIONS.app,
-    delegated=RISK_DETECTIONS.delegated,
+    page=IDENTITY_PAGES["risk_detections.list"],
 )
 async def list_risk_detections(ctx: Ctx) -> Response:
     """Risk detections, newest first."""
@@ -170,8 +152,7 @@ async def list_risk_detections(ctx: Ctx) -> Response:
     "GET",
     "/v1.0/security/identities/healthIssues",
     surface="graph",
-    app=HEALTH.app,
-    delegated=HEALTH.delegated,
+    page=IDENTITY_PAGES["health_issues.list"],
 )
 async def list_health_issues(ctx: Ctx) -> Response:
     """Defender for Identity health issues."""

@@ -53,11 +53,21 @@ def _strip(rows: Any) -> list[dict[str, Any]]:
     return [{k: v for k, v in r.items() if not k.startswith("_")} for r in rows]
 
 
-def _page(
-    ctx: Ctx, rows: list[dict[str, Any]], maximum: int, filters: tuple[str, ...], name: str
-) -> Response:
+def _find(ctx: Ctx, store: str, key: str, label: str) -> dict[str, Any]:
+    """The ``store`` entry ``key`` of the tenant; 404 ``ResourceNotFound`` naming it otherwise."""
+    row: dict[str, Any] | None = ctx.tenant.data[store].get(key)
+    if row is None:
+        raise ApiError(404, "ResourceNotFound", f"{label} {key} was not found")
+    return row
+
+
+def _inventory(ctx: Ctx, store: str, maximum: int, filters: tuple[str, ...], name: str) -> Response:
+    """One of the tenant's inventories (``store``) as a list: ``$filter`` on the page's
+    properties, ``$top`` up to the page's ``maximum``, ``$skip``."""
     top, skip = parse_top_skip(ctx.query, maximum)
     pred = compile_filter(ctx.query.get("$filter"), filters)
+    with ctx.state.lock:
+        rows = _strip(ctx.tenant.data[store].values())
     kept = [r for r in rows if pred(r)]
     return collection(ctx, name, kept[skip : skip + top])
 
@@ -67,9 +77,7 @@ def _page(
 )
 async def software(ctx: Ctx) -> Response:
     """The software inventory ($top <= 10,000)."""
-    with ctx.state.lock:
-        rows = _strip(ctx.tenant.data["software"].values())
-    return _page(ctx, rows, MAX_TOP_SOFTWARE, SOFTWARE_FILTERS, "Software")
+    return _inventory(ctx, "software", MAX_TOP_SOFTWARE, SOFTWARE_FILTERS, "Software")
 
 
 @api(
@@ -82,9 +90,7 @@ async def software(ctx: Ctx) -> Response:
 async def software_vulnerabilities(ctx: Ctx) -> Response:
     """Vulnerabilities of one software product; 404 for an unknown product."""
     with ctx.state.lock:
-        sw = ctx.tenant.data["software"].get(ctx.params["id"])
-        if sw is None:
-            raise ApiError(404, "ResourceNotFound", f"Software {ctx.params['id']} was not found")
+        sw = _find(ctx, "software", ctx.params["id"], "Software")
         rows = _strip(ctx.tenant.data["vulnerabilities"][v] for v in sw["_cves"])
     return collection(ctx, VULN_COLLECTION, rows)
 
@@ -92,9 +98,9 @@ async def software_vulnerabilities(ctx: Ctx) -> Response:
 @api("GET", "/api/vulnerabilities", surface="mde", app=VULN_READ, delegated=VULN_READ_D)
 async def vulnerabilities(ctx: Ctx) -> Response:
     """All vulnerabilities ($top <= 8,000, as documented)."""
-    with ctx.state.lock:
-        rows = _strip(ctx.tenant.data["vulnerabilities"].values())
-    return _page(ctx, rows, MAX_TOP_VULNERABILITIES, VULN_FILTERS, "Vulnerabilities")
+    return _inventory(
+        ctx, "vulnerabilities", MAX_TOP_VULNERABILITIES, VULN_FILTERS, "Vulnerabilities"
+    )
 
 
 @api(
@@ -106,11 +112,8 @@ async def vulnerabilities(ctx: Ctx) -> Response:
 )
 async def vulnerability_machines(ctx: Ctx) -> Response:
     """Machines exposed to a vulnerability; 404 for an unknown one."""
-    key = ctx.params["id"].upper()
     with ctx.state.lock:
-        v = ctx.tenant.data["vulnerabilities"].get(key)
-        if v is None:
-            raise ApiError(404, "ResourceNotFound", f"Vulnerability {key} was not found")
+        v = _find(ctx, "vulnerabilities", ctx.params["id"].upper(), "Vulnerability")
         machines = ctx.tenant.data["machines"]
         rows = [
             {
@@ -152,9 +155,9 @@ async def machine_vulnerabilities(ctx: Ctx) -> Response:
 )
 async def recommendations(ctx: Ctx) -> Response:
     """Security recommendations ($top <= 10,000)."""
-    with ctx.state.lock:
-        rows = _strip(ctx.tenant.data["recommendations"].values())
-    return _page(ctx, rows, MAX_TOP_RECOMMENDATIONS, REC_FILTERS, "Recommendations")
+    return _inventory(
+        ctx, "recommendations", MAX_TOP_RECOMMENDATIONS, REC_FILTERS, "Recommendations"
+    )
 
 
 @api("GET", "/api/exposureScore", surface="mde", app=("Score.Read.All",), delegated=("Score.Read",))
