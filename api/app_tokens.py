@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, SecretStr
 
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, ConsentRequiredError
-from prefect_defender.api.lazy_import import LazyModule
+from prefect_defender.api.lazy_import import msal
 from prefect_defender.api.msal_http import msal_http_client
 from prefect_defender.api.tokens import (
     TokenProvider,
@@ -25,11 +25,7 @@ from prefect_defender.api.tokens import (
 )
 
 if TYPE_CHECKING:
-    import msal
-
     from prefect_defender.api.proxy import ProxyConfig
-else:  # loaded at the first token request, not when a task module is imported
-    msal = LazyModule("msal")
 
 __all__ = ["AppTokenProvider", "CertificateCredential", "admin_consent_url"]
 

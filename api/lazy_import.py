@@ -1,5 +1,6 @@
 """Modules imported on first use, so importing a task module does not load msal (and requests,
-which msal brings) until a token is actually requested.
+which msal brings) until a token is actually requested: :data:`msal` and :data:`requests` stand
+for them (type checkers see the real modules).
 
 Example:
     >>> msal = LazyModule("msal")   # nothing imported yet
@@ -10,9 +11,9 @@ from __future__ import annotations
 
 import importlib
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LazyModule"]
+__all__ = ["LazyModule", "msal", "requests"]
 
 
 class LazyModule:
@@ -32,3 +33,11 @@ class LazyModule:
     def __repr__(self) -> str:
         state = "loaded" if self._module is not None else "not loaded yet"
         return f"<lazy module {self._name!r} ({state})>"
+
+
+if TYPE_CHECKING:
+    import msal as msal
+    import requests as requests
+else:  # loaded at the first token request, not when a task module is imported
+    msal = LazyModule("msal")
+    requests = LazyModule("requests")

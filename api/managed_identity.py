@@ -36,23 +36,18 @@ from __future__ import annotations
 
 import ipaddress
 import os
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, UnsafeRequestError
-from prefect_defender.api.lazy_import import LazyModule
+from prefect_defender.api.lazy_import import msal
 from prefect_defender.api.msal_http import HttpxForMsal
 from prefect_defender.api.provider_registry import REGISTRY
 from prefect_defender.api.tls import ssl_context
 from prefect_defender.api.tokens import TokenProvider, call_msal, first_line
-
-if TYPE_CHECKING:
-    import msal
-else:  # loaded when the first token is requested
-    msal = LazyModule("msal")
 
 __all__ = [
     "LocalIdentityHttp",

@@ -11,15 +11,11 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 
 from prefect_defender.api.clouds import CloudEndpoints
-from prefect_defender.api.lazy_import import LazyModule
+from prefect_defender.api.lazy_import import requests
 from prefect_defender.api.tls import ssl_context
 
 if TYPE_CHECKING:
-    import requests
-
     from prefect_defender.api.proxy import ProxyConfig
-else:  # loaded at the first token request, not when a task module is imported
-    requests = LazyModule("requests")
 
 __all__ = ["HttpxForMsal", "msal_http_client"]
 

@@ -13,15 +13,11 @@ from pydantic import SecretStr
 
 from prefect_defender.api.app_tokens import AppTokenProvider, CertificateCredential
 from prefect_defender.api.clouds import CloudEndpoints
-from prefect_defender.api.lazy_import import LazyModule
+from prefect_defender.api.lazy_import import msal
 from prefect_defender.api.tokens import TokenProvider, credential_hash
 
 if TYPE_CHECKING:
-    import msal
-
     from prefect_defender.api.proxy import ProxyConfig
-else:  # loaded at the first token request, not when a task module is imported
-    msal = LazyModule("msal")
 
 __all__ = ["REGISTRY", "ProviderRegistry", "app_provider"]
 

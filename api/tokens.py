@@ -16,16 +16,11 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, TransportError
-from prefect_defender.api.lazy_import import LazyModule
-
-if TYPE_CHECKING:
-    import requests
-else:  # loaded at the first token request, not when a task module is imported
-    requests = LazyModule("requests")
+from prefect_defender.api.lazy_import import requests
 
 __all__ = [
     "REFRESH_MARGIN",

@@ -17,7 +17,7 @@ from pydantic import SecretStr
 
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, SignInRequiredError
-from prefect_defender.api.lazy_import import LazyModule
+from prefect_defender.api.lazy_import import msal
 from prefect_defender.api.msal_http import msal_http_client
 from prefect_defender.api.tokens import (
     AccessToken,
@@ -29,11 +29,7 @@ from prefect_defender.api.tokens import (
 )
 
 if TYPE_CHECKING:
-    import msal
-
     from prefect_defender.api.proxy import ProxyConfig
-else:  # loaded at the first token request, not when a task module is imported
-    msal = LazyModule("msal")
 
 __all__ = ["UserTokenProvider", "cache_accounts", "merge_caches", "read_cache"]
 
