@@ -169,6 +169,23 @@ async def submit(ctx: Ctx) -> Response:
         return JSONResponse(dict(_Store(ctx).upsert(body)))
 
 
+def _batch_list(body: dict[str, Any], key: str, noun: str) -> list[Any]:
+    """``body[key]``: a non-empty list of at most :data:`MAX_BATCH` items; 400 otherwise
+    (``MissingRequiredParameter``, ``InvalidRequestBody`` or ``MaximumBatchSizeExceeded``)."""
+    items = body.get(key)
+    if items is None:
+        raise ApiError(400, "MissingRequiredParameter", f"Missing required parameter: '{key}'.")
+    if not isinstance(items, list) or not items:
+        raise ApiError(400, "InvalidRequestBody", f"'{key}' must be a non-empty list.")
+    if len(items) > MAX_BATCH:
+        raise ApiError(
+            400,
+            "MaximumBatchSizeExceeded",
+            f"The batch holds {len(items)} {noun}; the maximum is {MAX_BATCH}.",
+        )
+    return items
+
+
 @api(
     "POST",
     "/api/indicators/import",
@@ -179,18 +196,7 @@ async def submit(ctx: Ctx) -> Response:
 )
 async def import_indicators(ctx: Ctx) -> Response:
     """Import up to 500 indicators; one row per item with ``isFailed``/``failureReason``."""
-    body = await ctx.body()
-    items = body.get("Indicators")
-    if items is None:
-        raise ApiError(400, "MissingRequiredParameter", "Missing required parameter: 'Indicators'.")
-    if not isinstance(items, list) or not items:
-        raise ApiError(400, "InvalidRequestBody", "'Indicators' must be a non-empty list.")
-    if len(items) > MAX_BATCH:
-        raise ApiError(
-            400,
-            "MaximumBatchSizeExceeded",
-            f"The batch holds {len(items)} indicators; the maximum is {MAX_BATCH}.",
-        )
+    items = _batch_list(await ctx.body(), "Indicators", "indicators")
     out = []
     with ctx.state.lock:
         store = _Store(ctx)
@@ -247,20 +253,7 @@ async def delete(ctx: Ctx) -> Response:
 async def batch_delete(ctx: Ctx) -> Response:
     """Delete up to 500 indicators (204); 400 for an empty, oversized or invalid list, 404 when
     any id is missing (then nothing is deleted)."""
-    body = await ctx.body()
-    ids = body.get("IndicatorIds")
-    if ids is None:
-        raise ApiError(
-            400, "MissingRequiredParameter", "Missing required parameter: 'IndicatorIds'."
-        )
-    if not isinstance(ids, list) or not ids:
-        raise ApiError(400, "InvalidRequestBody", "IndicatorIds must be a non-empty list.")
-    if len(ids) > MAX_BATCH:
-        raise ApiError(
-            400,
-            "MaximumBatchSizeExceeded",
-            f"The batch holds {len(ids)} indicator ids; the maximum is {MAX_BATCH}.",
-        )
+    ids = _batch_list(await ctx.body(), "IndicatorIds", "indicator ids")
     bad = [i for i in ids if not (isinstance(i, str | int) and str(i).strip().isdigit())]
     if bad:
         raise ApiError(400, "InvalidInput", f"Invalid indicator id(s): {bad[:10]}.")
