@@ -19,8 +19,7 @@ from prefect_defender.blocks.connection import (
     DOCS_URL,
     LOGO_URL,
     DefenderConnectionMixin,
-    emulator_overrides,
-    load_emulator_connection,
+    emulator_connection,
     validate_tenant,
 )
 
@@ -139,13 +138,9 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
         ``federated_token_file`` gives a workload-identity block (no secret) instead; write a
         token of the emulator's issuer there first (``POST /_emulator/oidc/aks/token``).
         """
-        conn = connection if isinstance(connection, dict) else load_emulator_connection(connection)
+        conn = emulator_connection(connection)
         spec = conn["apps"][app]
-        values: dict[str, Any] = {
-            "tenant_id": spec["tenant_id"],
-            "client_id": spec["client_id"],
-            **emulator_overrides(conn, time_scale),
-        }
+        values: dict[str, Any] = {"tenant_id": spec["tenant_id"], "client_id": spec["client_id"]}
         if federated_token_file is not None or fields.get("workload_identity"):
             if federated_token_file is not None:
                 values["federated_token_file"] = federated_token_file
@@ -158,5 +153,4 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
             values["certificate_thumbprint"] = cert["thumbprint"]
         else:
             values["client_secret"] = spec["client_secret"]
-        values.update(fields)
-        return cls(**values)
+        return cls._on_emulator(conn, time_scale, values, fields)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from abc import ABC
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Self
 
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
@@ -24,6 +24,7 @@ from prefect_defender.api.validation import check_guid
 __all__ = [
     "DefenderConnectionMixin",
     "check_federation",
+    "emulator_connection",
     "federated_assertion",
     "load_emulator_connection",
 ]
@@ -151,6 +152,14 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
             url=self.proxy_url, username=self.proxy_username, password=self.proxy_password
         )
 
+    @classmethod
+    def _on_emulator(
+        cls, conn: dict[str, Any], time_scale: float, values: dict[str, Any], fields: dict[str, Any]
+    ) -> Self:
+        """This block with ``values``, every host pointed at the emulator ``conn``
+        (:func:`emulator_overrides`), then the caller's ``fields``, which win."""
+        return cls(**{**values, **emulator_overrides(conn, time_scale), **fields})
+
     def client_settings(self) -> ClientSettings:
         """Client behaviour from the block's fields."""
         return ClientSettings(
@@ -237,6 +246,12 @@ def load_emulator_connection(path: str | Path) -> dict[str, Any]:
         p = p / "connection.json"
     data: dict[str, Any] = json.loads(p.read_text())
     return data
+
+
+def emulator_connection(connection: str | Path | dict[str, Any]) -> dict[str, Any]:
+    """The emulator's connection settings: ``connection`` itself when it is a dict already, else
+    read by :func:`load_emulator_connection` from that path."""
+    return connection if isinstance(connection, dict) else load_emulator_connection(connection)
 
 
 def emulator_overrides(conn: dict[str, Any], time_scale: float = 1.0) -> dict[str, Any]:

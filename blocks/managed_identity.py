@@ -12,8 +12,7 @@ from prefect_defender.blocks.connection import (
     DOCS_URL,
     LOGO_URL,
     DefenderConnectionMixin,
-    emulator_overrides,
-    load_emulator_connection,
+    emulator_connection,
     validate_tenant,
 )
 
@@ -180,13 +179,9 @@ class DefenderManagedIdentityCredentials(DefenderConnectionMixin):
             creds = DefenderManagedIdentityCredentials.from_emulator(".demo/emulator")
             ```
         """
-        conn = connection if isinstance(connection, dict) else load_emulator_connection(connection)
+        conn = emulator_connection(connection)
         spec = conn["managed_identity"]["identities"][identity]
-        values: dict[str, Any] = {
-            "tenant_id": spec["tenant_id"],
-            **emulator_overrides(conn, time_scale),
-        }
+        values = {"tenant_id": spec["tenant_id"]}
         if identity != "system":
             values[f"user_assigned_{by}"] = spec[by]
-        values.update(fields)
-        return cls(**values)
+        return cls._on_emulator(conn, time_scale, values, fields)

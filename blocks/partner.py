@@ -19,8 +19,7 @@ from prefect_defender.blocks.connection import (
     DOCS_URL,
     LOGO_URL,
     DefenderConnectionMixin,
-    emulator_overrides,
-    load_emulator_connection,
+    emulator_connection,
     validate_tenant,
 )
 
@@ -184,7 +183,7 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
         **fields: Any,
     ) -> DefenderPartnerCredentials:
         """A block for the emulator's multi-tenant app, over the named (or all customer) tenants."""
-        conn = connection if isinstance(connection, dict) else load_emulator_connection(connection)
+        conn = emulator_connection(connection)
         spec = conn["apps"][app]
         by_name = {t["name"]: t for t in conn["tenants"]}
         names = tenants or [n for n in by_name if by_name[n]["tenant_id"] != spec["tenant_id"]]
@@ -204,7 +203,5 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
                 )
                 for n in names
             ],
-            **emulator_overrides(conn, time_scale),
         }
-        values.update(fields)
-        return cls(**values)
+        return cls._on_emulator(conn, time_scale, values, fields)

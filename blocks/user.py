@@ -15,8 +15,7 @@ from prefect_defender.blocks.connection import (
     DOCS_URL,
     LOGO_URL,
     DefenderConnectionMixin,
-    emulator_overrides,
-    load_emulator_connection,
+    emulator_connection,
     validate_tenant,
 )
 
@@ -213,12 +212,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
         cls, connection: str | Any, app: str = "cli", *, time_scale: float = 1.0, **fields: Any
     ) -> DefenderUserCredentials:
         """A block for the emulator's public client (sign in with ``login`` afterwards)."""
-        conn = connection if isinstance(connection, dict) else load_emulator_connection(connection)
+        conn = emulator_connection(connection)
         spec = conn["apps"][app]
-        values: dict[str, Any] = {
-            "tenant_id": spec["tenant_id"],
-            "client_id": spec["client_id"],
-            **emulator_overrides(conn, time_scale),
-        }
-        values.update(fields)
-        return cls(**values)
+        values = {"tenant_id": spec["tenant_id"], "client_id": spec["client_id"]}
+        return cls._on_emulator(conn, time_scale, values, fields)
