@@ -1,14 +1,19 @@
 """What the application and partner blocks share: one app credential (a client secret, a
 certificate, or workload identity federation), its fields, the check that exactly one is given,
-and the arguments it gives :func:`~prefect_defender.api.auth.app_provider`.
+the arguments it gives :func:`~prefect_defender.api.auth.app_provider`, and the client it makes
+in one tenant (:func:`app_client`).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Protocol
 
 from pydantic import Field, SecretStr
 
+from prefect_defender.api.auth import app_provider
+from prefect_defender.api.client import ClientSettings, DefenderClient
+from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.blocks.connection import (
     certificate_from_fields,
     check_federation,
@@ -17,6 +22,7 @@ from prefect_defender.blocks.connection import (
 
 __all__ = [
     "AppCredentialFields",
+    "app_client",
     "app_credential",
     "certificate_passphrase_field",
     "check_one_credential",
@@ -26,8 +32,10 @@ __all__ = [
 
 
 class AppCredentialFields(Protocol):
-    """The credential fields of an application or partner block."""
+    """The credential fields of an application or partner block (and the connection methods
+    :func:`app_client` uses)."""
 
+    client_id: str
     client_secret: SecretStr | None
     certificate_private_key: SecretStr | None
     certificate_thumbprint: str | None
@@ -35,6 +43,10 @@ class AppCredentialFields(Protocol):
     certificate_passphrase: SecretStr | None
     workload_identity: bool
     federated_token_file: str | None
+
+    def endpoints(self) -> CloudEndpoints: ...
+
+    def client_settings(self) -> ClientSettings: ...
 
 
 def certificate_passphrase_field() -> Any:
@@ -101,3 +113,28 @@ def app_credential(block: AppCredentialFields) -> dict[str, Any]:
         "client_assertion": assertion,
         "assertion_key": assertion_key,
     }
+
+
+def app_client(
+    block: AppCredentialFields,
+    tenant_id: str,
+    *,
+    partner: bool = False,
+    consent_hint: Callable[[str], str] | None = None,
+) -> DefenderClient:
+    """A :class:`DefenderClient` of the block's app acting in ``tenant_id``, with the shared
+    provider of :func:`~prefect_defender.api.auth.app_provider` (``partner``: one token cache
+    for all of a partner app's tenants; ``consent_hint``: the consent link for a tenant)."""
+    endpoints = block.endpoints()
+    settings = block.client_settings()
+    provider = app_provider(
+        endpoints,
+        tenant_id,
+        block.client_id,
+        **app_credential(block),
+        ca_bundle=settings.ca_bundle,
+        partner=partner,
+        consent_hint=consent_hint,
+        proxy=settings.proxy,
+    )
+    return DefenderClient(endpoints, provider, settings)

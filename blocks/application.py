@@ -6,10 +6,9 @@ from typing import Any
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 
-from prefect_defender.api.auth import app_provider
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.blocks.app_credential import (
-    app_credential,
+    app_client,
     certificate_passphrase_field,
     check_one_credential,
     federated_token_file_field,
@@ -105,17 +104,7 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
                 f"this block is for tenant {self.tenant_id}; use DefenderPartnerCredentials to "
                 "act in other tenants"
             )
-        endpoints = self.endpoints()
-        settings = self.client_settings()
-        provider = app_provider(
-            endpoints,
-            self.tenant_id,
-            self.client_id,
-            **app_credential(self),
-            ca_bundle=settings.ca_bundle,
-            proxy=settings.proxy,
-        )
-        return DefenderClient(endpoints, provider, settings)
+        return app_client(self, self.tenant_id)
 
     @classmethod
     def from_emulator(

@@ -6,10 +6,10 @@ from typing import Any
 
 from pydantic import BaseModel, Field, SecretStr, field_validator, model_validator
 
-from prefect_defender.api.auth import admin_consent_url, app_provider
+from prefect_defender.api.auth import admin_consent_url
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.blocks.app_credential import (
-    app_credential,
+    app_client,
     certificate_passphrase_field,
     check_one_credential,
     federated_token_file_field,
@@ -157,19 +157,7 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
         tid = validate_tenant(tenant_id)
         if tid not in self.tenant_ids():
             raise ValueError(f"tenant {tid} is not in this block's tenants list")
-        endpoints = self.endpoints()
-        settings = self.client_settings()
-        provider = app_provider(
-            endpoints,
-            tid,
-            self.client_id,
-            **app_credential(self),
-            ca_bundle=settings.ca_bundle,
-            partner=True,
-            consent_hint=self.admin_consent_url,
-            proxy=settings.proxy,
-        )
-        return DefenderClient(endpoints, provider, settings)
+        return app_client(self, tid, partner=True, consent_hint=self.admin_consent_url)
 
     @classmethod
     def from_emulator(
