@@ -755,15 +755,26 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "graph.users.get",
         "GET",
         "/users/{id}",
-        ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All"),
+        # "Get a user": User.Read.All, then User.ReadWrite.All, Directory.Read.All,
+        # Directory.ReadWrite.All. The delegated row also names User.Read (the signed-in user
+        # only) and User.ReadBasic.All, which answers without accountEnabled: not listed here.
+        ("User.Read.All", "User.ReadWrite.All", "Directory.Read.All", "Directory.ReadWrite.All"),
         "user-get",
     ),
     _graph(
         "graph.users.member_of",
         "GET",
         "/users/{id}/memberOf",
-        ("GroupMember.Read.All", "Directory.Read.All"),
+        # "List a user's direct memberships", another user's: Application Directory.Read.All,
+        # then Directory.ReadWrite.All (GroupMember.Read.All is on the delegated row only)
+        ("Directory.Read.All", "Directory.ReadWrite.All"),
         "user-list-memberof",
+        delegated=(
+            "User.Read.All",
+            "Directory.Read.All",
+            "Directory.ReadWrite.All",
+            "GroupMember.Read.All",
+        ),
     ),
     _graph(
         "graph.users.set_enabled",
@@ -776,21 +787,24 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "graph.users.revoke_sessions",
         "POST",
         "/users/{id}/revokeSignInSessions",
-        ("User.RevokeSessions.All", "User.ReadWrite.All", "Directory.ReadWrite.All"),
+        # Application: User.RevokeSessions.All, higher "Not available."; the delegated row adds
+        # Directory.ReadWrite.All and User.ReadWrite.All
+        ("User.RevokeSessions.All",),
         "user-revokesigninsessions",
+        delegated=("User.RevokeSessions.All", "Directory.ReadWrite.All", "User.ReadWrite.All"),
     ),
     _graph(
         "graph.risky_users.list",
         "GET",
         "/identityProtection/riskyUsers",
-        ("IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All"),
+        ("IdentityRiskyUser.Read.All",),  # the page: higher privileged "Not available."
         "riskyuser-list",
     ),
     _graph(
         "graph.risky_users.get",
         "GET",
         "/identityProtection/riskyUsers/{id}",
-        ("IdentityRiskyUser.Read.All", "IdentityRiskyUser.ReadWrite.All"),
+        ("IdentityRiskyUser.Read.All",),  # the page: higher privileged "Not available."
         "riskyuser-get",
     ),
     _graph(
@@ -811,7 +825,7 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "graph.sign_ins.list",
         "GET",
         "/auditLogs/signIns",
-        ("AuditLog.Read.All",),
+        ("AuditLog.Read.All", "Directory.Read.All"),
         "signin-list",
     ),
     _graph(

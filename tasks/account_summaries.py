@@ -114,7 +114,7 @@ async def describe_accounts(
                 try:
                     for g in await client.users.member_of(info.object_id):
                         info.groups += [str(v) for v in (g.get("displayName"), g.get("id")) if v]
-                except DefenderError as exc:  # no GroupMember.Read.All: protection cannot be told
+                except DefenderError as exc:  # no Directory.Read.All: protection cannot be told
                     info.groups = []
                     info.error = f"groups unavailable: {getattr(exc, 'code', '') or exc}"
                 try:
