@@ -9,22 +9,16 @@ deployment's schedule created no run at all, and nothing failed loudly.
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 
-import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from prefect_defender import prefect_compat
+from prefect_defender.cli.servers import PrefectServer
 from prefect_defender.prefect_compat import dependency_problems, parse_version
 
 
@@ -84,49 +78,13 @@ def test_the_command_line_warns_about_a_known_break(monkeypatch: pytest.MonkeyPa
     assert "warning" not in quiet.stderr
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def scheduling_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real ``prefect server start`` on 127.0.0.1 with its scheduler looping every second."""
     home = tmp_path_factory.mktemp("prefect-home")
-    port = _free_port()
-    url = f"http://127.0.0.1:{port}/api"
-    env = {
-        **os.environ,
-        "PREFECT_HOME": str(home),
-        "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-        "PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1",
-        "PREFECT_API_URL": url,
-    }
-    command = [sys.executable, "-m", "prefect", "server", "start", "--host", "127.0.0.1"]
-    with Path(home, "server.log").open("w") as log:
-        server = subprocess.Popen(
-            [*command, "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            try:
-                if httpx.get(f"{url}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                pass
-            assert server.poll() is None, Path(home, "server.log").read_text()[-2000:]
-            time.sleep(0.5)
-        else:
-            pytest.fail("the Prefect server did not answer /api/health in 120 s")
-        yield url
-    finally:
-        server.terminate()
-        try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+    scheduler = {"PREFECT_SERVER_SERVICES_SCHEDULER_LOOP_SECONDS": "1"}
+    with PrefectServer(home, extra_env=scheduler, startup_timeout=120) as server:
+        yield server.api_url
 
 
 def test_a_schedule_creates_runs(scheduling_server: str, monkeypatch: pytest.MonkeyPatch) -> None:
