@@ -8,9 +8,11 @@ so an operator told "grant X" by a 403 is told something that works.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
-from prefect_defender.api.catalog import endpoint
+from prefect_defender.api.catalog import CATALOG, endpoint
 from prefect_defender.emulator.permissions import IDENTITY_PAGES
 
 # catalog entry -> the emulator's page reading
@@ -41,3 +43,29 @@ def test_the_catalog_names_only_what_the_page_lists(name: str, page: str) -> Non
     # the delegated least privileged may be one the client leaves out on purpose
     # (User.ReadBasic.All answers without accountEnabled)
     assert set(read.delegated[:2]) & set(ep.delegated), f"{name}: {read.page}"
+
+
+def _emulator_routes() -> dict[tuple[str, str], Any]:
+    import importlib
+
+    from prefect_defender.emulator import guard
+    from prefect_defender.emulator.app import ROUTE_MODULES
+
+    for mod in ROUTE_MODULES:
+        importlib.import_module(mod)
+    return {(s.method, s.path): s for s in guard.REGISTRY}
+
+
+@pytest.mark.parametrize("name", sorted(CATALOG))
+def test_every_permission_the_catalog_names_is_one_the_emulator_accepts(name: str) -> None:
+    """The 403 hint names the catalog's permissions: each must be one the emulator's own reading
+    of that endpoint's page accepts (Application and Delegated rows alike)."""
+    ep = CATALOG[name]
+    version = "/beta" if ep.beta else "/v1.0"
+    path = (version + ep.path) if ep.surface.value == "graph" else ep.path
+    route = _emulator_routes()[(ep.method, path)]
+    assert set(ep.application) <= set(route.app), (name, set(ep.application) - set(route.app))
+    assert set(ep.delegated) <= set(route.delegated), (
+        name,
+        set(ep.delegated) - set(route.delegated),
+    )
