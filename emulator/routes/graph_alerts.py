@@ -12,6 +12,7 @@ from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
+from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.routes.alerts import add_alert_comment
 from prefect_defender.emulator.routes.graph_incidents import graph_page
 from prefect_defender.emulator.routes.triage import (
@@ -26,7 +27,6 @@ from prefect_defender.emulator.routes.triage import (
 from prefect_defender.emulator.state import Tenant
 from prefect_defender.emulator.views import graph_alert
 
-G_ALERT_READ = ("SecurityAlert.Read.All", "SecurityAlert.ReadWrite.All")
 #: security-list-alerts_v2 (https://learn.microsoft.com/graph/api/security-list-alerts-v2),
 #: "Optional query parameters", as the page writes it
 GRAPH_ALERT_FILTERS = page_list(
@@ -39,7 +39,7 @@ GRAPH_ALERTS_DEFAULT_PAGE = 50
 GRAPH_ALERT_STATUS = {"new": "New", "inProgress": "InProgress", "resolved": "Resolved"}
 
 
-@api("GET", "/v1.0/security/alerts_v2", surface="graph", app=G_ALERT_READ)
+@api("GET", "/v1.0/security/alerts_v2", surface="graph", page=GRAPH_SECURITY_PAGES["alerts.list"])
 async def graph_list_alerts(ctx: Ctx) -> Response:
     """List alerts, newest first (``$top`` default 50, nextLink paging, ``$count``)."""
     top, skip = parse_top_skip(ctx.query, GRAPH_ALERTS_MAX_TOP, GRAPH_ALERTS_DEFAULT_PAGE)
@@ -61,7 +61,12 @@ def _graph_alert_404(tenant: Tenant, alert_id: str) -> dict[str, Any]:
     return a
 
 
-@api("GET", "/v1.0/security/alerts_v2/{id}", surface="graph", app=G_ALERT_READ)
+@api(
+    "GET",
+    "/v1.0/security/alerts_v2/{id}",
+    surface="graph",
+    page=GRAPH_SECURITY_PAGES["alerts.get"],
+)
 async def graph_get_alert(ctx: Ctx) -> Response:
     """One alert."""
     with ctx.state.lock:
@@ -69,7 +74,10 @@ async def graph_get_alert(ctx: Ctx) -> Response:
 
 
 @api(
-    "PATCH", "/v1.0/security/alerts_v2/{id}", surface="graph", app=("SecurityAlert.ReadWrite.All",)
+    "PATCH",
+    "/v1.0/security/alerts_v2/{id}",
+    surface="graph",
+    page=GRAPH_SECURITY_PAGES["alerts.update"],
 )
 async def graph_update_alert(ctx: Ctx) -> Response:
     """Update an alert: status, assignedTo, classification, determination (Graph values)."""
@@ -96,7 +104,7 @@ async def graph_update_alert(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/security/alerts_v2/{id}/comments",
     surface="graph",
-    app=("SecurityAlert.ReadWrite.All",),
+    page=GRAPH_SECURITY_PAGES["alerts.comment"],
 )
 async def graph_comment_alert(ctx: Ctx) -> Response:
     """Add a comment to an alert; answers every comment of the alert."""

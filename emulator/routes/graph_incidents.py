@@ -19,8 +19,11 @@ from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.odata import ODataError, compile_filter, page_list, parse_top_skip
+from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.views import graph_incident, graph_incident_views
 
+#: "List incidents" (security-list-incidents) was not found in the reference corpus the other
+#: Graph security pages were read from (see GRAPH_SECURITY_PAGES), so this list stays as written
 PERMS = ("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All")
 #: security-list-incidents, "Optional query parameters", as the page writes it
 FILTERS = page_list(
@@ -96,7 +99,12 @@ async def list_incidents(ctx: Ctx) -> Response:
     return graph_page(ctx, "security/incidents", rows, skip, top, page)
 
 
-@api("GET", "/v1.0/security/incidents/{id}", surface="graph", app=PERMS)
+@api(
+    "GET",
+    "/v1.0/security/incidents/{id}",
+    surface="graph",
+    page=GRAPH_SECURITY_PAGES["incidents.get"],
+)
 async def get_incident(ctx: Ctx) -> Response:
     """One incident."""
     raw = ctx.params["id"]

@@ -17,6 +17,7 @@ from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.hunting_tables import ERRORS, HUNTING_TABLES, MDE_TABLES, HuntingDB
+from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.state import Tenant
 
 ROW_CAP = 100_000
@@ -160,14 +161,14 @@ async def mde_run(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/security/microsoft.graph.security.runHuntingQuery",
     surface="graph",
-    app=("ThreatHunting.Read.All",),
+    page=GRAPH_SECURITY_PAGES["hunting.run"],
     family="hunting",
 )
 @api(
     "POST",
     "/v1.0/security/runHuntingQuery",
     surface="graph",
-    app=("ThreatHunting.Read.All",),
+    page=GRAPH_SECURITY_PAGES["hunting.run"],
     family="hunting",
 )
 async def graph_run(ctx: Ctx) -> Response:

@@ -14,6 +14,7 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
+from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.routes.triage import (
     check_fields,
     check_string,
@@ -89,7 +90,7 @@ async def update_incident(ctx: Ctx) -> Response:
     "PATCH",
     "/v1.0/security/incidents/{id}",
     surface="graph",
-    app=("SecurityIncident.ReadWrite.All",),
+    page=GRAPH_SECURITY_PAGES["incidents.update"],
 )
 async def graph_update_incident(ctx: Ctx) -> Response:
     """Update an incident: status, assignedTo, classification, determination, customTags."""
@@ -121,7 +122,7 @@ async def graph_update_incident(ctx: Ctx) -> Response:
     "POST",
     "/v1.0/security/incidents/{id}/comments",
     surface="graph",
-    app=("SecurityIncident.ReadWrite.All",),
+    page=GRAPH_SECURITY_PAGES["incidents.comment"],
 )
 async def graph_comment_incident(ctx: Ctx) -> Response:
     """Add a comment to an incident; answers every comment of the incident."""

@@ -14,14 +14,13 @@ from starlette.responses import JSONResponse, Response
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.hunting_tables import HUNTING_TABLES
 from prefect_defender.emulator.odata import parse_top_skip
+from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.routes.graph_incidents import next_link
 from prefect_defender.emulator.routes.graph_security.bodies import bad, only, text
 from prefect_defender.emulator.routes.hunting import check_names
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import Tenant
 
-CD_READ = ("CustomDetection.Read.All", "CustomDetection.ReadWrite.All")
-CD_WRITE = ("CustomDetection.ReadWrite.All",)
 RULES = "/beta/security/rules/detectionRules"
 RULE_TYPE = "microsoft.graph.security.detectionRule"
 PERIODS = {"0": None, "1H": 1, "3H": 3, "12H": 12, "24H": 24}
@@ -183,7 +182,7 @@ def _action(action: Any, *, create: bool) -> dict[str, Any]:
     return out
 
 
-@api("GET", RULES, surface="graph", app=CD_READ)
+@api("GET", RULES, surface="graph", page=GRAPH_SECURITY_PAGES["detection_rules.list"])
 async def list_rules(ctx: Ctx) -> Response:
     """Every rule of the tenant, ``$top`` (default 100) pages linked by ``@odata.nextLink``."""
     top, skip = parse_top_skip(ctx.query, MAX_TOP, DEFAULT_PAGE)
@@ -200,14 +199,14 @@ async def list_rules(ctx: Ctx) -> Response:
     return JSONResponse(body)
 
 
-@api("GET", RULES + "/{id}", surface="graph", app=CD_READ)
+@api("GET", RULES + "/{id}", surface="graph", page=GRAPH_SECURITY_PAGES["detection_rules.get"])
 async def get_rule(ctx: Ctx) -> Response:
     """One rule; 404 for an unknown id."""
     with ctx.state.lock:
         return JSONResponse(dict(_find(ctx)))
 
 
-@api("POST", RULES, surface="graph", app=CD_WRITE)
+@api("POST", RULES, surface="graph", page=GRAPH_SECURITY_PAGES["detection_rules.create"])
 async def create_rule(ctx: Ctx) -> Response:
     """Create a rule: 201 with the stored rule."""
     body = only(await ctx.body(), RULE_FIELDS, RULE_TYPE, "body")
@@ -236,7 +235,7 @@ async def create_rule(ctx: Ctx) -> Response:
         return JSONResponse(dict(rule), status_code=201)
 
 
-@api("PATCH", RULES + "/{id}", surface="graph", app=CD_WRITE)
+@api("PATCH", RULES + "/{id}", surface="graph", page=GRAPH_SECURITY_PAGES["detection_rules.update"])
 async def update_rule(ctx: Ctx) -> Response:
     """Change the updatable properties given: 200 with the updated rule."""
     body = await ctx.body()
@@ -273,7 +272,9 @@ async def update_rule(ctx: Ctx) -> Response:
         return JSONResponse(json.loads(json.dumps(rule)))
 
 
-@api("DELETE", RULES + "/{id}", surface="graph", app=CD_WRITE)
+@api(
+    "DELETE", RULES + "/{id}", surface="graph", page=GRAPH_SECURITY_PAGES["detection_rules.delete"]
+)
 async def delete_rule(ctx: Ctx) -> Response:
     """Delete a rule: 204; 404 for an unknown id."""
     with ctx.state.lock:

@@ -12,12 +12,12 @@ from typing import Any
 from starlette.responses import Response
 
 from prefect_defender.emulator.guard import Ctx, api
+from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.routes.graph_security.bodies import bad, only, text
 from prefect_defender.emulator.routes.hunting import _db
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import Tenant
 
-REMEDIATE = ("SecurityAnalyzedMessage.ReadWrite.All",)
 REMEDIATION_SEVERITIES = {"low", "medium", "high"}
 REMEDIATION_ACTIONS = {
     "moveToJunk": "junkFolder",
@@ -145,8 +145,7 @@ def _flag(value: Any) -> bool:
     "POST",
     "/beta/security/collaboration/analyzedEmails/remediate",
     surface="graph",
-    app=REMEDIATE,
-    delegated=(),
+    page=GRAPH_SECURITY_PAGES["emails.remediate"],
 )
 async def remediate(ctx: Ctx) -> Response:
     """Accept a remediation: 202, no body, ``Location`` of the action-center history."""
