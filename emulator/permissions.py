@@ -270,9 +270,16 @@ _BETA = "?view=graph-rest-beta"
 #: the Graph security operations' permissions, read on each operation's own page (v1.0, or beta
 #: for the beta-only routes), written here from those pages and not from the client's catalog.
 #: Every table below has "Delegated (personal Microsoft account): Not supported." (not served).
-#: "List incidents" (security-list-incidents) was not found in the reference corpus, so that
-#: route keeps its own list (emulator/routes/graph_incidents.py).
 GRAPH_SECURITY_PAGES: dict[str, PagePermissions] = {
+    # "List incidents": SecurityIncident.Read.All, higher SecurityIncident.ReadWrite.All, both
+    # rows. Read in the page's generated table in Microsoft's docs source
+    # (microsoftgraph/microsoft-graph-docs-contrib, api-reference/beta/includes/permissions/
+    # security-list-incidents-permissions.md); the v1.0 copy was not in the reference corpus.
+    "incidents.list": PagePermissions.both_rows(
+        _GRAPH_API + "security-list-incidents",
+        "SecurityIncident.Read.All",
+        "SecurityIncident.ReadWrite.All",
+    ),
     # "Get incident": SecurityIncident.Read.All, higher SecurityIncident.ReadWrite.All, both rows
     "incidents.get": PagePermissions.both_rows(
         _GRAPH_API + "security-incident-get",

@@ -22,9 +22,6 @@ from prefect_defender.emulator.odata import ODataError, compile_filter, page_lis
 from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.views import graph_incident, graph_incident_views
 
-#: "List incidents" (security-list-incidents) was not found in the reference corpus the other
-#: Graph security pages were read from (see GRAPH_SECURITY_PAGES), so this list stays as written
-PERMS = ("SecurityIncident.Read.All", "SecurityIncident.ReadWrite.All")
 #: security-list-incidents, "Optional query parameters", as the page writes it
 FILTERS = page_list(
     "assignedTo, classification, createdDateTime, determination, lastUpdateDateTime, severity, "
@@ -81,7 +78,9 @@ def expand_alerts(ctx: Ctx) -> bool:
     return True
 
 
-@api("GET", "/v1.0/security/incidents", surface="graph", app=PERMS)
+@api(
+    "GET", "/v1.0/security/incidents", surface="graph", page=GRAPH_SECURITY_PAGES["incidents.list"]
+)
 async def list_incidents(ctx: Ctx) -> Response:
     """List incidents; pages of ``$top`` (default 50) linked by ``@odata.nextLink``."""
     top, skip = parse_top_skip(ctx.query, MAX_TOP, DEFAULT_PAGE)

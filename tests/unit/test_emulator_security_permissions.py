@@ -28,6 +28,8 @@ _RULES = "/beta/security/rules/detectionRules"
 
 #: (method, full path, GRAPH_SECURITY_PAGES key, least-privileged app, least-privileged delegated)
 ROUTES = [
+    ("GET", "/v1.0/security/incidents", "incidents.list",
+     "SecurityIncident.Read.All", "SecurityIncident.Read.All"),
     ("GET", "/v1.0/security/incidents/{id}", "incidents.get",
      "SecurityIncident.Read.All", "SecurityIncident.Read.All"),
     ("PATCH", "/v1.0/security/incidents/{id}", "incidents.update",
@@ -134,6 +136,7 @@ def test_what_the_page_does_not_list_is_refused(
 
 #: catalog entry -> the emulator's page reading (both written from the pages separately)
 CATALOG_PAIRS = {
+    "graph.incidents.list": "incidents.list",
     "graph.incidents.get": "incidents.get",
     "graph.incidents.update": "incidents.update",
     "graph.incidents.comment": "incidents.comment",
