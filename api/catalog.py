@@ -694,7 +694,7 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "GET",
         "/security/rules/detectionRules",
         ("CustomDetection.Read.All", "CustomDetection.ReadWrite.All"),
-        "security-detectionrules-list",
+        "security-rulesroot-list-detectionrules",
         beta=True,
     ),
     _graph(
@@ -710,7 +710,7 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "POST",
         "/security/rules/detectionRules",
         ("CustomDetection.ReadWrite.All",),
-        "security-detectionrules-post",
+        "security-rulesroot-post-detectionrules",
         beta=True,
     ),
     _graph(
@@ -726,7 +726,7 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "DELETE",
         "/security/rules/detectionRules/{id}",
         ("CustomDetection.ReadWrite.All",),
-        "security-detectionrule-delete",
+        "security-rulesroot-delete-detectionrules",
         beta=True,
     ),
     # --- identities: Defender XDR identity accounts, Entra ID users, Identity Protection ------
