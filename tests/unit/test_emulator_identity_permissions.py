@@ -8,13 +8,12 @@ permissions gets a 403 that names them.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from prefect_defender.emulator.guard import REGISTRY, EndpointSpec, _authorise
+from prefect_defender.emulator.guard import EndpointSpec
 from prefect_defender.emulator.permissions import IDENTITY_PAGES
 from prefect_defender.emulator.routes import identities, identity_protection
+from tests.unit.guard_checks import assert_refused_naming_its_lists, denied, spec_of
 
 assert identities and identity_protection  # imported for their routes' registration
 
@@ -50,13 +49,7 @@ ROUTES = [
 
 
 def _spec(method: str, path: str) -> EndpointSpec:
-    [spec] = [s for s in REGISTRY if s.method == method and s.path == "/v1.0" + path]
-    return spec
-
-
-def _denied(spec: EndpointSpec, claims: dict[str, object]) -> dict[str, object] | None:
-    answer = _authorise(spec, claims)
-    return None if answer is None else {"status": answer.status_code, **json.loads(answer.body)}
+    return spec_of(method, "/v1.0" + path)
 
 
 @pytest.mark.parametrize(("method", "path", "key", "app", "delegated"), ROUTES)
@@ -68,24 +61,15 @@ def test_route_takes_its_pages_lists(
     assert page.page.startswith("https://learn.microsoft.com/graph/api/")
     # the least-privileged permission is the first of each row, and alone is enough
     assert (page.app[0], page.delegated[0]) == (app, delegated)
-    assert _denied(spec, {"roles": [app]}) is None
-    assert _denied(spec, {"scp": f"openid {delegated}"}) is None
+    assert denied(spec, {"roles": [app]}) is None
+    assert denied(spec, {"scp": f"openid {delegated}"}) is None
 
 
 @pytest.mark.parametrize(("method", "path", "key", "app", "delegated"), ROUTES)
 def test_token_without_a_listed_permission_is_refused_by_name(
     method: str, path: str, key: str, app: str, delegated: str
 ) -> None:
-    spec = _spec(method, path)
-    for claims, listed in (
-        ({"roles": ["Machine.Read.All"]}, spec.app),
-        ({"scp": "openid User.Read"}, spec.delegated),
-    ):
-        answer = _denied(spec, claims)
-        assert answer is not None and answer["status"] == 403
-        message = str(answer["error"]["message"])  # type: ignore[index]
-        assert answer["error"]["code"] == "Forbidden"  # type: ignore[index]
-        assert all(p in message for p in listed), message
+    assert_refused_naming_its_lists(_spec(method, path))
 
 
 @pytest.mark.parametrize(
@@ -105,5 +89,5 @@ def test_token_without_a_listed_permission_is_refused_by_name(
 def test_what_the_page_does_not_list_is_refused(
     method: str, path: str, claims: dict[str, object]
 ) -> None:
-    answer = _denied(_spec(method, path), claims)
+    answer = denied(_spec(method, path), claims)
     assert answer is not None and answer["status"] == 403

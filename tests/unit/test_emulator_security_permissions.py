@@ -8,11 +8,9 @@ none of the listed permissions gets a 403 that names them.
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
-from prefect_defender.emulator.guard import REGISTRY, EndpointSpec, _authorise
+from prefect_defender.emulator.guard import EndpointSpec
 from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.routes import (
     graph_alerts,
@@ -21,6 +19,7 @@ from prefect_defender.emulator.routes import (
     hunting,
     incident_updates,
 )
+from tests.unit.guard_checks import assert_refused_naming_its_lists, denied, spec_of
 
 assert graph_alerts and graph_incidents and graph_security and hunting and incident_updates
 
@@ -63,18 +62,12 @@ ROUTES = [
 ]  # fmt: skip
 
 
-def _spec(method: str, path: str) -> EndpointSpec:
-    [spec] = [s for s in REGISTRY if s.method == method and s.path == path]
-    return spec
-
-
-def _denied(spec: EndpointSpec, claims: dict[str, object]) -> dict[str, object] | None:
-    answer = _authorise(spec, claims)
-    return None if answer is None else {"status": answer.status_code, **json.loads(answer.body)}
-
-
 def test_every_page_reading_is_used_by_a_route() -> None:
     assert {key for _, _, key, _, _ in ROUTES} == set(GRAPH_SECURITY_PAGES)
+
+
+def _spec(method: str, path: str) -> EndpointSpec:
+    return spec_of(method, path)
 
 
 @pytest.mark.parametrize(("method", "path", "key", "app", "delegated"), ROUTES)
@@ -87,28 +80,19 @@ def test_route_takes_its_pages_lists(
     assert page.page.endswith("?view=graph-rest-beta") == path.startswith("/beta/")
     # the least-privileged permission is the first of each row, and alone is enough
     assert page.app[0] == app
-    assert _denied(spec, {"roles": [app]}) is None
+    assert denied(spec, {"roles": [app]}) is None
     if delegated is None:
         assert page.delegated == ()
     else:
         assert page.delegated[0] == delegated
-        assert _denied(spec, {"scp": f"openid {delegated}"}) is None
+        assert denied(spec, {"scp": f"openid {delegated}"}) is None
 
 
 @pytest.mark.parametrize(("method", "path", "key", "app", "delegated"), ROUTES)
 def test_token_without_a_listed_permission_is_refused_by_name(
     method: str, path: str, key: str, app: str, delegated: str | None
 ) -> None:
-    spec = _spec(method, path)
-    for claims, listed in (
-        ({"roles": ["Machine.Read.All"]}, spec.app),
-        ({"scp": "openid User.Read"}, spec.delegated),
-    ):
-        answer = _denied(spec, claims)
-        assert answer is not None and answer["status"] == 403
-        message = str(answer["error"]["message"])  # type: ignore[index]
-        assert answer["error"]["code"] == "Forbidden"  # type: ignore[index]
-        assert all(p in message for p in listed), message
+    assert_refused_naming_its_lists(_spec(method, path))
 
 
 @pytest.mark.parametrize(
@@ -130,7 +114,7 @@ def test_token_without_a_listed_permission_is_refused_by_name(
 def test_what_the_page_does_not_list_is_refused(
     method: str, path: str, claims: dict[str, object]
 ) -> None:
-    answer = _denied(_spec(method, path), claims)
+    answer = denied(_spec(method, path), claims)
     assert answer is not None and answer["status"] == 403
 
 
