@@ -54,12 +54,30 @@ def emulator_serve(
     config: Annotated[
         Path | None, typer.Option(help="JSON file with emulator knobs (docs/emulator.md).")
     ] = None,
+    retire: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Answer every endpoint of this surface (xdr or mde) as a retired API "
+            "(404); repeatable."
+        ),
+    ] = None,
 ) -> None:
     """Serve the emulator over HTTPS on 127.0.0.1 until interrupted."""
     require_emulator()
+    from prefect_defender.emulator.retirement import retired_surfaces
     from prefect_defender.emulator.server import serve
 
-    serve(port=port, data_dir=str(data_dir), config_path=str(config) if config else None)
+    try:
+        retired = retired_surfaces(retire or [])
+    except ValueError as exc:
+        typer.echo(f"--retire: {str(exc).split(': ', 1)[1]}", err=True)
+        raise typer.Exit(2) from None
+    serve(
+        port=port,
+        data_dir=str(data_dir),
+        config_path=str(config) if config else None,
+        retire=retired,
+    )
 
 
 @app.command()

@@ -1,9 +1,11 @@
-"""``python -m prefect_defender.emulator serve --port 0 --data-dir DIR [--config FILE]``."""
+"""``python -m prefect_defender.emulator serve --port 0 --data-dir DIR [--config FILE]
+[--retire xdr]``."""
 
 from __future__ import annotations
 
 import argparse
 
+from prefect_defender.emulator.retirement import RETIRABLE
 from prefect_defender.emulator.server import serve
 
 
@@ -15,8 +17,15 @@ def main() -> None:
     s.add_argument("--port", type=int, default=0)
     s.add_argument("--data-dir", default=".emulator")
     s.add_argument("--config", default=None)
+    s.add_argument(
+        "--retire",
+        action="append",
+        default=[],
+        choices=RETIRABLE,
+        help="answer every endpoint of this surface as a retired API (repeatable)",
+    )
     args = parser.parse_args()
-    serve(args.port, args.data_dir, args.config)
+    serve(args.port, args.data_dir, args.config, args.retire)
 
 
 if __name__ == "__main__":

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import importlib
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from prefect_defender.emulator import guard
 from prefect_defender.emulator.customer_seed import seed_tenant_data
@@ -70,6 +72,19 @@ def build_state(data_dir: Path, config: dict[str, Any] | None = None) -> Emulato
     return state
 
 
+def _counted(state: EmulatorState, surface: str, routes: list[Route]) -> list[Route]:
+    """``routes`` with each request counted for ``surface`` in ``/_emulator/stats``."""
+
+    def wrap(endpoint: Callable[[Request], Awaitable[Response]]) -> Any:
+        async def counted(request: Request) -> Response:
+            state.count_surface(surface)
+            return await endpoint(request)
+
+        return counted
+
+    return [Route(r.path, wrap(r.endpoint), methods=r.methods, name=r.name) for r in routes]
+
+
 def build_app(state: EmulatorState) -> Starlette:
     """The Starlette app serving ``state``."""
     for mod in ROUTE_MODULES:
@@ -91,7 +106,7 @@ def build_app(state: EmulatorState) -> Starlette:
         routes=[
             *federation.routes(state),
             *managed_identity.routes(state),
-            *entra.routes(state),
+            *_counted(state, "entra", entra.routes(state)),
             *admin.routes(state),
             *machine_actions.download_routes(state),
             *guard.routes(state),

@@ -36,6 +36,7 @@ from prefect_defender.emulator.permissions import (
     PagePermissions,
 )
 from prefect_defender.emulator.profiles import FAULT_KINDS
+from prefect_defender.emulator.retirement import RETIRED_CODE, retired_message
 from prefect_defender.emulator.state import EmulatorState, Tenant
 from prefect_defender.emulator.tokens import decode_token
 
@@ -282,13 +283,13 @@ async def _fault_answer(
     if fault == "slow":
         await asyncio.sleep(float(state.config["faults"].get("slow_seconds") or 30.0))
     elif fault == "reset_before":
-        state.count_request(spec.method, spec.path, 0, "", "", spec.family)
+        state.count_request(spec.method, spec.path, 0, "", "", spec.family, spec.surface)
         abort_connection(state, request)
         return Response(status_code=500)
     elif fault in _FAULT_ANSWERS:
         status, code = _FAULT_ANSWERS[fault]
         headers = {"Retry-After": "1"} if fault == "rate_429" else None
-        state.count_request(spec.method, spec.path, status, "", "", spec.family)
+        state.count_request(spec.method, spec.path, status, "", "", spec.family, spec.surface)
         return error_response(status, code, "Injected fault.", spec.surface, headers)
     return None
 
@@ -318,6 +319,9 @@ async def _answer(
 
 def _wrap(state: EmulatorState, spec: EndpointSpec) -> Callable[[Request], Awaitable[Response]]:
     async def endpoint(request: Request) -> Response:
+        if state.is_retired(spec.surface):  # emulator.retirement: the route itself is gone
+            state.count_request(spec.method, spec.path, 404, "", "", spec.family, spec.surface)
+            return error_response(404, RETIRED_CODE, retired_message(spec.surface), spec.surface)
         fault = _draw_fault(state, spec)
         early = await _fault_answer(state, spec, request, fault)
         if early is not None:
@@ -331,7 +335,13 @@ def _wrap(state: EmulatorState, spec: EndpointSpec) -> Callable[[Request], Await
             tenant_label = str(claims.get("tid", ""))
             response = await _answer(state, spec, request, claims, app_label)
         state.count_request(
-            spec.method, spec.path, response.status_code, tenant_label, app_label, spec.family
+            spec.method,
+            spec.path,
+            response.status_code,
+            tenant_label,
+            app_label,
+            spec.family,
+            spec.surface,
         )
         if fault == "reset_after":
             abort_connection(state, request)

@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -107,6 +108,10 @@ class Admin:
         """Request and token counters."""
         result: dict[str, Any] = self._ok(self._http.get("/stats"))
         return result
+
+    def surface_counts(self) -> dict[str, int]:
+        """API requests per surface (``graph``, ``mde``, ``xdr``) and Entra ID's (``entra``)."""
+        return {k: int(v) for k, v in self.stats()["surfaces"].items()}
 
     def reset_stats(self) -> None:
         """Zero the counters."""
@@ -334,12 +339,25 @@ class EmulatorProcess(_Base):
                 self.proc.wait(timeout=5)
 
 
-def serve(port: int = 0, data_dir: str = ".emulator", config_path: str | None = None) -> None:
-    """Serve in the foreground until SIGINT/SIGTERM."""
-    config = json.loads(Path(config_path).read_text()) if config_path else None
-    server = EmulatorServer(data_dir, port, config).start()
+def serve(
+    port: int = 0,
+    data_dir: str = ".emulator",
+    config_path: str | None = None,
+    retire: Sequence[str] = (),
+) -> None:
+    """Serve in the foreground until SIGINT/SIGTERM.
+
+    ``retire`` adds surfaces (``mde``, ``xdr``) to the ``retired_surfaces`` knob of the config
+    file: every endpoint of theirs answers as a retired API (``emulator.retirement``).
+    """
+    config = json.loads(Path(config_path).read_text()) if config_path else {}
+    if retire:
+        config["retired_surfaces"] = [*config.get("retired_surfaces", []), *retire]
+    server = EmulatorServer(data_dir, port, config or None).start()
+    retired = server.state.config["retired_surfaces"]
     print(
-        f"emulator on {server.base_url}; connection: {server.data_dir / 'connection.json'}",
+        f"emulator on {server.base_url}; connection: {server.data_dir / 'connection.json'}"
+        + (f"; retired: {', '.join(retired)}" if retired else ""),
         flush=True,
     )
     stop = threading.Event()

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect_defender.emulator.permissions import DELEGATED_SCOPES
+from prefect_defender.emulator.retirement import SURFACES, retired_surfaces
 
 __all__ = ["App", "EmulatorState", "Tenant", "User", "tenant_guid"]
 
@@ -33,6 +34,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "incidents_per_tenant": 40,
     "graph_incidents_per_tenant": None,
     "next_link_host": None,
+    #: surfaces answering as retired APIs (emulator.retirement): ``["xdr"]``, ``["mde", "xdr"]``
+    "retired_surfaces": [],
     "faults": {
         "rate_429": 0.0,
         "rate_429_no_retry_after": 0.0,
@@ -187,6 +190,8 @@ class EmulatorState:
         self.apps: dict[str, App] = {}
         self.users: dict[str, User] = {}
         self.stats: Counter[tuple[str, ...]] = Counter()
+        #: API requests per surface (graph, mde, xdr) and Entra ID requests (entra)
+        self.surface_stats: Counter[str] = Counter({name: 0 for name in SURFACES})
         self.token_stats: Counter[tuple[str, ...]] = Counter()
         self.download_stats: Counter[tuple[str, bool]] = Counter()
         #: Entra discovery documents served: (kind, tenant or user realm) -> count.
@@ -209,6 +214,8 @@ class EmulatorState:
         from prefect_defender.emulator.profiles import apply_profile
 
         patch = apply_profile(dict(patch))
+        if "retired_surfaces" in patch:
+            patch["retired_surfaces"] = retired_surfaces(patch["retired_surfaces"])
         with self.lock:
             for k, v in patch.items():
                 if k == "faults" and isinstance(v, dict):
@@ -263,14 +270,32 @@ class EmulatorState:
         return None
 
     # -- counters ------------------------------------------------------------------------
+    def is_retired(self, surface: str) -> bool:
+        """Whether ``surface`` answers as a retired API (the ``retired_surfaces`` knob)."""
+        return surface in self.config.get("retired_surfaces", ())
+
     def count_request(
-        self, method: str, route: str, status: int, tenant: str, app: str, family: str
+        self,
+        method: str,
+        route: str,
+        status: int,
+        tenant: str,
+        app: str,
+        family: str,
+        surface: str = "",
     ) -> None:
-        """Record one API request."""
+        """Record one API request (and one for its ``surface``)."""
         with self.lock:
             self.stats[(method, route, str(status), tenant, app, family)] += 1
+            if surface:
+                self.surface_stats[surface] += 1
             if status == 429:
                 self.throttled += 1
+
+    def count_surface(self, surface: str) -> None:
+        """Record one request to ``surface`` outside the guarded API (Entra ID's endpoints)."""
+        with self.lock:
+            self.surface_stats[surface] += 1
 
     def count_token(self, tenant: str, audience: str, grant: str, client_id: str) -> None:
         """Record one token issued."""
@@ -312,12 +337,15 @@ class EmulatorState:
                     for (k, sub), c in sorted(self.discovery_stats.items())
                 ],
                 "throttled": self.throttled,
+                "surfaces": dict(self.surface_stats),
+                "retired_surfaces": list(self.config.get("retired_surfaces", ())),
             }
 
     def reset_stats(self) -> None:
         """Zero the counters."""
         with self.lock:
             self.stats.clear()
+            self.surface_stats = Counter({name: 0 for name in SURFACES})
             self.token_stats.clear()
             self.download_stats.clear()
             self.discovery_stats.clear()

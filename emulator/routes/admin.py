@@ -59,7 +59,10 @@ async def config(state: EmulatorState, request: Request) -> Response:
         patch = await _json(request)
         if not isinstance(patch, dict):
             return JSONResponse({"error": "expected an object"}, status_code=400)
-        return JSONResponse(state.patch_config(patch))
+        try:
+            return JSONResponse(state.patch_config(patch))
+        except ValueError as exc:  # a knob with a checked value (retired_surfaces)
+            return JSONResponse({"error": str(exc)}, status_code=400)
     return JSONResponse(state.config)
 
 
