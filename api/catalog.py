@@ -1,9 +1,9 @@
 """The catalog of Defender endpoints this package calls: method, path, surface, permissions, limits.
 
 One entry per documented operation. The client uses an entry to pick the token audience and the
-rate-limit family, and to name the missing permission when the API answers 403. The README's
-"capability -> task -> permission" table is generated from this catalog (and a test keeps it in
-step), so it cannot drift.
+rate-limit family, and to name the missing permission when the API answers 403. The
+"capability -> task -> permission" tables of docs/permissions.md are generated from this catalog
+(and a test keeps them in step), so they cannot drift.
 
 Permissions are as documented on each Microsoft Learn page (application / delegated). Where a page
 lists more than one, any of them allows the call.

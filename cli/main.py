@@ -201,24 +201,26 @@ def whoami(
 
 @app.command()
 def capabilities(
-    write_readme: Annotated[
-        bool, typer.Option(help="Replace the table between the README's markers.")
+    write_docs: Annotated[
+        bool, typer.Option(help="Rewrite the tables between the markers of docs/permissions.md.")
     ] = False,
 ) -> None:
     """Print the capability -> task -> permission table (generated from the tasks)."""
-    from prefect_defender.tasks import capability_table
+    from prefect_defender.tasks.capabilities import (
+        MARKERS,
+        capability_table,
+        permissions_markdown,
+    )
 
-    table = capability_table()
-    if not write_readme:
-        typer.echo(table)
+    if not write_docs:
+        typer.echo(capability_table())
         return
-    readme = Path("README.md")
-    text = readme.read_text()
-    start, end = "<!-- capabilities:start -->", "<!-- capabilities:end -->"
-    head, _, rest = text.partition(start)
+    page = Path("docs/permissions.md")
+    start, end = MARKERS
+    head, _, rest = page.read_text().partition(start)
     _, _, tail = rest.partition(end)
-    readme.write_text(f"{head}{start}\n{table}\n{end}{tail}")
-    typer.echo("README.md updated")
+    page.write_text(f"{head}{start}\n{permissions_markdown()}\n{end}{tail}")
+    typer.echo(f"{page} updated")
 
 
 if __name__ == "__main__":

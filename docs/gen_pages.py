@@ -3,12 +3,9 @@
 mkdocs-gen-files runs this script at every ``mkdocs build`` / ``mkdocs serve``. It writes, as
 virtual files (nothing lands in ``docs/``):
 
-* ``permissions.md``: the task -> endpoint -> permission table (``tasks.capability_table()``) and
-  its inverse, permission -> tasks, both from the tasks' declared endpoints and the catalog;
 * ``playbooks.md``: every flow in ``flows/`` with its parameters (from the flow's signature and
   docstring, as the Prefect UI shows them) and the deployments in ``deployments/prefect.yaml``;
-* ``guarantees.md``: the README's ``## Guarantees`` section (a placeholder until it exists);
-* ``benchmarks.md``: the newest ``benchmarks/results/*.md`` (a placeholder until one exists);
+* ``benchmarks.md``: ``benchmarks/README.md`` and the newest ``benchmarks/results/*.md``;
 * ``cli.md``: every ``prefect-defender`` command and option, from the Typer app;
 * ``reference/``: one mkdocstrings page per module of ``api``, ``blocks``, ``tasks`` and ``flows``
   (block pages start with a table of the block's fields), plus the ``SUMMARY.md`` that
@@ -50,26 +47,7 @@ REFERENCE = (
 )
 
 
-# --------------------------------------------------------------------------- README sections
-def readme_section(title: str, level: int = 2) -> str | None:
-    """The body of the README section whose heading starts with ``title``, or None."""
-    found = readme_heading_and_body(title, level)
-    return found[1] if found else None
-
-
-def readme_heading_and_body(title: str, level: int = 2) -> tuple[str, str] | None:
-    """The heading text and the body (links fixed) of a README section, or None."""
-    text = (ROOT / "README.md").read_text()
-    hashes = "#" * level
-    m = re.search(rf"^{hashes} ({re.escape(title)}[^\n]*)\n", text, flags=re.MULTILINE)
-    if not m:
-        return None
-    rest = text[m.end() :]
-    nxt = re.search(rf"^#{{1,{level}}} ", rest, flags=re.MULTILINE)
-    body = rest[: nxt.start()] if nxt else rest
-    return m.group(1).strip(), fix_links(body.strip())
-
-
+# --------------------------------------------------------------------------- links
 def fix_links(markdown: str, base: str = "") -> str:
     """Make the relative links of a repository file (at ``base``) valid on the site.
 
@@ -104,78 +82,6 @@ def shift_headings(markdown: str, by: int) -> str:
             line = "#" * level + line[len(m.group(1)) :]
         out.append(line)
     return "\n".join(out)
-
-
-# --------------------------------------------------------------------------- permissions
-def _tables_per_area(table: str) -> list[str]:
-    """``capability_table()`` split into one table per area (its first column)."""
-    header, _rule, *rows = table.splitlines()
-    columns = header.strip("| ").split(" | ")[1:]
-    out: list[str] = []
-    area = None
-    for row in rows:
-        first, rest = row.removeprefix("| ").split(" | ", 1)
-        if first != area:
-            area = first
-            out += [
-                "",
-                f"### {area}",
-                "",
-                "| " + " | ".join(columns) + " |",
-                "|" + "---|" * len(columns),
-            ]
-        out.append(f"| {rest}")
-    return [*out, ""]
-
-
-def permissions_page() -> str:
-    from prefect_defender.api.catalog import endpoint
-    from prefect_defender.tasks import all_tasks, capability_table
-
-    by_permission: dict[tuple[str, str], set[str]] = defaultdict(set)
-    for _, task in all_tasks():
-        for name in getattr(task, "defender_endpoints", ()):
-            ep = endpoint(name)
-            for context, perms in (("application", ep.application), ("delegated", ep.delegated)):
-                # "A or B": the least privileged (first) one is what to grant
-                if perms:
-                    by_permission[(context, perms[0])].add(task.fn.__name__)
-
-    lines = [
-        "# Permissions per task",
-        "",
-        "Every task, the Defender API calls it makes and the permission each call needs (any",
-        "one of those listed, the first normally the least privileged). Permissions live on",
-        'three Entra "APIs": **WindowsDefenderATP** (Defender for Endpoint), **Microsoft Threat',
-        "Protection** (Defender XDR) and **Microsoft Graph**. In the user (delegated) context the",
-        "signed-in user also needs a Defender role that allows the action.",
-        "",
-        "!!! note",
-        "    Generated at every build from the tasks' declared endpoints and the endpoint catalog",
-        "    (`prefect_defender.tasks.capability_table()`, `api/catalog.py`), like the README's",
-        "    table (`prefect-defender capabilities`), so it cannot drift from the code.",
-        "",
-        "## Task → API call → permission",
-        "",
-        *_tables_per_area(capability_table()),
-        "## Permission → tasks",
-        "",
-        "The first permission listed for each call (normally the least privileged), and the tasks",
-        "that need it.",
-        "",
-    ]
-    for context in ("application", "delegated"):
-        lines += [
-            f"### {context.capitalize()} permissions",
-            "",
-            "| permission | tasks |",
-            "|---|---|",
-        ]
-        for (ctx, perm), tasks in sorted(by_permission.items()):
-            if ctx == context:
-                lines.append(f"| {perm} | {', '.join(f'`{t}`' for t in sorted(tasks))} |")
-        lines.append("")
-    return "\n".join(lines)
 
 
 # --------------------------------------------------------------------------- playbooks
@@ -289,7 +195,9 @@ def playbooks_page() -> str:
         "block as `<block-type-slug>/<name>` (for example `defender-application-credentials/soc`),",
         "so schedules and event triggers can pass it; a partner block acts in every customer",
         "tenant, or in `tenant_ids`. What each playbook needs from Entra ID is on",
-        "[Permissions](permissions.md).",
+        "[Permissions](permissions.md); what every playbook shares is on",
+        "[Playbooks](playbooks-overview.md), [Safety rails](safety.md),",
+        "[Notifications](notifications.md) and [Deploying](deploying.md).",
         "",
         "!!! note",
         "    Generated at every build from the flows' signatures and docstrings and from",
@@ -345,58 +253,29 @@ def playbooks_page() -> str:
             lines.append(f"| `{pname}` | {_code_cell(ann)} | {default} | {desc.strip()} |")
         lines.append("")
 
-    # the README's prose on what every playbook shares, when present
-    for title in ("Safety rails", "Notifications", "Deploying"):
-        found = readme_heading_and_body(title, level=3)
-        if found:
-            lines += [f"## {found[0]}", "", shift_headings(found[1], -1), ""]
     return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- guarantees
-def guarantees_page() -> str:
-    body = readme_section("Guarantees")
-    if body is None:
-        return "\n".join(
-            [
-                "# Guarantees",
-                "",
-                '!!! info "Not written yet"',
-                "    This page shows the README's `## Guarantees` section. The README has none",
-                "    yet; the next build picks it up.",
-                "",
-            ]
-        )
-    return f"# Guarantees\n\n{shift_headings(body, -1)}\n"
 
 
 # --------------------------------------------------------------------------- benchmarks
 def benchmarks_page() -> str:
+    """``benchmarks/README.md`` (how it is measured, the summary), then the newest results."""
+    about = (ROOT / "benchmarks" / "README.md").read_text().strip()
+    lines = [fix_links(shift_headings(about, 0), base="benchmarks"), ""]
     results = sorted((ROOT / "benchmarks" / "results").glob("*.md"))
     if not results:
-        return "\n".join(
-            [
-                "# Benchmarks",
-                "",
-                '!!! info "No results yet"',
-                "    This page shows the newest `benchmarks/results/*.md`, written by `make bench`",
-                "    (the client against the emulator, side by side with Microsoft's SDK). None is",
-                "    in the repository yet; the next build picks it up.",
-                "",
-            ]
-        )
+        return "\n".join([*lines, "No results in the repository yet: run `make bench`.", ""])
     latest = results[-1]
     text = latest.read_text().strip()
-    text = re.sub(r"^# [^\n]*\n", "", text, count=1).strip()  # our own page title replaces it
+    text = re.sub(r"^# [^\n]*\n", "", text, count=1).strip()  # our own heading replaces it
     older = ", ".join(f"`{p.name}`" for p in reversed(results[:-1]))
-    lines = [
-        "# Benchmarks",
+    lines += [
+        f"## Newest results: {latest.stem}",
         "",
-        f"The newest results, `benchmarks/results/{latest.name}`, produced by `make bench`.",
+        f"`benchmarks/results/{latest.name}`, produced by `make bench`.",
     ]
     if older:
         lines.append(f"Earlier runs in the repository: {older}.")
-    lines += ["", fix_links(shift_headings(text, 0), base="benchmarks/results"), ""]
+    lines += ["", fix_links(shift_headings(text, 1), base="benchmarks/results"), ""]
     return "\n".join(lines)
 
 
@@ -551,9 +430,7 @@ def main() -> None:
     # logger under mkdocs', so Prefect's own parse would be reported (and fail --strict) here.
     with _griffe_silenced():
         pages = {
-            "permissions.md": permissions_page(),
             "playbooks.md": playbooks_page(),
-            "guarantees.md": guarantees_page(),
             "benchmarks.md": benchmarks_page(),
             "cli.md": cli_page(),
         }

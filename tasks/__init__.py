@@ -37,8 +37,8 @@ module                     area
 another's tasks (``machine_actions``, ``alerts``, ``enrichment``, ``identities``) stands for it,
 so each task is listed once, under the area its users import it from.
 
-:func:`capability_table` renders the README's capability/permission table from the tasks'
-declared endpoints and the endpoint catalog, so it cannot drift.
+``tasks.capabilities`` renders the permission tables of ``docs/permissions.md`` from the tasks'
+declared endpoints and the endpoint catalog, so they cannot drift.
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__all__ = ["AREAS", "all_tasks", "capability_table"]
+__all__ = ["AREAS", "all_tasks"]
 
 AREAS = (
     "incidents",
@@ -82,26 +82,3 @@ def all_tasks() -> list[tuple[str, Any]]:
             if isinstance(obj, DefenderTask):
                 out.append((area, obj))
     return out
-
-
-def capability_table() -> str:
-    """Markdown: capability -> task -> endpoint -> application / delegated permission."""
-    from prefect_defender.api.catalog import endpoint
-
-    rows = [
-        "| area | task | capability | API calls | application permission | delegated permission |",
-        "|---|---|---|---|---|---|",
-    ]
-    for area, t in all_tasks():
-        eps = [endpoint(n) for n in getattr(t, "defender_endpoints", ())]
-        doc = (t.fn.__doc__ or "").strip().splitlines()[0].rstrip(".")
-        if getattr(t, "defender_generic", False):
-            any_ep = "any catalog endpoint"
-            perm = "that endpoint's permission"
-            rows.append(f"| {area} | `{t.fn.__name__}` | {doc} | {any_ep} | {perm} | {perm} |")
-            continue
-        calls = "<br>".join(f"`{e.method} {e.path}` ({e.api_name})" for e in eps)
-        app = "<br>".join(" or ".join(e.application) or "n/a" for e in eps)
-        dele = "<br>".join(" or ".join(e.delegated) or "n/a" for e in eps)
-        rows.append(f"| {area} | `{t.fn.__name__}` | {doc} | {calls} | {app} | {dele} |")
-    return "\n".join(rows)

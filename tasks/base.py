@@ -111,7 +111,7 @@ def defender_task(
     """Decorate an ``async def`` as a Defender task (see the module docstring).
 
     ``endpoints`` names the catalog entries (``prefect_defender.api.catalog``) the task calls;
-    the README's capability/permission table is generated from them. ``generic`` marks the one
+    the permission tables of docs/permissions.md are generated from them. ``generic`` marks the one
     task that calls any catalog endpoint it is given (``tasks.generic``).
     """
     options.setdefault("retries", 0)

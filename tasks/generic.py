@@ -150,7 +150,7 @@ async def call_defender_endpoint(
     Returns the decoded JSON answer, or with ``all_pages=True`` the items of every page (up to
     ``limit``), paged as the surface documents (``$top``/``$skip`` on Defender, same-host
     ``@odata.nextLink`` on Graph). The permission needed is that of the endpoint (see the
-    README's capability table); a 403 names it.
+    permission tables of docs/permissions.md); a 403 names it.
 
     Example:
         ```python

@@ -1,4 +1,4 @@
-"""Documentation stays true: the README's table, task docstrings, catalog vs emulator routes."""
+"""Documentation stays true: the permission tables, task docstrings, catalog vs emulator routes."""
 
 from __future__ import annotations
 
@@ -7,18 +7,19 @@ from pathlib import Path
 import pytest
 
 from prefect_defender.api.catalog import CATALOG
-from prefect_defender.tasks import all_tasks, capability_table
+from prefect_defender.tasks import all_tasks
+from prefect_defender.tasks.capabilities import MARKERS, permissions_markdown
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_readme_capability_table_is_current() -> None:
-    text = (ROOT / "README.md").read_text()
-    start, end = "<!-- capabilities:start -->\n", "\n<!-- capabilities:end -->"
+def test_permissions_page_tables_are_current() -> None:
+    text = (ROOT / "docs" / "permissions.md").read_text()
+    start, end = MARKERS[0] + "\n", "\n" + MARKERS[1]
     assert start in text and end in text
     current = text.split(start, 1)[1].split(end, 1)[0]
-    assert current == capability_table(), (
-        "README table is stale: run `prefect-defender capabilities --write-readme`"
+    assert current == permissions_markdown(), (
+        "docs/permissions.md is stale: run `prefect-defender capabilities --write-docs`"
     )
 
 
@@ -60,3 +61,17 @@ def test_every_catalog_endpoint_has_a_task() -> None:
     used = {n for _, t in all_tasks() for n in t.defender_endpoints}
     missing = set(CATALOG) - used - PENDING
     assert not missing, f"catalog endpoints without a task: {sorted(missing)}"
+
+
+def test_readme_is_a_front_page_whose_links_resolve() -> None:
+    """The README stays a front page (at most ~15 KB) and every relative link points at a file."""
+    import re
+
+    text = (ROOT / "README.md").read_text()
+    assert len(text.encode()) <= 15_500, "the README is a front page: move reference to docs/"
+    assert "make test" in text and "make demo" in text
+    targets = re.findall(r"\]\(([^)\s#]+)(?:#[^)]*)?\)", text)
+    relative = [t for t in targets if not re.match(r"^[a-z][a-z0-9+.-]*:", t)]
+    assert relative, "the README links to the docs"
+    missing = [t for t in relative if not (ROOT / t).exists()]
+    assert not missing, f"README links to missing files: {missing}"

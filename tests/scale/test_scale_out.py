@@ -5,8 +5,9 @@ contain-device runs at once (auto-approve policy, so no human step).
 This is the layout of ``docker-compose.yml`` with the same pool, commands and environment
 variables; only hosts, ports and the generated secrets differ, plus three test-only steps: the
 server's scheduler is off (the test starts the poller itself, so counts are deterministic),
-contain-on-incident is redeployed with the auto-approve policy (the operator's opt-in the README
-shows), and the triage automation is paused (the burst measures containment alone).
+contain-on-incident is redeployed with the auto-approve policy (the operator's opt-in that
+docs/production.md shows), and the triage automation is paused (the burst measures containment
+alone).
 
 Asserted: every run completes, exactly once (one Running and one Completed state each, one run
 per incident, even after the same 50 events are delivered a second time); each device is
@@ -247,7 +248,7 @@ def stack(postgres: PostgresCluster, tmp_path_factory: pytest.TempPathFactory) -
         t1 = time.monotonic()
         for command in DEPLOY_COMMANDS:  # the deploy service of docker-compose.yml
             st.cli(*command)
-        # the operator's opt-in to auto-approval of High incidents (README, Production layout)
+        # the operator's opt-in to auto-approval of High incidents (docs/production.md)
         st.cli(
             "--no-prompt",
             "deploy",

@@ -2,7 +2,7 @@
 
 The emulator's ``readonly`` app holds only read roles; one case also strips a read role from an
 app's configuration in the emulator, so a read task is refused too. Expected permissions come
-from the endpoint catalog (the same data as the README's permission table).
+from the endpoint catalog (the same data as docs/permissions.md).
 """
 
 from __future__ import annotations
