@@ -17,6 +17,14 @@ from prefect_defender.blocks.managed_identity import DefenderManagedIdentityCred
 from prefect_defender.blocks.partner import DefenderPartnerCredentials, PartnerTenant
 from prefect_defender.blocks.user import DefenderUserCredentials
 
+#: every credential block type, the one list blocks, tasks, argument checks, scopes and the CLI use
+CREDENTIAL_BLOCKS = (
+    DefenderApplicationCredentials,
+    DefenderUserCredentials,
+    DefenderPartnerCredentials,
+    DefenderManagedIdentityCredentials,
+)
+#: any credential block (the same four types, for annotations)
 DefenderCredentials = (
     DefenderApplicationCredentials
     | DefenderUserCredentials
@@ -25,6 +33,7 @@ DefenderCredentials = (
 )
 
 __all__ = [
+    "CREDENTIAL_BLOCKS",
     "DefenderApplicationCredentials",
     "DefenderCredentials",
     "DefenderManagedIdentityCredentials",

@@ -34,21 +34,9 @@ from prefect_defender.api.validation import (
     check_number,
     check_odata_filter,
 )
-from prefect_defender.blocks import (
-    DefenderApplicationCredentials,
-    DefenderManagedIdentityCredentials,
-    DefenderPartnerCredentials,
-    DefenderUserCredentials,
-)
+from prefect_defender.blocks import CREDENTIAL_BLOCKS
 
-__all__ = ["CREDENTIAL_TYPES", "checked_arguments"]
-
-CREDENTIAL_TYPES = (
-    DefenderApplicationCredentials,
-    DefenderUserCredentials,
-    DefenderPartnerCredentials,
-    DefenderManagedIdentityCredentials,
-)
+__all__ = ["checked_arguments"]
 
 _BY_NAME: dict[str, Callable[[Any, str], Any]] = {
     "limit": lambda v, f: check_int(v, f, 0),
@@ -213,7 +201,7 @@ def checked_arguments(f: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitab
             raise ValidationError(f"{f.__name__}: {exc}") from None
         creds = bound.arguments.get("credentials")
         if "credentials" in sig.parameters and not isinstance(
-            creds, (*CREDENTIAL_TYPES, DefenderClient)
+            creds, (*CREDENTIAL_BLOCKS, DefenderClient)
         ):
             raise ValidationError(
                 "credentials: expected a Defender credentials block or a DefenderClient, got "

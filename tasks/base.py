@@ -33,13 +33,8 @@ from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation import (
     check_guid,
 )
-from prefect_defender.blocks import (
-    DefenderApplicationCredentials,
-    DefenderManagedIdentityCredentials,
-    DefenderPartnerCredentials,
-    DefenderUserCredentials,
-)
-from prefect_defender.tasks.arguments import CREDENTIAL_TYPES, checked_arguments
+from prefect_defender.blocks import CREDENTIAL_BLOCKS, DefenderCredentials
+from prefect_defender.tasks.arguments import checked_arguments
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = [
@@ -57,12 +52,8 @@ __all__ = [
 P = ParamSpec("P")
 R = TypeVar("R")
 
-DefenderCredentialsLike = (
-    DefenderApplicationCredentials
-    | DefenderUserCredentials
-    | DefenderPartnerCredentials
-    | DefenderManagedIdentityCredentials
-)
+#: what a task's ``credentials`` takes: any credential block (``blocks.CREDENTIAL_BLOCKS``)
+DefenderCredentialsLike = DefenderCredentials
 
 
 def _in_async_context() -> bool:
@@ -173,7 +164,7 @@ async def defender_client(
             )
         yield credentials
         return
-    if not isinstance(credentials, CREDENTIAL_TYPES):
+    if not isinstance(credentials, CREDENTIAL_BLOCKS):
         raise ValidationError(
             "credentials: expected a Defender credentials block or a DefenderClient, got "
             f"{type(credentials).__name__}",

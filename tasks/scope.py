@@ -20,9 +20,9 @@ from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation import check_guid
 from prefect_defender.blocks import (
-    DefenderApplicationCredentials,
+    CREDENTIAL_BLOCKS,
+    DefenderCredentials,
     DefenderPartnerCredentials,
-    DefenderUserCredentials,
 )
 
 __all__ = [
@@ -35,8 +35,8 @@ __all__ = [
     "tenants_of",
 ]
 
-Credentials = DefenderApplicationCredentials | DefenderUserCredentials | DefenderPartnerCredentials
-_TYPES = (DefenderApplicationCredentials, DefenderUserCredentials, DefenderPartnerCredentials)
+#: any credential block a playbook takes (``blocks.CREDENTIAL_BLOCKS``)
+Credentials = DefenderCredentials
 
 
 async def load_credentials(ref: str | Credentials) -> Credentials:
@@ -50,7 +50,7 @@ async def load_credentials(ref: str | Credentials) -> Credentials:
         creds = await load_credentials("defender-application-credentials/soc")
         ```
     """
-    if isinstance(ref, _TYPES):
+    if isinstance(ref, CREDENTIAL_BLOCKS):
         return ref
     if not isinstance(ref, str) or "/" not in ref or any(c < " " for c in ref) or len(ref) > 300:
         raise ValidationError(
@@ -65,7 +65,7 @@ async def load_credentials(ref: str | Credentials) -> Credentials:
             f"credentials: no saved block {ref!r} ({str(exc).splitlines()[0][:160]})",
             field="credentials",
         ) from None
-    if not isinstance(block, _TYPES):
+    if not isinstance(block, CREDENTIAL_BLOCKS):
         raise ValidationError(
             f"credentials: {ref!r} is not a Defender credentials block", field="credentials"
         )
