@@ -70,10 +70,16 @@ class HttpxForMsal:
         if "allow_redirects" in kw:
             kw["follow_redirects"] = kw.pop("allow_redirects")
         kw = {k: v for k, v in kw.items() if v is not None}
+        url = self._fix_port(url)
         try:
-            return self.client.request(method, self._fix_port(url), **kw)
+            return self.client.request(method, url, **kw)
         except httpx.TransportError as exc:
-            raise requests.exceptions.ConnectionError(f"{type(exc).__name__}: {exc}") from exc
+            # the URL tried, without its query (nothing secret is in a token endpoint's path)
+            u = urlsplit(url)
+            tried = urlunsplit((u.scheme, u.netloc, u.path, "", ""))
+            raise requests.exceptions.ConnectionError(
+                f"{method.upper()} {tried}: {type(exc).__name__}: {exc}".rstrip(": ")
+            ) from exc
 
 
 def msal_http_client(

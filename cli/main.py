@@ -47,7 +47,14 @@ def require_emulator() -> None:
 
 @emulator_app.command("serve")
 def emulator_serve(
-    port: Annotated[int, typer.Option(help="Port on 127.0.0.1 (0 picks a free one).")] = 0,
+    port: Annotated[
+        int | None,
+        typer.Option(
+            help="Port on 127.0.0.1. Default: the port DATA_DIR had (so saved blocks keep "
+            "working), a free one when that is taken or new; 0 always picks a free one.",
+            show_default=False,
+        ),
+    ] = None,
     data_dir: Annotated[Path, typer.Option(help="Where connection.json and keys go.")] = Path(
         ".emulator"
     ),

@@ -14,7 +14,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m prefect_defender.emulator")
     sub = parser.add_subparsers(dest="command", required=True)
     s = sub.add_parser("serve", help="serve the emulator on 127.0.0.1")
-    s.add_argument("--port", type=int, default=0)
+    s.add_argument(
+        "--port", type=int, default=None, help="default: the port DATA_DIR had, else a free one"
+    )
     s.add_argument("--data-dir", default=".emulator")
     s.add_argument("--config", default=None)
     s.add_argument(

@@ -11,6 +11,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import ssl
 import subprocess
 import sys
@@ -339,17 +340,46 @@ class EmulatorProcess(_Base):
                 self.proc.wait(timeout=5)
 
 
+def port_to_reuse(data_dir: str | Path) -> tuple[int, str | None]:
+    """The port to listen on when none is asked for: the one ``DATA_DIR/connection.json``
+    recorded, so blocks saved against this emulator keep working across restarts; a free one
+    (0) when there is none or it is taken now, with a note saying so."""
+    conn_file = Path(data_dir) / "connection.json"
+    try:
+        old = int(json.loads(conn_file.read_text())["port"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0, None
+    if not 0 < old < 65536:
+        return 0, None
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        # as uvicorn binds: SO_REUSEADDR, so a port in TIME_WAIT after a restart is still ours
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(("127.0.0.1", old))
+        except OSError:
+            return 0, (
+                f"port {old} (recorded in {conn_file}) is taken; using a new free port: save "
+                "blocks from this emulator again (from_emulator) or stop what holds the port"
+            )
+    return old, None
+
+
 def serve(
-    port: int = 0,
+    port: int | None = None,
     data_dir: str = ".emulator",
     config_path: str | None = None,
     retire: Sequence[str] = (),
 ) -> None:
     """Serve in the foreground until SIGINT/SIGTERM.
 
-    ``retire`` adds surfaces (``mde``, ``xdr``) to the ``retired_surfaces`` knob of the config
-    file: every endpoint of theirs answers as a retired API (``emulator.retirement``).
+    ``port=None`` reuses the port ``data_dir`` had (:func:`port_to_reuse`), ``0`` picks a free
+    one. ``retire`` adds surfaces (``mde``, ``xdr``) to the ``retired_surfaces`` knob of the
+    config file: every endpoint of theirs answers as a retired API (``emulator.retirement``).
     """
+    if port is None:
+        port, note = port_to_reuse(data_dir)
+        if note:
+            print(note, flush=True)
     config = json.loads(Path(config_path).read_text()) if config_path else {}
     if retire:
         config["retired_surfaces"] = [*config.get("retired_surfaces", []), *retire]
