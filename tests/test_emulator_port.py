@@ -21,7 +21,6 @@ from prefect_defender.api.errors import TransportError
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.emulator.server import port_to_reuse
 
-
 CLI = (sys.executable, "-m", "prefect_defender.cli.main")
 
 
