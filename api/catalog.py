@@ -15,7 +15,10 @@ from dataclasses import dataclass
 
 from prefect_defender.api.clouds import Surface
 
-__all__ = ["API_NAMES", "CATALOG", "Endpoint", "endpoint"]
+__all__ = ["API_NAMES", "CATALOG", "READING_POSTS", "Endpoint", "endpoint", "writing_endpoints"]
+
+#: the POST endpoints that only read: advanced hunting sends its query in the body
+READING_POSTS = frozenset({"xdr.hunting.run", "mde.hunting.run", "graph.hunting.run"})
 
 #: Entra "API" (resource) that owns each surface's permissions, as shown in the app registration.
 API_NAMES: dict[Surface, str] = {
@@ -43,6 +46,13 @@ class Endpoint:
     def api_name(self) -> str:
         """The Entra API whose permission this endpoint needs."""
         return API_NAMES[self.surface]
+
+    @property
+    def writes(self) -> bool:
+        """True when a call changes something in the tenant (every method but GET, except the
+        hunting queries, which POST a query and only read); every such call passes the safety
+        rails' write gate (``api.write_gate``) before it is sent."""
+        return self.method != "GET" and self.name not in READING_POSTS
 
 
 _MDE_DOC = "https://learn.microsoft.com/defender-endpoint/api/"
@@ -854,6 +864,16 @@ _ENTRIES: tuple[Endpoint, ...] = (
 )
 
 CATALOG: dict[str, Endpoint] = {e.name: e for e in _ENTRIES}
+
+
+def writing_endpoints() -> list[Endpoint]:
+    """Every catalog entry that changes something in a tenant (:attr:`Endpoint.writes`).
+
+    Example:
+        >>> "mde.indicators.import" in [e.name for e in writing_endpoints()]
+        True
+    """
+    return [e for e in _ENTRIES if e.writes]
 
 
 def endpoint(name: str) -> Endpoint:

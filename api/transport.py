@@ -64,6 +64,7 @@ from prefect_defender.api.retry import (
 from prefect_defender.api.send_gate import DeadlineWait, Requeue, SendGate
 from prefect_defender.api.tls import ssl_context
 from prefect_defender.api.tokens import AccessToken, TokenProvider
+from prefect_defender.api.write_gate import check_write
 
 __all__ = ["RetryPolicy", "Transport", "TransportStats"]
 
@@ -187,6 +188,7 @@ class Transport:
         host. ``idempotent`` defaults to True for every method except POST.
         """
         target = self.check_host(url) if url else self.url_for(ep, path_params)
+        await check_write(ep, self.tenant_id)  # the safety rails, once per call (api.write_gate)
         call = CallState(
             ep=ep,
             target=target,

@@ -19,6 +19,7 @@ from prefect.input import RunInput
 from pydantic import BaseModel, Field
 
 from prefect_defender.tasks.base import task_logger
+from prefect_defender.tasks.safety import normalised
 
 __all__ = [
     "AccountDecision",
@@ -84,9 +85,9 @@ class ApprovalPolicy(BaseModel):
         return bool(severity and severity in self.auto_approve_severities)
 
     def never_auto_devices(self, plan: list[Any]) -> list[Any]:
-        """The planned devices that carry a ``never_auto_tags`` tag (any case)."""
-        never_auto = {t.lower() for t in self.never_auto_tags}
-        return [p for p in plan if never_auto & {t.lower() for t in p.machine_tags}]
+        """The planned devices that carry a ``never_auto_tags`` tag (any case, NFKC-normalised)."""
+        never_auto = {normalised(t) for t in self.never_auto_tags}
+        return [p for p in plan if never_auto & {normalised(t) for t in p.machine_tags}]
 
 
 async def request_decision(

@@ -16,8 +16,10 @@ from prefect_defender.flows.reports import write_report
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.indicators import import_indicators, indicators_from_entities
+from prefect_defender.tasks.outcomes import error_outcome
 from prefect_defender.tasks.safety import AutomationHaltedError, SafetyPolicy, WriteGuard
 from prefect_defender.tasks.scope import TenantScope, TenantScopes
+from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["PLAYBOOK_TITLE_PREFIX", "block_indicators"]
 
@@ -82,7 +84,8 @@ async def _submit_in(
         try:
             outcomes += await import_indicators(scope.client, chunk, dry_run)
         except DefenderError as exc:
-            outcomes += _each(chunk, OutcomeStatus.FAILED, str(exc), exc.to_dict())
+            status = error_outcome("", exc).status  # refused by the rails: skipped, not failed
+            outcomes += _each(chunk, status, str(exc), exc.to_dict())
     return outcomes
 
 
@@ -151,7 +154,7 @@ async def block_indicators(
         ```
     """
     log = task_logger()
-    safety = safety or SafetyPolicy()
+    safety = run_guard(safety).policy  # every write of this run passes its guard
     incident_id = check_incident_id(incident_id) if incident_id else None
     results: list[dict[str, Any]] = []
     async with await TenantScopes.load(credentials, tenant_ids) as scopes:
@@ -167,7 +170,7 @@ async def block_indicators(
             )
             valid += more
             invalid += bad
-        guard = WriteGuard(safety)
+        guard = run_guard(safety)
         for scope in scopes:
             outcomes = await _submit_in(scope, valid, guard, safety.dry_run) + invalid
             results += [{"tenant_id": scope.tenant, **o.model_dump(mode="json")} for o in outcomes]

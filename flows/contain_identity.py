@@ -52,8 +52,9 @@ from prefect_defender.tasks.alerts import get_alert
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.identities import AccountSummary, describe_accounts
 from prefect_defender.tasks.incidents import get_incident
-from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
+from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["contain_identity"]
 
@@ -108,7 +109,7 @@ async def contain_identity(
         ```
     """
     approval = approval or ApprovalPolicy()
-    safety = safety or SafetyPolicy()
+    safety = run_guard(safety).policy  # every write of this run passes its guard
     incident_id = check_incident_id(incident_id) if incident_id else None
     alert_id = check_alert_id(alert_id) if alert_id else None
     acts = check_actions(actions)
@@ -139,7 +140,7 @@ async def contain_identity(
             acts,
             protected,
             decided.allow_protected,
-            WriteGuard(safety),
+            run_guard(safety),
             tenant,
             tenant_id,
             fallback_to_entra,

@@ -47,8 +47,9 @@ from prefect_defender.tasks.action_plans import (
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.identities import AccountSummary, describe_accounts
 from prefect_defender.tasks.incidents import get_incident
-from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
+from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["contain_incident"]
 
@@ -98,7 +99,7 @@ async def contain_incident(
         ```
     """
     approval = approval or ApprovalPolicy()
-    safety = safety or SafetyPolicy()
+    safety = run_guard(safety).policy  # every write of this run passes its guard
     iid = check_incident_id(incident_id)
     acts = check_actions(identity_actions)
     async with await TenantScope.load(credentials, tenant_id) as scope:
@@ -237,7 +238,7 @@ async def _act(
 ) -> tuple[list[ItemOutcome], list[tuple[str, str, ItemOutcome]]]:
     """Request the isolations, then act on the accounts, under one guard (the per-run cap
     counts devices and accounts together); the isolations are not waited for here."""
-    guard = WriteGuard(safety)
+    guard = run_guard(safety)
     comment = f"prefect-defender contain-incident (incident {iid}, approved by {decided.approver})"
     device_outcomes = (
         await apply_machine_actions(

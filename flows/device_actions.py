@@ -15,7 +15,8 @@ from prefect_defender.tasks.action_plans import (
     await_machine_actions,
 )
 from prefect_defender.tasks.base import ItemOutcome
-from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+from prefect_defender.tasks.safety import SafetyPolicy
+from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["act_and_wait", "unique_machine_ids"]
 
@@ -48,7 +49,7 @@ async def act_and_wait(
         client,
         plan,
         comment,
-        WriteGuard(safety),
+        run_guard(safety),
         tenant_id,
         allow_protected,
         run_key=run_key,

@@ -19,6 +19,7 @@ from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.machine_actions import store_investigation_packages
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
+from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["collect_evidence"]
 
@@ -54,7 +55,7 @@ async def collect_evidence(
         ```
     """
     log = task_logger()
-    safety = safety or SafetyPolicy()
+    safety = run_guard(safety).policy  # every write of this run passes its guard
     incident_id = check_incident_id(incident_id) if incident_id else None
     async with await TenantScope.load(credentials, tenant_id) as scope:
         plan, outcomes = await _collect(

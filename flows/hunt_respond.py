@@ -17,6 +17,7 @@ from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.hunting import hunt_ioc
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
+from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["hunt_and_respond"]
 
@@ -59,7 +60,7 @@ async def hunt_and_respond(
         ```
     """
     approval = approval or ApprovalPolicy()
-    safety = safety or SafetyPolicy()
+    safety = run_guard(safety).policy  # every write of this run passes its guard
     iocs = ", ".join(ioc_values or [])
     async with await TenantScope.load(credentials, tenant_id) as scope:
         hits = await hunt_ioc(

@@ -10,14 +10,16 @@ from typing import Any
 from prefect import flow
 
 from prefect_defender.api.errors import DefenderError, ValidationError
-from prefect_defender.api.models.indicators import coerce_indicators
+from prefect_defender.api.models.indicators import BATCH, coerce_indicators
 from prefect_defender.api.validation import check_guid, check_query
 from prefect_defender.blocks import DefenderPartnerCredentials
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import write_report
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.mssp import sweep_failure, sweep_tenant
+from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope, TenantScopes, load_credentials
+from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["mssp_fanout"]
 
@@ -31,6 +33,7 @@ async def mssp_fanout(
     tenant_ids: list[str] | None = None,
     concurrency: int = 5,
     dry_run: bool = False,
+    safety: SafetyPolicy | None = None,
     notify: list[str] | None = None,
     notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
@@ -42,6 +45,9 @@ async def mssp_fanout(
         indicator_baseline: indicators every tenant should have (created or updated).
         tenant_ids: restrict to these tenants (default: all of the block's).
         concurrency: tenants processed at the same time.
+        dry_run: report what would be imported; send no write.
+        safety: the safety rails of every write (kill switch, caps, dry run); by default the
+            per-run cap allows one import per tenant and batch, the hourly cap per tenant holds.
         notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
         notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
 
@@ -68,6 +74,11 @@ async def mssp_fanout(
             "credentials: the MSSP fan-out needs a partner credentials block", field="credentials"
         )
     baseline = coerce_indicators(indicator_baseline or [])
+    tenants = tenant_ids or creds.tenant_ids()
+    writes = len(tenants) * -(-len(baseline) // BATCH)
+    policy = safety or SafetyPolicy(max_actions_per_run=max(25, writes))
+    policy = policy.model_copy(update={"dry_run": dry_run or policy.dry_run})
+    dry_run = run_guard(policy).policy.dry_run  # every write of the fan-out passes its guard
     sem = asyncio.Semaphore(max(1, concurrency))
 
     async def one(scope: TenantScope) -> dict[str, Any]:
@@ -82,7 +93,7 @@ async def mssp_fanout(
         log.info("tenant %s: %s", row["tenant"], row["status"])
         return row
 
-    async with TenantScopes(creds, tenant_ids or creds.tenant_ids()) as scopes:
+    async with TenantScopes(creds, tenants) as scopes:
         rows = list(await asyncio.gather(*(one(scope) for scope in scopes)))
     await write_report(
         "defender-mssp-fanout",

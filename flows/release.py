@@ -20,7 +20,12 @@ from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.block_indicators import PLAYBOOK_TITLE_PREFIX
 from prefect_defender.flows.device_actions import act_and_wait, unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
+from prefect_defender.flows.reports import (
+    markdown_table,
+    note_on_incident,
+    outcome_rows,
+    write_report,
+)
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
 from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.identities import (
@@ -28,10 +33,11 @@ from prefect_defender.tasks.identities import (
     dismiss_risky_users,
     invoke_identity_actions,
 )
-from prefect_defender.tasks.incidents import add_incident_comment, get_incident
+from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.indicators import delete_indicators, list_indicators
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
+from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["release_containment"]
 
@@ -74,7 +80,7 @@ async def release_containment(
         ```
     """
     approval = approval or ApprovalPolicy()
-    safety = safety or SafetyPolicy()
+    safety = run_guard(safety).policy  # every write of this run passes its guard
     incident_id = check_incident_id(incident_id) if incident_id else None
     async with await TenantScope.load(credentials, tenant_id) as scope:
         ids, to_enable, to_dismiss = await _targets(
@@ -237,8 +243,8 @@ async def _comment_and_report(
     """Tell the incident (unless a dry run) and write the report of the release (the tasks
     return one outcome per account asked for, so ``dismissed`` counts the risks dismissed)."""
     account_outcomes = enabled + dismissed
-    if incident_id and not safety.dry_run:
-        await add_incident_comment(
+    if incident_id and not safety.dry_run:  # a refused comment is logged, not raised
+        await note_on_incident(
             scope.client,
             incident_id,
             f"Released ({verdict}): {len(outcomes)} action(s), "

@@ -36,6 +36,9 @@ from prefect_defender.api.validation import (
 from prefect_defender.blocks import CREDENTIAL_BLOCKS, DefenderCredentials
 from prefect_defender.tasks.arguments import checked_arguments
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
+from prefect_defender.tasks.write_rails import (  # noqa: F401  installs the rails: every
+    check_rails,  # write of a process that uses the tasks passes them (tasks.write_rails)
+)
 
 __all__ = [
     "DefenderCredentialsLike",

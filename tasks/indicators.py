@@ -44,6 +44,7 @@ from prefect_defender.tasks.base import (
     task_logger,
 )
 from prefect_defender.tasks.incident_indicators import indicators_from_entities
+from prefect_defender.tasks.outcomes import error_outcome
 
 __all__ = [
     "delete_indicator",
@@ -354,6 +355,4 @@ async def _one_by_one(
 
 def _fail_ids(outcomes: dict[str, ItemOutcome], ids: list[str], exc: DefenderError) -> None:
     for i in ids:
-        outcomes[i] = ItemOutcome(
-            item=i, status=OutcomeStatus.FAILED, error=exc.to_dict(), reason=str(exc)
-        )
+        outcomes[i] = error_outcome(i, exc)

@@ -12,20 +12,23 @@ from typing import Any
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_query
+from prefect_defender.api.write_gate import WriteRefusedError
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
 __all__ = ["sweep_failure", "sweep_tenant"]
 
 
 def sweep_failure(exc: DefenderError) -> dict[str, Any]:
-    """A tenant's ``status`` and ``error`` when it answered (or was refused) with ``exc``.
+    """A tenant's ``status`` and ``error`` when it answered (or was refused) with ``exc``
+    (``skipped`` when the safety rails refused the write, ``failed`` otherwise).
 
     Example:
         ```python
         row.update(sweep_failure(ConsentRequiredError("no consent in tenant ...")))
         ```
     """
-    return {"status": "failed", "error": f"{type(exc).__name__}: {exc.message}"[:300]}
+    status = "skipped" if isinstance(exc, WriteRefusedError) else "failed"
+    return {"status": status, "error": f"{type(exc).__name__}: {exc.message}"[:300]}
 
 
 @defender_task(
@@ -44,8 +47,9 @@ async def sweep_tenant(
     for that customer (``TenantScope.client``), which the query and the import share.
 
     Returns ``status`` (``ok``, ``partial``: some indicators failed, ``failed``: the tenant
-    answered with an error), the query's row count, ``indicators`` as ``<ok>/<sent>`` and the
-    first errors. Inputs are checked before anything is sent.
+    answered with an error, ``skipped``: the safety rails refused the import), the query's row
+    count, ``indicators`` as ``<ok>/<sent>`` and the first errors. Inputs are checked before
+    anything is sent.
 
     Example:
         ```python

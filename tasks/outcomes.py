@@ -1,7 +1,8 @@
 """The outcomes of bulk tasks: one :class:`ItemOutcome` per item, never one dropped.
 
 :func:`run_bulk` runs one coroutine per item with bounded concurrency and turns an exception
-into a ``failed`` outcome for its item. Re-exported by ``tasks.base``.
+into a ``failed`` outcome for its item (``skipped`` when the safety rails refused its write,
+``dry_run`` in a dry run: nothing was sent). Re-exported by ``tasks.base``.
 """
 
 from __future__ import annotations
@@ -14,8 +15,9 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.write_gate import DryRunRefusedError, WriteRefusedError
 
-__all__ = ["ItemOutcome", "OutcomeStatus", "run_bulk"]
+__all__ = ["ItemOutcome", "OutcomeStatus", "error_outcome", "run_bulk"]
 
 T = TypeVar("T")
 
@@ -49,6 +51,26 @@ class ItemOutcome(BaseModel):
         )
 
 
+def _status_of(exc: DefenderError) -> OutcomeStatus:
+    """An item's status when ``exc`` ended it: refused by the safety rails is not a failure."""
+    if isinstance(exc, DryRunRefusedError):
+        return OutcomeStatus.DRY_RUN
+    if isinstance(exc, WriteRefusedError):
+        return OutcomeStatus.SKIPPED
+    return OutcomeStatus.FAILED
+
+
+def error_outcome(item: str, exc: DefenderError) -> ItemOutcome:
+    """The outcome of ``item`` ended by ``exc``: ``failed``, or ``skipped``/``dry_run`` when the
+    safety rails refused its write (nothing was sent).
+
+    Example:
+        >>> error_outcome("203.0.113.66", DefenderError("boom")).status.value
+        'failed'
+    """
+    return ItemOutcome(item=item, status=_status_of(exc), error=exc.to_dict(), reason=str(exc))
+
+
 async def run_bulk(
     items: Iterable[T],
     action: Callable[[T], Awaitable[ItemOutcome]],
@@ -73,12 +95,7 @@ async def run_bulk(
             try:
                 outcome = await action(item)
             except DefenderError as exc:
-                outcome = ItemOutcome(
-                    item=key(item),
-                    status=OutcomeStatus.FAILED,
-                    error=exc.to_dict(),
-                    reason=str(exc),
-                )
+                outcome = error_outcome(key(item), exc)
             except Exception as exc:
                 outcome = ItemOutcome(
                     item=key(item),

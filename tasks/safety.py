@@ -14,29 +14,58 @@
   default) or that are direct members of ``protected_account_groups`` (Entra groups or
   directory roles; Global and Privileged Role Administrators by default) are never acted on
   without an explicit approval naming them.
-* **Kill switch**: a Prefect Variable (default ``defender_automation_halted``) checked before
-  every write; set it to ``true`` in the UI (Variables) to halt all automated response at once.
+* **Kill switch**: a Prefect Variable (``defender_automation_halted``) checked before every
+  write; set it to ``true`` in the UI (Variables) to halt all automated response at once. A
+  policy's ``kill_switch_variable`` adds a second switch; it never replaces the first.
+
+Names, tags, groups and UPNs compare after Unicode normalisation (NFKC) and case folding
+(:func:`normalised`), so ``Tier0``, ``TIER0`` and a full-width ``Ｔｉｅｒ０`` are one tag.
+
+Every write request of a Prefect process passes the run's :class:`WriteGuard` at the transport
+(``tasks.write_rails``); a playbook's :meth:`WriteGuard.admit` per planned action takes the slot
+that the action's request then uses.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import fnmatch
+import unicodedata
 from typing import Any
 
 from prefect.client.orchestration import get_client
 from prefect.variables import Variable
 from pydantic import BaseModel, Field
 
-from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.catalog import Endpoint
+from prefect_defender.api.write_gate import DryRunRefusedError, WriteCapError, WriteRefusedError
 
-__all__ = ["AutomationHaltedError", "SafetyPolicy", "WriteGuard", "account_protection_reason"]
+__all__ = [
+    "KILL_SWITCH_VARIABLE",
+    "AutomationHaltedError",
+    "SafetyPolicy",
+    "WriteGuard",
+    "account_protection_reason",
+    "ensure_not_halted",
+    "normalised",
+]
 
 KILL_SWITCH_VARIABLE = "defender_automation_halted"
 
 
-class AutomationHaltedError(DefenderError):
+class AutomationHaltedError(WriteRefusedError):
     """The kill switch is on: no automated write is sent."""
+
+
+def normalised(text: Any) -> str:
+    """``text`` as the safety rails compare it: Unicode NFKC, then case-folded.
+
+    Example:
+        >>> normalised("Ｔｉｅｒ０") == normalised("TIER0")
+        True
+    """
+    return unicodedata.normalize("NFKC", str(text)).casefold()
 
 
 class SafetyPolicy(BaseModel):
@@ -87,11 +116,11 @@ def protection_reason(policy: SafetyPolicy, machine: Any) -> str | None:
     if isinstance(machine, dict):
         tags = machine.get("machineTags") or machine.get("machine_tags")
         group = machine.get("rbacGroupName") or machine.get("rbac_group_name")
-    wanted = {t.lower() for t in policy.protected_tags}
-    hit = [t for t in (tags or []) if str(t).lower() in wanted]
+    wanted = {normalised(t) for t in policy.protected_tags}
+    hit = [t for t in (tags or []) if normalised(t) in wanted]
     if hit:
         return f"protected tag {hit[0]!r}"
-    if group and group in policy.protected_groups:
+    if group and normalised(group) in {normalised(g) for g in policy.protected_groups}:
         return f"protected device group {group!r}"
     return None
 
@@ -108,17 +137,15 @@ def account_protection_reason(
         >>> account_protection_reason(SafetyPolicy(), "breakglass@contoso.com")
         "protected account pattern 'breakglass*'"
     """
-    import fnmatch
-
-    names = {v.lower() for v in (upn, object_id) if v}
-    listed = [a for a in policy.protected_accounts if a.lower() in names]
+    names = {normalised(v) for v in (upn, object_id) if v}
+    listed = [a for a in policy.protected_accounts if normalised(a) in names]
     if listed:
         return f"protected account {listed[0]!r}"
     for pattern in policy.protected_account_patterns:
-        if upn and fnmatch.fnmatchcase(upn.lower(), pattern.lower()):
+        if upn and fnmatch.fnmatchcase(normalised(upn), normalised(pattern)):
             return f"protected account pattern {pattern!r}"
-    wanted = {g.lower() for g in policy.protected_account_groups}
-    hit = [g for g in groups or [] if g.lower() in wanted]
+    wanted = {normalised(g) for g in policy.protected_account_groups}
+    hit = [g for g in groups or [] if normalised(g) in wanted]
     if hit:
         return f"member of protected group {hit[0]!r}"
     return None
@@ -130,27 +157,62 @@ def _truthy(value: Any) -> bool:
     return bool(value)
 
 
+async def _switch_on(name: str) -> bool:
+    """True when the kill switch Variable ``name`` is set, or cannot be read (fail closed)."""
+    try:
+        return _truthy(await Variable.aget(name, default=False))
+    except Exception as exc:  # the Prefect API unreachable: do not write blind
+        raise AutomationHaltedError(
+            f"the kill switch Variable {name!r} could not be read ({type(exc).__name__}); "
+            "not writing",
+            code="KillSwitchUnreadable",
+        ) from None
+
+
+async def ensure_not_halted(*names: str) -> None:
+    """Raise :class:`AutomationHaltedError` when the kill switch (``defender_automation_halted``)
+    or any of ``names`` is set.
+
+    Example:
+        ```python
+        await ensure_not_halted()  # before an automated write outside a playbook run
+        ```
+    """
+    for name in dict.fromkeys((KILL_SWITCH_VARIABLE, *names)):
+        if await _switch_on(name):
+            raise AutomationHaltedError(
+                f"automated response is halted: Prefect Variable {name!r} is set",
+                code="KillSwitch",
+            )
+
+
 class WriteGuard:
-    """Enforces a :class:`SafetyPolicy` for one playbook run."""
+    """Enforces a :class:`SafetyPolicy` for one playbook run.
+
+    Playbooks admit each planned action (:meth:`admit`: kill switch, per-run cap, hourly cap)
+    and record a refusal as the item's outcome; every write request then passes
+    :meth:`admit_request` at the transport, which uses the slot its action took, or takes one of
+    its own (a comment, a tag, a write no action admitted), and refuses in a dry run.
+    """
 
     def __init__(self, policy: SafetyPolicy) -> None:
         self.policy = policy
         self.used = 0
         self._lock = asyncio.Lock()
         self._limits_ready: set[str] = set()
+        self._credits: dict[str, int] = {}
 
     async def halted(self) -> bool:
-        """True when the kill switch Variable is set."""
-        return _truthy(await Variable.aget(self.policy.kill_switch_variable, default=False))
+        """True when the kill switch Variable (or the policy's own) is set."""
+        try:
+            await self.ensure_running()
+        except AutomationHaltedError:
+            return True
+        return False
 
     async def ensure_running(self) -> None:
         """Raise :class:`AutomationHaltedError` when the kill switch is set."""
-        if await self.halted():
-            raise AutomationHaltedError(
-                f"automated response is halted: Prefect Variable "
-                f"{self.policy.kill_switch_variable!r} is set",
-                code="KillSwitch",
-            )
+        await ensure_not_halted(self.policy.kill_switch_variable)
 
     async def _ensure_hourly_limit(self, tenant_id: str) -> str:
         name = f"defender-writes-{tenant_id}"
@@ -201,20 +263,48 @@ class WriteGuard:
         """Take one write slot for ``tenant_id``; return why not, or ``None`` when admitted.
 
         Checks, in order: the kill switch, the per-run cap, the per-tenant hourly cap. In dry-run
-        mode the caps are still counted so the report shows where a real run would stop.
+        mode the caps are still counted so the report shows where a real run would stop. The
+        slot taken is the one the admitted action's write request uses (:meth:`admit_request`).
         """
         await self.ensure_running()
         async with self._lock:
-            if self.used >= self.policy.max_actions_per_run:
-                return f"per-run cap of {self.policy.max_actions_per_run} write actions reached"
-            if self.policy.max_actions_per_hour <= 0:
-                return "hourly cap is 0"
-            if not self.policy.dry_run:
-                name = await self._ensure_hourly_limit(tenant_id)
-                if not await self._take_hourly_slot(name):
-                    return (
-                        f"hourly cap of {self.policy.max_actions_per_hour} write actions for "
-                        f"tenant {tenant_id} reached"
-                    )
-            self.used += 1
-            return None
+            refused = await self._take(tenant_id)
+            if refused is None:
+                key = tenant_id.lower()
+                self._credits[key] = self._credits.get(key, 0) + 1
+            return refused
+
+    async def admit_request(self, ep: Endpoint, tenant_id: str) -> None:
+        """Let one write request of ``ep`` in ``tenant_id`` through, or raise why not.
+
+        Called at the transport for every write (``tasks.write_rails``): the kill switch, the
+        dry run (nothing is sent), then the slot an :meth:`admit` left for it, or a slot of its
+        own under the caps.
+        """
+        await self.ensure_running()
+        if self.policy.dry_run:
+            raise DryRunRefusedError(f"dry run: {ep.name} not sent", code="DryRun")
+        async with self._lock:
+            key = tenant_id.lower()
+            if self._credits.get(key, 0) > 0:
+                self._credits[key] -= 1
+                return
+            refused = await self._take(tenant_id)
+        if refused is not None:
+            raise WriteCapError(f"{ep.name} not sent: {refused}", code="WriteCap")
+
+    async def _take(self, tenant_id: str) -> str | None:
+        """Count one write against the caps (the lock held); why not, or ``None``."""
+        if self.used >= self.policy.max_actions_per_run:
+            return f"per-run cap of {self.policy.max_actions_per_run} write actions reached"
+        if self.policy.max_actions_per_hour <= 0:
+            return "hourly cap is 0"
+        if not self.policy.dry_run:
+            name = await self._ensure_hourly_limit(tenant_id)
+            if not await self._take_hourly_slot(name):
+                return (
+                    f"hourly cap of {self.policy.max_actions_per_hour} write actions for "
+                    f"tenant {tenant_id} reached"
+                )
+        self.used += 1
+        return None
