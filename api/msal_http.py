@@ -1,10 +1,18 @@
 """The HTTP client msal uses: :class:`HttpxForMsal`, an ``httpx.Client`` with an explicit SSL
 context, so a CA bundle given for a proxy or the emulator is honoured even when
 ``REQUESTS_CA_BUNDLE`` is set (msal's own ``verify=`` is silently overridden by that variable).
+
+Every token provider of a process signing in at the same authority host, with the same CA
+bundle and proxy, shares one ``httpx.Client`` (httpx: "It can be shared between threads"), with
+a small connection pool: a partner app's 1,000 tenants keep a few sockets to the token endpoint
+open, not one each.
 """
 
 from __future__ import annotations
 
+import ssl
+import threading
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -17,7 +25,7 @@ from prefect_defender.api.tls import ssl_context
 if TYPE_CHECKING:
     from prefect_defender.api.proxy import ProxyConfig
 
-__all__ = ["HttpxForMsal", "msal_http_client"]
+__all__ = ["HttpxForMsal", "close_msal_http_clients", "msal_http_client"]
 
 
 class HttpxForMsal:
@@ -29,11 +37,21 @@ class HttpxForMsal:
     (``/common/userrealm``) drops the authority's port, which is re-added for the authority host.
     Transport failures are raised as ``requests.ConnectionError`` because msal's fallback paths
     catch ``requests`` exceptions.
+
+    ``client`` is an ``httpx.Client`` or a function returning the one to use now (the shared
+    client of :func:`msal_http_client`, replaced when the CA bundle file changes).
     """
 
-    def __init__(self, client: httpx.Client, authority_host: str | None = None) -> None:
-        self.client = client
+    def __init__(
+        self, client: httpx.Client | Callable[[], httpx.Client], authority_host: str | None = None
+    ) -> None:
+        self._client = client
         self._authority = urlsplit(authority_host) if authority_host else None
+
+    @property
+    def client(self) -> httpx.Client:
+        """The ``httpx.Client`` requests go through."""
+        return self._client if isinstance(self._client, httpx.Client) else self._client()
 
     def get(self, url: str, params: Any = None, headers: Any = None, **kw: Any) -> httpx.Response:
         """GET ``url`` (msal's contract)."""
@@ -54,8 +72,8 @@ class HttpxForMsal:
         return self._call("POST", url, params=params, data=data, headers=headers, **kw)
 
     def close(self) -> None:
-        """Close the underlying client."""
-        self.client.close()
+        """Nothing to do: the underlying client is shared by the process's providers (see
+        :func:`close_msal_http_clients`)."""
 
     def _fix_port(self, url: str) -> str:
         a = self._authority
@@ -82,15 +100,51 @@ class HttpxForMsal:
             ) from exc
 
 
+#: sockets kept open to one token endpoint, whatever the number of tenants signing in there
+TOKEN_POOL_CONNECTIONS = 8
+_clients: dict[tuple[str, ...], tuple[ssl.SSLContext, httpx.Client]] = {}
+_lock = threading.Lock()
+
+
+def _shared_client(
+    authority_host: str, ca_bundle: str | None, proxy: ProxyConfig | None
+) -> httpx.Client:
+    ctx = ssl_context(ca_bundle)  # a new one when the CA bundle file was rewritten
+    key = (authority_host, ca_bundle or "", proxy.fingerprint() if proxy else "")
+    with _lock:
+        held = _clients.get(key)
+        if held is not None and held[0] is ctx and not held[1].is_closed:
+            return held[1]
+        # a replaced client is not closed: a request may be using it in another thread; its
+        # sockets close when it is collected
+        client = httpx.Client(
+            verify=ctx,
+            timeout=30.0,
+            trust_env=False,
+            proxy=proxy.httpx_proxy(ca_bundle) if proxy is not None else None,
+            limits=httpx.Limits(
+                max_connections=TOKEN_POOL_CONNECTIONS,
+                max_keepalive_connections=TOKEN_POOL_CONNECTIONS,
+            ),
+        )
+        _clients[key] = (ctx, client)
+        return client
+
+
 def msal_http_client(
     endpoints: CloudEndpoints, ca_bundle: str | None, proxy: ProxyConfig | None = None
 ) -> HttpxForMsal:
     """The ``http_client`` of an msal application signing in at ``endpoints.authority_host``:
-    certificate verification always on, no proxy or CA taken from the environment."""
-    client = httpx.Client(
-        verify=ssl_context(ca_bundle),
-        timeout=30.0,
-        trust_env=False,
-        proxy=proxy.httpx_proxy(ca_bundle) if proxy is not None else None,
-    )
-    return HttpxForMsal(client, endpoints.authority_host)
+    certificate verification always on, no proxy or CA taken from the environment, and one
+    connection pool per authority host, CA bundle and proxy in the process."""
+    host = endpoints.authority_host
+    return HttpxForMsal(lambda: _shared_client(host, ca_bundle, proxy), host)
+
+
+def close_msal_http_clients() -> None:
+    """Close the shared token-endpoint clients (a process's end; tests)."""
+    with _lock:
+        clients = list(_clients.values())
+        _clients.clear()
+    for _, client in clients:
+        client.close()

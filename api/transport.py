@@ -125,7 +125,7 @@ class Transport:
                 max_keepalive_connections=self._max_concurrency,
             )
             self._client = httpx.AsyncClient(
-                verify=ssl_context(self._ca_bundle),
+                verify=ssl_context(self._ca_bundle, http2=self._http2),
                 timeout=self.retry.timeout,
                 http2=self._http2,
                 limits=limits,

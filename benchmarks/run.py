@@ -19,6 +19,9 @@ not runtime dependencies). Writes ``benchmarks/results/<date>.md`` and prints th
    concurrency) vs one Prefect task per machine (``.map``), each warmed up first.
 7. Mixed-workload pacing: isolation and AV scan at once, each paced at its own API's ceiling,
    vs the same workload paced as one shared Defender for Endpoint budget.
+8. MSSP fan-out over 10, 100 and 1,000 customer tenants on one process under ``ulimit -n 256``:
+   wall, CPU and memory per tenant, peak open files, requests and tokens per tenant, and the
+   emulator's cost per tenant (``benchmarks/mssp.py``).
 
 Every timed figure is the median of 3 runs, with the range (min-max); each run acts on machines
 no other run touched. Peak memory of a process is its own ``VmHWM`` (``ru_maxrss`` would carry
@@ -53,8 +56,8 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.mssp import bench_mssp  # noqa: E402
 from prefect_defender.api import auth, ratelimit  # noqa: E402
-from prefect_defender.api import transport as transport_module  # noqa: E402
 from prefect_defender.api.client import ClientSettings  # noqa: E402
 from prefect_defender.api.models.machine_actions import ActionType  # noqa: E402
 from prefect_defender.blocks import (  # noqa: E402
@@ -587,15 +590,15 @@ def bench_mixed(emu_mixed: Any) -> None:
         base = 4 * run
         for name, per_api, (iso, scan) in (
             ("shared budget", frozenset(), (sets[base], sets[base + 1])),
-            ("per API", transport_module.PER_API_FAMILIES, (sets[base + 2], sets[base + 3])),
+            ("per API", ratelimit.PER_API_FAMILIES, (sets[base + 2], sets[base + 3])),
         ):
             fresh_limits(emu_mixed)
-            saved = transport_module.PER_API_FAMILIES
-            transport_module.PER_API_FAMILIES = per_api
+            saved = ratelimit.PER_API_FAMILIES
+            ratelimit.PER_API_FAMILIES = per_api
             try:
                 walls[name].append(asyncio.run(mixed_workload(conn, iso, scan)))
             finally:
-                transport_module.PER_API_FAMILIES = saved
+                ratelimit.PER_API_FAMILIES = saved
             throttled[name] += int(emu_mixed.admin.stats()["throttled"])
     per_api = statistics.median(walls["per API"])
     shared = statistics.median(walls["shared budget"])
@@ -675,6 +678,7 @@ def main() -> None:
             ("5", lambda: bench_big_hunt(emu, conn)),
             ("6", lambda: bench_prefect(emu, conn, tid, work / "prefect")),
             ("7", lambda: bench_mixed(emu_mixed)),
+            ("8", lambda: bench_mssp(work / "mssp", record)),
         ]
         only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
         for number, run in sections:

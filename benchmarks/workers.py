@@ -176,11 +176,80 @@ async def hunt_export(conn: dict[str, Any], args: dict[str, Any]) -> dict[str, A
     }
 
 
+class _FdPeak:
+    """The most file descriptors this process held at once, sampled every few milliseconds."""
+
+    def __init__(self, every: float = 0.005) -> None:
+        import threading
+
+        self.peak = self.now()
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    @staticmethod
+    def now() -> int:
+        import os
+
+        try:
+            return len(os.listdir("/proc/self/fd"))
+        except OSError:  # EMFILE while listing: the table is full
+            return -1
+
+    def _run(self) -> None:
+        while not self._stop.wait(self._every):
+            n = self.now()
+            self.peak = max(self.peak, n) if n >= 0 else self.peak
+
+    def stop(self) -> int:
+        self._stop.set()
+        self._thread.join()
+        return self.peak
+
+
+async def mssp_fanout(conn: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
+    """The MSSP fan-out flow over a saved partner block (a kept Prefect server named by
+    ``PREFECT_API_URL``): a warm-up run over one tenant, then the measured run; CPU, wall,
+    resident memory and open files of this process (``nofile``: the soft ``RLIMIT_NOFILE``,
+    as ``ulimit -n`` sets it)."""
+    if args.get("nofile"):
+        _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        resource.setrlimit(resource.RLIMIT_NOFILE, (int(args["nofile"]), hard))
+    from prefect_defender.flows.mssp import mssp_fanout as flow
+
+    params = {"query": args["query"], "indicator_baseline": args["baseline"]}
+    params.update(args.get("params") or {})
+    await flow(credentials=args["warm_block"], **params)
+    rss_before, fds_before = _status_mb("VmRSS"), _FdPeak.now()
+    sampler = _FdPeak()
+    c0, w0 = time.process_time(), time.perf_counter()
+    error = ""
+    statuses: dict[str, int] = {}
+    try:
+        rows = await flow(credentials=args["block"], **params)
+        for row in rows:
+            statuses[row["status"]] = statuses.get(row["status"], 0) + 1
+    except BaseException as exc:  # the whole run failing is the measurement too
+        error = f"{type(exc).__name__}: {str(exc).splitlines()[0][:300] if str(exc) else ''}"
+    wall, cpu = time.perf_counter() - w0, time.process_time() - c0
+    return {
+        "wall_s": wall,
+        "cpu_s": cpu,
+        "rss_before_mb": rss_before,
+        "fds_before": fds_before,
+        "peak_fds": sampler.stop(),
+        "statuses": statuses,
+        "error": error,
+    }
+
+
 WORKERS = {
     "ours_list_graph": ours_list_graph,
     "sdk_list_graph": sdk_list_graph,
     "hunt_parse": hunt_parse,
     "hunt_export": hunt_export,
+    "mssp_fanout": mssp_fanout,
 }
 
 

@@ -69,3 +69,33 @@ def test_merging_into_a_missing_file_writes_the_header_and_every_row() -> None:
     doc = bench.merge_results("", [("3. token reuse", "tokens", "2")], "r", "2026-12-03")
     assert doc.startswith("# Benchmarks 2026-12-03")
     assert "| 3. token reuse | tokens | 2 | r |" in doc
+
+
+def test_benchmarks_use_only_names_the_package_has() -> None:
+    """Every ``module.NAME`` the benchmark scripts read or swap on a package module exists
+    (section 7 once swapped ``transport.PER_API_FAMILIES`` after it had moved to
+    ``api.ratelimit``: ``make bench`` stopped there with an AttributeError)."""
+    import ast
+    import importlib
+
+    missing, checked = [], 0
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        tree = ast.parse(script.read_text())
+        modules = {}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prefect_"):
+                parent = importlib.import_module(str(node.module))
+                for alias in node.names:
+                    value = getattr(parent, alias.name, None)
+                    if isinstance(value, ModuleType):
+                        modules[alias.asname or alias.name] = value
+        for node in ast.walk(tree):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules
+                and not hasattr(modules[node.value.id], node.attr)
+            ):
+                missing.append(f"{script.name}:{node.lineno} {node.value.id}.{node.attr}")
+        checked += len(modules)
+    assert checked and not missing, missing
