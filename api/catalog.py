@@ -11,9 +11,11 @@ lists more than one, any of them allows the call.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from prefect_defender.api.clouds import Surface
+from prefect_defender.api.lifecycle import CURRENT, Lifecycle, Status
+from prefect_defender.api.lifecycle_table import lifecycle_of
 
 __all__ = ["API_NAMES", "CATALOG", "READING_POSTS", "Endpoint", "endpoint", "writing_endpoints"]
 
@@ -41,6 +43,8 @@ class Endpoint:
     family: str = "mde"
     doc: str = ""
     beta: bool = False
+    #: current, deprecated or retired, and the replacement (``api.lifecycle_table``)
+    lifecycle: Lifecycle = CURRENT
 
     @property
     def api_name(self) -> str:
@@ -53,6 +57,16 @@ class Endpoint:
         hunting queries, which POST a query and only read); every such call passes the safety
         rails' write gate (``api.write_gate``) before it is sent."""
         return self.method != "GET" and self.name not in READING_POSTS
+
+    @property
+    def status(self) -> Status:
+        """``current``, ``deprecated`` or ``retired``."""
+        return self.lifecycle.status
+
+    @property
+    def replacement(self) -> tuple[str, ...]:
+        """The catalog names that replace this endpoint (empty: none documented, or current)."""
+        return self.lifecycle.replacements
 
 
 _MDE_DOC = "https://learn.microsoft.com/defender-endpoint/api/"
@@ -863,7 +877,9 @@ _ENTRIES: tuple[Endpoint, ...] = (
     ),
 )
 
-CATALOG: dict[str, Endpoint] = {e.name: e for e in _ENTRIES}
+CATALOG: dict[str, Endpoint] = {
+    e.name: replace(e, lifecycle=lifecycle_of(e.name, e.surface)) for e in _ENTRIES
+}
 
 
 def writing_endpoints() -> list[Endpoint]:

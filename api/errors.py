@@ -12,6 +12,7 @@ from typing import Any
 
 __all__ = [
     "ActionAlreadyInProgressError",
+    "ApiRetiredError",
     "AuthenticationError",
     "BadRequestError",
     "ConsentRequiredError",
@@ -165,6 +166,31 @@ class RateLimitedError(DefenderError):
 
 class ServerError(DefenderError):
     """5xx after the client's retries."""
+
+
+class ApiRetiredError(DefenderError):
+    """The endpoint's API is retired: refused before sending (status 0) when the catalog marks
+    it retired, or answered 410 / 404 in a retired API's shape (``api.lifecycle``).
+
+    Not a :class:`NotFoundError`: "that incident does not exist" and "this API is gone" need
+    different handling. ``endpoint`` is the catalog name, ``replacement`` the catalog names of
+    what replaces it (empty when Microsoft documents none) and ``retired_on`` the date.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        endpoint: str = "",
+        replacement: tuple[str, ...] = (),
+        retired_on: Any = None,
+        **kw: Any,
+    ) -> None:
+        self.endpoint = endpoint
+        self.replacement = replacement
+        self.retired_on = retired_on
+        kw.setdefault("code", "ApiRetired")
+        super().__init__(message, **kw)
 
 
 _ALREADY_IN_PROGRESS_CODES = {"ActiveRequestAlreadyExists"}

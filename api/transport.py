@@ -16,6 +16,8 @@ The transport owns, once for the whole package:
   do: they search the pending action before trying again).
 * **Errors** typed by status, with Defender's ``code``, ``message`` and ``target``; a 403 names
   the permission the endpoint needs and the Entra API it belongs to.
+* **Lifecycle** (``api.lifecycle``): a retired endpoint is refused before anything is sent, a
+  deprecated one warns once per process, and a retired API's 404/410 raises ``ApiRetiredError``.
 * TLS verification is always on; ``ca_bundle`` adds trust anchors (proxy, emulator).
 """
 
@@ -45,6 +47,7 @@ from prefect_defender.api.errors import (
     ValidationError,
     error_from_response,
 )
+from prefect_defender.api.lifecycle import check_call, retired_answer, retired_error
 from prefect_defender.api.permission_hint import permission_error
 from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import (
@@ -187,6 +190,7 @@ class Transport:
         ``url`` replaces the catalog URL (used for ``@odata.nextLink``); it must be on an allowed
         host. ``idempotent`` defaults to True for every method except POST.
         """
+        check_call(ep)  # a retired endpoint raises here; a deprecated one warns once
         target = self.check_host(url) if url else self.url_for(ep, path_params)
         await check_write(ep, self.tenant_id)  # the safety rails, once per call (api.write_gate)
         call = CallState(
@@ -249,6 +253,8 @@ class Transport:
             text=resp.text,
             retry_after=retry_after,
         )
+        if retired_answer(ep, err):  # 410, or 404 in a retired API's shape (api.lifecycle)
+            raise retired_error(ep, err) from None
         if status == 401:
             self._after_unauthorized(call, resp, err, token)
             return None

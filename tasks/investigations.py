@@ -79,22 +79,27 @@ async def start_investigation(
     comment: str,
     tenant_id: str | None = None,
 ) -> Investigation:
-    """Start an automated investigation on a machine (Defender allows 50 per hour).
+    """Retired: starting an automated investigation on demand ended on 1 September 2026.
 
-    The request is sent once; if its answer is lost, the investigation it started is looked up
-    instead of sending a second request.
+    Message Center MC1411577: AIR "will no longer support manual triggering"; "for on-demand
+    investigations, administrators can use full antivirus scans". The task checks its input,
+    then raises :class:`~prefect_defender.api.errors.ApiRetiredError` naming that replacement
+    without sending anything; no playbook uses it. Run a Full antivirus scan instead.
 
     Example:
         ```python
         from prefect import flow
+        from prefect_defender.api.errors import ApiRetiredError
         from prefect_defender.blocks import DefenderApplicationCredentials
         from prefect_defender.tasks.investigations import start_investigation
 
         @flow
         async def investigate(machine_id: str):
             creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            inv = await start_investigation(creds, machine_id, "Suspicious activity after IR-7")
-            return inv.id
+            try:
+                await start_investigation(creds, machine_id, "Suspicious activity after IR-7")
+            except ApiRetiredError as exc:
+                return exc.replacement  # ('mde.actions.av_scan',)
         ```
     """
     async with defender_client(credentials, tenant_id) as client:

@@ -1,21 +1,21 @@
-"""Automated investigations (AIR): list, get, start.
+"""Automated investigations (AIR): list and get; starting one is retired.
 
-``startInvestigation`` is a non-idempotent POST limited to 50 calls per hour. When its answer is
-lost (connection reset after sending, or a 5xx), the request is not repeated blindly: the client
-looks for an investigation on that machine that started since the request was sent and returns
-it; only when there is none does the error reach the caller.
+``startInvestigation`` was retired on 1 September 2026 (Message Center MC1411577: AIR "will no
+longer support manual triggering"; on-demand investigation is a Full antivirus scan). The catalog
+marks it retired (``api.lifecycle_table``), so :meth:`InvestigationsAPI.start` raises
+``ApiRetiredError`` before anything is sent. Listing and reading investigations stay, deprecated
+with the rest of the Defender for Endpoint API (MC1220762).
 """
 
 from __future__ import annotations
 
 import builtins
-import logging
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from prefect_defender.api.catalog import endpoint
-from prefect_defender.api.errors import ServerError, TransportError, ValidationError
+from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.investigations import Investigation, InvestigationState
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import skip_models
@@ -29,7 +29,6 @@ from prefect_defender.api.validation import (
 
 __all__ = ["INVESTIGATION_FILTERS", "InvestigationsAPI", "check_investigation_id"]
 
-logger = logging.getLogger(__name__)
 
 #: the properties get-investigation-collection documents for ``$filter``
 INVESTIGATION_FILTERS = ODataFilter({"startTime", "id", "state", "machineId", "triggeringAlertId"})
@@ -101,26 +100,19 @@ class InvestigationsAPI(Resource):
         return Investigation.model_validate(body)
 
     async def start(self, machine_id: str, comment: str) -> Investigation:
-        """Start an automated investigation on a machine (201; 50 calls per hour)."""
+        """Retired: raises :class:`~prefect_defender.api.errors.ApiRetiredError` (after the
+        input checks) without sending anything.
+
+        Automated investigations can no longer be started on demand since 1 September 2026
+        (Message Center MC1411577); Microsoft's replacement is a Full antivirus scan
+        (``client.machine_actions``, ``ScanType`` ``Full``). Kept so that existing code gets that
+        answer instead of a 404.
+        """
         mid = check_machine_id(machine_id)
         text = check_comment(comment)
         if not text:
             raise ValidationError("comment: required (Defender records it with the action)")
-        sent = datetime.now(UTC) - timedelta(seconds=60)
-        try:
-            body: Any = await self.transport.request_json(
-                endpoint("mde.investigations.start"),
-                path_params={"id": mid},
-                json={"Comment": text},
-            )
-        except (TransportError, ServerError) as exc:
-            if isinstance(exc, TransportError) and not exc.applied_unknown:
-                raise
-            found = await self.list(machine_id=mid, started_after=sent, limit=50)
-            if not found:
-                raise
-            logger.warning(
-                "startInvestigation answer lost; found investigation %s on %s", found[0].id, mid
-            )
-            return max(found, key=lambda i: i.start_time or sent)
+        body: Any = await self.transport.request_json(
+            endpoint("mde.investigations.start"), path_params={"id": mid}, json={"Comment": text}
+        )
         return Investigation.model_validate(body)

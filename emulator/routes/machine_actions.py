@@ -34,6 +34,7 @@ from starlette.routing import Route
 from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
 from prefect_defender.emulator.permissions import MACHINE_ACTION_PERMISSIONS
+from prefect_defender.emulator.retirement import RETIRED_CODE
 from prefect_defender.emulator.routes.action_lifecycle import (
     FINAL,
     advance,
@@ -289,6 +290,12 @@ def download_routes(state: EmulatorState) -> list[Route]:
 
 
 # -- automated investigation started from a machine ---------------------------------------
+# The page (https://learn.microsoft.com/defender-endpoint/api/initiate-autoir-investigation,
+# ms.date 03/01/2025) still describes a 201 with an Investigation, but Message Center MC1411577
+# (1 July 2026) says that from 1 September 2026 AIR "will no longer support manual triggering"
+# and that "for on-demand investigations, administrators can use full antivirus scans" (read in
+# a third-party copy: m365admin.handsontek.net). No page says what the call answers now; the
+# emulator answers as a retired route (emulator.retirement), after authentication.
 
 
 @api(
@@ -300,24 +307,13 @@ def download_routes(state: EmulatorState) -> list[Route]:
     family="investigation_start",
 )
 async def start_investigation(ctx: Ctx) -> Response:
-    """Start an automated investigation on the machine."""
-    body = await _body(ctx, ("Comment",))
-    with ctx.state.lock:
-        m = _machine(ctx)
-        inv_id = ctx.tenant.next_id("investigation", 5000)
-        inv = {
-            "id": str(inv_id),
-            "startTime": now_iso(),
-            "endTime": None,
-            "state": "Running",
-            "cancelledBy": None,
-            "statusDetails": body["Comment"],
-            "machineId": m["id"],
-            "computerDnsName": m["computerDnsName"],
-            "triggeringAlertId": None,
-        }
-        ctx.tenant.data["investigations"][str(inv_id)] = inv
-    return JSONResponse(inv, status_code=201)
+    """Retired on 1 September 2026: AIR can no longer be started on demand (MC1411577)."""
+    raise ApiError(
+        404,
+        RETIRED_CODE,
+        "Automated investigations can no longer be started manually (retired on 1 September "
+        "2026). Run a full antivirus scan instead.",
+    )
 
 
 def seed(state: EmulatorState, tenant: Tenant) -> None:

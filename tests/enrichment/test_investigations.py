@@ -1,5 +1,5 @@
 """Automated investigations end to end: list with the documented filters, get by id or by
-triggering alert, start (201, its own quota family), errors."""
+triggering alert, errors; starting one is retired (MC1411577) and refused before sending."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from prefect_defender.api.errors import NotFoundError, PermissionDeniedError, ValidationError
+from prefect_defender.api.errors import ApiRetiredError, NotFoundError, ValidationError
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks import investigations as inv
 
@@ -53,43 +53,38 @@ async def test_list_and_get(prefect_harness, fresh, creds, tenants) -> None:
     assert _count(fresh.admin.stats()) == 0
 
 
-async def test_start(prefect_harness, fresh, creds, conn, tenants) -> None:
+async def test_start_is_retired_and_nothing_is_sent(prefect_harness, fresh, creds, tenants):
+    """MC1411577: AIR cannot be started on demand since 1 September 2026. The task refuses
+    before any token or API request, naming Microsoft's replacement (a Full antivirus scan)."""
     mid = fresh.admin.dump(tenants["contoso"], "machines")[3]["id"]
-    started = await inv.start_investigation(creds, mid, "IR-9: suspicious logons")
-    assert started.machine_id == mid and started.state == "Running"
-    assert (await inv.get_investigation(creds, started.id)).id == started.id
-    rows = [
-        r
-        for r in fresh.admin.stats()["requests"]
-        if r["route"] == "POST /api/machines/{id}/startInvestigation"
-    ]
-    assert [(r["status"], r["family"]) for r in rows] == [(201, "investigation_start")]
-    with pytest.raises(NotFoundError):
-        await inv.start_investigation(creds, "f" * 40, "IR-9")
-    ro = DefenderApplicationCredentials.from_emulator(conn, app="readonly")
-    with pytest.raises(PermissionDeniedError) as info:
-        await inv.start_investigation(ro, mid, "IR-9")
-    assert "Alert.ReadWrite.All" in str(info.value)
-    fresh.admin.reset_stats()
-    with pytest.raises(ValidationError):
+    with pytest.raises(ApiRetiredError) as info:
+        await inv.start_investigation(creds, mid, "IR-9: suspicious logons")
+    assert info.value.replacement == ("mde.actions.av_scan",)
+    assert info.value.status == 0 and str(info.value.retired_on) == "2026-09-01"
+    assert "MC1411577" in str(info.value) and "Full antivirus scan" in str(info.value)
+    assert not isinstance(info.value, NotFoundError)
+    with pytest.raises(ValidationError):  # bad input is still named first
         await inv.start_investigation(creds, "not-a-machine", "IR-9")
     with pytest.raises(ValidationError):
         await inv.start_investigation(creds, mid, "")
-    with pytest.raises(ValidationError):
-        await inv.start_investigation(creds, mid, "bad\x00comment")
-    assert _count(fresh.admin.stats()) == 0
+    stats = fresh.admin.stats()
+    assert _count(stats) == 0 and not stats["token_requests"]
 
 
-async def test_start_with_a_lost_answer_is_not_sent_twice(prefect_harness, fresh, creds, tenants):
-    tid = tenants["contoso"]
-    mid = fresh.admin.dump(tid, "machines")[5]["id"]
-    before = {i["id"] for i in fresh.admin.dump(tid, "investigations")}
-    route = "POST /api/machines/{id}/startInvestigation"
-    fresh.admin.patch_config(faults={"reset_after": 1.0, "routes": [route]})
+async def test_the_emulator_answers_start_as_retired(prefect_harness, fresh, creds, tenants):
+    """Another client sending it anyway gets the retired route's 404 (MDE error body)."""
+    mid = fresh.admin.dump(tenants["contoso"], "machines")[3]["id"]
+    client = creds.get_client()
     try:
-        started = await inv.start_investigation(creds, mid, "IR-11: answer lost on the way back")
+        token = await client.transport.provider.get_token(client.endpoints.scope("mde"))
+        http = client.transport._http()
+        resp = await http.post(
+            f"{client.endpoints.base_url('mde')}/api/machines/{mid}/startInvestigation",
+            json={"Comment": "IR-9"},
+            headers={"Authorization": f"Bearer {token.token}"},
+        )
     finally:
-        fresh.admin.patch_config(faults={"reset_after": 0.0, "routes": None})
-    new = [i for i in fresh.admin.dump(tid, "investigations") if i["id"] not in before]
-    assert [i["id"] for i in new] == [started.id] and started.machine_id == mid
-    assert _count(fresh.admin.stats(), route) == 1  # looked up, not re-sent
+        await client.aclose()
+    assert resp.status_code == 404
+    assert resp.json()["error"]["code"] == "NotFound"
+    assert "no longer" in resp.json()["error"]["message"]
