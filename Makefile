@@ -39,7 +39,7 @@ lint: $(STAMP)
 
 typecheck: $(STAMP)
 	@mkdir -p .typecheck/prefect_defender
-	@for d in api blocks tasks flows deployments emulator cli; do ln -sfn ../../$$d .typecheck/prefect_defender/$$d; done
+	@for d in api blocks tasks flows deployments emulator agents cli; do ln -sfn ../../$$d .typecheck/prefect_defender/$$d; done
 	@for f in package/*.py package/py.typed; do ln -sfn ../../$$f .typecheck/prefect_defender/$$(basename $$f); done
 	MYPYPATH=.typecheck $(BIN)/mypy -p prefect_defender
 

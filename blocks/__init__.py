@@ -4,6 +4,7 @@
 * :class:`DefenderUserCredentials`: user (delegated) context.
 * :class:`DefenderPartnerCredentials`: partner (multi-tenant) context.
 * :class:`DefenderManagedIdentityCredentials`: the Azure resource's managed identity.
+* :class:`DefenderAgentPolicy`: what AI agents may do through the MCP server.
 
 The application and partner blocks also take workload identity federation (a federated token
 file instead of a secret).
@@ -12,6 +13,7 @@ Registered through the ``prefect.collections`` entry point, so the Prefect UI's 
 lists them; ``prefect block register -m prefect_defender.blocks`` registers them explicitly.
 """
 
+from prefect_defender.blocks.agent_policy import DefenderAgentPolicy, ToolRule
 from prefect_defender.blocks.application import DefenderApplicationCredentials
 from prefect_defender.blocks.managed_identity import DefenderManagedIdentityCredentials
 from prefect_defender.blocks.partner import DefenderPartnerCredentials, PartnerTenant
@@ -34,10 +36,12 @@ DefenderCredentials = (
 
 __all__ = [
     "CREDENTIAL_BLOCKS",
+    "DefenderAgentPolicy",
     "DefenderApplicationCredentials",
     "DefenderCredentials",
     "DefenderManagedIdentityCredentials",
     "DefenderPartnerCredentials",
     "DefenderUserCredentials",
     "PartnerTenant",
+    "ToolRule",
 ]

@@ -9,6 +9,8 @@ from typing import Annotated, Any
 
 import typer
 
+from prefect_defender.cli.agents import mcp_app
+
 app = typer.Typer(
     name="prefect-defender",
     help="Microsoft Defender response playbooks for Prefect.",
@@ -27,6 +29,7 @@ def check_install() -> None:
 
 
 app.add_typer(emulator_app, name="emulator")
+app.add_typer(mcp_app, name="mcp")
 
 #: what the emulator needs beyond the library (the ``emulator`` extra)
 EMULATOR_PACKAGES = ("starlette", "uvicorn", "trustme")

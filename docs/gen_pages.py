@@ -44,6 +44,7 @@ REFERENCE = (
     ("tasks", "Tasks"),
     ("flows", "Flows"),
     ("api", "API client"),
+    ("agents", "Agents (MCP server)"),
 )
 
 

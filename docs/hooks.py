@@ -15,7 +15,7 @@ from typing import Any
 from mkdocs.plugins import event_priority
 
 ROOT = Path(__file__).resolve().parent.parent
-SUBPACKAGES = ("api", "blocks", "tasks", "flows", "deployments", "emulator", "cli")
+SUBPACKAGES = ("api", "blocks", "tasks", "flows", "deployments", "emulator", "agents", "cli")
 
 
 def ensure_source_tree(root: Path = ROOT) -> Path:

@@ -11,8 +11,10 @@ from prefect import flow
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_incident_id
+from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.reports import write_report
+from prefect_defender.flows.proposals import AgentProposal, ProposalDecision, proposal_line
+from prefect_defender.flows.reports import markdown_table, write_report
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.indicators import import_indicators, indicators_from_entities
@@ -90,7 +92,11 @@ async def _submit_in(
 
 
 async def _report(
-    results: list[dict[str, Any]], action: str, expires_in_days: int, dry_run: bool
+    results: list[dict[str, Any]],
+    action: str,
+    expires_in_days: int,
+    dry_run: bool,
+    proposed: str | None = None,
 ) -> None:
     """The run's markdown artifact: one row per indicator and tenant."""
     rows = [
@@ -110,6 +116,7 @@ async def _report(
             f"Action: {action}, expires in {expires_in_days} days",
             f"Dry run: {dry_run}",
             f"Submitted: {ok}/{len(rows)}",
+            *([proposed] if proposed else []),
         ],
         rows,
         COLUMNS,
@@ -129,6 +136,8 @@ async def block_indicators(
     safety: SafetyPolicy | None = None,
     notify: list[str] | None = None,
     notify_on: NotifyOn = "always",
+    proposal: AgentProposal | None = None,
+    approval: ApprovalPolicy | None = None,
 ) -> list[dict[str, Any]]:
     """Submit indicators (500 per call) in one tenant or every tenant of a partner block.
 
@@ -141,6 +150,10 @@ async def block_indicators(
         safety: dry run, caps (one import call counts as one write), kill switch.
         notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
         notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
+        proposal: set by the MCP server when an AI agent proposed this run: nothing is
+            submitted until an operator approves in the Prefect UI (``approval``'s timeout;
+            no answer means no action); the report names the agent and reason.
+        approval: the wait for that decision (only used for a proposal).
 
     An invalid item is reported as failed and the valid ones are still submitted; every
     indicator ends with one outcome per tenant.
@@ -170,10 +183,34 @@ async def block_indicators(
             )
             valid += more
             invalid += bad
+        refused = await _refused(proposal, approval, valid, action) if proposal else None
         guard = run_guard(safety)
         for scope in scopes:
-            outcomes = await _submit_in(scope, valid, guard, safety.dry_run) + invalid
+            if refused:
+                outcomes = _each(valid, OutcomeStatus.SKIPPED, refused) + invalid
+            else:
+                outcomes = await _submit_in(scope, valid, guard, safety.dry_run) + invalid
             results += [{"tenant_id": scope.tenant, **o.model_dump(mode="json")} for o in outcomes]
             log.info("tenant %s: %d indicator outcome(s)", scope.tenant, len(outcomes))
-    await _report(results, action, expires_in_days, safety.dry_run)
+    await _report(results, action, expires_in_days, safety.dry_run, proposal_line(proposal))
     return results
+
+
+async def _refused(
+    proposal: AgentProposal,
+    approval: ApprovalPolicy | None,
+    valid: list[IndicatorInput],
+    action: str,
+) -> str | None:
+    """Ask the operator about an agent's proposal; ``None`` when approved, else why not."""
+    rows = [{"indicator": f"{i.type.value}:{i.value}", "action": action} for i in valid]
+    decision, verdict = await request_decision(
+        f"## Approve submitting {len(valid)} indicator(s)?\n\n{proposal.form_text()}\n\n"
+        f"{markdown_table(rows[:50], ['indicator', 'action'])}\n\n"
+        "Tick **approve** to submit. No answer within the timeout means *do not act*.",
+        approval or ApprovalPolicy(),
+        form_type=ProposalDecision,
+    )
+    if decision is None or not decision.approve:
+        return f"not approved: {verdict}"
+    return None

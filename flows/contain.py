@@ -19,6 +19,7 @@ from prefect_defender.api.validation import check_incident_id, check_machine_ids
 from prefect_defender.flows.approval import ApprovalPolicy, ContainmentDecision, ask_containment
 from prefect_defender.flows.device_actions import act_and_wait, unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
+from prefect_defender.flows.proposals import AgentProposal, proposal_line
 from prefect_defender.flows.reports import (
     containment_summary,
     device_proposal,
@@ -56,6 +57,7 @@ async def contain_device(
     run_key: str | None = None,
     notify: list[str] | None = None,
     notify_on: NotifyOn = "always",
+    proposal: AgentProposal | None = None,
 ) -> dict[str, Any]:
     """Isolate the devices of an incident or alert, with an approval step and safety rails.
 
@@ -72,6 +74,8 @@ async def contain_device(
             after a crash never acts twice on a machine (pass a new key to act again today).
         notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
         notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
+        proposal: set by the MCP server when an AI agent proposed this run: the run always
+            asks (never auto-approved) and the comment and report name the agent and reason.
 
     Returns a summary with one outcome per device.
 
@@ -100,11 +104,11 @@ async def contain_device(
                 COLUMNS,
             )
             return summary
-        decided = await _decide(incident, incident_id, plan, isolation_type, approval)
+        decided = await _decide(incident, incident_id, plan, isolation_type, approval, proposal)
         summary["verdict"] = decided.verdict
         if not decided.approved:
             tell = comment_on_incident and not safety.dry_run
-            await _not_approved(scope, incident_id, plan, decided.verdict, tell)
+            await _not_approved(scope, incident_id, plan, decided.verdict, tell, proposal)
             return summary
         summary["approved"] = True
         key = run_key or run_key_for(
@@ -123,7 +127,7 @@ async def contain_device(
         )
         summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
         await _comment_and_report(
-            scope, incident_id, plan, outcomes, decided, comment_on_incident, safety
+            scope, incident_id, plan, outcomes, decided, comment_on_incident, safety, proposal
         )
     return summary
 
@@ -162,14 +166,19 @@ async def _decide(
     plan: list[PlannedAction],
     isolation_type: str,
     approval: ApprovalPolicy,
+    proposal: AgentProposal | None = None,
 ) -> ContainmentDecision:
-    """Auto-approve by severity (no ``never_auto_tags`` device), else ask in the Prefect UI."""
+    """Auto-approve by severity (no ``never_auto_tags`` device, not an agent's proposal), else
+    ask in the Prefect UI."""
     severity = incident.severity if incident else None
-    if approval.auto_approves(severity) and not approval.never_auto_devices(plan):
+    auto = approval.auto_approves(severity) and not approval.never_auto_devices(plan)
+    if auto and proposal is None:
         return ContainmentDecision(True, f"auto-approved (severity {severity})", isolation_type)
     title = f"incident {incident_id} ({severity})" if incident else "the listed devices"
+    agent = f"{proposal.form_text()}\n\n" if proposal else ""
     return await ask_containment(
-        f"## Approve containment of {title}?\n\n{device_proposal(plan, isolation_type)}\n\n"
+        f"## Approve containment of {title}?\n\n{agent}{device_proposal(plan, isolation_type)}"
+        "\n\n"
         "Tick **approve** to isolate. Protected devices are only isolated with "
         "**include_protected**. No answer within the timeout means *do not act*.",
         approval,
@@ -185,8 +194,10 @@ async def _not_approved(
     plan: list[PlannedAction],
     verdict: str,
     tell_incident: bool,
+    proposal: AgentProposal | None = None,
 ) -> None:
     """One "not approved" row per device; the incident is told when ``tell_incident``."""
+    proposed = proposal_line(proposal)
     rows = [
         {
             "machine": p.computer_dns_name,
@@ -202,11 +213,13 @@ async def _not_approved(
         scope,
         "defender-contain-device",
         "Contain device: not approved",
-        [f"Incident: {incident_id}", f"Decision: {verdict}"],
+        [f"Incident: {incident_id}", f"Decision: {verdict}", *([proposed] if proposed else [])],
         rows,
         COLUMNS,
         incident_id=incident_id,
-        comment=f"Containment not performed: {verdict}." if tell_incident else None,
+        comment=f"Containment not performed: {verdict}.{f' ({proposed})' if proposed else ''}"
+        if tell_incident
+        else None,
         acted=False,
     )
 
@@ -219,8 +232,10 @@ async def _comment_and_report(
     decided: ContainmentDecision,
     comment_on_incident: bool,
     safety: SafetyPolicy,
+    proposal: AgentProposal | None = None,
 ) -> None:
     """Tell the incident (unless off or a dry run) and write the report of the isolations."""
+    proposed = proposal_line(proposal)
     rows = outcome_rows(plan, outcomes)
     done = [r for r in rows if r["final"] == "Succeeded"]
     text = "; ".join(
@@ -237,11 +252,15 @@ async def _comment_and_report(
             f"Isolation: {decided.isolation_type}",
             safety.dry_run,
             f"Isolated: {len(done)}/{len(rows)}",
+            *([proposed] if proposed else []),
         ),
         rows,
         COLUMNS,
         incident_id=incident_id,
-        comment=f"Containment ({decided.verdict}, {decided.isolation_type}): {text}"[:3900]
+        comment=(
+            f"Containment ({decided.verdict}, {decided.isolation_type}"
+            f"{'; ' + proposed if proposed else ''}): {text}"
+        )[:3900]
         if comment_on_incident and not safety.dry_run
         else None,
         acted=True,

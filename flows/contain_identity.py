@@ -42,6 +42,7 @@ from prefect_defender.flows.approval import (
     request_decision,
 )
 from prefect_defender.flows.notify import NotifyOn, notifying
+from prefect_defender.flows.proposals import AgentProposal, proposal_line
 from prefect_defender.flows.reports import (
     containment_summary,
     report_and_comment,
@@ -77,6 +78,7 @@ async def contain_identity(
     run_key: str | None = None,
     notify: list[str] | None = None,
     notify_on: NotifyOn = "always",
+    proposal: AgentProposal | None = None,
 ) -> dict[str, Any]:
     """Contain the accounts of an incident (disable, revoke sessions ...) after approval.
 
@@ -94,6 +96,8 @@ async def contain_identity(
             after a crash acts once per account and action (pass a new key to act again).
         notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
         notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
+        proposal: set by the MCP server when an AI agent proposed this run: the run always
+            asks (never auto-approved) and the comment and report name the agent and reason.
 
     Returns a summary with one outcome per account and action.
 
@@ -124,11 +128,11 @@ async def contain_identity(
             return summary
         infos: list[AccountSummary] = await describe_accounts(creds, who, tenant_id=tenant_id)
         protected = protected_accounts(safety, infos)
-        decided = await _decide(incident, incident_id, infos, acts, protected, approval)
+        decided = await _decide(incident, incident_id, infos, acts, protected, approval, proposal)
         summary["verdict"] = decided.verdict
         if not decided.approved:
             tell = comment_on_incident and not safety.dry_run
-            await _not_approved(scope, incident_id, who, acts, decided.verdict, tell)
+            await _not_approved(scope, incident_id, who, acts, decided.verdict, tell, proposal)
             return summary
         summary["approved"] = True
         key = run_key or run_key_for(
@@ -148,7 +152,7 @@ async def contain_identity(
         )
         summary["outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
         await _comment_and_report(
-            scope, incident_id, acts, ordered, decided, comment_on_incident, safety
+            scope, incident_id, acts, ordered, decided, comment_on_incident, safety, proposal
         )
         return summary
 
@@ -202,17 +206,20 @@ async def _decide(
     acts: list[IdentityAction],
     protected: dict[str, str],
     approval: ApprovalPolicy,
+    proposal: AgentProposal | None = None,
 ) -> ContainmentDecision:
-    """Auto-approve by severity when no account is protected, else ask in the Prefect UI.
+    """Auto-approve by severity when no account is protected (and no agent proposed the run),
+    else ask in the Prefect UI.
 
     Accounts are not isolated: the decision's ``isolation_type`` is empty."""
     severity = incident.severity if incident else None
-    if approval.auto_approves(severity) and not protected:
+    if approval.auto_approves(severity) and not protected and proposal is None:
         return ContainmentDecision(True, f"auto-approved (severity {severity})", "")
-    proposal = account_proposal(infos, acts, protected)
+    table = account_proposal(infos, acts, protected)
     title = f"incident {incident_id} ({severity})" if incident else "the listed accounts"
+    agent = f"{proposal.form_text()}\n\n" if proposal else ""
     decision, verdict = await request_decision(
-        f"## Approve containment of the accounts of {title}?\n\n{proposal}\n\n"
+        f"## Approve containment of the accounts of {title}?\n\n{agent}{table}\n\n"
         "Tick **approve** to act. Protected accounts are only touched with "
         "**include_protected**. No answer within the timeout means *do not act*.",
         approval,
@@ -231,19 +238,24 @@ async def _not_approved(
     acts: list[IdentityAction],
     verdict: str,
     tell_incident: bool,
+    proposal: AgentProposal | None = None,
 ) -> None:
     """One "not approved" row per account and action; the incident is told when
     ``tell_incident``."""
     refused = {"outcome": "not approved", "via": "", "note": verdict}
+    proposed = proposal_line(proposal)
     await report_and_comment(
         scope,
         "defender-contain-identity",
         "Contain identity: not approved",
-        [f"Incident: {incident_id}", f"Decision: {verdict}"],
+        [f"Incident: {incident_id}", f"Decision: {verdict}", *([proposed] if proposed else [])],
         [{"account": u, "action": a.value, **refused} for u in who for a in acts],
         COLUMNS,
         incident_id=incident_id,
-        comment=f"Identity containment not performed: {verdict}." if tell_incident else None,
+        comment=f"Identity containment not performed: {verdict}."
+        f"{f' ({proposed})' if proposed else ''}"
+        if tell_incident
+        else None,
         acted=False,
     )
 
@@ -256,9 +268,11 @@ async def _comment_and_report(
     decided: ContainmentDecision,
     comment_on_incident: bool,
     safety: SafetyPolicy,
+    proposal: AgentProposal | None = None,
 ) -> None:
     """Tell the incident (unless off or a dry run) and write the report of the actions."""
     rows = account_rows(ordered)
+    proposed = proposal_line(proposal)
     ok = sum(o.status == OutcomeStatus.SUCCEEDED for _, _, o in ordered)
     text = "; ".join(f"{r['account']} {r['action']}: {r['outcome']}" for r in rows)
     await report_and_comment(
@@ -271,11 +285,13 @@ async def _comment_and_report(
             f"Actions: {', '.join(a.value for a in acts)}",
             safety.dry_run,
             f"Succeeded: {ok}/{len(ordered)}",
+            *([proposed] if proposed else []),
         ),
         rows,
         COLUMNS,
         incident_id=incident_id,
-        comment=f"Identity containment ({decided.verdict}): {text}"[:3900]
+        comment=f"Identity containment ({decided.verdict}{'; ' + proposed if proposed else ''}): "
+        f"{text}"[:3900]
         if comment_on_incident and not safety.dry_run
         else None,
         acted=True,

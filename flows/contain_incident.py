@@ -30,6 +30,7 @@ from prefect_defender.flows.accounts import (
 from prefect_defender.flows.approval import ApprovalPolicy, ContainmentDecision, ask_containment
 from prefect_defender.flows.device_actions import unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
+from prefect_defender.flows.proposals import AgentProposal, proposal_line
 from prefect_defender.flows.reports import (
     containment_summary,
     device_proposal,
@@ -73,6 +74,7 @@ async def contain_incident(
     run_key: str | None = None,
     notify: list[str] | None = None,
     notify_on: NotifyOn = "always",
+    proposal: AgentProposal | None = None,
 ) -> dict[str, Any]:
     """Isolate an incident's devices and contain its accounts, after one approval.
 
@@ -88,6 +90,8 @@ async def contain_incident(
             accounts, kill switch.
         notify: saved notification blocks told the outcome.
         notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
+        proposal: set by the MCP server when an AI agent proposed this run: the run always
+            asks (never auto-approved) and the comment and report name the agent and reason.
 
     Returns a summary with one outcome per device and per account and action.
 
@@ -114,11 +118,11 @@ async def contain_incident(
                 COLUMNS,
             )
             return summary
-        decided = await _decide(named, acts, isolation_type, approval)
+        decided = await _decide(named, acts, isolation_type, approval, proposal)
         summary["verdict"] = decided.verdict
         if not decided.approved:
             tell = comment_on_incident and not safety.dry_run
-            await _not_approved(scope, iid, decided.verdict, tell)
+            await _not_approved(scope, iid, decided.verdict, tell, proposal)
             return summary
         summary["approved"] = True
         key = run_key or run_key_for(
@@ -138,7 +142,15 @@ async def contain_incident(
         summary["device_outcomes"] = [o.model_dump(mode="json") for o in device_outcomes]
         summary["account_outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
         await _comment_and_report(
-            scope, iid, named.plan, device_outcomes, ordered, decided, comment_on_incident, safety
+            scope,
+            iid,
+            named.plan,
+            device_outcomes,
+            ordered,
+            decided,
+            comment_on_incident,
+            safety,
+            proposal,
         )
         return summary
 
@@ -183,20 +195,27 @@ async def _named(
 
 
 async def _decide(
-    named: _Named, acts: list[IdentityAction], isolation_type: str, approval: ApprovalPolicy
+    named: _Named,
+    acts: list[IdentityAction],
+    isolation_type: str,
+    approval: ApprovalPolicy,
+    proposal: AgentProposal | None = None,
 ) -> ContainmentDecision:
-    """Auto-approve by severity when no device or account is protected, else ask once for
-    both in the Prefect UI."""
+    """Auto-approve by severity when no device or account is protected (and no agent proposed
+    the run), else ask once for both in the Prefect UI."""
     incident, plan, protected = named.incident, named.plan, named.protected
     risky_devices = [p for p in plan if p.protected] + approval.never_auto_devices(plan)
-    if approval.auto_approves(incident.severity) and not risky_devices and not protected:
+    auto = approval.auto_approves(incident.severity) and not risky_devices and not protected
+    if auto and proposal is None:
         return ContainmentDecision(
             True, f"auto-approved (severity {incident.severity})", isolation_type
         )
     devices = device_proposal(plan, isolation_type) if plan else "none"
     accounts = account_proposal(named.infos, acts, protected) if named.infos else "none"
+    agent = f"{proposal.form_text()}\n\n" if proposal else ""
     return await ask_containment(
         f"## Approve containment of incident {incident.incident_id} ({incident.severity})?\n\n"
+        f"{agent}"
         f"### Devices\n\n{devices}\n\n"
         f"### Accounts\n\n{accounts}\n\n"
         "Tick **approve** to isolate the devices and act on the accounts. Protected "
@@ -209,18 +228,27 @@ async def _decide(
     )
 
 
-async def _not_approved(scope: TenantScope, iid: int, verdict: str, tell_incident: bool) -> None:
+async def _not_approved(
+    scope: TenantScope,
+    iid: int,
+    verdict: str,
+    tell_incident: bool,
+    proposal: AgentProposal | None = None,
+) -> None:
     """The report of a refused (or unanswered) approval; the incident is told when
     ``tell_incident``."""
+    proposed = proposal_line(proposal)
     await report_and_comment(
         scope,
         "defender-contain-incident",
         f"Contain incident {iid}: not approved",
-        [f"Decision: {verdict}"],
+        [f"Decision: {verdict}", *([proposed] if proposed else [])],
         [],
         COLUMNS,
         incident_id=iid,
-        comment=f"Containment not performed: {verdict}." if tell_incident else None,
+        comment=f"Containment not performed: {verdict}.{f' ({proposed})' if proposed else ''}"
+        if tell_incident
+        else None,
         acted=False,
     )
 
@@ -280,8 +308,10 @@ async def _comment_and_report(
     decided: ContainmentDecision,
     comment_on_incident: bool,
     safety: SafetyPolicy,
+    proposal: AgentProposal | None = None,
 ) -> None:
     """One comment on the incident and one report for devices and accounts together."""
+    proposed = proposal_line(proposal)
     drows = outcome_rows(plan, device_outcomes)
     rows = [_row(r["machine"], "device", r, r["final"]) for r in drows] + [
         _row(r["account"], "account", r, r["via"]) for r in account_rows(ordered)
@@ -299,12 +329,14 @@ async def _comment_and_report(
             safety.dry_run,
             f"Devices isolated: {isolated}/{len(drows)}",
             f"Account actions succeeded: {contained}/{len(ordered)}",
+            *([proposed] if proposed else []),
         ),
         rows,
         COLUMNS,
         incident_id=iid,
         comment=f"Containment ({decided.verdict}, {decided.isolation_type}): devices isolated "
         f"{isolated}/{len(drows)}; account actions {contained}/{len(ordered)}"
+        f"{f' ({proposed})' if proposed else ''}"
         if comment_on_incident and not safety.dry_run
         else None,
         acted=True,

@@ -7,6 +7,8 @@
 * ``flows`` speak through tasks: besides flows, tasks and blocks they import only the public
   shared types (``api.errors``, ``api.models``, ``api.validation``), and they build no client
   themselves (``defender_client``/``get_client`` belong to tasks).
+* ``agents`` (the MCP server) sit on flows, tasks and blocks (and the shared types, as flows
+  do), never on the emulator, deployments or CLI; nothing but ``cli`` imports ``agents``.
 
 A checker that finds nothing proves nothing, so it is also run on synthetic violations.
 """
@@ -20,7 +22,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("api", "blocks", "tasks", "flows", "deployments", "emulator", "cli")
+LAYERS = ("api", "blocks", "tasks", "flows", "deployments", "emulator", "agents", "cli")
 PKG = "prefect_defender"
 
 
@@ -39,10 +41,23 @@ RULES: dict[str, Rule] = {
     "emulator": Rule(allowed=("emulator",)),
     "api": Rule(allowed=("api",), third_party_forbidden=("prefect",)),
     "blocks": Rule(allowed=("api", "blocks")),
-    "tasks": Rule(allowed=None, forbidden=("flows", "cli", "deployments", "emulator")),
+    "tasks": Rule(allowed=None, forbidden=("flows", "cli", "deployments", "emulator", "agents")),
     "flows": Rule(
         allowed=("flows", "tasks", "blocks", "api.errors", "api.models", "api.validation"),
         names_forbidden=("defender_client", "get_client", "DefenderClient"),
+    ),
+    "deployments": Rule(allowed=None, forbidden=("cli", "emulator", "agents")),
+    "agents": Rule(
+        allowed=(
+            "agents",
+            "flows",
+            "tasks",
+            "blocks",
+            "api.errors",
+            "api.models",
+            "api.validation",
+        ),
+        names_forbidden=("defender_client", "DefenderClient"),
     ),
 }
 
@@ -120,6 +135,12 @@ def test_every_layer_has_modules() -> None:
         ("flows", "from prefect_defender.api.client import DefenderClient", "flows imports"),
         ("flows", "from prefect_defender.tasks.base import defender_client", "uses"),
         ("flows", "from prefect_defender.api import sigma", "flows imports"),
+        ("tasks", "from prefect_defender.agents.server import build_server", "tasks imports"),
+        ("flows", "from prefect_defender.agents import runtime", "flows imports"),
+        ("deployments", "import prefect_defender.agents.http", "deployments imports"),
+        ("agents", "from prefect_defender.emulator import EmulatorServer", "agents imports"),
+        ("agents", "from prefect_defender.api.client import DefenderClient", "agents imports"),
+        ("agents", "from prefect_defender.cli.main import app", "agents imports"),
     ],
 )
 def test_checker_flags_a_violation(layer: str, source: str, needle: str) -> None:
@@ -136,6 +157,9 @@ def test_checker_flags_a_violation(layer: str, source: str, needle: str) -> None
         ("api", "from prefect_defender.api.errors import DefenderError\nimport httpx"),
         ("emulator", "from prefect_defender.emulator.state import State\nimport starlette"),
         ("tasks", "from prefect import task\nfrom prefect_defender.api.client import X"),
+        ("agents", "from prefect_defender.tasks.scope import TenantScope"),
+        ("agents", "from prefect_defender.flows.contain import contain_device"),
+        ("cli", "from prefect_defender.agents.http import serve_stdio"),
     ],
 )
 def test_checker_allows_what_the_contract_allows(layer: str, source: str) -> None:

@@ -8,7 +8,7 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ("api", "blocks", "tasks", "flows", "deployments", "emulator", "cli")
+LAYERS = ("api", "blocks", "tasks", "flows", "deployments", "emulator", "agents", "cli")
 
 
 def _setuptools() -> dict:
