@@ -4,12 +4,11 @@ past the deadline) is reported, never fatal."""
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from prefect import flow
 
-from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.indicators import BATCH, coerce_indicators
 from prefect_defender.api.validation import check_guid, check_query
 from prefect_defender.blocks import DefenderPartnerCredentials
@@ -19,6 +18,7 @@ from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.mssp import sweep_failure, sweep_tenant
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope, TenantScopes, load_credentials
+from prefect_defender.tasks.tenant_fan_out import fan_out, open_files_limit, tenant_concurrency
 from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["mssp_fanout"]
@@ -44,7 +44,8 @@ async def mssp_fanout(
         query: an advanced hunting query (Graph ``runHuntingQuery``).
         indicator_baseline: indicators every tenant should have (created or updated).
         tenant_ids: restrict to these tenants (default: all of the block's).
-        concurrency: tenants processed at the same time.
+        concurrency: tenants processed at the same time (each holds its own connections;
+            lowered to what the process's open-file limit leaves room for).
         dry_run: report what would be imported; send no write.
         safety: the safety rails of every write (kill switch, caps, dry run); by default the
             per-run cap allows one import per tenant and batch, the hourly cap per tenant holds.
@@ -79,22 +80,29 @@ async def mssp_fanout(
     policy = safety or SafetyPolicy(max_actions_per_run=max(25, writes))
     policy = policy.model_copy(update={"dry_run": dry_run or policy.dry_run})
     dry_run = run_guard(policy).policy.dry_run  # every write of the fan-out passes its guard
-    sem = asyncio.Semaphore(max(1, concurrency))
+    slots = tenant_concurrency(concurrency)
+    if slots < concurrency:
+        log.warning(
+            "concurrency %s lowered to %s: the open-file limit (ulimit -n) is %s",
+            concurrency,
+            slots,
+            open_files_limit(),
+        )
 
-    async def one(scope: TenantScope) -> dict[str, Any]:
+    async def work(scope: TenantScope) -> dict[str, Any]:
         row: dict[str, Any] = {"tenant_id": scope.tenant_id, "tenant": scope.label}
-        async with sem:
-            try:
-                client = scope.client
-            except DefenderError as exc:  # a tenant the block does not act in
-                row.update({"rows": None, "indicators": None, **sweep_failure(exc)})
-            else:
-                row.update(await sweep_tenant(client, None, query, baseline, dry_run))
+        row.update(await sweep_tenant(scope.client, None, query, baseline, dry_run))
         log.info("tenant %s: %s", row["tenant"], row["status"])
         return row
 
+    def failure(scope: TenantScope, exc: Exception) -> dict[str, Any]:
+        row = {"tenant_id": scope.tenant_id, "tenant": scope.label, "rows": None}
+        row.update({"indicators": None, **sweep_failure(exc)})
+        log.warning("tenant %s: %s", row["tenant"], row["error"])
+        return row
+
     async with TenantScopes(creds, tenants) as scopes:
-        rows = list(await asyncio.gather(*(one(scope) for scope in scopes)))
+        rows = await fan_out(scopes, work, failure, concurrency=slots)
     await write_report(
         "defender-mssp-fanout",
         "MSSP fan-out",

@@ -15,20 +15,30 @@ from prefect_defender.api.validation import check_query
 from prefect_defender.api.write_gate import WriteRefusedError
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
-__all__ = ["sweep_failure", "sweep_tenant"]
+__all__ = ["ERROR_CHARS", "sweep_failure", "sweep_tenant"]
 
 
-def sweep_failure(exc: DefenderError) -> dict[str, Any]:
-    """A tenant's ``status`` and ``error`` when it answered (or was refused) with ``exc``
-    (``skipped`` when the safety rails refused the write, ``failed`` otherwise).
+#: the longest error kept in a tenant's row (a Defender message, a consent link and more fit)
+ERROR_CHARS = 2000
+
+
+def sweep_failure(exc: BaseException) -> dict[str, Any]:
+    """A tenant's ``status`` and whole ``error`` when it answered (or was refused) with
+    ``exc``, or its work failed in this process (too many open files, no memory, no
+    connection): ``skipped`` when the safety rails refused the write, ``failed`` otherwise.
 
     Example:
         ```python
         row.update(sweep_failure(ConsentRequiredError("no consent in tenant ...")))
+        row.update(sweep_failure(OSError(24, "Too many open files")))
         ```
     """
     status = "skipped" if isinstance(exc, WriteRefusedError) else "failed"
-    return {"status": status, "error": f"{type(exc).__name__}: {exc.message}"[:300]}
+    message = exc.message if isinstance(exc, DefenderError) else str(exc)
+    error = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+    if len(error) > ERROR_CHARS:
+        error = error[: ERROR_CHARS - 1] + "…"
+    return {"status": status, "error": error}
 
 
 @defender_task(
