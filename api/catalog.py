@@ -889,7 +889,7 @@ def writing_endpoints() -> list[Endpoint]:
         >>> "mde.indicators.import" in [e.name for e in writing_endpoints()]
         True
     """
-    return [e for e in _ENTRIES if e.writes]
+    return [e for e in CATALOG.values() if e.writes]
 
 
 def endpoint(name: str) -> Endpoint:

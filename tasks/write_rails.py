@@ -12,7 +12,8 @@ task, agent tool or resource method sends it, first passes:
 The run's guard is found by the flow run id: a playbook sets its policy with :func:`run_guard`
 (``run_guard(safety)``); a flow run that never did gets the default :class:`SafetyPolicy`, so a
 playbook written tomorrow that forgets the rails still has them. Outside any flow run (a script
-calling a task directly) only the kill switch holds.
+calling a task directly) only the kill switch holds, read from the configured Prefect server
+(``PREFECT_API_URL``; a script with no server configured has no switch to read).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from collections import OrderedDict
 from typing import Any
 
 from prefect.context import FlowRunContext, TaskRunContext
+from prefect.settings import PREFECT_API_URL
 
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.write_gate import install_write_check
@@ -85,7 +87,8 @@ async def check_rails(ep: Endpoint, tenant_id: str) -> None:
     the kill switch, the dry run or a cap by raising a ``WriteRefusedError``."""
     guard = current_guard()
     if guard is None:
-        await ensure_not_halted()
+        if PREFECT_API_URL.value():  # a Prefect server holds the switch; a bare script has none
+            await ensure_not_halted()
         return
     await guard.admit_request(ep, tenant_id)
 

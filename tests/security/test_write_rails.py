@@ -22,7 +22,9 @@ from prefect_defender.tasks.safety import AutomationHaltedError, SafetyPolicy
 from prefect_defender.tasks.write_rails import run_guard
 from tests.security.write_rails_helpers import kill_switch, write_requests
 
-WRITES = writing_endpoints()
+#: the writing endpoints still served (a retired one is refused before the rails by the
+#: lifecycle check, api.lifecycle, and never sent either)
+WRITES = [e for e in writing_endpoints() if e.status != "retired"]
 ROOMY = SafetyPolicy(max_actions_per_run=1000, max_actions_per_hour=100_000)
 
 
@@ -65,13 +67,13 @@ def _outside(conn: dict[str, Any], endpoints: list[Endpoint]) -> dict[str, Any]:
 
 
 def test_the_catalog_knows_its_writes() -> None:
-    names = {e.name for e in WRITES}
-    assert len(WRITES) >= 36
+    names = {e.name for e in writing_endpoints()}
+    assert len(names) >= 36 and len(WRITES) >= 35
     assert {"graph.incidents.comment", "mde.indicators.batch_delete", "mde.live_response.run"} <= (
         names
     )
     assert not names & {"graph.hunting.run", "mde.hunting.run", "xdr.hunting.run"}
-    assert all(e.method != "GET" for e in WRITES)
+    assert all(e.method != "GET" for e in writing_endpoints())
 
 
 def test_kill_switch_refuses_every_writing_endpoint(prefect_harness, fresh, conn) -> None:
