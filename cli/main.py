@@ -10,6 +10,31 @@ from typing import Annotated, Any
 import typer
 
 from prefect_defender.cli.agents import mcp_app
+from prefect_defender.cli.errors import USAGE, CliError, run
+
+
+def _tenant(value: str | None, option: str = "--tenant-id") -> str | None:
+    """A tenant option's value, checked (a GUID) before anything else happens."""
+    from prefect_defender.api.validation import check_guid
+
+    return None if value is None else check_guid(value, option)
+
+
+def _emulator_connection(data_dir: Path) -> dict[str, Any]:
+    """The emulator's ``connection.json`` in ``data_dir``, or a one-line answer."""
+    from prefect_defender.blocks.connection import load_emulator_connection
+
+    try:
+        return load_emulator_connection(data_dir)
+    except (OSError, ValueError):
+        raise CliError(
+            f"no emulator connection in {data_dir}",
+            f"start one with `prefect-defender emulator serve --data-dir {data_dir}`",
+        ) from None
+
+
+#: block arguments take either form (cli/block_refs.py)
+BLOCK_HELP = "Block as <block-type-slug>/<name>, or a bare name when only one block has it."
 
 app = typer.Typer(
     name="prefect-defender",
@@ -21,7 +46,11 @@ emulator_app = typer.Typer(help="The local Entra ID + Defender emulator.", no_ar
 
 
 @app.callback()
-def check_install() -> None:
+def check_install(
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error (anywhere on the line).")
+    ] = False,
+) -> None:
     """Warn (on standard error) when Prefect is installed beside a package known to break it."""
     from prefect_defender.prefect_compat import warn_about_dependencies
 
@@ -41,11 +70,10 @@ def require_emulator() -> None:
 
     missing = [p for p in EMULATOR_PACKAGES if importlib.util.find_spec(p) is None]
     if missing:
-        typer.echo(
-            f"the emulator needs {', '.join(missing)}: pip install 'prefect-defender[emulator]'",
-            err=True,
+        raise CliError(
+            f"the emulator needs {', '.join(missing)}",
+            "pip install 'prefect-defender[emulator]'",
         )
-        raise typer.Exit(2)
 
 
 @emulator_app.command("serve")
@@ -58,11 +86,14 @@ def emulator_serve(
             show_default=False,
         ),
     ] = None,
-    data_dir: Annotated[Path, typer.Option(help="Where connection.json and keys go.")] = Path(
-        ".emulator"
-    ),
+    data_dir: Annotated[
+        Path, typer.Option(help="Where connection.json and keys go.", file_okay=False)
+    ] = Path(".emulator"),
     config: Annotated[
-        Path | None, typer.Option(help="JSON file with emulator knobs (docs/emulator.md).")
+        Path | None,
+        typer.Option(
+            help="JSON file with emulator knobs (docs/emulator.md).", exists=True, dir_okay=False
+        ),
     ] = None,
     retire: Annotated[
         list[str] | None,
@@ -80,8 +111,18 @@ def emulator_serve(
     try:
         retired = retired_surfaces(retire or [])
     except ValueError as exc:
-        typer.echo(f"--retire: {str(exc).split(': ', 1)[1]}", err=True)
-        raise typer.Exit(2) from None
+        raise CliError(
+            f"--retire: {str(exc).split(': ', 1)[1]}",
+            "see `prefect-defender emulator serve --help`",
+            code=USAGE,
+        ) from None
+    if config is not None:
+        try:
+            json.loads(config.read_text())
+        except ValueError as exc:
+            raise CliError(
+                f"--config {config} is not JSON ({exc})", "see docs/emulator.md", code=USAGE
+            ) from None
     serve(
         port=port,
         data_dir=str(data_dir),
@@ -109,7 +150,12 @@ def demo(
 
 @app.command()
 def login(
-    block: Annotated[str, typer.Option(help="Name of the DefenderUserCredentials block.")],
+    block: Annotated[
+        str,
+        typer.Option(
+            help="The DefenderUserCredentials block (created when missing). " + BLOCK_HELP
+        ),
+    ],
     tenant_id: Annotated[str | None, typer.Option(help="Tenant, when creating the block.")] = None,
     client_id: Annotated[
         str | None, typer.Option(help="Public client app id, when creating the block.")
@@ -120,30 +166,53 @@ def login(
 ) -> None:
     """Sign in with the device-code flow and store the token cache in a user block."""
     from prefect_defender.blocks import DefenderUserCredentials
+    from prefect_defender.cli.block_refs import load_credentials_block, saved_as
 
     creds: DefenderUserCredentials
+    if (tenant_id is None) != (client_id is None):
+        raise CliError(
+            "--tenant-id and --client-id create a block together",
+            "give both, or neither to sign in again with the saved block",
+            code=USAGE,
+        )
     if emulator is not None:
-        creds = DefenderUserCredentials.from_emulator(emulator)
+        name = saved_as(block, DefenderUserCredentials)
+        creds = DefenderUserCredentials.from_emulator(_emulator_connection(emulator))
     elif tenant_id and client_id:
-        creds = DefenderUserCredentials(tenant_id=tenant_id, client_id=client_id)
+        name = saved_as(block, DefenderUserCredentials)
+        creds = DefenderUserCredentials(tenant_id=_tenant(tenant_id), client_id=client_id)
     else:
-        creds = DefenderUserCredentials.load(block)  # type: ignore[assignment]
-    creds._block_document_name = block  # the sign-in hint names this block
+        creds = asyncio.run(load_credentials_block(block, (DefenderUserCredentials,), "login"))
+        name = str(creds._block_document_name)
+    creds._block_document_name = name  # the sign-in hint names this block
     user = creds.sign_in_with_device_code(show=typer.echo)
-    creds.save(block, overwrite=True)
-    typer.echo(f"Signed in as {user or 'the user'}; token cache stored in block {block!r}.")
+    creds.save(name, overwrite=True)
+    typer.echo(f"Signed in as {user or 'the user'}; token cache stored in block {name!r}.")
 
 
 @app.command("consent-url")
 def consent_url(
-    block: Annotated[str, typer.Option(help="Name of the DefenderPartnerCredentials block.")],
+    block: Annotated[str, typer.Option(help="The DefenderPartnerCredentials block. " + BLOCK_HELP)],
     tenant_id: Annotated[str, typer.Option(help="The customer tenant.")],
 ) -> None:
     """Print the admin-consent link a customer's administrator opens for the partner app."""
     from prefect_defender.blocks import DefenderPartnerCredentials
+    from prefect_defender.cli.block_refs import load_credentials_block
 
-    partner = DefenderPartnerCredentials.load(block)
-    typer.echo(partner.admin_consent_url(tenant_id))  # type: ignore[union-attr]
+    tenant = str(_tenant(tenant_id))
+    partner = asyncio.run(
+        load_credentials_block(block, (DefenderPartnerCredentials,), "consent-url")
+    )
+    typer.echo(partner.admin_consent_url(tenant))
+
+
+def _signed_in_user(claims: dict[str, Any]) -> str | None:
+    """Who a delegated token was issued to (Entra's ``upn``, ``preferred_username`` or
+    ``unique_name`` claim)."""
+    for claim in ("upn", "preferred_username", "unique_name"):
+        if claims.get(claim):
+            return str(claims[claim])
+    return None
 
 
 async def describe_credentials(creds: Any, tenant_id: str | None = None) -> dict[str, object]:
@@ -165,17 +234,21 @@ async def describe_credentials(creds: Any, tenant_id: str | None = None) -> dict
     try:
         provider = client.transport.provider
         tokens: dict[str, object] = {}
+        first_claims: dict[str, Any] = {}
         for surface in Surface:
             tok = await provider.get_token(client.endpoints.scope(surface))
+            first_claims = first_claims or tok.claims
             tokens[surface.value] = {"tid": tok.tenant_id, "permissions": sorted(tok.permissions)}
     finally:
         await client.aclose()
     kind = provider.credential
     if hasattr(creds, "tenants"):
         kind = kind.replace("application:", "partner (multi-tenant application):", 1)
+    user = _signed_in_user(first_claims) if kind.startswith("user") else None
     return {
         "block": type(creds).get_block_type_name(),
         "credential": kind,
+        **({"user": user} if kind.startswith("user") else {}),
         "cloud": str(getattr(creds, "cloud", "")),
         "tenant_id": provider.tenant_id,
         "client_id": provider.client_id,
@@ -186,27 +259,23 @@ async def describe_credentials(creds: Any, tenant_id: str | None = None) -> dict
 
 @app.command()
 def whoami(
-    block: Annotated[
-        str,
-        typer.Argument(help="Block slug/name, e.g. defender-application-credentials/soc."),
-    ],
+    block: Annotated[str, typer.Argument(help=BLOCK_HELP)],
     tenant_id: Annotated[
         str | None, typer.Option(help="Partner blocks: the customer tenant (default: the first).")
     ] = None,
 ) -> None:
-    """Get a token with a saved block and print which credential kind it uses, its tenant and
-    the permissions each token carries (no API call)."""
-    from prefect.blocks.core import Block
+    """Get a token with a saved block and print which credential kind it uses (and for a user
+    block, the signed-in user), its tenant and the permissions each token carries (no API
+    call)."""
+    from prefect_defender.cli.block_refs import load_credentials_block
 
-    from prefect_defender.api.errors import DefenderError
+    tenant = _tenant(tenant_id)
 
-    creds: Any = Block.load(block)
-    try:
-        report = asyncio.run(describe_credentials(creds, tenant_id))
-    except DefenderError as exc:
-        typer.echo(f"{type(exc).__name__}: {exc}", err=True)
-        raise typer.Exit(1) from None
-    typer.echo(json.dumps(report, indent=2))
+    async def report() -> dict[str, object]:
+        creds = await load_credentials_block(block, purpose="whoami")
+        return await describe_credentials(creds, tenant)
+
+    typer.echo(json.dumps(asyncio.run(report()), indent=2))
 
 
 @app.command()
@@ -226,6 +295,8 @@ def capabilities(
         typer.echo(capability_table())
         return
     page = Path("docs/permissions.md")
+    if not page.is_file():
+        raise CliError(f"{page} is not here", "run this from the repository's root folder")
     start, end = MARKERS
     head, _, rest = page.read_text().partition(start)
     _, _, tail = rest.partition(end)
@@ -233,5 +304,11 @@ def capabilities(
     typer.echo(f"{page} updated")
 
 
+def main() -> None:
+    """The ``prefect-defender`` console script: a mistake is answered in one line (exit 2 for
+    a usage mistake, 1 for a failure); ``--debug`` shows the traceback."""
+    raise SystemExit(run(app))
+
+
 if __name__ == "__main__":
-    app()
+    main()

@@ -343,6 +343,7 @@ def test_whoami_names_each_credential_kind(
     fresh: Any,
     app_service: dict,
     tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     """The CLI loads each saved block from the Prefect server, gets one token per surface from
     the emulator and prints the credential kind; no secret or token is in its output."""
@@ -393,10 +394,11 @@ def test_whoami_names_each_credential_kind(
             assert secret.get_secret_value() not in result.output
         assert "eyJ" not in result.output  # no JWT
     # a tenant without consent is a one-line error naming the consent link, not a traceback
-    result = runner.invoke(
-        app,
-        ["whoami", "defender-partner-credentials/wi-partner", "--tenant-id", tenants["northwind"]],
-    )
-    assert result.exit_code == 1
-    assert "has no consent" in result.output and "adminconsent" in result.output
-    assert "Traceback" not in result.output
+    from prefect_defender.cli.errors import run
+
+    argv = ["whoami", "defender-partner-credentials/wi-partner", "--tenant-id"]
+    assert run(app, [*argv, tenants["northwind"]]) == 1
+    out, err = capsys.readouterr()
+    assert len(err.strip().splitlines()) == 1, err
+    assert "has no consent" in err and "adminconsent" in err
+    assert "Traceback" not in out + err

@@ -21,9 +21,9 @@ from typing import Any
 
 import httpx
 import pytest
-from typer.testing import CliRunner
 
 from prefect_defender.blocks import DefenderApplicationCredentials
+from prefect_defender.cli.errors import run
 from prefect_defender.cli.main import app
 from tests.conftest import emulator_server
 
@@ -124,12 +124,15 @@ def test_the_knob_can_be_changed_at_run_time_and_is_checked(retired_emulator: An
     assert _get(emu, "/api/machines?$top=1", mde).status_code == 200
 
 
-def test_cli_refuses_a_surface_that_cannot_be_retired_in_one_line() -> None:
-    result = CliRunner().invoke(app, ["emulator", "serve", "--retire", "graph"])
-    assert result.exit_code == 2
-    lines = [line for line in result.output.splitlines() if line.strip()]
-    assert lines == ["--retire: 'graph' cannot be retired (one of mde, xdr)"]
-    assert "Traceback" not in result.output
+def test_cli_refuses_a_surface_that_cannot_be_retired_in_one_line(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert run(app, ["emulator", "serve", "--retire", "graph"]) == 2
+    out, err = capsys.readouterr()
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert len(lines) == 1, err
+    assert lines[0].startswith("prefect-defender: --retire: 'graph' cannot be retired (one of")
+    assert "Traceback" not in out + err
 
 
 def test_serve_retire_as_a_child_process(tmp_path: Path, emulator_keys: Path) -> None:

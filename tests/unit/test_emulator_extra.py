@@ -7,13 +7,13 @@ import subprocess
 import sys
 
 import pytest
-from typer.testing import CliRunner
 
 from prefect_defender.cli import main
+from prefect_defender.cli.errors import run
 
 
 def test_emulator_commands_name_the_extra_when_it_is_missing(
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     import importlib.util
 
@@ -22,10 +22,10 @@ def test_emulator_commands_name_the_extra_when_it_is_missing(
         importlib.util, "find_spec", lambda name, *a: None if name == "trustme" else real(name, *a)
     )
     for args in (["emulator", "serve"], ["demo"]):
-        result = CliRunner().invoke(main.app, args)
-        assert result.exit_code == 2, result.output
-        assert "prefect-defender[emulator]" in result.output
-        assert "trustme" in result.output
+        assert run(main.app, args) == 1  # a failure (not a usage mistake), in one line
+        err = capsys.readouterr().err
+        assert len(err.strip().splitlines()) == 1, err
+        assert "prefect-defender[emulator]" in err and "trustme" in err
 
 
 def test_a_task_module_loads_no_msal_and_no_emulator_package() -> None:
