@@ -21,6 +21,7 @@ from typing import Any
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, TransportError
 from prefect_defender.api.lazy_import import requests
+from prefect_defender.api.value_checks import ascii_digits
 
 __all__ = [
     "REFRESH_MARGIN",
@@ -87,7 +88,7 @@ def credential_hash(*parts: str) -> str:
 def aadsts_codes(result: dict[str, Any]) -> list[int]:
     """The numeric AADSTS codes of an msal error result."""
     codes = result.get("error_codes") or []
-    return [int(c) for c in codes if isinstance(c, int | str) and str(c).isdigit()]
+    return [int(c) for c in codes if isinstance(c, int | str) and ascii_digits(str(c))]
 
 
 def first_line(text: str | None) -> str:

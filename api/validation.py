@@ -24,12 +24,14 @@ from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.value_checks import (
     CONTROL_CHARACTERS,
     MAX_QUERY,
+    ascii_digits,
     check_choice,
     check_comment,
     check_int,
     check_items,
     check_local_path,
     check_model,
+    check_no_control,
     check_number,
     check_odata_filter,
     check_query,
@@ -54,6 +56,7 @@ __all__ = [
     "check_items",
     "check_machine_id",
     "check_model",
+    "check_no_control",
     "check_query",
     "check_required_text",
     "check_sha1",
@@ -70,7 +73,7 @@ _LABEL = re.compile(r"^(?!-)[A-Za-z0-9-]{1,63}(?<!-)$")
 _ALERT_ID = re.compile(r"^[A-Za-z0-9_\-.:]{1,200}$")
 _UPN = re.compile(r"^[A-Za-z0-9._'+\-]{1,113}@(?!-)[A-Za-z0-9-]{1,63}(\.[A-Za-z0-9-]{1,63})+$")
 _OPAQUE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_\-.]{0,199}$")
-_SAM = re.compile(r"^[^\"/\\\[\]:;|=,+*?<>@\s]{1,104}$")
+_SAM = re.compile(r"^[^\"/\\\[\]:;|=,+*?<>@\s\x00-\x1f\x7f-\x9f]{1,104}$")
 
 HASH_LENGTHS = {"sha1": 40, "sha256": 64, "md5": 32}
 
@@ -78,6 +81,8 @@ HASH_LENGTHS = {"sha1": 40, "sha256": 64, "md5": 32}
 def check_guid(value: Any, field: str = "id") -> str:
     """A GUID such as a tenant or client id (canonical lower-case form)."""
     text = _text(value, field)
+    if not text.isascii():  # uuid.UUID reads non-ASCII digits as hexadecimal ones
+        raise _fail(field, f"{text[:60]!r} is not a GUID (ASCII hexadecimal digits only)")
     try:
         parsed = uuid.UUID(text)
     except ValueError:
@@ -126,7 +131,11 @@ def check_sha256(value: Any, field: str = "sha256") -> str:
 def check_ip(value: Any, field: str = "ip") -> str:
     """An IPv4 or IPv6 address (no CIDR ranges: Defender indicators do not take them)."""
     text = _text(value, field)
+    if "%" in text:  # an IPv6 zone index (fe80::1%eth0) names a local interface, not a host
+        raise _fail(field, f"{text[:60]!r}: an IP address with a zone index is not allowed")
     try:
+        if not text.isascii():
+            raise ValueError(text)
         return str(ipaddress.ip_address(text))
     except ValueError:
         raise _fail(field, f"{text[:60]!r} is not an IPv4 or IPv6 address") from None
@@ -159,10 +168,10 @@ def check_url(value: Any, field: str = "url") -> str:
 
 
 def check_incident_id(value: Any, field: str = "incident_id") -> int:
-    """An XDR incident id: a positive integer (strings of digits accepted)."""
+    """An XDR incident id: a positive integer (strings of ASCII digits accepted)."""
     if isinstance(value, bool):
         raise _fail(field, "expected a positive integer")
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and ascii_digits(value.strip()):
         value = int(value.strip())
     if not isinstance(value, int) or value <= 0:
         raise _fail(field, f"{str(value)[:40]!r} is not an incident id (a positive integer)")

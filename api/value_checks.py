@@ -18,13 +18,16 @@ from pydantic import ValidationError as PydanticValidationError
 from prefect_defender.api.errors import ValidationError
 
 __all__ = [
+    "MAX_DEPTH",
     "MAX_QUERY",
+    "ascii_digits",
     "check_choice",
     "check_comment",
     "check_int",
     "check_items",
     "check_local_path",
     "check_model",
+    "check_no_control",
     "check_number",
     "check_odata_filter",
     "check_query",
@@ -35,7 +38,49 @@ __all__ = [
 ]
 
 E = TypeVar("E", bound=Enum)
-CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: control characters refused in text: C0 (tab, newline and CR allowed), DEL and C1
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: how deep :func:`check_no_control` looks into lists and mappings before it refuses
+MAX_DEPTH = 32
+
+
+def ascii_digits(text: str) -> bool:
+    """True for a non-empty string of the ASCII digits 0-9 only (``"١٢"`` is not one, although
+    ``str.isdigit`` and ``int`` take it).
+
+    Examples:
+        >>> ascii_digits("123"), ascii_digits("\u0661\u0662"), ascii_digits("")
+        (True, False, False)
+    """
+    return text.isascii() and text.isdigit()
+
+
+def check_no_control(value: Any, field: str, _depth: int = 0) -> Any:
+    """``value`` unchanged when no string in it, at any depth of lists, tuples, sets, mappings
+    (keys too) and pydantic models, holds a control character; else a ``ValidationError``
+    naming where (``users[1]``, ``filters.name``).
+
+    Example:
+        >>> check_no_control(["jdoe", {"a": "b"}], "users")
+        ['jdoe', {'a': 'b'}]
+    """
+    if isinstance(value, str):
+        if CONTROL_CHARACTERS.search(value):
+            raise fail(field, "contains control characters")
+        return value
+    if _depth >= MAX_DEPTH:
+        raise fail(field, f"nested deeper than {MAX_DEPTH} levels")
+    if isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            check_no_control(getattr(value, name, None), f"{field}.{name}", _depth + 1)
+    elif isinstance(value, dict):
+        for k, v in value.items():
+            check_no_control(k, f"{field} key", _depth + 1)
+            check_no_control(v, f"{field}.{k}" if isinstance(k, str) else field, _depth + 1)
+    elif isinstance(value, list | tuple | set | frozenset):
+        for i, item in enumerate(value):
+            check_no_control(item, f"{field}[{i}]", _depth + 1)
+    return value
 
 
 def fail(field: str, message: str) -> ValidationError:

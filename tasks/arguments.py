@@ -25,12 +25,12 @@ from pydantic import BaseModel
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation import (
-    _CONTROL,
     check_choice,
     check_comment,
     check_guid,
     check_int,
     check_local_path,
+    check_no_control,
     check_number,
     check_odata_filter,
 )
@@ -131,8 +131,7 @@ def _parse_datetime(name: str, value: str) -> datetime:
 
 def _check_value(name: str, value: Any, annotation: Any) -> None:
     """Type checks from the annotation: ``ValidationError`` naming ``name`` on a mismatch."""
-    if isinstance(value, str) and _CONTROL.search(value):
-        raise ValidationError(f"{name}: contains control characters", field=name)
+    check_no_control(value, name)  # at any depth: list items, mapping keys and values, models
     members = _members(annotation)
     if annotation is Any or Any in members or annotation is inspect.Parameter.empty:
         return

@@ -6,8 +6,9 @@ Never paste raw values into KQL: use :func:`hunt_ioc` (the safe IOC builder) or
 
 from __future__ import annotations
 
-import csv
 import json
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -164,21 +165,50 @@ async def hunt_ioc(
 
 #: a spreadsheet reads a cell starting with one of these as a formula (OWASP "CSV injection")
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+#: characters a spreadsheet may split a line on (by locale or by the user's choice): a cell
+#: holding one is quoted, and a formula start after one is neutralised too
+SEPARATORS = (",", ";", "\t", "\r", "\n")
+_AFTER_SEPARATOR = re.compile(r"([,;\t\r\n] *)(?=[=+\-@\t\r])")
 
 
 def neutralise_cell(value: Any) -> Any:
     """``value`` for a CSV cell: a text a spreadsheet would run as a formula gets a leading
-    ``'`` (numbers, booleans and other texts are unchanged).
+    ``'``, at its start and after every separator (``,`` ``;`` tab, line breaks), since a
+    spreadsheet splitting on ``;`` starts a cell there (numbers, booleans and other texts are
+    unchanged).
 
     Examples:
         >>> print(neutralise_cell('=HYPERLINK("https://evil.example")'))
         '=HYPERLINK("https://evil.example")
+        >>> print(neutralise_cell("svchost.exe;=cmd|' /C calc'!A0"))
+        svchost.exe;'=cmd|' /C calc'!A0
         >>> neutralise_cell(-5), neutralise_cell("svchost.exe")
         (-5, 'svchost.exe')
     """
-    if isinstance(value, str) and value.startswith(FORMULA_STARTS):
-        return "'" + value
-    return value
+    if not isinstance(value, str):
+        return value
+    text = _AFTER_SEPARATOR.sub(r"\1'", value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def csv_line(cells: Iterable[Any]) -> str:
+    """One CSV line (RFC 4180, CRLF): a cell holding a separator of any locale (``,`` ``;``
+    tab, line breaks), a quote or edge spaces is quoted, so no spreadsheet splits it; ``None``
+    is an empty cell.
+
+    Example:
+        >>> print(csv_line(["a;b", 1, None, 'a "b" c', "plain"]).rstrip())
+        "a;b",1,,"a ""b"" c",plain
+    """
+    out = []
+    for cell in cells:
+        text = "" if cell is None else str(cell)
+        if any(c in text for c in (*SEPARATORS, '"')) or text != text.strip():
+            text = '"' + text.replace('"', '""') + '"'
+        out.append(text)
+    if out == [""]:  # a line holding one empty cell is written "" (an empty line is no row)
+        out = ['""']
+    return ",".join(out) + "\r\n"
 
 
 @defender_task(endpoints=_ENDPOINTS)
@@ -197,8 +227,9 @@ async def export_hunting_result(
     time, so memory stays flat whatever the size of the answer (100,000 rows and more); the
     temporary file is removed. Returns the path, row count, columns and bytes written. In CSV,
     a text cell (or column name) that a spreadsheet would run as a formula (starting with
-    ``=``, ``+``, ``-``, ``@``, tab or CR) is written with a leading ``'``; JSON lines keep the
-    values as they are.
+    ``=``, ``+``, ``-``, ``@``, tab or CR, at its start or after a ``,`` ``;`` tab or line
+    break) is written with a leading ``'`` there, and a cell holding any of those separators is
+    quoted (:func:`neutralise_cell`, :func:`csv_line`); JSON lines keep the values as they are.
 
     Example:
         ```python
@@ -220,25 +251,22 @@ async def export_hunting_result(
             raw.open(encoding="utf-8") as src,
             path.open("w", newline="", encoding="utf-8") as fh,
         ):
-            writer: csv.DictWriter[str] | None = None
+            names: list[str] | None = None
             for key, value in iter_object(src, stream={"results", "Results"}):
                 if key in ("schema", "Schema") and isinstance(value, list):
                     columns = [str(c.get("name", c.get("Name"))) for c in value]
                 elif key in ("results", "Results") and isinstance(value, dict):
                     rows += 1
                     if fmt == "csv":
-                        if writer is None:  # the schema normally comes first; else the row's keys
+                        if names is None:  # the schema normally comes first; else the row's keys
                             names = columns or list(value)
-                            writer = csv.DictWriter(fh, fieldnames=names, extrasaction="ignore")
-                            writer.writerow({n: neutralise_cell(n) for n in names})
-                        writer.writerow({k: neutralise_cell(v) for k, v in value.items()})
+                            fh.write(csv_line(neutralise_cell(n) for n in names))
+                        fh.write(csv_line(neutralise_cell(value.get(n)) for n in names))
                     else:
                         fh.write(json.dumps(value, separators=(",", ":")))
                         fh.write("\n")
-            if fmt == "csv" and writer is None and columns:
-                csv.DictWriter(fh, fieldnames=columns).writerow(
-                    {n: neutralise_cell(n) for n in columns}
-                )
+            if fmt == "csv" and names is None and columns:
+                fh.write(csv_line(neutralise_cell(n) for n in columns))
     finally:
         raw.unlink(missing_ok=True)
     return {

@@ -23,6 +23,7 @@ from prefect_defender.api.models.vulnerabilities import (
     Software,
     Vulnerability,
 )
+from prefect_defender.api.value_checks import ascii_digits
 
 __all__ = [
     "EntityEnrichment",
@@ -89,7 +90,7 @@ class EntityStats(DefenderModel):
     def _count(cls, value: Any) -> Any:
         if isinstance(value, str):
             text = value.strip().replace(",", "")
-            return int(text) if text.isdigit() else None
+            return int(text) if ascii_digits(text) else None
         return value
 
 

@@ -33,6 +33,7 @@ from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import check_choice
+from prefect_defender.api.value_checks import ascii_digits
 
 __all__ = [
     "BATCH",
@@ -149,7 +150,7 @@ def check_indicator_id(value: Any, field: str = "indicator_id") -> str:
     if isinstance(value, bool):
         raise ValidationError(f"{field}: expected an indicator id", field=field)
     text = str(value).strip()
-    if not text.isdigit() or len(text) > 20:
+    if not ascii_digits(text) or len(text) > 20:
         raise ValidationError(f"{field}: {text[:40]!r} is not an indicator id", field=field)
     return text
 

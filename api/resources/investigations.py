@@ -26,6 +26,7 @@ from prefect_defender.api.validation import (
     check_comment,
     check_machine_id,
 )
+from prefect_defender.api.value_checks import ascii_digits
 
 __all__ = ["INVESTIGATION_FILTERS", "InvestigationsAPI", "check_investigation_id"]
 
@@ -39,7 +40,7 @@ def check_investigation_id(value: Any, field: str = "investigation_id") -> str:
     if isinstance(value, bool):
         raise ValidationError(f"{field}: expected an investigation id", field=field)
     text = str(value).strip()
-    if text.isdigit() and len(text) <= 20:
+    if ascii_digits(text) and len(text) <= 20:
         return text
     try:
         return check_alert_id(text, field)

@@ -195,6 +195,7 @@ def _incident_invalid(_: Ctx) -> st.SearchStrategy[Any]:
         st.sampled_from(["", "abc", "12; DROP", "1e3", "-1", "0x10", "1.5", "12/../1", "7", True]),
         st.floats(allow_nan=False).filter(lambda f: f != int(f) if f == f and abs(f) < 1e18 else 1),
         st.text(string.ascii_letters + " ;'", min_size=1, max_size=10),
+        st.sampled_from(["\u0661\u0662\u0663", "\u0967\u0968", "1\uff12"]),  # other digits
     )
 
 
@@ -250,6 +251,8 @@ def _ip_invalid(_: Ctx) -> st.SearchStrategy[Any]:
         ),
         st.tuples(st.integers(256, 999), st.integers(0, 255)).map(lambda t: f"{t[0]}.1.1.{t[1]}"),
         with_control(st.just("10.0.0.1")),
+        # a zone index names a local interface (fe80::1%eth0), not a host
+        st.ip_addresses(v=6).map(lambda a: f"{a}%eth0"),
         not_a_str(),
     )
 
@@ -466,7 +469,7 @@ def _indicators_invalid(ctx: Ctx) -> st.SearchStrategy[Any]:
 
 def _indicator_id_invalid(_: Ctx) -> st.SearchStrategy[Any]:
     return st.one_of(
-        st.sampled_from(["", "abc", "1/2", "../1", "-1", "1 or 1", "1.5"]),
+        st.sampled_from(["", "abc", "1/2", "../1", "-1", "1 or 1", "1.5", "\u0661\u0662"]),
         with_control(st.just("12")),
         st.just(None),
     )
