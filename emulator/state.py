@@ -36,6 +36,11 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "next_link_host": None,
     #: surfaces answering as retired APIs (emulator.retirement): ``["xdr"]``, ``["mde", "xdr"]``
     "retired_surfaces": [],
+    #: how identity accounts are answered: ``"resource"`` (the resource pages' shape:
+    #: ``identityProvider`` in camel case, the derived security.user's UPN and e-mail, get
+    #: unwrapped) or ``"example"`` (the list and get pages' examples: ``provider`` spelled
+    #: ``ActiveDirectory``/``EntraID``/``Okta``, no UPN or e-mail, get wrapped in ``value``)
+    "identity_shape": "resource",
     "faults": {
         "rate_429": 0.0,
         "rate_429_no_retry_after": 0.0,

@@ -13,8 +13,9 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prefect_defender.api.client import DefenderClient
-from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.errors import DefenderError, NotFoundError, ValidationError
 from prefect_defender.api.models.identities import (
+    EntraUser,
     IdentityAccount,
     IdentityAction,
     IdentityProvider,
@@ -28,7 +29,7 @@ from prefect_defender.tasks.base import (
 )
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
-__all__ = ["ENTRA_FALLBACK", "invoke_identity_actions"]
+__all__ = ["ENTRA_FALLBACK", "IdentityIndex", "invoke_identity_actions"]
 
 #: Entra ID's own user action standing in for an XDR action (None: no Entra equivalent)
 ENTRA_FALLBACK: dict[IdentityAction, str | None] = {
@@ -55,16 +56,82 @@ def checked_users(users: Any, field: str = "users", *, upn: bool = True) -> list
     return items
 
 
-async def identity_index(client: DefenderClient) -> dict[str, IdentityAccount]:
-    """Every identity by lower-cased UPN, e-mail address and account identifier."""
-    by_key: dict[str, IdentityAccount] = {}
-    async for ident in client.identity_accounts.iterate():
-        for key in (ident.user_principal_name, ident.email_address):
-            if key:
-                by_key.setdefault(key.lower(), ident)
-        for acc in ident.accounts:
-            by_key.setdefault(acc.identifier.lower(), ident)
-    return by_key
+def _first_label(domain: str | None) -> str:
+    return (domain or "").split(".")[0].casefold()
+
+
+class IdentityIndex:
+    """Defender's identity accounts, found by what the answer carries.
+
+    The list answer of the base ``identityAccounts`` resource (and of every example on its
+    pages) has no ``userPrincipalName`` or ``emailAddress``; only the derived
+    ``security.user`` type adds them
+    (https://learn.microsoft.com/graph/api/resources/security-identityaccounts,
+    https://learn.microsoft.com/graph/api/resources/security-user). So a user is found by UPN or
+    e-mail when the answer has them, by any account identifier (the Entra ID object id among
+    them), and, for a UPN no identity names, through its Entra ID user: its object id, its
+    on-premises SID, or its on-premises account name in the same domain (only when one
+    identity matches).
+
+    Example:
+        ```python
+        index = await IdentityIndex.load(client)
+        identity = await index.resolve(client, "jdoe@contoso.com")
+        ```
+    """
+
+    def __init__(self, identities: list[IdentityAccount]) -> None:
+        self.by_key: dict[str, IdentityAccount] = {}
+        self.by_name: dict[str, list[IdentityAccount]] = {}
+        for ident in identities:
+            keys = [
+                ident.user_principal_name,
+                ident.email_address,
+                ident.on_premises_security_identifier,
+                ident.cloud_security_identifier,
+            ]
+            for key in (*keys, *(a.identifier for a in ident.accounts)):
+                if key:
+                    self.by_key.setdefault(key.casefold(), ident)
+            if ident.display_name:
+                self.by_name.setdefault(ident.display_name.casefold(), []).append(ident)
+
+    @classmethod
+    async def load(cls, client: DefenderClient) -> IdentityIndex:
+        """Every identity of the tenant (``@odata.nextLink`` followed to the end)."""
+        return cls([ident async for ident in client.identity_accounts.iterate()])
+
+    def get(self, key: str) -> IdentityAccount | None:
+        """The identity named by a UPN, e-mail, account identifier or SID (any case)."""
+        return self.by_key.get(key.casefold())
+
+    def of_entra_user(self, user: EntraUser) -> IdentityAccount | None:
+        """The identity of an Entra ID user: by object id, on-premises SID, or account name
+        in the same domain when exactly one identity has it."""
+        for key in (user.id, user.on_premises_security_identifier):
+            if key and (hit := self.get(key)) is not None:
+                return hit
+        name = user.on_premises_sam_account_name
+        if not name:
+            return None
+        domain = _first_label(user.on_premises_domain_name)
+        same = [
+            i
+            for i in self.by_name.get(name.casefold(), [])
+            if not (i.domain and domain) or _first_label(i.domain) == domain
+        ]
+        return same[0] if len(same) == 1 else None
+
+    async def resolve(self, client: DefenderClient, user: str) -> IdentityAccount | None:
+        """The identity of ``user`` (object id or UPN); a UPN no identity names is looked up
+        in Entra ID first (``None`` when neither knows it)."""
+        if (hit := self.get(user)) is not None or "@" not in user:
+            return hit
+        try:
+            entra = await client.users.get(user)
+        except NotFoundError:
+            return None
+        return self.of_entra_user(entra)
 
 
 async def _run_step(
@@ -141,15 +208,32 @@ async def _entra_step(
     return await _run_step(step, call, dry_run)
 
 
+def _providers_note(
+    identity: IdentityAccount | None, steps: list[dict[str, Any]], wanted: set[str] | None
+) -> str:
+    """Which providers a user's action reached and which had no account of the user, so a
+    containment that reached Entra ID only says so."""
+    reached = sorted({s["provider"] for s in steps if s["status"] != "failed"})
+    have = {a.identity_provider for a in identity.accounts} if identity else set()
+    asked = [p.value for p in IdentityProvider if wanted is None or p.value in wanted]
+    missing = sorted(p for p in asked if p not in have and p not in reached)
+    note = f"reached: {', '.join(reached) or 'none'}"
+    note += f"; no account found in: {', '.join(missing)}" if missing else ""
+    return note + ("" if identity else " (no Defender identity matched the user)")
+
+
 def _user_outcome(
     user: str,
     action: IdentityAction,
     identity: IdentityAccount | None,
     steps: list[dict[str, Any]],
     dry_run: bool,
+    wanted: set[str] | None = None,
 ) -> ItemOutcome:
-    """One user and action: skipped (nothing could act), failed (a step failed) or done."""
+    """One user and action: skipped (nothing could act), failed (a step failed) or done; the
+    reason names the providers reached and those with no account of the user."""
     item = f"{user} {action.value}"
+    note = _providers_note(identity, steps, wanted)
     if not steps:
         why = (
             f"no account of {user} supports {action.value}"
@@ -158,7 +242,9 @@ def _user_outcome(
         )
         if ENTRA_FALLBACK[action] is None:
             why += " and Entra ID has no equivalent action"
-        return ItemOutcome(item=item, status=OutcomeStatus.SKIPPED, result=[], reason=why)
+        return ItemOutcome(
+            item=item, status=OutcomeStatus.SKIPPED, result=[], reason=f"{why}; {note}"
+        )
     failed = next((s for s in steps if s["status"] == "failed"), None)
     if failed is not None:
         return ItemOutcome(
@@ -166,10 +252,10 @@ def _user_outcome(
             status=OutcomeStatus.FAILED,
             result=steps,
             error=failed["error"],
-            reason=f"{failed['provider']}: {failed['error'].get('message', '')}",
+            reason=f"{failed['provider']}: {failed['error'].get('message', '')}; {note}",
         )
     status = OutcomeStatus.DRY_RUN if dry_run else OutcomeStatus.SUCCEEDED
-    return ItemOutcome(item=item, status=status, result=steps)
+    return ItemOutcome(item=item, status=status, result=steps, reason=note)
 
 
 async def _act_on_user(
@@ -189,7 +275,7 @@ async def _act_on_user(
     if fallback_to_entra and wants_entra and not covered and entra is not None:
         target = (identity.entra_object_id if identity else None) or user
         steps.append(await _entra_step(client, target, entra, dry_run))
-    return _user_outcome(user, action, identity, steps, dry_run)
+    return _user_outcome(user, action, identity, steps, dry_run, providers)
 
 
 @defender_task(
@@ -258,13 +344,16 @@ async def invoke_identity_actions(
         wanted = {p.value for p in chosen}
     log = task_logger()
     async with defender_client(credentials, tenant_id) as client:
-        by_key = await identity_index(client)
+        index = await IdentityIndex.load(client)
         pairs = [f"{i}\x1f{j}" for i in range(len(who)) for j in range(len(acts))]
+        found: dict[str, IdentityAccount | None] = {}
 
         async def one(pair: str) -> ItemOutcome:
             i, j = (int(x) for x in pair.split("\x1f"))
             user, action = who[i], acts[j]
-            ident = by_key.get(user.lower())
+            if user not in found:  # one look-up per user, whatever the number of actions
+                found[user] = await index.resolve(client, user)
+            ident = found[user]
             return await _act_on_user(
                 client, user, action, wanted, fallback_to_entra, dry_run, ident
             )

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError, NotFoundError
 from prefect_defender.api.models.identities import SignIn
-from prefect_defender.tasks.account_actions import checked_users, identity_index
+from prefect_defender.tasks.account_actions import IdentityIndex, checked_users
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
@@ -83,10 +83,10 @@ async def describe_accounts(
     """
     who = checked_users(users)
     async with defender_client(credentials, tenant_id) as client:
-        by_key = await identity_index(client)
+        index = await IdentityIndex.load(client)
 
         async def one(user: str) -> ItemOutcome:
-            ident = by_key.get(user.lower())
+            ident = await index.resolve(client, user)
             info = AccountSummary(user=user)
             if ident is not None:
                 info.found = True

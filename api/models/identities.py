@@ -12,7 +12,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from pydantic import AliasChoices, Field, model_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 
 from prefect_defender.api.models.common import DefenderModel
 
@@ -58,16 +58,53 @@ class IdentityAction(StrEnum):
     MARK_USER_AS_COMPROMISED = "markUserAsCompromised"
 
 
+def _canonical(value: Any, known: type[StrEnum]) -> Any:
+    """``value`` spelled as ``known`` spells it when it names one of its members in any case
+    (the examples write ``ActiveDirectory``, ``EntraID``, ``Enable``); else unchanged."""
+    if isinstance(value, str):
+        for member in known:
+            if member.value.lower() == value.lower():
+                return member.value
+    return value
+
+
 class ProviderAccount(DefenderModel):
-    """One account of an identity in one identity provider, with the actions it supports."""
+    """One account of an identity in one identity provider, with the actions it supports.
+
+    The *account* resource page names the provider ``identityProvider`` with values
+    ``entraID``, ``activeDirectory``, ``okta``; the list and get pages' examples write
+    ``"provider": "ActiveDirectory"`` and actions such as ``"Enable"``
+    (https://learn.microsoft.com/graph/api/resources/security-account,
+    https://learn.microsoft.com/graph/api/security-identitycontainer-list-identityaccounts,
+    https://learn.microsoft.com/graph/api/security-identityaccounts-get). Both names and any
+    case are read, and kept in the resource page's spelling.
+    """
 
     identifier: str
-    identity_provider: str
+    identity_provider: str = Field(
+        validation_alias=AliasChoices("identityProvider", "provider", "identity_provider")
+    )
     actions: list[str] = []
+
+    @field_validator("identity_provider", mode="before")
+    @classmethod
+    def _provider(cls, value: Any) -> Any:
+        return _canonical(value, IdentityProvider)
+
+    @field_validator("actions", mode="before")
+    @classmethod
+    def _actions(cls, value: Any) -> Any:
+        return [_canonical(v, IdentityAction) for v in value] if isinstance(value, list) else value
 
 
 class IdentityAccount(DefenderModel):
-    """An identity seen by Defender for Identity, with its accounts across providers."""
+    """An identity seen by Defender for Identity, with its accounts across providers.
+
+    The get page's example wraps the identity in ``{"value": {...}}``; it is read either way.
+    ``email_address`` and ``user_principal_name`` come only with the derived
+    ``security.user`` type: the base resource and every example have neither, so a user is
+    matched by object id, on-premises SID or account name too (``tasks.account_actions``).
+    """
 
     id: str
     display_name: str | None = None
@@ -78,6 +115,13 @@ class IdentityAccount(DefenderModel):
     email_address: str | None = None
     user_principal_name: str | None = None
     accounts: list[ProviderAccount] = []
+
+    @model_validator(mode="before")
+    @classmethod
+    def _unwrap(cls, data: Any) -> Any:
+        if isinstance(data, dict) and isinstance(data.get("value"), dict) and "id" not in data:
+            return data["value"]
+        return data
 
     def account(self, provider: IdentityProvider | str) -> ProviderAccount | None:
         """This identity's account in ``provider`` (``None`` when it has none there)."""
@@ -121,6 +165,9 @@ class EntraUser(DefenderModel):
     mail: str | None = None
     account_enabled: bool | None = None
     on_premises_sync_enabled: bool | None = None
+    on_premises_security_identifier: str | None = None
+    on_premises_sam_account_name: str | None = None
+    on_premises_domain_name: str | None = None
 
 
 class RiskyUser(DefenderModel):

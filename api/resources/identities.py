@@ -179,7 +179,8 @@ class EntraUsersAPI(Resource):
             path_params={"id": ref},
             params={
                 "$select": "id,userPrincipalName,displayName,mail,accountEnabled,"
-                "onPremisesSyncEnabled"
+                "onPremisesSyncEnabled,onPremisesSecurityIdentifier,onPremisesSamAccountName,"
+                "onPremisesDomainName"
             },
         )
         return EntraUser.model_validate(body)

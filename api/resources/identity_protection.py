@@ -147,7 +147,9 @@ class SignInsAPI(Resource):
         flt = ODataFilter.and_(
             _user_filter(user), _USER_FILTER.window("createdDateTime", since, None)
         )
-        params: dict[str, Any] = {"$orderby": "createdDateTime desc"}
+        # the list page documents $top, $skiptoken and $filter and answers newest first, so no
+        # $orderby is sent (https://learn.microsoft.com/graph/api/signin-list)
+        params: dict[str, Any] = {}
         if flt:
             params["$filter"] = flt
         return as_models(
@@ -155,7 +157,7 @@ class SignInsAPI(Resource):
             iterate_next_link(
                 self.transport,
                 endpoint("graph.sign_ins.list"),
-                params=params,
+                params=params or None,
                 limit=check_limit(limit),
             ),
         )

@@ -75,12 +75,13 @@ DEFAULT_PAGE = 100
 )
 async def list_identity_accounts(ctx: Ctx) -> Response:
     """Identity accounts, ``$filter`` on displayName/domain/isEnabled, nextLink paging."""
+    shape = ctx.state.config.get("identity_shape", "resource")
     return graph_listing(
         ctx,
         "identity_accounts",
         "security/identities/identityAccounts",
         ("displayName", "domain", "isEnabled", "userPrincipalName", "emailAddress"),
-        view=public_identity,
+        view=lambda ident: public_identity(ident, shape),
         max_top=MAX_TOP,
         default_top=DEFAULT_PAGE,
     )
@@ -96,10 +97,10 @@ async def get_identity_account(ctx: Ctx) -> Response:
     """One identity account."""
     with ctx.state.lock:
         ident = _identity_account_404(world(ctx), ctx.params["id"])
-        return JSONResponse(
-            {"@odata.context": f"{GRAPH_CTX}#security/identities/identityAccounts/$entity"}
-            | public_identity(ident)
-        )
+        context = {"@odata.context": f"{GRAPH_CTX}#security/identities/identityAccounts/$entity"}
+        if ctx.state.config.get("identity_shape") == "example":  # the get page's example
+            return JSONResponse(context | {"value": public_identity(ident, "example")})
+        return JSONResponse(context | public_identity(ident))
 
 
 @api(

@@ -72,6 +72,10 @@ def world(ctx: Ctx) -> dict[str, Any]:
         oid = sign_in[name].oid if name in sign_in else guid(tenant.tenant_id, "user", name)
         user = users[oid] = _entra_user(tenant, name, oid)
         ident = _identity_account(tenant, name, i, user)
+        if name in HYBRID:  # synced from Active Directory: the user carries its AD identity
+            user["onPremisesSecurityIdentifier"] = ident["onPremisesSecurityIdentifier"]
+            user["onPremisesSamAccountName"] = name
+            user["onPremisesDomainName"] = f"{tenant.name.lower()}.local"
         accounts[ident["id"]] = ident
         if name in RISK:
             risky[oid] = _risky_row(user) | {
@@ -259,12 +263,34 @@ def public_user(u: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in u.items() if not k.startswith("_")}
 
 
-def public_identity(ident: dict[str, Any]) -> dict[str, Any]:
-    """An identity account as Graph answers it (its accounts without their enabled flag)."""
+#: provider names as the list and get pages' examples write them
+EXAMPLE_PROVIDERS = {"entraID": "EntraID", "activeDirectory": "ActiveDirectory", "okta": "Okta"}
+
+
+def public_identity(ident: dict[str, Any], shape: str = "resource") -> dict[str, Any]:
+    """An identity account as Graph answers it (its accounts without their enabled flag).
+
+    ``shape="example"`` answers as the list and get pages' examples do
+    (https://learn.microsoft.com/graph/api/security-identitycontainer-list-identityaccounts,
+    https://learn.microsoft.com/graph/api/security-identityaccounts-get): the base
+    identityAccounts resource without the derived security.user's ``userPrincipalName`` and
+    ``emailAddress``, each account's provider as ``"provider": "ActiveDirectory"``.
+    """
     out = dict(ident)
     out["accounts"] = [
         {k: v for k, v in acc.items() if k != "enabled"} for acc in ident["accounts"]
     ]
+    if shape == "example":
+        for key in ("@odata.type", "userPrincipalName", "emailAddress"):
+            out.pop(key, None)
+        out["accounts"] = [
+            {
+                "provider": EXAMPLE_PROVIDERS[acc["identityProvider"]],
+                "identifier": acc["identifier"],
+                "actions": acc["actions"],
+            }
+            for acc in out["accounts"]
+        ]
     return out
 
 
