@@ -18,6 +18,7 @@ from functools import cached_property
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -132,14 +133,19 @@ class DefenderClient:
         return self.endpoints.portal_url
 
     def portal_link(self, kind: str, ident: str | int) -> str:
-        """A Defender portal link to an incident, alert or machine, for this tenant."""
+        """A Defender portal link to an incident, alert, machine or user (by Entra object id),
+        for this tenant."""
         paths = {
             "incident": f"/incidents/{ident}/overview",
             "alert": f"/alerts/{ident}",
             "machine": f"/machines/{ident}/overview",
             "action_center": "/action-center/history",
+            # the user page takes the Entra object id as ``aad`` (the portal's own user links)
+            "user": f"/user/?aad={quote(str(ident), safe='')}&",
         }
-        return f"{self.portal_url}{paths[kind]}?tid={self.tenant_id}"
+        path = paths[kind]
+        joiner = "" if path.endswith("&") else "?"
+        return f"{self.portal_url}{path}{joiner}tid={self.tenant_id}"
 
     async def __aenter__(self) -> DefenderClient:
         return self

@@ -1,5 +1,5 @@
 """The playbooks' accounts: who an incident or alert names, which of them the safety policy
-protects, the approval form's table, and the identity actions run under the safety rails.
+protects, and the identity actions run under the safety rails.
 
 Contain-identity, contain-incident and release share these steps.
 """
@@ -13,20 +13,20 @@ from prefect.variables import Variable
 
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.validation import check_choice, check_items
-from prefect_defender.flows.reports import markdown_table
+from prefect_defender.flows.approval import left_out_outcome
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.identities import AccountSummary, invoke_identity_actions
 from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard, account_protection_reason
 
 __all__ = [
     "DEFAULT_ACTIONS",
-    "account_proposal",
     "account_rows",
     "act_on_accounts",
     "check_actions",
     "protected_accounts",
     "users_of_alert",
     "users_of_incident",
+    "with_left_out",
 ]
 
 DEFAULT_ACTIONS = [IdentityAction.DISABLE, IdentityAction.REVOKE_ALL_SESSIONS]
@@ -67,28 +67,6 @@ def protected_accounts(safety: SafetyPolicy, infos: list[AccountSummary]) -> dic
         if reason:
             out[i.user] = reason
     return out
-
-
-def account_proposal(
-    infos: list[AccountSummary], acts: list[IdentityAction], protected: dict[str, str]
-) -> str:
-    """The approval form's table of accounts."""
-    return markdown_table(
-        [
-            {
-                "account": i.user_principal_name or i.user,
-                "providers": ", ".join(i.providers) or ("entraID" if i.object_id else "?"),
-                "enabled": "" if i.enabled is None else str(i.enabled).lower(),
-                "risk": i.risk_level or "",
-                "last sign-in": i.last_sign_ins[0] if i.last_sign_ins else "",
-                "actions": ", ".join(a.value for a in acts),
-                "protected": protected.get(i.user, ""),
-                "note": "" if i.found else (i.error or "not found"),
-            }
-            for i in infos
-        ],
-        ["account", "providers", "enabled", "risk", "last sign-in", "actions", "protected", "note"],
-    )
 
 
 async def act_on_accounts(
@@ -183,6 +161,19 @@ async def _admit(
 def account_rows(ordered: list[tuple[str, str, ItemOutcome]]) -> list[dict[str, Any]]:
     """Report rows of :func:`act_on_accounts`' outcomes."""
     return [_row(o, u, a) for u, a, o in ordered]
+
+
+def with_left_out(
+    who: list[str], acts: list[IdentityAction], acted: list[tuple[str, str, ItemOutcome]]
+) -> list[tuple[str, str, ItemOutcome]]:
+    """Every (account, action) of ``who`` in order: the outcomes of the accounts acted on, and
+    "left out by the operator" for the others."""
+    done = {(u, a): o for u, a, o in acted}
+    return [
+        (u, a.value, done.get((u, a.value)) or left_out_outcome(f"{u} {a.value}"))
+        for u in who
+        for a in acts
+    ]
 
 
 def check_actions(actions: list[IdentityAction] | None) -> list[IdentityAction]:

@@ -16,13 +16,24 @@ from prefect import flow
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id, check_machine_ids
-from prefect_defender.flows.approval import ApprovalPolicy, ContainmentDecision, ask_containment
+from prefect_defender.flows.approval import (
+    ApprovalPolicy,
+    ContainmentDecision,
+    ask_containment,
+    left_out_outcome,
+)
+from prefect_defender.flows.decision_context import DecisionContext
+from prefect_defender.flows.decision_facts import (
+    caps_text,
+    device_facts,
+    device_form_rows,
+    incident_facts,
+)
 from prefect_defender.flows.device_actions import act_and_wait, unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.proposals import AgentProposal, proposal_line
 from prefect_defender.flows.reports import (
     containment_summary,
-    device_proposal,
     outcome_rows,
     report_and_comment,
     write_report,
@@ -104,27 +115,38 @@ async def contain_device(
                 COLUMNS,
             )
             return summary
-        decided = await _decide(incident, incident_id, plan, isolation_type, approval, proposal)
+        decided = await _decide(
+            scope, incident, incident_id, plan, isolation_type, approval, safety, proposal
+        )
         summary["verdict"] = decided.verdict
         if not decided.approved:
             tell = comment_on_incident and not safety.dry_run
-            await _not_approved(scope, incident_id, plan, decided.verdict, tell, proposal)
+            await _not_approved(scope, incident_id, plan, decided, tell, proposal)
             return summary
         summary["approved"] = True
         key = run_key or run_key_for(
             "contain", scope.tenant, incident_id, alert_id, sorted(ids), decided.isolation_type
         )
-        outcomes = await act_and_wait(
-            scope.client,
-            plan,
-            f"prefect-defender contain-device (incident {incident_id}, approved by "
-            f"{decided.approver})",
-            safety,
-            run_key=key,
-            allow_protected=decided.allow_protected,
-            wait_timeout_seconds=wait_timeout_seconds,
-            poll_interval_seconds=poll_interval_seconds,
+        chosen = [p for p in plan if decided.chosen(p.machine_id)]
+        done = iter(
+            await act_and_wait(
+                scope.client,
+                chosen,
+                f"prefect-defender contain-device (incident {incident_id}, approved by "
+                f"{decided.approver})",
+                safety,
+                run_key=key,
+                allow_protected=decided.allow_protected,
+                wait_timeout_seconds=wait_timeout_seconds,
+                poll_interval_seconds=poll_interval_seconds,
+            )
+            if chosen
+            else []
         )
+        outcomes = [
+            next(done) if decided.chosen(p.machine_id) else left_out_outcome(p.machine_id)
+            for p in plan
+        ]
         summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
         await _comment_and_report(
             scope, incident_id, plan, outcomes, decided, comment_on_incident, safety, proposal
@@ -161,11 +183,13 @@ async def _devices(
 
 
 async def _decide(
+    scope: TenantScope,
     incident: Incident | None,
     incident_id: int | None,
     plan: list[PlannedAction],
     isolation_type: str,
     approval: ApprovalPolicy,
+    safety: SafetyPolicy,
     proposal: AgentProposal | None = None,
 ) -> ContainmentDecision:
     """Auto-approve by severity (no ``never_auto_tags`` device, not an agent's proposal), else
@@ -174,30 +198,46 @@ async def _decide(
     auto = approval.auto_approves(severity) and not approval.never_auto_devices(plan)
     if auto and proposal is None:
         return ContainmentDecision(True, f"auto-approved (severity {severity})", isolation_type)
-    title = f"incident {incident_id} ({severity})" if incident else "the listed devices"
-    agent = f"{proposal.form_text()}\n\n" if proposal else ""
+    link = scope.link("incident", incident_id) if incident_id else None
+    context = DecisionContext(
+        playbook="defender-contain-device",
+        incident=incident_facts(incident, link, plan) if incident else None,
+        devices=device_facts(plan, lambda p: f"isolate ({isolation_type})"),
+        writes=len(plan),
+        caps=caps_text(safety),
+        tenant=scope.label,
+        proposal=proposal.form_text() if proposal else None,
+        instructions=INSTRUCTIONS,
+    )
     return await ask_containment(
-        f"## Approve containment of {title}?\n\n{agent}{device_proposal(plan, isolation_type)}"
-        "\n\n"
-        "Tick **approve** to isolate. Protected devices are only isolated with "
-        "**include_protected**. No answer within the timeout means *do not act*.",
+        context,
         approval,
         isolation_type,
         plan,
         "containment",
+        rows=device_form_rows(context.devices),
     )
+
+
+INSTRUCTIONS = (
+    "Switch **approve** on to isolate the devices switched on below; switch a device off to "
+    "leave it out. Protected devices are only isolated with **include protected**. No answer "
+    "by the deadline means *do not act*."
+)
 
 
 async def _not_approved(
     scope: TenantScope,
     incident_id: int | None,
     plan: list[PlannedAction],
-    verdict: str,
+    decided: ContainmentDecision,
     tell_incident: bool,
     proposal: AgentProposal | None = None,
 ) -> None:
-    """One "not approved" row per device; the incident is told when ``tell_incident``."""
+    """One "not approved" row per device; the incident is told (who, when, why) when
+    ``tell_incident``."""
     proposed = proposal_line(proposal)
+    verdict = decided.verdict
     rows = [
         {
             "machine": p.computer_dns_name,
@@ -213,11 +253,12 @@ async def _not_approved(
         scope,
         "defender-contain-device",
         "Contain device: not approved",
-        [f"Incident: {incident_id}", f"Decision: {verdict}", *([proposed] if proposed else [])],
+        [f"Incident: {incident_id}", *decided.heard_lines(), *([proposed] if proposed else [])],
         rows,
         COLUMNS,
         incident_id=incident_id,
-        comment=f"Containment not performed: {verdict}.{f' ({proposed})' if proposed else ''}"
+        comment=f"Containment not performed: {decided.heard()}."
+        f"{f' ({proposed})' if proposed else ''}"
         if tell_incident
         else None,
         acted=False,
@@ -247,8 +288,8 @@ async def _comment_and_report(
         "defender-contain-device",
         f"Contain device: incident {incident_id}" if incident_id else "Contain device",
         containment_summary(
-            scope.tenant,
-            decided.verdict,
+            scope.label,
+            decided,
             f"Isolation: {decided.isolation_type}",
             safety.dry_run,
             f"Isolated: {len(done)}/{len(rows)}",
@@ -258,8 +299,8 @@ async def _comment_and_report(
         COLUMNS,
         incident_id=incident_id,
         comment=(
-            f"Containment ({decided.verdict}, {decided.isolation_type}"
-            f"{'; ' + proposed if proposed else ''}): {text}"
+            f"Containment ({decided.isolation_type}{'; ' + proposed if proposed else ''}) "
+            f"{decided.heard()}. Results: {text}"
         )[:3900]
         if comment_on_incident and not safety.dry_run
         else None,

@@ -28,18 +28,25 @@ from prefect_defender.api.validation import (
 
 # the account steps moved to flows/accounts.py; importable from here as before
 from prefect_defender.flows.accounts import DEFAULT_ACTIONS as DEFAULT_ACTIONS
-from prefect_defender.flows.accounts import account_proposal as account_proposal
 from prefect_defender.flows.accounts import account_rows as account_rows
 from prefect_defender.flows.accounts import act_on_accounts as act_on_accounts
 from prefect_defender.flows.accounts import check_actions as check_actions
 from prefect_defender.flows.accounts import protected_accounts as protected_accounts
 from prefect_defender.flows.accounts import users_of_alert as users_of_alert
 from prefect_defender.flows.accounts import users_of_incident as users_of_incident
+from prefect_defender.flows.accounts import with_left_out
 from prefect_defender.flows.approval import (
     AccountDecision,
     ApprovalPolicy,
     ContainmentDecision,
-    request_decision,
+    ask_containment,
+)
+from prefect_defender.flows.decision_context import DecisionContext
+from prefect_defender.flows.decision_facts import (
+    account_facts,
+    account_form_rows,
+    caps_text,
+    incident_facts,
 )
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.proposals import AgentProposal, proposal_line
@@ -50,7 +57,7 @@ from prefect_defender.flows.reports import (
 )
 from prefect_defender.tasks.action_plans import run_key_for
 from prefect_defender.tasks.alerts import get_alert
-from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
+from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.identities import AccountSummary, describe_accounts
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.safety import SafetyPolicy
@@ -128,19 +135,22 @@ async def contain_identity(
             return summary
         infos: list[AccountSummary] = await describe_accounts(creds, who, tenant_id=tenant_id)
         protected = protected_accounts(safety, infos)
-        decided = await _decide(incident, incident_id, infos, acts, protected, approval, proposal)
+        decided = await _decide(
+            scope, incident, incident_id, infos, acts, protected, approval, safety, proposal
+        )
         summary["verdict"] = decided.verdict
         if not decided.approved:
             tell = comment_on_incident and not safety.dry_run
-            await _not_approved(scope, incident_id, who, acts, decided.verdict, tell, proposal)
+            await _not_approved(scope, incident_id, who, acts, decided, tell, proposal)
             return summary
         summary["approved"] = True
         key = run_key or run_key_for(
             "contain-identity", tenant, incident_id, sorted(who), [a.value for a in acts]
         )
-        ordered = await act_on_accounts(
+        chosen = [u for u in who if decided.chosen(u)]
+        acted = await act_on_accounts(
             creds,
-            who,
+            chosen,
             acts,
             protected,
             decided.allow_protected,
@@ -150,6 +160,7 @@ async def contain_identity(
             fallback_to_entra,
             run_key=key,
         )
+        ordered = with_left_out(who, acts, acted)
         summary["outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
         await _comment_and_report(
             scope, incident_id, acts, ordered, decided, comment_on_incident, safety, proposal
@@ -200,12 +211,14 @@ async def _accounts(
 
 
 async def _decide(
+    scope: TenantScope,
     incident: Incident | None,
     incident_id: int | None,
     infos: list[AccountSummary],
     acts: list[IdentityAction],
     protected: dict[str, str],
     approval: ApprovalPolicy,
+    safety: SafetyPolicy,
     proposal: AgentProposal | None = None,
 ) -> ContainmentDecision:
     """Auto-approve by severity when no account is protected (and no agent proposed the run),
@@ -215,20 +228,33 @@ async def _decide(
     severity = incident.severity if incident else None
     if approval.auto_approves(severity) and not protected and proposal is None:
         return ContainmentDecision(True, f"auto-approved (severity {severity})", "")
-    table = account_proposal(infos, acts, protected)
-    title = f"incident {incident_id} ({severity})" if incident else "the listed accounts"
-    agent = f"{proposal.form_text()}\n\n" if proposal else ""
-    decision, verdict = await request_decision(
-        f"## Approve containment of the accounts of {title}?\n\n{agent}{table}\n\n"
-        "Tick **approve** to act. Protected accounts are only touched with "
-        "**include_protected**. No answer within the timeout means *do not act*.",
+    link = scope.link("incident", incident_id) if incident_id else None
+    context = DecisionContext(
+        playbook="defender-contain-identity",
+        incident=incident_facts(incident, link) if incident else None,
+        accounts=account_facts(infos, acts, protected, safety, lambda oid: scope.link("user", oid)),
+        writes=len(infos) * len(acts),
+        caps=caps_text(safety),
+        tenant=scope.label,
+        proposal=proposal.form_text() if proposal else None,
+        instructions=INSTRUCTIONS,
+    )
+    return await ask_containment(
+        context,
         approval,
+        "",
+        [],
+        "identity containment",
+        rows=account_form_rows(context.accounts, [i.user for i in infos]),
         form_type=AccountDecision,
     )
-    if decision is None or not decision.approve:
-        task_logger().info("identity containment not approved: %s", verdict)
-        return ContainmentDecision(False, verdict, "")
-    return ContainmentDecision(True, verdict, "", decision.include_protected)
+
+
+INSTRUCTIONS = (
+    "Switch **approve** on to act on the accounts switched on below; switch an account off to "
+    "leave it out. Protected accounts are only touched with **include protected**. No answer "
+    "by the deadline means *do not act*."
+)
 
 
 async def _not_approved(
@@ -236,23 +262,23 @@ async def _not_approved(
     incident_id: int | None,
     who: list[str],
     acts: list[IdentityAction],
-    verdict: str,
+    decided: ContainmentDecision,
     tell_incident: bool,
     proposal: AgentProposal | None = None,
 ) -> None:
-    """One "not approved" row per account and action; the incident is told when
-    ``tell_incident``."""
-    refused = {"outcome": "not approved", "via": "", "note": verdict}
+    """One "not approved" row per account and action; the incident is told (who, when, why)
+    when ``tell_incident``."""
+    refused = {"outcome": "not approved", "via": "", "note": decided.verdict}
     proposed = proposal_line(proposal)
     await report_and_comment(
         scope,
         "defender-contain-identity",
         "Contain identity: not approved",
-        [f"Incident: {incident_id}", f"Decision: {verdict}", *([proposed] if proposed else [])],
+        [f"Incident: {incident_id}", *decided.heard_lines(), *([proposed] if proposed else [])],
         [{"account": u, "action": a.value, **refused} for u in who for a in acts],
         COLUMNS,
         incident_id=incident_id,
-        comment=f"Identity containment not performed: {verdict}."
+        comment=f"Identity containment not performed: {decided.heard()}."
         f"{f' ({proposed})' if proposed else ''}"
         if tell_incident
         else None,
@@ -280,8 +306,8 @@ async def _comment_and_report(
         "defender-contain-identity",
         f"Contain identity: incident {incident_id}" if incident_id else "Contain identity",
         containment_summary(
-            scope.tenant,
-            decided.verdict,
+            scope.label,
+            decided,
             f"Actions: {', '.join(a.value for a in acts)}",
             safety.dry_run,
             f"Succeeded: {ok}/{len(ordered)}",
@@ -290,8 +316,8 @@ async def _comment_and_report(
         rows,
         COLUMNS,
         incident_id=incident_id,
-        comment=f"Identity containment ({decided.verdict}{'; ' + proposed if proposed else ''}): "
-        f"{text}"[:3900]
+        comment=f"Identity containment{' (' + proposed + ')' if proposed else ''} "
+        f"{decided.heard()}. Results: {text}"[:3900]
         if comment_on_incident and not safety.dry_run
         else None,
         acted=True,

@@ -20,20 +20,33 @@ from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.accounts import (
-    account_proposal,
     account_rows,
     act_on_accounts,
     check_actions,
     protected_accounts,
     users_of_incident,
+    with_left_out,
 )
-from prefect_defender.flows.approval import ApprovalPolicy, ContainmentDecision, ask_containment
+from prefect_defender.flows.approval import (
+    ApprovalPolicy,
+    ContainmentDecision,
+    ask_containment,
+    left_out_outcome,
+)
+from prefect_defender.flows.decision_context import DecisionContext
+from prefect_defender.flows.decision_facts import (
+    account_facts,
+    account_form_rows,
+    caps_text,
+    device_facts,
+    device_form_rows,
+    incident_facts,
+)
 from prefect_defender.flows.device_actions import unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.proposals import AgentProposal, proposal_line
 from prefect_defender.flows.reports import (
     containment_summary,
-    device_proposal,
     outcome_rows,
     report_and_comment,
     write_report,
@@ -118,11 +131,11 @@ async def contain_incident(
                 COLUMNS,
             )
             return summary
-        decided = await _decide(named, acts, isolation_type, approval, proposal)
+        decided = await _decide(scope, named, acts, isolation_type, approval, safety, proposal)
         summary["verdict"] = decided.verdict
         if not decided.approved:
             tell = comment_on_incident and not safety.dry_run
-            await _not_approved(scope, iid, decided.verdict, tell, proposal)
+            await _not_approved(scope, iid, decided, tell, proposal)
             return summary
         summary["approved"] = True
         key = run_key or run_key_for(
@@ -195,10 +208,12 @@ async def _named(
 
 
 async def _decide(
+    scope: TenantScope,
     named: _Named,
     acts: list[IdentityAction],
     isolation_type: str,
     approval: ApprovalPolicy,
+    safety: SafetyPolicy,
     proposal: AgentProposal | None = None,
 ) -> ContainmentDecision:
     """Auto-approve by severity when no device or account is protected (and no agent proposed
@@ -210,43 +225,54 @@ async def _decide(
         return ContainmentDecision(
             True, f"auto-approved (severity {incident.severity})", isolation_type
         )
-    devices = device_proposal(plan, isolation_type) if plan else "none"
-    accounts = account_proposal(named.infos, acts, protected) if named.infos else "none"
-    agent = f"{proposal.form_text()}\n\n" if proposal else ""
-    return await ask_containment(
-        f"## Approve containment of incident {incident.incident_id} ({incident.severity})?\n\n"
-        f"{agent}"
-        f"### Devices\n\n{devices}\n\n"
-        f"### Accounts\n\n{accounts}\n\n"
-        "Tick **approve** to isolate the devices and act on the accounts. Protected "
-        "devices and accounts are only touched with **include_protected**. No answer "
-        "within the timeout means *do not act*.",
-        approval,
-        isolation_type,
-        plan,
-        "incident containment",
+    context = DecisionContext(
+        playbook="defender-contain-incident",
+        incident=incident_facts(incident, scope.link("incident", incident.incident_id), plan),
+        devices=device_facts(plan, lambda p: f"isolate ({isolation_type})"),
+        accounts=account_facts(
+            named.infos, acts, protected, safety, lambda oid: scope.link("user", oid)
+        ),
+        writes=len(plan) + len(named.infos) * len(acts),
+        caps=caps_text(safety),
+        tenant=scope.label,
+        proposal=proposal.form_text() if proposal else None,
+        instructions=INSTRUCTIONS,
     )
+    rows = device_form_rows(context.devices) + account_form_rows(
+        context.accounts, [i.user for i in named.infos]
+    )
+    return await ask_containment(
+        context, approval, isolation_type, plan, "incident containment", rows=rows
+    )
+
+
+INSTRUCTIONS = (
+    "Switch **approve** on to isolate the devices and act on the accounts switched on below; "
+    "switch a row off to leave it out. Protected devices and accounts are only touched with "
+    "**include protected**. No answer by the deadline means *do not act*."
+)
 
 
 async def _not_approved(
     scope: TenantScope,
     iid: int,
-    verdict: str,
+    decided: ContainmentDecision,
     tell_incident: bool,
     proposal: AgentProposal | None = None,
 ) -> None:
-    """The report of a refused (or unanswered) approval; the incident is told when
-    ``tell_incident``."""
+    """The report of a refused (or unanswered) approval; the incident is told (who, when,
+    why) when ``tell_incident``."""
     proposed = proposal_line(proposal)
     await report_and_comment(
         scope,
         "defender-contain-incident",
         f"Contain incident {iid}: not approved",
-        [f"Decision: {verdict}", *([proposed] if proposed else [])],
+        [*decided.heard_lines(), *([proposed] if proposed else [])],
         [],
         COLUMNS,
         incident_id=iid,
-        comment=f"Containment not performed: {verdict}.{f' ({proposed})' if proposed else ''}"
+        comment=f"Containment not performed: {decided.heard()}."
+        f"{f' ({proposed})' if proposed else ''}"
         if tell_incident
         else None,
         acted=False,
@@ -268,23 +294,29 @@ async def _act(
     counts devices and accounts together); the isolations are not waited for here."""
     guard = run_guard(safety)
     comment = f"prefect-defender contain-incident (incident {iid}, approved by {decided.approver})"
-    device_outcomes = (
+    plan = [p for p in named.plan if decided.chosen(p.machine_id)]
+    who = [u for u in named.who if decided.chosen(u)]
+    requested = iter(
         await apply_machine_actions(
             scope.client,
-            named.plan,
+            plan,
             comment,
             guard,
             tenant_id,
             decided.allow_protected,
             run_key=run_key,
         )
-        if named.plan
+        if plan
         else []
     )
-    ordered = (
+    device_outcomes = [
+        next(requested) if decided.chosen(p.machine_id) else left_out_outcome(p.machine_id)
+        for p in named.plan
+    ]
+    acted = (
         await act_on_accounts(
             scope.client,
-            named.who,
+            who,
             acts,
             named.protected,
             decided.allow_protected,
@@ -292,11 +324,12 @@ async def _act(
             scope.tenant,
             tenant_id,
             fallback_to_entra,
+            run_key=run_key,
         )
-        if named.who
+        if who
         else []
     )
-    return device_outcomes, ordered
+    return device_outcomes, with_left_out(named.who, acts, acted)
 
 
 async def _comment_and_report(
@@ -323,8 +356,8 @@ async def _comment_and_report(
         "defender-contain-incident",
         f"Contain incident {iid}",
         containment_summary(
-            scope.tenant,
-            decided.verdict,
+            scope.label,
+            decided,
             f"Isolation: {decided.isolation_type}",
             safety.dry_run,
             f"Devices isolated: {isolated}/{len(drows)}",
@@ -334,9 +367,9 @@ async def _comment_and_report(
         rows,
         COLUMNS,
         incident_id=iid,
-        comment=f"Containment ({decided.verdict}, {decided.isolation_type}): devices isolated "
-        f"{isolated}/{len(drows)}; account actions {contained}/{len(ordered)}"
-        f"{f' ({proposed})' if proposed else ''}"
+        comment=f"Containment ({decided.isolation_type}{'; ' + proposed if proposed else ''}) "
+        f"{decided.heard()}. Results: devices isolated {isolated}/{len(drows)}; account "
+        f"actions {contained}/{len(ordered)}"
         if comment_on_incident and not safety.dry_run
         else None,
         acted=True,

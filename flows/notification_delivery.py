@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import parse_qsl, urlsplit
 
 from prefect.blocks.abstract import NotificationBlock
@@ -19,10 +19,22 @@ from pydantic import SecretStr
 
 from prefect_defender.flows.outcome_message import NotifyOn, OutcomeMessage
 
-__all__ = ["SEND_TIMEOUT", "Delivery", "notify_outcome", "scrub"]
+__all__ = ["SEND_TIMEOUT", "Delivery", "Message", "notify_outcome", "scrub"]
 
 #: seconds one notification block may take before it counts as failed
 SEND_TIMEOUT = 30.0
+
+
+class Message(Protocol):
+    """What can be sent: an outcome message, an approval notice."""
+
+    def render(self) -> tuple[str, str]:
+        """The subject and the plain-text body."""
+        ...
+
+    def wanted(self, notify_on: str) -> bool:
+        """Whether ``notify_on`` asks for this message."""
+        ...
 
 
 @dataclass
@@ -116,7 +128,7 @@ async def _send_one(
 
 async def notify_outcome(
     targets: Sequence[str | NotificationBlock],
-    message: OutcomeMessage,
+    message: OutcomeMessage | Message,
     notify_on: NotifyOn | str = "always",
     timeout: float = SEND_TIMEOUT,
 ) -> list[Delivery]:

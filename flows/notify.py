@@ -53,6 +53,7 @@ __all__ = [
     "notify_hook",
     "notify_outcome",
     "notifying",
+    "record_deliveries",
     "remember_report",
     "scrub",
 ]
@@ -88,7 +89,18 @@ def remember_report(
         _REPORTS.setdefault(run_id, []).append(Report(title, list(summary), rows, artifact_id))
 
 
-async def _record(deliveries: list[Delivery], log: Any) -> None:
+async def record_deliveries(
+    deliveries: list[Delivery],
+    key: str = "defender-notifications",
+    description: str = "Notifications sent at the end of this playbook run",
+) -> None:
+    """Record where notifications went (and why one failed) in a markdown artifact of the run.
+
+    Example:
+        ```python
+        await record_deliveries(deliveries, key="defender-approval-notifications")
+        ```
+    """
     from prefect.artifacts import acreate_markdown_artifact
 
     from prefect_defender.flows.reports import markdown_table
@@ -104,11 +116,13 @@ async def _record(deliveries: list[Delivery], log: Any) -> None:
     try:
         await acreate_markdown_artifact(
             markdown="# Notifications\n\n" + markdown_table(rows, ["block", "result", "detail"]),
-            key="defender-notifications",
-            description="Notifications sent at the end of this playbook run",
+            key=key,
+            description=description,
         )
     except Exception as exc:
-        log.warning("could not record the notifications: %s", type(exc).__name__)
+        from prefect_defender.tasks.base import task_logger
+
+        task_logger().warning("could not record the notifications: %s", type(exc).__name__)
 
 
 async def notify_hook(flow: Any, flow_run: Any, state: Any) -> None:
@@ -139,7 +153,7 @@ async def notify_hook(flow: Any, flow_run: Any, state: Any) -> None:
         else:
             log.warning("notification to %s failed: %s", d.target, d.error)
     log.debug("notifications took %.2f s", time.monotonic() - started)
-    await _record(deliveries, log)
+    await record_deliveries(deliveries)
 
 
 def notifying(flow_obj: F) -> F:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
-__all__ = ["MAX_BODY", "NotifyOn", "OutcomeMessage", "Report", "build_message"]
+__all__ = ["MAX_BODY", "NotifyOn", "OutcomeMessage", "Report", "build_message", "flow_run_url"]
 
 NotifyOn = Literal["always", "failure", "action"]
 
@@ -158,6 +158,18 @@ def _ui_url() -> str | None:
     return str(value).rstrip("/") if value else None
 
 
+def flow_run_url(flow_run_id: Any) -> str | None:
+    """The Prefect UI page of a flow run (``None`` when no UI URL is known).
+
+    Example:
+        ```python
+        flow_run_url(flow_run.id)  # 'http://127.0.0.1:4200/runs/flow-run/0f3c...'
+        ```
+    """
+    ui = _ui_url()
+    return f"{ui}/runs/flow-run/{flow_run_id}" if ui else None
+
+
 async def _tenant_and_links(
     params: dict[str, Any], rows: list[dict[str, Any]]
 ) -> tuple[str | None, dict[str, str]]:
@@ -218,8 +230,9 @@ async def build_message(
     counts = dict(Counter(_status(r) for r in rows).most_common())
     tenant, links = await _tenant_and_links(params, rows)
     ui = _ui_url()
-    if ui and getattr(flow_run, "id", None):
-        links = {"Prefect flow run": f"{ui}/runs/flow-run/{flow_run.id}", **links}
+    run_url = flow_run_url(flow_run.id) if getattr(flow_run, "id", None) else None
+    if run_url:
+        links = {"Prefect flow run": run_url, **links}
     for r in reports:
         if ui and r.artifact_id:
             name = "Report" if len(reports) == 1 else f"Report: {r.title}"

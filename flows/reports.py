@@ -17,7 +17,6 @@ from prefect_defender.tasks.scope import TenantScope
 
 __all__ = [
     "containment_summary",
-    "device_proposal",
     "markdown_table",
     "note_on_incident",
     "outcome_rows",
@@ -79,21 +78,6 @@ async def write_report(
     return md
 
 
-def device_proposal(plan: list[Any], isolation_type: str) -> str:
-    """The approval form's table of the devices a playbook would isolate."""
-    return markdown_table(
-        [
-            {
-                "device": p.computer_dns_name,
-                "action": f"Isolate ({isolation_type})",
-                "protected": p.protected or "",
-            }
-            for p in plan
-        ],
-        ["device", "action", "protected"],
-    )
-
-
 async def note_on_incident(
     client: Any, incident_id: int, text: str, tenant_id: str | None = None
 ) -> None:
@@ -106,11 +90,15 @@ async def note_on_incident(
 
 
 def containment_summary(
-    tenant: str, verdict: str, how: str, dry_run: bool, *counts: str
+    tenant: str, decision: Any, how: str, dry_run: bool, *counts: str
 ) -> list[str]:
-    """A containment report's summary lines: the tenant, the decision, ``how`` (the isolation
-    type or the actions), the dry run, then ``counts``."""
-    return [f"Tenant: {tenant}", f"Decision: {verdict}", how, f"Dry run: {dry_run}", *counts]
+    """A containment report's summary lines: the tenant, the decision (a verdict, or a
+    decision's lines: who decided, when, why), ``how`` (the isolation type or the actions), the
+    dry run, then ``counts``."""
+    lines = (
+        decision.heard_lines() if hasattr(decision, "heard_lines") else [f"Decision: {decision}"]
+    )
+    return [f"Tenant: {tenant}", *lines, how, f"Dry run: {dry_run}", *counts]
 
 
 async def report_and_comment(

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from prefect_defender.api.models.machine_actions import ActionType
+from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.resources.machine_actions import ActionRequest, action_body
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
@@ -30,6 +31,13 @@ class PlannedAction(BaseModel):
     options: dict[str, Any] = Field(default_factory=dict)
     protected: str | None = Field(default=None, description="Why the machine is protected.")
     link: str | None = None
+    machine: Machine | None = Field(
+        default=None,
+        exclude=True,
+        repr=False,
+        description="The machine as read when planning (OS, health, risk ... for the approval "
+        "form); not sent anywhere.",
+    )
 
     def body(self) -> dict[str, Any]:
         """The validated type-specific body fields (see ``action_body``)."""

@@ -83,6 +83,7 @@ def plan_machine_actions(
             options=dict(own),
             protected=protection_reason(policy, m),
             link=link(m.id) if link else None,
+            machine=m,
         )
         for m in machines
     ]

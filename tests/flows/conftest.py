@@ -80,3 +80,45 @@ def fast_actions(fresh: Any) -> Any:
     fresh.admin.patch_config(time_scale=300.0, action_outcomes={})
     yield fresh
     fresh.admin.patch_config(time_scale=1.0, action_outcomes={})
+
+
+async def _events(name: str, resource_id: str | None = None) -> list[Any]:
+    from prefect.events.filters import EventFilter, EventNameFilter, EventResourceFilter
+
+    f = EventFilter(event=EventNameFilter(name=[name]))
+    if resource_id:
+        f.resource = EventResourceFilter(id=[resource_id])
+    async with get_client() as client:
+        page = await client.read_events(filter=f, limit=50)
+    return list(page.events)
+
+
+def wait_event(name: str, resource_id: str, timeout: float = 30.0) -> Any:
+    """The newest event ``name`` about ``resource_id`` stored by the server (events are sent
+    in the background, so this waits)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = asyncio.run(_events(name, resource_id))
+        if found:
+            return max(found, key=lambda e: e.occurred)
+        time.sleep(0.5)
+    raise AssertionError(f"no {name} event about {resource_id} within {timeout}s")
+
+
+async def run_artifact(run_id: Any, key: str) -> str:
+    """The markdown of the artifact ``key`` written by the flow run ``run_id``."""
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[key]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+            )
+        )
+    assert found, f"no {key} artifact in run {run_id}"
+    return str(found[0].data)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import re
 from typing import Any
 
 import pytest
@@ -12,7 +14,7 @@ from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.flows.approval import ApprovalPolicy
 from prefect_defender.flows.contain import contain_device
 from prefect_defender.tasks.safety import SafetyPolicy
-from tests.flows.conftest import resume, start, wait_paused
+from tests.flows.conftest import resume, run_artifact, start, wait_event, wait_paused
 
 BLOCK = "defender-application-credentials/contain-tests"
 
@@ -72,7 +74,13 @@ def test_approve_isolates_and_comments(saved_block, fast_actions, tenants, pool)
         approval=ApprovalPolicy(poll_interval_seconds=1),
     )
     run = wait_paused("defender-contain-device", set())
-    resume(run.id, approve=True, isolation_type="Full", approved_by="alice", comment="go")
+    resume(
+        run.id,
+        approve=True,
+        isolation_type="Full",
+        approved_by="alice",
+        comment="go  (change\nCHG-7)",
+    )
     summary = fut.result(timeout=120)
     assert summary["approved"] is True and summary["verdict"] == "approved by alice"
     assert [o["result"]["final_status"] for o in summary["outcomes"]] == ["Succeeded"] * 2
@@ -80,7 +88,51 @@ def test_approve_isolates_and_comments(saved_block, fast_actions, tenants, pool)
     assert sorted(a["machineId"] for a in new) == sorted(m["id"] for m in ws)
     assert {a["scope"] for a in new} == {"Full"}
     incident = next(i for i in fast_actions.admin.dump(tid, "incidents") if i["incidentId"] == iid)
-    assert "Containment (approved by alice, Full)" in incident["comments"][-1]["comment"]
+    comment = incident["comments"][-1]["comment"]
+    assert comment.startswith("Containment (Full) approved by alice at ")
+    assert "(name typed in the form, self-declared)" in comment
+    assert 'comment: "go (change CHG-7)"' in comment
+    assert "resumed by (Prefect): not known" in comment  # open-source Prefect: no actor
+    # the operator's comment, name and time in the report and in the event too
+    report = asyncio.run(run_artifact(run.id, "defender-contain-device"))
+    assert "- Operator comment: go (change CHG-7)" in report
+    assert "- Approver's name: alice (typed in the form, self-declared)" in report
+    assert re.search(r"- Decision: approved by alice at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC", report)
+    event = wait_event("defender.approval.decided", f"defender.approval.{run.id}")
+    assert event.payload["comment"] == "go (change CHG-7)"
+    assert event.payload["approved_by"] == "alice" and event.payload["decision"] == "approved"
+    assert event.payload["approved_by_is_self_declared"] is True
+    assert event.resource["defender.incident.id"] == str(iid)
+    assert event.payload["decided_at"].startswith(comment.split(" at ")[1][:10])
+
+
+def test_the_operator_approves_some_devices_and_not_others(
+    saved_block, fast_actions, tenants, pool
+) -> None:
+    tid = tenants["contoso"]
+    ws = workstations(fast_actions, tid)[35:38]
+    iid = new_incident(fast_actions, tid, [m["id"] for m in ws])
+    before = len(isolations(fast_actions, tid))
+    fut = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        poll_interval_seconds=0.05,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-device", set())
+    resume(run.id, approve=True, approved_by="dave", device_1=False, device_3=False)
+    summary = fut.result(timeout=120)
+    assert [o["status"] for o in summary["outcomes"]] == ["skipped", "succeeded", "skipped"]
+    assert summary["outcomes"][0]["reason"] == "left out by the operator"
+    new = isolations(fast_actions, tid)[before:]
+    assert [a["machineId"] for a in new] == [ws[1]["id"]]  # the chosen row only
+    report = asyncio.run(run_artifact(run.id, "defender-contain-device"))
+    names = f"{ws[0]['computerDnsName']}, {ws[2]['computerDnsName']}"
+    assert f"- Left out by the operator: {names}" in report
+    event = wait_event("defender.approval.decided", f"defender.approval.{run.id}")
+    assert event.payload["left_out"] == [ws[0]["computerDnsName"], ws[2]["computerDnsName"]]
 
 
 def test_reject_and_timeout_do_nothing(saved_block, fast_actions, tenants, pool) -> None:
@@ -110,7 +162,9 @@ def test_reject_and_timeout_do_nothing(saved_block, fast_actions, tenants, pool)
     assert summary["approved"] is False and "no answer" in summary["verdict"]
     assert len(isolations(fast_actions, tid)) == before  # nothing was isolated
     incident = next(i for i in fast_actions.admin.dump(tid, "incidents") if i["incidentId"] == iid)
-    assert "not performed" in incident["comments"][-1]["comment"]
+    rejected, timed_out = (c["comment"] for c in incident["comments"][-2:])
+    assert rejected.startswith("Containment not performed: rejected by bob at ")
+    assert timed_out.startswith("Containment not performed: no answer within 2s")
 
 
 def test_auto_approve_but_never_a_domain_controller(saved_block, fast_actions, tenants, pool):

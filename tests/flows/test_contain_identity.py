@@ -107,8 +107,39 @@ def test_approved_containment_disables_and_signs_out_then_comments(
     bwayne = {e["provider"] for e in log if e["action"] == "disable" and e["accountId"] != ckent}
     assert "activeDirectory" in bwayne  # the hybrid account's on-premises side too
     incident = next(i for i in fresh.admin.dump(tid, "incidents") if i["incidentId"] == iid)
-    assert "Identity containment (approved by alice" in incident["comments"][-1]["comment"]
+    assert incident["comments"][-1]["comment"].startswith("Identity containment approved by alice")
     asyncio.run(invoke_identity_actions.fn(creds, upns, ["enable"]))  # leave it as found
+
+
+def test_the_operator_leaves_one_account_out(
+    saved_block: str, fresh: Any, tenants: dict, creds: Any
+) -> None:
+    """Per-row choice: approve the decision with the second account switched off; only the
+    first account is acted on, the second is recorded as left out."""
+    tid = tenants["contoso"]
+    upns = [f"ckent@{DOMAIN}", f"dprince@{DOMAIN}"]
+    iid = incident_with_users(fresh, tid, upns)
+    before = len(fresh.admin.dump(tid, "identity_log"))
+    fut = start(
+        None,
+        contain_identity,
+        credentials=saved_block,
+        incident_id=iid,
+        actions=["revokeAllSessions"],
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-identity", set())
+    resume(run.id, approve=True, approved_by="frank", account_2=False, comment="only ckent")
+    summary = fut.result(timeout=120)
+    by = {o["item"]: o for o in summary["outcomes"]}
+    assert by[f"{upns[0]} revokeAllSessions"]["status"] == "succeeded"
+    assert by[f"{upns[1]} revokeAllSessions"]["status"] == "skipped"
+    assert by[f"{upns[1]} revokeAllSessions"]["reason"] == "left out by the operator"
+    acted = {e["accountId"] for e in fresh.admin.dump(tid, "identity_log")[before:]}
+    assert acted == {_oid(creds, upns[0])}
+    incident = next(i for i in fresh.admin.dump(tid, "incidents") if i["incidentId"] == iid)
+    comment = incident["comments"][-1]["comment"]
+    assert f"left out: {upns[1]}" in comment and 'comment: "only ckent"' in comment
 
 
 def test_rejected_or_unanswered_means_no_action(
@@ -305,17 +336,18 @@ def test_contain_incident_devices_and_accounts_in_one_approval(
     )
     # High would be auto-approved, but break-glass is protected: one form for everything
     run = wait_paused("defender-contain-incident", set())
-    resume(run.id, approve=True, approved_by="erin", isolation_type="Full")
+    # the operator approves, but leaves the second device out: only the first is isolated
+    resume(run.id, approve=True, approved_by="erin", isolation_type="Full", device_2=False)
     summary = fut.result(timeout=180)
     assert summary["approved"] is True and summary["verdict"] == "approved by erin"
-    assert len(summary["device_outcomes"]) == 2
-    assert all(o["status"] == "succeeded" for o in summary["device_outcomes"])
+    assert [o["status"] for o in summary["device_outcomes"]] == ["succeeded", "skipped"]
+    assert summary["device_outcomes"][1]["reason"] == "left out by the operator"
     isolated = {
         a["machineId"]
         for a in fast_actions.admin.dump(tid, "machineActions")
         if a["type"] == "Isolate" and a["machineId"] in mids
     }
-    assert isolated == set(mids)
+    assert isolated == {mids[0]}
     by = {o["item"]: o["status"] for o in summary["account_outcomes"]}
     assert by == {
         f"ckent@{DOMAIN} revokeAllSessions": "succeeded",
@@ -323,7 +355,8 @@ def test_contain_incident_devices_and_accounts_in_one_approval(
     }
     incident = next(i for i in fast_actions.admin.dump(tid, "incidents") if i["incidentId"] == iid)
     last = incident["comments"][-1]["comment"]
-    assert "devices isolated 2/2" in last and "account actions 1/2" in last
+    assert "devices isolated 1/2" in last and "account actions 1/2" in last
+    assert f"left out: {ws[31]['computerDnsName']}" in last
 
 
 def test_a_rerun_of_the_same_run_acts_once_per_account_and_action(

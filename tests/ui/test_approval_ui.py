@@ -125,7 +125,7 @@ def paused(
         admin.patch_config(time_scale=1.0)
 
 
-def _finished(api: PrefectAPI, run_id: str, timeout: float = 60) -> dict[str, Any]:
+def _finished(api: PrefectAPI, run_id: str, timeout: float = 180) -> dict[str, Any]:
     def final() -> dict[str, Any] | None:
         run = api.flow_run(run_id)
         return run if run["state_type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"} else None
@@ -144,7 +144,8 @@ def test_approve_in_the_run_page_isolates_the_device(
     dialog = page.get_by_role("dialog", name="Resume Flow Run")
     # the pause description (markdown) and the typed form
     expect(dialog).to_contain_text(f"Approve containment of incident {paused.incident_id}")
-    expect(dialog.get_by_role("cell", name=paused.machine["computerDnsName"])).to_be_visible()
+    name = paused.machine["computerDnsName"]
+    expect(dialog.get_by_role("heading", name=f"Device 1: {name}")).to_be_visible()
     approve = dialog.get_by_role("switch", name=re.compile(r"^Approve\b(?! By)"))
     expect(approve).to_have_attribute("aria-checked", "false")  # the default is "do not act"
     approve.click()
