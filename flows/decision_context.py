@@ -33,7 +33,7 @@ __all__ = [
 ]
 
 #: characters that make markdown (or HTML) out of plain text
-_ACTIVE = re.compile(r"([\\`*_\[\]{}()<>#+!|~])")
+_ACTIVE = re.compile(r"([\\`*_\[\]<>#|~])")
 #: a token longer than this gets break opportunities after . @ _ - / \
 _LONG_TOKEN = 24
 #: alert titles shown in the form (the rest are counted)
@@ -48,7 +48,7 @@ def md_text(value: Any, limit: int = 300) -> str:
 
     Examples:
         >>> md_text("[click](https://evil.example)")
-        '\\\\[click\\\\]\\\\(https://evil.example\\\\)'
+        '\\\\[click\\\\](https://evil.example)'
     """
     text = " ".join(str(value if value is not None else "").split())
     if len(text) > limit:
