@@ -22,6 +22,9 @@ not runtime dependencies). Writes ``benchmarks/results/<date>.md`` and prints th
 8. MSSP fan-out over 10, 100 and 1,000 customer tenants on one process under ``ulimit -n 256``:
    wall, CPU and memory per tenant, peak open files, requests and tokens per tenant, and the
    emulator's cost per tenant (``benchmarks/mssp.py``).
+9. The MCP server: a read tool's per-call overhead over stdio against the same task called
+   directly (median of 20 each), and the time from ``propose_incident_containment`` to the run
+   paused for approval, in the server and from a served deployment (``benchmarks/agents.py``).
 
 Every timed figure is the median of 3 runs, with the range (min-max); each run acts on machines
 no other run touched. Peak memory of a process is its own ``VmHWM`` (``ru_maxrss`` would carry
@@ -56,6 +59,7 @@ import requests
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from benchmarks.agents import bench_agents  # noqa: E402
 from benchmarks.mssp import bench_mssp  # noqa: E402
 from prefect_defender.api import auth, ratelimit  # noqa: E402
 from prefect_defender.api.client import ClientSettings  # noqa: E402
@@ -679,6 +683,7 @@ def main() -> None:
             ("6", lambda: bench_prefect(emu, conn, tid, work / "prefect")),
             ("7", lambda: bench_mixed(emu_mixed)),
             ("8", lambda: bench_mssp(work / "mssp", record)),
+            ("9", lambda: bench_agents(work / "agents", record)),
         ]
         only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
         for number, run in sections:
