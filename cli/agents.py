@@ -8,6 +8,8 @@ from typing import Annotated
 
 import typer
 
+from prefect_defender.cli.errors import USAGE, CliError
+
 __all__ = ["mcp_app"]
 
 mcp_app = typer.Typer(help="The MCP server for AI agents (read tools; writes only propose).")
@@ -42,30 +44,22 @@ def serve(
 ) -> None:
     """Serve the MCP server over stdio (default) or streamable HTTP (``--http``)."""
     if importlib.util.find_spec("mcp") is None:
-        typer.echo("the MCP server needs the SDK: pip install 'prefect-defender[agents]'", err=True)
-        raise typer.Exit(2)
+        raise CliError("the MCP server needs the MCP SDK", "pip install 'prefect-defender[agents]'")
     from prefect_defender.agents.http import TOKEN_ENV, load_token, serve_http, serve_stdio
     from prefect_defender.agents.runtime import AgentRuntime
-    from prefect_defender.api.errors import DefenderError
 
-    async def main() -> int:
-        try:
-            runtime = await AgentRuntime.load(credentials, policy)
-            token = await load_token(token_secret) if http else None
-        except (DefenderError, ValueError) as exc:
-            typer.echo(f"mcp serve: {exc}", err=True)
-            return 2
-        if not http:
-            await serve_stdio(runtime)
-            return 0
-        if token is None:
-            typer.echo(
-                f"mcp serve --http needs a bearer token: --token-secret BLOCK or {TOKEN_ENV}",
-                err=True,
+    async def main() -> None:
+        token = await load_token(token_secret) if http else None
+        if http and token is None:
+            raise CliError(
+                "mcp serve --http needs a bearer token (no anonymous HTTP)",
+                f"give --token-secret BLOCK or set {TOKEN_ENV}",
+                code=USAGE,
             )
-            await runtime.aclose()
-            return 2
-        await serve_http(runtime, token, host, port)
-        return 0
+        runtime = await AgentRuntime.load(credentials, policy)
+        if token is None:
+            await serve_stdio(runtime)
+        else:
+            await serve_http(runtime, token, host, port)
 
-    raise typer.Exit(asyncio.run(main()))
+    asyncio.run(main())

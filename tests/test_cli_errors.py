@@ -110,6 +110,11 @@ USAGE_CASES: list[tuple[list[str], str]] = [
     (["demo", "--bogus"], "No such option"),
     (["mcp", "bogus"], "No such command"),
     (["mcp", "serve", "--port", "x"], "valid integer"),
+    (["mcp", "serve", "--credentials", f"{APP}/cli-app", "--http"], "needs a bearer token"),
+    (
+        ["mcp", "serve", "--credentials", f"{APP}/cli-missing"],
+        f"no saved block '{APP}/cli-missing'",
+    ),
     (["capabilities", "--write"], "No such option"),
 ]
 
