@@ -61,6 +61,9 @@ DryRun = Annotated[
     Field(description="Propose a dry run: once approved, the playbook reports what it would do."),
 ]
 IncidentId = Annotated[int, Field(ge=1, le=2**53, description="The incident id.")]
+OfIncident = Annotated[
+    int | None, Field(ge=1, le=2**53, description="The incident they belong to, if any.")
+]
 
 
 class IndicatorSpec(BaseModel):
@@ -123,9 +126,7 @@ async def propose_device_containment(
     reason: Reason,
     evidence: Evidence,
     tenant: Tenant = None,
-    incident_id: Annotated[
-        int | None, Field(ge=1, le=2**53, description="The incident they belong to, if any.")
-    ] = None,
+    incident_id: OfIncident = None,
     isolation_type: Literal["Full", "Selective"] = "Selective",
     dry_run: DryRun = False,
 ) -> ProposalResult:
@@ -152,9 +153,7 @@ async def propose_account_containment(
     reason: Reason,
     evidence: Evidence,
     tenant: Tenant = None,
-    incident_id: Annotated[
-        int | None, Field(ge=1, le=2**53, description="The incident they belong to, if any.")
-    ] = None,
+    incident_id: OfIncident = None,
     actions: Annotated[
         list[Literal["disable", "revokeAllSessions", "forcePasswordReset"]] | None,
         Field(description="Default: disable and revokeAllSessions."),

@@ -5,8 +5,8 @@ Against the emulator (its own process) and a Prefect server (SQLite), same run:
 * **Per-call overhead of a read tool**: ``get_machine`` (one ``GET /api/machines/{id}``) called
   20 times as the task function directly (``tasks.machines.get_machine.fn`` on one warmed-up
   client) and 20 times as the MCP tool through the SDK's client over stdio (policy check, audit
-  event, JSON-RPC both ways, typed result); medians with ranges, the difference is the
-  overhead.
+  event, JSON-RPC both ways, typed result), interleaved call by call; medians with ranges, the
+  difference is the overhead.
 * **End to end, a proposal to its paused run**: ``propose_incident_containment`` on a fresh
   one-device incident until the tool answers "awaiting approval" (the run paused on the
   emulator's incident), with the playbook run inside the MCP server (``in_process``) and from
@@ -58,35 +58,32 @@ def _client(env: dict[str, str], policy: str) -> Any:
     )
 
 
-async def _direct(conn: dict[str, Any], machine: str) -> list[float]:
+async def _reads(
+    conn: dict[str, Any], env: dict[str, str], machine: str
+) -> tuple[list[float], list[float]]:
+    """``get_machine`` as the task function and as the MCP tool, interleaved call by call so
+    both see the same machine load; both warmed up first (token, connections, limiter)."""
     from prefect_defender.blocks import DefenderApplicationCredentials
     from prefect_defender.tasks.machines import get_machine
 
     client = DefenderApplicationCredentials.from_emulator(conn).get_client()
+    direct, tool = [], []
     try:
-        for _ in range(3):  # token, connection, limiter
-            await get_machine.fn(client, machine)
-        times = []
-        for _ in range(CALLS):
-            started = time.perf_counter()
-            await get_machine.fn(client, machine)
-            times.append(time.perf_counter() - started)
-        return times
+        async with _client(env, "bench-reads") as mcp:
+            for _ in range(3):
+                await get_machine.fn(client, machine)
+                await mcp.call_tool("get_machine", {"machine": machine})
+            for _ in range(CALLS):
+                started = time.perf_counter()
+                await get_machine.fn(client, machine)
+                direct.append(time.perf_counter() - started)
+                started = time.perf_counter()
+                result = await mcp.call_tool("get_machine", {"machine": machine})
+                tool.append(time.perf_counter() - started)
+                assert not result.is_error, result.content
     finally:
         await client.aclose()
-
-
-async def _through_mcp(env: dict[str, str], machine: str) -> list[float]:
-    async with _client(env, "bench-reads") as client:
-        for _ in range(3):
-            await client.call_tool("get_machine", {"machine": machine})
-        times = []
-        for _ in range(CALLS):
-            started = time.perf_counter()
-            result = await client.call_tool("get_machine", {"machine": machine})
-            times.append(time.perf_counter() - started)
-            assert not result.is_error, result.content
-        return times
+    return direct, tool
 
 
 def _one_device_incident(emu: Any, tid: str, n: int) -> int:
@@ -206,8 +203,7 @@ def bench_agents(work: Path, record: Record) -> None:
                 "bench-deployment", overwrite=True
             )
             machine = emu.admin.dump(tid, "machines")[0]["id"]
-            direct = asyncio.run(_direct(conn, machine))
-            tool = asyncio.run(_through_mcp(env, machine))
+            direct, tool = asyncio.run(_reads(conn, env, machine))
             _record_reads(record, direct, tool)
             incidents = [_one_device_incident(emu, tid, n) for n in range(2 * PROPOSALS)]
             in_process = asyncio.run(_proposals(env, "bench-in-process", incidents[:PROPOSALS]))

@@ -167,3 +167,39 @@ async def test_kill_switch_refuses_proposals(client: Client, emulator: Any) -> N
     finally:
         await Variable.aset("defender_automation_halted", "false", overwrite=True)
     assert "halted" in text
+
+
+async def test_indicator_and_account_proposals_wait_for_the_operator(
+    client: Client, emulator: Any, tenants: dict[str, str]
+) -> None:
+    tid = tenants["contoso"]
+    value = "c2-mcp-proposal.example"
+    proposed = data(
+        await client.call_tool(
+            "propose_indicator_block",
+            {
+                "indicators": [{"value": value, "type": "DomainName", "title": "C2"}],
+                "reason": REASON,
+                "evidence": ["lookup_domain: 3 devices"],
+            },
+        )
+    )
+    assert proposed["status"] == "awaiting approval"
+    blocked = [i for i in emulator.admin.dump(tid, "indicators") if i["indicatorValue"] == value]
+    assert blocked == []  # nothing before the approval
+    await asyncio.to_thread(resume_flow_run, UUID(proposed["run_id"]), run_input={"approve": True})
+    done = await _status(client, proposed["run_id"], "completed")
+    blocked = [i for i in emulator.admin.dump(tid, "indicators") if i["indicatorValue"] == value]
+    assert len(blocked) == 1 and blocked[0]["action"] == "Block"
+    assert "proposed by agent test-agent 9.1" in done["report"]
+
+    account = data(
+        await client.call_tool(
+            "propose_account_containment",
+            {"users": ["jdoe@contoso.example"], "reason": REASON, "evidence": []},
+        )
+    )
+    assert account["status"] == "awaiting approval"
+    await asyncio.to_thread(resume_flow_run, UUID(account["run_id"]), run_input={})
+    refused = await _status(client, account["run_id"], "completed")
+    assert refused["decision"].startswith("Decision: rejected")
