@@ -44,7 +44,7 @@ MAX_SIGN_INS = 3
 
 def md_text(value: Any, limit: int = 300) -> str:
     """``value`` as inert markdown on one line: bounded, active characters escaped, long tokens
-    breakable (``<wbr>`` after ``.``, ``@``, ``_``, ``-``, ``/``).
+    breakable (``<wbr>`` after ``.``, ``@``, ``_``, ``-``, ``/``), no e-mail autolinks.
 
     Examples:
         >>> md_text("[click](https://evil.example)")
@@ -58,6 +58,8 @@ def md_text(value: Any, limit: int = 300) -> str:
         escaped = _ACTIVE.sub(r"\\\1", word)
         if len(word) > _LONG_TOKEN:
             escaped = re.sub(r"([.@_/-])", r"\1<wbr>", escaped)
+        elif "@" in escaped:  # no mailto: autolink of an account name
+            escaped = escaped.replace("@", "@<wbr>")
         words.append(escaped)
     return " ".join(words)
 

@@ -125,7 +125,7 @@ def account_facts(
 def device_form_rows(devices: Sequence[DeviceFacts]) -> list[FormRow]:
     """The form's switch per device (the item is the machine id)."""
     return [
-        FormRow(f"device_{n}", d.machine_id, f"Device {n}: {d.action} {d.name}", d.name)
+        FormRow(f"device_{n}", d.machine_id, f"Device {n}: {d.name}: {d.action}", d.name)
         for n, d in enumerate(devices, 1)
     ]
 
@@ -133,7 +133,7 @@ def device_form_rows(devices: Sequence[DeviceFacts]) -> list[FormRow]:
 def account_form_rows(accounts: Sequence[AccountFacts], users: Sequence[str]) -> list[FormRow]:
     """The form's switch per account (the item is the account as the playbook names it)."""
     return [
-        FormRow(f"account_{n}", user, f"Account {n}: {', '.join(a.actions)} {a.upn}", a.upn)
+        FormRow(f"account_{n}", user, f"Account {n}: {a.upn}: {', '.join(a.actions)}", a.upn)
         for n, (a, user) in enumerate(zip(accounts, users, strict=True), 1)
     ]
 

@@ -74,7 +74,7 @@ def _context() -> DecisionContext:
 
 
 def test_the_form_text_is_one_item_per_block_with_every_fact() -> None:
-    md = _context().markdown()
+    md = _context().markdown().replace("<wbr>", "")
     assert "|" not in md  # no table: the dialog is narrow
     assert "#### Device 1: ws-1.contoso.example" in md
     assert "#### Account 1: jdoe@contoso.example" in md

@@ -1,0 +1,424 @@
+"""The three approval forms in a real browser: contain-device, contain-identity and
+contain-incident paused on a real Prefect server, their resume dialogs opened in Debian's
+Chromium.
+
+Every context field is shown, and nothing is wider than the dialog (each element's box is
+measured against the dialog's, and no scroll area scrolls sideways). The device form is then
+answered in the page: one device switched off, a comment and a name typed; only the chosen
+device is isolated on the emulator, and the comment reaches the incident, the report artifact
+and the ``defender.approval.decided`` event.
+
+Screenshots of the three forms are written to ``tests/artifacts/ui/``; with
+``UPDATE_DOCS_SCREENSHOTS=1`` they replace the docs site's (``docs/images/approval/``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from prefect_defender.cli.servers import PrefectServer
+from tests.ui.conftest import ARTIFACTS, PrefectAPI, off_thread, wait_for
+
+pytestmark = pytest.mark.browser
+
+BLOCK = "ui-forms"
+DOMAIN = "contoso.example"
+DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images" / "approval"
+RUN_FLOW = (
+    "import asyncio, importlib, json, sys\n"
+    "mod, name, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])\n"
+    "fn = getattr(importlib.import_module(mod), name)\n"
+    "print(json.dumps(asyncio.run(fn(**params)), default=str))\n"
+)
+#: what the operator's browser measures: every element of the dialog against its box
+MEASURE = """(dialog) => {
+  const box = dialog.getBoundingClientRect();
+  const wide = [];
+  let right = 0;
+  for (const el of dialog.querySelectorAll('*')) {
+    if (el.closest('.sr-only')) continue;
+    const r = el.getBoundingClientRect();
+    if (r.width === 0 && r.height === 0) continue;
+    right = Math.max(right, r.right);
+    if (r.right > box.right + 0.5 || r.left < box.left - 0.5) {
+      wide.push(`${el.tagName} ${r.width.toFixed(0)}px: ${(el.textContent || '').slice(0, 60)}`);
+    }
+    if (el.scrollWidth > el.clientWidth + 1 && getComputedStyle(el).overflowX !== 'visible') {
+      wide.push(`${el.tagName} scrolls sideways: ${el.scrollWidth} > ${el.clientWidth}`);
+    }
+  }
+  return {dialog: box.width, content: right - box.left, wide};
+}"""
+
+
+@dataclass
+class Paused:
+    """One playbook run paused for approval, in its own process."""
+
+    flow: str
+    run_id: str
+    incident_id: int
+    proc: subprocess.Popen[bytes]
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def _incident(admin: Any, tid: str, name: str, machines: list[dict], users: list[str]) -> int:
+    alerts: list[dict[str, Any]] = [
+        {
+            "id": f"da_form_{name[:6]}_{m['id'][:8]}",
+            "machineId": m["id"],
+            "severity": "High",
+            "title": f"Suspicious PowerShell on {m['computerDnsName'].split('.')[0]}",
+            "computerDnsName": m["computerDnsName"],
+            "entities": [],
+        }
+        for m in machines
+    ]
+    alerts += [
+        {
+            "id": f"da_form_{name[:6]}_{u.split('@')[0]}",
+            "severity": "High",
+            "title": "Sign-in from an anonymous IP address",
+            "entities": [
+                {"entityType": "User", "accountName": u.split("@")[0], "userPrincipalName": u}
+            ],
+        }
+        for u in users
+    ]
+    (incident,) = admin.upsert_incidents(
+        tid,
+        [{"incidentName": name, "severity": "High", "status": "Active", "alerts": alerts}],
+    )
+    return int(incident["incidentId"])
+
+
+def _start(
+    server: PrefectServer, api: PrefectAPI, module: str, fn: str, flow: str, params: dict
+) -> tuple[subprocess.Popen[bytes], Any]:
+    env = {**os.environ, **server.env(), "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
+    log = (server.home / f"{flow}.log").open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_FLOW, module, fn, json.dumps(params)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return proc, log
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    if proc.poll() is None:
+        os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def forms(
+    prefect_server: PrefectServer, prefect_api: PrefectAPI, conn, tenants, emulator
+) -> Iterator[dict[str, Paused]]:
+    """The three playbooks, each paused for approval of a fresh High incident."""
+    from prefect_defender.blocks import DefenderApplicationCredentials
+
+    admin = emulator.admin
+    admin.patch_config(time_scale=300.0, action_outcomes={})
+    tid = tenants["contoso"]
+
+    def save_block() -> None:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
+            DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0).save(
+                BLOCK, overwrite=True
+            )
+
+    off_thread(save_block)
+    machines = admin.dump(tid, "machines")
+    free = [m for m in machines if m["isolationState"] == "NotIsolated"]
+    ws = [m for m in free if "-ws-" in m["computerDnsName"]][5:8]
+    dc = next(m for m in free if "DomainController" in m["machineTags"])
+    common = {
+        "credentials": f"defender-application-credentials/{BLOCK}",
+        "approval": {"poll_interval_seconds": 1, "timeout_seconds": 900},
+    }
+    device_incident = _incident(admin, tid, "Ransomware on two workstations", [*ws[:2], dc], [])
+    users = [f"jdoe@{DOMAIN}", f"breakglass@{DOMAIN}"]
+    identity_incident = _incident(admin, tid, "Password spray on two accounts", [], users)
+    both = _incident(admin, tid, "Hands-on-keyboard attack", [ws[2]], [f"ckent@{DOMAIN}"])
+    plans = {
+        "device": (
+            "prefect_defender.flows.contain",
+            "contain_device",
+            "defender-contain-device",
+            {**common, "incident_id": device_incident, "poll_interval_seconds": 0.2},
+            device_incident,
+        ),
+        "identity": (
+            "prefect_defender.flows.contain_identity",
+            "contain_identity",
+            "defender-contain-identity",
+            {**common, "incident_id": identity_incident, "safety": {"dry_run": True}},
+            identity_incident,
+        ),
+        "incident": (
+            "prefect_defender.flows.contain_incident",
+            "contain_incident",
+            "defender-contain-incident",
+            {**common, "incident_id": both, "safety": {"dry_run": True}},
+            both,
+        ),
+    }
+    started: dict[str, tuple[subprocess.Popen[bytes], Any]] = {}
+    out: dict[str, Paused] = {}
+    try:
+        for kind, (module, fn, flow, params, _) in plans.items():
+            started[kind] = _start(prefect_server, prefect_api, module, fn, flow, params)
+        for kind, (_, _, flow, _, iid) in plans.items():
+            proc, log = started[kind]
+
+            def paused_run(proc: Any = proc, flow: str = flow, log: Any = log) -> Any:
+                if proc.poll() is not None:
+                    raise AssertionError(f"{flow} exited early; see {log.name}")
+                runs = prefect_api.runs_of_flow(flow, "PAUSED")
+                return runs[0] if runs else None
+
+            run = wait_for(paused_run, 180, f"{flow} to pause for approval")
+            out[kind] = Paused(flow, run["id"], iid, proc)
+        out["device"].facts = {"ws": ws[:2], "dc": dc, "users": users}
+        out["identity"].facts = {"users": users}
+        out["incident"].facts = {"ws": [ws[2]], "users": [f"ckent@{DOMAIN}"]}
+        yield out
+    finally:
+        for proc, log in started.values():
+            _stop(proc)
+            log.close()
+        admin.patch_config(time_scale=1.0)
+
+
+@pytest.fixture
+def tall_page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
+    """A page tall enough that the dialog (at most 80% of the viewport) shows a whole form."""
+    context = browser.new_context(viewport={"width": 1280, "height": 3400})
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    try:
+        yield page
+    finally:
+        context.close()
+
+
+def _open_dialog(page: Any, ui_url: str, run_id: str) -> Any:
+    from playwright.sync_api import expect
+
+    page.goto(f"{ui_url}/runs/flow-run/{run_id}")
+    page.get_by_role("button", name="Open menu").first.click()
+    page.get_by_role("menuitem", name="Resume").click()
+    dialog = page.get_by_role("dialog", name="Resume Flow Run")
+    expect(dialog).to_be_visible()
+    expect(dialog.get_by_role("button", name="Resume")).to_be_visible()
+    return dialog
+
+
+def _fits(page: Any, dialog: Any, name: str) -> dict[str, Any]:
+    """Measure the dialog, save its screenshot; fail naming whatever is wider."""
+    scroller = dialog.locator(".overflow-y-auto").first
+    if scroller.count():
+        scroller.evaluate("el => { el.scrollTop = 0 }")
+    found: dict[str, Any] = dialog.evaluate(MEASURE)
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    shot = ARTIFACTS / f"approval-{name}-form.png"
+    dialog.screenshot(path=str(shot))
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+        DOCS_IMAGES.mkdir(parents=True, exist_ok=True)
+        shutil.copy(shot, DOCS_IMAGES / shot.name)
+    print(f"{name} form: dialog {found['dialog']:.0f}px, content {found['content']:.0f}px wide")
+    assert found["wide"] == [], found["wide"]
+    assert found["content"] <= found["dialog"] + 0.5
+    return found
+
+
+def _page_shot(page: Any, name: str) -> None:
+    """The page at a laptop's size, the dialog open (the README's picture)."""
+    page.set_viewport_size({"width": 1280, "height": 820})
+    page.wait_for_timeout(300)
+    page.screenshot(path=str(ARTIFACTS / name))
+    if os.environ.get("UPDATE_DOCS_SCREENSHOTS") == "1":
+        shutil.copy(ARTIFACTS / name, DOCS_IMAGES / name)
+    page.set_viewport_size({"width": 1280, "height": 3400})
+
+
+def _shows(dialog: Any, texts: list[str | re.Pattern[str]]) -> None:
+    from playwright.sync_api import expect
+
+    for text in texts:
+        expect(dialog.get_by_text(text).first).to_be_attached()
+
+
+def _device_facts(dialog: Any, machines: list[dict[str, Any]]) -> None:
+    from playwright.sync_api import expect
+
+    for n, m in enumerate(machines, 1):
+        expect(
+            dialog.get_by_role("heading", name=f"Device {n}: {m['computerDnsName']}")
+        ).to_be_visible()
+        expect(
+            dialog.get_by_role(
+                "switch",
+                name=re.compile(rf"^Device {n}: {re.escape(m['computerDnsName'])}: isolate"),
+            )
+        ).to_be_visible()
+    _shows(
+        dialog,
+        [
+            re.compile(r"OS: Windows"),
+            re.compile(r"Health: Active; last seen \d{4}-\d\d-\d\d \d\d:\d\d UTC"),
+            re.compile(r"Risk: \w+; exposure: \w+"),
+            re.compile(r"Tags: "),
+            "Open the device in Defender",
+        ],
+    )
+
+
+def _account_facts(dialog: Any, users: list[str]) -> None:
+    from playwright.sync_api import expect
+
+    for n, upn in enumerate(users, 1):
+        expect(dialog.get_by_role("heading", name=f"Account {n}: {upn}")).to_be_visible()
+        expect(
+            dialog.get_by_role("switch", name=re.compile(rf"^Account {n}: {re.escape(upn)}: "))
+        ).to_be_visible()
+    _shows(
+        dialog,
+        [
+            re.compile(r"Providers: .*; enabled: (yes|no|unknown)"),
+            re.compile(r"Risk level: "),
+            "Last sign-ins:",
+            re.compile(r"Privileged groups: "),
+            "Open the user in Defender",
+        ],
+    )
+
+
+def _incident_facts(dialog: Any, incident_id: int, title: str) -> None:
+    _shows(
+        dialog,
+        [
+            re.compile(rf"Approve containment of incident {incident_id} \(High\)\?"),
+            title,
+            "severity High · status Active",
+            "open the incident in Defender",
+            re.compile(r"Why:"),
+            re.compile(r"Alerts \(\d+\):"),
+            re.compile(r"Decide by \d{4}-\d\d-\d\d \d\d:\d\d UTC\."),
+            re.compile(r"Blast radius:"),
+        ],
+    )
+
+
+def test_identity_form_shows_every_field_within_the_dialog(
+    tall_page, ui_url, forms: dict[str, Paused]
+) -> None:
+    paused = forms["identity"]
+    dialog = _open_dialog(tall_page, ui_url, paused.run_id)
+    _incident_facts(dialog, paused.incident_id, "Password spray on two accounts")
+    _account_facts(dialog, paused.facts["users"])
+    _shows(dialog, ["Protected: yes, protected account pattern 'breakglass*'"])
+    _fits(tall_page, dialog, "identity")
+
+
+def test_incident_form_shows_devices_and_accounts_within_the_dialog(
+    tall_page, ui_url, forms: dict[str, Paused]
+) -> None:
+    paused = forms["incident"]
+    dialog = _open_dialog(tall_page, ui_url, paused.run_id)
+    _incident_facts(dialog, paused.incident_id, "Hands-on-keyboard attack")
+    _device_facts(dialog, paused.facts["ws"])
+    _account_facts(dialog, paused.facts["users"])
+    _shows(dialog, [re.compile(r"1 device and 1 account: 3 write actions")])
+    _fits(tall_page, dialog, "incident")
+
+
+def test_device_form_fits_and_its_answer_is_heard(
+    tall_page, ui_url, forms: dict[str, Paused], prefect_api: PrefectAPI, emulator, tenants
+) -> None:
+    from playwright.sync_api import expect
+
+    paused = forms["device"]
+    ws, dc = paused.facts["ws"], paused.facts["dc"]
+    dialog = _open_dialog(tall_page, ui_url, paused.run_id)
+    _incident_facts(dialog, paused.incident_id, "Ransomware on two workstations")
+    _device_facts(dialog, [*ws, dc])
+    _shows(dialog, [re.compile(r"Protected: yes, protected tag 'DomainController'")])
+    _fits(tall_page, dialog, "device")
+    _page_shot(tall_page, "approval-dialog.png")  # the run page as the operator sees it
+
+    # the operator approves, leaves the second workstation out, says why and who
+    approve = dialog.get_by_role("switch", name=re.compile(r"^Approve\b"))
+    expect(approve).to_have_attribute("aria-checked", "false")  # the default is "do not act"
+    approve.click()
+    second = dialog.get_by_role("switch", name=re.compile(r"^Device 2: "))
+    expect(second).to_have_attribute("aria-checked", "true")
+    second.click()
+    expect(second).to_have_attribute("aria-checked", "false")
+    dialog.get_by_label(re.compile(r"^Comment")).fill("Ransom note seen on ws 1; ws 2 is a decoy")
+    dialog.get_by_label(re.compile(r"^Approved By")).fill("ui-analyst")
+    dialog.get_by_role("button", name="Resume").click()
+    expect(dialog).to_be_hidden()
+
+    def final() -> dict[str, Any] | None:
+        run = prefect_api.flow_run(paused.run_id)
+        return run if run["state_type"] in {"COMPLETED", "FAILED", "CRASHED"} else None
+
+    assert wait_for(final, 180, "contain-device to finish")["state_type"] == "COMPLETED"
+    tid = tenants["contoso"]
+    isolated = {
+        a["machineId"]
+        for a in emulator.admin.dump(tid, "machineActions")
+        if a["type"] == "Isolate" and a["machineId"] in {ws[0]["id"], ws[1]["id"], dc["id"]}
+    }
+    assert isolated == {ws[0]["id"]}  # the chosen row only (the DC is protected, not included)
+    said = "Ransom note seen on ws 1; ws 2 is a decoy"
+    incident = next(
+        i for i in emulator.admin.dump(tid, "incidents") if i["incidentId"] == paused.incident_id
+    )
+    assert f'comment: "{said}"' in incident["comments"][-1]["comment"]
+    assert f"left out: {ws[1]['computerDnsName']}" in incident["comments"][-1]["comment"]
+    (artifact,) = [
+        a
+        for a in prefect_api.artifacts_of_run(paused.run_id)
+        if a["key"] == "defender-contain-device"
+    ]
+    assert f"Operator comment: {said}" in artifact["data"]
+    assert "Approver's name: ui-analyst (typed in the form, self-declared)" in artifact["data"]
+    event = wait_for(lambda: _decided_event(prefect_api, paused.run_id), 30, "the decided event")
+    assert event["payload"]["comment"] == said and event["payload"]["approved_by"] == "ui-analyst"
+    assert event["payload"]["left_out"] == [ws[1]["computerDnsName"]]
+
+
+def _decided_event(api: PrefectAPI, run_id: str) -> dict[str, Any] | None:
+    body = {
+        "filter": {
+            "event": {"name": ["defender.approval.decided"]},
+            "resource": {"id": [f"defender.approval.{run_id}"]},
+        },
+        "limit": 5,
+    }
+    resp = api.http.post("/events/filter", json=body)
+    resp.raise_for_status()
+    events = resp.json().get("events") or []
+    return events[0] if events else None
