@@ -36,8 +36,12 @@ _OUTSIDE = re.compile(
     r"cluster|database)\s*[(\[]",
     re.IGNORECASE,
 )
-_STRING = re.compile(r'@"(?:[^"]|"")*"|@\'(?:[^\']|\'\')*\'|"(?:\\.|[^"\\])*"|\'(?:\\.|[^\'\\])*\'')
-_COMMENT = re.compile(r"//[^\n]*")
+#: a string literal or a comment, whichever starts first (a quote in a comment starts nothing;
+#: '//' in a string is no comment)
+_STRING_OR_COMMENT = re.compile(
+    r'(@"(?:[^"]|"")*"|@\'(?:[^\']|\'\')*\'|"(?:\\.|[^"\\\n])*"|\'(?:\\.|[^\'\\\n])*\')'
+    r"|//[^\n]*"
+)
 CELL = 500
 
 
@@ -45,7 +49,7 @@ def _code_only(query: str) -> str:
     """The query with string literals emptied and comments removed (what is left is code)."""
     if "```" in query:
         raise ToolError("refused: multi-line ``` strings are not accepted")
-    return _COMMENT.sub(" ", _STRING.sub('""', query))
+    return _STRING_OR_COMMENT.sub(lambda m: '""' if m.group(1) else " ", query)
 
 
 def read_only_query(query: str, take: int) -> str:
