@@ -713,13 +713,13 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "security-security-runhuntingquery",
         family="hunting",
     ),
+    # custom detection rules: Graph v1.0 (rulesroot-post-detectionrules?view=graph-rest-1.0)
     _graph(
         "graph.detection_rules.list",
         "GET",
         "/security/rules/detectionRules",
         ("CustomDetection.Read.All", "CustomDetection.ReadWrite.All"),
         "security-rulesroot-list-detectionrules",
-        beta=True,
     ),
     _graph(
         "graph.detection_rules.get",
@@ -727,7 +727,6 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "/security/rules/detectionRules/{id}",
         ("CustomDetection.Read.All", "CustomDetection.ReadWrite.All"),
         "security-detectionrule-get",
-        beta=True,
     ),
     _graph(
         "graph.detection_rules.create",
@@ -735,7 +734,6 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "/security/rules/detectionRules",
         ("CustomDetection.ReadWrite.All",),
         "security-rulesroot-post-detectionrules",
-        beta=True,
     ),
     _graph(
         "graph.detection_rules.update",
@@ -743,7 +741,6 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "/security/rules/detectionRules/{id}",
         ("CustomDetection.ReadWrite.All",),
         "security-detectionrule-update",
-        beta=True,
     ),
     _graph(
         "graph.detection_rules.delete",
@@ -751,7 +748,6 @@ _ENTRIES: tuple[Endpoint, ...] = (
         "/security/rules/detectionRules/{id}",
         ("CustomDetection.ReadWrite.All",),
         "security-rulesroot-delete-detectionrules",
-        beta=True,
     ),
     # --- identities: Defender XDR identity accounts, Entra ID users, Identity Protection ------
     _graph(

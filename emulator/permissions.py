@@ -320,31 +320,34 @@ GRAPH_SECURITY_PAGES: dict[str, PagePermissions] = {
     "hunting.run": PagePermissions.both_rows(
         _GRAPH_API + "security-security-runhuntingquery", "ThreatHunting.Read.All"
     ),
+    # custom detection rules, Graph v1.0 pages (the create page read in its v1.0 view in several
+    # languages: Delegated and Application CustomDetection.ReadWrite.All, higher "Not
+    # available."; list/get read in the beta view, rows assumed unchanged in v1.0)
     # "List detectionRule objects": CustomDetection.Read.All, higher
     # CustomDetection.ReadWrite.All, both rows
     "detection_rules.list": PagePermissions.both_rows(
-        _GRAPH_API + "security-rulesroot-list-detectionrules" + _BETA,
+        _GRAPH_API + "security-rulesroot-list-detectionrules",
         "CustomDetection.Read.All",
         "CustomDetection.ReadWrite.All",
     ),
     # "Get detectionRule": CustomDetection.Read.All, higher CustomDetection.ReadWrite.All
     "detection_rules.get": PagePermissions.both_rows(
-        _GRAPH_API + "security-detectionrule-get" + _BETA,
+        _GRAPH_API + "security-detectionrule-get",
         "CustomDetection.Read.All",
         "CustomDetection.ReadWrite.All",
     ),
     # "Create detectionRule": CustomDetection.ReadWrite.All, higher "Not available."
     "detection_rules.create": PagePermissions.both_rows(
-        _GRAPH_API + "security-rulesroot-post-detectionrules" + _BETA,
+        _GRAPH_API + "security-rulesroot-post-detectionrules",
         "CustomDetection.ReadWrite.All",
     ),
     # "Update detectionRule": CustomDetection.ReadWrite.All, higher "Not available."
     "detection_rules.update": PagePermissions.both_rows(
-        _GRAPH_API + "security-detectionrule-update" + _BETA, "CustomDetection.ReadWrite.All"
+        _GRAPH_API + "security-detectionrule-update", "CustomDetection.ReadWrite.All"
     ),
     # "Delete detectionRule": CustomDetection.ReadWrite.All, higher "Not available."
     "detection_rules.delete": PagePermissions.both_rows(
-        _GRAPH_API + "security-rulesroot-delete-detectionrules" + _BETA,
+        _GRAPH_API + "security-rulesroot-delete-detectionrules",
         "CustomDetection.ReadWrite.All",
     ),
     # "analyzedEmail: remediate": Delegated (work or school account) "Not supported.";

@@ -1,16 +1,21 @@
-"""Tasks for the Graph security *beta* extras: custom detection rules and email remediation.
+"""Tasks for the Graph security extras: custom detection rules (Graph v1.0) and email
+remediation (Graph *beta*).
 
 .. warning::
-   These tasks call Microsoft Graph ``/beta``. Microsoft: "APIs under the /beta version in
-   Microsoft Graph are subject to change. Use of these APIs in production applications is not
-   supported." Every task therefore takes ``accept_beta`` and refuses to run (sending nothing)
-   unless it is ``True``: a playbook opts in knowingly, call by call.
+   Email remediation calls Microsoft Graph ``/beta`` (v1.0 has no such API). Microsoft: "APIs
+   under the /beta version in Microsoft Graph are subject to change. Use of these APIs in
+   production applications is not supported." :func:`remediate_emails` therefore takes
+   ``accept_beta`` and refuses to run (sending nothing) unless it is ``True``. The detection rule
+   tasks call Graph v1.0 and need no opt-in.
 
 Everything else is validated before the first request, too: rule ids, the rule's KQL (never
-empty), the schedule period (``0``, ``1H``, ``3H``, ``12H``, ``24H``), severities and actions
-(documented values in any case, or a new camelCase value Microsoft may have added), network
-message ids (GUIDs) and e-mail addresses. Invalid input raises ``ValidationError`` with zero
-requests sent.
+empty), its frequency (an ISO 8601 duration), tactics, entity mappings and automated actions
+(only the documented collections and properties), severities and actions (documented values in
+any case, or a new camelCase value Microsoft may have added), network message ids (GUIDs) and
+e-mail addresses. A property Microsoft removed from detection rules on 1 October 2026
+(``is_enabled``, ``period``, ``alert_category``, ``mitre_techniques``, ``impacted_assets``,
+``response_actions``) is refused naming its replacement. Invalid input raises
+``ValidationError`` with zero requests sent.
 
 Permissions (Microsoft Graph): ``CustomDetection.Read.All`` to read rules,
 ``CustomDetection.ReadWrite.All`` to write them (application or delegated);
@@ -69,11 +74,10 @@ def require_beta(accept_beta: bool, what: str) -> None:
 @defender_task(endpoints=("graph.detection_rules.list",))
 async def list_detection_rules(
     credentials: DefenderCredentialsLike,
-    accept_beta: bool = False,
     limit: int | None = None,
     tenant_id: str | None = None,
 ) -> list[DetectionRule]:
-    """Custom detection rules (Graph beta; pass ``accept_beta=True``).
+    """Custom detection rules (Graph v1.0).
 
     Example:
         ```python
@@ -84,11 +88,10 @@ async def list_detection_rules(
         @flow
         async def disabled_rules() -> list[str]:
             creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            rules = await list_detection_rules(creds, accept_beta=True)
-            return [r.display_name or r.id for r in rules if not r.is_enabled]
+            rules = await list_detection_rules(creds)
+            return [r.display_name or r.id for r in rules if not r.enabled]
         ```
     """
-    require_beta(accept_beta, "custom detection rules")
     async with defender_client(credentials, tenant_id) as client:
         return await client.detection_rules.list(limit=limit)
 
@@ -97,10 +100,9 @@ async def list_detection_rules(
 async def get_detection_rule(
     credentials: DefenderCredentialsLike,
     rule_id: str,
-    accept_beta: bool = False,
     tenant_id: str | None = None,
 ) -> DetectionRule:
-    """One custom detection rule by id (Graph beta; ``NotFoundError`` for an unknown id).
+    """One custom detection rule by id (Graph v1.0; ``NotFoundError`` for an unknown id).
 
     Example:
         ```python
@@ -111,11 +113,10 @@ async def get_detection_rule(
         @flow
         async def rule_query(rule_id: str) -> str | None:
             creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            rule = await get_detection_rule(creds, rule_id, accept_beta=True)
+            rule = await get_detection_rule(creds, rule_id)
             return rule.query_text
         ```
     """
-    require_beta(accept_beta, "custom detection rules")
     rid = check_rule_id(rule_id)
     async with defender_client(credentials, tenant_id) as client:
         return await client.detection_rules.get(rid)
@@ -125,15 +126,19 @@ async def get_detection_rule(
 async def create_detection_rule(
     credentials: DefenderCredentialsLike,
     rule: DetectionRuleInput | dict[str, Any],
-    accept_beta: bool = False,
     tenant_id: str | None = None,
 ) -> DetectionRule:
-    """Create a custom detection rule from a KQL query (Graph beta; validated before sending).
+    """Create a custom detection rule from a KQL query (Graph v1.0; validated before sending).
 
-    ``rule`` holds ``display_name``, ``query_text`` (not empty), ``period`` (``0`` for
-    continuous, ``1H``, ``3H``, ``12H`` or ``24H``), ``alert_title``, ``alert_severity`` and
-    optionally the alert's description, category, recommended actions, MITRE techniques,
-    impacted assets and response actions (Graph's ``@odata.type`` objects).
+    ``rule`` holds ``display_name``, ``query_text`` (not empty), ``frequency`` (an ISO 8601
+    duration: ``PT1H``, ``PT3H``, ``P1D``; ``1h`` works too), ``alert_title``, ``alert_severity``
+    and optionally ``rule_id`` (derived from the name otherwise), ``status`` (``enabled``),
+    ``description``, the alert's description and recommended actions, ``tactics``
+    (``{"Execution": ["T1059.001"]}``), ``entity_mappings`` and ``automated_actions`` (Graph's
+    objects naming the query's columns).
+
+    Automated actions run on every match without asking anyone: isolate devices, disable users,
+    delete e-mail. Give them only for rules whose query you trust to that degree.
 
     Example:
         ```python
@@ -147,17 +152,16 @@ async def create_detection_rule(
             rule = await create_detection_rule(creds, {
                 "display_name": "Encoded PowerShell",
                 "query_text": "DeviceProcessEvents | where ProcessCommandLine has '-enc'"
-                              " | project Timestamp, DeviceId, ReportId",
-                "period": "1H",
+                              " | project Timestamp, DeviceId, DeviceName, ReportId",
+                "frequency": "PT1H",
                 "alert_title": "Encoded PowerShell", "alert_severity": "medium",
-                "alert_category": "Execution", "mitre_techniques": ["T1059.001"],
-                "impacted_assets": [{"@odata.type":
-                    "#microsoft.graph.security.impactedDeviceAsset", "identifier": "deviceId"}],
-            }, accept_beta=True)
+                "tactics": {"Execution": ["T1059.001"]},
+                "entity_mappings": {"hosts": [{"deviceIdColumn": "DeviceId",
+                                               "nameColumn": "DeviceName"}]},
+            })
             return rule.id
         ```
     """
-    require_beta(accept_beta, "custom detection rules")
     item = rule if isinstance(rule, DetectionRuleInput) else _model(DetectionRuleInput, rule)
     async with defender_client(credentials, tenant_id) as client:
         created = await client.detection_rules.create(item)
@@ -170,12 +174,12 @@ async def update_detection_rule(
     credentials: DefenderCredentialsLike,
     rule_id: str,
     changes: DetectionRuleUpdate | dict[str, Any],
-    accept_beta: bool = False,
     tenant_id: str | None = None,
 ) -> DetectionRule:
-    """Change a custom detection rule's name, state, query, schedule or alert (Graph beta).
+    """Change a custom detection rule's name, status, query, frequency, alert or automated
+    actions (Graph v1.0).
 
-    Only the given fields are sent; ``{"is_enabled": False}`` turns a rule off.
+    Only the given fields are sent; ``{"status": "disabled"}`` turns a rule off.
 
     Example:
         ```python
@@ -187,10 +191,9 @@ async def update_detection_rule(
         async def slow_down(rule_id: str):
             creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
             await update_detection_rule(
-                creds, rule_id, {"period": "24H", "alert_severity": "low"}, accept_beta=True)
+                creds, rule_id, {"frequency": "P1D", "alert_severity": "low"})
         ```
     """
-    require_beta(accept_beta, "custom detection rules")
     rid = check_rule_id(rule_id)
     item = (
         changes
@@ -205,10 +208,9 @@ async def update_detection_rule(
 async def delete_detection_rule(
     credentials: DefenderCredentialsLike,
     rule_id: str,
-    accept_beta: bool = False,
     tenant_id: str | None = None,
 ) -> None:
-    """Delete a custom detection rule (Graph beta; ``NotFoundError`` for an unknown id).
+    """Delete a custom detection rule (Graph v1.0; ``NotFoundError`` for an unknown id).
 
     Example:
         ```python
@@ -219,10 +221,9 @@ async def delete_detection_rule(
         @flow
         async def retire(rule_id: str):
             creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
-            await delete_detection_rule(creds, rule_id, accept_beta=True)
+            await delete_detection_rule(creds, rule_id)
         ```
     """
-    require_beta(accept_beta, "custom detection rules")
     rid = check_rule_id(rule_id)
     async with defender_client(credentials, tenant_id) as client:
         await client.detection_rules.delete(rid)

@@ -1,4 +1,5 @@
-"""Tasks for Sigma rules as Defender hunts: convert rules to KQL, run them as one batch.
+"""Tasks for Sigma rules in Defender: convert rules to KQL, run them as one batch of hunts, or
+deploy them as custom detection rules (Graph v1.0).
 
 Conversion (pySigma, the Kusto backend's Microsoft XDR pipeline, corrections and local checks)
 lives in :mod:`prefect_defender.api.sigma`; these tasks add Prefect around it. Every rule gets
@@ -17,6 +18,7 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.models.detection_rules import DetectionRuleInput
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
 from prefect_defender.api.sigma import (
     ConversionStatus,
@@ -27,6 +29,7 @@ from prefect_defender.api.sigma import (
     hunt_query,
     load_rule_sources,
 )
+from prefect_defender.api.sigma_rules import detection_rule_from_sigma
 from prefect_defender.api.validation import check_choice, check_model, check_query
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
@@ -34,6 +37,7 @@ from prefect_defender.tasks.base import (
     defender_task,
     task_logger,
 )
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, error_outcome, run_bulk
 
 __all__ = [
     # the conversion's types and checks, for the playbook (flows speak through tasks)
@@ -44,6 +48,7 @@ __all__ = [
     "check_lookback",
     "content_hash",
     "convert_sigma_rules",
+    "create_sigma_detection_rules",
     "run_sigma_hunts",
 ]
 
@@ -222,3 +227,87 @@ async def run_sigma_hunts(
     hits = sum(1 for o in out if o.status is HuntStatus.HIT)
     task_logger().info("tenant %s: %d Sigma hunt(s) run, %d with hits", tenant, len(todo), hits)
     return out
+
+
+def _rules_for(
+    convs: list[SigmaConversion], frequency: str, status: str, actions: dict[str, Any] | None
+) -> list[DetectionRuleInput | ItemOutcome]:
+    """Each conversion's detection rule, or its ``skipped`` outcome (not converted); a rule the
+    checks refuse raises, naming it, before anything is sent."""
+    out: list[DetectionRuleInput | ItemOutcome] = []
+    for i, conv in enumerate(convs):
+        if not conv.ok:
+            reason = f"not converted ({conv.status.value}): {conv.reason}"
+            out.append(ItemOutcome(item=conv.rule_id, status=OutcomeStatus.SKIPPED, reason=reason))
+            continue
+        try:
+            out.append(
+                detection_rule_from_sigma(
+                    conv, frequency=frequency, status=status, automated_actions=actions
+                )
+            )
+        except ValidationError as exc:
+            raise ValidationError(f"conversions[{i}] ({conv.title}): {exc.message}") from None
+    return out
+
+
+@defender_task(endpoints=("graph.detection_rules.create",))
+async def create_sigma_detection_rules(
+    credentials: DefenderCredentialsLike,
+    conversions: Sequence[SigmaConversion | dict[str, Any]],
+    frequency: str = "PT1H",
+    status: str = "enabled",
+    automated_actions: dict[str, Any] | None = None,
+    tenant_id: str | None = None,
+) -> list[ItemOutcome]:
+    """Deploy converted Sigma rules as custom detection rules (Graph v1.0); one outcome per rule.
+
+    Each rule is created with id ``sigma-<rule id>`` (``api.sigma_rules``): ``succeeded`` with
+    the rule id, ``already_in_progress`` when a rule with that id exists (409), ``skipped`` for
+    a Sigma rule that was not converted, ``failed`` with Defender's message otherwise. The
+    rules raise alerts only, unless ``automated_actions`` is given (Graph's
+    ``automatedActionSet``, e.g. ``{"isolateDevices": [{"deviceIdColumn": "DeviceId"}]}``),
+    which then run on every match without asking anyone.
+
+    Example:
+        ```python
+        from prefect import flow
+        from prefect_defender.blocks import DefenderApplicationCredentials
+        from prefect_defender.tasks.sigma import (
+            convert_sigma_rules, create_sigma_detection_rules)
+
+        @flow
+        async def deploy_sigma() -> list[str]:
+            creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
+            rules = convert_sigma_rules(rule_paths=["examples/sigma"])
+            outcomes = await create_sigma_detection_rules(creds, rules, frequency="PT3H")
+            return [o.item for o in outcomes if o.status == "succeeded"]
+        ```
+    """
+    convs = [_conversion(c, f"conversions[{i}]") for i, c in enumerate(conversions)]
+    planned = _rules_for(convs, frequency, status, automated_actions)
+
+    async with defender_client(credentials, tenant_id) as client:
+
+        async def create(item: DetectionRuleInput | ItemOutcome) -> ItemOutcome:
+            if isinstance(item, ItemOutcome):
+                return item
+            rid = str(item.rule_id)
+            try:
+                made = await client.detection_rules.create(item)
+            except DefenderError as exc:
+                if exc.status == 409:
+                    return ItemOutcome(
+                        item=rid, status=OutcomeStatus.ALREADY_IN_PROGRESS, reason=exc.message
+                    )
+                return error_outcome(rid, exc)
+            return ItemOutcome(item=rid, status=OutcomeStatus.SUCCEEDED, result=made.id)
+
+        outcomes = await run_bulk(planned, create, concurrency=4, key=_planned_key)
+    made = sum(1 for o in outcomes if o.status is OutcomeStatus.SUCCEEDED)
+    task_logger().info("%d Sigma rule(s): %d custom detection rule(s) created", len(convs), made)
+    return outcomes
+
+
+def _planned_key(item: DetectionRuleInput | ItemOutcome) -> str:
+    return item.item if isinstance(item, ItemOutcome) else str(item.rule_id)

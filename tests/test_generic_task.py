@@ -85,7 +85,7 @@ async def test_errors_are_typed(prefect_harness, fresh, creds, conn) -> None:
     "kwargs,field",
     [
         ({"endpoint": "mde.machines.gett"}, "endpoint"),
-        ({"endpoint": "graph.detection_rules.list"}, "accept_beta"),
+        ({"endpoint": "graph.emails.remediate", "body": {}, "allow_write": True}, "accept_beta"),
         ({"endpoint": "mde.machines.get"}, "path_params"),
         ({"endpoint": "mde.machines.get", "path_params": {"id": "a", "x": "b"}}, "path_params"),
         ({"endpoint": "mde.machines.list", "body": {"a": 1}}, "body"),

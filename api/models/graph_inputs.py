@@ -6,7 +6,6 @@ our :class:`~prefect_defender.api.errors.ValidationError` on bad input) and the 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from enum import StrEnum
 from typing import Any, ClassVar, TypeVar
 
@@ -14,7 +13,6 @@ from pydantic import BaseModel, ConfigDict
 from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.common import DefenderModel
 from prefect_defender.api.validation import check_comment
 from prefect_defender.api.value_checks import fail as _fail
 
@@ -22,7 +20,6 @@ __all__ = [
     "CAMEL_WORD",
     "GraphInput",
     "check_open_choice",
-    "check_typed_items",
     "optional_text",
 ]
 
@@ -31,7 +28,6 @@ E = TypeVar("E", bound=StrEnum)
 #: a camelCase word such as Graph's enumeration values and result column names
 CAMEL_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9]{0,63}$")
 _SENTINEL = "unknownFutureValue"
-_ODATA_TYPE = re.compile(r"^#?microsoft\.graph\.security\.[A-Za-z][A-Za-z0-9]{0,127}$")
 
 
 def check_open_choice(value: Any, enum: type[E], field: str) -> str:
@@ -87,36 +83,3 @@ class GraphInput(BaseModel):
             super().__init__(**data)
         except PydanticValidationError as exc:
             raise _as_our_error(exc, type(self).error_field) from None
-
-
-def check_typed_items(values: Any, field: str, *, identifier: bool) -> list[dict[str, Any]]:
-    """Graph's polymorphic objects, each naming its ``microsoft.graph.security`` type:
-    ``[{"@odata.type": "#microsoft.graph.security.X", "identifier": ..., ...}]`` (with a
-    result column in ``identifier`` when ``identifier``)."""
-    if values is None:
-        return []
-    if isinstance(values, dict | str) or not isinstance(values, Iterable):
-        raise _fail(field, "expected a list of objects")
-    out = []
-    for i, item in enumerate(values):
-        where = f"{field}[{i}]"
-        data = item.to_api() if isinstance(item, DefenderModel) else item
-        if not isinstance(data, dict):
-            raise _fail(where, "expected an object with '@odata.type'")
-        data = dict(data)
-        kind = data.pop("odata_type", None) or data.get("@odata.type")
-        if not isinstance(kind, str) or not _ODATA_TYPE.match(kind.strip()):
-            raise _fail(
-                where,
-                "'@odata.type' must name a microsoft.graph.security type, e.g. "
-                "'#microsoft.graph.security.impactedDeviceAsset'",
-            )
-        kind = kind.strip()
-        data["@odata.type"] = kind if kind.startswith("#") else "#" + kind
-        if identifier:
-            ident = data.get("identifier")
-            if not isinstance(ident, str) or not CAMEL_WORD.match(ident.strip()):
-                raise _fail(where, "'identifier' must name a result column such as 'deviceId'")
-            data["identifier"] = ident.strip()
-        out.append(data)
-    return out

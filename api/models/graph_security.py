@@ -1,25 +1,26 @@
-"""Models of the Graph *beta* security extras: custom detection rules and email remediation.
+"""Models of the Graph security extras: custom detection rules (Graph **v1.0**) and email
+remediation (Graph **beta**).
 
 .. warning::
-   Both APIs live under Microsoft Graph ``/beta`` only. Microsoft says: "APIs under the /beta
-   version in Microsoft Graph are subject to change. Use of these APIs in production applications
-   is not supported." Callers opt in explicitly (see :mod:`prefect_defender.tasks.graph_security`).
+   Email remediation lives under Microsoft Graph ``/beta`` only. Microsoft says: "APIs under the
+   /beta version in Microsoft Graph are subject to change. Use of these APIs in production
+   applications is not supported." Callers opt in explicitly
+   (see :mod:`prefect_defender.tasks.graph_security`). Custom detection rules are in v1.0 and
+   need no opt-in.
 
-Sources (Microsoft Graph docs, beta): ``security-detectionrule`` (resource),
-``security-detectionrule-post-detectionrules``, ``security-detectionrule-update``,
-``security-ruleschedule`` (period ``0``, ``1H``, ``3H``, ``12H``, ``24H``; ``0`` = continuous),
-``security-querycondition``, ``security-detectionaction``, ``security-alerttemplate``,
-``security-analyzedemail`` and ``security-analyzedemail-remediate``.
+Sources: detection rules in :mod:`~prefect_defender.api.models.detection_rule_parts`; email
+remediation: ``security-analyzedemail`` and ``security-analyzedemail-remediate`` (beta).
 
 Input models check everything before a request is sent:
 
 * Graph enumerations that end in ``unknownFutureValue`` (remediation severity and action, alert
-  severity) may grow, so they are *open strings*: a documented value is matched regardless of
-  case and sent in its documented spelling; another well-formed camelCase word is passed through
-  for the service to judge; anything else (blank, spaces, punctuation, the
+  severity, rule status) may grow, so they are *open strings*: a documented value is matched
+  regardless of case and sent in its documented spelling; another well-formed camelCase word is
+  passed through for the service to judge; anything else (blank, spaces, punctuation, the
   ``unknownFutureValue`` sentinel itself) is refused here.
-* The schedule period is a closed list (the docs say "the allowed values are").
-* A rule's KQL (``queryCondition.queryText``) must not be empty.
+* A rule's KQL (``queryCondition.queryText``) must not be empty; its frequency is an ISO 8601
+  duration; the properties Microsoft removed on 1 October 2026 are refused naming their
+  replacement.
 * Network message ids are GUIDs; recipients and approvers are e-mail addresses.
 
 Response models keep unknown fields and type enumerations as plain strings.
@@ -38,13 +39,10 @@ from prefect_defender.api.models.detection_rules import (
     DetectionAction,
     DetectionRule,
     DetectionRuleInput,
+    DetectionRuleStatus,
     DetectionRuleUpdate,
-    ImpactedAsset,
     QueryCondition,
-    ResponseAction,
-    RulePeriod,
     RuleSchedule,
-    RunDetails,
     check_rule_id,
 )
 from prefect_defender.api.models.email_remediation import (
@@ -67,17 +65,14 @@ __all__ = [
     "DetectionAction",
     "DetectionRule",
     "DetectionRuleInput",
+    "DetectionRuleStatus",
     "DetectionRuleUpdate",
     "EmailRemediation",
     "EmailRemediationRequest",
-    "ImpactedAsset",
     "QueryCondition",
     "RemediationAction",
     "RemediationSeverity",
-    "ResponseAction",
-    "RulePeriod",
     "RuleSchedule",
-    "RunDetails",
     "check_email",
     "check_open_choice",
     "check_rule_id",

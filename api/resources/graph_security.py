@@ -1,13 +1,17 @@
-"""Graph *beta* security extras: custom detection rules and email remediation.
+"""Graph security extras: custom detection rules (v1.0) and email remediation (beta).
+
+* :class:`DetectionRulesAPI`: ``/v1.0/security/rules/detectionRules`` list, get, create, update,
+  delete (``CustomDetection.Read.All`` to read, ``CustomDetection.ReadWrite.All`` to write;
+  application and delegated), in the v1.0 shape (``status``, ``schedule.frequency``,
+  ``tactics``, ``entityMappings``, ``automatedActions``; see
+  :mod:`~prefect_defender.api.models.detection_rules`). Graph v1.0 since 2026: no beta opt-in.
 
 .. warning::
-   Both areas exist under Microsoft Graph ``/beta`` only, which Microsoft documents as "subject
-   to change" and "not supported" in production applications. Use them knowingly; the tasks in
-   :mod:`prefect_defender.tasks.graph_security` make callers opt in with ``accept_beta=True``.
+   Email remediation exists under Microsoft Graph ``/beta`` only, which Microsoft documents as
+   "subject to change" and "not supported" in production applications (v1.0 lacks it). Use it
+   knowingly; :mod:`prefect_defender.tasks.graph_security` makes callers opt in with
+   ``accept_beta=True``.
 
-* :class:`DetectionRulesAPI`: ``/beta/security/rules/detectionRules`` list, get, create, update,
-  delete (``CustomDetection.Read.All`` to read, ``CustomDetection.ReadWrite.All`` to write;
-  application and delegated).
 * :class:`AnalyzedEmailsAPI`: ``POST /beta/security/collaboration/analyzedEmails/remediate``
   (``SecurityAnalyzedMessage.ReadWrite.All``, **application only**: a delegated (user) client is
   refused before anything is sent). The service answers ``202 Accepted`` with a ``Location``
@@ -15,8 +19,8 @@
 
 The beta URL is derived explicitly from the cloud's Graph base: ``.../v1.0`` becomes
 ``.../beta`` (a base already ending in ``/beta`` is kept); any other base (a proxy path, say) is
-refused, rather than silently sending a beta call to a v1.0 host. Both areas are documented for
-the global service only, so the US Government and China Graph hosts are refused as well.
+refused, rather than silently sending a beta call to a v1.0 host. Email remediation is documented
+for the global service only, so the US Government and China Graph hosts are refused as well.
 
 Example:
     >>> async def rules(client):                                           # doctest: +SKIP
@@ -52,7 +56,7 @@ __all__ = [
     "bulk_id_from_location",
 ]
 
-#: Graph hosts of the national clouds, where neither beta area is available.
+#: Graph hosts of the national clouds, where the beta area (email remediation) is not available.
 GLOBAL_ONLY_HOSTS = frozenset(
     {"graph.microsoft.us", "dod-graph.microsoft.us", "microsoftgraph.chinacloudapi.cn"}
 )
@@ -71,8 +75,8 @@ def beta_base_url(graph_base_url: str) -> str:
     host = (urlsplit(base).hostname or "").lower()
     if host in GLOBAL_ONLY_HOSTS:
         raise ValidationError(
-            f"graph_base_url: {host} is a national cloud; Microsoft documents custom detection "
-            "rules and email remediation for the global service only",
+            f"graph_base_url: {host} is a national cloud; Microsoft documents email remediation "
+            "for the global service only",
             field="graph_base_url",
         )
     if base.endswith("/beta"):
@@ -116,14 +120,13 @@ class _BetaResource(Resource):
         beta_base_url(self.client.endpoints.graph_base_url)
 
 
-class DetectionRulesAPI(_BetaResource):
-    """Custom detection rules (Graph **beta**, unsupported by Microsoft in production)."""
+class DetectionRulesAPI(Resource):
+    """Custom detection rules (Graph v1.0)."""
 
     def iterate(
         self, *, page_size: int | None = None, limit: int | None = None
     ) -> AsyncIterator[DetectionRule]:
         """Every custom detection rule, following ``@odata.nextLink``."""
-        self._check_beta()
         params: dict[str, Any] = {}
         if page_size is not None:
             if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
@@ -150,7 +153,6 @@ class DetectionRulesAPI(_BetaResource):
     async def get(self, rule_id: str | int) -> DetectionRule:
         """One rule by id (``NotFoundError`` when there is none)."""
         rid = check_rule_id(rule_id)
-        self._check_beta()
         body = await self.transport.request_json(
             endpoint("graph.detection_rules.get"), path_params={"id": rid}
         )
@@ -159,7 +161,6 @@ class DetectionRulesAPI(_BetaResource):
     async def create(self, rule: DetectionRuleInput | dict[str, Any]) -> DetectionRule:
         """Create a rule (validated first: nothing is sent when it is invalid)."""
         item = rule if isinstance(rule, DetectionRuleInput) else _coerce(DetectionRuleInput, rule)
-        self._check_beta()
         body = await self.transport.request_json(
             endpoint("graph.detection_rules.create"),
             json=item.to_api(),
@@ -177,7 +178,6 @@ class DetectionRulesAPI(_BetaResource):
             if isinstance(changes, DetectionRuleUpdate)
             else _coerce(DetectionRuleUpdate, changes)
         )
-        self._check_beta()
         body = await self.transport.request_json(
             endpoint("graph.detection_rules.update"), path_params={"id": rid}, json=item.to_api()
         )
@@ -186,7 +186,6 @@ class DetectionRulesAPI(_BetaResource):
     async def delete(self, rule_id: str | int) -> None:
         """Delete a rule (``NotFoundError`` when there is none)."""
         rid = check_rule_id(rule_id)
-        self._check_beta()
         await self.transport.request(
             endpoint("graph.detection_rules.delete"), path_params={"id": rid}
         )

@@ -1,8 +1,9 @@
-"""Graph beta extras end to end over HTTPS: custom detection rules and email remediation.
+"""Graph beta email remediation end to end over HTTPS (custom detection rules, Graph v1.0, are
+in test_detection_rules.py).
 
-Real msal and httpx against the emulator: beta paths, permissions (application and delegated,
-remediation application-only), Graph error bodies, 404s, the explicit beta opt-in, and, with
-hypothesis, that invalid input never reaches the network (counted at the emulator).
+Real msal and httpx against the emulator: the beta path, application-only permission, Graph
+error bodies, the explicit beta opt-in, and, with hypothesis, that invalid input never reaches
+the network (counted at the emulator).
 """
 
 from __future__ import annotations
@@ -16,14 +17,11 @@ from hypothesis import strategies as st
 
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import (
-    BadRequestError,
-    NotFoundError,
     PermissionDeniedError,
     ValidationError,
 )
 from prefect_defender.api.models.graph_security import (
     AnalyzedEmailRef,
-    DetectionRuleInput,
     EmailRemediationRequest,
     RemediationAction,
     check_email,
@@ -33,22 +31,12 @@ from prefect_defender.api.resources.graph_security import beta_base_url, bulk_id
 from prefect_defender.blocks import DefenderApplicationCredentials, DefenderUserCredentials
 from prefect_defender.tasks.graph_security import (
     analyzed_emails_from_rows,
-    create_detection_rule,
-    delete_detection_rule,
-    get_detection_rule,
-    list_detection_rules,
     remediate_emails,
-    update_detection_rule,
 )
 from prefect_defender.tasks.hunting import run_hunting_query
 
-RULES = "/beta/security/rules/detectionRules"
 REMEDIATE = "POST /beta/security/collaboration/analyzedEmails/remediate"
 PHISH_ID = "b1f0c7a2-0000-4000-8000-000000000001"
-DEVICE_ASSET = {
-    "@odata.type": "#microsoft.graph.security.impactedDeviceAsset",
-    "identifier": "deviceId",
-}
 
 
 @pytest.fixture
@@ -64,121 +52,14 @@ def _nothing_sent(stats: dict) -> bool:
     return _count(stats) == 0 and not stats["token_requests"]
 
 
-def _rule(**kw: Any) -> dict[str, Any]:
-    return {
-        "display_name": "Encoded PowerShell (test)",
-        "query_text": "DeviceProcessEvents | where ProcessCommandLine has '-enc' "
-        "| project Timestamp, DeviceId, ReportId",
-        "period": "1h",
-        "alert_title": "Encoded PowerShell",
-        "alert_severity": "Medium",
-        "alert_category": "Execution",
-        "mitre_techniques": ["t1059.001"],
-        "impacted_assets": [DEVICE_ASSET],
-        **kw,
-    }
-
-
 def _domain(conn: dict, tenants: dict[str, str], name: str = "contoso") -> str:
     return next(t["domain"] for t in conn["tenants"] if t["tenant_id"] == tenants[name])
 
 
-async def test_detection_rule_lifecycle(prefect_harness, fresh, creds, conn) -> None:
-    seeded = await list_detection_rules(creds, accept_beta=True)
-    assert [r.id for r in seeded[:2]] == ["35001", "35002"]
-    assert seeded[0].period == "1H" and seeded[1].is_enabled is False
-    created = await create_detection_rule(creds, _rule(), accept_beta=True)
-    assert created.id.isdigit() and created.created_by == conn["apps"]["soc"]["client_id"]
-    assert created.period == "1H" and created.is_enabled is True
-    tpl = created.detection_action.alert_template  # type: ignore[union-attr]
-    assert tpl.severity == "medium" and tpl.mitre_techniques == ["T1059.001"]
-    assert tpl.impacted_assets[0].identifier == "deviceId"  # type: ignore[index]
-    assert created.schedule.next_run_date_time is not None  # type: ignore[union-attr]
-    got = await get_detection_rule(creds, created.id, accept_beta=True)
-    assert got.query_text == created.query_text and "-enc" in (got.query_text or "")
-    changed = await update_detection_rule(
-        creds,
-        created.id,
-        {"period": "24H", "alert_title": "Renamed", "is_enabled": False, "recommended_actions": ""},
-        accept_beta=True,
-    )
-    assert changed.period == "24H" and changed.is_enabled is False
-    tpl = changed.detection_action.alert_template  # type: ignore[union-attr]
-    assert tpl.title == "Renamed" and tpl.severity == "medium" and tpl.recommended_actions is None
-    listed = await list_detection_rules(creds, accept_beta=True)
-    assert created.id in {r.id for r in listed} and len(listed) == len(seeded) + 1
-    await delete_detection_rule(creds, created.id, accept_beta=True)
-    with pytest.raises(NotFoundError) as info:
-        await get_detection_rule(creds, created.id, accept_beta=True)
-    assert info.value.status == 404 and info.value.request_id  # Graph's innerError
-    with pytest.raises(NotFoundError):
-        await delete_detection_rule(creds, created.id, accept_beta=True)
-    with pytest.raises(NotFoundError):
-        await update_detection_rule(creds, created.id, {"display_name": "x"}, accept_beta=True)
-    routes = {r["route"] for r in fresh.admin.stats()["requests"]}
-    assert routes == {
-        f"GET {RULES}",
-        f"POST {RULES}",
-        f"GET {RULES}/{{id}}",
-        f"PATCH {RULES}/{{id}}",
-        f"DELETE {RULES}/{{id}}",
-    }
-
-
-async def test_rule_list_follows_next_links(fresh, creds) -> None:
-    async with creds.get_client() as client:
-        rules = await client.detection_rules.list(page_size=1)
-        assert len(rules) >= 2
-        assert _count(fresh.admin.stats(), f"GET {RULES}") == len(rules)
-        assert len(await client.detection_rules.list(limit=1)) == 1
-        assert await client.detection_rules.list(limit=0) == []
-
-
-async def test_emulator_refuses_invalid_rules_with_graph_errors(fresh, creds) -> None:
-    """What the client never sends, the emulator still refuses (raw calls)."""
-    good = DetectionRuleInput(**_rule()).to_api()
-    cases: list[tuple[dict[str, Any], str]] = [
-        ({**good, "queryCondition": {"queryText": "  "}}, "must not be empty"),
-        ({**good, "schedule": {"period": "2H"}}, "allowed values"),
-        ({**good, "DisplayName": "x"}, "does not exist on type"),  # case-sensitive names
-        ({k: v for k, v in good.items() if k != "displayName"}, "displayName"),
-        ({**good, "queryCondition": {"queryText": "deviceprocessevents | take 1"}}, "resolve"),
-    ]
-    async with creds.get_client() as client:
-        for body, text in cases:
-            with pytest.raises(BadRequestError, match=text) as info:
-                await client.call("graph.detection_rules.create", json=body)
-            assert info.value.code == "BadRequest" and info.value.request_id
-        for patch, text in [
-            ({"createdBy": "me"}, "read-only"),
-            ({"detectionAction": {"alertTemplate": {"mitreTechniques": []}}}, "does not exist"),
-            ({}, "at least one"),
-        ]:
-            with pytest.raises(BadRequestError, match=text):
-                await client.call(
-                    "graph.detection_rules.update", path_params={"id": "35001"}, json=patch
-                )
-        with pytest.raises(NotFoundError):
-            await client.call("graph.detection_rules.get", path_params={"id": "99999"})
-    stats = fresh.admin.stats()
-    assert _count(stats, f"POST {RULES}") == len(cases)
-    # nothing was stored by the refused requests
-    assert {r["status"] for r in stats["requests"]} == {400, 404}
-
-
 async def test_beta_needs_an_explicit_opt_in(fresh, creds) -> None:
     email = {"network_message_id": PHISH_ID, "recipient_email_address": "jdoe@contoso.example"}
-    calls = [
-        list_detection_rules.fn(creds),
-        get_detection_rule.fn(creds, "35001"),
-        create_detection_rule.fn(creds, _rule()),
-        update_detection_rule.fn(creds, "35001", {"period": "3H"}),
-        delete_detection_rule.fn(creds, "35001"),
-        remediate_emails.fn(creds, "n", "d", "softDelete", [email]),
-    ]
-    for call in calls:
-        with pytest.raises(ValidationError, match="accept_beta=True"):
-            await call
+    with pytest.raises(ValidationError, match="accept_beta=True"):
+        await remediate_emails.fn(creds, "n", "d", "softDelete", [email])
     assert _nothing_sent(fresh.admin.stats())
 
 
@@ -266,18 +147,11 @@ async def test_remediation_is_application_only(fresh, conn, creds) -> None:
         with pytest.raises(PermissionDeniedError) as info:
             await client.transport.request(endpoint("graph.emails.remediate"), json=body)
         assert info.value.status == 403
-        # custom detection rules do accept delegated tokens; the rule records the user
-        made = await client.detection_rules.create(DetectionRuleInput(**_rule()))
-        assert made.created_by == user
-        await client.detection_rules.delete(made.id)
     assert _count(fresh.admin.stats(), REMEDIATE) == 1
 
 
 async def test_missing_permissions_are_named(fresh, conn) -> None:
     ro = DefenderApplicationCredentials.from_emulator(conn, app="readonly")
-    with pytest.raises(PermissionDeniedError) as info:
-        await list_detection_rules.fn(ro, accept_beta=True)
-    assert "CustomDetection.Read.All" in str(info.value) and info.value.status == 403
     with pytest.raises(PermissionDeniedError, match=r"SecurityAnalyzedMessage\.ReadWrite\.All"):
         await remediate_emails.fn(ro, "n", "d", "softDelete", [{"id": "1"}], accept_beta=True)
 
@@ -291,7 +165,7 @@ async def test_beta_url_is_derived_explicitly(fresh, conn) -> None:
         conn, graph_base_url=conn["base_url"] + "/graph"
     )
     with pytest.raises(ValidationError, match="cannot be derived"):
-        await list_detection_rules.fn(odd, accept_beta=True)
+        await remediate_emails.fn(odd, "n", "d", "softDelete", [{"id": "1"}], accept_beta=True)
     assert _count(fresh.admin.stats()) == 0
     loc = 'https://security.microsoft.com/action-center/history?filters={"bulkId":["b-1"]}&tid=t'
     assert bulk_id_from_location(loc) == "b-1"
@@ -312,11 +186,6 @@ def test_open_enums_and_addresses() -> None:
 # -- hypothesis: invalid input never reaches the network -----------------------------------
 
 _junk = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
-BAD_RULE_IDS = st.one_of(
-    _junk.filter(lambda s: not s.strip().isdigit() or not s.strip().isascii()),
-    st.integers(max_value=0),
-    st.just("35001/../35002"),
-)
 BAD_EMAILS = st.one_of(
     st.from_regex(r"[a-z]{1,10}", fullmatch=True),  # no @
     st.from_regex(r"[a-z]{1,8}@[a-z]{1,8}", fullmatch=True),  # no dot in the domain
@@ -335,27 +204,6 @@ BAD_WORDS = st.one_of(
     st.from_regex(r"[0-9][a-z]{0,6}", fullmatch=True),
     st.just(""),
 )
-BAD_PERIODS = st.one_of(
-    st.sampled_from(["1", "2H", "6H", "48H", "1D", "H", "0H", "PT1H", "continuous"]),
-    st.integers(1, 48),
-)
-BAD_QUERIES = st.one_of(st.just(""), st.text(" \t\r\n", max_size=10), st.just(None))
-
-
-@st.composite
-def _bad_rule(draw: st.DrawFn) -> dict[str, Any]:
-    field = draw(st.sampled_from(["query_text", "period", "alert_severity", "mitre", "asset"]))
-    if field == "query_text":
-        return _rule(query_text=draw(BAD_QUERIES))
-    if field == "period":
-        return _rule(period=draw(BAD_PERIODS))
-    if field == "alert_severity":
-        return _rule(alert_severity=draw(BAD_WORDS))
-    if field == "mitre":
-        return _rule(
-            mitre_techniques=[draw(st.from_regex(r"T[0-9]{1,3}|X[0-9]{4}", fullmatch=True))]
-        )
-    return _rule(impacted_assets=[{"@odata.type": draw(BAD_WORDS), "identifier": "deviceId"}])
 
 
 @st.composite
@@ -383,22 +231,14 @@ def _bad_remediation(draw: st.DrawFn) -> dict[str, Any]:
     return args
 
 
-@given(rule_id=BAD_RULE_IDS, rule=_bad_rule(), remediation=_bad_remediation())
+@given(remediation=_bad_remediation())
 @settings(
     max_examples=60,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-def test_invalid_input_never_reaches_the_network(fresh, creds, rule_id, rule, remediation):
+def test_invalid_input_never_reaches_the_network(fresh, creds, remediation):
     fresh.admin.reset_stats()
-    with pytest.raises(ValidationError):
-        asyncio.run(get_detection_rule.fn(creds, rule_id, accept_beta=True))
-    with pytest.raises(ValidationError):
-        asyncio.run(delete_detection_rule.fn(creds, rule_id, accept_beta=True))
-    with pytest.raises(ValidationError):
-        asyncio.run(update_detection_rule.fn(creds, rule_id, {"period": "1H"}, accept_beta=True))
-    with pytest.raises(ValidationError):
-        asyncio.run(create_detection_rule.fn(creds, rule, accept_beta=True))
     with pytest.raises(ValidationError):
         asyncio.run(remediate_emails.fn(creds, **remediation, accept_beta=True))
     assert _nothing_sent(fresh.admin.stats())

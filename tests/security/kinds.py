@@ -873,7 +873,7 @@ _RULE = {
     "display_name": "security suite rule",
     "query_text": "DeviceProcessEvents | where FileName == 'x.exe' | project Timestamp, DeviceId, "
     "ReportId",
-    "period": "24H",
+    "frequency": "P1D",
     "alert_title": "security suite",
     "alert_severity": "low",
 }
@@ -908,7 +908,7 @@ KINDS.update(
                 "rule_id",
                 lambda _: st.integers(1, 10**18).map(str),
                 lambda _: st.one_of(
-                    st.sampled_from(["", " ", "abc", "1/2", "../1", "1" * 20, "-1", "1.5"]),
+                    st.sampled_from(["", " ", "a b", "1/2", "../1", "1" * 200, "-1", "x;y"]),
                     with_control(st.just("12")),
                     not_a_str(),
                 ),
@@ -921,7 +921,8 @@ KINDS.update(
                     [
                         {},
                         {**_RULE, "query_text": ""},
-                        {**_RULE, "period": "5H"},
+                        {**_RULE, "frequency": "5X"},
+                        {**_RULE, "period": "24H"},
                         {**_RULE, "alert_severity": "very bad!"},
                         {**_RULE, "display_name": "a\x00b"},
                         {k: v for k, v in _RULE.items() if k != "alert_title"},
@@ -932,17 +933,47 @@ KINDS.update(
             ),
             _k(
                 "detection_rule_update",
-                lambda _: st.sampled_from([{"period": "24H"}, {"alert_severity": "high"}]),
+                lambda _: st.sampled_from([{"frequency": "P1D"}, {"alert_severity": "high"}]),
                 lambda _: st.sampled_from(
                     [
-                        {"period": "5H"},
+                        {"frequency": "5X"},
+                        {"is_enabled": False},
                         {"alert_severity": "very bad!"},
                         {"query_text": ""},
                         {"query_text": "DeviceInfo\x00"},
-                        "period=24H",
+                        "frequency=P1D",
                     ]
                 ),
-                lambda c: {"period": "24H"},
+                lambda c: {"frequency": "P1D"},
+            ),
+            _k(
+                "rule_frequency",
+                lambda _: st.sampled_from(["PT1H", "1h", "3H", "P1D", "PT90M"]),
+                lambda _: st.sampled_from(["hourly", "0H", "P", "PT30S", "P31D", "1H30", 5, ""]),
+                lambda c: "PT1H",
+            ),
+            _k(
+                "rule_status",
+                lambda _: st.sampled_from(["enabled", "Disabled"]),
+                lambda _: st.sampled_from(["on!", "", "unknownFutureValue", 3, "en abled"]),
+                lambda c: "enabled",
+            ),
+            _k(
+                "automated_actions",
+                lambda _: st.sampled_from(
+                    [None, {}, {"isolateDevices": [{"deviceIdColumn": "DeviceId"}]}]
+                ),
+                lambda _: st.sampled_from(
+                    [
+                        {"wipeDevices": []},
+                        "isolateDevices",
+                        [],
+                        {"isolateDevices": [{"deviceIdColumn": "Device Id"}]},
+                        {"isolateDevices": [{"deviceIdColumn": "DeviceId", "isolationType": "x"}]},
+                        {"runAntivirusScans": [{"sha1Column": "SHA1"}]},
+                    ]
+                ),
+                lambda c: None,
             ),
             _k(
                 "remediation_action",
@@ -1560,6 +1591,9 @@ TASK_OVERRIDES: dict[tuple[str, str], str] = {
     ("upload_library_file", "path"): "upload_path",
     ("get_file", "path"): "required_text",
     ("list_machines", "tag"): "filter_text",
+    ("create_sigma_detection_rules", "frequency"): "rule_frequency",
+    ("create_sigma_detection_rules", "status"): "rule_status",
+    ("create_sigma_detection_rules", "automated_actions"): "automated_actions",
     ("remediate_emails", "action"): "remediation_action",
     ("remediate_emails", "severity"): "remediation_severity",
     ("call_defender_endpoint", "endpoint"): "endpoint_name",
@@ -1739,6 +1773,10 @@ FLOW_PARAM_KINDS: dict[str, str | None] = {
     "surface": None,
     "emit_events": None,
     "dedupe_window_hours": None,
+    "frequency": None,
+    "status": None,
+    "deployments_file": None,
+    "allow_no_successor": None,
 }
 
 FLOW_NOT_FUZZED: dict[str, str] = {
@@ -1781,6 +1819,10 @@ FLOW_NOT_FUZZED: dict[str, str] = {
     "surface": "checked by the hunting tasks (task suite: surface)",
     "emit_events": "boolean",
     "dedupe_window_hours": "a local window",
+    "frequency": "checked by check_frequency before any request (task suite: rule_frequency)",
+    "status": "checked before any request (task suite: rule_status)",
+    "deployments_file": "a local prefect.yaml, read before any request (tests/lifecycle)",
+    "allow_no_successor": "boolean",
 }
 
 

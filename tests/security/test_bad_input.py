@@ -201,7 +201,9 @@ def _names_parameter(exc: ValidationError, task: str, param: str, value: Any) ->
     p = inspect.signature(TASKS[task].fn).parameters[param]
     if p.kind is p.VAR_KEYWORD:  # **options: the error names the option
         return any(str(k) in text for k in value)
-    inner = _model_fields(_hints(TASKS[task].fn).get(param))
+    inner = set(_model_fields(_hints(TASKS[task].fn).get(param)))
+    if isinstance(value, dict):  # a key the model does not have (a removed property) is named
+        inner |= {str(k) for k in value}
     return param in text or any(f"{f}:" in text or f"{f}[" in text for f in inner)
 
 
@@ -380,7 +382,7 @@ def _flow_baseline(name: str, param: str, blocks: dict[str, str], machine: str) 
         kw["block_names"] = [blocks["app"]]
     if name == "hunt_and_respond" and param != "ioc_values":
         kw["ioc_values"] = ["6b86b273ff34fce19d6b804eff5a3f5747ada4eaa22f1d49c01e52ddb7875b4b"]
-    if name == "sigma_hunt":
+    if name in ("sigma_hunt", "sigma_detection_rules"):
         kw["rule_texts"] = [SIGMA_RULE]
     if name in ("triage_incident", "contain_incident") and param != "incident_id":
         kw["incident_id"] = 1001

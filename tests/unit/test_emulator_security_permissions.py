@@ -23,7 +23,7 @@ from tests.unit.guard_checks import assert_refused_naming_its_lists, denied, spe
 
 assert graph_alerts and graph_incidents and graph_security and hunting and incident_updates
 
-_RULES = "/beta/security/rules/detectionRules"
+_RULES = "/v1.0/security/rules/detectionRules"
 
 #: (method, full path, GRAPH_SECURITY_PAGES key, least-privileged app, least-privileged delegated)
 ROUTES = [

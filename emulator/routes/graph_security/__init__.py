@@ -1,19 +1,21 @@
-"""Graph beta security extras: custom detection rules (:mod:`.detection_rules`) and email
-remediation (:mod:`.email_remediation`), one area as in ``api`` and ``tasks``.
+"""Graph security extras: custom detection rules (:mod:`.detection_rules`, Graph v1.0) and
+email remediation (:mod:`.email_remediation`, Graph beta), one area as in ``api`` and ``tasks``.
 
-Served under ``/beta`` only (a ``/v1.0`` path is answered 404, like any unknown route), as
-documented on the Graph beta pages security-detectionrule(-get, -post-detectionrules, -update,
--delete, -list), security-ruleschedule and security-analyzedemail-remediate:
-
-* ``/beta/security/rules/detectionRules``: ``CustomDetection.Read.All`` or
-  ``CustomDetection.ReadWrite.All`` to read, ``CustomDetection.ReadWrite.All`` to write, for
-  application and delegated tokens alike. Rule ids are decimal numbers issued by the service;
-  create answers 201 with the rule, update 200 with the updated rule, delete 204; an unknown id
-  is 404. Body property names are case-sensitive and unknown ones are refused (400); read-only
-  metadata (``createdBy``, ``lastModifiedDateTime`` ...) is ignored on create, as documented, and
-  refused on update, which takes the listed updatable properties only. ``schedule.period`` is
-  one of ``0``, ``1H``, ``3H``, ``12H``, ``24H``; ``queryCondition.queryText`` must not be empty
-  and its table and column names must be spelled as in advanced hunting.
+* ``/v1.0/security/rules/detectionRules`` (security-rulesroot-list/post-detectionrules,
+  security-detectionrule-get/update, security-rulesroot-delete-detectionrules, v1.0):
+  ``CustomDetection.Read.All`` or ``CustomDetection.ReadWrite.All`` to read,
+  ``CustomDetection.ReadWrite.All`` to write, for application and delegated tokens alike. The
+  create body names its own ``id`` (409 when taken) and needs ``displayName``, ``status``,
+  ``queryCondition``, ``schedule.frequency`` (an ISO 8601 duration) and ``detectionAction``
+  (its ``alertTemplate`` with ``title`` and ``severity``); ``tactics``, ``entityMappings`` and
+  ``automatedActions`` take only their documented collections and properties
+  (:mod:`.rule_shape`). Body property names are case-sensitive; unknown ones, and the ones
+  Microsoft removed on 2026-10-01 (``isEnabled``, ``schedule.period``, ``category``,
+  ``mitreTechniques``, ``impactedAssets``, ``responseActions``), are refused with Graph's 400
+  "does not exist on type". Read-only metadata (``createdBy``, ``lastModifiedDateTime`` ...) is
+  ignored on create and refused on update. Create answers 201, update 200, delete 204, an
+  unknown id 404; the query's table and column names must be spelled as in advanced hunting.
+  The ``/beta`` path is not served (the client uses v1.0).
 * ``POST /beta/security/collaboration/analyzedEmails/remediate``:
   ``SecurityAnalyzedMessage.ReadWrite.All``, **application only** (a delegated token gets 403).
   Answers ``202 Accepted`` with no body and a ``Location`` header linking to the action center

@@ -1,11 +1,10 @@
-"""Graph beta custom detection rules: ``/beta/security/rules/detectionRules`` (list, get,
-create, update, delete); see the package docstring for the contract served."""
+"""Graph v1.0 custom detection rules: ``/v1.0/security/rules/detectionRules`` (list, get,
+create, update, delete); the body's shape is checked by :mod:`.rule_shape`, see the package
+docstring for the contract served."""
 
 from __future__ import annotations
 
-import json
-import re
-import uuid
+import copy
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,58 +16,37 @@ from prefect_defender.emulator.odata import parse_top_skip
 from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.routes.graph_incidents import next_link
 from prefect_defender.emulator.routes.graph_security.bodies import bad, only, text
+from prefect_defender.emulator.routes.graph_security.rule_shape import (
+    RULE_TYPE,
+    action_body,
+    duration,
+    rule_id,
+    status,
+)
 from prefect_defender.emulator.routes.hunting import check_names
 from prefect_defender.emulator.seed import iso
 from prefect_defender.emulator.state import Tenant
 
-RULES = "/beta/security/rules/detectionRules"
-RULE_TYPE = "microsoft.graph.security.detectionRule"
-PERIODS = {"0": None, "1H": 1, "3H": 3, "12H": 12, "24H": 24}
-ALERT_SEVERITIES = {"informational", "low", "medium", "high"}
-ASSET_TYPES = {
-    "#microsoft.graph.security.impactedDeviceAsset",
-    "#microsoft.graph.security.impactedUserAsset",
-    "#microsoft.graph.security.impactedMailboxAsset",
-}
+RULES = "/v1.0/security/rules/detectionRules"
+#: the v1.0 detectionRule's properties (no isEnabled, detectorId or lastRunDetails any more)
 RULE_FIELDS = {
     "@odata.type",
     "id",
     "displayName",
-    "isEnabled",
+    "description",
+    "status",
     "createdBy",
     "createdDateTime",
     "lastModifiedBy",
     "lastModifiedDateTime",
-    "detectorId",
     "queryCondition",
     "schedule",
-    "lastRunDetails",
     "detectionAction",
 }
-READ_ONLY = {
-    "id",
-    "createdBy",
-    "createdDateTime",
-    "lastModifiedBy",
-    "lastModifiedDateTime",
-    "detectorId",
-    "lastRunDetails",
-}
-TEMPLATE_FIELDS = {
-    "@odata.type",
-    "title",
-    "description",
-    "severity",
-    "category",
-    "recommendedActions",
-    "mitreTechniques",
-    "impactedAssets",
-}
-TEMPLATE_UPDATABLE = TEMPLATE_FIELDS - {"mitreTechniques"}
-ACTION_FIELDS = {"@odata.type", "alertTemplate", "organizationalScope", "responseActions"}
+#: metadata the service sets; ignored on create, refused on update
+READ_ONLY = {"createdBy", "createdDateTime", "lastModifiedBy", "lastModifiedDateTime"}
 DEFAULT_PAGE = 100
 MAX_TOP = 1000
-_WORD = re.compile(r"^[A-Za-z][A-Za-z0-9]*$")
 
 
 def _store(ctx: Ctx) -> dict[str, dict[str, Any]]:
@@ -83,103 +61,24 @@ def _find(ctx: Ctx) -> dict[str, Any]:
     return rule
 
 
-def _next_run(period: str, now: datetime) -> str:
-    hours = PERIODS[period]
-    return iso(now if hours is None else now + timedelta(hours=hours))
-
-
-def _query(cond: Any, where: str) -> str:
-    cond = only(cond, {"@odata.type", "queryText", "lastModifiedDateTime"}, "queryCondition", where)
-    text = cond.get("queryText")
-    if not isinstance(text, str) or not text.strip():
+def _query(cond: Any) -> str:
+    cond = only(
+        cond,
+        {"@odata.type", "queryText", "lastModifiedDateTime"},
+        "microsoft.graph.security.queryCondition",
+        "queryCondition",
+    )
+    query = cond.get("queryText")
+    if not isinstance(query, str) or not query.strip():
         raise bad("queryCondition.queryText is required and must not be empty.")
-    check_names(text, set(HUNTING_TABLES))
-    return text
+    check_names(query, set(HUNTING_TABLES))
+    return query
 
 
-def _period(sched: Any) -> str:
-    sched = only(sched, {"@odata.type", "period", "nextRunDateTime"}, "ruleSchedule", "schedule")
-    period = sched.get("period")
-    if period not in PERIODS:
-        raise bad(
-            f"Invalid schedule period '{period}'. The allowed values are: 0, 1H, 3H, 12H, 24H."
-        )
-    return str(period)
-
-
-def _typed(items: Any, where: str, *, assets: bool) -> list[dict[str, Any]] | None:
-    if items is None:
-        return None
-    if not isinstance(items, list):
-        raise bad(f"'{where}' must be a collection.")
-    out = []
-    for i, item in enumerate(items):
-        if not isinstance(item, dict):
-            raise bad(f"'{where}[{i}]' must be an object.")
-        kind = item.get("@odata.type")
-        ok = (
-            kind in ASSET_TYPES
-            if assets
-            else isinstance(kind, str)
-            and kind.startswith("#microsoft.graph.security.")
-            and kind.endswith("ResponseAction")
-        )
-        if not ok:
-            raise bad(f"'{where}[{i}]' has an unknown or missing '@odata.type' ({kind!r}).")
-        ident = item.get("identifier")
-        if assets and (not isinstance(ident, str) or not _WORD.match(ident)):
-            raise bad(f"'{where}[{i}].identifier' must name a column of the query's results.")
-        out.append(dict(item))
-    return out
-
-
-def _template(tpl: Any, *, create: bool) -> dict[str, Any]:
-    allowed = TEMPLATE_FIELDS if create else TEMPLATE_UPDATABLE
-    tpl = only(tpl, allowed, "microsoft.graph.security.alertTemplate", "alertTemplate")
-    out: dict[str, Any] = {}
-    if create or "title" in tpl:
-        out["title"] = text(tpl.get("title"), "alertTemplate.title", required=True)
-    if create or "severity" in tpl:
-        sev = tpl.get("severity")
-        if sev not in ALERT_SEVERITIES:
-            raise bad(
-                f"Invalid alertTemplate.severity '{sev}'. Expected one of: "
-                + ", ".join(sorted(ALERT_SEVERITIES))
-                + "."
-            )
-        out["severity"] = sev
-    for name in ("description", "category", "recommendedActions"):
-        if name in tpl:
-            out[name] = text(tpl[name], f"alertTemplate.{name}", required=False)
-    if "mitreTechniques" in tpl:
-        mitre = tpl["mitreTechniques"] or []
-        if not isinstance(mitre, list) or not all(isinstance(m, str) for m in mitre):
-            raise bad("'alertTemplate.mitreTechniques' must be a collection of strings.")
-        out["mitreTechniques"] = mitre
-    if "impactedAssets" in tpl:
-        out["impactedAssets"] = _typed(
-            tpl["impactedAssets"], "alertTemplate.impactedAssets", assets=True
-        )
-    return out
-
-
-def _action(action: Any, *, create: bool) -> dict[str, Any]:
-    action = only(action, ACTION_FIELDS, "microsoft.graph.security.detectionAction", "action")
-    out: dict[str, Any] = {}
-    if create or "alertTemplate" in action:
-        if create and not isinstance(action.get("alertTemplate"), dict):
-            raise bad("detectionAction.alertTemplate is required.")
-        out["alertTemplate"] = _template(action.get("alertTemplate"), create=create)
-    if "responseActions" in action:
-        out["responseActions"] = _typed(
-            action["responseActions"], "detectionAction.responseActions", assets=False
-        )
-    if "organizationalScope" in action:
-        scope = action["organizationalScope"]
-        if scope is not None and not isinstance(scope, dict):
-            raise bad("'detectionAction.organizationalScope' must be an object or null.")
-        out["organizationalScope"] = scope
-    return out
+def _required(body: dict[str, Any]) -> None:
+    for name in ("id", "displayName", "status", "queryCondition", "schedule", "detectionAction"):
+        if body.get(name) is None:
+            raise bad(f"The property '{name}' is required when creating a detectionRule.")
 
 
 @api("GET", RULES, surface="graph", page=GRAPH_SECURITY_PAGES["detection_rules.list"])
@@ -187,10 +86,10 @@ async def list_rules(ctx: Ctx) -> Response:
     """Every rule of the tenant, ``$top`` (default 100) pages linked by ``@odata.nextLink``."""
     top, skip = parse_top_skip(ctx.query, MAX_TOP, DEFAULT_PAGE)
     with ctx.state.lock:
-        rows = sorted(_store(ctx).values(), key=lambda r: int(r["id"]))
-        page = [dict(r) for r in rows[skip : skip + top]]
+        rows = sorted(_store(ctx).values(), key=lambda r: (r["createdDateTime"], r["id"]))
+        page = [copy.deepcopy(r) for r in rows[skip : skip + top]]
     body: dict[str, Any] = {
-        "@odata.context": "https://graph.microsoft.com/beta/$metadata#security/rules/detectionRules",
+        "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#security/rules/detectionRules",
         "value": page,
     }
     if skip + top < len(rows):
@@ -203,36 +102,31 @@ async def list_rules(ctx: Ctx) -> Response:
 async def get_rule(ctx: Ctx) -> Response:
     """One rule; 404 for an unknown id."""
     with ctx.state.lock:
-        return JSONResponse(dict(_find(ctx)))
+        return JSONResponse(copy.deepcopy(_find(ctx)))
 
 
 @api("POST", RULES, surface="graph", page=GRAPH_SECURITY_PAGES["detection_rules.create"])
 async def create_rule(ctx: Ctx) -> Response:
-    """Create a rule: 201 with the stored rule."""
+    """Create a rule: 201 with the stored rule (409 when its id is taken)."""
     body = only(await ctx.body(), RULE_FIELDS, RULE_TYPE, "body")
+    _required(body)
+    rid = rule_id(body["id"])
     name = text(body.get("displayName"), "displayName", required=True)
-    enabled = body.get("isEnabled", True)
-    if not isinstance(enabled, bool):
-        raise bad("'isEnabled' must be a Boolean.")
-    query = _query(body.get("queryCondition"), "queryCondition")
-    period = _period(body.get("schedule"))
-    action = _action(body.get("detectionAction"), create=True)
-    tpl = action["alertTemplate"]
-    tpl.setdefault("description", None)
-    tpl.setdefault("category", None)
-    tpl.setdefault("recommendedActions", None)
-    tpl.setdefault("mitreTechniques", [])
-    tpl.setdefault("impactedAssets", [])
+    state = status(body["status"])
+    query = _query(body["queryCondition"])
+    duration(body["schedule"])
+    action = action_body(body["detectionAction"], create=True)
+    action.setdefault("automatedActions", {})
     action.setdefault("organizationalScope", None)
-    action.setdefault("responseActions", [])
     now = datetime.now(UTC)
     with ctx.state.lock:
-        rid = str(ctx.tenant.next_id("detection_rule", 35_001))
-        rule = _rule_record(
-            rid, name, enabled, query, period, action, ctx.caller, now, now, str(uuid.uuid4())
-        )
+        if rid in _store(ctx):
+            raise ApiError(409, "Conflict", f"A detection rule with id '{rid}' already exists.")
+        rule = _rule_record(rid, name, state, query, body["schedule"]["frequency"], action)
+        rule.update(_stamp(ctx.caller, now, created=True))
+        rule["description"] = text(body.get("description"), "description", required=False)
         _store(ctx)[rid] = rule
-        return JSONResponse(dict(rule), status_code=201)
+        return JSONResponse(copy.deepcopy(rule), status_code=201)
 
 
 @api("PATCH", RULES + "/{id}", surface="graph", page=GRAPH_SECURITY_PAGES["detection_rules.update"])
@@ -240,7 +134,7 @@ async def update_rule(ctx: Ctx) -> Response:
     """Change the updatable properties given: 200 with the updated rule."""
     body = await ctx.body()
     for key in body:
-        if key in READ_ONLY:
+        if key in READ_ONLY or key == "id":
             raise bad(f"The property '{key}' is read-only and cannot be updated.")
     body = only(body, RULE_FIELDS, RULE_TYPE, "body")
     if not body:
@@ -248,28 +142,29 @@ async def update_rule(ctx: Ctx) -> Response:
     changes: dict[str, Any] = {}
     if "displayName" in body:
         changes["displayName"] = text(body["displayName"], "displayName", required=True)
-    if "isEnabled" in body:
-        if not isinstance(body["isEnabled"], bool):
-            raise bad("'isEnabled' must be a Boolean.")
-        changes["isEnabled"] = body["isEnabled"]
-    query = _query(body["queryCondition"], "queryCondition") if "queryCondition" in body else None
-    period = _period(body["schedule"]) if "schedule" in body else None
-    action = _action(body["detectionAction"], create=False) if "detectionAction" in body else None
+    if "description" in body:
+        changes["description"] = text(body["description"], "description", required=False)
+    if "status" in body:
+        changes["status"] = status(body["status"])
+    if "schedule" in body:
+        duration(body["schedule"])
+        changes["schedule"] = {"frequency": body["schedule"]["frequency"]}
+    query = _query(body["queryCondition"]) if "queryCondition" in body else None
+    action = (
+        action_body(body["detectionAction"], create=False) if "detectionAction" in body else None
+    )
     now = datetime.now(UTC)
     with ctx.state.lock:
         rule = _find(ctx)
         rule.update(changes)
         if query is not None:
             rule["queryCondition"] = {"queryText": query, "lastModifiedDateTime": iso(now)}
-        if period is not None:
-            rule["schedule"] = {"period": period, "nextRunDateTime": _next_run(period, now)}
         if action is not None:
             current = rule["detectionAction"]
             current["alertTemplate"].update(action.pop("alertTemplate", {}))
             current.update(action)
-        rule["lastModifiedDateTime"] = iso(now)
-        rule["lastModifiedBy"] = ctx.caller
-        return JSONResponse(json.loads(json.dumps(rule)))
+        rule.update(_stamp(ctx.caller, now, created=False))
+        return JSONResponse(copy.deepcopy(rule))
 
 
 @api(
@@ -283,61 +178,53 @@ async def delete_rule(ctx: Ctx) -> Response:
     return Response(status_code=204)
 
 
+def _stamp(author: str, when: datetime, *, created: bool) -> dict[str, Any]:
+    out = {"lastModifiedBy": author, "lastModifiedDateTime": iso(when)}
+    if created:
+        out.update(createdBy=author, createdDateTime=iso(when))
+    return out
+
+
 def _rule_record(
-    rid: str,
-    name: str | None,
-    enabled: bool,
-    query: str,
-    period: str,
-    action: dict[str, Any],
-    author: str,
-    created: datetime,
-    now: datetime,
-    detector: str,
+    rid: str, name: str | None, state: str, query: str, frequency: str, action: dict[str, Any]
 ) -> dict[str, Any]:
-    """A stored rule as the service answers it, made by ``author`` at ``created``, not run yet."""
+    """A stored rule as the v1.0 service answers it."""
+    tpl = action["alertTemplate"]
+    for key in ("description", "recommendedActions", "entityMappings", "customDetails"):
+        tpl.setdefault(key, None)
+    tpl.setdefault("tactics", [])
     return {
         "@odata.type": "#" + RULE_TYPE,
         "id": rid,
         "displayName": name,
-        "isEnabled": enabled,
-        "createdBy": author,
-        "createdDateTime": iso(created),
-        "lastModifiedDateTime": iso(created),
-        "lastModifiedBy": author,
-        "detectorId": detector,
+        "description": None,
+        "status": state,
         "queryCondition": {"queryText": query, "lastModifiedDateTime": None},
-        "schedule": {"period": period, "nextRunDateTime": _next_run(period, now)},
-        "lastRunDetails": {
-            "lastRunDateTime": None,
-            "status": None,
-            "failureReason": None,
-            "errorCode": None,
-        },
+        "schedule": {"frequency": frequency},
         "detectionAction": action,
     }
 
 
-#: the two portal-made rules of every tenant: name, enabled, query, period, alert title,
-#: severity, category, MITRE techniques
+#: the two portal-made rules of every tenant: name, status, query, frequency, alert title,
+#: severity, MITRE tactic and techniques
 SEEDED_RULES = [
     (
         "Encoded PowerShell command line",
-        True,
+        "enabled",
         "DeviceProcessEvents | where ProcessCommandLine has '-enc' "
         "| project Timestamp, DeviceId, ReportId",
-        "1H",
+        "PT1H",
         "Encoded PowerShell",
         "medium",
         "Execution",
-        ["T1059.001"],
+        [{"technique": "T1059", "subTechniques": ["T1059.001"]}],
     ),
     (
         "Logon from a known scanner",
-        False,
+        "disabled",
         "DeviceLogonEvents | where RemoteIP == '198.51.100.200' "
         "| project Timestamp, DeviceId, ReportId",
-        "24H",
+        "P1D",
         "Logon from scanner IP",
         "low",
         "InitialAccess",
@@ -347,43 +234,23 @@ SEEDED_RULES = [
 
 
 def seed_rules(tenant: Tenant, now: datetime) -> None:
-    """The tenant's :data:`SEEDED_RULES`, made two weeks ago by the SOC lead."""
+    """The tenant's :data:`SEEDED_RULES`, made two weeks ago by the SOC lead in the portal
+    (which issues decimal ids)."""
     author = f"soc-lead@{tenant.domain}"
     store = tenant.data["detection_rules"]
-    for name, enabled, query, period, title, severity, category, mitre in SEEDED_RULES:
+    for name, state, query, frequency, title, severity, tactic, techniques in SEEDED_RULES:
         rid = str(tenant.next_id("detection_rule", 35_001))
-        created = now - timedelta(days=14)
-        rule = _rule_record(
-            rid,
-            name,
-            enabled,
-            query,
-            period,
-            {
-                "alertTemplate": {
-                    "title": title,
-                    "description": f"{title} (seeded by the emulator)",
-                    "severity": severity,
-                    "category": category,
-                    "recommendedActions": None,
-                    "mitreTechniques": mitre,
-                    "impactedAssets": [
-                        {
-                            "@odata.type": "#microsoft.graph.security.impactedDeviceAsset",
-                            "identifier": "deviceId",
-                        }
-                    ],
-                },
-                "organizationalScope": None,
-                "responseActions": [],
+        action = {
+            "alertTemplate": {
+                "title": title,
+                "description": f"{title} (seeded by the emulator)",
+                "severity": severity,
+                "tactics": [{"tactic": tactic, "techniques": techniques}],
+                "entityMappings": {"hosts": [{"deviceIdColumn": "DeviceId"}]},
             },
-            author,
-            created,
-            now,
-            str(uuid.UUID(int=int(rid))),
-        )
-        if enabled:  # seeded rules have run half an hour ago
-            rule["lastRunDetails"].update(
-                lastRunDateTime=iso(now - timedelta(minutes=30)), status="completed"
-            )
+            "automatedActions": {},
+            "organizationalScope": None,
+        }
+        rule = _rule_record(rid, name, state, query, frequency, action)
+        rule.update(_stamp(author, now - timedelta(days=14), created=True))
         store[rid] = rule
