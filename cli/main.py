@@ -11,6 +11,7 @@ import typer
 
 from prefect_defender.cli.agents import mcp_app
 from prefect_defender.cli.errors import USAGE, CliError, run
+from prefect_defender.cli.readiness import readiness
 
 
 def _tenant(value: str | None, option: str = "--tenant-id") -> str | None:
@@ -59,6 +60,7 @@ def check_install(
 
 app.add_typer(emulator_app, name="emulator")
 app.add_typer(mcp_app, name="mcp")
+app.command("readiness")(readiness)
 
 #: what the emulator needs beyond the library (the ``emulator`` extra)
 EMULATOR_PACKAGES = ("starlette", "uvicorn", "trustme")

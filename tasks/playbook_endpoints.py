@@ -1,0 +1,122 @@
+"""Which catalog endpoints a playbook can call, read from the tasks it uses.
+
+Every Defender task declares the endpoints it calls (``defender_task(endpoints=...)``,
+``tasks.base``). A playbook's endpoints are those of the tasks its code refers to: the flow
+function, the helper functions and subflows it calls (in ``prefect_defender``), and the
+functions and tasks those refer to, found by reading the names their compiled code uses. Nothing
+runs. A call a flow makes on a client directly, not through a task, is not seen; the playbooks
+go through tasks.
+
+Example:
+    >>> from prefect_defender.flows.contain import contain_device
+    >>> "mde.actions.isolate" in playbook_endpoints(contain_device).endpoints
+    True
+"""
+
+from __future__ import annotations
+
+import inspect
+import types
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from prefect import Flow, Task
+
+__all__ = ["PlaybookEndpoints", "playbook_endpoints", "surface_parameters"]
+
+_OWN = "prefect_defender."
+
+
+@dataclass
+class PlaybookEndpoints:
+    """The tasks a playbook refers to and the catalog endpoints they declare."""
+
+    tasks: set[str] = field(default_factory=set)
+    endpoints: set[str] = field(default_factory=set)
+    #: a task that calls whatever endpoint it is given (``tasks.generic``)
+    generic: bool = False
+
+
+def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
+    yield code
+    for const in code.co_consts:
+        if isinstance(const, types.CodeType):
+            yield from _code_objects(const)
+
+
+def _own(obj: Any) -> bool:
+    return str(getattr(obj, "__module__", "") or "").startswith(_OWN)
+
+
+class _Walker:
+    def __init__(self) -> None:
+        self.found = PlaybookEndpoints()
+        self.seen: set[int] = set()
+
+    def function(self, fn: Any) -> None:
+        fn = inspect.unwrap(fn)
+        if id(fn) in self.seen or not hasattr(fn, "__code__"):
+            return
+        self.seen.add(id(fn))
+        scope = dict(getattr(fn, "__globals__", {}))
+        for cell_name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
+            try:
+                scope[cell_name] = cell.cell_contents
+            except ValueError:  # an empty cell
+                continue
+        for code in _code_objects(fn.__code__):
+            names = set(code.co_names) | set(code.co_freevars)
+            for name in names:
+                self.value(scope.get(name), names)
+
+    def value(self, obj: Any, names: set[str]) -> None:
+        if obj is None:
+            return
+        if isinstance(obj, types.ModuleType):
+            if obj.__name__.startswith(_OWN):
+                for name in names:
+                    self.value(getattr(obj, name, None), set())
+        elif isinstance(obj, Task):
+            self.task(obj)
+        elif isinstance(obj, Flow):
+            self.function(obj.fn)
+        elif inspect.isfunction(obj) and _own(obj):
+            self.function(obj)
+        elif inspect.isclass(obj) and _own(obj) and id(obj) not in self.seen:
+            self.seen.add(id(obj))
+            for member in vars(obj).values():
+                target = getattr(member, "__func__", member)
+                if inspect.isfunction(target):
+                    self.function(target)
+
+    def task(self, t: Task[Any, Any]) -> None:
+        if id(t) in self.seen:
+            return
+        self.seen.add(id(t))
+        declared = tuple(getattr(t, "defender_endpoints", ()))
+        if declared or getattr(t, "defender_generic", False):
+            self.found.tasks.add(t.name)
+            self.found.endpoints.update(declared)
+            self.found.generic |= bool(getattr(t, "defender_generic", False))
+        self.function(t.fn)
+
+
+def playbook_endpoints(playbook: Flow[Any, Any] | Any) -> PlaybookEndpoints:
+    """The Defender tasks ``playbook`` (a flow or a function) refers to, and their endpoints."""
+    walker = _Walker()
+    walker.function(playbook.fn if isinstance(playbook, Flow) else playbook)
+    return walker.found
+
+
+def surface_parameters(playbook: Flow[Any, Any], parameters: dict[str, Any]) -> dict[str, str]:
+    """The playbook's parameters that choose an API surface (their name ends in ``surface``),
+    with the deployment's values over the flow's defaults: ``{"surface": "xdr"}``."""
+    out: dict[str, str] = {}
+    for name, p in inspect.signature(playbook.fn).parameters.items():
+        if name.endswith("surface") and isinstance(p.default, str):
+            out[name] = p.default
+    for name, value in parameters.items():
+        if name.endswith("surface") and isinstance(value, str):
+            out[name] = value
+    return {k: v.strip().lower() for k, v in out.items()}
