@@ -23,7 +23,7 @@ from prefect_defender.emulator.routes import (
     managed_identity,
 )
 from prefect_defender.emulator.seed import is_customer, seed_identities
-from prefect_defender.emulator.state import EmulatorState
+from prefect_defender.emulator.state import EmulatorState, Tenant
 
 __all__ = ["ROUTE_MODULES", "build_app", "build_state"]
 
@@ -54,21 +54,25 @@ SEED_HOOKS: list[Any] = []
 
 
 def build_state(data_dir: Path, config: dict[str, Any] | None = None) -> EmulatorState:
-    """A seeded state (identities, keys and customer data)."""
+    """A seeded state: identities and keys now, each customer tenant's data on its first use."""
     state = EmulatorState(config)
     state.signing_key = signing_key(data_dir)
     seed_identities(state, data_dir)
-    for mod in ROUTE_MODULES:
-        importlib.import_module(mod)
-    for tenant in state.tenants.values():
-        if is_customer(tenant.name):
-            seed_tenant_data(state, tenant)
+    hooks = []
     for mod in ROUTE_MODULES:
         hook = getattr(importlib.import_module(mod), "seed", None)
         if hook is not None:
-            for tenant in state.tenants.values():
-                if is_customer(tenant.name):
-                    hook(state, tenant)
+            hooks.append(hook)
+
+    def materialise(tenant: Tenant) -> None:
+        seed_tenant_data(state, tenant)
+        for hook in hooks:
+            hook(state, tenant)
+
+    for tenant in state.tenants.values():
+        if is_customer(tenant.name):
+            tenant.loader = materialise
+            tenant.load_lock = state.lock  # one lock: no order to get wrong between the two
     return state
 
 

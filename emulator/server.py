@@ -275,10 +275,9 @@ class EmulatorServer(_Base):
             if self._thread.is_alive() and self._server is not None:
                 self._server.force_exit = True
             self._thread.join(timeout=10)
-        for tenant in self.state.tenants.values():
-            db = tenant.data.get("_hunting", {}).get("db")
-            if db is not None:
-                db.con.close()
+        store = self.state.extensions.pop("hunting", None)
+        if store is not None:  # every tenant's hunting tables
+            store.close()
 
 
 class EmulatorProcess(_Base):

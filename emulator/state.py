@@ -105,21 +105,64 @@ def tenant_guid(name: str) -> str:
 
 @dataclass
 class Tenant:
-    """A directory with its Defender data."""
+    """A directory with its Defender data.
+
+    A customer tenant's data is made on first use (:attr:`data`, :attr:`counters`) by its
+    ``loader``, so an emulator with 1,000 partner tenants starts at once and only pays for the
+    tenants a run touches.
+    """
 
     tenant_id: str
     name: str
     display_name: str
     domain: str
-    data: dict[str, dict[Any, Any]] = field(default_factory=lambda: defaultdict(dict))
-    counters: Counter[str] = field(default_factory=Counter)
+    loader: Callable[[Tenant], None] | None = field(default=None, repr=False, compare=False)
+    _data: dict[str, dict[Any, Any]] = field(
+        default_factory=lambda: defaultdict(dict), repr=False, compare=False
+    )
+    _counters: Counter[str] = field(default_factory=Counter, repr=False, compare=False)
+    load_lock: Any = field(default_factory=threading.RLock, repr=False, compare=False)
+    _loading: bool = field(default=False, repr=False, compare=False)
+
+    @property
+    def loaded(self) -> bool:
+        """Whether the tenant's data exists yet (reading :attr:`data` makes it)."""
+        return self.loader is None
+
+    def _load(self) -> None:
+        # the loading thread itself reads data while filling it (re-entrant, sees it partly
+        # filled); any other thread waits for the lock until it is complete
+        with self.load_lock:
+            loader = self.loader
+            if loader is not None and not self._loading:
+                self._loading = True
+                try:
+                    loader(self)
+                    self.loader = None
+                finally:
+                    self._loading = False
+
+    @property
+    def data(self) -> dict[str, dict[Any, Any]]:
+        """The tenant's collections (``machines``, ``incidents``...), keyed by id."""
+        if self.loader is not None:
+            self._load()
+        return self._data
+
+    @property
+    def counters(self) -> Counter[str]:
+        """The last id handed out per kind (see :meth:`next_id`)."""
+        if self.loader is not None:
+            self._load()
+        return self._counters
 
     def next_id(self, kind: str, start: int = 1) -> int:
         """A monotonically increasing integer id of ``kind``."""
-        if kind not in self.counters:
-            self.counters[kind] = start - 1
-        self.counters[kind] += 1
-        return self.counters[kind]
+        counters = self.counters
+        if kind not in counters:
+            counters[kind] = start - 1
+        counters[kind] += 1
+        return counters[kind]
 
 
 @dataclass
@@ -212,6 +255,8 @@ class EmulatorState:
         self.kid = "emulator-key-1"
         self.verified_tokens: dict[str, dict[str, Any]] = {}
         self.on_tick: list[Callable[[], None]] = []
+        #: what route modules keep for the whole emulator (the hunting store)
+        self.extensions: dict[str, Any] = {}
 
     # -- config --------------------------------------------------------------------------
     def patch_config(self, patch: dict[str, Any]) -> dict[str, Any]:

@@ -16,7 +16,8 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.hunting_tables import ERRORS, HUNTING_TABLES, MDE_TABLES, HuntingDB
+from prefect_defender.emulator.hunting_store import HuntingDB
+from prefect_defender.emulator.hunting_tables import ERRORS, HUNTING_TABLES, MDE_TABLES
 from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.state import Tenant
 

@@ -54,22 +54,19 @@ def _email_lookup(ctx: Ctx, ref: dict[str, Any]) -> dict[str, Any] | None:
         if rid is None and key == (nmid, rcpt):
             return email
     db = _db(ctx)
-    with db.lock:
-        if rid is not None:
-            if not (str(rid).isascii() and str(rid).isdigit() and len(str(rid)) <= 18):
-                return None  # not a ReportId of this emulator's hunting tables
-            rows = db.con.execute(
-                "SELECT Timestamp, NetworkMessageId, SenderFromAddress, RecipientEmailAddress, "
-                "Subject, ThreatTypes, ReportId FROM _t_EmailEvents WHERE ReportId = ?",
-                [int(rid)],
-            ).fetchall()
-        else:
-            rows = db.con.execute(
-                "SELECT Timestamp, NetworkMessageId, SenderFromAddress, RecipientEmailAddress, "
-                "Subject, ThreatTypes, ReportId FROM _t_EmailEvents "
-                "WHERE lower(NetworkMessageId) = ? AND lower(RecipientEmailAddress) = ?",
-                [nmid, rcpt],
-            ).fetchall()
+    columns = (
+        "SELECT Timestamp, NetworkMessageId, SenderFromAddress, RecipientEmailAddress, "
+        "Subject, ThreatTypes, ReportId FROM EmailEvents "
+    )
+    if rid is not None:
+        if not (str(rid).isascii() and str(rid).isdigit() and len(str(rid)) <= 18):
+            return None  # not a ReportId of this emulator's hunting tables
+        rows = db.select(columns + "WHERE ReportId = ?", [int(rid)])
+    else:
+        rows = db.select(
+            columns + "WHERE lower(NetworkMessageId) = ? AND lower(RecipientEmailAddress) = ?",
+            [nmid, rcpt],
+        )
     if not rows:
         return None
     when, msg_id, sender, recipient, subject, threats, report = rows[0]
@@ -201,7 +198,7 @@ async def remediate(ctx: Ctx) -> Response:
 
 def seed_email(tenant: Tenant, now: datetime) -> None:
     """The tenant's analyzed phishing e-mail."""
-    # the planted phishing row of EmailEvents (hunting_tables.HuntingDB._plant), same ids
+    # the planted phishing row of EmailEvents (hunting_store._planted_rows), same ids
     email = _analyzed_email(
         PHISH_REPORT_ID,
         PHISH_NETWORK_MESSAGE_ID,
