@@ -283,7 +283,11 @@ def whoami(
 @app.command()
 def capabilities(
     write_docs: Annotated[
-        bool, typer.Option(help="Rewrite the tables between the markers of docs/permissions.md.")
+        bool,
+        typer.Option(
+            help="Rewrite the tables between the markers of docs/permissions.md and "
+            "docs/api-lifecycle.md."
+        ),
     ] = False,
 ) -> None:
     """Print the capability -> task -> permission table (generated from the tasks)."""
@@ -296,14 +300,19 @@ def capabilities(
     if not write_docs:
         typer.echo(capability_table())
         return
-    page = Path("docs/permissions.md")
-    if not page.is_file():
-        raise CliError(f"{page} is not here", "run this from the repository's root folder")
-    start, end = MARKERS
-    head, _, rest = page.read_text().partition(start)
-    _, _, tail = rest.partition(end)
-    page.write_text(f"{head}{start}\n{permissions_markdown()}\n{end}{tail}")
-    typer.echo(f"{page} updated")
+    from prefect_defender.flows import lifecycle_docs
+
+    pages = [
+        (Path("docs/permissions.md"), MARKERS, permissions_markdown),
+        (Path("docs/api-lifecycle.md"), lifecycle_docs.MARKERS, lifecycle_docs.lifecycle_markdown),
+    ]
+    for page, (start, end), generate in pages:
+        if not page.is_file():
+            raise CliError(f"{page} is not here", "run this from the repository's root folder")
+        head, _, rest = page.read_text().partition(start)
+        _, _, tail = rest.partition(end)
+        page.write_text(f"{head}{start}\n{generate()}\n{end}{tail}")
+        typer.echo(f"{page} updated")
 
 
 def main() -> None:

@@ -44,7 +44,9 @@ __all__ = [
     "ReadinessReport",
     "classify",
     "deployment_readiness",
+    "endpoint_status",
     "graph_needs",
+    "graph_permission_rows",
     "permission_gaps",
 ]
 
@@ -237,3 +239,30 @@ def deployment_readiness(
         findings=classify(found, surfaces),
         note="calls any catalog endpoint it is given (generic task)" if found.generic else None,
     )
+
+
+def endpoint_status(name: str) -> str:
+    """A mark for a catalog endpoint's status in docs tables: ``""``, `` ⚠`` or `` ⛔``."""
+    status = endpoint(name).status
+    return "" if status is Status.CURRENT else (" ⚠" if status is Status.DEPRECATED else " ⛔")
+
+
+def graph_permission_rows() -> list[str]:
+    """Markdown rows: each Graph endpoint a task calls or that succeeds a deprecated one, with
+    its application and delegated permissions (least privileged first)."""
+    from prefect_defender.api.catalog import CATALOG
+    from prefect_defender.tasks import all_tasks
+
+    names: set[str] = set()
+    for _, t in all_tasks():
+        names.update(getattr(t, "defender_endpoints", ()))
+    for ep in CATALOG.values():
+        names.update(ep.lifecycle.replacements)
+    rows = []
+    for name in sorted(n for n in names if endpoint(n).surface is Surface.GRAPH):
+        ep = endpoint(name)
+        beta = " (beta)" if ep.beta else ""
+        app = ", ".join(ep.application) or "not supported"
+        dele = ", ".join(ep.delegated) or "not supported"
+        rows.append(f"| `{name}`{beta} | `{ep.method} {ep.path}` | {app} | {dele} |")
+    return rows
