@@ -56,6 +56,8 @@ ACTION_COLUMNS: dict[str, tuple[str, ...]] = {
     "disableUsers": ("accountSidColumn",),
     "forceUserPasswordResets": ("accountSidColumn",),
     "hardDeleteEmails": ("networkMessageIdColumn", "recipientColumn"),
+    # listed by the automatedActionSet page; Message Center MC1411577 ended AIR as a separate,
+    # manually started investigation on 1 September 2026, so this action may no longer run
     "initiateInvestigations": ("deviceIdColumn",),
     "isolateDevices": ("deviceIdColumn",),
     "markUsersAsCompromised": ("accountObjectIdColumn",),
