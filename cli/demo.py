@@ -5,10 +5,11 @@
    checks each one reaches its tenants.
 3. Serves the playbook deployments and runs the incident poller, which sees the seeded
    high-severity ransomware incident and emits ``defender.incident.created``.
-4. The event triggers triage, contain-device and contain-identity; both containments pause for
-   approval; the demo approves them as an operator would (or waits for you in the UI with
-   ``--no-auto-approve``): the device is isolated and the incident's account (``jdoe``) is
-   disabled and signed out on Entra ID and on-premises AD.
+4. The event triggers triage and contain-incident (the incident names a device and an account:
+   one approval for both); the waiting-approval message goes to a local webhook receiver (the
+   demo prints its subject and link); the demo approves as an operator would (or waits for you
+   in the UI with ``--no-auto-approve``): the device is isolated and the incident's account
+   (``jdoe``) is disabled and signed out on Entra ID and on-premises AD.
 5. Prints the outcome, the artifacts and the run URLs, then stops what it started.
 """
 
@@ -25,6 +26,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prefect_defender.cli.demo_inbox import INBOX_BLOCK, DemoInbox
 from prefect_defender.cli.demo_runs import (
     Approved,
     DemoRuns,
@@ -112,28 +114,42 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
     if forgotten:
         say(f"forgot {forgotten} identity run record(s) of earlier demo runs")
     _start_poller_before(contoso, demo["createdTime"])
-    proc, log = _serve_playbooks(server)
-    try:
-        _wait_for_deployments(proc, log.name)
-        say("running the incident poller")
-        poll: Any = run_deployment("defender-incident-poller/incident-poller", timeout=180)
-        # the server's clock: runs the poller's events trigger are created after the poller run
-        runs = DemoRuns(server.ui_url, poll.created or datetime.now(UTC), auto_approve)
-        say(f"poller finished: {poll.state.name if poll.state else poll.state}")
-        device = runs.approve(
-            "contain-on-incident",
-            "contain-device",
-            {"isolation_type": "Selective", "comment": "demo approval"},
-        )
-        identity = runs.approve(
-            "contain-identity-on-incident", "contain-identity", {"comment": "demo approval"}
-        )
-        device.final = runs.finished("contain-on-incident", device)
-        identity.final = runs.finished("contain-identity-on-incident", identity)
-        triage = runs.triage_finished()
-        return _print_outcome(emu, contoso, server.ui_url, poll.end_time, device, identity, triage)
-    finally:
-        _stop(proc, log)
+    with DemoInbox() as inbox:
+        proc, log = _serve_playbooks(server, inbox.save_block())
+        try:
+            _wait_for_deployments(proc, log.name)
+            say("running the incident poller")
+            poll: Any = run_deployment("defender-incident-poller/incident-poller", timeout=180)
+            # the server's clock: runs the poller's events trigger are created after the poller
+            runs = DemoRuns(server.ui_url, poll.created or datetime.now(UTC), auto_approve)
+            say(f"poller finished: {poll.state.name if poll.state else poll.state}")
+            contain = runs.approve(
+                "contain-incident-on-incident",
+                "contain-incident",
+                {
+                    "isolation_type": "Selective",
+                    "comment": "demo approval: ransomware on jdoe's PC",
+                },
+                told=lambda: _told(inbox),
+            )
+            contain.final = runs.finished("contain-incident-on-incident", contain)
+            triage = runs.triage_finished()
+            return _print_outcome(emu, contoso, server.ui_url, poll.end_time, contain, triage)
+        finally:
+            _stop(proc, log)
+
+
+def _told(inbox: DemoInbox) -> None:
+    """Say where the waiting-approval message went and what it said."""
+    message = inbox.wait_for("Approval needed", 60)
+    if message is None:
+        say(f"no waiting-approval message reached the local receiver ({inbox.url})")
+        return
+    say(f"waiting-approval message sent to {INBOX_BLOCK} (a local receiver at {inbox.url}):")
+    say(f"  {message.get('subject', '')}")
+    link = next((ln for ln in str(message.get("text", "")).splitlines() if "http" in ln), "")
+    if link:
+        say(f"  {link}")
 
 
 def _blocks_reach_their_tenants(conn: dict[str, Any]) -> bool:
@@ -175,10 +191,11 @@ def _start_poller_before(tenant: str, created_time: str) -> None:
     )
 
 
-def _serve_playbooks(server: Any) -> tuple[subprocess.Popen[bytes], Any]:
-    """Start ``deployments.serve`` in its own process group, logging to ``serve.log``."""
+def _serve_playbooks(server: Any, approvals: str) -> tuple[subprocess.Popen[bytes], Any]:
+    """Start ``deployments.serve`` in its own process group, logging to ``serve.log``; the
+    containments tell ``approvals`` (a notification block) that a decision waits."""
     contain = {
-        "approval": {"poll_interval_seconds": 1, "timeout_seconds": 900},
+        "approval": {"poll_interval_seconds": 1, "timeout_seconds": 900, "notify": [approvals]},
         "poll_interval_seconds": 1.0,
     }
     env = {
@@ -215,8 +232,7 @@ def _wait_for_deployments(proc: subprocess.Popen[bytes], log_name: str) -> None:
     wanted = [
         "incident-poller",
         "triage-on-incident",
-        "contain-on-incident",
-        "contain-identity-on-incident",
+        "contain-incident-on-incident",
     ]
 
     def registered() -> bool:
@@ -244,19 +260,18 @@ def _print_outcome(
     contoso: str,
     ui_url: str,
     emitted_at: datetime | None,
-    device: Approved,
-    identity: Approved,
+    contain: Approved,
     triage: Any,
 ) -> int:
     """Print what happened on the emulator and where to look; 0 when it all worked."""
-    run = device.run
+    run = contain.run
     latency = (run.start_time - emitted_at).total_seconds() if run.start_time else None
     actions = [a for a in emu.admin.dump(contoso, "machineActions") if a["type"] == "Isolate"]
     incident = _incident(emu, contoso)
     say("-" * 72)
     say(f"triage: {triage.state.name}; incident tags now {incident['tags']}")
     say(
-        f"contain-device: {device.final.state.name}; isolations on the emulator: "
+        f"contain-incident: {contain.final.state.name}; isolations on the emulator: "
         + ", ".join(f"{a['computerDnsName']} {a['status']}" for a in actions)
     )
     disabled = [
@@ -266,23 +281,21 @@ def _print_outcome(
     ]
     acted = emu.admin.dump(contoso, "identity_log")
     say(
-        f"contain-identity: {identity.final.state.name}; accounts disabled: "
+        "accounts disabled: "
         + (", ".join(disabled) or "none")
         + f"; identity actions on the emulator: {len(acted)} ("
         + ", ".join(sorted({f"{e['action']}@{e['provider']}" for e in acted}))
         + ")"
     )
     if incident["comments"]:
-        say(f"last incident comment: {incident['comments'][-1]['comment'][:160]}")
+        say(f"last incident comment: {incident['comments'][-1]['comment'][:240]}")
     if latency is not None:
         say(f"event-to-action latency: {latency:.1f}s (poller done -> contain run started)")
     say(f"report artifacts: {ui_url}/artifacts")
-    say(f"contain-device run: {device.url}")
-    say(f"contain-identity run: {identity.url}")
+    say(f"contain-incident run: {contain.url}")
     say(f"triage run: {ui_url}/runs/flow-run/{triage.id}")
     ok = (
-        device.final.state.is_completed()
-        and identity.final.state.is_completed()
+        contain.final.state.is_completed()
         and triage.state.is_completed()
         and any(a["status"] == "Succeeded" for a in actions)
         and bool(disabled)

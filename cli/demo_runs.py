@@ -115,12 +115,21 @@ class DemoRuns:
             return runs[0]
         return None
 
-    def approve(self, deployment: str, what: str, run_input: dict[str, Any]) -> Approved:
-        """Wait for the run to pause, then approve it as an operator would (or say where)."""
+    def approve(
+        self,
+        deployment: str,
+        what: str,
+        run_input: dict[str, Any],
+        told: Callable[[], None] | None = None,
+    ) -> Approved:
+        """Wait for the run to pause, call ``told`` (where the waiting message went), then
+        approve it as an operator would (or say where)."""
         from prefect.flow_runs import resume_flow_run
 
         run = wait(lambda: self._paused_or_done(deployment), 180, f"{what} to ask for approval")
         url = f"{self.ui_url}/runs/flow-run/{run.id}"
+        if told is not None and run.state.is_paused():
+            told()
         if run.state.is_paused():
             if self.auto_approve:
                 say(f"{what} is waiting for approval: {url}")

@@ -1,9 +1,10 @@
 """The playbook deployments, served from one process (``prefect-defender serve``).
 
 This mirrors ``deployments/prefect.yaml`` (which a process worker runs in production): the
-incident poller, the scheduled triage and the Sigma hunt on schedules; triage and contain-device
-triggered by the poller's events; everything else on demand from the UI. A test keeps the two in
-step.
+incident poller, the scheduled triage and the Sigma hunt on schedules; triage and one
+containment per new High incident triggered by the poller's events (contain-device when it names
+only devices, contain-identity when only accounts, contain-incident, one approval, when both);
+everything else on demand from the UI. A test keeps the two in step.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ __all__ = [
     "EVENT_PARAMETERS",
     "build_deployments",
     "contain_identity_trigger",
+    "contain_incident_trigger",
     "contain_trigger",
     "triage_trigger",
 ]
@@ -54,16 +56,35 @@ def triage_trigger() -> DeploymentEventTrigger:
     )
 
 
-def contain_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
-    """Propose containment for new incidents of the given severities."""
+def _created(name: str, severities: tuple[str, ...], **labels: str) -> DeploymentEventTrigger:
+    """A trigger on new incidents of ``severities`` whose resource carries ``labels``
+    (``has_devices``/``has_accounts``: "true" or "false", as the poller sets them)."""
     return DeploymentEventTrigger(
-        name="defender-incident-created-contain",
+        name=name,
         expect={"defender.incident.created"},
         match={
             "prefect.resource.id": "defender.incident.*",
             "defender.incident.severity": list(severities),
+            **{f"defender.incident.{k}": v for k, v in labels.items()},
         },
         parameters=dict(EVENT_PARAMETERS),
+    )
+
+
+def contain_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
+    """Propose device containment for new incidents that name devices and no account."""
+    return _created(
+        "defender-incident-created-contain", severities, has_devices="true", has_accounts="false"
+    )
+
+
+def contain_incident_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
+    """Propose one containment (one approval) for new incidents naming devices and accounts."""
+    return _created(
+        "defender-incident-created-contain-incident",
+        severities,
+        has_devices="true",
+        has_accounts="true",
     )
 
 
@@ -73,16 +94,12 @@ def _approval_only(parameters: dict[str, Any] | None) -> dict[str, Any]:
 
 
 def contain_identity_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
-    """Propose identity containment for new incidents of these severities naming an account."""
-    return DeploymentEventTrigger(
-        name="defender-incident-created-contain-identity",
-        expect={"defender.incident.created"},
-        match={
-            "prefect.resource.id": "defender.incident.*",
-            "defender.incident.severity": list(severities),
-            "defender.incident.has_accounts": "true",
-        },
-        parameters=dict(EVENT_PARAMETERS),
+    """Propose identity containment for new incidents that name accounts and no device."""
+    return _created(
+        "defender-incident-created-contain-identity",
+        severities,
+        has_devices="false",
+        has_accounts="true",
     )
 
 
@@ -132,6 +149,12 @@ def build_deployments(
         ),
         contain_incident.to_deployment(
             name="contain-incident", parameters=common, tags=["defender"]
+        ),
+        contain_incident.to_deployment(
+            name="contain-incident-on-incident",
+            parameters={**common, **(contain_parameters or {})},
+            triggers=[contain_incident_trigger()],
+            tags=["defender"],
         ),
         block_indicators.to_deployment(
             name="block-indicators", parameters=common, tags=["defender"]

@@ -68,8 +68,10 @@ def incident_event(tenant_id: str, incident: Incident, created: bool) -> dict[st
             "defender.tenant.id": tenant_id,
             "defender.incident.id": str(incident.incident_id),
             "defender.incident.severity": str(incident.severity or "Unknown"),
-            # lets a trigger start identity containment only for incidents that name an account
+            # let triggers pick one containment per incident: contain-device (devices only),
+            # contain-identity (accounts only) or contain-incident (both, one approval)
             "defender.incident.has_accounts": "true" if entities.get("accounts") else "false",
+            "defender.incident.has_devices": "true" if incident.device_ids() else "false",
         },
         "payload": {
             "tenant_id": tenant_id,

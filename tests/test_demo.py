@@ -32,7 +32,10 @@ def test_demo_runs_end_to_end_and_again_in_the_same_place(tmp_path: Path) -> Non
     out = _demo(tmp_path / "demo")
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
-    assert "contain-device: Completed; isolations on the emulator: " in text
+    assert "contain-incident: Completed; isolations on the emulator: " in text
+    # told: the waiting-approval message reached the local receiver, with the run's link
+    assert "waiting-approval message sent to custom-webhook/demo-approvals" in text
+    assert "Approval needed by " in text and "Approve or reject: http://127.0.0.1:" in text
     assert "Succeeded" in text and "event-to-action latency" in text
     assert "no consent (expected)" in text  # the partner block's unconsented tenant
     assert "emulator and Prefect server stopped" in text
