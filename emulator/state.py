@@ -41,6 +41,10 @@ DEFAULT_CONFIG: dict[str, Any] = {
     #: unwrapped) or ``"example"`` (the list and get pages' examples: ``provider`` spelled
     #: ``ActiveDirectory``/``EntraID``/``Okta``, no UPN or e-mail, get wrapped in ``value``)
     "identity_shape": "resource",
+    #: users (by name, e.g. ``["ckent"]``) with an Entra ID account but no identity account in
+    #: Defender's inventory (no sensor or connector observes them): identity actions on them
+    #: can only take Entra ID's own route
+    "unobserved_identities": [],
     "faults": {
         "rate_429": 0.0,
         "rate_429_no_retry_after": 0.0,

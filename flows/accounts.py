@@ -16,7 +16,12 @@ from prefect_defender.api.validation import check_choice, check_items
 from prefect_defender.flows.approval import left_out_outcome
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.identities import AccountSummary, invoke_identity_actions
-from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard, account_protection_reason
+from prefect_defender.tasks.safety import (
+    AutomationHaltedError,
+    SafetyPolicy,
+    WriteGuard,
+    account_protection_reason,
+)
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -121,7 +126,8 @@ async def act_on_accounts(
 class _Rails:
     """Why an (account, action) pair is not run, checked in this order: done by an earlier
     attempt of the run, a protected account the analyst did not include, the guard's refusal
-    (kill switch, caps; an admitted pair counts toward the caps)."""
+    (kill switch, caps; an admitted pair counts toward the caps). Once the kill switch has
+    halted the run, every later pair is skipped with the same reason."""
 
     protected: dict[str, str]
     allow_protected: bool
@@ -129,6 +135,7 @@ class _Rails:
     tenant: str
     done_before: set[str]
     run_key: str | None
+    halted: str | None = None
 
     async def refusal(self, user: str, action: str) -> str | None:
         """Why ``action`` is not run on ``user``; ``None`` admits it."""
@@ -136,7 +143,12 @@ class _Rails:
             return f"already done by an earlier attempt of this run (run key {self.run_key})"
         if user in self.protected and not self.allow_protected:
             return f"{self.protected[user]}: not approved for protected accounts"
-        return await self.guard.admit(self.tenant)
+        if self.halted is None:
+            try:
+                return await self.guard.admit(self.tenant)
+            except AutomationHaltedError as exc:
+                self.halted = exc.message
+        return self.halted
 
 
 async def _admit(

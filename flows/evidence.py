@@ -130,6 +130,7 @@ async def _store(
                 "location": None,
                 "bytes": 0,
                 "status": res.get("final_status") or o.status,
+                "reason": o.reason,
             }
         )
         if res.get("final_status") == "Succeeded":

@@ -11,15 +11,17 @@ from typing import Any
 from prefect import flow
 from pydantic import BaseModel, Field
 
+from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, write_report
-from prefect_defender.tasks.base import ItemOutcome, task_logger
+from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.enrichment import enrich_entities
 from prefect_defender.tasks.incidents import get_incident, list_incidents, update_incident
 from prefect_defender.tasks.machines import get_machines
+from prefect_defender.tasks.outcomes import error_outcome
 from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["ScoringRule", "TriageRules", "triage_incident", "triage_open_incidents"]
@@ -141,21 +143,45 @@ async def _triage(
         f"Known malware files: {len(malware)}; IPs: {len(ips)}; users: {len(users)}.",
     ]
     update = _update(incident, rules, escalate, bool(malware), " ".join(lines))
-    if not dry_run:
-        await update_incident(client, incident_id, **update)
+    updated = await _apply(client, incident_id, update, dry_run)
     task_logger().info(
         "incident %s scored %d%s", incident_id, points, " -> escalated" if escalate else ""
     )
-    await _report(scope, incident, lines, escalate, dry_run, devices, enriched)
+    said = [
+        *lines,
+        f"Update: {updated.status.value}{f' ({updated.reason})' if updated.reason else ''}.",
+    ]
+    await _report(scope, incident, said, escalate, dry_run, devices, enriched)
     return {
         "incident_id": incident_id,
         "tenant_id": scope.tenant,
+        "status": updated.status.value,
+        "reason": updated.reason,
         "score": points,
         "matched": hits,
         "escalated": escalate,
         "update": update,
         "enriched": [o.model_dump(mode="json") for o in enriched],
     }
+
+
+async def _apply(
+    client: Any, incident_id: int, update: dict[str, Any], dry_run: bool
+) -> ItemOutcome:
+    """Update the incident unless ``dry_run``: ``succeeded``, ``dry_run``, or ``skipped`` when
+    the safety rails refused the write (kill switch, cap: nothing was sent, the triage goes
+    on); any other error is raised."""
+    item = str(incident_id)
+    if dry_run:
+        return ItemOutcome(item=item, status=OutcomeStatus.DRY_RUN, reason="dry run: not updated")
+    try:
+        await update_incident(client, incident_id, **update)
+    except DefenderError as exc:
+        refused = error_outcome(item, exc)
+        if refused.status == OutcomeStatus.FAILED:
+            raise
+        return refused
+    return ItemOutcome(item=item, status=OutcomeStatus.SUCCEEDED)
 
 
 def _entities(incident: Incident) -> tuple[list[str], list[str], list[str]]:

@@ -27,7 +27,7 @@ from prefect_defender.tasks.base import (
     defender_task,
     task_logger,
 )
-from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, error_outcome, run_bulk
 
 __all__ = ["ENTRA_FALLBACK", "IdentityIndex", "invoke_identity_actions"]
 
@@ -137,14 +137,15 @@ class IdentityIndex:
 async def _run_step(
     step: dict[str, Any], call: Callable[[], Awaitable[dict[str, Any]]], dry_run: bool
 ) -> dict[str, Any]:
-    """Send one step (unless ``dry_run``) and record how it ended in the step itself."""
+    """Send one step (unless ``dry_run``) and record how it ended in the step itself: a step
+    the safety rails refused (kill switch, cap) is ``skipped``, nothing was sent."""
     if dry_run:
         step["status"] = OutcomeStatus.DRY_RUN.value
         return step
     try:
         step |= {"status": "succeeded", **await call()}
     except DefenderError as exc:
-        step |= {"status": "failed", "error": exc.to_dict()}
+        step |= {"status": error_outcome("", exc).status.value, "error": exc.to_dict()}
     return step
 
 
@@ -213,7 +214,7 @@ def _providers_note(
 ) -> str:
     """Which providers a user's action reached and which had no account of the user, so a
     containment that reached Entra ID only says so."""
-    reached = sorted({s["provider"] for s in steps if s["status"] != "failed"})
+    reached = sorted({s["provider"] for s in steps if s["status"] not in ("failed", "skipped")})
     have = {a.identity_provider for a in identity.accounts} if identity else set()
     asked = [p.value for p in IdentityProvider if wanted is None or p.value in wanted]
     missing = sorted(p for p in asked if p not in have and p not in reached)
@@ -230,8 +231,9 @@ def _user_outcome(
     dry_run: bool,
     wanted: set[str] | None = None,
 ) -> ItemOutcome:
-    """One user and action: skipped (nothing could act), failed (a step failed) or done; the
-    reason names the providers reached and those with no account of the user."""
+    """One user and action: skipped (nothing could act, or the safety rails refused a step),
+    failed (a step failed) or done; the reason names the providers reached and those with no
+    account of the user."""
     item = f"{user} {action.value}"
     note = _providers_note(identity, steps, wanted)
     if not steps:
@@ -245,16 +247,18 @@ def _user_outcome(
         return ItemOutcome(
             item=item, status=OutcomeStatus.SKIPPED, result=[], reason=f"{why}; {note}"
         )
-    failed = next((s for s in steps if s["status"] == "failed"), None)
-    if failed is not None:
-        return ItemOutcome(
-            item=item,
-            status=OutcomeStatus.FAILED,
-            result=steps,
-            error=failed["error"],
-            reason=f"{failed['provider']}: {failed['error'].get('message', '')}; {note}",
-        )
-    status = OutcomeStatus.DRY_RUN if dry_run else OutcomeStatus.SUCCEEDED
+    for ended in (OutcomeStatus.FAILED, OutcomeStatus.SKIPPED):  # a failure first, then refusal
+        step = next((s for s in steps if s["status"] == ended.value), None)
+        if step is not None:
+            return ItemOutcome(
+                item=item,
+                status=ended,
+                result=steps,
+                error=step["error"],
+                reason=f"{step['provider']}: {step['error'].get('message', '')}; {note}",
+            )
+    refused_dry = any(s["status"] == OutcomeStatus.DRY_RUN.value for s in steps)  # by the rails
+    status = OutcomeStatus.DRY_RUN if dry_run or refused_dry else OutcomeStatus.SUCCEEDED
     return ItemOutcome(item=item, status=status, result=steps, reason=note)
 
 

@@ -7,6 +7,12 @@ functions and tasks those refer to, found by reading the names their compiled co
 runs. A call a flow makes on a client directly, not through a task, is not seen; the playbooks
 go through tasks.
 
+A task that requests machine actions of any type (``apply_machine_actions`` declares every
+type's endpoint) requests those of the plan it is given, and a playbook plans only the
+:class:`~prefect_defender.api.models.machine_actions.ActionType` members its code names
+(``ActionType.ISOLATE``, or the values of a constant table of them): :meth:`PlaybookEndpoints.reach`
+keeps, of such a task's machine-action endpoints, those of the named types.
+
 Example:
     >>> from prefect_defender.flows.contain import contain_device
     >>> "mde.actions.isolate" in playbook_endpoints(contain_device).endpoints
@@ -15,6 +21,7 @@ Example:
 
 from __future__ import annotations
 
+import enum
 import inspect
 import types
 from collections.abc import Iterator
@@ -22,6 +29,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect import Flow, Task
+
+from prefect_defender.api.models.machine_actions import ACTION_SPECS, ActionType
 
 __all__ = ["PlaybookEndpoints", "playbook_endpoints", "surface_parameters"]
 
@@ -36,6 +45,25 @@ class PlaybookEndpoints:
     endpoints: set[str] = field(default_factory=set)
     #: a task that calls whatever endpoint it is given (``tasks.generic``)
     generic: bool = False
+    #: the machine-action types the playbook's code names
+    action_types: set[ActionType] = field(default_factory=set)
+    #: machine-action endpoints of tasks that request the types of the plan they are given
+    by_plan: set[str] = field(default_factory=set)
+    #: machine-action endpoints of tasks that request one type, whatever they are given
+    by_task: set[str] = field(default_factory=set)
+
+    def reach(self) -> set[str]:
+        """:attr:`endpoints`, with the machine-action endpoints of tasks that act on any type
+        kept for the types the playbook names.
+
+        Example:
+            >>> from prefect_defender.flows.contain import contain_device
+            >>> found = playbook_endpoints(contain_device)
+            >>> "mde.actions.offboard" in found.endpoints, "mde.actions.offboard" in found.reach()
+            (True, False)
+        """
+        named = {ACTION_SPECS[kind].endpoint for kind in self.action_types}
+        return self.endpoints - (self.by_plan - self.by_task - named)
 
 
 def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
@@ -47,6 +75,9 @@ def _code_objects(code: types.CodeType) -> Iterator[types.CodeType]:
 
 def _own(obj: Any) -> bool:
     return str(getattr(obj, "__module__", "") or "").startswith(_OWN)
+
+
+_ACTION_ENDPOINTS = {spec.endpoint for spec in ACTION_SPECS.values()}
 
 
 class _Walker:
@@ -77,6 +108,15 @@ class _Walker:
             if obj.__name__.startswith(_OWN):
                 for name in names:
                     self.value(getattr(obj, name, None), set())
+        elif isinstance(obj, ActionType):
+            self.found.action_types.add(obj)
+        elif inspect.isclass(obj) and issubclass(obj, enum.Enum):  # ActionType.ISOLATE
+            for name in names & set(obj.__members__):
+                self.value(obj.__members__[name], set())
+        elif isinstance(obj, dict | list | tuple | set | frozenset) and id(obj) not in self.seen:
+            self.seen.add(id(obj))  # a constant table, e.g. {"isolate": ActionType.ISOLATE}
+            for item in [*obj.values()] if isinstance(obj, dict) else obj:
+                self.value(item, set())
         elif isinstance(obj, Task):
             self.task(obj)
         elif isinstance(obj, Flow):
@@ -97,6 +137,11 @@ class _Walker:
         declared = tuple(getattr(t, "defender_endpoints", ()))
         if declared or getattr(t, "defender_generic", False):
             self.found.tasks.add(t.name)
+            per_type = _ACTION_ENDPOINTS.intersection(declared)
+            if len(per_type) > 1:  # the types come from the plan the task is given
+                self.found.by_plan |= per_type
+            else:
+                self.found.by_task |= per_type
             self.found.endpoints.update(declared)
             self.found.generic |= bool(getattr(t, "defender_generic", False))
         self.function(t.fn)

@@ -68,6 +68,7 @@ def world(ctx: Ctx) -> dict[str, Any]:
     users: dict[str, dict[str, Any]] = {}
     accounts: dict[str, dict[str, Any]] = {}
     risky: dict[str, dict[str, Any]] = {}
+    unobserved = set(ctx.state.config.get("unobserved_identities") or [])
     for i, name in enumerate(names):
         oid = sign_in[name].oid if name in sign_in else guid(tenant.tenant_id, "user", name)
         user = users[oid] = _entra_user(tenant, name, oid)
@@ -76,7 +77,8 @@ def world(ctx: Ctx) -> dict[str, Any]:
             user["onPremisesSecurityIdentifier"] = ident["onPremisesSecurityIdentifier"]
             user["onPremisesSamAccountName"] = name
             user["onPremisesDomainName"] = f"{tenant.name.lower()}.local"
-        accounts[ident["id"]] = ident
+        if name not in unobserved:
+            accounts[ident["id"]] = ident
         if name in RISK:
             risky[oid] = _risky_row(user) | {
                 "riskLastUpdatedDateTime": now(),
