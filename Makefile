@@ -37,11 +37,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# tests/typecheck: how task calls type-check (wrong calls must be reported; never run)
 typecheck: $(STAMP)
 	@mkdir -p .typecheck/prefect_defender
 	@for d in api blocks tasks flows deployments emulator agents cli; do ln -sfn ../../$$d .typecheck/prefect_defender/$$d; done
 	@for f in package/*.py package/py.typed; do ln -sfn ../../$$f .typecheck/prefect_defender/$$(basename $$f); done
-	MYPYPATH=.typecheck $(BIN)/mypy -p prefect_defender
+	MYPYPATH=.typecheck $(BIN)/mypy -p prefect_defender -p tests.typecheck
 
 # Prefect 3.8.8 first (a short run), then the whole suite on what pip resolves today
 test: lint typecheck test-floor

@@ -84,7 +84,7 @@ async def _submit_in(
             outcomes += _each(chunk, OutcomeStatus.SKIPPED, refused)
             continue
         try:
-            outcomes += await import_indicators(scope.client, chunk, dry_run)
+            outcomes += await import_indicators(scope.client, [*chunk], dry_run)
         except DefenderError as exc:
             status = error_outcome("", exc).status  # refused by the rails: skipped, not failed
             outcomes += _each(chunk, status, str(exc), exc.to_dict())

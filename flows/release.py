@@ -8,6 +8,7 @@ from typing import Any
 
 from prefect import flow
 
+from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import (
     check_incident_id,
@@ -220,7 +221,11 @@ async def _undo(
     dismissed: list[ItemOutcome] = []
     if to_enable:
         enabled = await invoke_identity_actions(
-            scope.client, to_enable, ["enable"], dry_run=safety.dry_run, tenant_id=scope.tenant_id
+            scope.client,
+            to_enable,
+            [IdentityAction.ENABLE],
+            dry_run=safety.dry_run,
+            tenant_id=scope.tenant_id,
         )
     if to_dismiss:
         dismissed = await dismiss_risky_users(

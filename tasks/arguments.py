@@ -15,7 +15,7 @@ import inspect
 import re
 import types
 import typing
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -177,7 +177,9 @@ def _check_value(name: str, value: Any, annotation: Any) -> None:
         raise ValidationError(f"{name}: expected a mapping, got {type(value).__name__}", field=name)
 
 
-def checked_arguments(f: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+def checked_arguments(
+    f: Callable[..., Awaitable[Any]],
+) -> Callable[..., Coroutine[Any, Any, Any]]:
     """``f`` with its arguments checked against its signature before it runs.
 
     Missing or unknown arguments, values of the wrong type (a naive datetime, a string for a

@@ -18,12 +18,13 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
-from typing import Any, ParamSpec, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast, overload
 
-from prefect import Task
+from prefect import State, Task
 from prefect.cache_policies import NO_CACHE
 from prefect.context import FlowRunContext, get_run_context
 from prefect.exceptions import MissingContextError
+from prefect.futures import PrefectFuture, PrefectFutureList
 from prefect.logging import get_run_logger
 from prefect.utilities.asyncutils import run_coro_as_sync
 
@@ -52,11 +53,17 @@ __all__ = [
     "task_logger",
 ]
 
-P = ParamSpec("P")
-R = TypeVar("R")
+if TYPE_CHECKING:
+    from typing import Unpack
 
-#: what a task's ``credentials`` takes: any credential block (``blocks.CREDENTIAL_BLOCKS``)
-DefenderCredentialsLike = DefenderCredentials
+    from prefect.tasks import OneOrManyFutureOrResult, TaskOptions
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+#: what a task's ``credentials`` takes: any credential block (``blocks.CREDENTIAL_BLOCKS``), or
+#: a client already open for one tenant (a playbook's ``tasks.scope.TenantScope.client``)
+DefenderCredentialsLike = DefenderCredentials | DefenderClient
 
 
 def _in_async_context() -> bool:
@@ -73,32 +80,77 @@ def _in_async_context() -> bool:
     return bool(getattr(parent, "isasync", True))
 
 
-class DefenderTask(Task[P, R]):
-    """A Prefect task over an async function that can also be called from sync code."""
+class DefenderTask(Task[P, Coroutine[Any, Any, T]]):
+    """A Prefect task over an async function that can also be called from sync code.
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:  # type: ignore[override]
+    ``DefenderTask[P, T]`` is the task of an ``async def`` with parameters ``P`` returning ``T``.
+    Calls are checked against ``P`` by any type checker. What a call returns depends on where it
+    is made (a coroutine in an async flow, ``T`` in a sync one), which a signature cannot say:
+    it is declared ``Any``, and mypy with the plugin ``prefect_defender.tasks.mypy_plugin``
+    reads it as ``Coroutine[Any, Any, T]`` inside an ``async def`` and ``T`` elsewhere.
+    ``.submit`` gives a ``PrefectFuture[T]``, ``.map`` a ``PrefectFutureList[T]``, ``.fn`` is
+    the ``async def`` itself and ``with_options`` keeps the task's type.
+    """
+
+    @overload  # type: ignore[override]
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Any: ...
+    @overload
+    def __call__(
+        self,
+        *args: Any,
+        return_state: Literal[True],
+        wait_for: OneOrManyFutureOrResult[Any] | None = None,
+        **kwargs: Any,
+    ) -> Coroutine[Any, Any, State[T]]: ...
+    @overload
+    def __call__(
+        self, *args: Any, wait_for: OneOrManyFutureOrResult[Any], **kwargs: Any
+    ) -> Any: ...
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if kwargs.get("return_state") or _in_async_context():
             return super().__call__(*args, **kwargs)
         if FlowRunContext.get() is not None:
             return self.submit(*args, **kwargs).result()
         return run_coro_as_sync(super().__call__(*args, **kwargs))
 
-    def with_options(self, *args: Any, **kwargs: Any) -> DefenderTask[P, R]:  # type: ignore[override]
-        new = super().with_options(*args, **kwargs)
+    @overload  # type: ignore[override]
+    def submit(self, *args: P.args, **kwargs: P.kwargs) -> PrefectFuture[T]: ...
+    @overload
+    def submit(
+        self,
+        *args: Any,
+        return_state: Literal[True],
+        wait_for: OneOrManyFutureOrResult[Any] | None = None,
+        **kwargs: Any,
+    ) -> State[T]: ...
+    @overload
+    def submit(
+        self, *args: Any, wait_for: OneOrManyFutureOrResult[Any], **kwargs: Any
+    ) -> PrefectFuture[T]: ...
+    def submit(self, *args: Any, **kwargs: Any) -> Any:
+        return super().submit(*args, **kwargs)
+
+    @overload  # type: ignore[override]
+    def map(self, *args: Any, return_state: Literal[True], **kwargs: Any) -> list[State[T]]: ...
+    @overload
+    def map(self, *args: Any, **kwargs: Any) -> PrefectFutureList[T]: ...
+    def map(self, *args: Any, **kwargs: Any) -> Any:
+        return super().map(*args, **kwargs)
+
+    def with_options(self, **options: Unpack[TaskOptions]) -> DefenderTask[P, T]:  # type: ignore[override]
+        new: Any = super().with_options(**cast(Any, options))
         new.__class__ = DefenderTask
-        new.defender_endpoints = getattr(self, "defender_endpoints", ())  # type: ignore[attr-defined]
-        new.defender_generic = getattr(self, "defender_generic", False)  # type: ignore[attr-defined]
-        return new  # type: ignore[return-value]
+        new.defender_endpoints = getattr(self, "defender_endpoints", ())
+        new.defender_generic = getattr(self, "defender_generic", False)
+        return cast("DefenderTask[P, T]", new)
 
 
 @overload
-def defender_task(
-    fn: Callable[P, Coroutine[Any, Any, R]],
-) -> DefenderTask[P, Coroutine[Any, Any, R]]: ...
+def defender_task(fn: Callable[P, Coroutine[Any, Any, T]]) -> DefenderTask[P, T]: ...
 @overload
 def defender_task(
     fn: None = None, *, endpoints: tuple[str, ...] = (), generic: bool = False, **options: Any
-) -> Callable[[Callable[P, Coroutine[Any, Any, R]]], DefenderTask[P, Coroutine[Any, Any, R]]]: ...
+) -> Callable[[Callable[P, Coroutine[Any, Any, T]]], DefenderTask[P, T]]: ...
 def defender_task(
     fn: Any = None, *, endpoints: tuple[str, ...] = (), generic: bool = False, **options: Any
 ) -> Any:

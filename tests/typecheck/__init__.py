@@ -1,0 +1,1 @@
+"""Modules that ``make typecheck`` checks and nothing runs: how calls type-check."""
