@@ -17,7 +17,7 @@ from collections.abc import AsyncIterator, Mapping
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -27,7 +27,8 @@ from prefect_defender.api.clouds import CloudEndpoints, Surface
 from prefect_defender.api.paging import iterate_next_link, iterate_skip
 from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import DEFAULT_LIMITS, Limit, scaled
-from prefect_defender.api.resources.incidents import GraphIncidentsAPI, IncidentsAPI
+from prefect_defender.api.resources.graph_incidents import GraphIncidentsAPI
+from prefect_defender.api.resources.incidents import IncidentsAPI
 from prefect_defender.api.resources.machines import MachinesAPI
 from prefect_defender.api.tokens import TokenProvider
 from prefect_defender.api.transport import RetryPolicy, Transport
@@ -53,6 +54,7 @@ if TYPE_CHECKING:
     from prefect_defender.api.resources.live_response import LiveResponseAPI
     from prefect_defender.api.resources.machine_actions import MachineActionsAPI
     from prefect_defender.api.resources.vulnerabilities import VulnerabilitiesAPI
+    from prefect_defender.api.resources.xdr_incidents import XdrIncidentsAPI
 
 __all__ = ["ClientSettings", "DefenderClient"]
 
@@ -78,6 +80,14 @@ class ClientSettings(BaseModel):
         default=1.0, gt=0, description="Divide every window (emulator tests only)."
     )
     http2: bool = False
+    incident_surface: Literal["graph", "xdr"] = Field(
+        default="graph",
+        description="Where incidents are read and written: graph, or xdr (retiring 2027-02-01).",
+    )
+    hunting_surface: Literal["graph", "xdr", "mde"] = Field(
+        default="graph",
+        description="Where hunting queries run: graph, or xdr/mde (retiring 2027-02-01).",
+    )
     backoff_base: float = Field(default=0.5, gt=0)
     backoff_max: float = Field(default=30.0, gt=0)
 
@@ -212,8 +222,16 @@ class DefenderClient:
     # -- areas ---------------------------------------------------------------------------------
     @cached_property
     def incidents(self) -> IncidentsAPI:
-        """Defender XDR incidents."""
+        """Incidents as :class:`~prefect_defender.api.models.incidents.Incident`, on Graph (or
+        on XDR when asked: ``surface="xdr"`` or ``settings.incident_surface``)."""
         return IncidentsAPI(self)
+
+    @cached_property
+    def xdr_incidents(self) -> XdrIncidentsAPI:
+        """Defender XDR incidents (retiring 1 February 2027; warns once per process)."""
+        from prefect_defender.api.resources.xdr_incidents import XdrIncidentsAPI
+
+        return XdrIncidentsAPI(self)
 
     @cached_property
     def graph_incidents(self) -> GraphIncidentsAPI:

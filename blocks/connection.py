@@ -105,6 +105,19 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
         description="Per-family overrides of the documented limits, as [calls, seconds] pairs, "
         'e.g. {"mde": [[100, 60], [1500, 3600]]}.',
     )
+    incident_surface: Literal["graph", "xdr"] = Field(
+        default="graph",
+        title="Incident API",
+        description="Where playbooks read, tag, classify and comment incidents: graph "
+        "(Microsoft Graph, the default) or xdr (the Defender XDR API, which Microsoft retires on "
+        "1 February 2027, MC1220762; each process logs one warning).",
+    )
+    hunting_surface: Literal["graph", "xdr", "mde"] = Field(
+        default="graph",
+        title="Hunting API",
+        description="Where hunting queries run: graph (runHuntingQuery, the default), xdr or "
+        "mde (both retire on 1 February 2027; each process logs one warning).",
+    )
 
     @field_validator("authority_host", "xdr_base_url", "mde_base_url", "graph_base_url")
     @classmethod
@@ -169,6 +182,8 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
             rate_limit_time_scale=self.rate_limit_time_scale,
             rate_limits={k: [tuple(p) for p in v] for k, v in (self.rate_limits or {}).items()}
             or None,
+            incident_surface=self.incident_surface,
+            hunting_surface=self.hunting_surface,
         )
 
 

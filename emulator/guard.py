@@ -48,9 +48,12 @@ AUDIENCES = {"mde": MDE_AUDIENCE, "xdr": XDR_AUDIENCE, "graph": GRAPH_AUDIENCE}
 class ApiError(Exception):
     """Raised by handlers to answer with Defender's error body."""
 
-    def __init__(self, status: int, code: str, message: str) -> None:
+    def __init__(
+        self, status: int, code: str, message: str, details: list[Any] | None = None
+    ) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.details = details  # Graph's ``details`` list, when the answer carries one
 
 
 @dataclass
@@ -158,10 +161,17 @@ def api(
 
 
 def error_response(
-    status: int, code: str, message: str, surface: str, headers: dict[str, str] | None = None
+    status: int,
+    code: str,
+    message: str,
+    surface: str,
+    headers: dict[str, str] | None = None,
+    details: list[Any] | None = None,
 ) -> JSONResponse:
-    """Defender's error body (Graph adds ``innerError``)."""
+    """Defender's error body (Graph adds ``innerError``, and ``details`` when given)."""
     err: dict[str, Any] = {"code": code, "message": message}
+    if details is not None:
+        err["details"] = details
     if surface == "graph":
         rid = str(uuid.uuid4())
         err["innerError"] = {
@@ -312,7 +322,7 @@ async def _answer(
     try:
         return await spec.handler(Ctx(request, state, tenant, claims, app_id, spec))
     except ApiError as exc:
-        return error_response(exc.status, exc.code, exc.message, spec.surface)
+        return error_response(exc.status, exc.code, exc.message, spec.surface, None, exc.details)
     except ODataError as exc:
         return error_response(400, "ODataError", str(exc), spec.surface)
 

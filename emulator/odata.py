@@ -6,9 +6,11 @@ else is answered with 400 ``ODataError``, like the real APIs.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from starlette.responses import JSONResponse
@@ -50,7 +52,11 @@ def _tokens(text: str) -> list[tuple[str, str]]:
     return out
 
 
+@lru_cache(maxsize=1 << 17)
 def _parse_dt(v: str) -> datetime:
+    # cached: a list filter compares every stored record's timestamp on every request, and
+    # the same few thousand strings come back request after request (tens of thousands of
+    # incidents paged by time windows)
     s = v.replace("Z", "+00:00")
     if "." in s:
         head, frac = s.split(".", 1)
@@ -208,9 +214,20 @@ class _Parser:
         return lambda r: str(r.get(name)).lower() in low
 
 
+_OPS: dict[str, Callable[[Any, Any], bool]] = {
+    "eq": operator.eq,
+    "ne": operator.ne,
+    "gt": operator.gt,
+    "ge": operator.ge,
+    "lt": operator.lt,
+    "le": operator.le,
+}
+
+
 def _compare(name: str, op: str, value: Any) -> Pred:
     """``prop <op> literal``: ``null`` only equals ``null``; strings compare case-insensitively,
     datetimes as instants; values that do not compare are not matched."""
+    test = _OPS[op]
 
     def pred(r: dict[str, Any]) -> bool:
         a = r.get(name)
@@ -220,16 +237,7 @@ def _compare(name: str, op: str, value: Any) -> Pred:
             return (a is None) != (value is None) if op == "ne" else False
         x, y = _coerce(a, value)
         try:
-            return bool(
-                {
-                    "eq": x == y,
-                    "ne": x != y,
-                    "gt": x > y,
-                    "ge": x >= y,
-                    "lt": x < y,
-                    "le": x <= y,
-                }[op]
-            )
+            return bool(test(x, y))
         except TypeError:
             return False
 

@@ -33,6 +33,8 @@ DEFAULT_CONFIG: dict[str, Any] = {
     "machines_per_tenant": 60,
     "incidents_per_tenant": 40,
     "graph_incidents_per_tenant": None,
+    #: names of the tenants that get them (all customer tenants when unset)
+    "graph_incidents_tenants": None,
     "next_link_host": None,
     #: surfaces answering as retired APIs (emulator.retirement): ``["xdr"]``, ``["mde", "xdr"]``
     "retired_surfaces": [],

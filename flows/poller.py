@@ -16,13 +16,19 @@ repeated until it is consistent.
 **Exactly once across crashes.** Event ids are derived from (tenant, incident, lastUpdateTime),
 so if a run dies after emitting and before saving its checkpoint, the re-run emits the same ids
 and the Prefect server ignores the duplicates (its trigger evaluation skips events it has seen).
+
+**Graph by default.** Incidents are read on Microsoft Graph (``/security/incidents`` with their
+alerts and evidence); the events keep their names, labels and payload fields, in XDR's
+spellings (``High``, ``Active``), so existing triggers keep working, and the ids of an incident
+version are the same whichever API read it. ``surface="xdr"`` reads the Defender XDR API, which
+Microsoft retires on 1 February 2027 (one warning per process).
 """
 
 from __future__ import annotations
 
 import uuid
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from prefect import flow
 from prefect.events import emit_event
@@ -86,6 +92,7 @@ def incident_event(tenant_id: str, incident: Incident, created: bool) -> dict[st
             else None,
             "device_ids": incident.device_ids(),
             "entities": {k: sorted(v) for k, v in entities.items()},
+            "surface": incident.surface.value,
         },
         "id": event_id(tenant_id, incident),
     }
@@ -97,6 +104,7 @@ async def incident_poller(
     checkpoint_variable: str = DEFAULT_VARIABLE,
     initial_lookback_hours: int = 24,
     tenant_ids: list[str] | None = None,
+    surface: Literal["graph", "xdr"] | None = None,
 ) -> dict[str, int]:
     """Emit one event per new or changed incident since the last run, for every tenant.
 
@@ -106,6 +114,8 @@ async def incident_poller(
         checkpoint_variable: the Prefect Variable holding the per-tenant checkpoints.
         initial_lookback_hours: how far back the very first run looks.
         tenant_ids: restrict a partner block to these tenants.
+        surface: ``xdr`` reads the Defender XDR API (retiring 1 February 2027) instead of
+            Microsoft Graph; unset, the block's ``incident_surface`` (Graph by default).
 
     Returns the number of events emitted per tenant. A tenant that fails (no consent,
     throttled past the deadline) is logged and skipped without advancing its checkpoint.
@@ -127,7 +137,7 @@ async def incident_poller(
             cp = Checkpoint.model_validate(state.get(tenant) or {})
             try:
                 changed, new_cp = await poll_incidents(
-                    scope.client, cp, None, timedelta(hours=initial_lookback_hours)
+                    scope.client, cp, None, timedelta(hours=initial_lookback_hours), surface
                 )
             except Exception as exc:
                 log.error("tenant %s: polling failed: %s", tenant, exc)

@@ -1,4 +1,5 @@
-"""A connectivity check of one tenant: list a few incidents (XDR and Graph) and machines.
+"""A connectivity check of one tenant: list a few incidents (on Graph, or on XDR when the block
+asks for it) and machines.
 
 It proves the app registration, permissions, consent and network path, and reports what
 worked per API instead of failing on the first problem (the flow is
@@ -22,12 +23,16 @@ __all__ = ["check_tenant"]
 
 @defender_task(
     name="check-defender-tenant",
-    endpoints=("xdr.incidents.list", "graph.incidents.list", "mde.machines.list"),
+    endpoints=("graph.incidents.list", "xdr.incidents.list", "mde.machines.list"),
 )
 async def check_tenant(
     credentials: DefenderCredentialsLike, tenant_id: str | None = None, sample: int = 25
 ) -> dict[str, Any]:
-    """List up to ``sample`` incidents (XDR and Graph) and machines in one tenant.
+    """List up to ``sample`` incidents and machines in one tenant.
+
+    Incidents are read where the playbooks read them: Microsoft Graph, unless the block's
+    ``incident_surface`` is ``xdr``. Machines come from Defender for Endpoint, which device
+    actions still need (Graph has no on-demand device actions).
 
     Example:
         ```python
@@ -46,7 +51,6 @@ async def check_tenant(
         async with defender_client(credentials, tenant_id) as client:
             for key, coro in (
                 ("incidents", client.incidents.list(limit=sample)),
-                ("graph_incidents", client.graph_incidents.list(limit=sample)),
                 ("machines", client.machines.list(limit=sample)),
             ):
                 try:

@@ -15,7 +15,7 @@ from prefect_defender.api.models.alerts import (
     GraphSeverity,
 )
 from prefect_defender.api.models.incidents import GraphAlert, GraphComment
-from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX
+from prefect_defender.api.resources.triage import GRAPH_PAGE_MAX
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,

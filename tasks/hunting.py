@@ -1,5 +1,9 @@
 """Tasks for advanced hunting: run a query, a batch of queries, IOC hunts, export to a file.
 
+Every task runs on Graph ``runHuntingQuery`` unless asked otherwise: ``surface="xdr"`` or
+``"mde"``, or a credentials block whose ``hunting_surface`` says so. Both are retiring with their
+APIs on 1 February 2027 (Message Center MC1220762) and log one warning per process.
+
 Never paste raw values into KQL: use :func:`hunt_ioc` (the safe IOC builder) or
 ``prefect_defender.api.kql.kql_string`` for your own queries.
 """
@@ -15,7 +19,7 @@ from typing import Any, Literal
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.kql import IocQuery
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
-from prefect_defender.api.validation import MAX_QUERY, check_choice, check_timespan
+from prefect_defender.api.validation import MAX_QUERY, check_timespan
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
@@ -38,11 +42,11 @@ _ENDPOINTS = ("graph.hunting.run", "xdr.hunting.run", "mde.hunting.run")
 async def run_hunting_query(
     credentials: DefenderCredentialsLike,
     query: str,
-    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    surface: HuntingSurface | str | None = None,
     timespan: str | None = None,
     tenant_id: str | None = None,
 ) -> HuntingResult:
-    """Run one advanced hunting query (Graph by default; ``xdr`` and ``mde`` also work).
+    """Run one advanced hunting query (Graph by default; ``xdr``/``mde`` only when asked).
 
     Example:
         ```python
@@ -68,7 +72,7 @@ async def run_hunting_query(
 async def run_hunting_queries(
     credentials: DefenderCredentialsLike,
     queries: dict[str, str],
-    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    surface: HuntingSurface | str | None = None,
     timespan: str | None = None,
     concurrency: int = 4,
     tenant_id: str | None = None,
@@ -83,16 +87,18 @@ async def run_hunting_queries(
         ```
     """
     names = list(queries)
-    if timespan is not None:  # shared by every query: refuse it once, before anything is sent
+    if timespan is not None:
         check_timespan(timespan)
-        if check_choice(surface, HuntingSurface, "surface") is not HuntingSurface.GRAPH:
+    async with defender_client(credentials, tenant_id) as client:
+        kind = client.hunting.surface(surface)
+        if timespan is not None and kind is not HuntingSurface.GRAPH:
+            # shared by every query: refused once, before anything is sent
             raise ValidationError(
                 "timespan: only the Graph endpoint takes a Timespan", field="timespan"
             )
-    async with defender_client(credentials, tenant_id) as client:
         results = await client.hunting.run_many(
             [queries[n] for n in names],
-            surface=surface,
+            surface=kind,
             timespan=timespan,
             concurrency=concurrency,
         )
@@ -121,7 +127,7 @@ async def hunt_ioc(
     kind: Literal["hash", "ip", "domain", "url", "account"],
     values: list[str],
     lookback_days: int = 30,
-    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    surface: HuntingSurface | str | None = None,
     tenant_id: str | None = None,
 ) -> list[dict[str, Any]]:
     """Devices where indicators were seen, via the safe query builder.
@@ -217,7 +223,7 @@ async def export_hunting_result(
     query: str,
     dest: str,
     fmt: Literal["jsonl", "csv"] = "jsonl",
-    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    surface: HuntingSurface | str | None = None,
     timespan: str | None = None,
     tenant_id: str | None = None,
 ) -> dict[str, Any]:

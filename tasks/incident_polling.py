@@ -4,6 +4,10 @@ The checkpoint is the newest ``lastUpdateTime`` seen plus every incident version
 the :data:`OVERLAP` before it; the next read starts ``OVERLAP`` earlier and skips versions
 already reported, so same-second updates are neither lost nor repeated. The flow that turns
 the result into Prefect events is ``prefect_defender.flows.poller``.
+
+Incidents are read on Microsoft Graph (``lastUpdateDateTime ge ...`` with ``$expand=alerts``, in
+time windows past Graph's 6,000-item paging limit) unless ``surface="xdr"`` or the block's
+``incident_surface`` asks for the Defender XDR API (retiring 1 February 2027).
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.incidents import Incident
+from prefect_defender.api.models.incidents import Incident, IncidentSurface
 from prefect_defender.api.validation import check_model
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
@@ -74,19 +78,27 @@ class Checkpoint(BaseModel):
         return Checkpoint(last_update=newest, ids_at_last_update=sorted(ids), recent=recent)
 
 
-async def read_changed_incidents(client: Any, since: datetime, passes: int = 3) -> list[Incident]:
+async def read_changed_incidents(
+    client: Any, since: datetime, passes: int = 3, surface: IncidentSurface | str | None = None
+) -> list[Incident]:
     """Every incident updated since ``since``, read completely even while incidents change.
 
     ``$skip`` paging over a list that changes under it shifts items between pages: an update
-    or a new incident during the read shows one incident twice and can hide another. A repeated
-    id is the tell-tale, so the read is repeated (up to ``passes`` times) until a pass sees no
-    repeat; the union keeps the newest version of each incident.
+    or a new incident during the read shows one incident twice and can hide another. On XDR a
+    repeated id is the tell-tale, so the read is repeated (up to ``passes`` times) until a pass
+    sees no repeat; the union keeps the newest version of each incident. On Graph the reader
+    checks each window against the service's ``@odata.count`` itself, and yields each incident
+    once (:mod:`prefect_defender.api.window_paging`).
     """
+    kind = client.incidents.surface(surface)
+    if kind is IncidentSurface.GRAPH:
+        pages = client.incidents.iterate(updated_since=since, expand_alerts=True, surface=kind)
+        return [i async for i in pages]
     latest: dict[int, Incident] = {}
     for _ in range(passes):
         ids: set[int] = set()
         shifted = False
-        async for inc in client.incidents.iterate(updated_since=since):
+        async for inc in client.incidents.iterate(updated_since=since, surface=kind):
             if inc.incident_id in ids:
                 shifted = True
             ids.add(inc.incident_id)
@@ -105,16 +117,21 @@ def _checked_checkpoint(value: Any) -> Checkpoint:
     return check_model(value, Checkpoint, "checkpoint", "a checkpoint")
 
 
-@defender_task(name="poll-defender-incidents", endpoints=("xdr.incidents.list",))
+@defender_task(
+    name="poll-defender-incidents",
+    endpoints=("graph.incidents.list", "graph.incidents.get", "xdr.incidents.list"),
+)
 async def poll_incidents(
     credentials: DefenderCredentialsLike,
     checkpoint: Checkpoint,
     tenant_id: str | None = None,
     initial_lookback: timedelta = timedelta(hours=24),
+    surface: IncidentSurface | str | None = None,
 ) -> tuple[list[tuple[Incident, bool]], Checkpoint]:
     """Incidents changed since ``checkpoint`` (tie-safe) and the advanced checkpoint.
 
-    Returns ``[(incident, created), ...]`` oldest first, and the new checkpoint.
+    Returns ``[(incident, created), ...]`` oldest first, and the new checkpoint. Incidents come
+    from Graph with their alerts and evidence (``surface="xdr"`` reads the retiring XDR API).
 
     Example:
         ```python
@@ -135,7 +152,7 @@ async def poll_incidents(
         )
     since = checkpoint.query_since() or (datetime.now(UTC) - initial_lookback)
     async with defender_client(credentials, tenant_id) as client:
-        fetched = await read_changed_incidents(client, since)
+        fetched = await read_changed_incidents(client, since, surface=surface)
     fresh = [i for i in fetched if not checkpoint.is_seen(i)]
     fresh.sort(key=lambda i: (i.last_update_time or since, i.incident_id))
     out = []

@@ -1,4 +1,13 @@
-"""Tasks for incidents: Defender XDR (``/api/incidents``) and Graph (``security/incidents``)."""
+"""Tasks for incidents.
+
+``list_incidents``, ``get_incident``, ``update_incident`` and ``add_incident_comment`` are what
+the playbooks use: they read and write through Microsoft Graph (``/security/incidents``) and
+answer :class:`~prefect_defender.api.models.incidents.Incident` in Defender XDR's field names
+and spellings, so code written for XDR incidents keeps working. ``surface="xdr"`` (or a
+credentials block whose ``incident_surface`` is ``xdr``) uses the Defender XDR API instead,
+which Microsoft retires on 1 February 2027 (Message Center MC1220762); that logs one warning per
+process. The ``*_graph_*`` tasks answer Graph's own models.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +23,14 @@ from prefect_defender.api.models.alerts import (
     IncidentStatus,
     Severity,
 )
-from prefect_defender.api.models.incidents import GraphComment, GraphIncident, Incident
-from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX
+from prefect_defender.api.models.incidents import (
+    GraphComment,
+    GraphIncident,
+    Incident,
+    IncidentComment,
+    IncidentSurface,
+)
+from prefect_defender.api.resources.triage import GRAPH_PAGE_MAX
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
@@ -36,7 +51,7 @@ __all__ = [
 ]
 
 
-@defender_task(endpoints=("xdr.incidents.list",))
+@defender_task(endpoints=("graph.incidents.list", "xdr.incidents.list"))
 async def list_incidents(
     credentials: DefenderCredentialsLike,
     updated_since: datetime | None = None,
@@ -48,13 +63,16 @@ async def list_incidents(
     updated_before: datetime | None = None,
     created_before: datetime | None = None,
     tenant_id: str | None = None,
+    surface: IncidentSurface | str | None = None,
+    expand_alerts: bool = False,
 ) -> list[Incident]:
-    """Defender XDR incidents, newest update first.
+    """Incidents matching filters, newest update first (Graph; XDR on request).
 
-    The time windows (``*_since`` inclusive, ``*_before`` exclusive on ``lastUpdateTime`` and
-    ``createdTime``), ``status`` and ``assigned_to`` are sent as an OData ``$filter``.
-    ``severities`` is applied client-side, because the XDR incidents API documents no severity
-    filter (:func:`list_graph_incidents` filters severity on the server).
+    The time windows (``*_since`` inclusive, ``*_before`` exclusive on the last update and the
+    creation time), ``status``, ``assigned_to`` and ``severities`` are sent as an OData
+    ``$filter`` (on XDR, which documents no severity filter, severities are applied here).
+    Values are XDR's (``Active``, ``High``); Graph's camelCase is accepted too. On Graph,
+    ``expand_alerts`` also reads each incident's alerts and evidence (XDR always embeds them).
 
     Example:
         ```python
@@ -76,11 +94,17 @@ async def list_incidents(
     return found
 
 
-@defender_task(endpoints=("xdr.incidents.get",))
+@defender_task(endpoints=("graph.incidents.get", "xdr.incidents.get"))
 async def get_incident(
-    credentials: DefenderCredentialsLike, incident_id: int, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    incident_id: int,
+    tenant_id: str | None = None,
+    surface: IncidentSurface | str | None = None,
 ) -> Incident:
-    """One incident with its alerts, devices and entities.
+    """One incident with its alerts, devices and entities (Graph; XDR on request).
+
+    On Graph the alerts are expanded and their evidence becomes XDR's ``devices`` (from
+    ``deviceEvidence``) and ``entities`` (files, processes, IPs, URLs, users, mailboxes ...).
 
     Example:
         ```python
@@ -96,10 +120,17 @@ async def get_incident(
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.incidents.get(incident_id)
+        return await client.incidents.get(incident_id, surface=surface)
 
 
-@defender_task(endpoints=("xdr.incidents.update",))
+@defender_task(
+    endpoints=(
+        "graph.incidents.update",
+        "graph.incidents.comment",
+        "graph.incidents.get",
+        "xdr.incidents.update",
+    )
+)
 async def update_incident(
     credentials: DefenderCredentialsLike,
     incident_id: int,
@@ -110,14 +141,16 @@ async def update_incident(
     tags: list[str] | None = None,
     comment: str | None = None,
     tenant_id: str | None = None,
+    surface: IncidentSurface | str | None = None,
 ) -> Incident:
     """Update an incident's status, owner, classification/determination, tags or add a comment.
 
-    Only the given fields are sent, with the documented case-sensitive names. ``status`` is
-    Active, InProgress, Resolved or Redirected; a ``determination`` needs its
-    ``classification`` and must belong to it (both documented spellings are accepted, e.g.
+    Only the given fields are sent (on Graph unless ``surface="xdr"``). ``status`` is Active,
+    InProgress, Resolved or Redirected; a ``determination`` needs its ``classification`` and
+    must belong to it (both documented spellings are accepted, e.g.
     ``CompromisedAccount``/``CompromisedUser``, ``Clean``/``NotMalicious``); ``tags`` replaces
-    the incident's tags.
+    the incident's tags. On Graph the fields go in one PATCH (``tags`` as ``customTags``) and
+    the comment in its own POST; the answer is the incident without its alerts.
 
     Example:
         ```python
@@ -141,14 +174,15 @@ async def update_incident(
     return updated
 
 
-@defender_task(endpoints=("xdr.incidents.update",))
+@defender_task(endpoints=("graph.incidents.comment", "xdr.incidents.update"))
 async def add_incident_comment(
     credentials: DefenderCredentialsLike,
     incident_id: int,
     comment: str,
     tenant_id: str | None = None,
-) -> Incident:
-    """Add a comment to an incident.
+    surface: IncidentSurface | str | None = None,
+) -> list[IncidentComment]:
+    """Add a comment to an incident; returns its comments (Graph; XDR on request).
 
     Example:
         ```python
@@ -163,7 +197,7 @@ async def add_incident_comment(
         ```
     """
     async with defender_client(credentials, tenant_id) as client:
-        return await client.incidents.comment(incident_id, comment)
+        return await client.incidents.comment(incident_id, comment, surface=surface)
 
 
 @defender_task(endpoints=("graph.incidents.list",))

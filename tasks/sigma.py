@@ -163,7 +163,7 @@ async def run_sigma_hunts(
     credentials: DefenderCredentialsLike,
     conversions: Sequence[SigmaConversion | dict[str, Any]],
     lookback_hours: int = 24,
-    surface: HuntingSurface | str = HuntingSurface.GRAPH,
+    surface: HuntingSurface | str | None = None,
     concurrency: int = 4,
     tenant_id: str | None = None,
 ) -> list[SigmaHuntOutcome]:
@@ -189,7 +189,8 @@ async def run_sigma_hunts(
         ```
     """
     hours = check_lookback(lookback_hours)
-    kind = check_choice(surface, HuntingSurface, "surface")
+    # Graph unless asked (here or by the block's hunting_surface): checked before any request
+    kind = check_choice(surface, HuntingSurface, "surface") if surface is not None else None
     if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
         raise ValidationError("concurrency: a positive integer", field="concurrency")
     convs = [_conversion(c, f"conversions[{i}]") for i, c in enumerate(conversions)]

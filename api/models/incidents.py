@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Any
 
 from pydantic import AliasChoices, Field
@@ -23,7 +24,16 @@ __all__ = [
     "IncidentComment",
     "IncidentDevice",
     "IncidentEntity",
+    "IncidentSurface",
 ]
+
+
+class IncidentSurface(StrEnum):
+    """Where incidents are read and written: Microsoft Graph (the default) or Defender XDR
+    (retiring 1 February 2027, Message Center MC1220762; only when asked for)."""
+
+    GRAPH = "graph"
+    XDR = "xdr"
 
 
 class IncidentComment(DefenderModel):
@@ -84,9 +94,17 @@ class IncidentAlert(DefenderModel):
 
 
 class Incident(DefenderModel):
-    """A Defender XDR incident (``GET /api/incidents``)."""
+    """An incident as the playbooks see it, whichever surface it was read from.
+
+    The field names and values are Defender XDR's (``GET /api/incidents``: ``incidentName``,
+    ``Active``, ``High``, ``tags``, alerts with ``devices`` and ``entities``); an incident read
+    on Graph is converted to them (:func:`prefect_defender.api.models.graph_incident_view.
+    incident_from_graph`), so the same incident looks the same from both. ``surface`` says where
+    it came from.
+    """
 
     incident_id: int
+    surface: IncidentSurface = IncidentSurface.XDR
     redirect_incident_id: int | None = None
     incident_name: str | None = None
     created_time: datetime | None = None

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from prefect_defender.api.catalog import endpoint
-from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.errors import InvalidResponseError, ValidationError
 from prefect_defender.api.models.alerts import (
     GraphClassification,
     GraphIncidentStatus,
@@ -70,7 +70,10 @@ class GraphIncidentsAPI(Resource):
         page_size: int = GRAPH_PAGE_MAX,
         limit: int | None = None,
     ) -> AsyncIterator[GraphIncident]:
-        """Every Graph incident matching the filters (all server-side), following nextLinks."""
+        """Every Graph incident matching the filters (all server-side), read completely: pages
+        of ``page_size`` (at most 1,000) through ``@odata.nextLink``, time windows past Graph's
+        ``$top + $skip`` limit of 6,000, and each incident's alerts read on its own when the
+        expanded list fails (:mod:`~prefect_defender.api.window_paging`)."""
         f = GRAPH_INCIDENT_FILTERS
         expr = f.and_(
             odata_filter,
@@ -86,8 +89,24 @@ class GraphIncidentsAPI(Resource):
         more = {"$expand": "alerts"} if expand_alerts else {}
         params = graph_list_params(expr, page_size, limit, **more)
         return graph_security_list(
-            self.transport, GraphIncident, "graph.incidents.list", params, limit
+            self.transport,
+            GraphIncident,
+            "graph.incidents.list",
+            params,
+            limit,
+            self._expanded_one if expand_alerts else None,
         )
+
+    async def _expanded_one(self, incident_id: str) -> dict[str, Any]:
+        """One incident with its alerts, as a dict (when the expanded list answers 5xx)."""
+        body = await self.transport.request_json(
+            endpoint("graph.incidents.get"),
+            path_params={"id": check_incident_id(incident_id)},
+            params={"$expand": "alerts"},
+        )
+        if not isinstance(body, dict):
+            raise InvalidResponseError("graph.incidents.get: expected an incident object")
+        return body
 
     async def list(self, **kw: Any) -> builtins.list[GraphIncident]:
         """All of :meth:`iterate` as a list."""

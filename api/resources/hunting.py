@@ -1,4 +1,11 @@
-"""Advanced hunting through Graph ``runHuntingQuery``, XDR or MDE, one or many queries."""
+"""Advanced hunting through Graph ``runHuntingQuery`` (the default), XDR or MDE, one or many
+queries.
+
+The surface is the ``surface`` argument, else the client's ``settings.hunting_surface`` (Graph
+unless a block says otherwise). XDR and MDE hunting are retiring with their APIs on 1 February
+2027 (MC1220762): choosing one logs one warning per process
+(:func:`~prefect_defender.api.surface_choice.check_hunting_surface`).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +19,8 @@ from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.validation import MAX_QUERY, check_choice, check_query
+from prefect_defender.api.surface_choice import check_hunting_surface
+from prefect_defender.api.validation import MAX_QUERY, check_query
 
 __all__ = ["MAX_QUERY", "HuntingAPI", "check_query"]
 
@@ -27,15 +35,19 @@ _ENDPOINTS = {
 class HuntingAPI(Resource):
     """Run advanced hunting queries (read-only POSTs: safe to retry)."""
 
+    def surface(self, surface: HuntingSurface | str | None = None) -> HuntingSurface:
+        """The surface a query runs on: ``surface``, else the client's ``hunting_surface``."""
+        return check_hunting_surface(surface, self.client.settings.hunting_surface)
+
     async def run(
         self,
         query: str,
         *,
-        surface: HuntingSurface | str = HuntingSurface.GRAPH,
+        surface: HuntingSurface | str | None = None,
         timespan: str | None = None,
     ) -> HuntingResult:
         """Run one query. ``timespan`` (ISO 8601, e.g. ``P7D``) is Graph-only."""
-        kind = check_choice(surface, HuntingSurface, "surface")
+        kind = self.surface(surface)
         body = self._body(kind, query, timespan)
         data = await self.transport.request_json(
             endpoint(_ENDPOINTS[kind]), json=body, idempotent=True
@@ -63,7 +75,7 @@ class HuntingAPI(Resource):
         query: str,
         dest: Path,
         *,
-        surface: HuntingSurface | str = HuntingSurface.GRAPH,
+        surface: HuntingSurface | str | None = None,
         timespan: str | None = None,
     ) -> Path:
         """Run one query and stream the raw answer (JSON) to ``dest`` without holding it.
@@ -71,7 +83,7 @@ class HuntingAPI(Resource):
         Read it back row by row with :func:`prefect_defender.api.jsonstream.iter_object`
         (members ``results``/``Results``); an error answer raises as :meth:`run` does.
         """
-        kind = check_choice(surface, HuntingSurface, "surface")
+        kind = self.surface(surface)
         body = self._body(kind, query, timespan)
         dest.parent.mkdir(parents=True, exist_ok=True)
         await self.transport.request(
@@ -83,11 +95,12 @@ class HuntingAPI(Resource):
         self,
         queries: Sequence[str],
         *,
-        surface: HuntingSurface | str = HuntingSurface.GRAPH,
+        surface: HuntingSurface | str | None = None,
         timespan: str | None = None,
         concurrency: int = 4,
     ) -> list[HuntingResult | DefenderError]:
         """Run several queries; each slot holds its result or the error it raised."""
+        surface = self.surface(surface)
         for i, q in enumerate(queries):
             check_query(q, f"queries[{i}]")
         sem = asyncio.Semaphore(max(1, concurrency))

@@ -1,8 +1,13 @@
-"""Incidents: Defender XDR ``/api/incidents`` and Graph ``/security/incidents``.
+"""Incidents as the playbooks see them, on Microsoft Graph by default.
 
-Every input is checked before a request is sent. The XDR list API documents ``$filter`` on
-``lastUpdateTime``, ``createdTime``, ``status`` and ``assignedTo`` only, so severity is filtered
-client-side there (:func:`matches_severity`); Graph filters severity on the server.
+``client.incidents`` reads, tags, classifies and comments incidents through Graph v1.0
+(``/security/incidents``) and answers :class:`~prefect_defender.api.models.incidents.Incident`
+models in Defender XDR's field names and spellings (converted by
+:mod:`~prefect_defender.api.models.graph_incident_view`), so code written against XDR incidents
+keeps working. ``surface="xdr"`` (or a client whose settings say ``incident_surface="xdr"``) uses
+the retiring XDR API instead (:class:`~prefect_defender.api.resources.xdr_incidents.
+XdrIncidentsAPI`) and logs one warning per process. Arguments take XDR's spellings (``Active``,
+``TruePositive``); Graph's camelCase is accepted too.
 """
 
 from __future__ import annotations
@@ -12,172 +17,208 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
-from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import (
-    IncidentStatus,
-    Severity,
+    Classification,
+    GraphIncidentStatus,
+    GraphSeverity,
+    check_graph_choice,
+    check_triage,
 )
-from prefect_defender.api.models.incidents import Incident
-from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_skip
+from prefect_defender.api.models.graph_incident_view import (
+    graph_determination,
+    incident_comment,
+    incident_from_graph,
+)
+from prefect_defender.api.models.incidents import Incident, IncidentComment, IncidentSurface
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.resources.graph_incidents import GRAPH_INCIDENT_FILTERS, GraphIncidentsAPI
-from prefect_defender.api.resources.triage import (
-    GRAPH_PAGE_MAX,
-    check_page_size,
-    check_tags,
-    graph_top,
-    require_changes,
-    triage_body,
-)
-from prefect_defender.api.validation import (
-    check_choice,
-    check_comment,
-    check_incident_id,
-    check_required_text,
-)
+from prefect_defender.api.resources.graph_incidents import GRAPH_INCIDENT_FILTERS
+from prefect_defender.api.resources.triage import GRAPH_PAGE_MAX
+from prefect_defender.api.surface_choice import check_incident_surface
+from prefect_defender.api.validation import check_incident_id, check_required_text
 
-__all__ = [
-    "GRAPH_INCIDENT_FILTERS",
-    "GRAPH_PAGE_MAX",
-    "XDR_INCIDENT_FILTERS",
-    "GraphIncidentsAPI",
-    "IncidentsAPI",
-    "check_severities",
-    "graph_top",
-]
-
-#: Filterable properties documented for ``GET /api/incidents`` (no severity filter there).
-XDR_INCIDENT_FILTERS = ODataFilter({"lastUpdateTime", "createdTime", "status", "assignedTo"})
-XDR_INCIDENTS_MAX_TOP = 100
+__all__ = ["IncidentsAPI", "graph_triage_values"]
 
 
-def check_severities(values: Iterable[Any] | None) -> set[Severity]:
-    """The XDR severities a client-side filter keeps (empty: keep everything)."""
-    if values is None:
-        return set()
-    if isinstance(values, str):
-        values = [values]
-    return {check_choice(v, Severity, "severities") for v in values}
+def _upper_first(value: Any) -> Any:
+    return value[:1].upper() + value[1:] if isinstance(value, str) and value else value
+
+
+def graph_triage_values(classification: Any, determination: Any) -> dict[str, str]:
+    """``classification``/``determination`` checked as XDR checks them (a determination needs
+    its classification and must belong to it; XDR's or Graph's spelling), in Graph's words."""
+    c, d = check_triage(_upper_first(classification), _upper_first(determination))
+    out: dict[str, str] = {}
+    if c is not None:
+        out["classification"] = "unknown" if c == Classification.UNKNOWN else _lower_first(c)
+    if d is not None:
+        out["determination"] = graph_determination(d)
+    return out
+
+
+def _lower_first(value: str) -> str:
+    return value[:1].lower() + value[1:]
+
+
+def _severity_filter(severities: Iterable[Any] | str | None) -> str | None:
+    """``(severity eq 'high' or ...)`` for the XDR-style severity list (``None``: every one)."""
+    if severities is None:
+        return None
+    values = [severities] if isinstance(severities, str) else list(severities)
+    if not values:
+        return None
+    spelled = ["unknown" if str(v) == "UnSpecified" else v for v in values]
+    checked = [check_graph_choice(v, GraphSeverity, "severities").value for v in spelled]
+    return GRAPH_INCIDENT_FILTERS.in_("severity", dict.fromkeys(checked))
 
 
 class IncidentsAPI(Resource):
-    """Defender XDR incidents."""
+    """Incidents on Graph (default) or, when asked, on Defender XDR, as :class:`Incident`."""
+
+    def surface(self, surface: IncidentSurface | str | None = None) -> IncidentSurface:
+        """The surface a call uses: ``surface``, else the client's ``incident_surface``."""
+        return check_incident_surface(surface, self.client.settings.incident_surface)
 
     def iterate(
         self,
         *,
-        odata_filter: str | None = None,
+        surface: IncidentSurface | str | None = None,
         updated_since: datetime | None = None,
         updated_before: datetime | None = None,
         created_since: datetime | None = None,
         created_before: datetime | None = None,
-        status: IncidentStatus | str | None = None,
+        status: str | None = None,
         assigned_to: str | None = None,
-        severities: Iterable[Severity | str] | None = None,
-        page_size: int = XDR_INCIDENTS_MAX_TOP,
+        severities: Iterable[Any] | None = None,
+        expand_alerts: bool = False,
+        page_size: int | None = None,
         limit: int | None = None,
     ) -> AsyncIterator[Incident]:
-        """Every incident matching the filters, paged with ``$top``/``$skip`` (max 100).
+        """Every incident matching the filters (all applied by the server on Graph), newest
+        update first, read completely past Graph's paging limits (time windows).
 
-        The time windows (``*_since`` inclusive, ``*_before`` exclusive), ``status`` and
-        ``assigned_to`` go to the server as ``$filter``; ``severities`` is applied here, because
-        the XDR API documents no severity filter (``limit`` counts kept incidents).
+        ``expand_alerts`` reads the alerts with their evidence (devices, entities) on Graph;
+        XDR always embeds them.
         """
-        f = XDR_INCIDENT_FILTERS
-        expr = f.and_(
-            odata_filter,
-            f.window("lastUpdateTime", updated_since, updated_before),
-            f.window("createdTime", created_since, created_before),
-            f.eq("status", check_choice(status, IncidentStatus, "status")) if status else None,
-            f.eq("assignedTo", check_comment(assigned_to, "assigned_to", 256))
-            if assigned_to
-            else None,
+        kind = self.surface(surface)
+        window: dict[str, Any] = {
+            "updated_since": updated_since,
+            "updated_before": updated_before,
+            "created_since": created_since,
+            "created_before": created_before,
+        }
+        if kind is IncidentSurface.XDR:
+            return self.client.xdr_incidents.iterate(
+                **window,
+                status=status,
+                assigned_to=assigned_to,
+                severities=severities,
+                page_size=page_size or 100,
+                limit=limit,
+            )
+        graph = self.client.graph_incidents.iterate(
+            **window,
+            status=status,
+            assigned_to=assigned_to,
+            odata_filter=_severity_filter(severities),
+            expand_alerts=expand_alerts,
+            page_size=page_size or GRAPH_PAGE_MAX,
+            limit=limit,
         )
-        wanted = check_severities(severities)
-        size = check_page_size(page_size, XDR_INCIDENTS_MAX_TOP)
-        if limit is not None and limit < 0:
-            raise ValidationError("limit: must not be negative", field="limit")
-        return self._models(
-            iterate_skip(
-                self.transport,
-                endpoint("xdr.incidents.list"),
-                page_size=size,
-                params={"$filter": expr} if expr else None,
-                limit=None if wanted else limit,
-            ),
-            wanted,
-            limit,
-        )
+        return _converted(graph)
 
     async def list(self, **kw: Any) -> builtins.list[Incident]:
         """All of :meth:`iterate` as a list."""
         return [i async for i in self.iterate(**kw)]
 
-    async def get(self, incident_id: int | str) -> Incident:
-        """One incident by id."""
-        iid = check_incident_id(incident_id)
-        body = await self.transport.request_json(
-            endpoint("xdr.incidents.get"), path_params={"id": iid}
-        )
-        return Incident.model_validate(body)
+    async def get(
+        self, incident_id: int | str, *, surface: IncidentSurface | str | None = None
+    ) -> Incident:
+        """One incident with its alerts, devices and entities."""
+        if self.surface(surface) is IncidentSurface.XDR:
+            return await self.client.xdr_incidents.get(incident_id)
+        graph = await self.client.graph_incidents.get(incident_id, expand_alerts=True)
+        return incident_from_graph(graph)
 
     async def update(
         self,
         incident_id: int | str,
         *,
-        status: IncidentStatus | str | None = None,
+        surface: IncidentSurface | str | None = None,
+        status: str | None = None,
         assigned_to: str | None = None,
         classification: str | None = None,
         determination: str | None = None,
         tags: builtins.list[str] | None = None,
         comment: str | None = None,
     ) -> Incident:
-        """Update an incident; only the given fields are sent (names are case-sensitive).
+        """Set the status, owner, classification/determination or tags, and add a comment.
 
-        ``tags`` replaces the incident's tags. A determination needs its classification.
+        On Graph the fields go in one PATCH (``tags`` as ``customTags``) and the comment in its
+        own POST; the answer is the incident without its alerts (the PATCH's answer).
         """
-        iid = check_incident_id(incident_id)
-        checked = check_choice(status, IncidentStatus, "status") if status is not None else None
-        body = triage_body(checked, assigned_to, classification, determination)
-        if tags is not None:
-            body["tags"] = check_tags(tags)
-        if comment is not None:
-            body["comment"] = check_required_text(comment, "comment")
-        require_changes(body)
-        data = await self.transport.request_json(
-            endpoint("xdr.incidents.update"),
-            path_params={"id": iid},
-            json=body,
-            # a repeated PATCH carrying a comment would add the comment twice
-            idempotent="comment" not in body,
-        )
-        return Incident.model_validate(data)
+        fields: dict[str, Any] = {
+            "status": status,
+            "assigned_to": assigned_to,
+            "classification": classification,
+            "determination": determination,
+            "tags": tags,
+            "comment": comment,
+        }
+        if self.surface(surface) is IncidentSurface.XDR:
+            return await self.client.xdr_incidents.update(incident_id, **fields)
+        return await self._graph_update(check_incident_id(incident_id), **fields)
 
-    async def comment(self, incident_id: int | str, comment: str) -> Incident:
-        """Add a comment to an incident (a PATCH with only ``comment``)."""
-        iid = check_incident_id(incident_id)
-        data = await self.transport.request_json(
-            endpoint("xdr.incidents.update"),
-            path_params={"id": iid},
-            json={"comment": check_required_text(comment, "comment")},
-            idempotent=False,  # a repeated PATCH would add the comment twice
-        )
-        return Incident.model_validate(data)
+    async def _graph_update(
+        self,
+        iid: int,
+        *,
+        status: str | None,
+        assigned_to: str | None,
+        classification: str | None,
+        determination: str | None,
+        tags: builtins.list[str] | None,
+        comment: str | None,
+    ) -> Incident:
+        text = check_required_text(comment, "comment") if comment is not None else None
+        triage = graph_triage_values(classification, determination)
+        if status is not None:
+            check_graph_choice(status, GraphIncidentStatus, "status")
+        patch: dict[str, Any] = {
+            "status": status,
+            "assigned_to": assigned_to,
+            "custom_tags": tags,
+            **triage,
+        }
+        if all(v is None for v in patch.values()):
+            if text is None:
+                raise ValidationError("nothing to update: give at least one field", field="update")
+            comments = await self.client.graph_incidents.comment(iid, text)
+            incident = incident_from_graph(await self.client.graph_incidents.get(iid))
+            return incident.model_copy(update={"comments": [incident_comment(c) for c in comments]})
+        updated = await self.client.graph_incidents.update(iid, **patch)
+        incident = incident_from_graph(updated)
+        if text is not None:
+            comments = await self.client.graph_incidents.comment(iid, text)
+            incident = incident.model_copy(
+                update={"comments": [incident_comment(c) for c in comments]}
+            )
+        return incident
 
-    @staticmethod
-    async def _models(
-        items: AsyncIterator[dict[str, Any]], wanted: set[Severity], limit: int | None
-    ) -> AsyncIterator[Incident]:
-        kept = 0
-        if limit == 0:
-            return
-        async for item in items:
-            inc = Incident.model_validate(item)
-            if wanted and inc.severity not in wanted:
-                continue
-            kept += 1
-            yield inc
-            if limit is not None and kept >= limit:
-                return
+    async def comment(
+        self,
+        incident_id: int | str,
+        comment: str,
+        *,
+        surface: IncidentSurface | str | None = None,
+    ) -> builtins.list[IncidentComment]:
+        """Add a comment; every comment of the incident, oldest first."""
+        if self.surface(surface) is IncidentSurface.XDR:
+            return (await self.client.xdr_incidents.comment(incident_id, comment)).comments
+        comments = await self.client.graph_incidents.comment(incident_id, comment)
+        return [incident_comment(c) for c in comments]
+
+
+async def _converted(items: AsyncIterator[Any]) -> AsyncIterator[Incident]:
+    async for item in items:
+        yield incident_from_graph(item)

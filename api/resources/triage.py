@@ -4,7 +4,7 @@ classification, determination), a Graph comment, and the ``$top`` of a Graph sec
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from enum import Enum, StrEnum
 from typing import Any, TypeVar
 
@@ -15,9 +15,10 @@ from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import check_graph_choice, check_triage
 from prefect_defender.api.models.incidents import GraphComment
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_next_link
+from prefect_defender.api.paging import as_models
 from prefect_defender.api.transport import Transport
 from prefect_defender.api.validation import check_comment, check_required_text
+from prefect_defender.api.window_paging import GRAPH_TOP_MAX, WindowReader
 
 __all__ = [
     "GRAPH_PAGE_MAX",
@@ -35,9 +36,9 @@ __all__ = [
 
 #: the page size asked of Graph security lists (incidents, alerts_v2). Microsoft's list pages
 #: document ``$top`` without a maximum and answer pages of 50 without it; the Graph security API
-#: is reported to clamp larger values to 1,000 (elastic/integrations#20234), so 1,000 is the
-#: largest page worth asking for: 10 requests for 10,000 incidents instead of 200.
-GRAPH_PAGE_MAX = 1000
+#: limits it to 1,000 (microsoft-graph-docs pull request 3551; elastic/integrations#20234), so
+#: 1,000 is the largest page worth asking for: 10 requests for 10,000 incidents instead of 200.
+GRAPH_PAGE_MAX = GRAPH_TOP_MAX
 #: tags per incident: no documented maximum; a generous bound keeps requests sane
 MAX_TAGS = 50
 
@@ -86,10 +87,21 @@ def graph_security_list(
     endpoint_name: str,
     params: dict[str, Any],
     limit: int | None,
+    fetch_one: Callable[[str], Awaitable[dict[str, Any]]] | None = None,
 ) -> AsyncIterator[M]:
-    """The items of a Graph security list as ``model``, following same-origin nextLinks."""
-    pages = iterate_next_link(transport, endpoint(endpoint_name), params=params, limit=limit)
-    return as_models(model, pages)
+    """The items of a Graph security list as ``model``, read completely past Graph's paging
+    limits (:class:`~prefect_defender.api.window_paging.WindowReader`: same-origin nextLinks,
+    time windows past ``$top + $skip`` = 6,000; ``fetch_one`` reads one item with its
+    ``$expand`` when the expanded list fails)."""
+    reader = WindowReader(
+        transport,
+        endpoint(endpoint_name),
+        params,
+        page_size=int(params.get("$top", GRAPH_PAGE_MAX)),
+        limit=limit,
+        fetch_one=fetch_one,
+    )
+    return as_models(model, reader.items())
 
 
 def triage_body(

@@ -11,10 +11,10 @@ from typing import Any
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import compile_filter, page_list, parse_top_skip
+from prefect_defender.emulator.odata import compile_filter, page_list
 from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
 from prefect_defender.emulator.routes.alerts import add_alert_comment
-from prefect_defender.emulator.routes.graph_incidents import graph_page
+from prefect_defender.emulator.routes.graph_paging import graph_page, graph_top_skip
 from prefect_defender.emulator.routes.triage import (
     check_fields,
     check_string,
@@ -34,15 +34,14 @@ GRAPH_ALERT_FILTERS = page_list(
     "serviceSource and status."
 )
 GRAPH_ALERT_ENTITY = "microsoft.graph.security.alert"
-GRAPH_ALERTS_MAX_TOP = 2000
-GRAPH_ALERTS_DEFAULT_PAGE = 50
 GRAPH_ALERT_STATUS = {"new": "New", "inProgress": "InProgress", "resolved": "Resolved"}
 
 
 @api("GET", "/v1.0/security/alerts_v2", surface="graph", page=GRAPH_SECURITY_PAGES["alerts.list"])
 async def graph_list_alerts(ctx: Ctx) -> Response:
-    """List alerts, newest first (``$top`` default 50, nextLink paging, ``$count``)."""
-    top, skip = parse_top_skip(ctx.query, GRAPH_ALERTS_MAX_TOP, GRAPH_ALERTS_DEFAULT_PAGE)
+    """List alerts, newest first (``$top`` default 50, at most 1,000 and ``$top + $skip`` at
+    most 6,000: :mod:`.graph_paging`; nextLink paging, ``$count``)."""
+    top, skip = graph_top_skip(ctx)
     pred = compile_filter(ctx.query.get("$filter"), GRAPH_ALERT_FILTERS, entity=GRAPH_ALERT_ENTITY)
     with ctx.state.lock:
         rows = [

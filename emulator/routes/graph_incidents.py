@@ -7,19 +7,28 @@ following OData query parameters: ``$count``, ``$filter``, ``$skip``, ``$top``, 
 most recent incidents are displayed at the top of the list". The page names no ``$orderby``: the
 emulator ignores it and keeps the page's order. Its ``$expand`` example is ``$expand=alerts``,
 the incident's one relationship (https://learn.microsoft.com/graph/api/resources/security-incident),
-so any other expansion is refused.
+so any other expansion is refused. Paging and its limits: :mod:`.graph_paging`.
+
+Test knobs shared with the XDR list (both read the same stored incidents):
+``incidents_order="oldest_first"`` lists oldest first, ``concurrent_incident_update`` changes an
+incident while a client pages (see :func:`.incidents.concurrent_update`), and
+``graph_expand_alerts_error`` answers a list asking ``$expand=alerts`` with HTTP 500, as large
+tenants saw it (elastic/integrations#18144: "``$expand=alerts`` and ``$filter`` triggers
+persistent HTTP 500 InternalServerError responses ... Removing ``$expand=alerts`` from the query
+causes incidents to return normally"); getting one incident with its alerts still works.
 """
 
 from __future__ import annotations
 
 from typing import Any
-from urllib.parse import urlencode
 
 from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx, api
-from prefect_defender.emulator.odata import ODataError, compile_filter, page_list, parse_top_skip
+from prefect_defender.emulator.odata import ODataError, compile_filter, page_list
 from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
+from prefect_defender.emulator.routes.graph_paging import graph_page, graph_top_skip
+from prefect_defender.emulator.routes.incidents import concurrent_update
 from prefect_defender.emulator.views import graph_incident, graph_incident_views
 
 #: security-list-incidents, "Optional query parameters", as the page writes it
@@ -29,43 +38,6 @@ FILTERS = page_list(
 )
 #: the type Graph names when a $filter property is not on the list
 ENTITY = "microsoft.graph.security.incident"
-#: pages of 50 when no ``$top`` is given (what the service answers; the page names no default)
-DEFAULT_PAGE = 50
-#: the page documents no ``$top`` maximum; the service is reported to serve at most 1,000 per
-#: page (elastic/integrations#20234) and the emulator refuses more, so a client asking for more
-#: finds out here rather than by silently short pages
-MAX_TOP = 1000
-
-
-def next_link(ctx: Ctx, skip: int, top: int, extra: dict[str, Any]) -> str:
-    """An absolute ``@odata.nextLink`` on the request's host (or the ``next_link_host`` knob)."""
-    host = ctx.state.config.get("next_link_host") or ctx.request.url.hostname
-    port = ctx.request.url.port
-    netloc = f"{host}:{port}" if port else str(host)
-    query = urlencode({**extra, "$top": top, "$skip": skip})
-    return f"https://{netloc}{ctx.request.url.path}?{query}"
-
-
-def graph_page(
-    ctx: Ctx,
-    context: str,
-    rows: list[dict[str, Any]],
-    skip: int,
-    top: int,
-    page: list[dict[str, Any]] | None = None,
-) -> JSONResponse:
-    """One page of a Graph list: ``rows[skip:skip + top]`` (or ``page``, the same rows as
-    served), ``@odata.count`` when ``$count=true`` and an ``@odata.nextLink`` while rows remain."""
-    body: dict[str, Any] = {
-        "@odata.context": f"https://graph.microsoft.com/v1.0/$metadata#{context}",
-        "value": rows[skip : skip + top] if page is None else page,
-    }
-    if ctx.query.get("$count") == "true":
-        body["@odata.count"] = len(rows)
-    if skip + top < len(rows):
-        extra = {k: v for k, v in ctx.query.items() if k not in ("$top", "$skip")}
-        body["@odata.nextLink"] = next_link(ctx, skip + top, top, extra)
-    return JSONResponse(body)
 
 
 def expand_alerts(ctx: Ctx) -> bool:
@@ -83,12 +55,16 @@ def expand_alerts(ctx: Ctx) -> bool:
 )
 async def list_incidents(ctx: Ctx) -> Response:
     """List incidents; pages of ``$top`` (default 50) linked by ``@odata.nextLink``."""
-    top, skip = parse_top_skip(ctx.query, MAX_TOP, DEFAULT_PAGE)
+    top, skip = graph_top_skip(ctx)
     expand = expand_alerts(ctx)
+    if expand and ctx.state.config.get("graph_expand_alerts_error"):
+        raise ApiError(500, "InternalServerError", "An internal server error occurred.")
     graph_filter = ctx.query.get("$filter")
     pred = compile_filter(graph_filter, FILTERS, entity=ENTITY)
     with ctx.state.lock:
-        rows = [v for v in graph_incident_views(ctx.tenant) if pred(v)]
+        rows = _rows(ctx, graph_filter, pred)
+        if skip and concurrent_update(ctx, rows, skip, "id"):
+            rows = _rows(ctx, graph_filter, pred)
         page = rows[skip : skip + top]
         if expand:
             page = [
@@ -96,6 +72,29 @@ async def list_incidents(ctx: Ctx) -> Response:
                 for v in page
             ]
     return graph_page(ctx, "security/incidents", rows, skip, top, page)
+
+
+def _rows(ctx: Ctx, graph_filter: str | None, pred: Any) -> list[dict[str, Any]]:
+    """The Graph views matching ``pred``, newest update first (or oldest first by the knob).
+
+    The last few answers are kept until an incident changes: the pages of one list repeat its
+    ``$filter``, and filtering tens of thousands of incidents on every page is the slow part.
+    """
+    order = ctx.state.config.get("incidents_order")
+    writes = ctx.tenant.counters["incident_writes"]
+    key = (graph_filter, order, len(ctx.tenant.data["incidents"]), writes)
+    cache: dict[Any, list[dict[str, Any]]] = ctx.tenant.data["_cache"].setdefault(
+        "graph_incident_lists", {}
+    )
+    rows = cache.get(key)
+    if rows is None:
+        rows = [v for v in graph_incident_views(ctx.tenant) if pred(v)]
+        if order == "oldest_first":
+            rows.reverse()
+        if len(cache) >= 8:
+            cache.pop(next(iter(cache)))
+        cache[key] = rows
+    return rows
 
 
 @api(

@@ -21,7 +21,7 @@ from starlette.responses import JSONResponse, Response
 
 from prefect_defender.emulator.guard import ApiError, Ctx
 from prefect_defender.emulator.odata import compile_filter, parse_top_skip
-from prefect_defender.emulator.routes.graph_incidents import next_link
+from prefect_defender.emulator.routes.graph_paging import next_link
 from prefect_defender.emulator.state import Tenant
 
 #: actions per identity provider (the *account* resource page's table)

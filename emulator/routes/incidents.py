@@ -26,11 +26,14 @@ def _incident_id(ctx: Ctx) -> int:
     return int(raw)
 
 
-def _concurrent_update(ctx: Ctx, rows: list[dict[str, Any]], skip: int) -> bool:
+def concurrent_update(
+    ctx: Ctx, rows: list[dict[str, Any]], skip: int, key: str = "incidentId"
+) -> bool:
     """The ``concurrent_incident_update`` knob: an analyst changes an incident while a client
     pages, once per knob setting. ``{"offset": -1}`` changes the last incident the previous page
     served, ``{"offset": 0}`` the first one this page would serve; the list order shifts under
-    ``$skip`` exactly as it does on the real service."""
+    ``$skip`` exactly as it does on the real service. ``rows`` are XDR records or Graph views
+    (``key`` names their id)."""
     knob = ctx.state.config.get("concurrent_incident_update")
     if not knob or knob.get("done"):
         return False
@@ -38,7 +41,8 @@ def _concurrent_update(ctx: Ctx, rows: list[dict[str, Any]], skip: int) -> bool:
     if not 0 <= index < len(rows):
         return False
     knob["done"] = True
-    touch_incident(ctx.tenant, rows[index])
+    stored = ctx.tenant.data["incidents"][int(rows[index][key])]
+    touch_incident(ctx.tenant, stored)
     return True
 
 
@@ -51,7 +55,7 @@ async def list_incidents(ctx: Ctx) -> Response:
     with ctx.state.lock:
         rows = [i for i in ctx.tenant.data["incidents"].values() if pred(i)]
         rows.sort(key=lambda i: (i["lastUpdateTime"], i["incidentId"]), reverse=not oldest_first)
-        if skip and _concurrent_update(ctx, rows, skip):
+        if skip and concurrent_update(ctx, rows, skip):
             rows.sort(
                 key=lambda i: (i["lastUpdateTime"], i["incidentId"]), reverse=not oldest_first
             )

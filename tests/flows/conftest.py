@@ -75,6 +75,23 @@ def resume(run_id: Any, **run_input: Any) -> None:
     resume_flow_run(run_id, run_input=run_input)
 
 
+@pytest.fixture(autouse=True)
+def playbooks_stay_off_xdr(request: pytest.FixtureRequest) -> Any:
+    """Every playbook and poller test runs on Graph by default: the emulator counts no Defender
+    XDR request during it. Only a test that asks for XDR itself (``xdr`` in its name or its
+    parameters) may make them."""
+    if "emulator" not in request.fixturenames or "xdr" in request.node.name:
+        yield
+        return
+    if "fresh" in request.fixturenames:
+        request.getfixturevalue("fresh")  # its reset of the counters comes first
+    emu = request.getfixturevalue("emulator")
+    before = emu.admin.surface_counts()["xdr"]
+    yield
+    # (a test may zero the counters itself: never more than before)
+    assert emu.admin.surface_counts()["xdr"] <= before, "a playbook called the XDR API"
+
+
 @pytest.fixture
 def fast_actions(fresh: Any) -> Any:
     fresh.admin.patch_config(time_scale=300.0, action_outcomes={})

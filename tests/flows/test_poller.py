@@ -151,6 +151,40 @@ def test_same_second_updates_restart_and_exactly_once(block, fresh, tenants, poo
     )
     assert created.payload["severity"] == "High"
     assert created.resource["prefect.resource.id"] == f"defender.incident.{tid}.{a['incidentId']}"
+    # read on Graph (the default): the labels the triggers match keep XDR's spelling
+    assert created.resource["defender.incident.severity"] == "High"
+    assert created.payload["surface"] == "graph" and created.payload["status"] == "Active"
+    assert fresh.admin.surface_counts()["xdr"] == 0
+
+
+def test_events_are_the_same_on_graph_and_xdr(fresh, conn, tenants) -> None:
+    """The poller on Graph (default) and on XDR (``surface="xdr"``) emits the same events for
+    the same incident versions: names, resource labels, ids and payloads (but ``surface``), so
+    a deployment trigger written for XDR events matches the Graph ones."""
+    from prefect_defender.flows.poller import incident_event
+    from prefect_defender.tasks.incident_polling import poll_incidents
+
+    tid = tenants["contoso"]
+    creds = DefenderApplicationCredentials.from_emulator(conn)
+    start_cp = Checkpoint(last_update=datetime.now(UTC) - timedelta(days=8))
+    out = {}
+    for surface in ("graph", "xdr"):
+        changed, _ = asyncio.run(poll_incidents.fn(creds, start_cp, tid, surface=surface))
+        out[surface] = {i.incident_id: incident_event(tid, i, c) for i, c in changed}
+    assert len(out["graph"]) >= 40 and out["graph"].keys() == out["xdr"].keys()
+    labelled = 0
+    for iid, graph in out["graph"].items():
+        xdr = out["xdr"][iid]
+        assert (graph["event"], graph["resource"], graph["id"]) == (
+            xdr["event"],
+            xdr["resource"],
+            xdr["id"],
+        )
+        assert graph["payload"].pop("surface") == "graph"
+        assert xdr["payload"].pop("surface") == "xdr"
+        assert graph["payload"] == xdr["payload"]
+        labelled += graph["resource"]["defender.incident.has_accounts"] == "true"
+    assert labelled > 0  # the accounts come from Graph's userEvidence
 
 
 def test_partner_block_polls_every_tenant_and_survives_one_failing(
@@ -211,17 +245,19 @@ def test_checkpoint_advance_is_order_independent() -> None:
     assert forward.advance(incs[:1]) == forward
 
 
+@pytest.mark.parametrize("surface", ["graph", "xdr"])
 @pytest.mark.parametrize(
     ("order", "offset"),
     [("oldest_first", -1), ("newest_first", 0), ("newest_first", -1)],
 )
 def test_incident_changed_while_paging_is_neither_lost_nor_repeated(
-    fresh: Any, conn: dict, tenants: dict, order: str, offset: int
+    fresh: Any, conn: dict, tenants: dict, order: str, offset: int, surface: str
 ) -> None:
     """An analyst updates an incident while the poller pages through 250 changed incidents
     (``$skip`` pages shift under the read, which loses an incident unless the read is
     repeated): across this poll and the next, every incident is reported, no version twice,
-    and the last report of each is its newest version."""
+    and the last report of each is its newest version. Graph serves pages of 100 here (it may
+    serve fewer than ``$top`` asks), XDR its maximum of 100."""
     from prefect_defender.tasks.incident_polling import poll_incidents
 
     tid = tenants["contoso"]
@@ -242,12 +278,17 @@ def test_incident_changed_while_paging_is_neither_lost_nor_repeated(
     ours = {m["incidentId"] for m in made}
     creds = DefenderApplicationCredentials.from_emulator(conn)
     start_cp = Checkpoint(last_update=base - timedelta(seconds=1))
-    fresh.admin.patch_config(incidents_order=order, concurrent_incident_update={"offset": offset})
+    fresh.admin.patch_config(
+        incidents_order=order, concurrent_incident_update={"offset": offset}, graph_page_cap=100
+    )
     try:
-        changed, cp = asyncio.run(poll_incidents.fn(creds, start_cp, tid))
-        again, _ = asyncio.run(poll_incidents.fn(creds, cp, tid))
+        changed, cp = asyncio.run(poll_incidents.fn(creds, start_cp, tid, surface=surface))
+        again, _ = asyncio.run(poll_incidents.fn(creds, cp, tid, surface=surface))
     finally:
-        fresh.admin.patch_config(incidents_order=None, concurrent_incident_update=None)
+        fresh.admin.patch_config(
+            incidents_order=None, concurrent_incident_update=None, graph_page_cap=None
+        )
+    assert fresh.admin.surface_counts()["xdr" if surface == "graph" else "graph"] == 0
     emitted = [(i.incident_id, i.last_update_time) for i, _ in changed + again]
     from collections import Counter
 

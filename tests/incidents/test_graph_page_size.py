@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from prefect_defender.api.resources.incidents import GRAPH_PAGE_MAX, graph_top
+from prefect_defender.api.resources.triage import GRAPH_PAGE_MAX, graph_top
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks.alerts import list_graph_alerts
 from prefect_defender.tasks.incidents import list_graph_incidents

@@ -1,4 +1,9 @@
-"""Incidents end to end (XDR and Graph): list with filters, get, update, comment, errors."""
+"""Incidents end to end (XDR and Graph): list with filters, get, update, comment, errors.
+
+The playbooks' tasks (``list_incidents``, ``get_incident``, ``update_incident``,
+``add_incident_comment``) run on Graph by default and on XDR when asked (``surface="xdr"``):
+each of their tests runs both ways and checks which API the emulator saw.
+"""
 
 from __future__ import annotations
 
@@ -31,40 +36,61 @@ from prefect_defender.tasks.incidents import (
 from tests.incidents.helpers import OwnIncident, requests
 
 XDR_PATCH = "PATCH /api/incidents/{id}"
+#: each playbook task both ways: the default (Graph), and XDR asked for
+SURFACES = pytest.mark.parametrize("surface", [None, "xdr"], ids=["graph-default", "xdr"])
 
 
-async def test_list_incidents_windows_status_and_client_side_severity(
-    prefect_harness: Any, own: OwnIncident, creds: Any
+def only_on(fresh: Any, surface: str | None) -> None:
+    """The emulator saw requests on ``surface``'s API (Graph for ``None``) and none on the
+    other incident API."""
+    counts = fresh.admin.surface_counts()
+    used, other = ("xdr", "graph") if surface == "xdr" else ("graph", "xdr")
+    assert counts[used] > 0 and counts[other] == 0, counts
+
+
+@SURFACES
+async def test_list_incidents_windows_status_and_severity(
+    prefect_harness: Any, fresh: Any, own: OwnIncident, creds: Any, surface: str | None
 ) -> None:
     since = own.created - timedelta(seconds=1)
-    found = await list_incidents(creds, created_since=since, status="Active", severities=["High"])
+    on = {"surface": surface}
+    found = await list_incidents(
+        creds, created_since=since, status="Active", severities=["High"], **on
+    )
     assert own.incident_id in [i.incident_id for i in found]
     assert all(i.severity == "High" and i.status == "Active" for i in found)
-    # severity is filtered here, not by the server: the same query for Low drops it
-    low = await list_incidents(creds, created_since=since, severities=["Low", "Medium"])
+    # filtered by Graph's server, by the client on XDR (no server-side severity filter there)
+    low = await list_incidents(creds, created_since=since, severities=["Low", "Medium"], **on)
     assert own.incident_id not in [i.incident_id for i in low]
-    before = await list_incidents(creds, created_before=since, limit=None)
+    before = await list_incidents(creds, created_before=since, limit=None, **on)
     assert own.incident_id not in [i.incident_id for i in before]
-    updated = await list_incidents(creds, updated_since=since, updated_before=since + timedelta(1))
+    updated = await list_incidents(
+        creds, updated_since=since, updated_before=since + timedelta(1), **on
+    )
     assert own.incident_id in [i.incident_id for i in updated]
-    assert len(await list_incidents(creds, limit=3)) == 3
+    assert len(await list_incidents(creds, limit=3, **on)) == 3
+    assert {i.surface.value for i in found} == {surface or "graph"}
+    only_on(fresh, surface)
 
 
+@SURFACES
 async def test_update_then_get_shows_the_change_on_both_surfaces(
-    prefect_harness: Any, own: OwnIncident, creds: Any
+    prefect_harness: Any, fresh: Any, own: OwnIncident, creds: Any, surface: str | None
 ) -> None:
-    first = await get_incident(creds, own.incident_id)
+    first = await get_incident(creds, own.incident_id, surface=surface)
     assert len(first.alerts) == 3 and set(first.device_ids()) == set(own.machine_ids)
     returned = await update_incident(
         creds,
         own.incident_id,
+        surface=surface,
         status="InProgress",
         assigned_to="soc@contoso.example",
         classification="TruePositive",
         determination="CompromisedAccount",  # the PATCH page's spelling
         tags=["playbook", "ransomware"],
     )
-    got = await get_incident(creds, own.incident_id)
+    got = await get_incident(creds, own.incident_id, surface=surface)
+    only_on(fresh, surface)
     for inc in (returned, got):
         assert (inc.status, inc.assigned_to, inc.classification, inc.determination) == (
             "InProgress",
@@ -83,11 +109,16 @@ async def test_update_then_get_shows_the_change_on_both_surfaces(
     )
     # the other spelling, and the other classification groups
     await update_incident(
-        creds, own.incident_id, classification="FalsePositive", determination="Clean"
+        creds,
+        own.incident_id,
+        classification="FalsePositive",
+        determination="Clean",
+        surface=surface,
     )
     again = await update_incident(
         creds,
         own.incident_id,
+        surface=surface,
         status="Resolved",
         classification="InformationalExpectedActivity",
         determination="ConfirmedActivity",
@@ -95,36 +126,57 @@ async def test_update_then_get_shows_the_change_on_both_surfaces(
     assert (again.status, again.determination) == ("Resolved", "ConfirmedActivity")
 
 
+@SURFACES
 async def test_comment_appears_on_xdr_and_graph(
-    prefect_harness: Any, own: OwnIncident, creds: Any
+    prefect_harness: Any, fresh: Any, own: OwnIncident, creds: Any, surface: str | None
 ) -> None:
-    back = await add_incident_comment(creds, own.incident_id, "isolated after approval")
-    assert back.comments[-1].comment == "isolated after approval"
+    back = await add_incident_comment(
+        creds, own.incident_id, "isolated after approval", surface=surface
+    )
+    assert back[-1].comment == "isolated after approval"
+    assert back[-1].created_by and back[-1].created_time
+    both = await update_incident(
+        creds, own.incident_id, tags=["noted"], comment="second note", surface=surface
+    )
+    only_on(fresh, surface)
+    assert [c.comment for c in both.comments] == ["isolated after approval", "second note"]
     got = await get_incident(creds, own.incident_id)
-    assert [c.comment for c in got.comments] == ["isolated after approval"]
-    assert got.comments[0].created_by and got.comments[0].created_time
+    assert [c.comment for c in got.comments] == ["isolated after approval", "second note"]
+    assert got.comments[0].created_by and got.comments[0].created_time and got.tags == ["noted"]
     graph = await get_graph_incident(creds, own.incident_id, expand_alerts=False)
-    assert [c.comment for c in graph.comments] == ["isolated after approval"]
+    assert [c.comment for c in graph.comments] == ["isolated after approval", "second note"]
+    xdr = await get_incident(creds, own.incident_id, surface="xdr")
+    assert [c.comment for c in xdr.comments] == [c.comment for c in got.comments]
 
 
-async def test_xdr_update_errors(
-    prefect_harness: Any, fresh: Any, own: OwnIncident, creds: Any, readonly: Any
+@SURFACES
+async def test_update_errors(
+    prefect_harness: Any,
+    fresh: Any,
+    own: OwnIncident,
+    creds: Any,
+    readonly: Any,
+    surface: str | None,
 ) -> None:
+    on = {"surface": surface}
     with pytest.raises(NotFoundError):
-        await get_incident(creds, 99_999_999)
+        await get_incident(creds, 99_999_999, **on)
     with pytest.raises(NotFoundError):
-        await update_incident(creds, 99_999_999, status="Resolved")
+        await update_incident(creds, 99_999_999, status="Resolved", **on)
     with pytest.raises(NotFoundError):
-        await add_incident_comment(creds, 99_999_999, "x")
+        await add_incident_comment(creds, 99_999_999, "x", **on)
     with pytest.raises(PermissionDeniedError) as info:
-        await update_incident(readonly, own.incident_id, status="Resolved")
-    assert "Incident.ReadWrite.All" in str(info.value)
+        await update_incident(readonly, own.incident_id, status="Resolved", **on)
+    needed = "Incident.ReadWrite.All" if surface == "xdr" else "SecurityIncident.ReadWrite.All"
+    assert needed in str(info.value)
     with pytest.raises(PermissionDeniedError):
-        await add_incident_comment(readonly, own.incident_id, "no")
+        await add_incident_comment(readonly, own.incident_id, "no", **on)
+    only_on(fresh, surface)
     fresh.admin.reset_stats()
     bad: list[dict[str, Any]] = [
         {"status": "Closed"},
-        {"status": "resolved"},  # XDR values are PascalCase, case-sensitive
+        # XDR values are PascalCase and case-sensitive; Graph's camelCase is accepted on Graph
+        {"status": "resolved" if surface == "xdr" else "awaitingAction"},
         {"determination": "Malware"},  # needs its classification
         {"classification": "FalsePositive", "determination": "Malware"},  # wrong group
         {"classification": "TruePositive", "determination": "Clean"},
@@ -136,13 +188,15 @@ async def test_xdr_update_errors(
     ]
     for kwargs in bad:
         with pytest.raises(ValidationError):
-            await update_incident(creds, own.incident_id, **kwargs)
+            await update_incident(creds, own.incident_id, **kwargs, **on)
     with pytest.raises(ValidationError):
-        await add_incident_comment(creds, own.incident_id, "")
+        await add_incident_comment(creds, own.incident_id, "", **on)
     with pytest.raises(ValidationError):
-        await list_incidents(creds, severities=["Critical"])
+        await list_incidents(creds, severities=["Critical"], **on)
     with pytest.raises(ValidationError):
-        await get_incident(creds, -4)
+        await get_incident(creds, -4, **on)
+    with pytest.raises(ValidationError):
+        await get_incident(creds, own.incident_id, surface="mde")  # no incidents there
     assert requests(fresh.admin.stats()) == 0
 
 

@@ -724,6 +724,12 @@ KINDS: dict[str, Kind] = {
         _k("enum_optional", _enum_valid, _enum_invalid, lambda c: None),
         _k("enum_list", _enum_valid, _enum_invalid, lambda c: None),
         _k("surface", lambda _: st.sampled_from(["graph", "xdr", "mde"]), _surface_invalid),
+        _k(
+            "incident_surface",  # incidents live on Graph and XDR only
+            lambda _: st.sampled_from([None, "graph", "xdr"]),
+            lambda c: st.one_of(_surface_invalid(c), st.just("mde")),
+            lambda c: None,
+        ),
         _k("datetime", _aware_dt, _dt_invalid, lambda c: datetime.now(UTC) - timedelta(hours=1)),
         _k(
             "datetime_optional",
@@ -1569,6 +1575,11 @@ TASK_OVERRIDES: dict[tuple[str, str], str] = {
     ("list_graph_incidents", "page_size"): "page_size",
     ("list_graph_alerts", "page_size"): "page_size",
     ("poll_incidents", "checkpoint"): "checkpoint",
+    ("poll_incidents", "surface"): "incident_surface",
+    ("list_incidents", "surface"): "incident_surface",
+    ("get_incident", "surface"): "incident_surface",
+    ("update_incident", "surface"): "incident_surface",
+    ("add_incident_comment", "surface"): "incident_surface",
     ("poll_incidents", "initial_lookback"): "lookback_timedelta",
     ("apply_machine_actions", "plan"): "action_plan",
     ("apply_machine_actions", "guard"): "write_guard",

@@ -57,6 +57,11 @@ CASES: list[tuple[Any, dict[str, Any], str]] = [
     (
         incidents.update_incident,
         {"incident_id": 1001, "status": "Resolved"},
+        "graph.incidents.update",  # Graph by default
+    ),
+    (
+        incidents.add_incident_comment,
+        {"incident_id": 1001, "comment": "sec", "surface": "xdr"},
         "xdr.incidents.update",
     ),
     (

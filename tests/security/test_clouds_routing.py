@@ -143,7 +143,7 @@ async def test_each_surface_gets_its_clouds_audience_at_its_clouds_host(
         settings = ClientSettings(ca_bundle=str(ca), proxy=ProxyConfig(url=proxy.url))
         async with DefenderClient(endpoints, provider, settings) as client:
             assert await client.machines.list() == []
-            assert await client.incidents.list() == []
+            assert await client.xdr_incidents.list() == []
             assert await client.graph_incidents.list() == []
     expected = DOCUMENTED[cloud]
     # one token per audience the cloud uses, each for exactly that cloud's resource

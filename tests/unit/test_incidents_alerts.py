@@ -25,7 +25,8 @@ from prefect_defender.api.models.alerts import (
 )
 from prefect_defender.api.models.incidents import AlertRelated, GraphComment, GraphIncident
 from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
-from prefect_defender.api.resources.incidents import GraphIncidentsAPI, IncidentsAPI
+from prefect_defender.api.resources.graph_incidents import GraphIncidentsAPI
+from prefect_defender.api.resources.xdr_incidents import XdrIncidentsAPI
 from prefect_defender.api.validation import check_choice
 from prefect_defender.emulator.guard import ApiError
 from prefect_defender.emulator.routes import incident_updates as emu_inc
@@ -159,7 +160,7 @@ async def test_xdr_list_sends_documented_filters_and_filters_severity_itself() -
         {"incidentId": 2, "severity": "Low"},
         {"incidentId": 3, "severity": "High"},
     ]
-    incidents, t = api(IncidentsAPI, page)
+    incidents, t = api(XdrIncidentsAPI, page)
     since = datetime(2026, 1, 1, tzinfo=UTC)
     got = await incidents.list(
         updated_since=since,
@@ -213,14 +214,14 @@ async def test_mde_alert_filters_and_expand() -> None:
     ],
 )
 async def test_xdr_list_rejects_bad_input_without_a_request(call: Any) -> None:
-    incidents, t = api(IncidentsAPI)
+    incidents, t = api(XdrIncidentsAPI)
     with pytest.raises(ValidationError):
         await call(incidents)
     assert t.calls == []
 
 
 async def test_bodies_use_the_documented_case_sensitive_names() -> None:
-    incidents, t = api(IncidentsAPI)
+    incidents, t = api(XdrIncidentsAPI)
     await incidents.update(
         5,
         status="Redirected",

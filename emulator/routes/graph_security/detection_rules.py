@@ -14,7 +14,7 @@ from prefect_defender.emulator.guard import ApiError, Ctx, api
 from prefect_defender.emulator.hunting_tables import HUNTING_TABLES
 from prefect_defender.emulator.odata import parse_top_skip
 from prefect_defender.emulator.permissions import GRAPH_SECURITY_PAGES
-from prefect_defender.emulator.routes.graph_incidents import next_link
+from prefect_defender.emulator.routes.graph_paging import next_link
 from prefect_defender.emulator.routes.graph_security.bodies import bad, only, text
 from prefect_defender.emulator.routes.graph_security.rule_shape import (
     RULE_TYPE,
