@@ -30,8 +30,9 @@ $(FLOOR_STAMP): pyproject.toml $(FLOOR_PINS)
 	rm -f $(FLOOR)/.installed-*
 	touch $(FLOOR_STAMP)
 
+# the whole loop with the Defender XDR API retired in the emulator (as from 1 February 2027)
 demo: $(STAMP)
-	$(BIN)/prefect-defender demo
+	$(BIN)/prefect-defender demo --retire xdr
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

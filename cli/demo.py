@@ -10,7 +10,13 @@
    demo prints its subject and link); the demo approves as an operator would (or waits for you
    in the UI with ``--no-auto-approve``): the device is isolated and the incident's account
    (``jdoe``) is disabled and signed out on Entra ID and on-premises AD.
-5. Prints the outcome, the artifacts and the run URLs, then stops what it started.
+5. Prints the outcome, the artifacts and the run URLs, the API requests per surface
+   (``requests: graph N, mde N, xdr 0``), then stops what it started.
+
+The Defender XDR API is retired in the emulator by default (``--retire xdr``; Microsoft retires
+it on 1 February 2027): the whole loop runs on Microsoft Graph plus Defender for Endpoint's
+device actions, and the demo fails if anything called a retired API. ``--retire none`` keeps
+every surface; ``--retire mde`` shows what still needs Defender for Endpoint (the isolation).
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +49,10 @@ APP_BLOCK = "defender-application-credentials/demo-soc"
 PARTNER_BLOCK = "defender-partner-credentials/demo-mssp"
 USER_BLOCK = "defender-user-credentials/demo-analyst"
 TIME_SCALE = 30.0  # machine actions finish in seconds, rate limits scaled alike
+#: what the demo retires in the emulator unless told otherwise (MC1220762: 1 February 2027)
+DEFAULT_RETIRED = ("xdr",)
+#: the API surfaces whose requests the demo prints at the end
+SURFACES = ("graph", "mde", "xdr")
 
 
 def create_demo_blocks(conn: dict[str, Any], time_scale: float = 1.0) -> dict[str, str]:
@@ -66,8 +77,14 @@ def create_demo_blocks(conn: dict[str, Any], time_scale: float = 1.0) -> dict[st
     return {"application": APP_BLOCK, "partner": PARTNER_BLOCK, "user": USER_BLOCK}
 
 
-def run_demo(data_dir: Path, *, auto_approve: bool = True, keep_running: bool = False) -> int:
-    """Run the demo; return a process exit code."""
+def run_demo(
+    data_dir: Path,
+    *,
+    auto_approve: bool = True,
+    keep_running: bool = False,
+    retire: Sequence[str] = DEFAULT_RETIRED,
+) -> int:
+    """Run the demo with the ``retire`` surfaces retired in the emulator; return an exit code."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from prefect_defender.cli.servers import PrefectServer
@@ -79,13 +96,17 @@ def run_demo(data_dir: Path, *, auto_approve: bool = True, keep_running: bool = 
         "time_scale": TIME_SCALE,
         "action_pending_seconds": 30,
         "action_running_seconds": 60,
+        "retired_surfaces": list(retire),
     }
     with EmulatorServer(data_dir / "emulator", 0, emu_config) as emu:
         say(f"emulator on {emu.base_url} ({data_dir / 'emulator' / 'connection.json'})")
+        if retire:
+            say(f"retired in the emulator (every call answers 404): {', '.join(retire)}")
         with PrefectServer(data_dir / "prefect") as server:
             say(f"Prefect server on {server.ui_url}")
             with temporary_settings({PREFECT_API_URL: server.api_url}):
                 code = _run(emu, server, auto_approve=auto_approve)
+                code = _surfaces_used(emu, retire, code)
                 if keep_running:
                     say(f"open {server.ui_url} - Ctrl-C to stop")
                     try:
@@ -150,6 +171,17 @@ def _told(inbox: DemoInbox) -> None:
     link = next((ln for ln in str(message.get("text", "")).splitlines() if "http" in ln), "")
     if link:
         say(f"  {link}")
+
+
+def _surfaces_used(emu: Any, retired: Sequence[str], code: int) -> int:
+    """Print the API requests per surface; ``code``, or 1 when a retired surface was called."""
+    counts = emu.admin.surface_counts()
+    say("requests: " + ", ".join(f"{s} {counts.get(s, 0)}" for s in SURFACES))
+    called = [s for s in retired if counts.get(s, 0)]
+    if called:
+        say(f"FAILED: the demo called the retired {', '.join(called)} API")
+        return 1
+    return code
 
 
 def _blocks_reach_their_tenants(conn: dict[str, Any]) -> bool:

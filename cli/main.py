@@ -142,12 +142,30 @@ def demo(
     keep_running: Annotated[
         bool, typer.Option(help="Keep the emulator and Prefect server up until Ctrl-C.")
     ] = False,
+    retire: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Retire this surface in the emulator (xdr, mde; repeatable; 'none' retires "
+            "nothing). Default: xdr, as Microsoft does on 1 February 2027."
+        ),
+    ] = None,
 ) -> None:
     """Run the demo playbook against the emulator (no tenant needed)."""
     require_emulator()
-    from prefect_defender.cli.demo import run_demo
+    from prefect_defender.cli.demo import DEFAULT_RETIRED, run_demo
+    from prefect_defender.emulator.retirement import retired_surfaces
 
-    raise typer.Exit(run_demo(data_dir, auto_approve=auto_approve, keep_running=keep_running))
+    asked = list(DEFAULT_RETIRED) if retire is None else [r for r in retire if r != "none"]
+    try:
+        retired = retired_surfaces(asked)
+    except ValueError as exc:
+        raise CliError(
+            f"--retire: {str(exc).split(': ', 1)[1]}",
+            "see `prefect-defender demo --help`",
+            code=USAGE,
+        ) from None
+    code = run_demo(data_dir, auto_approve=auto_approve, keep_running=keep_running, retire=retired)
+    raise typer.Exit(code)
 
 
 @app.command()

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
 
 
-def _demo(data_dir: Path) -> subprocess.CompletedProcess[str]:
+def _demo(data_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
     return subprocess.run(
         [
@@ -18,6 +19,7 @@ def _demo(data_dir: Path) -> subprocess.CompletedProcess[str]:
             "demo",
             "--data-dir",
             str(data_dir),
+            *options,
         ],
         env=env,
         capture_output=True,
@@ -26,9 +28,18 @@ def _demo(data_dir: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _requests(text: str) -> dict[str, int]:
+    """The demo's last line of requests per surface (``requests: graph N, mde N, xdr N``)."""
+    line = re.findall(r"requests: graph (\d+), mde (\d+), xdr (\d+)", text)[-1]
+    return dict(zip(("graph", "mde", "xdr"), map(int, line), strict=True))
+
+
 def test_demo_runs_end_to_end_and_again_in_the_same_place(tmp_path: Path) -> None:
     """Run twice in one data directory on one day: the second run contains the account again
-    (the emulator's world is new each run, so are the demo's identity run records)."""
+    (the emulator's world is new each run, so are the demo's identity run records). Both run
+    with the Defender XDR API retired in the emulator (the default, and ``make demo``'s
+    ``--retire xdr``): incidents and hunting on Graph, device actions on Defender for Endpoint,
+    not one XDR request."""
     out = _demo(tmp_path / "demo")
     text = out.stdout + out.stderr
     assert out.returncode == 0, text[-3000:]
@@ -36,13 +47,17 @@ def test_demo_runs_end_to_end_and_again_in_the_same_place(tmp_path: Path) -> Non
     # told: the waiting-approval message reached the local receiver, with the run's link
     assert "waiting-approval message sent to custom-webhook/demo-approvals" in text
     assert "Approval needed by " in text and "Approve or reject: http://127.0.0.1:" in text
+    assert "retired in the emulator (every call answers 404): xdr" in text
+    counts = _requests(text)
+    assert counts["xdr"] == 0 and counts["graph"] > 0 and counts["mde"] > 0, counts
     assert "Succeeded" in text and "event-to-action latency" in text
     assert "no consent (expected)" in text  # the partner block's unconsented tenant
     assert "emulator and Prefect server stopped" in text
     assert "accounts disabled: jdoe@contoso.example" in text
 
-    again = _demo(tmp_path / "demo")
+    again = _demo(tmp_path / "demo", "--retire", "xdr")
     text = again.stdout + again.stderr
     assert again.returncode == 0, text[-3000:]
+    assert _requests(text)["xdr"] == 0
     assert "forgot 1 identity run record(s) of earlier demo runs" in text
     assert "accounts disabled: jdoe@contoso.example; identity actions on the emulator: 3" in text

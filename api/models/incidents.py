@@ -79,6 +79,7 @@ class IncidentAlert(DefenderModel):
     """An alert embedded in an XDR incident."""
 
     alert_id: str | None = None
+    provider_alert_id: str | None = None  # Graph's providerAlertId (Graph-read incidents)
     incident_id: int | None = None
     service_source: str | None = None
     creation_time: datetime | None = None
@@ -115,6 +116,8 @@ class Incident(DefenderModel):
     status: str | None = None
     severity: str | None = None
     tags: list[str] = []
+    system_tags: list[str] = []  # Graph's systemTags (Graph-read incidents)
+    incident_web_url: str | None = None  # Graph's incidentWebUrl (Graph-read incidents)
     comments: list[IncidentComment] = []
     alerts: list[IncidentAlert] = []
 

@@ -3,8 +3,8 @@ queries.
 
 The surface is the ``surface`` argument, else the client's ``settings.hunting_surface`` (Graph
 unless a block says otherwise). XDR and MDE hunting are retiring with their APIs on 1 February
-2027 (MC1220762): choosing one logs one warning per process
-(:func:`~prefect_defender.api.surface_choice.check_hunting_surface`).
+2027 (MC1220762): their endpoints are deprecated in the catalog, so the first call of each logs
+one warning per process (:mod:`~prefect_defender.api.lifecycle`).
 """
 
 from __future__ import annotations

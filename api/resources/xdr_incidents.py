@@ -1,7 +1,8 @@
 """Defender XDR incidents (``/api/incidents``), retiring on 1 February 2027 (MC1220762).
 
 Reached as ``client.xdr_incidents``, or through ``client.incidents`` with ``surface="xdr"``;
-either use logs one warning per process (:mod:`prefect_defender.api.surface_choice`). Every input
+each endpoint's first call logs one warning per process (:mod:`prefect_defender.api.lifecycle`,
+the catalog marks them deprecated). Every input
 is checked before a request is sent. The XDR list API documents ``$filter`` on
 ``lastUpdateTime``, ``createdTime``, ``status`` and ``assignedTo`` only, so severity is filtered
 client-side there (:func:`check_severities`); Graph filters severity on the server.
@@ -30,7 +31,6 @@ from prefect_defender.api.resources.triage import (
     require_changes,
     triage_body,
 )
-from prefect_defender.api.surface_choice import warn_retiring_surface
 from prefect_defender.api.validation import (
     check_choice,
     check_comment,
@@ -57,9 +57,6 @@ def check_severities(values: Iterable[Any] | None) -> set[Severity]:
 class XdrIncidentsAPI(Resource):
     """Defender XDR incidents (retiring: use ``client.incidents``, on Graph by default)."""
 
-    def _warn(self) -> None:
-        warn_retiring_surface("xdr", "incidents")
-
     def iterate(
         self,
         *,
@@ -80,7 +77,6 @@ class XdrIncidentsAPI(Resource):
         ``assigned_to`` go to the server as ``$filter``; ``severities`` is applied here, because
         the XDR API documents no severity filter (``limit`` counts kept incidents).
         """
-        self._warn()
         f = XDR_INCIDENT_FILTERS
         expr = f.and_(
             odata_filter,
@@ -113,7 +109,6 @@ class XdrIncidentsAPI(Resource):
 
     async def get(self, incident_id: int | str) -> Incident:
         """One incident by id."""
-        self._warn()
         iid = check_incident_id(incident_id)
         body = await self.transport.request_json(
             endpoint("xdr.incidents.get"), path_params={"id": iid}
@@ -135,7 +130,6 @@ class XdrIncidentsAPI(Resource):
 
         ``tags`` replaces the incident's tags. A determination needs its classification.
         """
-        self._warn()
         iid = check_incident_id(incident_id)
         checked = check_choice(status, IncidentStatus, "status") if status is not None else None
         body = triage_body(checked, assigned_to, classification, determination)
@@ -155,7 +149,6 @@ class XdrIncidentsAPI(Resource):
 
     async def comment(self, incident_id: int | str, comment: str) -> Incident:
         """Add a comment to an incident (a PATCH with only ``comment``)."""
-        self._warn()
         iid = check_incident_id(incident_id)
         data = await self.transport.request_json(
             endpoint("xdr.incidents.update"),

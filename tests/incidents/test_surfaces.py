@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from prefect_defender.api import surface_choice
+from prefect_defender.api import lifecycle
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks.hunting import hunt_ioc, run_hunting_query
@@ -94,6 +94,7 @@ async def test_every_seeded_incident_reads_the_same_on_graph_and_xdr(
         ["via-graph"],
     )
     assert [c.comment for c in mine.comments][-2:] == ["written on Graph", "written on XDR"]
+    assert mine.incident_web_url and all(a.provider_alert_id for a in mine.alerts)
     assert all(i.alerts and i.device_ids() for i in graph.values())
     assert {e.entity_type for i in graph.values() for a in i.alerts for e in a.entities} >= {
         "File",
@@ -106,7 +107,7 @@ async def test_every_seeded_incident_reads_the_same_on_graph_and_xdr(
 async def test_xdr_only_on_request_with_one_warning_per_process(
     prefect_harness: Any, fresh: Any, creds: Any, caplog: pytest.LogCaptureFixture
 ) -> None:
-    surface_choice._warned.clear()  # as in a new process
+    lifecycle.forget_warnings()  # as in a new process
     with caplog.at_level(logging.WARNING, logger="prefect_defender.lifecycle"):
         await get_incident(creds, 1001)
         assert fresh.admin.surface_counts()["xdr"] == 0 and not caplog.records
@@ -115,10 +116,10 @@ async def test_xdr_only_on_request_with_one_warning_per_process(
         await run_hunting_query(creds, "DeviceInfo | take 1", surface="mde")
         await run_hunting_query(creds, "DeviceInfo | take 1", surface="mde")
     lines = [r.getMessage() for r in caplog.records]
-    assert len(lines) == 2, lines  # one per retiring surface asked for, not one per call
-    assert all("1 February 2027" in line and "MC1220762" in line for line in lines)
-    assert "incidents on the Defender XDR API" in lines[0]
-    assert "advanced hunting on the Defender for Endpoint API" in lines[1]
+    assert len(lines) == 2, lines  # one per retiring endpoint asked for, not one per call
+    assert all("2027-02-01" in line and "MC1220762" in line for line in lines)
+    assert lines[0].startswith("xdr.incidents.get ") and "graph.incidents.get" in lines[0]
+    assert lines[1].startswith("mde.hunting.run ") and "graph.hunting.run" in lines[1]
     assert on_xdr.surface.value == "xdr" and fresh.admin.surface_counts()["xdr"] == 3
 
 
