@@ -42,9 +42,10 @@ MAX_ALERT_TITLES = 8
 MAX_SIGN_INS = 3
 
 
-def md_text(value: Any, limit: int = 300) -> str:
+def md_text(value: Any, limit: int = 300, breaks: bool = True) -> str:
     """``value`` as inert markdown on one line: bounded, active characters escaped, long tokens
-    breakable (``<wbr>`` after ``.``, ``@``, ``_``, ``-``, ``/``), no e-mail autolinks.
+    breakable (``<wbr>`` after ``.``, ``@``, ``_``, ``-``, ``/``), no e-mail autolinks; with
+    ``breaks=False`` (a wide page, a link's text) escaped only.
 
     Examples:
         >>> md_text("[click](https://evil.example)")
@@ -56,9 +57,9 @@ def md_text(value: Any, limit: int = 300) -> str:
     words = []
     for word in text.split(" "):
         escaped = _ACTIVE.sub(r"\\\1", word)
-        if len(word) > _LONG_TOKEN:
+        if breaks and len(word) > _LONG_TOKEN:
             escaped = re.sub(r"([.@_/-])", r"\1<wbr>", escaped)
-        elif "@" in escaped:  # no mailto: autolink of an account name
+        elif breaks and "@" in escaped:  # no mailto: autolink of an account name
             escaped = escaped.replace("@", "@<wbr>")
         words.append(escaped)
     return " ".join(words)

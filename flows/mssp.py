@@ -12,6 +12,7 @@ from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.indicators import BATCH, coerce_indicators
 from prefect_defender.api.validation import check_guid, check_query
 from prefect_defender.blocks import DefenderPartnerCredentials
+from prefect_defender.flows.mssp_findings import findings_section, report_rows
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import write_report
 from prefect_defender.tasks.base import task_logger
@@ -103,6 +104,7 @@ async def mssp_fanout(
 
     async with TenantScopes(creds, tenants) as scopes:
         rows = await fan_out(scopes, work, failure, concurrency=slots)
+    found = findings_section(rows)
     await write_report(
         "defender-mssp-fanout",
         "MSSP fan-out",
@@ -113,7 +115,8 @@ async def mssp_fanout(
             f"Query: `{query}`" if query else "No query",
             f"Indicator baseline: {len(baseline)} item(s)",
         ],
-        rows,
-        ["tenant", "tenant_id", "status", "rows", "indicators", "error"],
+        report_rows(rows, creds.admin_consent_url),
+        ["tenant", "tenant_id", "status", "rows", "found", "indicators", "error"],
+        appendix=[found] if found else None,
     )
     return rows

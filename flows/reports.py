@@ -59,20 +59,33 @@ def outcome_rows(plan: list[PlannedAction], outcomes: list[ItemOutcome]) -> list
 
 
 async def write_report(
-    key: str, title: str, summary: list[str], rows: list[dict[str, Any]], columns: list[str]
+    key: str,
+    title: str,
+    summary: list[str],
+    rows: list[dict[str, Any]],
+    columns: list[str],
+    sections: list[str] | None = None,
+    appendix: list[str] | None = None,
 ) -> str:
-    """A markdown artifact: a title, summary lines and a table; returns the markdown.
+    """A markdown artifact: a title, summary lines (a list), ``sections`` (markdown blocks of
+    their own: headings, tables, lists), the rows' table, then ``appendix`` blocks; returns the
+    markdown.
 
     The report is also kept for the run's notification (see ``flows/notify.py``).
 
     Example:
         ```python
-        await write_report("defender-x", "X", ["Done: 2/2"], rows, ["machine", "outcome"])
+        await write_report("defender-x", "X", ["Done: 2/2"], rows, ["machine", "outcome"],
+                           sections=["## Devices\n\n| device |\n|---|\n| ws-1 |"])
         ```
     """
     md = f"# {title}\n\n" + "\n".join(f"- {line}" for line in summary)
+    for block in sections or []:
+        md += "\n\n" + block.strip()
     if rows:
         md += "\n\n" + markdown_table(rows, columns)
+    for block in appendix or []:
+        md += "\n\n" + block.strip()
     artifact_id = await acreate_markdown_artifact(markdown=md, key=key, description=title)
     remember_report(title, summary, rows, artifact_id)  # for the run's notification, if any
     return md

@@ -269,17 +269,19 @@ async def _report(
         "defender-triage",
         f"Triage of incident {incident.incident_id}",
         [
+            f"Tenant: {scope.label}",
             f"[Open the incident in Defender]({scope.link('incident', incident.incident_id)})",
             *lines,
             f"Escalated: {escalate}",
             f"Dry run: {dry_run}",
-            "",
-            "Devices:",
-            "",
-            md_devices,
         ],
         rows,
         ["entity", "outcome", "detail"],
+        # blocks of their own, so the tables render (a table inside a list item does not)
+        sections=[
+            f"## Devices ({len(devices)})\n\n{md_devices if devices else 'none'}",
+            f"## Entities ({len(rows)})" + ("" if rows else "\n\nnone"),
+        ],
     )
 
 

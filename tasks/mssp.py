@@ -9,13 +9,26 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.errors import ConsentRequiredError, DefenderError
 from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_query
 from prefect_defender.api.write_gate import WriteRefusedError
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
-__all__ = ["ERROR_CHARS", "sweep_failure", "sweep_tenant"]
+__all__ = ["ERROR_CHARS", "MAX_FINDINGS", "found_in", "sweep_failure", "sweep_tenant"]
+
+#: devices and accounts named per tenant (the rest are counted)
+MAX_FINDINGS = 20
+#: hunting columns that name a device (id first: it makes the portal link) or an account
+_DEVICE_ID = ("DeviceId",)
+_DEVICE_NAME = ("DeviceName",)
+_ACCOUNT = (
+    "AccountUpn",
+    "InitiatingProcessAccountUpn",
+    "AccountName",
+    "InitiatingProcessAccountName",
+)
+_ACCOUNT_ID = ("AccountObjectId", "InitiatingProcessAccountObjectId")
 
 
 #: the longest error kept in a tenant's row (a Defender message, a consent link and more fit)
@@ -38,7 +51,48 @@ def sweep_failure(exc: BaseException) -> dict[str, Any]:
     error = f"{type(exc).__name__}: {message}" if message else type(exc).__name__
     if len(error) > ERROR_CHARS:
         error = error[: ERROR_CHARS - 1] + "…"
-    return {"status": status, "error": error}
+    return {"status": status, "error": error, "consent": isinstance(exc, ConsentRequiredError)}
+
+
+def _first(row: dict[str, Any], columns: tuple[str, ...]) -> str | None:
+    for c in columns:
+        if row.get(c):
+            return str(row[c])
+    return None
+
+
+def found_in(rows: list[dict[str, Any]], link: Any = None) -> dict[str, Any]:
+    """The devices and accounts a hunting result names (by ``DeviceId``/``DeviceName``,
+    ``AccountUpn``/``AccountName`` and their initiating-process forms), at most
+    :data:`MAX_FINDINGS` of each with a portal link (``link(kind, id)``), and their counts.
+
+    Example:
+        ```python
+        found_in([{"DeviceId": "0f3c...", "DeviceName": "ws-1"}], client.portal_link)
+        # {'devices': [{'name': 'ws-1', 'id': '0f3c...', 'link': 'https://...'}], ...}
+        ```
+    """
+    devices: dict[str, dict[str, Any]] = {}
+    accounts: dict[str, dict[str, Any]] = {}
+    for r in rows:
+        did, name = _first(r, _DEVICE_ID), _first(r, _DEVICE_NAME)
+        if did or name:
+            key = (did or name or "").lower()
+            devices.setdefault(key, {"name": name or did, "id": did, "link": None})
+            if did and link:
+                devices[key]["link"] = link("machine", did)
+        upn, oid = _first(r, _ACCOUNT), _first(r, _ACCOUNT_ID)
+        if upn or oid:
+            key = (upn or oid or "").lower()
+            accounts.setdefault(key, {"name": upn or oid, "id": oid, "link": None})
+            if oid and link:
+                accounts[key]["link"] = link("user", oid)
+    return {
+        "devices_found": len(devices),
+        "accounts_found": len(accounts),
+        "devices": list(devices.values())[:MAX_FINDINGS],
+        "accounts": list(accounts.values())[:MAX_FINDINGS],
+    }
 
 
 @defender_task(
@@ -58,8 +112,8 @@ async def sweep_tenant(
 
     Returns ``status`` (``ok``, ``partial``: some indicators failed, ``failed``: the tenant
     answered with an error, ``skipped``: the safety rails refused the import), the query's row
-    count, ``indicators`` as ``<ok>/<sent>`` and the first errors. Inputs are checked before
-    anything is sent.
+    count, the devices and accounts its rows name (:func:`found_in`), ``indicators`` as
+    ``<ok>/<sent>`` and the first errors. Inputs are checked before anything is sent.
 
     Example:
         ```python
@@ -73,7 +127,9 @@ async def sweep_tenant(
     try:
         async with defender_client(credentials, tenant_id) as client:
             if text:
-                row["rows"] = len(await client.hunting.run(text))
+                result = await client.hunting.run(text)
+                row["rows"] = len(result.rows)
+                row.update(found_in(result.rows, client.portal_link))
             if baseline and dry_run:
                 row["indicators"] = f"{len(baseline)} (dry run)"
             elif baseline:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -56,6 +57,28 @@ def test_triage_escalates_the_ransomware_incident(blocks, fast_actions, tenants,
     assert incident["assignedTo"] == "tier2@contoso.example"
     assert incident["classification"] == "TruePositive"
     assert incident["comments"][-1]["comment"].startswith("prefect-defender triage: Score")
+    # the report renders: the summary is a list, the device and entity tables are blocks of
+    # their own (a table inside a list item shows as text)
+    md = asyncio.run(_latest_artifact("defender-triage"))
+    assert f"- Tenant: {tenants['contoso']}" in md  # an application block has no display name
+    devices = md.split("## Devices (")[1]
+    assert "\n\n| device | tags | risk | health |\n|---|" in devices
+    assert "\n## Entities (" in md and "\n\n| entity | outcome | detail |" in md
+    assert "- | device" not in md and "- Devices:\n" not in md
+
+
+def test_triage_names_a_partner_tenant_by_its_display_name(blocks, fast_actions, tenants, pool):
+    start(
+        pool,
+        triage_incident,
+        credentials=blocks["partner"],
+        tenant_id=tenants["contoso"],
+        incident_id=1002,
+        dry_run=True,
+    ).result(timeout=120)
+    md = asyncio.run(_latest_artifact("defender-triage"))
+    tenant_line = next(ln for ln in md.splitlines() if ln.startswith("- Tenant: "))
+    assert tenants["contoso"] not in tenant_line and "contoso" in tenant_line.lower()
 
 
 def test_triage_dry_run_writes_nothing(blocks, fast_actions, pool) -> None:
@@ -187,6 +210,21 @@ def test_mssp_fanout_reports_the_failing_tenant(blocks, fast_actions, tenants, p
     assert by[tenants["fabrikam"]]["status"] == "ok"
     assert by[tenants["northwind"]]["status"] == "failed"
     assert "Consent" in by[tenants["northwind"]]["error"]
+    # the report: failures first with the whole error and the consent link, then what each
+    # tenant's query named (devices with portal links), under the tenants' display names
+    contoso = by[tenants["contoso"]]
+    assert contoso["devices_found"] >= 1 and contoso["devices"][0]["link"].startswith("https://")
+    md = asyncio.run(_latest_artifact("defender-mssp-fanout"))
+    table = [ln for ln in md.splitlines() if ln.startswith("| ")][1:]
+    assert table[0].startswith(f"| {by[tenants['northwind']]['tenant']} | {tenants['northwind']} |")
+    assert "| failed |" in table[0] and "ConsentRequiredError" in table[0]
+    assert "Consent link: [grant admin consent](https://" in table[0]
+    assert "adminconsent?client_id=" in table[0] or "adminconsent" in table[0]
+    assert "## Found per tenant" in md
+    assert f"### {contoso['tenant']}: {contoso['devices_found']} device" in md
+    device = contoso["devices"][0]
+    assert f"[{device['name']}]({device['link']})" in md
+    assert contoso["tenant"] != tenants["contoso"]  # a display name, not the GUID
 
 
 def test_mssp_fanout_one_client_per_tenant(
@@ -263,3 +301,16 @@ def test_collect_evidence_dry_run_sends_no_write(blocks, fast_actions, pool) -> 
     ).result(timeout=120)
     assert records and not any(r["location"] for r in records)
     assert _writes(fast_actions.admin.stats()) == []
+
+
+async def _latest_artifact(key: str) -> str:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        arts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            limit=1,
+            sort="CREATED_DESC",
+        )
+    return str(arts[0].data)

@@ -422,3 +422,41 @@ def _decided_event(api: PrefectAPI, run_id: str) -> dict[str, Any] | None:
     resp.raise_for_status()
     events = resp.json().get("events") or []
     return events[0] if events else None
+
+
+def test_triage_report_renders_lists_and_tables(
+    page, ui_url, forms: dict[str, Paused], prefect_server: PrefectServer, prefect_api: PrefectAPI
+) -> None:
+    """The triage report in the artifact page: the summary is a list, the devices and the
+    entities are tables (a table inside a list item would show as text)."""
+    from playwright.sync_api import expect
+
+    params = {"credentials": f"defender-application-credentials/{BLOCK}", "incident_id": 1001}
+    proc, log = _start(
+        prefect_server,
+        prefect_api,
+        "prefect_defender.flows.triage",
+        "triage_incident",
+        "defender-triage-incident",
+        params,
+    )
+    try:
+        assert proc.wait(timeout=180) == 0, f"triage failed; see {log.name}"
+    finally:
+        _stop(proc)
+        log.close()
+    (run,) = prefect_api.runs_of_flow("defender-triage-incident")[:1]
+    (artifact,) = [
+        a for a in prefect_api.artifacts_of_run(run["id"]) if a["key"] == "defender-triage"
+    ]
+    page.goto(f"{ui_url}/artifacts/artifact/{artifact['id']}")
+    expect(page.get_by_role("listitem").filter(has_text="Tenant: ")).to_have_count(1)
+    expect(page.get_by_role("link", name="Open the incident in Defender")).to_be_visible()
+    for header in ("device", "tags", "risk", "health", "entity", "outcome", "detail"):
+        expect(page.get_by_role("columnheader", name=header, exact=True)).to_be_visible()
+    expect(page.get_by_role("heading", name=re.compile(r"^Devices \(\d+\)"))).to_be_visible()
+    rendered = page.locator(
+        ".prose"
+    ).first  # the rendered markdown (the page also shows the source)
+    expect(rendered.get_by_role("table")).to_have_count(2)
+    expect(rendered.get_by_text("| device |")).to_have_count(0)  # no table left as raw text

@@ -129,3 +129,35 @@ def test_escalation_needs_a_channel() -> None:
 def test_privileged_groups() -> None:
     groups = ["Sales", "Global Administrator", "62e90394-69f5-4237-9190-012177145e10", "Tier0"]
     assert privileged(groups, ["tier0"]) == ["Global Administrator", "Tier0"]
+
+
+def test_the_form_reads_the_triage_score_from_the_incident() -> None:
+    from prefect_defender.api.models.incidents import Incident
+    from prefect_defender.flows.decision_facts import triage_score
+
+    incident = Incident.model_validate(
+        {
+            "incidentId": 7,
+            "incidentName": "Ransomware on ws-1",
+            "severity": "High",
+            "comments": [
+                {
+                    "comment": "prefect-defender triage: Score 10 (medium severity (+20)). "
+                    "Devices: x."
+                },
+                {
+                    "comment": "prefect-defender triage: Score 70 (high severity (+40), "
+                    "ransomware in title (+30)). Devices: ws-1. Known malware files: 0."
+                },
+                {"comment": "an analyst's note"},
+            ],
+        }
+    )
+    assert triage_score(incident) == (
+        "triage score 70: high severity (+40), ransomware in title (+30)"
+    )
+    fresh = Incident.model_validate({"incidentId": 8, "incidentName": "x", "severity": "High"})
+    assert triage_score(fresh) == (
+        "not triaged yet; the default triage rules give 40 now: high severity (+40) "
+        "(file reputation not checked)"
+    )
