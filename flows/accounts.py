@@ -48,12 +48,15 @@ def users_of_incident(incident: Any) -> list[str]:
 
 
 def users_of_alert(alert: Any) -> list[str]:
-    """UPNs (or Entra object ids) of an MDE alert's user evidence, in order, no duplicates."""
+    """UPNs (or Entra object ids) of an alert's user entities (an
+    :class:`~prefect_defender.api.models.incidents.IncidentAlert`, as
+    :func:`~prefect_defender.api.models.graph_incident_view.alert_from_graph` reads a Graph
+    alert's evidence), in order, no duplicates."""
     seen: dict[str, None] = {}
-    for ev in alert.evidence:
-        if str(ev.get("entityType", "")).lower() != "user":
+    for ent in alert.entities:
+        if (ent.entity_type or "").lower() != "user":
             continue
-        ref = ev.get("userPrincipalName") or ev.get("aadUserId")
+        ref = ent.user_principal_name or ent.aad_user_id
         if ref:
             seen.setdefault(str(ref), None)
     return list(seen)

@@ -13,6 +13,7 @@ from typing import Any, Literal
 
 from prefect import flow
 
+from prefect_defender.api.models.graph_incident_view import alert_from_graph
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id, check_machine_ids
@@ -39,8 +40,8 @@ from prefect_defender.flows.reports import (
     write_report,
 )
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
-from prefect_defender.tasks.alerts import get_alert
 from prefect_defender.tasks.base import ItemOutcome
+from prefect_defender.tasks.graph_alerts import get_graph_alert
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
@@ -75,7 +76,7 @@ async def contain_device(
     Parameters:
         credentials: the credentials block, ``<block-type-slug>/<name>``.
         incident_id: a Defender XDR incident; its alerts' devices are contained.
-        alert_id: an MDE alert; its machine is contained.
+        alert_id: an alert (read on Graph, alerts_v2); its devices are contained.
         machine_ids: more machines to contain.
         tenant_id: for a partner block, the customer tenant.
         isolation_type: Full or Selective (the form can change it).
@@ -174,10 +175,8 @@ async def _devices(
     """The incident (if any) and the unique machine ids of the incident, alert and list."""
     incident = await get_incident(scope.client, incident_id) if incident_id else None
     ids: list[str] = list(incident.device_ids()) if incident else []
-    if alert_id:
-        alert = await get_alert(scope.client, alert_id)
-        if alert.machine_id:
-            ids.append(alert.machine_id)
+    if alert_id:  # on Graph (alerts_v2): the devices of its evidence
+        ids += alert_from_graph(await get_graph_alert(scope.client, alert_id)).device_ids()
     ids += check_machine_ids(machine_ids)
     return incident, unique_machine_ids(ids)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from prefect import flow
 
+from prefect_defender.api.models.graph_incident_view import alert_from_graph
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.validation import (
@@ -56,8 +57,8 @@ from prefect_defender.flows.reports import (
     write_report,
 )
 from prefect_defender.tasks.action_plans import run_key_for
-from prefect_defender.tasks.alerts import get_alert
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
+from prefect_defender.tasks.graph_alerts import get_graph_alert
 from prefect_defender.tasks.identities import AccountSummary, describe_accounts
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.safety import SafetyPolicy
@@ -92,7 +93,7 @@ async def contain_identity(
     Parameters:
         credentials: the credentials block, ``<block-type-slug>/<name>``.
         incident_id: a Defender XDR incident; the user entities of its alerts are contained.
-        alert_id: a Defender for Endpoint alert; the users in its evidence are contained.
+        alert_id: an alert (read on Graph, alerts_v2); the users in its evidence are contained.
         users: more accounts, by UPN or Entra object id.
         tenant_id: for a partner block, the customer tenant.
         actions: identity actions (default: ``disable`` and ``revokeAllSessions``).
@@ -205,7 +206,8 @@ async def _accounts(
     incident = await get_incident(creds, incident_id, tenant_id) if incident_id else None
     who = users_of_incident(incident) if incident else []
     if alert_id:
-        who += users_of_alert(await get_alert(creds, alert_id, tenant_id))
+        # on Graph (alerts_v2): the accounts of its user evidence
+        who += users_of_alert(alert_from_graph(await get_graph_alert(creds, alert_id, tenant_id)))
     who += extra
     return incident, list(dict.fromkeys(who))
 

@@ -36,7 +36,13 @@ from prefect_defender.api.models.incidents import (
     IncidentSurface,
 )
 
-__all__ = ["graph_determination", "incident_comment", "incident_from_graph", "xdr_spelling"]
+__all__ = [
+    "alert_from_graph",
+    "graph_determination",
+    "incident_comment",
+    "incident_from_graph",
+    "xdr_spelling",
+]
 
 #: Graph's "not set" values and XDR's words for them, per field
 _NOT_SET = {"severity": "UnSpecified", "determination": "NotAvailable"}
@@ -127,7 +133,16 @@ def _entity_fields(kind: str, item: dict[str, Any]) -> dict[str, Any]:
     return {**fields, "entityType": kind[:1].upper() + kind[1:]}
 
 
-def _alert(alert: GraphAlert) -> IncidentAlert:
+def alert_from_graph(alert: GraphAlert) -> IncidentAlert:
+    """A Graph alert (``alerts_v2``) as an incident's alert: devices and entities from its
+    evidence, XDR's spellings.
+
+    Example:
+        ```python
+        alert = alert_from_graph(await client.graph_alerts.get("da637..."))
+        print([d.device_id for d in alert.devices])
+        ```
+    """
     devices: list[IncidentDevice] = []
     entities: list[IncidentEntity] = []
     for item in alert.evidence:
@@ -205,6 +220,6 @@ def incident_from_graph(incident: GraphIncident) -> Incident:
             "tags": list(incident.custom_tags),
             "systemTags": list(incident.system_tags),
             "comments": comments,
-            "alerts": [_alert(a) for a in incident.alerts],
+            "alerts": [alert_from_graph(a) for a in incident.alerts],
         }
     )

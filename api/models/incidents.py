@@ -72,6 +72,7 @@ class IncidentEntity(DefenderModel):
     account_name: str | None = None
     domain_name: str | None = None
     user_principal_name: str | None = None
+    aad_user_id: str | None = None
     device_id: str | None = None
 
 
@@ -92,6 +93,10 @@ class IncidentAlert(DefenderModel):
     mitre_techniques: list[str] = []
     devices: list[IncidentDevice] = []
     entities: list[IncidentEntity] = []
+
+    def device_ids(self) -> list[str]:
+        """MDE machine ids of the alert's devices, in order, without duplicates."""
+        return list(dict.fromkeys(d.device_id for d in self.devices if d.device_id))
 
 
 class Incident(DefenderModel):
@@ -123,12 +128,7 @@ class Incident(DefenderModel):
 
     def device_ids(self) -> list[str]:
         """MDE machine ids named by the incident's alerts, in order, without duplicates."""
-        seen: dict[str, None] = {}
-        for alert in self.alerts:
-            for dev in alert.devices:
-                if dev.device_id:
-                    seen.setdefault(dev.device_id, None)
-        return list(seen)
+        return list(dict.fromkeys(i for alert in self.alerts for i in alert.device_ids()))
 
 
 class GraphComment(DefenderModel):
