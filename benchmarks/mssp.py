@@ -62,13 +62,14 @@ def _spread(values: list[float], fmt: str, unit: str = "") -> str:
     return f"{fmt.format(med)}{unit} (range {lo}-{hi}{unit}, {len(values)} runs)"
 
 
-def _worker(conn: dict[str, Any], args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+def _worker(args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+    """The fan-out in a fresh process (it reads the saved block: no connection needed)."""
     out = subprocess.run(
         [
             sys.executable,
             str(ROOT / "benchmarks" / "workers.py"),
             "mssp_fanout",
-            json.dumps({"conn": conn, "args": args}),
+            json.dumps({"conn": {}, "args": args}),
         ],
         capture_output=True,
         text=True,
@@ -132,7 +133,6 @@ def bench_mssp(
                     cpu_before = _proc_figures(pid)[0]
                     results.append(
                         _worker(
-                            emu.connection,
                             {
                                 **args,
                                 "block": f"defender-partner-credentials/bench-{n}",

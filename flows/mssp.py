@@ -16,7 +16,7 @@ from prefect_defender.flows.mssp_findings import findings_section, report_rows
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import write_report
 from prefect_defender.tasks.base import task_logger
-from prefect_defender.tasks.mssp import sweep_failure, sweep_tenant
+from prefect_defender.tasks.mssp import sweep_client, sweep_failure
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope, TenantScopes, load_credentials
 from prefect_defender.tasks.tenant_fan_out import fan_out, open_files_limit, tenant_concurrency
@@ -92,7 +92,7 @@ async def mssp_fanout(
 
     async def work(scope: TenantScope) -> dict[str, Any]:
         row: dict[str, Any] = {"tenant_id": scope.tenant_id, "tenant": scope.label}
-        row.update(await sweep_tenant(scope.client, None, query, baseline, dry_run))
+        row.update(await sweep_client(scope.client, query, baseline, dry_run))
         log.info("tenant %s: %s", row["tenant"], row["status"])
         return row
 

@@ -1,21 +1,30 @@
 """One customer tenant of a partner block: a hunting query and an indicator baseline.
 
-The MSSP fan-out (``prefect_defender.flows.mssp``) runs :func:`sweep_tenant` for every tenant
-concurrently; a tenant that fails (no consent, throttled past the deadline) is a row with the
-error, never an exception, so one customer never stops the others.
+The MSSP fan-out (``prefect_defender.flows.mssp``) runs :func:`sweep_client` (the body of the
+:func:`sweep_tenant` task, without a task run per tenant) for every tenant concurrently; a
+tenant that fails (no consent, throttled past the deadline) is a row with the error, never an
+exception, so one customer never stops the others.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import ConsentRequiredError, DefenderError
 from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_query
 from prefect_defender.api.write_gate import WriteRefusedError
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
-__all__ = ["ERROR_CHARS", "MAX_FINDINGS", "found_in", "sweep_failure", "sweep_tenant"]
+__all__ = [
+    "ERROR_CHARS",
+    "MAX_FINDINGS",
+    "found_in",
+    "sweep_client",
+    "sweep_failure",
+    "sweep_tenant",
+]
 
 #: devices and accounts named per tenant (the rest are counted)
 MAX_FINDINGS = 20
@@ -123,24 +132,45 @@ async def sweep_tenant(
     """
     text = check_query(query) if query is not None else None
     baseline = coerce_indicators(indicators or [])
-    row: dict[str, Any] = {"status": "ok", "rows": None, "indicators": None, "error": ""}
     try:
         async with defender_client(credentials, tenant_id) as client:
-            if text:
-                result = await client.hunting.run(text)
-                row["rows"] = len(result.rows)
-                row.update(found_in(result.rows, client.portal_link))
-            if baseline and dry_run:
-                row["indicators"] = f"{len(baseline)} (dry run)"
-            elif baseline:
-                results = []
-                for start in range(0, len(baseline), BATCH):
-                    results += await client.indicators.import_batch(baseline[start : start + BATCH])
-                failed = [r for r in results if r.failed]
-                row["indicators"] = f"{len(results) - len(failed)}/{len(results)}"
-                if failed:
-                    row["status"] = "partial"
-                    row["error"] = "; ".join(f"{r.indicator.value}: {r.reason}" for r in failed[:5])
+            return await sweep_client(client, text, baseline, dry_run)
+    except DefenderError as exc:  # a client the block cannot make in that tenant
+        return {"rows": None, "indicators": None, **sweep_failure(exc)}
+
+
+async def sweep_client(
+    client: DefenderClient,
+    query: str | None,
+    baseline: list[IndicatorInput],
+    dry_run: bool = False,
+) -> dict[str, Any]:
+    """:func:`sweep_tenant`'s work with a client of the tenant and checked inputs (``query``
+    from ``check_query``, ``baseline`` from ``coerce_indicators``), without a Prefect task run:
+    what the MSSP fan-out calls for each of hundreds of tenants, whose rows are its record.
+
+    Example:
+        ```python
+        row = await sweep_client(scope.client, "DeviceInfo | count", baseline)
+        ```
+    """
+    row: dict[str, Any] = {"status": "ok", "rows": None, "indicators": None, "error": ""}
+    try:
+        if query:
+            result = await client.hunting.run(query)
+            row["rows"] = len(result.rows)
+            row.update(found_in(result.rows, client.portal_link))
+        if baseline and dry_run:
+            row["indicators"] = f"{len(baseline)} (dry run)"
+        elif baseline:
+            results = []
+            for start in range(0, len(baseline), BATCH):
+                results += await client.indicators.import_batch(baseline[start : start + BATCH])
+            failed = [r for r in results if r.failed]
+            row["indicators"] = f"{len(results) - len(failed)}/{len(results)}"
+            if failed:
+                row["status"] = "partial"
+                row["error"] = "; ".join(f"{r.indicator.value}: {r.reason}" for r in failed[:5])
     except DefenderError as exc:
         row.update(sweep_failure(exc))
     return row

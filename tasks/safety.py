@@ -267,12 +267,12 @@ class WriteGuard:
         slot taken is the one the admitted action's write request uses (:meth:`admit_request`).
         """
         await self.ensure_running()
-        async with self._lock:
-            refused = await self._take(tenant_id)
-            if refused is None:
+        refused = await self._take(tenant_id)
+        if refused is None:
+            async with self._lock:
                 key = tenant_id.lower()
                 self._credits[key] = self._credits.get(key, 0) + 1
-            return refused
+        return refused
 
     async def admit_request(self, ep: Endpoint, tenant_id: str) -> None:
         """Let one write request of ``ep`` in ``tenant_id`` through, or raise why not.
@@ -289,22 +289,38 @@ class WriteGuard:
             if self._credits.get(key, 0) > 0:
                 self._credits[key] -= 1
                 return
-            refused = await self._take(tenant_id)
+        refused = await self._take(tenant_id)
         if refused is not None:
             raise WriteCapError(f"{ep.name} not sent: {refused}", code="WriteCap")
 
     async def _take(self, tenant_id: str) -> str | None:
-        """Count one write against the caps (the lock held); why not, or ``None``."""
-        if self.used >= self.policy.max_actions_per_run:
-            return f"per-run cap of {self.policy.max_actions_per_run} write actions reached"
-        if self.policy.max_actions_per_hour <= 0:
-            return "hourly cap is 0"
-        if not self.policy.dry_run:
+        """Count one write against the caps; why not, or ``None``.
+
+        The per-run count is reserved under the lock; the tenant's hourly slot (Prefect API
+        calls) is taken outside it, so the writes of a fan-out's tenants do not queue behind
+        one another's round trips (1,000 tenants took 14 minutes that way). A reservation whose
+        hourly slot is refused (or fails) is given back.
+        """
+        async with self._lock:
+            if self.used >= self.policy.max_actions_per_run:
+                return f"per-run cap of {self.policy.max_actions_per_run} write actions reached"
+            if self.policy.max_actions_per_hour <= 0:
+                return "hourly cap is 0"
+            self.used += 1
+        if self.policy.dry_run:
+            return None
+        try:
             name = await self._ensure_hourly_limit(tenant_id)
-            if not await self._take_hourly_slot(name):
-                return (
-                    f"hourly cap of {self.policy.max_actions_per_hour} write actions for "
-                    f"tenant {tenant_id} reached"
-                )
-        self.used += 1
-        return None
+            admitted = await self._take_hourly_slot(name)
+        except BaseException:
+            async with self._lock:
+                self.used -= 1
+            raise
+        if admitted:
+            return None
+        async with self._lock:
+            self.used -= 1
+        return (
+            f"hourly cap of {self.policy.max_actions_per_hour} write actions for "
+            f"tenant {tenant_id} reached"
+        )
