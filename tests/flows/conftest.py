@@ -139,3 +139,16 @@ async def run_artifact(run_id: Any, key: str) -> str:
         )
     assert found, f"no {key} artifact in run {run_id}"
     return str(found[0].data)
+
+
+async def latest_artifact(key: str) -> str:
+    """The markdown of the newest artifact ``key``."""
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
+
+    async with get_client() as client:
+        arts = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
+            limit=1,
+            sort="CREATED_DESC",
+        )
+    return str(arts[0].data)

@@ -14,7 +14,14 @@ from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.flows.approval import ApprovalPolicy
 from prefect_defender.flows.contain import contain_device
 from prefect_defender.tasks.safety import SafetyPolicy
-from tests.flows.conftest import resume, run_artifact, start, wait_event, wait_paused
+from tests.flows.conftest import (
+    latest_artifact,
+    resume,
+    run_artifact,
+    start,
+    wait_event,
+    wait_paused,
+)
 
 BLOCK = "defender-application-credentials/contain-tests"
 
@@ -280,20 +287,8 @@ def test_one_client_for_the_whole_run(saved_block, fast_actions, tenants, pool, 
     assert built == [tid]
 
 
-async def _artifact(key: str) -> str:
-    async with get_client() as client:
-        from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-        arts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            limit=1,
-            sort="CREATED_DESC",
-        )
-        return str(arts[0].data)
-
-
 async def test_report_artifact_has_portal_links(saved_block, fast_actions, tenants) -> None:
-    md = await _artifact("defender-contain-device")
+    md = await latest_artifact("defender-contain-device")
     assert "https://security.microsoft.com/machines/" in md
     assert "| machine | action | outcome |" in md
 
@@ -301,8 +296,6 @@ async def test_report_artifact_has_portal_links(saved_block, fast_actions, tenan
 def test_hourly_cap_holds_across_runs(saved_block, fast_actions, tenants, pool) -> None:
     import asyncio
     import contextlib
-
-    from prefect.client.orchestration import get_client
 
     tid = tenants["contoso"]
 

@@ -17,7 +17,7 @@ from prefect_defender.flows.release import release_containment
 from prefect_defender.flows.triage import TriageRules, triage_incident
 from prefect_defender.tasks.safety import SafetyPolicy
 from tests.client_count import count_clients
-from tests.flows.conftest import resume, start, wait_paused
+from tests.flows.conftest import latest_artifact, resume, start, wait_paused
 
 APP = "defender-application-credentials/playbooks"
 PARTNER = "defender-partner-credentials/playbooks"
@@ -59,7 +59,7 @@ def test_triage_escalates_the_ransomware_incident(blocks, fast_actions, tenants,
     assert incident["comments"][-1]["comment"].startswith("prefect-defender triage: Score")
     # the report renders: the summary is a list, the device and entity tables are blocks of
     # their own (a table inside a list item shows as text)
-    md = asyncio.run(_latest_artifact("defender-triage"))
+    md = asyncio.run(latest_artifact("defender-triage"))
     assert f"- Tenant: {tenants['contoso']}" in md  # an application block has no display name
     devices = md.split("## Devices (")[1]
     assert "\n\n| device | tags | risk | health |\n|---|" in devices
@@ -76,7 +76,7 @@ def test_triage_names_a_partner_tenant_by_its_display_name(blocks, fast_actions,
         incident_id=1002,
         dry_run=True,
     ).result(timeout=120)
-    md = asyncio.run(_latest_artifact("defender-triage"))
+    md = asyncio.run(latest_artifact("defender-triage"))
     tenant_line = next(ln for ln in md.splitlines() if ln.startswith("- Tenant: "))
     assert tenants["contoso"] not in tenant_line and "contoso" in tenant_line.lower()
 
@@ -214,7 +214,7 @@ def test_mssp_fanout_reports_the_failing_tenant(blocks, fast_actions, tenants, p
     # tenant's query named (devices with portal links), under the tenants' display names
     contoso = by[tenants["contoso"]]
     assert contoso["devices_found"] >= 1 and contoso["devices"][0]["link"].startswith("https://")
-    md = asyncio.run(_latest_artifact("defender-mssp-fanout"))
+    md = asyncio.run(latest_artifact("defender-mssp-fanout"))
     table = [ln for ln in md.splitlines() if ln.startswith("| ")][1:]
     assert table[0].startswith(f"| {by[tenants['northwind']]['tenant']} | {tenants['northwind']} |")
     assert "| failed |" in table[0] and "ConsentRequiredError" in table[0]
@@ -301,16 +301,3 @@ def test_collect_evidence_dry_run_sends_no_write(blocks, fast_actions, pool) -> 
     ).result(timeout=120)
     assert records and not any(r["location"] for r in records)
     assert _writes(fast_actions.admin.stats()) == []
-
-
-async def _latest_artifact(key: str) -> str:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
-    async with get_client() as client:
-        arts = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key])),
-            limit=1,
-            sort="CREATED_DESC",
-        )
-    return str(arts[0].data)

@@ -12,9 +12,13 @@ anything that needs asyncio (Prefect's client) runs on a worker thread: :func:`o
 from __future__ import annotations
 
 import concurrent.futures
+import json
 import os
 import re
 import shutil
+import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -45,6 +49,58 @@ def off_thread(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     """Run ``fn`` on a fresh thread (no event loop there) and return its result."""
     with concurrent.futures.ThreadPoolExecutor(1) as ex:
         return ex.submit(fn, *args, **kwargs).result()
+
+
+#: runs ``module.fn(**params)`` (an async playbook) in a process of its own
+RUN_FLOW = (
+    "import asyncio, importlib, json, sys\n"
+    "mod, name, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])\n"
+    "fn = getattr(importlib.import_module(mod), name)\n"
+    "print(json.dumps(asyncio.run(fn(**params)), default=str))\n"
+)
+
+
+def start_flow(
+    server: PrefectServer, module: str, fn: str, params: dict[str, Any], log_name: str
+) -> tuple[subprocess.Popen[bytes], Any]:
+    """Run a playbook on ``server`` in its own process group (output in ``log_name`` under the
+    server's home); returns the process and its open log."""
+    env = {**os.environ, **server.env(), "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
+    log = (server.home / log_name).open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_FLOW, module, fn, json.dumps(params)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return proc, log
+
+
+def stop_flow(proc: subprocess.Popen[bytes]) -> None:
+    """Stop a process :func:`start_flow` started (SIGTERM, then SIGKILL after 20 s)."""
+    if proc.poll() is None:
+        os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+
+
+def save_emulator_block(server: PrefectServer, conn: dict[str, Any], name: str) -> None:
+    """An application credentials block for the emulator, saved on ``server`` as ``name``."""
+
+    def save() -> None:
+        from prefect.settings import PREFECT_API_URL, temporary_settings
+
+        from prefect_defender.blocks import DefenderApplicationCredentials
+
+        with temporary_settings({PREFECT_API_URL: server.api_url}):
+            DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0).save(
+                name, overwrite=True
+            )
+
+    off_thread(save)
 
 
 def wait_for(pred: Callable[[], T | None], timeout: float, what: str) -> T:

@@ -14,13 +14,10 @@ Screenshots of the three forms are written to ``tests/artifacts/ui/``; with
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import shutil
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,19 +26,20 @@ from typing import Any
 import pytest
 
 from prefect_defender.cli.servers import PrefectServer
-from tests.ui.conftest import ARTIFACTS, PrefectAPI, off_thread, wait_for
+from tests.ui.conftest import (
+    ARTIFACTS,
+    PrefectAPI,
+    save_emulator_block,
+    start_flow,
+    stop_flow,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
 BLOCK = "ui-forms"
 DOMAIN = "contoso.example"
 DOCS_IMAGES = Path(__file__).resolve().parents[2] / "docs" / "images" / "approval"
-RUN_FLOW = (
-    "import asyncio, importlib, json, sys\n"
-    "mod, name, params = sys.argv[1], sys.argv[2], json.loads(sys.argv[3])\n"
-    "fn = getattr(importlib.import_module(mod), name)\n"
-    "print(json.dumps(asyncio.run(fn(**params)), default=str))\n"
-)
 #: what the operator's browser measures: every element of the dialog against its box
 MEASURE = """(dialog) => {
   const box = dialog.getBoundingClientRect();
@@ -104,50 +102,15 @@ def _incident(admin: Any, tid: str, name: str, machines: list[dict], users: list
     return int(incident["incidentId"])
 
 
-def _start(
-    server: PrefectServer, api: PrefectAPI, module: str, fn: str, flow: str, params: dict
-) -> tuple[subprocess.Popen[bytes], Any]:
-    env = {**os.environ, **server.env(), "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
-    log = (server.home / f"{flow}.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RUN_FLOW, module, fn, json.dumps(params)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    return proc, log
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
-
-
 @pytest.fixture(scope="module")
 def forms(
     prefect_server: PrefectServer, prefect_api: PrefectAPI, conn, tenants, emulator
 ) -> Iterator[dict[str, Paused]]:
     """The three playbooks, each paused for approval of a fresh High incident."""
-    from prefect_defender.blocks import DefenderApplicationCredentials
-
     admin = emulator.admin
     admin.patch_config(time_scale=300.0, action_outcomes={})
     tid = tenants["contoso"]
-
-    def save_block() -> None:
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
-            DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0).save(
-                BLOCK, overwrite=True
-            )
-
-    off_thread(save_block)
+    save_emulator_block(prefect_server, conn, BLOCK)
     machines = admin.dump(tid, "machines")
     free = [m for m in machines if m["isolationState"] == "NotIsolated"]
     ws = [m for m in free if "-ws-" in m["computerDnsName"]][5:8]
@@ -187,7 +150,7 @@ def forms(
     out: dict[str, Paused] = {}
     try:
         for kind, (module, fn, flow, params, _) in plans.items():
-            started[kind] = _start(prefect_server, prefect_api, module, fn, flow, params)
+            started[kind] = start_flow(prefect_server, module, fn, params, f"{flow}.log")
         for kind, (_, _, flow, _, iid) in plans.items():
             proc, log = started[kind]
 
@@ -205,7 +168,7 @@ def forms(
         yield out
     finally:
         for proc, log in started.values():
-            _stop(proc)
+            stop_flow(proc)
             log.close()
         admin.patch_config(time_scale=1.0)
 
@@ -432,18 +395,13 @@ def test_triage_report_renders_lists_and_tables(
     from playwright.sync_api import expect
 
     params = {"credentials": f"defender-application-credentials/{BLOCK}", "incident_id": 1001}
-    proc, log = _start(
-        prefect_server,
-        prefect_api,
-        "prefect_defender.flows.triage",
-        "triage_incident",
-        "defender-triage-incident",
-        params,
+    proc, log = start_flow(
+        prefect_server, "prefect_defender.flows.triage", "triage_incident", params, "triage.log"
     )
     try:
         assert proc.wait(timeout=180) == 0, f"triage failed; see {log.name}"
     finally:
-        _stop(proc)
+        stop_flow(proc)
         log.close()
     (run,) = prefect_api.runs_of_flow("defender-triage-incident")[:1]
     (artifact,) = [

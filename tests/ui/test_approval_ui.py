@@ -4,12 +4,8 @@ artifact renders as a table."""
 
 from __future__ import annotations
 
-import json
-import os
 import re
-import signal
 import subprocess
-import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -17,17 +13,19 @@ from typing import Any
 import pytest
 
 from prefect_defender.cli.servers import PrefectServer
-from tests.ui.conftest import PrefectAPI, off_thread, wait_for
+from tests.ui.conftest import (
+    PrefectAPI,
+    off_thread,
+    save_emulator_block,
+    start_flow,
+    stop_flow,
+    wait_for,
+)
 
 pytestmark = pytest.mark.browser
 
 FLOW = "defender-contain-device"
 BLOCK = "ui-soc"
-RUN_FLOW = (
-    "import asyncio, json, sys\n"
-    "from prefect_defender.flows.contain import contain_device\n"
-    "print(json.dumps(asyncio.run(contain_device(**json.loads(sys.argv[1]))), default=str))\n"
-)
 
 
 @dataclass
@@ -45,21 +43,10 @@ def paused(
 ) -> Iterator[PausedContainment]:
     """contain-device (in its own process, on the real server) paused for approval of one
     workstation of a fresh High incident."""
-    from prefect_defender.blocks import DefenderApplicationCredentials
-
     admin = emulator.admin
     admin.patch_config(time_scale=300.0, action_outcomes={})
     tid = tenants["contoso"]
-
-    def save_block() -> None:
-        from prefect.settings import PREFECT_API_URL, temporary_settings
-
-        with temporary_settings({PREFECT_API_URL: prefect_server.api_url}):
-            DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0).save(
-                BLOCK, overwrite=True
-            )
-
-    off_thread(save_block)
+    save_emulator_block(prefect_server, conn, BLOCK)
     machine = next(
         m
         for m in admin.dump(tid, "machines")
@@ -91,18 +78,8 @@ def paused(
         "poll_interval_seconds": 0.2,
         "wait_timeout_seconds": 60,
     }
-    env = {
-        **os.environ,
-        **prefect_server.env(),
-        "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore",
-    }
-    log = (prefect_server.home / "contain.log").open("ab")
-    proc = subprocess.Popen(
-        [sys.executable, "-c", RUN_FLOW, json.dumps(params)],
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
+    proc, log = start_flow(
+        prefect_server, "prefect_defender.flows.contain", "contain_device", params, "contain.log"
     )
     try:
 
@@ -115,12 +92,7 @@ def paused(
         run = wait_for(paused_run, 90, "contain-device to pause for approval")
         yield PausedContainment(run["id"], incident["incidentId"], tid, machine, proc)
     finally:
-        if proc.poll() is None:
-            os.killpg(os.getpgid(proc.pid), signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                os.killpg(os.getpgid(proc.pid), signal.SIGKILL)
+        stop_flow(proc)
         log.close()
         admin.patch_config(time_scale=1.0)
 
