@@ -13,7 +13,11 @@ from typing import Any
 from prefect_defender.flows.readiness_sources import DEFAULT_DEPLOYMENTS, resolve_playbook
 from prefect_defender.tasks import all_tasks
 from prefect_defender.tasks.playbook_endpoints import playbook_endpoints
-from prefect_defender.tasks.readiness import endpoint_status, graph_permission_rows
+from prefect_defender.tasks.readiness import (
+    endpoint_status,
+    graph_permission_rows,
+    successor_rows,
+)
 
 __all__ = ["MARKERS", "lifecycle_markdown"]
 
@@ -69,22 +73,6 @@ def _tasks() -> list[str]:
     return rows
 
 
-def _successors() -> list[str]:
-    from prefect_defender.api.catalog import CATALOG
-
-    rows = ["| endpoint | call | status | Graph successor |", "|---|---|---|---|"]
-    for ep in sorted(CATALOG.values(), key=lambda e: (e.surface.value, e.name)):
-        if ep.lifecycle.is_current:
-            continue
-        life = ep.lifecycle
-        when = "retires" if life.status.value == "deprecated" else "retired"
-        rows.append(
-            f"| `{ep.name}` | `{ep.method} {ep.path}` | {life.status.value}, {when} "
-            f"{life.retires} ({life.source}) | {life.replacement_text()} |"
-        )
-    return rows
-
-
 def lifecycle_markdown() -> str:
     """The generated part of ``docs/api-lifecycle.md`` (between :data:`MARKERS`).
 
@@ -108,7 +96,7 @@ def lifecycle_markdown() -> str:
         "",
         "## Every MDE and XDR endpoint and its Graph successor",
         "",
-        *_successors(),
+        *successor_rows(),
         "",
         "## Graph permissions to grant",
         "",

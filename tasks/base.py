@@ -46,6 +46,7 @@ __all__ = [
     "DefenderTask",
     "ItemOutcome",
     "OutcomeStatus",
+    "calls_endpoints",
     "defender_client",
     "defender_task",
     "forwarded",
@@ -143,6 +144,30 @@ class DefenderTask(Task[P, Coroutine[Any, Any, T]]):
         new.defender_endpoints = getattr(self, "defender_endpoints", ())
         new.defender_generic = getattr(self, "defender_generic", False)
         return cast("DefenderTask[P, T]", new)
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def calls_endpoints(*names: str) -> Callable[[F], F]:
+    """Declare the catalog endpoints a plain function calls on a client it is given (a task's
+    body run without a task run per item), so that the reading of a playbook's endpoints
+    (``tasks.playbook_endpoints``: readiness report, permission docs, kill-switch tests) sees them.
+
+    Example:
+        >>> @calls_endpoints("graph.hunting.run")
+        ... async def count_devices(client): ...
+        >>> count_devices.defender_endpoints
+        ('graph.hunting.run',)
+    """
+    for name in names:
+        endpoint(name)  # fail at import time on a typo
+
+    def mark(fn: F) -> F:
+        fn.defender_endpoints = names  # type: ignore[attr-defined]
+        return fn
+
+    return mark
 
 
 @overload

@@ -15,7 +15,12 @@ from prefect_defender.api.errors import ConsentRequiredError, DefenderError
 from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_query
 from prefect_defender.api.write_gate import WriteRefusedError
-from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+from prefect_defender.tasks.base import (
+    DefenderCredentialsLike,
+    calls_endpoints,
+    defender_client,
+    defender_task,
+)
 
 __all__ = [
     "ERROR_CHARS",
@@ -104,9 +109,11 @@ def found_in(rows: list[dict[str, Any]], link: Any = None) -> dict[str, Any]:
     }
 
 
-@defender_task(
-    name="sweep-defender-tenant", endpoints=("graph.hunting.run", "mde.indicators.import")
-)
+#: what one tenant's sweep calls: the hunting query and the indicator import
+SWEEP_ENDPOINTS = ("graph.hunting.run", "mde.indicators.import")
+
+
+@defender_task(name="sweep-defender-tenant", endpoints=SWEEP_ENDPOINTS)
 async def sweep_tenant(
     credentials: DefenderCredentialsLike,
     tenant_id: str | None = None,
@@ -139,6 +146,7 @@ async def sweep_tenant(
         return {"rows": None, "indicators": None, **sweep_failure(exc)}
 
 
+@calls_endpoints(*SWEEP_ENDPOINTS)
 async def sweep_client(
     client: DefenderClient,
     query: str | None,

@@ -4,8 +4,8 @@ Every Defender task declares the endpoints it calls (``defender_task(endpoints=.
 ``tasks.base``). A playbook's endpoints are those of the tasks its code refers to: the flow
 function, the helper functions and subflows it calls (in ``prefect_defender``), and the
 functions and tasks those refer to, found by reading the names their compiled code uses. Nothing
-runs. A call a flow makes on a client directly, not through a task, is not seen; the playbooks
-go through tasks.
+runs. A call a flow makes on a client directly is seen only where the function making it
+declares its endpoints (``tasks.base.calls_endpoints``); the playbooks go through tasks.
 
 A task that requests machine actions of any type (``apply_machine_actions`` declares every
 type's endpoint) requests those of the plan it is given, and a playbook plans only the
@@ -90,6 +90,7 @@ class _Walker:
         if id(fn) in self.seen or not hasattr(fn, "__code__"):
             return
         self.seen.add(id(fn))
+        self.found.endpoints.update(getattr(fn, "defender_endpoints", ()))  # calls_endpoints
         scope = dict(getattr(fn, "__globals__", {}))
         for cell_name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
             try:

@@ -48,6 +48,7 @@ __all__ = [
     "graph_needs",
     "graph_permission_rows",
     "permission_gaps",
+    "successor_rows",
 ]
 
 Use = Literal["selected", "required", "optional"]
@@ -265,4 +266,22 @@ def graph_permission_rows() -> list[str]:
         app = ", ".join(ep.application) or "not supported"
         dele = ", ".join(ep.delegated) or "not supported"
         rows.append(f"| `{name}`{beta} | `{ep.method} {ep.path}` | {app} | {dele} |")
+    return rows
+
+
+def successor_rows() -> list[str]:
+    """Markdown rows: every endpoint that is not current, its status and date, its source and
+    its Graph successor (or why there is none)."""
+    from prefect_defender.api.catalog import CATALOG
+
+    rows = ["| endpoint | call | status | Graph successor |", "|---|---|---|---|"]
+    for ep in sorted(CATALOG.values(), key=lambda e: (e.surface.value, e.name)):
+        life = ep.lifecycle
+        if life.is_current:
+            continue
+        when = "retires" if life.status is Status.DEPRECATED else "retired"
+        rows.append(
+            f"| `{ep.name}` | `{ep.method} {ep.path}` | {life.status.value}, {when} "
+            f"{life.retires} ({life.source}) | {life.replacement_text()} |"
+        )
     return rows
