@@ -42,6 +42,7 @@ from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.write_gate import DryRunRefusedError, WriteCapError, WriteRefusedError
 
 __all__ = [
+    "HOURLY_LIMIT_PREFIX",
     "KILL_SWITCH_VARIABLE",
     "AutomationHaltedError",
     "SafetyPolicy",
@@ -52,6 +53,8 @@ __all__ = [
 ]
 
 KILL_SWITCH_VARIABLE = "defender_automation_halted"
+#: the hourly cap of a tenant is the Prefect global concurrency limit of this name + tenant id
+HOURLY_LIMIT_PREFIX = "defender-writes-"
 
 
 class AutomationHaltedError(WriteRefusedError):
@@ -215,7 +218,7 @@ class WriteGuard:
         await ensure_not_halted(self.policy.kill_switch_variable)
 
     async def _ensure_hourly_limit(self, tenant_id: str) -> str:
-        name = f"defender-writes-{tenant_id}"
+        name = f"{HOURLY_LIMIT_PREFIX}{tenant_id}"
         if name not in self._limits_ready:
             per_hour = self.policy.max_actions_per_hour
             async with get_client() as client:

@@ -108,6 +108,41 @@ def prefect_harness() -> Iterator[None]:
         yield
 
 
+def empty_hourly_caps() -> None:
+    """Give back every slot the tenants' hourly write caps hold on the session's Prefect server
+    (``defender-writes-<tenant>``; their limits, decay and the product's defaults unchanged)."""
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
+
+    from prefect_defender.tasks.safety import HOURLY_LIMIT_PREFIX
+
+    with get_client(sync_client=True) as client:
+        limits: list[Any] = []
+        while batch := client.read_global_concurrency_limits(limit=200, offset=len(limits)):
+            limits += batch
+            if len(batch) < 200:
+                break
+        for lim in limits:
+            if lim.name.startswith(HOURLY_LIMIT_PREFIX) and lim.active_slots:
+                empty = GlobalConcurrencyLimitUpdate(active_slots=0)
+                client.update_global_concurrency_limit(lim.name, empty)
+
+
+@pytest.fixture(autouse=True)
+def hourly_caps_start_empty(request: pytest.FixtureRequest) -> None:
+    """Every test on the Prefect harness starts with the tenants' hourly write caps empty.
+
+    The caps (100 writes per tenant per hour by default, counting comments, tags and imports)
+    are global concurrency limits of the session's one Prefect server, and every module's
+    emulator has the same tenant ids: the suite's writes would add up from test to test (76 of
+    contoso's 100 slots were taken after tests/flows alone, slots decaying one per 36 s), and a
+    later test would find "hourly cap reached" for writes it never made. A test of the cap
+    itself fills it within the test.
+    """
+    if "prefect_harness" in request.fixturenames:
+        empty_hourly_caps()
+
+
 def token_requests(stats: dict[str, Any]) -> dict[tuple[str, str], int]:
     """Token requests counted by the emulator, by (tenant, audience)."""
     out: dict[tuple[str, str], int] = {}

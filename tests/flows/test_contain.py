@@ -13,7 +13,7 @@ from prefect.variables import Variable
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.flows.approval import ApprovalPolicy
 from prefect_defender.flows.contain import contain_device
-from prefect_defender.tasks.safety import SafetyPolicy
+from prefect_defender.tasks.safety import HOURLY_LIMIT_PREFIX, SafetyPolicy
 from tests.flows.conftest import (
     latest_artifact,
     resume,
@@ -302,7 +302,7 @@ def test_hourly_cap_holds_across_runs(saved_block, fast_actions, tenants, pool) 
     async def reset() -> None:
         async with get_client() as client:
             with contextlib.suppress(Exception):  # absent on the first run
-                await client.delete_global_concurrency_limit_by_name(f"defender-writes-{tid}")
+                await client.delete_global_concurrency_limit_by_name(f"{HOURLY_LIMIT_PREFIX}{tid}")
 
     asyncio.run(reset())
     ws = workstations(fast_actions, tid)[30:33]
