@@ -64,6 +64,7 @@ class World:
     tenants: dict[str, str]
     app: str
     partner: str
+    xdr: str  # the application block with incident_surface="xdr"
     folder: Path
 
     @property
@@ -147,49 +148,63 @@ def _run_key() -> str:
     return f"ks-{uuid.uuid4().hex[:12]}"
 
 
-def contain_device(w: World) -> dict[str, Any]:
-    iid = w.incident("device", w.windows_machines(0, 2), [])
-    return {"incident_id": iid, "approval": AUTO_HIGH, "run_key": _run_key()}
+Params = Callable[[World], dict[str, Any]]
 
 
-def contain_incident(w: World) -> dict[str, Any]:
-    users = ["asmith", "dprince"]  # hybrid and observed; observed by Entra ID only
-    w.accounts(users, "enable")
-    iid = w.incident("incident", w.windows_machines(2, 1), users)
-    return {
-        "incident_id": iid,
-        "identity_actions": ACCOUNT_ACTIONS,
-        "approval": AUTO_HIGH,
-        "run_key": _run_key(),
-    }
+def contain_device(first: int, n: int) -> Params:
+    def params(w: World) -> dict[str, Any]:
+        iid = w.incident(f"device{first}", w.windows_machines(first, n), [])
+        return {"incident_id": iid, "approval": AUTO_HIGH, "run_key": _run_key()}
+
+    return params
 
 
-def contain_identity(w: World) -> dict[str, Any]:
-    users = ["bwayne", "ckent"]  # hybrid and observed; observed by Entra ID only
-    w.accounts(users, "enable")
-    iid = w.incident("identity", [], users)
-    return {
-        "incident_id": iid,
-        "actions": ACCOUNT_ACTIONS,
-        "approval": AUTO_HIGH,
-        "run_key": _run_key(),
-    }
+def contain_incident(first: int, users: list[str], actions: list[str]) -> Params:
+    def params(w: World) -> dict[str, Any]:
+        w.accounts(users, "enable")
+        iid = w.incident(f"incident{first}", w.windows_machines(first, 1), users)
+        return {
+            "incident_id": iid,
+            "identity_actions": actions,
+            "approval": AUTO_HIGH,
+            "run_key": _run_key(),
+        }
+
+    return params
 
 
-def release(w: World) -> dict[str, Any]:
-    users = ["bwayne", "ckent"]
-    w.accounts(users, "disable")
-    w.compromised(users)
-    iid = w.incident("release", w.windows_machines(3, 2), users, severity="Low")
-    w.playbook_indicators(iid, 2)
-    return {
-        "incident_id": iid,
-        "unisolate": True,
-        "unrestrict": True,
-        "release_accounts": True,
-        "dismiss_risk": True,
-        "approval": ASK,
-    }
+def contain_identity(users: list[str], actions: list[str]) -> Params:
+    def params(w: World) -> dict[str, Any]:
+        w.accounts(users, "enable")
+        iid = w.incident(f"identity-{'-'.join(users)}", [], users)
+        return {
+            "incident_id": iid,
+            "actions": actions,
+            "approval": AUTO_HIGH,
+            "run_key": _run_key(),
+        }
+
+    return params
+
+
+def release(first: int, n: int, users: list[str], indicators: int) -> Params:
+    def params(w: World) -> dict[str, Any]:
+        if users:
+            w.accounts(users, "disable")
+            w.compromised(users)
+        iid = w.incident(f"release{first}", w.windows_machines(first, n), users, severity="Low")
+        if indicators:
+            w.playbook_indicators(iid, indicators)
+        return {
+            "incident_id": iid,
+            "unisolate": True,
+            "unrestrict": True,
+            "release_accounts": bool(users),
+            "dismiss_risk": bool(users),
+            "approval": ASK,
+        }
+
+    return params
 
 
 def hunt(response: str) -> Callable[[World], dict[str, Any]]:
@@ -211,7 +226,6 @@ def evidence(w: World) -> dict[str, Any]:
 def indicators(w: World) -> dict[str, Any]:
     value = f"ks-block-{uuid.uuid4().hex[:8]}.example"
     return {
-        "credentials": w.partner,
         "tenant_ids": [w.tenants["contoso"], w.tenants["fabrikam"]],
         "indicators": [{"value": value, "type": "DomainName", "title": "ks", "description": "ks"}],
     }
@@ -220,7 +234,6 @@ def indicators(w: World) -> dict[str, Any]:
 def mssp(w: World) -> dict[str, Any]:
     value = f"ks-mssp-{uuid.uuid4().hex[:8]}.example"
     return {
-        "credentials": w.partner,
         "tenant_ids": [w.tenants["contoso"], w.tenants["fabrikam"]],
         "indicator_baseline": [
             {
@@ -234,12 +247,15 @@ def mssp(w: World) -> dict[str, Any]:
     }
 
 
-def triage_one(w: World) -> dict[str, Any]:
-    return {"incident_id": w.incident("triage", w.windows_machines(6, 1), [])}
+def triage_one(first: int) -> Params:
+    def params(w: World) -> dict[str, Any]:
+        return {"incident_id": w.incident(f"triage{first}", w.windows_machines(first, 1), [])}
+
+    return params
 
 
-def triage_open(w: World) -> dict[str, Any]:
-    return {"max_incidents": 2}
+def triage_open(n: int) -> Params:
+    return lambda w: {"max_incidents": n}
 
 
 def sigma_rules(w: World) -> dict[str, Any]:
@@ -265,33 +281,63 @@ class Case:
     params: Callable[[World], dict[str, Any]]
     outcomes: Callable[[Any], list[dict[str, Any]]]
     form: dict[str, Any] | None = None  # the approval answered when the run pauses
+    block: str = "app"  # the World's block the run uses: app, partner or xdr
     timeout: float = field(default=180.0)
 
 
+#: the incident comment and update go to Graph by default, to Defender XDR with a block whose
+#: ``incident_surface`` is ``xdr``: each playbook that writes to an incident runs both ways
+_XDR = "on the XDR API"
+OUTCOMES, ACCOUNTS = _listed("outcomes"), _listed("device_outcomes", "account_outcomes")
+RELEASED = _listed("outcomes", "indicators_deleted", "account_outcomes")
+
 CASES: list[Case] = [
-    Case("defender-contain-device", "incident", contain_device, _listed("outcomes")),
+    Case("defender-contain-device", "incident", contain_device(0, 2), OUTCOMES),
+    Case("defender-contain-device", _XDR, contain_device(7, 1), OUTCOMES, block="xdr"),
     Case(
         "defender-contain-incident",
         "devices and accounts",
-        contain_incident,
-        _listed("device_outcomes", "account_outcomes"),
+        contain_incident(2, ["asmith", "dprince"], ACCOUNT_ACTIONS),  # observed, unobserved
+        ACCOUNTS,
     ),
-    Case("defender-contain-identity", "accounts", contain_identity, _listed("outcomes")),
+    Case(
+        "defender-contain-incident",
+        _XDR,
+        contain_incident(8, ["jdoe"], ["revokeAllSessions"]),
+        ACCOUNTS,
+        block="xdr",
+    ),
+    Case(
+        "defender-contain-identity",
+        "accounts",
+        contain_identity(["bwayne", "ckent"], ACCOUNT_ACTIONS),  # observed, unobserved
+        OUTCOMES,
+    ),
+    Case(
+        "defender-contain-identity",
+        _XDR,
+        contain_identity(["jdoe"], ["revokeAllSessions"]),
+        OUTCOMES,
+        block="xdr",
+    ),
     Case(
         "defender-release",
         "devices, indicators, accounts",
-        release,
-        _listed("outcomes", "indicators_deleted", "account_outcomes"),
+        release(3, 2, ["bwayne", "ckent"], 2),
+        RELEASED,
         form=FORM,
     ),
+    Case("defender-release", _XDR, release(9, 1, [], 0), RELEASED, form=FORM, block="xdr"),
     *(
-        Case("defender-hunt-and-respond", r, hunt(r), _listed("outcomes"))
+        Case("defender-hunt-and-respond", r, hunt(r), OUTCOMES)
         for r in ("scan", "isolate", "collect")
     ),
     Case("defender-collect-evidence", "machine", evidence, _rows),
-    Case("defender-block-indicators", "two tenants", indicators, _rows),
-    Case("defender-mssp-fanout", "two tenants", mssp, _rows),
+    Case("defender-block-indicators", "two tenants", indicators, _rows, block="partner"),
+    Case("defender-mssp-fanout", "two tenants", mssp, _rows, block="partner"),
     Case("defender-sigma-detection-rules", "one rule", sigma_rules, _listed("outcomes")),
-    Case("defender-triage-incident", "incident", triage_one, _rows),
-    Case("defender-triage-open-incidents", "two incidents", triage_open, _rows),
+    Case("defender-triage-incident", "incident", triage_one(6), _rows),
+    Case("defender-triage-incident", _XDR, triage_one(10), _rows, block="xdr"),
+    Case("defender-triage-open-incidents", "two incidents", triage_open(2), _rows),
+    Case("defender-triage-open-incidents", _XDR, triage_open(1), _rows, block="xdr"),
 ]
