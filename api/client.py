@@ -22,8 +22,10 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prefect_defender.api.body import BodyLimits
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.clouds import CloudEndpoints, Surface
+from prefect_defender.api.page_guard import PagingLimits
 from prefect_defender.api.paging import iterate_next_link, iterate_skip
 from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import DEFAULT_LIMITS, Limit, scaled
@@ -90,6 +92,14 @@ class ClientSettings(BaseModel):
     )
     backoff_base: float = Field(default=0.5, gt=0)
     backoff_max: float = Field(default=30.0, gt=0)
+    body_limits: BodyLimits = Field(
+        default_factory=BodyLimits,
+        description="Decoded size per kind of answer, bytes-per-second floor, JSON depth.",
+    )
+    paging_limits: PagingLimits = Field(
+        default_factory=PagingLimits,
+        description="Pages per listing and the time spent fetching them.",
+    )
 
     def limits(self) -> dict[str, tuple[Limit, ...]]:
         """The effective per-family limits."""
@@ -130,6 +140,8 @@ class DefenderClient:
             max_concurrency=self.settings.max_concurrency,
             http2=self.settings.http2,
             proxy=self.settings.proxy,
+            body_limits=self.settings.body_limits,
+            paging_limits=self.settings.paging_limits,
         )
 
     @property

@@ -20,8 +20,11 @@ __all__ = [
     "DefenderError",
     "InvalidResponseError",
     "NotFoundError",
+    "PagingError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "ResponseTooDeepError",
+    "ResponseTooLargeError",
     "ServerError",
     "SignInRequiredError",
     "TransportError",
@@ -53,6 +56,21 @@ class DefenderError(Exception):
         self.method = method
         self.url = url
         super().__init__(self._render())
+
+    def at(
+        self, *, method: str | None = None, url: str | None = None, status: int | None = None
+    ) -> DefenderError:
+        """This error placed at a request (``method``, ``url``, ``status``), its text redone.
+
+        Example:
+            >>> str(DefenderError("too deep").at(method="GET", url="https://h.example/x"))
+            'too deep (GET https://h.example/x)'
+        """
+        self.method = method or self.method
+        self.url = url or self.url
+        self.status = self.status if status is None else status
+        self.args = (self._render(),)
+        return self
 
     def _render(self) -> str:
         head = f"{self.status} {self.code}" if self.status else (self.code or "")
@@ -101,8 +119,44 @@ class InvalidResponseError(TransportError):
     """
 
 
-class DeadlineExceededError(DefenderError):
-    """Retries did not succeed within the client's overall deadline."""
+class DeadlineExceededError(TransportError):
+    """The call did not finish within its deadline: connecting, the token, waiting for the
+    answer, every byte of its body (read no slower than the bytes-per-second floor), retries
+    and rate-limit waits included. ``applied_unknown`` is True for a write that may have
+    reached the service."""
+
+
+class ResponseTooLargeError(InvalidResponseError):
+    """An answer whose decoded body exceeds the size allowed for its kind of endpoint
+    (checked while reading and inflating it, so the excess is never held in memory)."""
+
+
+class ResponseTooDeepError(InvalidResponseError):
+    """An answer whose JSON nests deeper than the allowed depth."""
+
+
+class PagingError(InvalidResponseError):
+    """Paging that would not end: a repeated ``@odata.nextLink`` or page, a page that
+    ignores ``$skip``, more pages than the total count implies, or more than the page bound.
+
+    ``items_read`` and ``pages_read`` say how far the listing got; ``partial`` holds the
+    items a collecting caller had read when it stopped (empty for a plain iterator, whose
+    consumer already has them).
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        items_read: int = 0,
+        pages_read: int = 0,
+        partial: list[Any] | None = None,
+        **kw: Any,
+    ) -> None:
+        self.items_read = items_read
+        self.pages_read = pages_read
+        self.partial: list[Any] = list(partial or [])
+        super().__init__(message, **kw)
 
 
 class AuthenticationError(DefenderError):

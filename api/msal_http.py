@@ -6,18 +6,28 @@ Every token provider of a process signing in at the same authority host, with th
 bundle and proxy, shares one ``httpx.Client`` (httpx: "It can be shared between threads"), with
 a small connection pool: a partner app's 1,000 tenants keep a few sockets to the token endpoint
 open, not one each.
+
+Every exchange msal makes is bounded like an API call's (:mod:`~prefect_defender.api.body`): a
+total time, the bytes-per-second floor and a size bound. A token taken for an API call runs
+inside that call's deadline: the transport sets :func:`exchange_bounds` around it, and msal's
+worker thread (``asyncio.to_thread`` gives it a copy of the context) reads them.
 """
 
 from __future__ import annotations
 
 import ssl
 import threading
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from prefect_defender.api.body import ACCEPT_ENCODING, BodyClock, BodyLimits, receive_sync
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.lazy_import import requests
 from prefect_defender.api.tls import ssl_context
@@ -25,7 +35,58 @@ from prefect_defender.api.tls import ssl_context
 if TYPE_CHECKING:
     from prefect_defender.api.proxy import ProxyConfig
 
-__all__ = ["HttpxForMsal", "close_msal_http_clients", "msal_http_client"]
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "ExchangeBounds",
+    "HttpxForMsal",
+    "close_msal_http_clients",
+    "exchange_bounds",
+    "msal_http_client",
+]
+
+#: the bound of one token-endpoint exchange made outside any API call (a connection check)
+DEFAULT_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class ExchangeBounds:
+    """The bounds of msal's exchanges: a deadline (monotonic; ``None``: each exchange gets
+    ``timeout`` in total), the per-operation timeout and the body limits."""
+
+    deadline: float | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    limits: BodyLimits = field(default_factory=BodyLimits)
+
+    def clock(self) -> BodyClock:
+        """The clock of one exchange starting now."""
+        end = time.monotonic() + self.timeout
+        if self.deadline is not None:
+            end = min(end, self.deadline)
+        return BodyClock(end, self.timeout, self.limits.min_rate, self.limits.rate_grace)
+
+
+_BOUNDS: ContextVar[ExchangeBounds | None] = ContextVar("prefect_defender_msal", default=None)
+
+
+@contextmanager
+def exchange_bounds(
+    deadline: float | None = None,
+    timeout: float = DEFAULT_TIMEOUT,
+    limits: BodyLimits | None = None,
+) -> Iterator[ExchangeBounds]:
+    """Bound msal's exchanges made in this context (and in worker threads started from it).
+
+    Example:
+        >>> with exchange_bounds(timeout=5.0) as bounds:
+        ...     bounds.timeout
+        5.0
+    """
+    bounds = ExchangeBounds(deadline, timeout, limits or BodyLimits())
+    reset = _BOUNDS.set(bounds)
+    try:
+        yield bounds
+    finally:
+        _BOUNDS.reset(reset)
 
 
 class HttpxForMsal:
@@ -36,7 +97,9 @@ class HttpxForMsal:
     encode as ``b'...'`` and ``''``; they are converted here. msal's ROPC pre-flight
     (``/common/userrealm``) drops the authority's port, which is re-added for the authority host.
     Transport failures are raised as ``requests.ConnectionError`` because msal's fallback paths
-    catch ``requests`` exceptions.
+    catch ``requests`` exceptions; an exchange past its bounds raises
+    :class:`~prefect_defender.api.errors.DeadlineExceededError`, an answer over its size
+    :class:`~prefect_defender.api.errors.ResponseTooLargeError` (msal lets both through).
 
     ``client`` is an ``httpx.Client`` or a function returning the one to use now (the shared
     client of :func:`msal_http_client`, replaced when the CA bundle file changes).
@@ -85,19 +148,32 @@ class HttpxForMsal:
         return url
 
     def _call(self, method: str, url: str, **kw: Any) -> httpx.Response:
-        if "allow_redirects" in kw:
-            kw["follow_redirects"] = kw.pop("allow_redirects")
+        redirects = kw.pop("allow_redirects", kw.pop("follow_redirects", None))
+        send = {} if redirects is None else {"follow_redirects": redirects}
         kw = {k: v for k, v in kw.items() if v is not None}
         url = self._fix_port(url)
+        # the URL tried, without its query (nothing secret is in a token endpoint's path)
+        u = urlsplit(url)
+        tried = urlunsplit((u.scheme, u.netloc, u.path, "", ""))
+        bounds = _BOUNDS.get() or ExchangeBounds()
+        clock = bounds.clock()
+        client = self.client
         try:
-            return self.client.request(method, url, **kw)
+            request = client.build_request(method, url, **kw)
+            return receive_sync(client, request, clock, bounds.limits.token, **send)
+        except httpx.TimeoutException as exc:
+            overrun = clock.overrun(tried, method.upper())
+            if overrun is not None:
+                raise overrun from None
+            raise self._unreachable(method, tried, exc) from exc
         except httpx.TransportError as exc:
-            # the URL tried, without its query (nothing secret is in a token endpoint's path)
-            u = urlsplit(url)
-            tried = urlunsplit((u.scheme, u.netloc, u.path, "", ""))
-            raise requests.exceptions.ConnectionError(
-                f"{method.upper()} {tried}: {type(exc).__name__}: {exc}".rstrip(": ")
-            ) from exc
+            raise self._unreachable(method, tried, exc) from exc
+
+    @staticmethod
+    def _unreachable(method: str, tried: str, exc: Exception) -> Exception:
+        return requests.exceptions.ConnectionError(
+            f"{method.upper()} {tried}: {type(exc).__name__}: {exc}".rstrip(": ")
+        )
 
 
 #: sockets kept open to one token endpoint, whatever the number of tenants signing in there
@@ -119,7 +195,8 @@ def _shared_client(
         # sockets close when it is collected
         client = httpx.Client(
             verify=ctx,
-            timeout=30.0,
+            timeout=DEFAULT_TIMEOUT,
+            headers={"Accept-Encoding": ACCEPT_ENCODING},
             trust_env=False,
             proxy=proxy.httpx_proxy(ca_bundle) if proxy is not None else None,
             limits=httpx.Limits(

@@ -6,7 +6,10 @@
 * Graph: ``@odata.nextLink``, followed only when it points at the same origin as the Graph base
   URL; any other host raises :class:`~prefect_defender.api.errors.UnsafeRequestError`.
 
-Nothing is buffered beyond one page.
+Nothing is buffered beyond one page. Every listing is checked page by page so that it ends
+(:mod:`~prefect_defender.api.page_guard`): a repeated link or page, a page that ignores
+``$skip``, more items than the service counted or more pages than the bound raise
+:class:`~prefect_defender.api.errors.PagingError`, and the listing's fetching time is bounded.
 """
 
 from __future__ import annotations
@@ -18,12 +21,20 @@ from pydantic import BaseModel
 
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.clouds import origin
-from prefect_defender.api.errors import BadRequestError, UnsafeRequestError
+from prefect_defender.api.errors import BadRequestError, PagingError, UnsafeRequestError
 from prefect_defender.api.transport import Transport
 
-__all__ = ["as_models", "iterate_next_link", "iterate_skip", "listed_models", "skip_models"]
+__all__ = [
+    "as_models",
+    "collect",
+    "iterate_next_link",
+    "iterate_skip",
+    "listed_models",
+    "skip_models",
+]
 
 M = TypeVar("M", bound=BaseModel)
+T = TypeVar("T")
 
 
 def _values(body: Any, ep: Endpoint) -> list[dict[str, Any]]:
@@ -52,13 +63,18 @@ async def iterate_skip(
         raise ValueError("page_size must be positive")
     skip = 0
     seen = 0
+    guard = transport.page_guard(ep)
     while True:
         top = page_size if limit is None else min(page_size, limit - seen)
         if top <= 0:
             return
         query = {**(params or {}), "$top": top, "$skip": skip}
-        body = await transport.request_json(ep, path_params=path_params, params=query)
+        guard.next_page()
+        body = await transport.request_json(
+            ep, path_params=path_params, params=query, deadline=guard.deadline()
+        )
         items = _values(body, ep)
+        guard.page(body, items)
         for item in items:
             yield item
         seen += len(items)
@@ -77,10 +93,15 @@ async def iterate_next_link(
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield every item of a Graph collection, following same-host ``@odata.nextLink``."""
     base_origin = origin(transport.endpoints.base_url(ep.surface))
-    body = await transport.request_json(ep, path_params=path_params, params=params)
+    guard = transport.page_guard(ep)
+    body = await transport.request_json(
+        ep, path_params=path_params, params=params, deadline=guard.deadline()
+    )
     seen = 0
     while True:
-        for item in _values(body, ep):
+        items = _values(body, ep)
+        guard.page(body, items)
+        for item in items:
             yield item
             seen += 1
             if limit is not None and seen >= limit:
@@ -94,7 +115,27 @@ async def iterate_next_link(
                 f"{base_origin!r}",
                 code="ForeignNextLink",
             )
-        body = await transport.request_json(ep, url=link)
+        guard.next_page(link)
+        body = await transport.request_json(ep, url=link, deadline=guard.deadline())
+
+
+async def collect(items: AsyncIterator[T]) -> list[T]:
+    """Every item of a paginator as a list; a :class:`PagingError` carries the items read
+    before it in ``partial``.
+
+    Example:
+        ```python
+        machines = await collect(client.machines.iterate(limit=500))
+        ```
+    """
+    out: list[T] = []
+    try:
+        async for item in items:
+            out.append(item)
+    except PagingError as exc:
+        exc.partial = out
+        raise
+    return out
 
 
 async def as_models(model: type[M], items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[M]:

@@ -118,14 +118,30 @@ class CallState:
     limiter: SlidingWindowLimiter | None
     policy: RetryPolicy
     start: float
+    until: float | None = None
     attempt: int = 0
     refreshes: int = 0
+    sent: bool = False
     last: DefenderError | None = None
 
     @property
     def deadline(self) -> float:
-        """The monotonic time by which the call must have succeeded."""
-        return self.start + self.policy.deadline
+        """The monotonic time by which the call must have succeeded: the policy's deadline
+        from its start, or ``until`` when that comes first (a listing's remaining budget)."""
+        own = self.start + self.policy.deadline
+        return own if self.until is None else min(own, self.until)
+
+    def timeout_error(self) -> DeadlineExceededError:
+        """The error of a call still running at its deadline (whatever it was waiting for:
+        a connection, the token, the answer, its body, a retry)."""
+        return DeadlineExceededError(
+            f"{self.ep.name} did not finish within its deadline of "
+            f"{self.deadline - self.start:.3g} s (connecting, the token, the answer and every "
+            "byte of its body, retries and rate-limit waits included)",
+            applied_unknown=self.sent and not self.safe_to_repeat,
+            method=self.ep.method,
+            url=self.target,
+        )
 
     def deadline_error(self) -> DeadlineExceededError:
         """The error of a call whose rate-limit wait would pass its deadline."""

@@ -18,6 +18,12 @@ The transport owns, once for the whole package:
   the permission the endpoint needs and the Entra API it belongs to.
 * **Lifecycle** (``api.lifecycle``): a retired endpoint is refused before anything is sent, a
   deprecated one warns once per process, and a retired API's 404/410 raises ``ApiRetiredError``.
+* **Bounds.** One deadline covers the whole call: connecting, the token (msal's HTTP client
+  works within it too), waiting for the answer, every byte of its body (which must also
+  average a bytes-per-second floor), retries and rate-limit waits; past it the call raises
+  :class:`~prefect_defender.api.errors.DeadlineExceededError`. Bodies are read within a
+  decoded size per kind of endpoint and JSON within a nesting depth
+  (:mod:`~prefect_defender.api.body`).
 * TLS verification is always on; ``ca_bundle`` adds trust anchors (proxy, emulator).
 """
 
@@ -35,11 +41,13 @@ from urllib.parse import quote
 
 import httpx
 
+from prefect_defender.api.body import ACCEPT_ENCODING, BodyClock, BodyLimits, loads, receive
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.clouds import CloudEndpoints, check_link, origin, require_https
 from prefect_defender.api.downloads import json_or_none, save_link
 from prefect_defender.api.errors import (
     AuthenticationError,
+    DeadlineExceededError,
     DefenderError,
     InvalidResponseError,
     ServerError,
@@ -48,6 +56,8 @@ from prefect_defender.api.errors import (
     error_from_response,
 )
 from prefect_defender.api.lifecycle import check_call, retired_answer, retired_error
+from prefect_defender.api.msal_http import exchange_bounds
+from prefect_defender.api.page_guard import PageGuard, PagingLimits
 from prefect_defender.api.permission_hint import permission_error
 from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import (
@@ -56,7 +66,7 @@ from prefect_defender.api.ratelimit import (
     SlidingWindowLimiter,
     limiter_for,
 )
-from prefect_defender.api.redact import install_log_redaction
+from prefect_defender.api.redact import install_log_redaction, redact_url
 from prefect_defender.api.retry import (
     CallState,
     RetryPolicy,
@@ -73,6 +83,17 @@ __all__ = ["RetryPolicy", "Transport", "TransportStats"]
 
 logger = logging.getLogger("prefect_defender.http")
 install_log_redaction()  # httpx logs request URLs: a signed link's signature must not be one
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """What a request sends besides its method and URL."""
+
+    params: Mapping[str, Any] | None = None
+    json: Any = None
+    files: Any = None
+    data: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None
 
 
 @dataclass
@@ -102,6 +123,8 @@ class Transport:
         http2: bool = False,
         user_agent: str = "prefect-defender",
         proxy: ProxyConfig | None = None,
+        body_limits: BodyLimits | None = None,
+        paging_limits: PagingLimits | None = None,
     ) -> None:
         self.endpoints = endpoints
         self.provider = provider
@@ -118,6 +141,9 @@ class Transport:
         self._client: httpx.AsyncClient | None = None
         self._download_client: httpx.AsyncClient | None = None
         self._sem: asyncio.Semaphore | None = None
+        self._via: httpx.AsyncBaseTransport | None = None
+        self.body_limits = body_limits or BodyLimits()
+        self.paging_limits = paging_limits or PagingLimits()
         self.stats = TransportStats()
 
     # -- lifecycle ----------------------------------------------------------------------------
@@ -132,13 +158,29 @@ class Transport:
                 timeout=self.retry.timeout,
                 http2=self._http2,
                 limits=limits,
-                headers={"User-Agent": self._user_agent, "Accept": "application/json"},
+                headers={
+                    "User-Agent": self._user_agent,
+                    "Accept": "application/json",
+                    "Accept-Encoding": ACCEPT_ENCODING,
+                },
                 follow_redirects=False,
                 trust_env=False,
-                proxy=self._proxy.httpx_proxy(self._ca_bundle) if self._proxy else None,
+                proxy=self._proxy_for_httpx(),
+                transport=self._via,
             )
             self._sem = asyncio.Semaphore(self._max_concurrency)
         return self._client
+
+    def _proxy_for_httpx(self) -> httpx.Proxy | None:
+        if self._proxy is None or self._via is not None:  # a given transport has no proxy
+            return None
+        return self._proxy.httpx_proxy(self._ca_bundle)
+
+    def use_http_transport(self, transport: httpx.AsyncBaseTransport) -> None:
+        """Send every request (API calls and downloads) through ``transport`` instead of the
+        network, e.g. an ``httpx.MockTransport`` in unit tests; the bounds, checks and errors
+        stay the same. Call it before the first request."""
+        self._via = transport
 
     async def aclose(self) -> None:
         """Close the HTTP connections."""
@@ -184,15 +226,18 @@ class Transport:
         idempotent: bool | None = None,
         headers: Mapping[str, str] | None = None,
         stream_to: Path | None = None,
+        deadline: float | None = None,
     ) -> httpx.Response:
-        """Send ``ep`` and return the successful response, or raise a typed error.
+        """Send ``ep`` and return the successful response (its body read), or raise a typed
+        error.
 
         ``url`` replaces the catalog URL (used for ``@odata.nextLink``); it must be on an allowed
-        host. ``idempotent`` defaults to True for every method except POST.
+        host. ``idempotent`` defaults to True for every method except POST. ``deadline`` (a
+        ``time.monotonic()`` value) ends the call earlier than the retry policy's deadline (a
+        listing's remaining budget).
         """
         check_call(ep)  # a retired endpoint raises here; a deprecated one warns once
         target = self.check_host(url) if url else self.url_for(ep, path_params)
-        await check_write(ep, self.tenant_id)  # the safety rails, once per call (api.write_gate)
         call = CallState(
             ep=ep,
             target=target,
@@ -201,16 +246,32 @@ class Transport:
             limiter=self._limiter(ep) if self._limits_enabled else None,
             policy=self.retry,
             start=time.monotonic(),
+            until=deadline,
         )
+        bound = asyncio.timeout(max(call.deadline - call.start, 0.0))
+        try:
+            async with bound:
+                await check_write(ep, self.tenant_id)  # the safety rails, once per call
+                return await self._attempts(
+                    call, Outgoing(params, json, files, data, headers), stream_to
+                )
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            raise call.timeout_error() from None
+
+    async def _attempts(
+        self, call: CallState, out: Outgoing, stream_to: Path | None
+    ) -> httpx.Response:
+        """Attempt the call until it succeeds or a typed error ends it."""
         while True:
             call.attempt += 1
             await call.wait_for_limiter()
-            token = await self.provider.get_token(call.scope)
+            with exchange_bounds(call.deadline, self.retry.timeout, self.body_limits):
+                token = await self.provider.get_token(call.scope)
             gate = SendGate(call.limiter, call.deadline) if call.limiter is not None else None
             try:
-                resp = await self._send(
-                    ep.method, target, token, params, json, files, data, headers, gate, stream_to
-                )
+                resp = await self._send(call, token, out, gate, stream_to)
             except Requeue:
                 call.attempt -= 1
                 continue
@@ -234,7 +295,6 @@ class Transport:
         if status < 400:
             # redirects are never followed (a token must not travel to where a proxy or portal
             # points); a write answered this way may have been applied
-            await resp.aclose()
             raise InvalidResponseError(
                 f"the API answered with a redirect ({status}) for {ep.name}; redirects are not "
                 "followed (a proxy or captive portal in the way?)",
@@ -247,7 +307,7 @@ class Transport:
         retry_after = retry_after_seconds(resp)
         err = error_from_response(
             status,
-            json_or_none(resp),
+            json_or_none(resp, self.body_limits.max_depth),
             method=ep.method,
             url=call.target,
             text=resp.text,
@@ -310,19 +370,24 @@ class Transport:
         assert call.last is not None
         if call.attempt >= call.policy.max_attempts:
             raise call.last from None
-        if time.monotonic() + wait - call.start > call.policy.deadline:
+        if time.monotonic() + wait > call.deadline:
             raise call.last from None
         self.stats.retries += 1
         logger.debug("retry %s %s in %.2fs after %s", call.ep.method, call.ep.name, wait, call.last)
         await asyncio.sleep(wait)
 
     async def request_json(self, ep: Endpoint, **kw: Any) -> Any:
-        """:meth:`request` and decode the JSON body (``None`` for an empty body)."""
+        """:meth:`request` and decode the JSON body (``None`` for an empty body) within the
+        nesting bound."""
         resp = await self.request(ep, **kw)
         if not resp.content:
             return None
         try:
-            return resp.json()
+            return loads(resp.content, self.body_limits.max_depth)
+        except InvalidResponseError as exc:  # too deep: say where
+            raise exc.at(
+                method=ep.method, url=redact_url(str(resp.url)), status=resp.status_code
+            ) from None
         except ValueError:  # JSONDecodeError, UnicodeDecodeError
             method = ep.method
             safe = safe_to_repeat(method, kw.get("idempotent"))
@@ -339,54 +404,59 @@ class Transport:
 
     async def _send(
         self,
-        method: str,
-        url: str,
+        call: CallState,
         token: AccessToken,
-        params: Mapping[str, Any] | None,
-        json: Any,
-        files: Any,
-        data: Mapping[str, Any] | None,
-        headers: Mapping[str, str] | None,
+        out: Outgoing,
         gate: SendGate | None = None,
         stream_to: Path | None = None,
     ) -> httpx.Response:
         client = self._http()
         assert self._sem is not None
-        hdrs = {"Authorization": f"Bearer {token.token}", **(headers or {})}
+        method, url = call.ep.method, call.target
+        hdrs = {"Authorization": f"Bearer {token.token}", **(out.headers or {})}
         extensions = {"trace": gate.trace} if gate is not None else None
+        limits = self.body_limits
+        clock = BodyClock(call.deadline, self.retry.timeout, limits.min_rate, limits.rate_grace)
         async with self._sem:
             self.stats.requests += 1
             req = client.build_request(
                 method,
                 url,
-                params=params,
-                json=json,
-                files=files,
-                data=data,
+                params=out.params,
+                json=out.json,
+                files=out.files,
+                data=out.data,
                 headers=hdrs,
                 extensions=extensions,
             )
-            resp = await client.send(req, stream=stream_to is not None)
-            if stream_to is not None:  # a successful body goes to the file chunk by chunk
-                try:
-                    if resp.status_code < 400:
-                        with stream_to.open("wb") as fh:
-                            async for chunk in resp.aiter_bytes(1 << 16):
-                                fh.write(chunk)
-                    else:
-                        await resp.aread()
-                finally:
-                    await resp.aclose()
+            call.sent = True
+            try:
+                resp = await receive(
+                    client, req, clock, limits.for_endpoint(call.ep), limits.error, stream_to
+                )
+            except httpx.TimeoutException:
+                overrun = clock.overrun(url, method, applied_unknown=not call.safe_to_repeat)
+                if overrun is not None:
+                    raise overrun from None
+                raise
+            except InvalidResponseError as exc:  # too large, unexpected encoding: say where
+                exc.applied_unknown = not call.safe_to_repeat
+                raise exc.at(method=method, url=redact_url(url)) from None
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         logger.debug("%s %s -> %s", method, url.split("?")[0], resp.status_code)
         return resp
+
+    def page_guard(self, ep: Endpoint) -> PageGuard:
+        """A new :class:`PageGuard` for one listing of ``ep`` within :attr:`paging_limits`."""
+        return PageGuard(ep, self.paging_limits)
 
     def _limiter(self, ep: Endpoint) -> SlidingWindowLimiter:
         return limiter_for(ep, self._limits, self.provider.client_id, self.tenant_id)
 
     # -- downloads without the token -----------------------------------------------------------
-    async def download(self, url: str, dest: Path, *, chunk_size: int = 1 << 16) -> int:
-        """Stream a short-lived download link (SAS URL) to ``dest`` without the bearer token.
+    async def download(self, url: str, dest: Path) -> int:
+        """Stream a short-lived download link (SAS URL) to ``dest`` without the bearer token,
+        within the download size bound and the call's deadline.
 
         Returns the number of bytes written. The link must be https.
         """
@@ -399,7 +469,28 @@ class Transport:
             self._download_client = httpx.AsyncClient(
                 verify=ssl_context(self._ca_bundle),
                 timeout=self.retry.timeout,
+                headers={"Accept-Encoding": ACCEPT_ENCODING},
                 trust_env=False,
-                proxy=self._proxy.httpx_proxy(self._ca_bundle) if self._proxy else None,
+                proxy=self._proxy_for_httpx(),
+                transport=self._via,
             )
-        return await save_link(self._download_client, url, dest, chunk_size)
+        deadline = time.monotonic() + self.retry.deadline
+        bound = asyncio.timeout(self.retry.deadline)
+        try:
+            async with bound:
+                return await save_link(
+                    self._download_client,
+                    url,
+                    dest,
+                    limits=self.body_limits,
+                    timeout=self.retry.timeout,
+                    deadline=deadline,
+                )
+        except TimeoutError:
+            if not bound.expired():
+                raise
+            raise DeadlineExceededError(
+                f"the download did not finish within its deadline of {self.retry.deadline:g} s",
+                method="GET",
+                url=redact_url(url.split("?")[0]),
+            ) from None

@@ -34,6 +34,7 @@ from prefect import flow
 from prefect.events import emit_event
 from prefect.variables import Variable
 
+from prefect_defender.api.errors import PagingError
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.incident_polling import Checkpoint, poll_incidents
@@ -98,6 +99,13 @@ def incident_event(tenant_id: str, incident: Incident, created: bool) -> dict[st
     }
 
 
+def _emit(tenant_id: str, changed: list[tuple[Incident, bool]]) -> None:
+    """One Prefect event per ``(incident, created)``."""
+    for incident, created in changed:
+        ev = incident_event(tenant_id, incident, created)
+        emit_event(event=ev["event"], resource=ev["resource"], payload=ev["payload"], id=ev["id"])
+
+
 @flow(name="defender-incident-poller")
 async def incident_poller(
     credentials: str = "defender-application-credentials/soc",
@@ -118,7 +126,10 @@ async def incident_poller(
             Microsoft Graph; unset, the block's ``incident_surface`` (Graph by default).
 
     Returns the number of events emitted per tenant. A tenant that fails (no consent,
-    throttled past the deadline) is logged and skipped without advancing its checkpoint.
+    throttled past the deadline) is logged and skipped without advancing its checkpoint
+    (``-1``). A tenant whose paging would not end (a list that ignores ``$skip``, repeated
+    pages) stops after the repeat: the events of what was read are emitted (their ids make a
+    repeat harmless), the log says why it stopped, and the checkpoint is kept (``-1``).
 
     Example:
         ```python
@@ -139,15 +150,23 @@ async def incident_poller(
                 changed, new_cp = await poll_incidents(
                     scope.client, cp, None, timedelta(hours=initial_lookback_hours), surface
                 )
+            except PagingError as exc:
+                _emit(tenant, exc.partial)
+                log.warning(
+                    "tenant %s: polling stopped (%s): %s; %d event(s) from what was read, "
+                    "checkpoint kept",
+                    tenant,
+                    exc.code,
+                    exc,
+                    len(exc.partial),
+                )
+                counts[tenant] = -1
+                continue
             except Exception as exc:
                 log.error("tenant %s: polling failed: %s", tenant, exc)
                 counts[tenant] = -1
                 continue
-            for incident, created in changed:
-                ev = incident_event(tenant, incident, created)
-                emit_event(
-                    event=ev["event"], resource=ev["resource"], payload=ev["payload"], id=ev["id"]
-                )
+            _emit(tenant, changed)
             state[tenant] = new_cp.model_dump(mode="json")
             # saved per tenant right after its events: a crash repeats at most this tenant's
             # events, with the same ids, which the server ignores

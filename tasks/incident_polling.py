@@ -17,8 +17,9 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.errors import PagingError, ValidationError
 from prefect_defender.api.models.incidents import Incident, IncidentSurface
+from prefect_defender.api.paging import collect
 from prefect_defender.api.validation import check_model
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
@@ -89,27 +90,42 @@ async def read_changed_incidents(
     sees no repeat; the union keeps the newest version of each incident. On Graph the reader
     checks each window against the service's ``@odata.count`` itself, and yields each incident
     once (:mod:`prefect_defender.api.window_paging`).
+
+    Each pass is bounded (:mod:`~prefect_defender.api.page_guard`): a service that ignores
+    ``$skip``, repeats pages or never stops ends the read with
+    :class:`~prefect_defender.api.errors.PagingError`, whose ``partial`` holds every incident
+    read until then.
     """
     kind = client.incidents.surface(surface)
     if kind is IncidentSurface.GRAPH:
         pages = client.incidents.iterate(updated_since=since, expand_alerts=True, surface=kind)
-        return [i async for i in pages]
+        return await collect(pages)
     latest: dict[int, Incident] = {}
-    for _ in range(passes):
-        ids: set[int] = set()
-        shifted = False
-        async for inc in client.incidents.iterate(updated_since=since, surface=kind):
-            if inc.incident_id in ids:
-                shifted = True
-            ids.add(inc.incident_id)
-            known = latest.get(inc.incident_id)
-            if known is None or (inc.last_update_time or since) >= (
-                known.last_update_time or since
-            ):
-                latest[inc.incident_id] = inc
-        if not shifted:
-            break
+    try:
+        for _ in range(passes):
+            if not await _one_pass(client, since, kind, latest):
+                break
+    except PagingError as exc:
+        exc.partial = list(latest.values())
+        raise
     return list(latest.values())
+
+
+async def _one_pass(
+    client: Any, since: datetime, kind: IncidentSurface, latest: dict[int, Incident]
+) -> bool:
+    """Read every incident updated since ``since`` into ``latest`` (newest version kept);
+    True when an id came twice (the list shifted under the read)."""
+    ids: set[int] = set()
+    shifted = False
+    async for inc in client.incidents.iterate(updated_since=since, surface=kind):
+        if inc.incident_id in ids:
+            shifted = True
+        ids.add(inc.incident_id)
+        known = latest.get(inc.incident_id)
+        if known is None or (inc.last_update_time or since) >= (known.last_update_time or since):
+            latest[inc.incident_id] = inc
+    return shifted
 
 
 def _checked_checkpoint(value: Any) -> Checkpoint:
@@ -132,6 +148,9 @@ async def poll_incidents(
 
     Returns ``[(incident, created), ...]`` oldest first, and the new checkpoint. Incidents come
     from Graph with their alerts and evidence (``surface="xdr"`` reads the retiring XDR API).
+    When paging stopped (:class:`~prefect_defender.api.errors.PagingError`) the error is
+    raised with ``partial`` holding ``[(incident, created), ...]`` for what was read, and the
+    checkpoint is not advanced.
 
     Example:
         ```python
@@ -152,7 +171,19 @@ async def poll_incidents(
         )
     since = checkpoint.query_since() or (datetime.now(UTC) - initial_lookback)
     async with defender_client(credentials, tenant_id) as client:
-        fetched = await read_changed_incidents(client, since, surface=surface)
+        try:
+            fetched = await read_changed_incidents(client, since, surface=surface)
+        except PagingError as exc:
+            exc.partial = _changes(checkpoint, exc.partial, since)
+            raise
+    return _changes(checkpoint, fetched, since), checkpoint.advance(fetched)
+
+
+def _changes(
+    checkpoint: Checkpoint, fetched: list[Incident], since: datetime
+) -> list[tuple[Incident, bool]]:
+    """The incidents of ``fetched`` not reported yet, oldest first, each with whether it is
+    new (created) since the checkpoint."""
     fresh = [i for i in fetched if not checkpoint.is_seen(i)]
     fresh.sort(key=lambda i: (i.last_update_time or since, i.incident_id))
     out = []
@@ -167,4 +198,4 @@ async def poll_incidents(
             or inc.created_time == inc.last_update_time  # never updated since it was created
         )
         out.append((inc, created))
-    return out, checkpoint.advance(fetched)
+    return out

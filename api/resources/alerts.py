@@ -28,7 +28,7 @@ from prefect_defender.api.models.incidents import (
 )
 from prefect_defender.api.models.machines import LogonUser, Machine
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import skip_models
+from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.graph_alerts import GRAPH_ALERT_FILTERS, GraphAlertsAPI
 from prefect_defender.api.resources.triage import (
@@ -156,7 +156,7 @@ class AlertsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[Alert]:
         """All of :meth:`iterate` as a list."""
-        return [a async for a in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, alert_id: str) -> Alert:
         """One alert (with its evidence)."""

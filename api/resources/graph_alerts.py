@@ -21,6 +21,7 @@ from prefect_defender.api.models.incidents import (
     GraphComment,
 )
 from prefect_defender.api.odata import ODataFilter
+from prefect_defender.api.paging import collect
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.triage import (
     GRAPH_PAGE_MAX,
@@ -92,7 +93,7 @@ class GraphAlertsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[GraphAlert]:
         """All of :meth:`iterate` as a list."""
-        return [a async for a in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, alert_id: str) -> GraphAlert:
         """One alert."""

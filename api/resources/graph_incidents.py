@@ -19,6 +19,7 @@ from prefect_defender.api.models.alerts import (
 )
 from prefect_defender.api.models.incidents import GraphComment, GraphIncident
 from prefect_defender.api.odata import ODataFilter
+from prefect_defender.api.paging import collect
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.triage import (
     GRAPH_PAGE_MAX,
@@ -110,7 +111,7 @@ class GraphIncidentsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[GraphIncident]:
         """All of :meth:`iterate` as a list."""
-        return [i async for i in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, incident_id: int | str, *, expand_alerts: bool = False) -> GraphIncident:
         """One Graph incident by id (with its alerts and their evidence if asked)."""

@@ -45,7 +45,7 @@ from prefect_defender.api.models.graph_security import (
     EmailRemediationRequest,
     check_rule_id,
 )
-from prefect_defender.api.paging import as_models, iterate_next_link
+from prefect_defender.api.paging import as_models, collect, iterate_next_link
 from prefect_defender.api.resources.base import Resource
 
 __all__ = [
@@ -148,7 +148,7 @@ class DetectionRulesAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[DetectionRule]:
         """All of :meth:`iterate` as a list."""
-        return [r async for r in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, rule_id: str | int) -> DetectionRule:
         """One rule by id (``NotFoundError`` when there is none)."""

@@ -39,7 +39,7 @@ from prefect_defender.api.models.identities import (
     InvokeActionResult,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_next_link
+from prefect_defender.api.paging import as_models, collect, iterate_next_link
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.identity_protection import (
     RISK_LEVELS,
@@ -96,7 +96,7 @@ class IdentityAccountsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[IdentityAccount]:
         """All of :meth:`iterate` as a list."""
-        return [i async for i in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, identity_id: str) -> IdentityAccount:
         """One identity account by its id (``NotFoundError`` when there is none)."""
@@ -256,4 +256,4 @@ class HealthIssuesAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[HealthIssue]:
         """All of :meth:`iterate` as a list."""
-        return [h async for h in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))

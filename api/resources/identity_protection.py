@@ -14,7 +14,7 @@ from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.identities import RiskDetection, RiskyUser, SignIn
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import as_models, iterate_next_link
+from prefect_defender.api.paging import as_models, collect, iterate_next_link
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_items,
@@ -94,7 +94,7 @@ class RiskyUsersAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[RiskyUser]:
         """All of :meth:`iterate` as a list."""
-        return [r async for r in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, user_id: str) -> RiskyUser:
         """One risky user by the user's object id."""
@@ -164,7 +164,7 @@ class SignInsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[SignIn]:
         """All of :meth:`iterate` as a list."""
-        return [s async for s in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
 
 class RiskDetectionsAPI(Resource):
@@ -187,4 +187,4 @@ class RiskDetectionsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[RiskDetection]:
         """All of :meth:`iterate` as a list."""
-        return [r async for r in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))

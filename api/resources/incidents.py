@@ -31,6 +31,7 @@ from prefect_defender.api.models.graph_incident_view import (
     incident_from_graph,
 )
 from prefect_defender.api.models.incidents import Incident, IncidentComment, IncidentSurface
+from prefect_defender.api.paging import collect
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.graph_incidents import GRAPH_INCIDENT_FILTERS
 from prefect_defender.api.resources.triage import GRAPH_PAGE_MAX
@@ -129,7 +130,7 @@ class IncidentsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[Incident]:
         """All of :meth:`iterate` as a list."""
-        return [i async for i in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(
         self, incident_id: int | str, *, surface: IncidentSurface | str | None = None

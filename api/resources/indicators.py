@@ -30,7 +30,7 @@ from prefect_defender.api.models.indicators import (
     coerce_indicators,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import skip_models
+from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import check_choice
 from prefect_defender.api.value_checks import ascii_digits
@@ -247,7 +247,7 @@ class IndicatorsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[Indicator]:
         """All of :meth:`iterate` as a list."""
-        return [i async for i in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def delete(self, indicator_id: str | int) -> None:
         """Delete one indicator (204; :class:`NotFoundError` if it does not exist)."""

@@ -18,7 +18,7 @@ from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.investigations import Investigation, InvestigationState
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import skip_models
+from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_alert_id,
@@ -90,7 +90,7 @@ class InvestigationsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[Investigation]:
         """All of :meth:`iterate` as a list."""
-        return [i async for i in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, investigation_id: str | int) -> Investigation:
         """One investigation, by its id or by the id of the alert that triggered it."""

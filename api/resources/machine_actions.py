@@ -41,7 +41,7 @@ from prefect_defender.api.models.machine_actions import (
     MachineAction,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import skip_models
+from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.action_requests import (
     ActionRequest,
     action_body,
@@ -210,7 +210,7 @@ class MachineActionsAPI(Resource):
             f.eq("type", kind.value) if kind else None,
             f.eq("status", _status(status)) if status else None,
         )
-        return [a async for a in self.iterate(odata_filter=expr or None, limit=limit)]
+        return await collect(self.iterate(odata_filter=expr or None, limit=limit))
 
     async def get(self, action_id: str) -> MachineAction:
         """One machine action."""

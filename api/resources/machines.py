@@ -20,7 +20,7 @@ from prefect_defender.api.models.machines import (
     TagAction,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import skip_models
+from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
     check_choice,
@@ -123,7 +123,7 @@ class MachinesAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[Machine]:
         """All of :meth:`iterate` as a list."""
-        return [m async for m in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, machine: str) -> Machine:
         """One machine by its id (40 hex) or computer DNS name."""

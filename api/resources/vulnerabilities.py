@@ -24,7 +24,7 @@ from prefect_defender.api.models.vulnerabilities import (
     VulnerabilitySeverity,
 )
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_skip, listed_models
+from prefect_defender.api.paging import collect, iterate_skip, listed_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import check_choice, check_machine_id
 
@@ -140,7 +140,7 @@ class VulnerabilitiesAPI(Resource):
 
     async def software(self, limit: int | None = None, **kw: Any) -> list[Software]:
         """All of :meth:`iterate_software` as a list."""
-        return [s async for s in self.iterate_software(limit=limit, **kw)]
+        return await collect(self.iterate_software(limit=limit, **kw))
 
     def iterate_vulnerabilities(
         self,
@@ -172,7 +172,7 @@ class VulnerabilitiesAPI(Resource):
 
     async def vulnerabilities(self, limit: int | None = None, **kw: Any) -> list[Vulnerability]:
         """All of :meth:`iterate_vulnerabilities` as a list."""
-        return [v async for v in self.iterate_vulnerabilities(limit=limit, **kw)]
+        return await collect(self.iterate_vulnerabilities(limit=limit, **kw))
 
     async def machine_vulnerabilities(self, machine_id: str) -> list[Vulnerability]:
         """Vulnerabilities discovered on one machine (50 calls per minute)."""
@@ -220,7 +220,7 @@ class VulnerabilitiesAPI(Resource):
 
     async def recommendations(self, limit: int | None = None, **kw: Any) -> list[Recommendation]:
         """All of :meth:`iterate_recommendations` as a list."""
-        return [r async for r in self.iterate_recommendations(limit=limit, **kw)]
+        return await collect(self.iterate_recommendations(limit=limit, **kw))
 
     async def exposure_score(self) -> ExposureScore:
         """The organisation's exposure score (``{time, score}``)."""

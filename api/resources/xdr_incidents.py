@@ -23,7 +23,7 @@ from prefect_defender.api.models.alerts import (
 )
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.odata import ODataFilter
-from prefect_defender.api.paging import iterate_skip
+from prefect_defender.api.paging import collect, iterate_skip
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.triage import (
     check_page_size,
@@ -105,7 +105,7 @@ class XdrIncidentsAPI(Resource):
 
     async def list(self, **kw: Any) -> builtins.list[Incident]:
         """All of :meth:`iterate` as a list."""
-        return [i async for i in self.iterate(**kw)]
+        return await collect(self.iterate(**kw))
 
     async def get(self, incident_id: int | str) -> Incident:
         """One incident by id."""
