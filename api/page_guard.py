@@ -26,7 +26,7 @@ from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.errors import PagingError
 from prefect_defender.api.redact import redact_url
 
-__all__ = ["PageGuard", "PagingLimits"]
+__all__ = ["PageGuard", "PagingLimits", "page_guard"]
 
 
 @dataclass(frozen=True)
@@ -134,3 +134,9 @@ class PageGuard:
             pages_read=self.pages,
             method=self.ep.method,
         )
+
+
+def page_guard(transport: Any, ep: Endpoint) -> PageGuard:
+    """A new guard for one listing of ``ep`` within the transport's ``paging_limits`` (the
+    defaults for a transport without them)."""
+    return PageGuard(ep, getattr(transport, "paging_limits", None) or PagingLimits())

@@ -22,6 +22,7 @@ from pydantic import BaseModel
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.clouds import origin
 from prefect_defender.api.errors import BadRequestError, PagingError, UnsafeRequestError
+from prefect_defender.api.page_guard import page_guard
 from prefect_defender.api.transport import Transport
 
 __all__ = [
@@ -63,7 +64,7 @@ async def iterate_skip(
         raise ValueError("page_size must be positive")
     skip = 0
     seen = 0
-    guard = transport.page_guard(ep)
+    guard = page_guard(transport, ep)
     while True:
         top = page_size if limit is None else min(page_size, limit - seen)
         if top <= 0:
@@ -93,7 +94,7 @@ async def iterate_next_link(
 ) -> AsyncIterator[dict[str, Any]]:
     """Yield every item of a Graph collection, following same-host ``@odata.nextLink``."""
     base_origin = origin(transport.endpoints.base_url(ep.surface))
-    guard = transport.page_guard(ep)
+    guard = page_guard(transport, ep)
     body = await transport.request_json(
         ep, path_params=path_params, params=params, deadline=guard.deadline()
     )

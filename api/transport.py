@@ -57,7 +57,7 @@ from prefect_defender.api.errors import (
 )
 from prefect_defender.api.lifecycle import check_call, retired_answer, retired_error
 from prefect_defender.api.msal_http import exchange_bounds
-from prefect_defender.api.page_guard import PageGuard, PagingLimits
+from prefect_defender.api.page_guard import PagingLimits
 from prefect_defender.api.permission_hint import permission_error
 from prefect_defender.api.proxy import ProxyConfig
 from prefect_defender.api.ratelimit import (
@@ -445,10 +445,6 @@ class Transport:
         self.stats.by_status[resp.status_code] = self.stats.by_status.get(resp.status_code, 0) + 1
         logger.debug("%s %s -> %s", method, url.split("?")[0], resp.status_code)
         return resp
-
-    def page_guard(self, ep: Endpoint) -> PageGuard:
-        """A new :class:`PageGuard` for one listing of ``ep`` within :attr:`paging_limits`."""
-        return PageGuard(ep, self.paging_limits)
 
     def _limiter(self, ep: Endpoint) -> SlidingWindowLimiter:
         return limiter_for(ep, self._limits, self.provider.client_id, self.tenant_id)
