@@ -317,7 +317,7 @@ def receive_sync(
         # wait at most that (no more than the floor's grace); the bounds are checked after each
         clock.arm(request)
         chunks: list[bytes] = []
-        for raw in resp.iter_raw():
+        for raw in [resp.content] if _read_already(resp) else resp.iter_raw():
             chunks += reader.take(raw)
             if clock.expired():
                 raise httpx.ReadTimeout("the answer's time bounds passed", request=request)
@@ -327,8 +327,14 @@ def receive_sync(
     return plain_response(resp, b"".join(chunks), request)
 
 
+def _read_already(resp: httpx.Response) -> bool:
+    """An answer whose body is in memory, decoded, already (``httpx.MockTransport``'s)."""
+    return resp.is_stream_consumed
+
+
 def _reader(resp: httpx.Response, clock: BodyClock, limit: int, truncate: bool) -> BodyReader:
-    reader = BodyReader(limit, clock, resp.headers.get("content-encoding"), truncate=truncate)
+    encoding = None if _read_already(resp) else resp.headers.get("content-encoding")
+    reader = BodyReader(limit, clock, encoding, truncate=truncate)
     reader.check_declared(resp.headers)
     return reader
 
@@ -336,6 +342,10 @@ def _reader(resp: httpx.Response, clock: BodyClock, limit: int, truncate: bool) 
 async def _decoded(resp: httpx.Response, reader: BodyReader) -> AsyncIterator[bytes]:
     """The decoded body, each raw read bounded by the clock (httpcore would take the body's
     read timeout once, so a trickle that never pauses long would never time out)."""
+    if _read_already(resp):
+        for piece in [*reader.take(resp.content), *reader.finish()]:
+            yield piece
+        return
     raw_chunks = resp.aiter_raw()
     while not reader.full:
         try:
