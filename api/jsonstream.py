@@ -5,6 +5,10 @@ more). :func:`iter_object` walks the top-level object member by member and, for 
 named in ``stream``, yields the array's items one at a time; other members are decoded whole
 (they are small: the schema, statistics). Memory stays at one chunk plus one item.
 
+It reads answers, so what is not JSON raises
+:class:`~prefect_defender.api.errors.InvalidResponseError` and a value nested deeper than
+``max_depth`` :class:`~prefect_defender.api.errors.ResponseTooDeepError`.
+
 Examples:
     >>> import io
     >>> doc = io.StringIO('{"schema": [{"name": "a"}], "results": [{"a": 1}, {"a": 2}]}')
@@ -18,6 +22,9 @@ import json
 from collections.abc import Container, Iterator
 from typing import Any, TextIO
 
+from prefect_defender.api.body import BodyLimits, nesting_exceeds
+from prefect_defender.api.errors import InvalidResponseError, ResponseTooDeepError
+
 __all__ = ["iter_object"]
 
 _WS = " \t\r\n"
@@ -25,12 +32,17 @@ _NUMBER_CHARS = "0123456789.eE+-"
 _DECODER = json.JSONDecoder()
 
 
+def _malformed(why: str) -> InvalidResponseError:
+    return InvalidResponseError(f"malformed JSON: {why}", code="InvalidResponseBody")
+
+
 class _Reader:
     """A sliding text buffer over a file, refilled on demand."""
 
-    def __init__(self, fh: TextIO, chunk_size: int) -> None:
+    def __init__(self, fh: TextIO, chunk_size: int, max_depth: int) -> None:
         self.fh = fh
         self.chunk_size = chunk_size
+        self.max_depth = max_depth
         self.buf = ""
         self.pos = 0
         self.eof = False
@@ -59,7 +71,7 @@ class _Reader:
     def expect(self, char: str) -> None:
         got = self.peek()
         if got != char:
-            raise ValueError(f"malformed JSON: expected {char!r}, found {got or 'end'!r}")
+            raise _malformed(f"expected {char!r}, found {got or 'end'!r}")
         self.pos += 1
 
     def comma_or(self, close: str) -> bool:
@@ -69,7 +81,7 @@ class _Reader:
         if nxt == close:
             return True
         if nxt != ",":
-            raise ValueError(f"malformed JSON: expected ',' or '{close}', found {nxt!r}")
+            raise _malformed(f"expected ',' or '{close}', found {nxt!r}")
         return False
 
     def value(self) -> Any:
@@ -78,33 +90,46 @@ class _Reader:
         while True:
             try:
                 obj, end = _DECODER.raw_decode(self.buf, self.pos)
-            except json.JSONDecodeError:
+            except json.JSONDecodeError as exc:
                 if not self._fill():
-                    raise
+                    raise _malformed(exc.msg) from None
                 continue
+            except RecursionError:
+                raise self._too_deep() from None
             # a number that reaches the buffer's end (or stops at a "." or "e" there) may
             # continue in the next chunk
             if isinstance(obj, int | float) and not isinstance(obj, bool) and not self.eof:
                 tail = self.buf[end:].rstrip(_NUMBER_CHARS) if end < len(self.buf) else ""
                 if tail == "" and self._fill():
                     continue
+            deep_enough = end - self.pos > 2 * self.max_depth  # d levels take 2d characters
+            if deep_enough and nesting_exceeds(self.buf[self.pos : end].encode(), self.max_depth):
+                raise self._too_deep()
             self.pos = end
             return obj
 
+    def _too_deep(self) -> ResponseTooDeepError:
+        return ResponseTooDeepError(
+            f"the answer's JSON nests deeper than {self.max_depth} levels", code="ResponseTooDeep"
+        )
+
 
 def iter_object(
-    fh: TextIO, stream: Container[str], chunk_size: int = 1 << 16
+    fh: TextIO,
+    stream: Container[str],
+    chunk_size: int = 1 << 16,
+    max_depth: int = BodyLimits.max_depth,
 ) -> Iterator[tuple[str, Any]]:
     """``(key, value)`` for each member of the top-level object; for a key in ``stream`` whose
     value is an array, one ``(key, item)`` per item instead."""
-    r = _Reader(fh, chunk_size)
+    r = _Reader(fh, chunk_size, max_depth)
     r.expect("{")
     if r.peek() == "}":
         return
     while True:
         key = r.value()
         if not isinstance(key, str):
-            raise ValueError("malformed JSON: object key is not a string")
+            raise _malformed("object key is not a string")
         r.expect(":")
         if key in stream and r.peek() == "[":
             r.pos += 1

@@ -19,9 +19,10 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from prefect_defender.api.answers import collection, read_model, read_models
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.clouds import origin
-from prefect_defender.api.errors import BadRequestError, PagingError, UnsafeRequestError
+from prefect_defender.api.errors import PagingError, UnsafeRequestError
 from prefect_defender.api.page_guard import page_guard
 from prefect_defender.api.transport import Transport
 
@@ -39,10 +40,7 @@ T = TypeVar("T")
 
 
 def _values(body: Any, ep: Endpoint) -> list[dict[str, Any]]:
-    if not isinstance(body, dict) or not isinstance(body.get("value"), list):
-        raise BadRequestError(f"{ep.name}: expected an OData collection with 'value'")
-    values: list[dict[str, Any]] = body["value"]
-    return values
+    return collection(body, ep.name)
 
 
 async def iterate_skip(
@@ -139,17 +137,21 @@ async def collect(items: AsyncIterator[T]) -> list[T]:
     return out
 
 
-async def as_models(model: type[M], items: AsyncIterator[dict[str, Any]]) -> AsyncIterator[M]:
-    """Each item of a paginator validated as ``model``, as it arrives.
+async def as_models(
+    model: type[M], items: AsyncIterator[dict[str, Any]], where: str
+) -> AsyncIterator[M]:
+    """Each item of a paginator of endpoint ``where`` validated as ``model``, as it arrives (a
+    wrong shape: :class:`~prefect_defender.api.errors.InvalidResponseError`).
 
     Example:
         ```python
-        async for machine in as_models(Machine, iterate_skip(transport, ep, page_size=100)):
+        pages = iterate_skip(transport, ep, page_size=100)
+        async for machine in as_models(Machine, pages, "mde.machines.list"):
             ...
         ```
     """
     async for item in items:
-        yield model.model_validate(item)
+        yield read_model(model, item, where)
 
 
 def skip_models(
@@ -171,12 +173,12 @@ def skip_models(
         ```
     """
     return as_models(
-        model, iterate_skip(transport, ep, page_size=page_size, params=params, limit=limit)
+        model, iterate_skip(transport, ep, page_size=page_size, params=params, limit=limit), ep.name
     )
 
 
-def listed_models(model: type[M], body: Any) -> list[M]:
-    """The items of a one-page OData collection (``{"value": [...]}``) as ``model``; none when
-    the answer holds no such list."""
+def listed_models(model: type[M], body: Any, where: str) -> list[M]:
+    """The items of a one-page OData collection (``{"value": [...]}``) of endpoint ``where``
+    as ``model``; none when the answer holds no such list."""
     rows = body.get("value") if isinstance(body, dict) else None
-    return [model.model_validate(r) for r in rows] if isinstance(rows, list) else []
+    return read_models(model, rows, where) if isinstance(rows, list) else []

@@ -18,7 +18,7 @@ from typing import Any, Literal
 
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.kql import IocQuery
-from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
+from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface, schema_names
 from prefect_defender.api.validation import MAX_QUERY, check_timespan
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
@@ -260,7 +260,7 @@ async def export_hunting_result(
             names: list[str] | None = None
             for key, value in iter_object(src, stream={"results", "Results"}):
                 if key in ("schema", "Schema") and isinstance(value, list):
-                    columns = [str(c.get("name", c.get("Name"))) for c in value]
+                    columns = schema_names(value, f"the {surface} hunting query")
                 elif key in ("results", "Results") and isinstance(value, dict):
                     rows += 1
                     if fmt == "csv":

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from prefect_defender.api.answers import collection, read_model, read_models
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.alerts import (
@@ -163,7 +164,7 @@ class AlertsAPI(Resource):
         body = await self.transport.request_json(
             endpoint("mde.alerts.get"), path_params={"id": check_alert_id(alert_id)}
         )
-        return Alert.model_validate(body)
+        return read_model(Alert, body, "mde.alerts.get")
 
     async def update(
         self,
@@ -184,7 +185,7 @@ class AlertsAPI(Resource):
             json=body,
             idempotent="comment" not in body,  # a repeated comment would be added twice
         )
-        return Alert.model_validate(data)
+        return read_model(Alert, data, "mde.alerts.update")
 
     async def batch_update(
         self,
@@ -235,7 +236,7 @@ class AlertsAPI(Resource):
         data = await self.transport.request_json(
             endpoint("mde.alerts.create_by_reference"), json=body, idempotent=False
         )
-        return Alert.model_validate(data)
+        return read_model(Alert, data, "mde.alerts.create_by_reference")
 
     # -- related entities -----------------------------------------------------------------
 
@@ -248,25 +249,30 @@ class AlertsAPI(Resource):
     async def domains(self, alert_id: str) -> builtins.list[AlertDomain]:
         """Domains related to the alert (``URL.Read.All``)."""
         body = await self._related(alert_id, AlertRelation.DOMAINS)
-        return [AlertDomain.model_validate(v) for v in body.get("value", [])]
+        return read_models(
+            AlertDomain, collection(body, "mde.alerts.domains"), "mde.alerts.domains"
+        )
 
     async def files(self, alert_id: str) -> builtins.list[FileInfo]:
         """Files related to the alert (``File.Read.All``)."""
         body = await self._related(alert_id, AlertRelation.FILES)
-        return [FileInfo.model_validate(v) for v in body.get("value", [])]
+        return read_models(FileInfo, collection(body, "mde.alerts.files"), "mde.alerts.files")
 
     async def ips(self, alert_id: str) -> builtins.list[AlertIp]:
         """IP addresses related to the alert (``Ip.Read.All``)."""
         body = await self._related(alert_id, AlertRelation.IPS)
-        return [AlertIp.model_validate(v) for v in body.get("value", [])]
+        return read_models(AlertIp, collection(body, "mde.alerts.ips"), "mde.alerts.ips")
 
     async def machine(self, alert_id: str) -> Machine:
         """The alert's machine (``Machine.Read.All``)."""
-        return Machine.model_validate(await self._related(alert_id, AlertRelation.MACHINE))
+        body = await self._related(alert_id, AlertRelation.MACHINE)
+        return read_model(Machine, body, "mde.alerts.machine")
 
     async def user(self, alert_id: str) -> LogonUser:
         """The alert's user (``User.Read.All``)."""
-        return LogonUser.model_validate(await self._related(alert_id, AlertRelation.USER))
+        return read_model(
+            LogonUser, await self._related(alert_id, AlertRelation.USER), "mde.alerts.user"
+        )
 
     async def related(
         self, alert_id: str, relations: Iterable[AlertRelation | str] | None = None

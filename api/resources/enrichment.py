@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import Alert
@@ -69,7 +70,7 @@ class EntitiesAPI(Resource):
     async def file_info(self, file_hash: str) -> FileInfo:
         """File information by SHA-1 or SHA-256 (:class:`NotFoundError` if unknown)."""
         h = check_hash(file_hash, "file_hash", ("sha1", "sha256"))
-        return FileInfo.model_validate(await self._get("mde.files.get", {"id": h}))
+        return read_model(FileInfo, await self._get("mde.files.get", {"id": h}), "mde.files.get")
 
     async def file_stats(
         self, file_hash: str, look_back_hours: int = MAX_LOOK_BACK_HOURS
@@ -78,29 +79,29 @@ class EntitiesAPI(Resource):
         h = check_hash(file_hash, "file_hash", ("sha1", "sha256"))
         hours = check_look_back(look_back_hours)
         body = await self._get("mde.files.stats", {"id": h}, {"lookBackHours": hours})
-        return EntityStats.model_validate(body)
+        return read_model(EntityStats, body, "mde.files.stats")
 
     async def file_alerts(self, sha1: str) -> list[Alert]:
         """Alerts related to a file (SHA-1 only; an unknown file gives an empty list)."""
         body = await self._get("mde.files.alerts", {"id": check_sha1_only(sha1)})
-        return listed_models(Alert, body)
+        return listed_models(Alert, body, "mde.files.alerts")
 
     async def file_machines(self, sha1: str) -> list[Machine]:
         """Machines related to a file (SHA-1 only; an unknown file gives an empty list)."""
         body = await self._get("mde.files.machines", {"id": check_sha1_only(sha1)})
-        return listed_models(Machine, body)
+        return listed_models(Machine, body, "mde.files.machines")
 
     # -- IP addresses --------------------------------------------------------------------------
     async def ip_stats(self, ip: str, look_back_hours: int = MAX_LOOK_BACK_HOURS) -> EntityStats:
         """Prevalence of an IP address (a valid but unseen IP has prevalence 0)."""
         addr, hours = check_ip(ip), check_look_back(look_back_hours)
         body = await self._get("mde.ips.stats", {"ip": addr}, {"lookBackHours": hours})
-        return EntityStats.model_validate(body)
+        return read_model(EntityStats, body, "mde.ips.stats")
 
     async def ip_alerts(self, ip: str) -> list[Alert]:
         """Alerts related to an IP address (an unseen IP gives an empty list)."""
         body = await self._get("mde.ips.alerts", {"ip": check_ip(ip)})
-        return listed_models(Alert, body)
+        return listed_models(Alert, body, "mde.ips.alerts")
 
     # -- domains -------------------------------------------------------------------------------
     async def domain_stats(
@@ -109,17 +110,17 @@ class EntitiesAPI(Resource):
         """Prevalence of a domain (an unseen domain has prevalence 0)."""
         name, hours = check_domain(domain), check_look_back(look_back_hours)
         body = await self._get("mde.domains.stats", {"domain": name}, {"lookBackHours": hours})
-        return EntityStats.model_validate(body)
+        return read_model(EntityStats, body, "mde.domains.stats")
 
     async def domain_alerts(self, domain: str) -> list[Alert]:
         """Alerts related to a domain."""
         body = await self._get("mde.domains.alerts", {"domain": check_domain(domain)})
-        return listed_models(Alert, body)
+        return listed_models(Alert, body, "mde.domains.alerts")
 
     async def domain_machines(self, domain: str) -> list[Machine]:
         """Machines that communicated with a domain (Defender returns at most 500)."""
         body = await self._get("mde.domains.machines", {"domain": check_domain(domain)})
-        return listed_models(Machine, body)
+        return listed_models(Machine, body, "mde.domains.machines")
 
     # -- users ---------------------------------------------------------------------------------
     async def user_alerts(self, account_name: str) -> list[Alert]:
@@ -127,11 +128,11 @@ class EntitiesAPI(Resource):
         body = await self._get(
             "mde.users.alerts", {"user": check_sam_name(account_name, "account_name")}
         )
-        return listed_models(Alert, body)
+        return listed_models(Alert, body, "mde.users.alerts")
 
     async def user_machines(self, account_name: str) -> list[Machine]:
         """Machines a user logged on to, by account (SAM) name such as ``jdoe``, not the UPN."""
         body = await self._get(
             "mde.users.machines", {"user": check_sam_name(account_name, "account_name")}
         )
-        return listed_models(Machine, body)
+        return listed_models(Machine, body, "mde.users.machines")

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.models.alerts import (
     GraphAlertStatus,
@@ -100,7 +101,7 @@ class GraphAlertsAPI(Resource):
         data = await self.transport.request_json(
             endpoint("graph.alerts.get"), path_params={"id": check_alert_id(alert_id)}
         )
-        return GraphAlert.model_validate(data)
+        return read_model(GraphAlert, data, "graph.alerts.get")
 
     async def update(
         self,
@@ -120,7 +121,7 @@ class GraphAlertsAPI(Resource):
         data = await self.transport.request_json(
             endpoint("graph.alerts.update"), path_params={"id": aid}, json=body
         )
-        return GraphAlert.model_validate(data)
+        return read_model(GraphAlert, data, "graph.alerts.update")
 
     async def comment(self, alert_id: str, comment: str) -> builtins.list[GraphComment]:
         """Add a comment; returns every comment of the alert."""

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import InvalidResponseError, ValidationError
 from prefect_defender.api.models.alerts import (
@@ -121,7 +122,7 @@ class GraphIncidentsAPI(Resource):
             path_params={"id": iid},
             params={"$expand": "alerts"} if expand_alerts else None,
         )
-        return GraphIncident.model_validate(body)
+        return read_model(GraphIncident, body, "graph.incidents.get")
 
     async def update(
         self,
@@ -152,7 +153,7 @@ class GraphIncidentsAPI(Resource):
         data = await self.transport.request_json(
             endpoint("graph.incidents.update"), path_params={"id": iid}, json=body
         )
-        return GraphIncident.model_validate(data)
+        return read_model(GraphIncident, data, "graph.incidents.update")
 
     async def comment(self, incident_id: int | str, comment: str) -> builtins.list[GraphComment]:
         """Add a comment; returns every comment of the incident."""

@@ -35,6 +35,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import PermissionDeniedError, ValidationError
 from prefect_defender.api.models.graph_security import (
@@ -144,6 +145,7 @@ class DetectionRulesAPI(Resource):
                 params=params or None,
                 limit=limit,
             ),
+            "graph.detection_rules.list",
         )
 
     async def list(self, **kw: Any) -> builtins.list[DetectionRule]:
@@ -156,7 +158,7 @@ class DetectionRulesAPI(Resource):
         body = await self.transport.request_json(
             endpoint("graph.detection_rules.get"), path_params={"id": rid}
         )
-        return DetectionRule.model_validate(body)
+        return read_model(DetectionRule, body, "graph.detection_rules.get")
 
     async def create(self, rule: DetectionRuleInput | dict[str, Any]) -> DetectionRule:
         """Create a rule (validated first: nothing is sent when it is invalid)."""
@@ -166,7 +168,7 @@ class DetectionRulesAPI(Resource):
             json=item.to_api(),
             idempotent=False,  # a lost answer must not create the rule twice
         )
-        return DetectionRule.model_validate(body)
+        return read_model(DetectionRule, body, "graph.detection_rules.create")
 
     async def update(
         self, rule_id: str | int, changes: DetectionRuleUpdate | dict[str, Any]
@@ -181,7 +183,7 @@ class DetectionRulesAPI(Resource):
         body = await self.transport.request_json(
             endpoint("graph.detection_rules.update"), path_params={"id": rid}, json=item.to_api()
         )
-        return DetectionRule.model_validate(body)
+        return read_model(DetectionRule, body, "graph.detection_rules.update")
 
     async def delete(self, rule_id: str | int) -> None:
         """Delete a rule (``NotFoundError`` when there is none)."""

@@ -28,6 +28,7 @@ import builtins
 from collections.abc import AsyncIterator
 from typing import Any
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.identities import (
@@ -92,6 +93,7 @@ class IdentityAccountsAPI(Resource):
                 params=params,
                 limit=check_limit(limit),
             ),
+            "graph.identity_accounts.list",
         )
 
     async def list(self, **kw: Any) -> builtins.list[IdentityAccount]:
@@ -104,7 +106,7 @@ class IdentityAccountsAPI(Resource):
         body = await self.transport.request_json(
             endpoint("graph.identity_accounts.get"), path_params={"id": iid}
         )
-        return IdentityAccount.model_validate(body)
+        return read_model(IdentityAccount, body, "graph.identity_accounts.get")
 
     async def find(self, user: str) -> IdentityAccount | None:
         """The identity whose UPN, e-mail address or Entra object id is ``user`` (or ``None``).
@@ -165,7 +167,7 @@ class IdentityAccountsAPI(Resource):
             json={"accountId": aid, "action": act.value, "identityProvider": provider.value},
             idempotent=True,  # each action sets a state; sending it twice leaves the same state
         )
-        return InvokeActionResult.model_validate(body or {})
+        return read_model(InvokeActionResult, body or {}, "graph.identity_accounts.invoke_action")
 
 
 class EntraUsersAPI(Resource):
@@ -183,7 +185,7 @@ class EntraUsersAPI(Resource):
                 "onPremisesDomainName"
             },
         )
-        return EntraUser.model_validate(body)
+        return read_model(EntraUser, body, "graph.users.get")
 
     async def member_of(self, user: str) -> builtins.list[dict[str, Any]]:
         """The groups and directory roles the user is a direct member of (``@odata.type``,
@@ -252,6 +254,7 @@ class HealthIssuesAPI(Resource):
                 params={"$filter": flt} if flt else None,
                 limit=check_limit(limit),
             ),
+            "graph.health_issues.list",
         )
 
     async def list(self, **kw: Any) -> builtins.list[HealthIssue]:

@@ -10,6 +10,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.identities import RiskDetection, RiskyUser, SignIn
@@ -90,6 +91,7 @@ class RiskyUsersAPI(Resource):
                 params={"$filter": flt} if flt else None,
                 limit=check_limit(limit),
             ),
+            "graph.risky_users.list",
         )
 
     async def list(self, **kw: Any) -> builtins.list[RiskyUser]:
@@ -102,7 +104,7 @@ class RiskyUsersAPI(Resource):
         body = await self.transport.request_json(
             endpoint("graph.risky_users.get"), path_params={"id": uid}
         )
-        return RiskyUser.model_validate(body)
+        return read_model(RiskyUser, body, "graph.risky_users.get")
 
     async def confirm_compromised(self, user_ids: Iterable[str]) -> None:
         """Mark users compromised (their risk becomes high; 204)."""
@@ -160,6 +162,7 @@ class SignInsAPI(Resource):
                 params=params or None,
                 limit=check_limit(limit),
             ),
+            "graph.sign_ins.list",
         )
 
     async def list(self, **kw: Any) -> builtins.list[SignIn]:
@@ -183,6 +186,7 @@ class RiskDetectionsAPI(Resource):
                 params={"$filter": flt} if flt else None,
                 limit=check_limit(limit),
             ),
+            "graph.risk_detections.list",
         )
 
     async def list(self, **kw: Any) -> builtins.list[RiskDetection]:

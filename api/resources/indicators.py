@@ -17,6 +17,7 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from prefect_defender.api.answers import read_model, shape_error
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import BadRequestError, ValidationError
 from prefect_defender.api.models.indicators import (
@@ -179,7 +180,7 @@ class IndicatorsAPI(Resource):
                     url=exc.url,
                 ) from exc
             raise
-        return Indicator.model_validate(data)
+        return read_model(Indicator, data, "mde.indicators.submit")
 
     async def import_batch(
         self, indicators: Sequence[IndicatorInput | dict[str, Any]]
@@ -197,7 +198,13 @@ class IndicatorsAPI(Resource):
             idempotent=True,  # create-or-update by value and type: repeating it is harmless
         )
         rows = body.get("value") if isinstance(body, dict) else None
-        return match_import_rows(items, rows if isinstance(rows, builtins.list) else [])
+        if not isinstance(rows, builtins.list):
+            rows = []
+        if not all(isinstance(r, dict) for r in rows):
+            raise shape_error(
+                "mde.indicators.import", "a list of import results", "an item is not one"
+            )
+        return match_import_rows(items, rows)
 
     def iterate(
         self,

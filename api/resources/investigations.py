@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.investigations import Investigation, InvestigationState
@@ -98,7 +99,7 @@ class InvestigationsAPI(Resource):
             endpoint("mde.investigations.get"),
             path_params={"id": check_investigation_id(investigation_id)},
         )
-        return Investigation.model_validate(body)
+        return read_model(Investigation, body, "mde.investigations.get")
 
     async def start(self, machine_id: str, comment: str) -> Investigation:
         """Retired: raises :class:`~prefect_defender.api.errors.ApiRetiredError` (after the
@@ -116,4 +117,4 @@ class InvestigationsAPI(Resource):
         body: Any = await self.transport.request_json(
             endpoint("mde.investigations.start"), path_params={"id": mid}, json={"Comment": text}
         )
-        return Investigation.model_validate(body)
+        return read_model(Investigation, body, "mde.investigations.start")

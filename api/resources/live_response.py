@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import builtins
 import hashlib
-import json
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from prefect_defender.api.answers import link_value, read_model, read_models
+from prefect_defender.api.body import loads
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ServerError, TransportError, ValidationError
 from prefect_defender.api.models.live_response import (
@@ -89,7 +90,7 @@ class LiveResponseAPI(Resource):
             endpoint("mde.live_response.result_link"),
             path_params={"id": check_guid(action_id, "action_id"), "index": _index(index)},
         )
-        return str(body["value"])
+        return link_value(body, "mde.live_response.result_link")
 
     async def download_result(self, action_id: str, index: int, dest: str | Path) -> int:
         """Download one command's result to ``dest`` (without the bearer token)."""
@@ -108,7 +109,7 @@ class LiveResponseAPI(Resource):
         """The transcript of a ``RunScript`` command (``script_output``, ``exit_code`` ...)."""
         raw = await self.fetch_result(action_id, index)
         try:
-            return ScriptResult.model_validate(json.loads(raw))
+            return ScriptResult.model_validate(loads(raw, self.transport.body_limits.max_depth))
         except ValueError:
             raise ValidationError(
                 f"index: command {index} of action {action_id} did not return a script "
@@ -120,7 +121,7 @@ class LiveResponseAPI(Resource):
         """Files in the live response library."""
         body = await self.transport.request_json(endpoint("mde.library.list"))
         items = body.get("value", []) if isinstance(body, dict) else []
-        return [LibraryFile.model_validate(f) for f in items]
+        return read_models(LibraryFile, items, "mde.library.list")
 
     async def upload_library(
         self,
@@ -149,7 +150,7 @@ class LiveResponseAPI(Resource):
             )
             data["HasParameters"] = "true"
         try:
-            resp = await self.transport.request(
+            body = await self.transport.request_json(
                 endpoint("mde.library.upload"),
                 files={"File": (name, bytes(content), "application/octet-stream")},
                 data=data,
@@ -164,7 +165,7 @@ class LiveResponseAPI(Resource):
                 if f.file_name == name and (f.sha256 or "").lower() == digest:
                     return f
             raise
-        return LibraryFile.model_validate(resp.json())
+        return read_model(LibraryFile, body, "mde.library.upload")
 
     async def delete_library(self, file_name: str) -> None:
         """Delete a library file (404 :class:`~prefect_defender.api.errors.NotFoundError` if

@@ -27,6 +27,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from prefect_defender.api.answers import link_value, read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import (
     ActionAlreadyInProgressError,
@@ -126,7 +127,7 @@ class MachineActionsAPI(Resource):
         while True:
             try:
                 data = await self.transport.request_json(ep, path_params={"id": mid}, json=payload)
-                return ActionRequest(MachineAction.model_validate(data))
+                return ActionRequest(read_model(MachineAction, data, ep.name))
             except ActionAlreadyInProgressError as exc:
                 existing = await self.find_active(mid, kind)
                 if existing is not None and _has_ref(existing, ref):
@@ -218,7 +219,7 @@ class MachineActionsAPI(Resource):
         data = await self.transport.request_json(
             endpoint("mde.actions.get"), path_params={"id": aid}
         )
-        return MachineAction.model_validate(data)
+        return read_model(MachineAction, data, "mde.actions.get")
 
     async def cancel(self, action_id: str, comment: str) -> MachineAction:
         """Cancel an action that is not final yet (400 from Defender once it is final).
@@ -240,7 +241,7 @@ class MachineActionsAPI(Resource):
             if current.status == "Cancelled":
                 return current
             raise
-        return MachineAction.model_validate(data)
+        return read_model(MachineAction, data, "mde.actions.cancel")
 
     async def wait(
         self,
@@ -328,7 +329,7 @@ class MachineActionsAPI(Resource):
         data = await self.transport.request_json(
             endpoint("mde.actions.package_uri"), path_params={"id": _check_action_id(action_id)}
         )
-        return str(data["value"])
+        return link_value(data, "mde.actions.package_uri")
 
     async def download_package(self, action_id: str, dest: str | Path) -> int:
         """Download a completed investigation package (without the bearer token)."""

@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar
 
+from prefect_defender.api.answers import read_model, read_models
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import Alert
@@ -141,7 +142,7 @@ class MachinesAPI(Resource):
         body = await self.transport.request_json(
             endpoint("mde.machines.get"), path_params={"id": key}
         )
-        return Machine.model_validate(body)
+        return read_model(Machine, body, "mde.machines.get")
 
     async def find_by_ip(
         self, ip: str, timestamp: datetime | str | None = None
@@ -163,7 +164,7 @@ class MachinesAPI(Resource):
         body = await self.transport.request_json(
             endpoint("mde.machines.find_by_ip"), path_params={"ip": addr, "ts": ts}
         )
-        return [Machine.model_validate(m) for m in _values(body)]
+        return read_models(Machine, _values(body), "mde.machines.find_by_ip")
 
     async def find_by_tag(self, tag: str, *, starts_with: bool = False) -> builtins.list[Machine]:
         """Machines carrying ``tag`` (or a tag starting with it, ``useStartsWithFilter``)."""
@@ -171,7 +172,7 @@ class MachinesAPI(Resource):
             endpoint("mde.machines.find_by_tag"),
             params={"tag": _tag(tag), "useStartsWithFilter": "true" if starts_with else "false"},
         )
-        return [Machine.model_validate(m) for m in _values(body)]
+        return read_models(Machine, _values(body), "mde.machines.find_by_tag")
 
     async def set_tag(self, machine_id: str, tag: str, *, remove: bool = False) -> Machine:
         """Add (or remove) one tag on one machine; returns the updated machine."""
@@ -184,7 +185,7 @@ class MachinesAPI(Resource):
             },
             idempotent=True,  # adding or removing the same tag twice is harmless
         )
-        return Machine.model_validate(body)
+        return read_model(Machine, body, "mde.machines.tag")
 
     async def set_tag_many(
         self, machine_ids: Sequence[str], tag: str, *, remove: bool = False
@@ -216,21 +217,21 @@ class MachinesAPI(Resource):
             isinstance(body, dict) and not isinstance(body.get("value"), builtins.list)
         ):
             return None
-        return [Machine.model_validate(m) for m in _values(body)]
+        return read_models(Machine, _values(body), "mde.machines.tag_many")
 
     async def logon_users(self, machine_id: str) -> builtins.list[LogonUser]:
         """Users that logged on to the machine."""
         body = await self.transport.request_json(
             endpoint("mde.machines.logon_users"), path_params={"id": check_machine_id(machine_id)}
         )
-        return [LogonUser.model_validate(u) for u in _values(body)]
+        return read_models(LogonUser, _values(body), "mde.machines.logon_users")
 
     async def alerts(self, machine_id: str) -> builtins.list[Alert]:
         """Alerts related to the machine."""
         body = await self.transport.request_json(
             endpoint("mde.machines.alerts"), path_params={"id": check_machine_id(machine_id)}
         )
-        return [Alert.model_validate(a) for a in _values(body)]
+        return read_models(Alert, _values(body), "mde.machines.alerts")
 
 
 def _tag(tag: str, field: str = "tag") -> str:

@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from prefect_defender.api.answers import collection, read_models
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import check_graph_choice, check_triage
@@ -101,7 +102,7 @@ def graph_security_list(
         limit=limit,
         fetch_one=fetch_one,
     )
-    return as_models(model, reader.items())
+    return as_models(model, reader.items(), endpoint_name)
 
 
 def triage_body(
@@ -149,7 +150,7 @@ async def add_graph_comment(
         },
         idempotent=False,
     )
-    return [GraphComment.model_validate(c) for c in data.get("value", [])]
+    return read_models(GraphComment, collection(data, endpoint_name), endpoint_name)
 
 
 def check_tags(tags: Any, field: str = "tags") -> list[str]:

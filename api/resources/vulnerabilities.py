@@ -8,11 +8,12 @@ calls per minute (family ``machine_vulnerabilities``).
 from __future__ import annotations
 
 import re
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any, TypeVar
 
 from pydantic import BaseModel
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.vulnerabilities import (
@@ -95,7 +96,7 @@ class VulnerabilitiesAPI(Resource):
     def _iterate(
         self,
         name: str,
-        model: Callable[[dict[str, Any]], M],
+        model: type[M],
         expr: str | None,
         page_size: int | None,
         limit: int | None,
@@ -116,7 +117,7 @@ class VulnerabilitiesAPI(Resource):
                 params={"$filter": expr} if expr else None,
                 limit=limit,
             ):
-                yield model(row)
+                yield read_model(model, row, name)
 
         return gen()
 
@@ -136,7 +137,7 @@ class VulnerabilitiesAPI(Resource):
             f.eq("vendor", vendor) if vendor else None,
             f.eq("name", name) if name else None,
         )
-        return self._iterate("mde.tvm.software", Software.model_validate, expr, page_size, limit)
+        return self._iterate("mde.tvm.software", Software, expr, page_size, limit)
 
     async def software(self, limit: int | None = None, **kw: Any) -> list[Software]:
         """All of :meth:`iterate_software` as a list."""
@@ -166,9 +167,7 @@ class VulnerabilitiesAPI(Resource):
             else None,
             f.ge("cvssV3", float(min_cvss)) if min_cvss is not None else None,
         )
-        return self._iterate(
-            "mde.tvm.vulnerabilities", Vulnerability.model_validate, expr, page_size, limit
-        )
+        return self._iterate("mde.tvm.vulnerabilities", Vulnerability, expr, page_size, limit)
 
     async def vulnerabilities(self, limit: int | None = None, **kw: Any) -> list[Vulnerability]:
         """All of :meth:`iterate_vulnerabilities` as a list."""
@@ -180,7 +179,7 @@ class VulnerabilitiesAPI(Resource):
             endpoint("mde.machines.vulnerabilities"),
             path_params={"id": check_machine_id(machine_id)},
         )
-        return listed_models(Vulnerability, body)
+        return listed_models(Vulnerability, body, "mde.machines.vulnerabilities")
 
     async def software_vulnerabilities(self, software_id: str) -> list[Vulnerability]:
         """Vulnerabilities of one software product."""
@@ -188,7 +187,7 @@ class VulnerabilitiesAPI(Resource):
             endpoint("mde.tvm.software_vulnerabilities"),
             path_params={"id": check_software_id(software_id)},
         )
-        return listed_models(Vulnerability, body)
+        return listed_models(Vulnerability, body, "mde.tvm.software_vulnerabilities")
 
     async def machines_by_vulnerability(self, cve: str) -> list[MachineReference]:
         """Machines exposed to a vulnerability."""
@@ -196,7 +195,7 @@ class VulnerabilitiesAPI(Resource):
             endpoint("mde.tvm.vulnerability_machines"),
             path_params={"id": check_vulnerability_id(cve)},
         )
-        return listed_models(MachineReference, body)
+        return listed_models(MachineReference, body, "mde.tvm.vulnerability_machines")
 
     def iterate_recommendations(
         self,
@@ -214,9 +213,7 @@ class VulnerabilitiesAPI(Resource):
             f.eq("status", status) if status else None,
             f.eq("productName", product_name) if product_name else None,
         )
-        return self._iterate(
-            "mde.tvm.recommendations", Recommendation.model_validate, expr, page_size, limit
-        )
+        return self._iterate("mde.tvm.recommendations", Recommendation, expr, page_size, limit)
 
     async def recommendations(self, limit: int | None = None, **kw: Any) -> list[Recommendation]:
         """All of :meth:`iterate_recommendations` as a list."""
@@ -225,4 +222,4 @@ class VulnerabilitiesAPI(Resource):
     async def exposure_score(self) -> ExposureScore:
         """The organisation's exposure score (``{time, score}``)."""
         body = await self.transport.request_json(endpoint("mde.tvm.exposure_score"))
-        return ExposureScore.model_validate(body)
+        return read_model(ExposureScore, body, "mde.tvm.exposure_score")

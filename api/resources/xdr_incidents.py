@@ -15,6 +15,7 @@ from collections.abc import AsyncIterator, Iterable
 from datetime import datetime
 from typing import Any
 
+from prefect_defender.api.answers import read_model
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.alerts import (
@@ -113,7 +114,7 @@ class XdrIncidentsAPI(Resource):
         body = await self.transport.request_json(
             endpoint("xdr.incidents.get"), path_params={"id": iid}
         )
-        return Incident.model_validate(body)
+        return read_model(Incident, body, "xdr.incidents.get")
 
     async def update(
         self,
@@ -145,7 +146,7 @@ class XdrIncidentsAPI(Resource):
             # a repeated PATCH carrying a comment would add the comment twice
             idempotent="comment" not in body,
         )
-        return Incident.model_validate(data)
+        return read_model(Incident, data, "xdr.incidents.update")
 
     async def comment(self, incident_id: int | str, comment: str) -> Incident:
         """Add a comment to an incident (a PATCH with only ``comment``)."""
@@ -156,7 +157,7 @@ class XdrIncidentsAPI(Resource):
             json={"comment": check_required_text(comment, "comment")},
             idempotent=False,  # a repeated PATCH would add the comment twice
         )
-        return Incident.model_validate(data)
+        return read_model(Incident, data, "xdr.incidents.update")
 
     @staticmethod
     async def _models(
@@ -166,7 +167,7 @@ class XdrIncidentsAPI(Resource):
         if limit == 0:
             return
         async for item in items:
-            inc = Incident.model_validate(item)
+            inc = read_model(Incident, item, "xdr.incidents.list")
             if wanted and inc.severity not in wanted:
                 continue
             kept += 1

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from prefect_defender.api.errors import InvalidResponseError, ResponseTooDeepError
 from prefect_defender.api.jsonstream import iter_object
 
 scalars = st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text()
@@ -57,5 +58,14 @@ def test_numbers_split_across_chunks_are_read_whole() -> None:
     "text", ['{"results": [1, 2', '["a"]', '{"results": [1 2]}', '{"a": 1 "b": 2}', "", '{"a":']
 )
 def test_malformed_or_truncated_documents_raise(text: str) -> None:
-    with pytest.raises(ValueError):
+    """An answer file that is not a JSON object: the project's typed error, not ValueError."""
+    with pytest.raises(InvalidResponseError):
         list(iter_object(io.StringIO(text), stream={"results"}, chunk_size=3))
+
+
+@pytest.mark.parametrize("depth", [65, 100_000])
+def test_rows_nested_too_deep_are_a_typed_error(depth: int) -> None:
+    """A row nested deeper than the bound (64): ResponseTooDeepError, never RecursionError."""
+    text = '{"results": [{"a": 1}, ' + "[" * depth + "]" * depth + "]}"
+    with pytest.raises(ResponseTooDeepError):
+        list(iter_object(io.StringIO(text), stream={"results"}, chunk_size=1 << 12))
