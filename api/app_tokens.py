@@ -16,6 +16,7 @@ from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, ConsentRequiredError
 from prefect_defender.api.lazy_import import msal
 from prefect_defender.api.msal_http import msal_http_client
+from prefect_defender.api.redact import remember_secret
 from prefect_defender.api.tokens import (
     TokenProvider,
     aadsts_codes,
@@ -57,6 +58,11 @@ class CertificateCredential(BaseModel):
         if self.passphrase is not None:
             cred["passphrase"] = self.passphrase.get_secret_value()
         return cred
+
+    def secrets(self) -> tuple[str, ...]:
+        """The private key and its passphrase (for scrubbing texts, never for showing)."""
+        phrase = self.passphrase.get_secret_value() if self.passphrase is not None else ""
+        return (self.private_key_pem.get_secret_value(), phrase)
 
     def fingerprint(self) -> str:
         """A hash identifying the key (never the key itself)."""
@@ -116,6 +122,10 @@ class AppTokenProvider(TokenProvider):
                 "give exactly one of client_secret, certificate or client_assertion"
             )
         self._secret = client_secret
+        if client_secret is not None:  # a server quoting it back is scrubbed (api.redact)
+            remember_secret(client_secret.get_secret_value())
+        if certificate is not None:
+            remember_secret(*certificate.secrets())
         self._certificate = certificate
         self._assertion = client_assertion
         self._ca_bundle = ca_bundle

@@ -3,12 +3,15 @@
 MDE and XDR answer ``{"error": {"code", "message", "target"}}``; Graph adds ``innerError`` with a
 ``request-id``. Entra's token endpoint answers ``error`` / ``error_description`` (AADSTS codes).
 Every error raised by this package derives from :class:`DefenderError`; none of them ever holds a
-token or a client secret in its text.
+token or a client secret in its text: its message, code, target and URL are scrubbed
+(:func:`~prefect_defender.api.redact.scrub`) when it is made, whatever a server quoted.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from prefect_defender.api.redact import redact_url, scrub
 
 __all__ = [
     "ActionAlreadyInProgressError",
@@ -48,13 +51,14 @@ class DefenderError(Exception):
         method: str | None = None,
         url: str | None = None,
     ) -> None:
-        self.message = message
+        # texts may come from a server that quotes the request: no credential stays in them
+        self.message = scrub(message)
         self.status = status
-        self.code = code
-        self.target = target
+        self.code = scrub(code) if code else code
+        self.target = scrub(target) if target else target
         self.request_id = request_id
         self.method = method
-        self.url = url
+        self.url = scrub(redact_url(url)) if url else url
         super().__init__(self._render())
 
     def at(
@@ -67,7 +71,7 @@ class DefenderError(Exception):
             'too deep (GET https://h.example/x)'
         """
         self.method = method or self.method
-        self.url = url or self.url
+        self.url = scrub(redact_url(url)) if url else self.url
         self.status = self.status if status is None else status
         self.args = (self._render(),)
         return self

@@ -46,6 +46,7 @@ from prefect_defender.api.errors import AuthenticationError, UnsafeRequestError
 from prefect_defender.api.lazy_import import msal
 from prefect_defender.api.msal_http import HttpxForMsal
 from prefect_defender.api.provider_registry import REGISTRY
+from prefect_defender.api.redact import remember_secret
 from prefect_defender.api.tls import ssl_context
 from prefect_defender.api.tokens import TokenProvider, call_msal, first_line
 
@@ -156,6 +157,8 @@ class ManagedIdentityTokenProvider(TokenProvider):
         self._timeout = timeout
         self._cache = msal.TokenCache()
         self._client: msal.ManagedIdentityClient | None = None
+        # the secret header msal sends to App Service / Machine Learning identity endpoints
+        remember_secret(os.environ.get("IDENTITY_HEADER"), os.environ.get("MSI_SECRET"))
 
     @property
     def credential(self) -> str:

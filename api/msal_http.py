@@ -30,6 +30,7 @@ import httpx
 from prefect_defender.api.body import ACCEPT_ENCODING, BodyClock, BodyLimits, receive_sync
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.lazy_import import requests
+from prefect_defender.api.redact import SECRET_FORM_FIELDS, remember_secret, scrub
 from prefect_defender.api.tls import ssl_context
 
 if TYPE_CHECKING:
@@ -130,6 +131,9 @@ class HttpxForMsal:
                 for k, v in data.items()
                 if v is not None
             }
+            # the credentials of this request (a secret, an assertion, a refresh token, a
+            # password): scrubbed from any text made from what the server answers
+            remember_secret(*(str(v) for k, v in data.items() if k in SECRET_FORM_FIELDS))
         elif isinstance(data, (str, bytes)):
             kw["content"], data = data, None
         return self._call("POST", url, params=params, data=data, headers=headers, **kw)
@@ -160,7 +164,7 @@ class HttpxForMsal:
         client = self.client
         try:
             request = client.build_request(method, url, **kw)
-            return receive_sync(client, request, clock, bounds.limits.token, **send)
+            answer = receive_sync(client, request, clock, bounds.limits.token, **send)
         except httpx.TimeoutException as exc:
             overrun = clock.overrun(tried, method.upper())
             if overrun is not None:
@@ -168,12 +172,27 @@ class HttpxForMsal:
             raise self._unreachable(method, tried, exc) from exc
         except httpx.TransportError as exc:
             raise self._unreachable(method, tried, exc) from exc
+        return _scrubbed(answer)
 
     @staticmethod
     def _unreachable(method: str, tried: str, exc: Exception) -> Exception:
         return requests.exceptions.ConnectionError(
             f"{method.upper()} {tried}: {type(exc).__name__}: {exc}".rstrip(": ")
         )
+
+
+def _scrubbed(answer: httpx.Response) -> httpx.Response:
+    """An error answer with every credential removed from its body before msal reads it
+    (msal puts the server's ``error_description`` into its result and its log)."""
+    if answer.status_code < 400 or not answer.content:
+        return answer
+    text = answer.content.decode("utf-8", "replace")
+    clean = scrub(text)
+    if clean == text:
+        return answer
+    return httpx.Response(
+        answer.status_code, headers=answer.headers, content=clean.encode(), request=answer.request
+    )
 
 
 #: sockets kept open to one token endpoint, whatever the number of tenants signing in there

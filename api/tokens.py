@@ -21,6 +21,7 @@ from typing import Any
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, TransportError
 from prefect_defender.api.lazy_import import requests
+from prefect_defender.api.redact import remember_secret
 from prefect_defender.api.value_checks import ascii_digits
 
 __all__ = [
@@ -173,6 +174,7 @@ class TokenProvider:
             raise self._error(result)
         self.token_requests += 1 if result.get("token_source") != "cache" else 0
         token = str(result["access_token"])
+        remember_secret(token, result.get("refresh_token"), result.get("id_token"))
         claims = decode_claims(token)
         exp = claims.get("exp")
         expires_at = (

@@ -66,7 +66,7 @@ from prefect_defender.api.ratelimit import (
     SlidingWindowLimiter,
     limiter_for,
 )
-from prefect_defender.api.redact import install_log_redaction, redact_url
+from prefect_defender.api.redact import install_log_redaction, redact_url, remember_secret
 from prefect_defender.api.retry import (
     CallState,
     RetryPolicy,
@@ -305,6 +305,7 @@ class Transport:
                 url=call.target,
             )
         retry_after = retry_after_seconds(resp)
+        remember_secret(token.token)  # the answer may quote the request's Authorization header
         err = error_from_response(
             status,
             json_or_none(resp, self.body_limits.max_depth),

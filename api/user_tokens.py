@@ -19,6 +19,7 @@ from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, SignInRequiredError
 from prefect_defender.api.lazy_import import msal
 from prefect_defender.api.msal_http import msal_http_client
+from prefect_defender.api.redact import remember_secret
 from prefect_defender.api.tokens import (
     AccessToken,
     TokenProvider,
@@ -75,6 +76,8 @@ class UserTokenProvider(TokenProvider):
         self._http_cache = http_cache if http_cache is not None else {}
         self._username = username
         self._password = password
+        if password is not None:  # a server quoting it back is scrubbed (api.redact)
+            remember_secret(password.get_secret_value())
         self._ca_bundle = ca_bundle
         self._login_hint = login_hint
         self._on_cache_change = on_cache_change
