@@ -12,6 +12,11 @@ instead of running for ever when the service
 
 The time spent fetching pages is bounded too: every page's request gets what is left of
 :attr:`PagingLimits.deadline` (the time the consumer spends between pages does not count).
+
+A reader that reads some pages twice on purpose (Graph's time windows,
+:mod:`~prefect_defender.api.window_paging`, which detects repeats itself) uses a guard with
+``repeats=False``: the page bound, empty pages, the deadline, and the count checked on the
+distinct items it reports.
 """
 
 from __future__ import annotations
@@ -58,6 +63,7 @@ class PageGuard:
 
     ep: Endpoint
     limits: PagingLimits
+    repeats: bool = True
     pages: int = 0
     items: int = 0
     total: int | None = None
@@ -68,16 +74,21 @@ class PageGuard:
     _fetch_started: float | None = None
 
     def deadline(self) -> float:
-        """The ``time.monotonic()`` by which the next page must have arrived."""
+        """The ``time.monotonic()`` by which the next request of the listing must have ended."""
+        self._close_fetch()
         self._fetch_started = time.monotonic()
         return self._fetch_started + max(self.limits.deadline - self.spent, 0.0)
 
-    def page(self, body: Any, items: list[Any]) -> None:
-        """Account for a page just read; raise :class:`PagingError` when it shows that the
-        listing would not end."""
+    def _close_fetch(self) -> None:
         if self._fetch_started is not None:
             self.spent += time.monotonic() - self._fetch_started
             self._fetch_started = None
+
+    def page(self, body: Any, items: list[Any], distinct: int | None = None) -> None:
+        """Account for a page just read (``distinct``: how many of its items are new to the
+        listing, for a reader that reads pages again); raise :class:`PagingError` when it
+        shows that the listing would not end."""
+        self._close_fetch()
         self.pages += 1
         count = body.get("@odata.count") if isinstance(body, dict) else None
         if self.total is None and isinstance(count, int) and not isinstance(count, bool):
@@ -88,7 +99,7 @@ class PageGuard:
                 f"{self.empty_run} empty pages in a row, each linking to another",
                 "EmptyPages",
             )
-        if items:
+        if items and self.repeats:
             mark = _fingerprint(items)
             first = self._pages_seen.setdefault(mark, self.pages)
             if first != self.pages:
@@ -97,7 +108,7 @@ class PageGuard:
                     "or pages in a loop)",
                     "RepeatedPage",
                 )
-        self.items += len(items)
+        self.items += len(items) if distinct is None else distinct
         if self.total is not None and self.items > self.total + self._slack(items):
             raise self.error(
                 f"{self.items} items read, more than the {self.total} the service counted",

@@ -40,9 +40,11 @@ from prefect_defender.api.clouds import origin
 from prefect_defender.api.errors import (
     BadRequestError,
     InvalidResponseError,
+    PagingError,
     ServerError,
     UnsafeRequestError,
 )
+from prefect_defender.api.page_guard import PageGuard, PagingLimits
 from prefect_defender.api.transport import Transport
 
 __all__ = [
@@ -64,8 +66,9 @@ EXPAND_CONCURRENCY = 4
 WINDOW_FIELDS = ("lastUpdateDateTime", "createdDateTime")
 
 
-class PagingLimitError(InvalidResponseError):
-    """A list cannot be read completely within Graph's ``$top``/``$skip`` limits."""
+class PagingLimitError(PagingError):
+    """A list cannot be read completely within Graph's ``$top``/``$skip`` limits, or the
+    service repeats its pages."""
 
 
 #: an OData datetime literal as Graph writes its timestamps (up to 7 fractional digits)
@@ -150,12 +153,24 @@ class WindowReader:
     def __post_init__(self) -> None:
         self.page_size = max(1, min(self.page_size, GRAPH_TOP_MAX))
         self._origin = origin(self.transport.endpoints.base_url(self.ep.surface))
+        # pages, empty pages, fetching time and the count bounded (api.page_guard); repeats
+        # are this reader's own to judge (it reads windows again on purpose)
+        limits = getattr(self.transport, "paging_limits", None) or PagingLimits()
+        self.guard = PageGuard(self.ep, limits, repeats=False)
 
     def _done(self) -> bool:
         return self.limit is not None and len(self.yielded) >= self.limit
 
     async def items(self) -> AsyncIterator[dict[str, Any]]:
-        """Every item of the list, once."""
+        """Every item of the list, once (a :class:`PagingError` says how far it got)."""
+        try:
+            async for item in self._windows():
+                yield item
+        except PagingError as exc:
+            exc.items_read, exc.pages_read = len(self.yielded), self.guard.pages
+            raise
+
+    async def _windows(self) -> AsyncIterator[dict[str, Any]]:
         todo = [Window()]
         while todo and not self._done():
             window = todo.pop()
@@ -203,7 +218,11 @@ class WindowReader:
             if seen.count is None and isinstance(body.get("@odata.count"), int):
                 seen.count = body["@odata.count"]
             fresh = 0
-            for item in await self._expanded(_values(body, self.ep)):
+            values = _values(body, self.ep)
+            self.guard.page(
+                body, values, sum(1 for i in values if str(i.get("id")) not in self.yielded)
+            )
+            for item in await self._expanded(values):
                 ident = str(item.get("id"))
                 if ident not in seen.stamps:
                     fresh += 1
@@ -224,8 +243,11 @@ class WindowReader:
 
     async def _page(self, url: str | None, query: dict[str, Any] | None) -> dict[str, Any]:
         self.requests += 1
+        self.guard.next_page()
         try:
-            body = await self.transport.request_json(self.ep, url=url, params=query)
+            body = await self.transport.request_json(
+                self.ep, url=url, params=query, deadline=self.guard.deadline()
+            )
         except BadRequestError as exc:
             smaller = _top_limit(exc.message)
             if query is None or smaller is None or smaller >= int(query["$top"]):
@@ -241,7 +263,9 @@ class WindowReader:
             self.expand_failed = True
             url, query = _without_expand(url), (_without_expand_params(query) if query else None)
             self.requests += 1
-            body = await self.transport.request_json(self.ep, url=url, params=query)
+            body = await self.transport.request_json(
+                self.ep, url=url, params=query, deadline=self.guard.deadline()
+            )
         if not isinstance(body, dict):
             raise InvalidResponseError(f"{self.ep.name}: expected an OData collection")
         return body
@@ -323,7 +347,9 @@ class WindowReader:
         query = self._query(window, 1, count=True)
         query.pop("$expand", None)
         self.requests += 1
-        body = await self.transport.request_json(self.ep, params=query)
+        body = await self.transport.request_json(
+            self.ep, params=query, deadline=self.guard.deadline()
+        )
         value = body.get("@odata.count") if isinstance(body, dict) else None
         return value if isinstance(value, int) else None
 
