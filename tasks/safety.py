@@ -28,9 +28,9 @@ that the action's request then uses.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import fnmatch
+import threading
 import unicodedata
 from typing import Any
 
@@ -201,7 +201,11 @@ class WriteGuard:
     def __init__(self, policy: SafetyPolicy) -> None:
         self.policy = policy
         self.used = 0
-        self._lock = asyncio.Lock()
+        # the run's tasks share the guard and may run on other threads, each with its own event
+        # loop (a sync flow's .submit/.map): a thread lock, never held across an await (an
+        # asyncio.Lock is bound to one loop: released from another thread, it did not wake the
+        # waiter and the run hung)
+        self._lock = threading.Lock()
         self._limits_ready: set[str] = set()
         self._credits: dict[str, int] = {}
 
@@ -272,7 +276,7 @@ class WriteGuard:
         await self.ensure_running()
         refused = await self._take(tenant_id)
         if refused is None:
-            async with self._lock:
+            with self._lock:
                 key = tenant_id.lower()
                 self._credits[key] = self._credits.get(key, 0) + 1
         return refused
@@ -287,7 +291,7 @@ class WriteGuard:
         await self.ensure_running()
         if self.policy.dry_run:
             raise DryRunRefusedError(f"dry run: {ep.name} not sent", code="DryRun")
-        async with self._lock:
+        with self._lock:
             key = tenant_id.lower()
             if self._credits.get(key, 0) > 0:
                 self._credits[key] -= 1
@@ -304,7 +308,7 @@ class WriteGuard:
         one another's round trips (1,000 tenants took 14 minutes that way). A reservation whose
         hourly slot is refused (or fails) is given back.
         """
-        async with self._lock:
+        with self._lock:
             if self.used >= self.policy.max_actions_per_run:
                 return f"per-run cap of {self.policy.max_actions_per_run} write actions reached"
             if self.policy.max_actions_per_hour <= 0:
@@ -316,12 +320,12 @@ class WriteGuard:
             name = await self._ensure_hourly_limit(tenant_id)
             admitted = await self._take_hourly_slot(name)
         except BaseException:
-            async with self._lock:
+            with self._lock:
                 self.used -= 1
             raise
         if admitted:
             return None
-        async with self._lock:
+        with self._lock:
             self.used -= 1
         return (
             f"hourly cap of {self.policy.max_actions_per_hour} write actions for "
