@@ -70,7 +70,7 @@ from prefect_defender.blocks import (  # noqa: E402
     DefenderUserCredentials,
 )
 from prefect_defender.emulator import EmulatorProcess  # noqa: E402
-from prefect_defender.tasks.machine_actions import bulk_machine_action  # noqa: E402
+from prefect_defender.tasks.machine_actions import request_machine_actions  # noqa: E402
 
 SCALE = 30.0  # 100 calls per minute -> 100 calls per 2 s
 N = 1000
@@ -132,7 +132,9 @@ async def ours_bulk(
 ) -> tuple[float, list[Any]]:
     creds = DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=SCALE)
     t0 = time.perf_counter()
-    outcomes = await bulk_machine_action.fn(creds, ids, action, "bench", False, 20, None, **options)
+    outcomes = await request_machine_actions.fn(
+        creds, ids, action, "bench", False, 20, None, **options
+    )
     return time.perf_counter() - t0, outcomes
 
 
@@ -530,7 +532,7 @@ def bench_prefect(emu: Any, conn: dict[str, Any], tid: str, home: Path) -> None:
     @flow(name="bench-one-task")
     def one_task(ids: list[str]) -> int:
         creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
-        return len(bulk_machine_action(creds, ids, "Isolate", "bench", concurrency=10))
+        return len(request_machine_actions(creds, ids, "Isolate", "bench", concurrency=10))
 
     @flow(name="bench-task-per-machine")
     def per_machine(ids: list[str]) -> int:
@@ -568,8 +570,8 @@ async def mixed_workload(conn: dict[str, Any], iso: list[str], scan: list[str]) 
     creds = DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=SCALE)
     t0 = time.perf_counter()
     a, b = await asyncio.gather(
-        bulk_machine_action.fn(creds, iso, ActionType.ISOLATE, "bench", False, 20, None),
-        bulk_machine_action.fn(
+        request_machine_actions.fn(creds, iso, ActionType.ISOLATE, "bench", False, 20, None),
+        request_machine_actions.fn(
             creds, scan, ActionType.RUN_ANTIVIRUS_SCAN, "bench", False, 20, None, scan_type="Quick"
         ),
     )

@@ -1,9 +1,11 @@
 """Machine actions on many machines in one task: one outcome per machine, in input order.
 
-:func:`bulk_machine_action` takes any action type; the named tasks (``isolate_machines``,
+:func:`request_machine_actions` takes any action type; the named tasks (``isolate_machines``,
 ``run_antivirus_scans`` ...) are that task for one action type, with the action's own options as
-typed parameters. Each of them passes its arguments on to :func:`bulk_machine_action`, so a
-named task's parameters are exactly those of :func:`bulk_machine_action` plus its action's options.
+typed parameters. Each of them passes its arguments on to :func:`request_machine_actions`, so a
+named task's parameters are exactly those of :func:`request_machine_actions` plus its action's
+options. Names: ``verb_object`` as the one-machine task's (``tasks.machine_actions``), the object
+in the plural (one per machine).
 
 Outcomes: ``succeeded`` (with the action), ``already_in_progress`` (with the existing action),
 ``dry_run`` (nothing sent) or ``failed`` (with Defender's code and message).
@@ -32,19 +34,19 @@ from prefect_defender.tasks.base import (
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 
 __all__ = [
-    "bulk_machine_action",
     "collect_investigation_packages",
     "isolate_machines",
-    "restrict_code_execution_many",
+    "request_machine_actions",
+    "restrict_machines",
     "run_antivirus_scans",
-    "stop_and_quarantine_file_many",
+    "stop_and_quarantine_files",
     "unisolate_machines",
-    "unrestrict_code_execution_many",
+    "unrestrict_machines",
 ]
 
 
 @defender_task(endpoints=action_endpoints())
-async def bulk_machine_action(
+async def request_machine_actions(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
     action: ActionType | str,
@@ -65,8 +67,8 @@ async def bulk_machine_action(
 
     Example:
         ```python
-        outcomes = await bulk_machine_action(creds, ids, "RunAntiVirusScan", "Sweep",
-                                             scan_type="Quick")
+        outcomes = await request_machine_actions(creds, ids, "RunAntiVirusScan", "Sweep",
+                                                 scan_type="Quick")
         failed = [o for o in outcomes if o.status == "failed"]
         ```
     """
@@ -126,14 +128,14 @@ async def isolate_machines(
     concurrency: int = 10,
     tenant_id: str | None = None,
 ) -> list[ItemOutcome]:
-    """Isolate many machines; one outcome per machine (see :func:`bulk_machine_action`).
+    """Isolate many machines; one outcome per machine (see :func:`request_machine_actions`).
 
     Example:
         ```python
         outcomes = await isolate_machines(creds, ids, "Worm outbreak", "Selective")
         ```
     """
-    return await bulk_machine_action.fn(
+    return await request_machine_actions.fn(
         credentials,
         machine_ids,
         ActionType.ISOLATE,
@@ -161,7 +163,7 @@ async def unisolate_machines(
         outcomes = await unisolate_machines(creds, ids, "Outbreak contained")
         ```
     """
-    return await bulk_machine_action.fn(
+    return await request_machine_actions.fn(
         credentials,
         machine_ids,
         ActionType.UNISOLATE,
@@ -189,7 +191,7 @@ async def run_antivirus_scans(
         outcomes = await run_antivirus_scans(creds, ids, "Sweep", "Full")
         ```
     """
-    return await bulk_machine_action.fn(
+    return await request_machine_actions.fn(
         credentials,
         machine_ids,
         ActionType.RUN_ANTIVIRUS_SCAN,
@@ -202,7 +204,7 @@ async def run_antivirus_scans(
 
 
 @defender_task(endpoints=action_endpoints(ActionType.RESTRICT_CODE_EXECUTION))
-async def restrict_code_execution_many(
+async def restrict_machines(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
     comment: str,
@@ -214,10 +216,10 @@ async def restrict_code_execution_many(
 
     Example:
         ```python
-        outcomes = await restrict_code_execution_many(creds, ids, "Outbreak", dry_run=True)
+        outcomes = await restrict_machines(creds, ids, "Outbreak", dry_run=True)
         ```
     """
-    return await bulk_machine_action.fn(
+    return await request_machine_actions.fn(
         credentials,
         machine_ids,
         ActionType.RESTRICT_CODE_EXECUTION,
@@ -229,7 +231,7 @@ async def restrict_code_execution_many(
 
 
 @defender_task(endpoints=action_endpoints(ActionType.UNRESTRICT_CODE_EXECUTION))
-async def unrestrict_code_execution_many(
+async def unrestrict_machines(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
     comment: str,
@@ -241,10 +243,10 @@ async def unrestrict_code_execution_many(
 
     Example:
         ```python
-        outcomes = await unrestrict_code_execution_many(creds, ids, "Outbreak over")
+        outcomes = await unrestrict_machines(creds, ids, "Outbreak over")
         ```
     """
-    return await bulk_machine_action.fn(
+    return await request_machine_actions.fn(
         credentials,
         machine_ids,
         ActionType.UNRESTRICT_CODE_EXECUTION,
@@ -271,7 +273,7 @@ async def collect_investigation_packages(
         outcomes = await collect_investigation_packages(creds, ids, "Evidence for IR-7")
         ```
     """
-    return await bulk_machine_action.fn(
+    return await request_machine_actions.fn(
         credentials,
         machine_ids,
         ActionType.COLLECT_INVESTIGATION_PACKAGE,
@@ -283,7 +285,7 @@ async def collect_investigation_packages(
 
 
 @defender_task(endpoints=action_endpoints(ActionType.STOP_AND_QUARANTINE_FILE))
-async def stop_and_quarantine_file_many(
+async def stop_and_quarantine_files(
     credentials: DefenderCredentialsLike,
     machine_ids: list[str],
     sha1: str,
@@ -292,14 +294,15 @@ async def stop_and_quarantine_file_many(
     concurrency: int = 10,
     tenant_id: str | None = None,
 ) -> list[ItemOutcome]:
-    """Stop and quarantine one file (by SHA-1) on many machines; one outcome per machine.
+    """Stop and quarantine one file (by SHA-1) on many machines: its copy on each machine is
+    quarantined; one outcome per machine.
 
     Example:
         ```python
-        outcomes = await stop_and_quarantine_file_many(creds, ids, sha1, "Known bad")
+        outcomes = await stop_and_quarantine_files(creds, ids, sha1, "Known bad")
         ```
     """
-    return await bulk_machine_action.fn(
+    return await request_machine_actions.fn(
         credentials,
         machine_ids,
         ActionType.STOP_AND_QUARANTINE_FILE,

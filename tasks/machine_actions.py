@@ -30,14 +30,14 @@ from prefect_defender.tasks.base import (
     task_logger,
 )
 from prefect_defender.tasks.bulk_actions import (
-    bulk_machine_action,
     collect_investigation_packages,
     isolate_machines,
-    restrict_code_execution_many,
+    request_machine_actions,
+    restrict_machines,
     run_antivirus_scans,
-    stop_and_quarantine_file_many,
+    stop_and_quarantine_files,
     unisolate_machines,
-    unrestrict_code_execution_many,
+    unrestrict_machines,
 )
 from prefect_defender.tasks.investigation_packages import (
     download_investigation_package,
@@ -47,7 +47,6 @@ from prefect_defender.tasks.investigation_packages import (
 
 __all__ = [
     "ActionOutcome",
-    "bulk_machine_action",
     "cancel_machine_action",
     "collect_investigation_package",
     "collect_investigation_packages",
@@ -58,17 +57,18 @@ __all__ = [
     "isolate_machines",
     "list_machine_actions",
     "offboard_machine",
-    "restrict_code_execution",
-    "restrict_code_execution_many",
+    "request_machine_actions",
+    "restrict_machine",
+    "restrict_machines",
     "run_antivirus_scan",
     "run_antivirus_scans",
     "stop_and_quarantine_file",
-    "stop_and_quarantine_file_many",
+    "stop_and_quarantine_files",
     "store_investigation_packages",
     "unisolate_machine",
     "unisolate_machines",
-    "unrestrict_code_execution",
-    "unrestrict_code_execution_many",
+    "unrestrict_machine",
+    "unrestrict_machines",
     "wait_for_machine_action",
 ]
 
@@ -171,17 +171,17 @@ async def unisolate_machine(
 
 
 @defender_task(endpoints=action_endpoints(ActionType.RESTRICT_CODE_EXECUTION))
-async def restrict_code_execution(
+async def restrict_machine(
     credentials: DefenderCredentialsLike,
     machine_id: str,
     comment: str,
     tenant_id: str | None = None,
 ) -> ActionOutcome:
-    """Restrict a machine to Microsoft-signed code.
+    """Restrict a machine to Microsoft-signed code (Defender's "Restrict app execution").
 
     Example:
         ```python
-        out = await restrict_code_execution(creds, machine_id, "Suspicious binaries")
+        out = await restrict_machine(creds, machine_id, "Suspicious binaries")
         ```
     """
     return await _one(
@@ -190,17 +190,17 @@ async def restrict_code_execution(
 
 
 @defender_task(endpoints=action_endpoints(ActionType.UNRESTRICT_CODE_EXECUTION))
-async def unrestrict_code_execution(
+async def unrestrict_machine(
     credentials: DefenderCredentialsLike,
     machine_id: str,
     comment: str,
     tenant_id: str | None = None,
 ) -> ActionOutcome:
-    """Lift a code-execution restriction.
+    """Lift a machine's code-execution restriction (Defender's "Remove app restriction").
 
     Example:
         ```python
-        out = await unrestrict_code_execution(creds, machine_id, "Cleared")
+        out = await unrestrict_machine(creds, machine_id, "Cleared")
         ```
     """
     return await _one(

@@ -71,7 +71,7 @@ def test_each_bulk_action_has_a_single_machine_task_with_its_options(spec: Actio
 
 
 def test_bulk_task_declares_every_bulk_endpoint_and_no_live_response() -> None:
-    declared = set(tasks.bulk_machine_action.defender_endpoints)  # type: ignore[attr-defined]
+    declared = set(tasks.request_machine_actions.defender_endpoints)  # type: ignore[attr-defined]
     assert declared == {s.endpoint for s in BULK} | {"mde.actions.list"}
     assert ActionType.LIVE_RESPONSE.endpoint not in declared
 

@@ -22,7 +22,6 @@ from prefect_defender.api.errors import (
 from prefect_defender.api.resources.machine_actions import ActionWaitTimeoutError
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks.machine_actions import (
-    bulk_machine_action,
     cancel_machine_action,
     collect_investigation_package,
     collect_investigation_packages,
@@ -33,16 +32,17 @@ from prefect_defender.tasks.machine_actions import (
     isolate_machines,
     list_machine_actions,
     offboard_machine,
-    restrict_code_execution,
-    restrict_code_execution_many,
+    request_machine_actions,
+    restrict_machine,
+    restrict_machines,
     run_antivirus_scan,
     run_antivirus_scans,
     stop_and_quarantine_file,
-    stop_and_quarantine_file_many,
+    stop_and_quarantine_files,
     unisolate_machine,
     unisolate_machines,
-    unrestrict_code_execution,
-    unrestrict_code_execution_many,
+    unrestrict_machine,
+    unrestrict_machines,
     wait_for_machine_action,
 )
 from tests.machines.conftest import (
@@ -123,7 +123,7 @@ async def test_wait_reaches_failed_and_timeout(prefect_harness, fast, creds, ten
 async def test_cancel_and_wait_reaches_cancelled(prefect_harness, fast, creds, tenants) -> None:
     mid = ws(fast, tenants, 3)
     fast.admin.patch_config(action_outcomes={mid: "Pending"})  # never progresses by itself
-    out = await restrict_code_execution(creds, mid, "restrict")
+    out = await restrict_machine(creds, mid, "restrict")
     with pytest.raises(ActionWaitTimeoutError) as info:
         await wait_for_machine_action(creds, out.action.id, timeout=0.3, poll_interval=0.05)
     assert info.value.action.status == "Pending"  # the timeout carries the last state
@@ -137,7 +137,7 @@ async def test_cancel_and_wait_reaches_cancelled(prefect_harness, fast, creds, t
     assert (await cancel_machine_action(creds, out.action.id, "again")).status == "Cancelled"
     # the restriction can be lifted afterwards; a finished action cannot be cancelled
     fast.admin.patch_config(action_outcomes={})
-    lifted = await unrestrict_code_execution(creds, mid, "lift")
+    lifted = await unrestrict_machine(creds, mid, "lift")
     assert lifted.action.type == "UnrestrictCodeExecution"
     await wait_for_machine_action(creds, lifted.action.id, timeout=30, poll_interval=0.05)
     with pytest.raises(BadRequestError, match="final state"):
@@ -232,7 +232,7 @@ async def test_validation_sends_nothing(prefect_harness, fresh, creds, tenants) 
     with pytest.raises(ValidationError, match="timeout"):
         await wait_for_machine_action(creds, "00000000-0000-0000-0000-000000000000", timeout=0)
     with pytest.raises(ValidationError, match="LiveResponse"):
-        await bulk_machine_action(creds, [good], "LiveResponse", "x")
+        await request_machine_actions(creds, [good], "LiveResponse", "x")
     with pytest.raises(ValidationError, match="status"):
         await list_machine_actions(creds, status="Done")
     assert requests(fresh.admin.stats()) == 0
@@ -249,7 +249,7 @@ async def test_dry_run_reports_the_requests_and_sends_nothing(
         "path": f"/api/machines/{a}/isolate",
         "body": {"Comment": "contain", "IsolationType": "Selective"},
     }
-    q = await stop_and_quarantine_file_many(creds, [a], SHA1, "bad", dry_run=True)
+    q = await stop_and_quarantine_files(creds, [a], SHA1, "bad", dry_run=True)
     assert q[0].result["body"]["Sha1"] == SHA1.lower()
     assert requests(fresh.admin.stats()) == 0
 
@@ -259,17 +259,17 @@ async def test_bulk_variants_one_outcome_per_machine(prefect_harness, fast, cred
     ids = [ws(fast, tenants, i) for i in (9, 10, 11)]
     linux = machines_of(fast, tid, "-lnx-")[0]["id"]
     missing = "0" * 40
-    restricted = await restrict_code_execution_many(creds, [*ids, missing], "outbreak")
+    restricted = await restrict_machines(creds, [*ids, missing], "outbreak")
     assert [o.item for o in restricted] == [*ids, missing]
     assert [o.status for o in restricted] == ["succeeded"] * 3 + ["failed"]
     assert restricted[3].error["code"] == "ResourceNotFound"
     assert restricted[0].result["type"] == "RestrictCodeExecution"
     packages = await collect_investigation_packages(creds, [ids[0], linux], "evidence")
     assert [o.status for o in packages] == ["succeeded", "succeeded"]
-    quarantined = await stop_and_quarantine_file_many(creds, ids[:2], SHA1, "bad file")
+    quarantined = await stop_and_quarantine_files(creds, ids[:2], SHA1, "bad file")
     assert {o.result["relatedFileInfo"]["fileIdentifier"] for o in quarantined} == {SHA1.lower()}
     await asyncio.sleep(0.4)  # every action finishes on the fast clock
-    lifted = await unrestrict_code_execution_many(creds, ids, "over")
+    lifted = await unrestrict_machines(creds, ids, "over")
     assert [o.status for o in lifted] == ["succeeded"] * 3
     for mid in ids:
         assert len(actions_of(fast, tid, mid, "RestrictCodeExecution")) == 1
@@ -345,7 +345,7 @@ async def test_lost_answers_are_reconciled_not_repeated(prefect_harness, big) ->
         faults={"reset_after": 0.4, "routes": ["POST /api/machines/{id}/isolate"]}
     )
     try:
-        outcomes = await bulk_machine_action(creds, ids, "Isolate", "reset test")
+        outcomes = await request_machine_actions(creds, ids, "Isolate", "reset test")
     finally:
         big.admin.patch_config(faults={"reset_after": 0.0, "routes": None})
     stats = big.admin.stats()

@@ -20,7 +20,7 @@ import pytest
 from prefect_defender.api.auth import ssl_context
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.blocks import DefenderApplicationCredentials
-from prefect_defender.tasks.machine_actions import bulk_machine_action
+from prefect_defender.tasks.machine_actions import request_machine_actions
 from tests.machines.conftest import close_token_clients, requests
 
 ISOLATE = "POST /api/machines/{id}/isolate"
@@ -73,7 +73,7 @@ async def test_isolating_and_scanning_each_use_their_own_budget(emu: Any) -> Non
     isolate_ids, scan_ids, spare = machines[:100], machines[100:200], machines[200:]
     creds = DefenderApplicationCredentials.from_emulator(emu.connection)
 
-    isolated = await bulk_machine_action.fn(creds, isolate_ids, "Isolate", "outbreak")
+    isolated = await request_machine_actions.fn(creds, isolate_ids, "Isolate", "outbreak")
     assert [o.status for o in isolated] == ["succeeded"] * 100, [
         o.error for o in isolated if o.status != "succeeded"
     ][:2]
@@ -87,7 +87,7 @@ async def test_isolating_and_scanning_each_use_their_own_budget(emu: Any) -> Non
         assert scan_limiter.backlog() == 0
         token = (await transport.provider.get_token(client.endpoints.mde_scope)).token
 
-    scanned = await bulk_machine_action.fn(creds, scan_ids, "RunAntiVirusScan", "sweep")
+    scanned = await request_machine_actions.fn(creds, scan_ids, "RunAntiVirusScan", "sweep")
     assert [o.status for o in scanned] == ["succeeded"] * 100
     stats = emu.admin.stats()
     assert stats["throttled"] == 0

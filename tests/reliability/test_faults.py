@@ -15,7 +15,7 @@ from prefect_defender.api import auth, ratelimit
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.emulator import EmulatorProcess
 from prefect_defender.tasks.indicators import import_indicators
-from prefect_defender.tasks.machine_actions import bulk_machine_action
+from prefect_defender.tasks.machine_actions import request_machine_actions
 
 SCALE = 30.0  # 100 calls per 2 s; tokens expire every 60 scaled seconds (2 s)
 
@@ -59,7 +59,7 @@ def test_bulk_isolation_of_1000_machines_under_chaos(chaos: Any) -> None:
     assert len(ids) == 1000
     creds = _creds(chaos)
     outcomes = asyncio.run(
-        bulk_machine_action.fn(
+        request_machine_actions.fn(
             creds, ids, "Isolate", "chaos", False, 20, None, isolation_type="Full"
         )
     )
@@ -166,7 +166,7 @@ def test_actions_that_never_succeed_are_reported_with_their_last_state(
     try:
         creds = _creds(emulator)
         requested = asyncio.run(
-            bulk_machine_action.fn(creds, ids, "RunAntiVirusScan", "stuck", scan_type="Quick")
+            request_machine_actions.fn(creds, ids, "RunAntiVirusScan", "stuck", scan_type="Quick")
         )
         assert Counter(o.status for o in requested) == {"succeeded": 20}
         emulator.admin.reset_stats()

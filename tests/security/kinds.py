@@ -1596,7 +1596,7 @@ TASK_OVERRIDES: dict[tuple[str, str], str] = {
     ("list_investigations", "machine_id"): "machine_id_optional",
     ("list_indicators", "action"): "enum_optional",
     ("list_recommendations", "status"): "filter_text",
-    ("bulk_machine_action", "action"): "enum",
+    ("request_machine_actions", "action"): "enum",
     ("list_machine_actions", "limit"): "limit_int",
     ("upload_library_file", "description"): "text_default",
     ("upload_library_file", "path"): "upload_path",
@@ -1672,7 +1672,7 @@ TASK_BASELINES: dict[str, dict[str, Any]] = {
 #: of the valid values and added to the invalid ones
 ENUM_REFUSED: dict[tuple[str, str], set[str]] = {
     ("update_graph_incident", "status"): {"awaitingAction"},  # set by Microsoft only
-    ("bulk_machine_action", "action"): {"LiveResponse"},  # the live response tasks do it
+    ("request_machine_actions", "action"): {"LiveResponse"},  # the live response tasks do it
 }
 
 #: (task, parameter) -> valid values narrower than the kind's
@@ -1682,7 +1682,7 @@ VALID_OVERRIDES: dict[tuple[str, str], Strategy] = {
         lambda h: datetime.now(UTC) - timedelta(hours=h)
     ),
     # StopAndQuarantineFile needs a sha1 option; the other actions take no options here
-    ("bulk_machine_action", "action"): lambda _: st.sampled_from(
+    ("request_machine_actions", "action"): lambda _: st.sampled_from(
         ["Isolate", "Unisolate", "RestrictCodeExecution", "RunAntiVirusScan"]
     ),
 }

@@ -281,14 +281,14 @@ def test_invalid_value_is_refused_before_anything_is_sent(
 @pytest.mark.parametrize(
     "task,param,limit",
     [
-        ("bulk_machine_action", "machine_ids", 10_000),
+        ("request_machine_actions", "machine_ids", 10_000),
         ("isolate_machines", "machine_ids", 10_000),
         ("unisolate_machines", "machine_ids", 10_000),
         ("run_antivirus_scans", "machine_ids", 10_000),
-        ("restrict_code_execution_many", "machine_ids", 10_000),
-        ("unrestrict_code_execution_many", "machine_ids", 10_000),
+        ("restrict_machines", "machine_ids", 10_000),
+        ("unrestrict_machines", "machine_ids", 10_000),
         ("collect_investigation_packages", "machine_ids", 10_000),
-        ("stop_and_quarantine_file_many", "machine_ids", 10_000),
+        ("stop_and_quarantine_files", "machine_ids", 10_000),
         ("hunt_ioc", "values", 2_000),
     ],
 )
