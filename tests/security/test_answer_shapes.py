@@ -134,9 +134,10 @@ async def _run(task: str, base: dict[str, Any]) -> BaseException | None:
 async def test_wrong_shape_answers_end_in_our_errors(
     task: str, ctx: Ctx, prefect_harness: None
 ) -> None:
-    """(The session's Prefect harness: some tasks read the kill switch or write artifacts.)"""
-    wrong: list[str] = []
-    for shape, body in SHAPES.items():
+    """(The session's Prefect harness: some tasks read the kill switch or write artifacts.
+    The shapes run concurrently, each on its own client.)"""
+
+    async def one(shape: str, body: Any) -> str | None:
         client = _mock_client(body)
         base = {**_baseline(task, ctx, client), "credentials": client}
         exc = await _run(task, base)
@@ -144,8 +145,11 @@ async def test_wrong_shape_answers_end_in_our_errors(
         if exc is None or isinstance(exc, DefenderError):
             if isinstance(exc, InvalidResponseError):
                 assert SECRET_IN_BODY not in str(exc), f"{task}/{shape} quotes the body: {exc}"
-            continue
-        wrong.append(f"{shape}: {type(exc).__module__}.{type(exc).__name__}: {str(exc)[:160]}")
+            return None
+        return f"{shape}: {type(exc).__module__}.{type(exc).__name__}: {str(exc)[:160]}"
+
+    found = await asyncio.gather(*(one(shape, body) for shape, body in SHAPES.items()))
+    wrong = [w for w in found if w is not None]
     assert not wrong, f"{task} let other errors out:\n" + "\n".join(wrong)
 
 
