@@ -1,106 +1,121 @@
-"""The playbook deployments, served from one process (``prefect-defender serve``).
+"""The playbook deployments of ``deployments/prefect.yaml``, served from one process.
 
-This mirrors ``deployments/prefect.yaml`` (which a process worker runs in production): the
-incident poller, the scheduled triage and the Sigma hunt on schedules; triage and one
-containment per new High incident triggered by the poller's events (contain-device when it names
-only devices, contain-identity when only accounts, contain-incident, one approval, when both);
-everything else on demand from the UI. A test keeps the two in step.
+``prefect.yaml`` is the one table of deployments: ``prefect deploy --all`` registers it for a
+process worker, and this module builds the same deployments (names, entrypoints, descriptions,
+parameters, schedules, event triggers, concurrency limits, tags) from it and serves them:
+
+    python -m prefect_defender.deployments.serve --credentials defender-application-credentials/soc
+
+The table's credential blocks (``defender-application-credentials/soc``, and
+``defender-partner-credentials/mssp`` for the MSSP fan-out) are placeholders that
+``--credentials`` and ``--partner-credentials`` replace, in parameters and trigger parameters
+alike; a deployment that needs a partner block is served only when one is given. The one
+difference is the work pool: a served deployment runs in the serving process, not in the table's
+pool, and that process runs its playbooks in the working directory ``prefect.yaml``'s pull step
+names (``$PREFECT_DEFENDER_HOME``, else the checkout this package is installed from), so relative
+paths such as the Sigma hunt's ``examples/sigma`` mean the same in both.
+``tests/unit/test_deployment_triggers.py`` checks that the two agree.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib
+import inspect
+import json
+import os
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
-from prefect import serve
+import yaml
+from prefect import Flow, serve
 from prefect.events import DeploymentEventTrigger
-from prefect.schedules import Interval
-
-from prefect_defender.flows.block_indicators import block_indicators
-from prefect_defender.flows.connectivity import defender_connectivity_check
-from prefect_defender.flows.contain import contain_device
-from prefect_defender.flows.contain_identity import contain_identity
-from prefect_defender.flows.contain_incident import contain_incident
-from prefect_defender.flows.evidence import collect_evidence
-from prefect_defender.flows.hunt_respond import hunt_and_respond
-from prefect_defender.flows.mssp import mssp_fanout
-from prefect_defender.flows.poller import incident_poller
-from prefect_defender.flows.release import release_containment
-from prefect_defender.flows.sigma import EXAMPLE_RULES, sigma_hunt
-from prefect_defender.flows.triage import triage_incident, triage_open_incidents
+from prefect.schedules import Cron, Interval, Schedule
 
 __all__ = [
-    "EVENT_PARAMETERS",
+    "APP_BLOCK",
+    "DEPLOYMENTS_FILE",
+    "PARTNER_BLOCK",
     "build_deployments",
-    "contain_identity_trigger",
-    "contain_incident_trigger",
-    "contain_trigger",
-    "triage_trigger",
+    "declared_deployments",
+    "serving_directory",
 ]
 
-#: flow parameters filled from the poller's event
-EVENT_PARAMETERS = {
-    "incident_id": "{{ event.resource['defender.incident.id'] }}",
-    "tenant_id": "{{ event.resource['defender.tenant.id'] }}",
-}
+#: the one table of deployments (package data, next to this module)
+DEPLOYMENTS_FILE = Path(__file__).resolve().with_name("prefect.yaml")
+#: the credential blocks the table names, replaced by the blocks given to ``serve``
+APP_BLOCK = "defender-application-credentials/soc"
+PARTNER_BLOCK = "defender-partner-credentials/mssp"
+#: the slug of the poller's schedule, whose interval ``--poll-seconds`` sets
+POLL_SLUG = "poll"
 
 
-def triage_trigger() -> DeploymentEventTrigger:
-    """Triage every new incident the poller reports."""
-    return DeploymentEventTrigger(
-        name="defender-incident-created-triage",
-        expect={"defender.incident.created"},
-        match={"prefect.resource.id": "defender.incident.*"},
-        parameters=dict(EVENT_PARAMETERS),
-    )
+def declared_deployments(path: Path = DEPLOYMENTS_FILE) -> list[dict[str, Any]]:
+    """The ``deployments`` of a ``prefect.yaml``, its YAML anchors resolved."""
+    return list(yaml.safe_load(path.read_text())["deployments"])
 
 
-def _created(name: str, severities: tuple[str, ...], **labels: str) -> DeploymentEventTrigger:
-    """A trigger on new incidents of ``severities`` whose resource carries ``labels``
-    (``has_devices``/``has_accounts``: "true" or "false", as the poller sets them)."""
-    return DeploymentEventTrigger(
-        name=name,
-        expect={"defender.incident.created"},
-        match={
-            "prefect.resource.id": "defender.incident.*",
-            "defender.incident.severity": list(severities),
-            **{f"defender.incident.{k}": v for k, v in labels.items()},
-        },
-        parameters=dict(EVENT_PARAMETERS),
-    )
+def serving_directory() -> Path:
+    """Where the playbooks run: ``prefect.yaml``'s pull step (``$PREFECT_DEFENDER_HOME``), else
+    the checkout holding ``deployments/``."""
+    home = os.environ.get("PREFECT_DEFENDER_HOME")
+    return Path(home) if home else DEPLOYMENTS_FILE.parents[1]
 
 
-def contain_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
-    """Propose device containment for new incidents that name devices and no account."""
-    return _created(
-        "defender-incident-created-contain", severities, has_devices="true", has_accounts="false"
-    )
+def _flow(entrypoint: str) -> Flow[Any, Any]:
+    """The flow ``flows/<module>.py:<name>`` names, imported as ``prefect_defender.flows``."""
+    path, _, attr = entrypoint.rpartition(":")
+    module = "prefect_defender." + path.removesuffix(".py").replace("/", ".")
+    value = getattr(importlib.import_module(module), attr)
+    if not isinstance(value, Flow):
+        raise TypeError(f"{entrypoint} is not a flow")
+    return value
 
 
-def contain_incident_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
-    """Propose one containment (one approval) for new incidents naming devices and accounts."""
-    return _created(
-        "defender-incident-created-contain-incident",
-        severities,
-        has_devices="true",
-        has_accounts="true",
-    )
+def _blocks(value: Any, blocks: dict[str, str | None]) -> Any:
+    """``value`` with each placeholder block replaced (``None`` where none was given)."""
+    if isinstance(value, str):
+        return blocks.get(value, value)
+    if isinstance(value, list):
+        return [_blocks(v, blocks) for v in value]
+    if isinstance(value, dict):
+        return {k: _blocks(v, blocks) for k, v in value.items()}
+    return value
 
 
-def _approval_only(parameters: dict[str, Any] | None) -> dict[str, Any]:
-    """The parameters identity containment shares with device containment (approval, safety)."""
-    return {k: v for k, v in (parameters or {}).items() if k in ("approval", "safety", "notify")}
+def _missing(value: Any) -> bool:
+    """True when a placeholder was left without its block."""
+    if isinstance(value, list):
+        return any(_missing(v) for v in value)
+    if isinstance(value, dict):
+        return any(_missing(v) for v in value.values())
+    return value is None
 
 
-def contain_identity_trigger(severities: tuple[str, ...] = ("High",)) -> DeploymentEventTrigger:
-    """Propose identity containment for new incidents that name accounts and no device."""
-    return _created(
-        "defender-incident-created-contain-identity",
-        severities,
-        has_devices="false",
-        has_accounts="true",
-    )
+def _schedule(spec: dict[str, Any], poll_every: timedelta) -> Schedule:
+    """One ``schedules`` entry (``interval`` seconds or ``cron``)."""
+    slug = spec.get("slug")
+    if "interval" in spec:
+        every = poll_every if slug == POLL_SLUG else timedelta(seconds=spec["interval"])
+        return Interval(every, slug=slug)
+    if "cron" in spec:
+        return Cron(spec["cron"], slug=slug)
+    raise ValueError(f"unsupported schedule {spec}")
+
+
+def _trigger(spec: dict[str, Any], blocks: dict[str, str | None]) -> DeploymentEventTrigger:
+    """One ``triggers`` entry, its parameters' blocks replaced."""
+    return DeploymentEventTrigger.model_validate(_blocks(spec, blocks))
+
+
+def _extra(flow: Flow[Any, Any], spec: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    """The ``--contain-parameters`` a deployment takes: those its flow has, for the deployments
+    that incident events start and that ask for approval (the containments)."""
+    names = inspect.signature(flow.fn).parameters
+    if not spec.get("triggers") or "approval" not in names:
+        return {}
+    return {k: v for k, v in extra.items() if k in names}
 
 
 def build_deployments(
@@ -108,102 +123,52 @@ def build_deployments(
     partner_credentials: str | None = None,
     poll_every: timedelta = timedelta(minutes=1),
     contain_parameters: dict[str, Any] | None = None,
+    path: Path = DEPLOYMENTS_FILE,
 ) -> list[Any]:
-    """Runner deployments for every playbook, parameterised with the credentials block."""
-    common = {"credentials": credentials}
-    deployments = [
-        incident_poller.to_deployment(
-            name="incident-poller",
-            parameters=common,
-            schedules=[Interval(poll_every, slug="poll")],
-            concurrency_limit=1,
-            tags=["defender"],
-        ),
-        triage_incident.to_deployment(
-            name="triage-on-incident",
-            parameters=common,
-            triggers=[triage_trigger()],
-            tags=["defender"],
-        ),
-        triage_open_incidents.to_deployment(
-            name="triage-scheduled",
-            parameters=common,
-            schedules=[Interval(timedelta(minutes=15), slug="every-15-min")],
-            tags=["defender"],
-        ),
-        contain_device.to_deployment(
-            name="contain-on-incident",
-            parameters={**common, **(contain_parameters or {})},
-            triggers=[contain_trigger()],
-            tags=["defender"],
-        ),
-        contain_device.to_deployment(name="contain-device", parameters=common, tags=["defender"]),
-        contain_identity.to_deployment(
-            name="contain-identity", parameters=common, tags=["defender"]
-        ),
-        contain_identity.to_deployment(
-            name="contain-identity-on-incident",
-            parameters={**common, **_approval_only(contain_parameters)},
-            triggers=[contain_identity_trigger()],
-            tags=["defender"],
-        ),
-        contain_incident.to_deployment(
-            name="contain-incident", parameters=common, tags=["defender"]
-        ),
-        contain_incident.to_deployment(
-            name="contain-incident-on-incident",
-            parameters={**common, **(contain_parameters or {})},
-            triggers=[contain_incident_trigger()],
-            tags=["defender"],
-        ),
-        block_indicators.to_deployment(
-            name="block-indicators", parameters=common, tags=["defender"]
-        ),
-        hunt_and_respond.to_deployment(
-            name="hunt-and-respond", parameters=common, tags=["defender"]
-        ),
-        sigma_hunt.to_deployment(
-            name="sigma-hunt",
-            parameters={**common, "rule_paths": [str(EXAMPLE_RULES)]},
-            schedules=[Interval(timedelta(hours=1), slug="hourly")],
-            concurrency_limit=1,
-            tags=["defender"],
-        ),
-        release_containment.to_deployment(name="release", parameters=common, tags=["defender"]),
-        collect_evidence.to_deployment(
-            name="collect-evidence", parameters=common, tags=["defender"]
-        ),
-        defender_connectivity_check.to_deployment(
-            name="connectivity-check",
-            parameters={"block_names": [credentials]},
-            tags=["defender"],
-        ),
-    ]
-    if partner_credentials:
-        deployments.append(
-            mssp_fanout.to_deployment(
-                name="mssp-fanout",
-                parameters={"credentials": partner_credentials},
-                tags=["defender"],
+    """Runner deployments for every deployment of ``prefect.yaml``, with the given blocks.
+
+    ``poll_every`` sets the poller's interval; ``contain_parameters`` (approval, safety ...) are
+    added to the containment deployments incident events start, each taking those its flow has.
+
+    Example:
+        ```python
+        deployments = build_deployments("defender-application-credentials/soc")
+        ```
+    """
+    blocks = {APP_BLOCK: credentials, PARTNER_BLOCK: partner_credentials}
+    out = []
+    for spec in declared_deployments(path):
+        parameters = _blocks(spec.get("parameters") or {}, blocks)
+        if _missing(parameters):
+            continue
+        flow = _flow(spec["entrypoint"])
+        out.append(
+            flow.to_deployment(
+                name=spec["name"],
+                description=spec.get("description"),
+                parameters={**parameters, **_extra(flow, spec, contain_parameters or {})},
+                schedules=[_schedule(s, poll_every) for s in spec.get("schedules") or []],
+                triggers=[_trigger(t, blocks) for t in spec.get("triggers") or []],
+                concurrency_limit=spec.get("concurrency_limit"),
+                tags=spec.get("tags"),
             )
         )
-    return deployments
+    return out
 
 
 def main(argv: list[str] | None = None) -> None:
     """``python -m prefect_defender.deployments.serve --credentials <block>``."""
-    parser = argparse.ArgumentParser(description=__doc__)
+    parser = argparse.ArgumentParser(description="Serve the deployments of prefect.yaml.")
     parser.add_argument("--credentials", required=True)
     parser.add_argument("--partner-credentials", default=None)
     parser.add_argument("--poll-seconds", type=float, default=60.0)
     parser.add_argument(
         "--contain-parameters",
         default=None,
-        help="JSON with extra contain-device parameters (approval, safety)",
+        help="JSON with extra parameters (approval, safety) of the containments events start",
     )
     args = parser.parse_args(argv)
-    import json
-
+    os.chdir(serving_directory())
     serve(
         *build_deployments(
             args.credentials,
