@@ -27,8 +27,15 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
-from prefect_defender.api.body import ACCEPT_ENCODING, BodyClock, BodyLimits, receive_sync
+from prefect_defender.api.body import (
+    ACCEPT_ENCODING,
+    BodyClock,
+    BodyLimits,
+    nesting_exceeds,
+    receive_sync,
+)
 from prefect_defender.api.clouds import CloudEndpoints
+from prefect_defender.api.errors import ResponseTooDeepError
 from prefect_defender.api.lazy_import import requests
 from prefect_defender.api.redact import SECRET_FORM_FIELDS, remember_secret, scrub
 from prefect_defender.api.tls import ssl_context
@@ -172,6 +179,13 @@ class HttpxForMsal:
             raise self._unreachable(method, tried, exc) from exc
         except httpx.TransportError as exc:
             raise self._unreachable(method, tried, exc) from exc
+        if nesting_exceeds(answer.content, bounds.limits.max_depth):  # msal would recurse
+            raise ResponseTooDeepError(
+                f"the answer nests deeper than {bounds.limits.max_depth} levels",
+                code="ResponseTooDeep",
+                method=method.upper(),
+                url=tried,
+            )
         return _scrubbed(answer)
 
     @staticmethod

@@ -153,7 +153,7 @@ def remember_secret(*values: str | None) -> None:
         'the server said: REDACTED'
     """
     for value in values:
-        if not value:
+        if not value or not isinstance(value, str):
             continue
         _REMEMBERED.add(value)
         if "\n" in value:
@@ -186,6 +186,7 @@ def scrub(text: str, secrets: Iterable[str | None] = ()) -> str:
     """
     if not text:
         return text
+    text = str(text)
     given = sorted(
         {f for s in secrets if s and len(s) >= MIN_SECRET for f in _forms(s)}, key=len, reverse=True
     )

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from prefect_defender.api.clouds import CloudEndpoints
-from prefect_defender.api.errors import AuthenticationError, TransportError
+from prefect_defender.api.errors import AuthenticationError, InvalidResponseError, TransportError
 from prefect_defender.api.lazy_import import requests
 from prefect_defender.api.redact import remember_secret
 from prefect_defender.api.value_checks import ascii_digits
@@ -89,13 +89,17 @@ def credential_hash(*parts: str) -> str:
 def aadsts_codes(result: dict[str, Any]) -> list[int]:
     """The numeric AADSTS codes of an msal error result."""
     codes = result.get("error_codes") or []
+    if not isinstance(codes, list):
+        return []
     return [int(c) for c in codes if isinstance(c, int | str) and ascii_digits(str(c))]
 
 
 def first_line(text: str | None) -> str:
     """The first line of an error text (msal's descriptions carry trace and correlation ids
     on the next lines)."""
-    return (text or "").strip().splitlines()[0] if text else ""
+    if not isinstance(text, str) or not text.strip():
+        return ""
+    return text.strip().splitlines()[0]
 
 
 def call_msal(what: str, fn: Callable[[], Any]) -> Any:
@@ -107,6 +111,13 @@ def call_msal(what: str, fn: Callable[[], Any]) -> Any:
         raise TransportError(f"{what}: cannot reach the token endpoint ({exc})") from None
     except ValueError as exc:  # msal: tenant discovery failed, bad authority, bad credential
         raise AuthenticationError(f"{what}: {first_line(str(exc))}") from None
+    except (TypeError, KeyError, AttributeError, IndexError, RecursionError, OverflowError) as exc:
+        # msal read an answer of the token endpoint that is not what Entra ID documents
+        raise InvalidResponseError(
+            f"{what}: the token endpoint's answer is not what Entra ID documents "
+            f"({type(exc).__name__} in msal)",
+            code="UnexpectedTokenAnswer",
+        ) from None
 
 
 class TokenProvider:
@@ -177,18 +188,18 @@ class TokenProvider:
         remember_secret(token, result.get("refresh_token"), result.get("id_token"))
         claims = decode_claims(token)
         exp = claims.get("exp")
-        expires_at = (
-            float(exp)
-            if isinstance(exp, int | float)
-            else time.time() + float(result.get("expires_in", 3599))
-        )
+        lifetime = result.get("expires_in", 3599)
+        if not isinstance(lifetime, int | float) or isinstance(lifetime, bool):
+            lifetime = int(lifetime) if isinstance(lifetime, str) and ascii_digits(lifetime) else 0
+        expires_at = float(exp) if isinstance(exp, int | float) else time.time() + lifetime
         return AccessToken(token=token, expires_at=expires_at, scope=scope, claims=claims)
 
     def _error(self, result: dict[str, Any]) -> AuthenticationError:
         code = str(result.get("error") or "authentication_failed")
         desc = first_line(result.get("error_description")) or code
+        target = result.get("correlation_id")
         return AuthenticationError(
             f"token request for tenant {self.tenant_id} failed: {desc}",
             code=code,
-            target=result.get("correlation_id"),
+            target=target if isinstance(target, str) else None,
         )

@@ -161,3 +161,59 @@ async def test_a_wrong_shape_names_the_endpoint_and_the_field(ctx: Ctx) -> None:
     text = str(info.value)
     assert "mde.machines.get" in text and "computerDnsName" in text
     assert SECRET_IN_BODY not in text and info.value.code == "UnexpectedAnswerShape"
+
+
+#: token endpoint answers of the wrong shape (status, body), read by real msal
+TOKEN_SHAPES: dict[str, tuple[int, bytes]] = {
+    "error-fields-of-other-types": (
+        400,
+        json.dumps(
+            {"error": 5, "error_description": ["a"], "error_codes": 7, "correlation_id": {}}
+        ).encode(),
+    ),
+    "error-codes-in-other-digits": (
+        401,
+        json.dumps({"error": "invalid_client", "error_codes": ["²", "١٢"]}).encode(),
+    ),
+    "token-fields-of-other-types": (
+        200,
+        json.dumps({"access_token": {"a": 1}, "token_type": 5, "expires_in": "soon"}).encode(),
+    ),
+    "a-list": (200, b"[1, 2]"),
+    "not-json": (200, b"<html>sign in</html>"),
+    "nested-too-deep": (200, b"[" * 100_000 + b"]" * 100_000),
+}
+
+
+@pytest.mark.parametrize("shape", sorted(TOKEN_SHAPES))
+async def test_wrong_shape_token_answers_end_in_our_errors(
+    shape: str, conn: dict[str, Any], emulator_keys: Any, fresh: Any
+) -> None:
+    """Real msal against a token endpoint (HTTPS, the emulator's CA) answering in a wrong
+    shape: the call ends in one of the project's errors."""
+    from starlette.responses import Response
+    from starlette.routing import Route
+
+    from prefect_defender.blocks import DefenderApplicationCredentials
+    from tests.security.hostile_server import hostile_server, openid_configuration
+
+    status, body = TOKEN_SHAPES[shape]
+    routes = [
+        Route("/{tenant}/v2.0/.well-known/openid-configuration", openid_configuration),
+        Route(
+            "/{tenant}/oauth2/v2.0/token",
+            lambda _r: Response(body, status_code=status, media_type="application/json"),
+            methods=["POST"],
+        ),
+    ]
+    with hostile_server(emulator_keys, routes) as authority:
+        block = DefenderApplicationCredentials.from_emulator(conn, authority_host=authority.url)
+        async with block.get_client() as client:
+            client.transport.retry = type(client.transport.retry)(max_attempts=1, deadline=20.0)
+            try:
+                await asyncio.wait_for(client.machines.list(limit=1), RUN_GUARD)
+            except DefenderError:
+                return
+            except BaseException as exc:
+                pytest.fail(f"{shape}: {type(exc).__module__}.{type(exc).__name__}: {exc!s:.160}")
+        pytest.fail(f"{shape}: the call succeeded on a wrong-shape token answer")
