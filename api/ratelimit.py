@@ -28,6 +28,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_LIMITS",
     "PER_API_FAMILIES",
+    "REGISTRY",
     "Limit",
     "LimiterRegistry",
     "SlidingWindowLimiter",

@@ -13,7 +13,8 @@ Against the emulator (its own process) and a Prefect server (SQLite), same run:
   its deployment served by a runner (``deployment``, the production set-up; runner polling every
   second). Each run is rejected afterwards, so nothing is isolated.
 
-Standalone: ``python benchmarks/agents.py`` prints the rows.
+Standalone: ``python benchmarks/agents.py`` prints the rows; ``benchmarks/run.py --only 9``
+writes them to the results file.
 """
 
 from __future__ import annotations
@@ -26,14 +27,17 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.sections import Bench, Record, section  # noqa: E402
+
 CALLS = 20
 PROPOSALS = 3
-Record = Callable[[str, str, str], None]
 APP = "defender-application-credentials/bench-mcp"
 
 
@@ -59,7 +63,7 @@ def _client(env: dict[str, str], policy: str) -> Any:
 
 
 async def _reads(
-    conn: dict[str, Any], env: dict[str, str], machine: str
+    conn: dict[str, Any], env: dict[str, str], machine: str, calls: int
 ) -> tuple[list[float], list[float]]:
     """``get_machine`` as the task function and as the MCP tool, interleaved call by call so
     both see the same machine load; both warmed up first (token, connections, limiter)."""
@@ -73,7 +77,7 @@ async def _reads(
             for _ in range(3):
                 await get_machine.fn(client, machine)
                 await mcp.call_tool("get_machine", {"machine": machine})
-            for _ in range(CALLS):
+            for _ in range(calls):
                 started = time.perf_counter()
                 await get_machine.fn(client, machine)
                 direct.append(time.perf_counter() - started)
@@ -160,7 +164,7 @@ async def _deployment_ready(name: str) -> None:
 
 
 def _record_reads(record: Record, direct: list[float], tool: list[float]) -> None:
-    label = f"9. MCP read tool get_machine vs the task called directly, {CALLS} calls each"
+    label = f"9. MCP read tool get_machine vs the task called directly, {len(direct)} calls each"
     ms_direct, ms_tool = [t * 1000 for t in direct], [t * 1000 for t in tool]
     overhead = statistics.median(ms_tool) - statistics.median(ms_direct)
     ratio = statistics.median(ms_tool) / statistics.median(ms_direct)
@@ -177,23 +181,23 @@ def _record_reads(record: Record, direct: list[float], tool: list[float]) -> Non
     )
 
 
-def bench_agents(work: Path, record: Record) -> None:
-    """Measure the MCP server and ``record`` the rows of section 9."""
+@section(
+    9,
+    "the MCP server: a read tool's overhead, a proposal to its paused run",
+    full={"calls": CALLS, "proposals": PROPOSALS},
+    smoke={"calls": 1, "proposals": 1},
+)
+def bench_agents(bench: Bench, calls: int, proposals: int) -> None:
+    """Measure the MCP server and record the rows of section 9."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from prefect_defender.blocks import DefenderAgentPolicy, DefenderApplicationCredentials
-    from prefect_defender.cli.servers import PrefectServer
-    from prefect_defender.emulator import EmulatorProcess
 
-    with (
-        EmulatorProcess(work / "emu", config={"time_scale": 300.0}) as emu,
-        PrefectServer(work / "prefect") as server,
-    ):
+    with bench.emulator("agents", {"time_scale": 300.0}) as emu:
         conn = emu.connection
         tid = next(t["tenant_id"] for t in conn["tenants"] if t["name"] == "contoso")
-        env = {**os.environ, **server.env(), "PYTHONPATH": str(ROOT)}
-        env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
-        with temporary_settings({PREFECT_API_URL: server.api_url}):
+        env = bench.subprocess_env(PYTHONPATH=str(ROOT))
+        with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
             DefenderApplicationCredentials.from_emulator(conn).save("bench-mcp", overwrite=True)
             DefenderAgentPolicy(rules=[]).save("bench-reads", overwrite=True)
             DefenderAgentPolicy(rules=[], proposal_runs="in_process").save(
@@ -203,24 +207,24 @@ def bench_agents(work: Path, record: Record) -> None:
                 "bench-deployment", overwrite=True
             )
             machine = emu.admin.dump(tid, "machines")[0]["id"]
-            direct, tool = asyncio.run(_reads(conn, env, machine))
-            _record_reads(record, direct, tool)
-            incidents = [_one_device_incident(emu, tid, n) for n in range(2 * PROPOSALS)]
-            in_process = asyncio.run(_proposals(env, "bench-in-process", incidents[:PROPOSALS]))
-            runner = _serve_runner(env, work / "runner.log")
+            direct, tool = asyncio.run(_reads(conn, env, machine, calls))
+            _record_reads(bench.record, direct, tool)
+            incidents = [_one_device_incident(emu, tid, n) for n in range(2 * proposals)]
+            in_process = asyncio.run(_proposals(env, "bench-in-process", incidents[:proposals]))
+            runner = _serve_runner(env, bench.work / "runner.log")
             try:
                 asyncio.run(_deployment_ready("defender-contain-incident/contain-incident"))
-                deployed = asyncio.run(_proposals(env, "bench-deployment", incidents[PROPOSALS:]))
+                deployed = asyncio.run(_proposals(env, "bench-deployment", incidents[proposals:]))
             finally:
                 os.killpg(os.getpgid(runner.pid), signal.SIGTERM)
                 runner.wait(timeout=30)
-        label = "9. MCP propose_incident_containment -> run paused for approval (one device)"
-        record(label, "playbook run inside the MCP server", _spread(in_process, "{:.2f}", " s"))
-        record(
-            label,
-            "playbook deployment, served runner polling every 1 s",
-            _spread(deployed, "{:.2f}", " s"),
-        )
+    label = "9. MCP propose_incident_containment -> run paused for approval (one device)"
+    bench.record(label, "playbook run inside the MCP server", _spread(in_process, "{:.2f}", " s"))
+    bench.record(
+        label,
+        "playbook deployment, served runner polling every 1 s",
+        _spread(deployed, "{:.2f}", " s"),
+    )
 
 
 def main() -> None:
@@ -230,9 +234,12 @@ def main() -> None:
     def show(section: str, metric: str, value: str) -> None:
         print(f"| {section} | {metric} | {value} |", flush=True)
 
-    bench_agents(work, show)
+    bench = Bench(work, show)
+    try:
+        bench_agents(bench, CALLS, PROPOSALS)
+    finally:
+        bench.close()
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

@@ -9,7 +9,8 @@ its growth per tenant over the resident memory before the run, peak open files, 
 token requests per tenant (counted at the emulator), and the emulator's own CPU and memory
 while it materialises the tenants (its first run is cold).
 
-Standalone: ``python benchmarks/mssp.py 10,50,100,200 [runs] [nofile]`` prints the rows.
+Standalone: ``python benchmarks/mssp.py 10,50,100,200 [runs] [nofile]`` prints the rows;
+``benchmarks/run.py --only 8`` writes them to the results file.
 """
 
 from __future__ import annotations
@@ -20,11 +21,15 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from benchmarks.sections import Bench, Record, section  # noqa: E402
+
 SIZES = (10, 100, 1000)
 RUNS = 3
 NOFILE = 256
@@ -38,8 +43,6 @@ BASELINE = [
         "description": "benchmark baseline indicator",
     }
 ]
-
-Record = Callable[[str, str, str], None]
 
 
 def _proc_figures(pid: int) -> tuple[float, float, float]:
@@ -96,68 +99,58 @@ def _save_blocks(conn: dict[str, Any], sizes: tuple[int, ...]) -> None:
         )
 
 
-def bench_mssp(
-    work: Path,
-    record: Record,
-    sizes: tuple[int, ...] = SIZES,
-    runs: int = RUNS,
-    nofile: int = NOFILE,
-) -> None:
-    """Measure the fan-out at each size and ``record`` the rows of section 8."""
-    import os
-
+@section(
+    8,
+    "MSSP fan-out over many customer tenants under a file limit",
+    full={"sizes": SIZES, "runs": RUNS, "nofile": NOFILE},
+    smoke={"sizes": (2,), "runs": 1, "nofile": NOFILE},
+)
+def bench_mssp(bench: Bench, sizes: tuple[int, ...], runs: int, nofile: int) -> None:
+    """Measure the fan-out at each size and record the rows of section 8."""
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from prefect_defender.cli.servers import PrefectServer
-    from prefect_defender.emulator import EmulatorProcess
-
-    emu = EmulatorProcess(work / "emu", config={"extra_customer_tenants": max(sizes)})
+    config = {"extra_customer_tenants": max(sizes)}
     emu_started = time.perf_counter()
-    emu.start(timeout=1800)
-    try:
+    with bench.emulator("mssp", config, timeout=1800) as emu:
         emu_start_s = time.perf_counter() - emu_started
         assert emu.proc is not None
         pid = emu.proc.pid
         emu_cpu0, emu_rss0, _ = _proc_figures(pid)
-        with PrefectServer(work / "prefect") as server:
-            env = {**os.environ, **server.env()}
-            env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
-            with temporary_settings({PREFECT_API_URL: server.api_url}):
-                _save_blocks(emu.connection, sizes)
-            args = {"query": QUERY, "baseline": BASELINE, "nofile": nofile}
-            for n in sizes:
-                results, requests, tokens = [], [], []
-                emu_cold: tuple[float, float] | None = None
-                for _ in range(runs):
-                    emu.admin.reset_stats()
-                    cpu_before = _proc_figures(pid)[0]
-                    results.append(
-                        _worker(
-                            {
-                                **args,
-                                "block": f"defender-partner-credentials/bench-{n}",
-                                "warm_block": "defender-partner-credentials/bench-warm",
-                            },
-                            env,
-                        )
+        env = bench.subprocess_env()
+        with temporary_settings({PREFECT_API_URL: env["PREFECT_API_URL"]}):
+            _save_blocks(emu.connection, sizes)
+        args = {"query": QUERY, "baseline": BASELINE, "nofile": nofile}
+        for n in sizes:
+            results, requests, tokens = [], [], []
+            emu_cold: tuple[float, float] | None = None
+            for _ in range(runs):
+                emu.admin.reset_stats()
+                cpu_before = _proc_figures(pid)[0]
+                results.append(
+                    _worker(
+                        {
+                            **args,
+                            "block": f"defender-partner-credentials/bench-{n}",
+                            "warm_block": "defender-partner-credentials/bench-warm",
+                        },
+                        env,
                     )
-                    cpu_after, _, emu_hwm = _proc_figures(pid)
-                    if emu_cold is None:
-                        emu_cold = (cpu_after - cpu_before, emu_hwm)
-                    stats = emu.admin.stats()
-                    warm = 2  # the warm-up run's query and indicator in contoso
-                    requests.append(sum(r["count"] for r in stats["requests"]) - warm)
-                    tokens.append(sum(r["count"] for r in stats["token_requests"]) - warm)
-                _record_size(record, n, nofile, results, requests, tokens, emu_cold)
-            _, emu_rss, emu_hwm = _proc_figures(pid)
-            record(
-                f"8. MSSP fan-out, emulator with {max(sizes)} partner tenants",
-                "start / resident memory after start, at the end, peak",
-                f"{emu_start_s:.1f} s / {emu_rss0:.0f} MiB, {emu_rss:.0f} MiB, {emu_hwm:.0f} MiB "
-                f"(CPU at start {emu_cpu0:.1f} s)",
-            )
-    finally:
-        emu.stop()
+                )
+                cpu_after, _, emu_hwm = _proc_figures(pid)
+                if emu_cold is None:
+                    emu_cold = (cpu_after - cpu_before, emu_hwm)
+                stats = emu.admin.stats()
+                warm = 2  # the warm-up run's query and indicator in contoso
+                requests.append(sum(r["count"] for r in stats["requests"]) - warm)
+                tokens.append(sum(r["count"] for r in stats["token_requests"]) - warm)
+            _record_size(bench.record, n, nofile, results, requests, tokens, emu_cold)
+        _, emu_rss, emu_hwm = _proc_figures(pid)
+        bench.record(
+            f"8. MSSP fan-out, emulator with {max(sizes)} partner tenants",
+            "start / resident memory after start, at the end, peak",
+            f"{emu_start_s:.1f} s / {emu_rss0:.0f} MiB, {emu_rss:.0f} MiB, {emu_hwm:.0f} MiB "
+            f"(CPU at start {emu_cpu0:.1f} s)",
+        )
 
 
 def _record_size(
@@ -221,9 +214,12 @@ def main() -> None:
     def show(section: str, metric: str, value: str) -> None:
         print(f"| {section} | {metric} | {value} |", flush=True)
 
-    bench_mssp(work, show, sizes, runs, nofile)
+    bench = Bench(work, show)
+    try:
+        bench_mssp(bench, sizes, runs, nofile)
+    finally:
+        bench.close()
 
 
 if __name__ == "__main__":
-    sys.path.insert(0, str(ROOT))
     main()

@@ -28,26 +28,33 @@ not runtime dependencies). Writes ``benchmarks/results/<date>.md`` and prints th
 
 Every timed figure is the median of 3 runs, with the range (min-max); each run acts on machines
 no other run touched. Peak memory of a process is its own ``VmHWM`` (``ru_maxrss`` would carry
-the runner's over ``exec``).
+the runner's over ``exec``). Each section starts its own emulator (in its own process) with the
+data it needs; the sections that need Prefect share one server.
 
-A partial run (``BENCH_ONLY=3,7``) merges its sections into the day's results file: sections
-it did not run are kept as they were, with the run that measured them.
+``python benchmarks/run.py [--only 3,7] [--smoke]``: ``--only`` (or ``BENCH_ONLY=3,7``) runs
+some sections and merges them into the newest results file's rows (written as the day's file):
+the other sections are kept, with the run that measured them. ``--smoke`` runs every section
+once at its smallest size (``benchmarks/sections.py``; ``make test`` does, in
+``tests/test_bench_smoke.py``), prints the rows, writes no results file and exits 1 if a
+section failed.
 
 Requests, 429s and token requests are counted at the emulator, not in the client.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import importlib.util
 import json
 import os
-import platform
 import ssl
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -57,12 +64,14 @@ import msal
 import requests
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
 
-from benchmarks.agents import bench_agents  # noqa: E402
-from benchmarks.mssp import bench_mssp  # noqa: E402
+from benchmarks import agents, mssp  # noqa: E402, F401  (they register sections 8 and 9)
+from benchmarks.results import RESULTS, git_commit, latest, merge_results  # noqa: E402
+from benchmarks.sections import SECTIONS, Bench, section  # noqa: E402
 from prefect_defender.api import auth, ratelimit  # noqa: E402
-from prefect_defender.api.client import ClientSettings  # noqa: E402
+from prefect_defender.api.client import ClientSettings, DefenderClient  # noqa: E402
 from prefect_defender.api.models.machine_actions import ActionType  # noqa: E402
 from prefect_defender.blocks import (  # noqa: E402
     DefenderApplicationCredentials,
@@ -73,10 +82,6 @@ from prefect_defender.emulator import EmulatorProcess  # noqa: E402
 from prefect_defender.tasks.machine_actions import request_machine_actions  # noqa: E402
 
 SCALE = 30.0  # 100 calls per minute -> 100 calls per 2 s
-N = 1000
-N_RATE = 500  # machines per rate-ceiling run (3 runs per action on distinct machines)
-RUNS = 3
-HUNT_BIG = "DeviceProcessEvents | take 100000"
 HUNT_SMALL = 'DeviceNetworkEvents | where RemoteIP == "203.0.113.66" | project DeviceName'
 rows: list[tuple[str, str, str]] = []
 
@@ -90,8 +95,9 @@ def record(section: str, metric: str, value: str) -> None:
     say(f"{section}: {metric} = {value}")
 
 
-def fresh_limits(emu: Any, **config: Any) -> None:
-    """Forget every limiter (client and emulator) and zero the emulator's counters."""
+def fresh_limits(bench: Bench, emu: EmulatorProcess, **config: Any) -> None:
+    """Forget every limiter (client and emulator) and zero the emulator's counters; then wait
+    for the emulator's windows to empty (not in a smoke run: no figure is kept)."""
     ratelimit.REGISTRY.clear()
     emu.admin.patch_config(
         rate_limits_enabled=config.pop("rate_limits_enabled", True),
@@ -99,7 +105,13 @@ def fresh_limits(emu: Any, **config: Any) -> None:
         **config,
     )
     emu.admin.reset_stats()
-    time.sleep(2.5)
+    if not bench.smoke:
+        time.sleep(2.5)
+
+
+def contoso(emu: EmulatorProcess) -> str:
+    """The tenant id of contoso, the seeded tenant every section acts in."""
+    return str(next(t["tenant_id"] for t in emu.connection["tenants"] if t["name"] == "contoso"))
 
 
 def count(stats: dict[str, Any], route: str, status: int | None = None) -> int:
@@ -172,67 +184,87 @@ def naive_loop(
     return time.perf_counter() - t0, done, failed
 
 
-def bench_rate_ceiling(emu: Any, conn: dict[str, Any], tid: str) -> None:
-    machines = [m["id"] for m in emu.admin.dump(tid, "machines")]
-    runs = [machines[i * N_RATE : (i + 1) * N_RATE] for i in range(RUNS)]
-    ideal = ideal_wall(N_RATE)
-    for label, action, route, options in (
-        (
-            "isolation",
-            ActionType.ISOLATE,
-            "POST /api/machines/{id}/isolate",
-            {"isolation_type": "Selective"},
-        ),
-        (
-            "AV scan",
-            ActionType.RUN_ANTIVIRUS_SCAN,
-            "POST /api/machines/{id}/runAntiVirusScan",
-            {"scan_type": "Quick"},
-        ),
-    ):
-        walls, throttled, completed, dups = [], 0, 0, 0
-        for ids in runs:
-            fresh_limits(emu)
-            wall, outcomes = asyncio.run(ours_bulk(conn, ids, action, **options))
-            walls.append(wall)
-            throttled += count(emu.admin.stats(), route, 429)
-            completed += sum(o.status in ("succeeded", "already_in_progress") for o in outcomes)
-        per_machine: dict[str, int] = {}
-        for a in emu.admin.dump(tid, "machineActions"):
-            if a["type"] == action.value:
-                per_machine[a["machineId"]] = per_machine.get(a["machineId"], 0) + 1
-        dups = sum(c - 1 for c in per_machine.values() if c > 1)
-        section = f"1. rate ceiling, bulk {label} of {N_RATE} machines (ours)"
-        ratios = [ideal / w for w in walls]
-        record(
-            section,
-            "achieved rate / ceiling",
-            f"{spread(ratios, '{:.3f}', '')}; ideal {ideal:.1f} s, took {spread(walls, '{:.1f}')}",
-        )
-        record(
-            section,
-            f"429 answered / items completed / duplicates, all {RUNS} runs",
-            f"{throttled} / {completed} of {RUNS * N_RATE} / {dups}",
-        )
-    baseline_runs = [machines[i * N_RATE : (i + 1) * N_RATE] for i in range(RUNS)]
-    for label, retry, path in (
-        ("naive loop (Microsoft sample)", False, "restrictCodeExecution"),
-        ("retry-once-on-429 (XSOAR)", True, "collectInvestigationPackage"),
-    ):
-        done_share, throttled_runs, walls = [], [], []
-        for ids in baseline_runs:
-            fresh_limits(emu)
-            wall, done, _failed = naive_loop(conn, ids, path, {}, retry)
-            route = f"POST /api/machines/{{id}}/{path}"
-            done_share.append(done / N_RATE)
-            throttled_runs.append(count(emu.admin.stats(), route, 429))
-            walls.append(wall)
-        record(
-            f"1. rate ceiling, baseline: {label}, {N_RATE} machines",
-            "items completed / 429 answered",
-            f"{spread([100 * d for d in done_share], '{:.1f}', '%')} / "
-            f"{statistics.median(throttled_runs):.0f} per run, in {spread(walls, '{:.1f}')}",
-        )
+RATE_ACTIONS = (
+    ("isolation", ActionType.ISOLATE, "isolate", {"isolation_type": "Selective"}),
+    ("AV scan", ActionType.RUN_ANTIVIRUS_SCAN, "runAntiVirusScan", {"scan_type": "Quick"}),
+)
+
+
+@section(
+    1,
+    "rate ceiling: bulk isolation and AV scan at the MDE limit, and two baselines",
+    full={"machines": 500, "runs": 3},
+    smoke={"machines": 3, "runs": 1},
+)
+def bench_rate_ceiling(bench: Bench, machines: int, runs: int) -> None:
+    config = {"machines_per_tenant": runs * machines, "time_scale": SCALE}
+    with bench.emulator("rate", {**config, "action_pending_seconds": 3600}) as emu:
+        tid = contoso(emu)
+        ids = [m["id"] for m in emu.admin.dump(tid, "machines")]
+        sets = [ids[i * machines : (i + 1) * machines] for i in range(runs)]
+        for label, action, path, options in RATE_ACTIONS:
+            _rate_ours(bench, emu, tid, sets, label, action, path, options)
+        for label, retry, path in (
+            ("naive loop (Microsoft sample)", False, "restrictCodeExecution"),
+            ("retry-once-on-429 (XSOAR)", True, "collectInvestigationPackage"),
+        ):
+            _rate_baseline(bench, emu, sets, label, retry, path)
+
+
+def _rate_ours(
+    bench: Bench,
+    emu: EmulatorProcess,
+    tid: str,
+    sets: list[list[str]],
+    label: str,
+    action: ActionType,
+    path: str,
+    options: dict[str, Any],
+) -> None:
+    n, route, ideal = len(sets[0]), f"POST /api/machines/{{id}}/{path}", ideal_wall(len(sets[0]))
+    walls, throttled, completed = [], 0, 0
+    for ids in sets:
+        fresh_limits(bench, emu)
+        wall, outcomes = asyncio.run(ours_bulk(emu.connection, ids, action, **options))
+        walls.append(wall)
+        throttled += count(emu.admin.stats(), route, 429)
+        completed += sum(o.status in ("succeeded", "already_in_progress") for o in outcomes)
+    per_machine: dict[str, int] = {}
+    for a in emu.admin.dump(tid, "machineActions"):
+        if a["type"] == action.value:
+            per_machine[a["machineId"]] = per_machine.get(a["machineId"], 0) + 1
+    dups = sum(c - 1 for c in per_machine.values() if c > 1)
+    section = f"1. rate ceiling, bulk {label} of {n} machines (ours)"
+    ratios = [ideal / w for w in walls]
+    record(
+        section,
+        "achieved rate / ceiling",
+        f"{spread(ratios, '{:.3f}', '')}; ideal {ideal:.1f} s, took {spread(walls, '{:.1f}')}",
+    )
+    record(
+        section,
+        f"429 answered / items completed / duplicates, all {len(sets)} runs",
+        f"{throttled} / {completed} of {len(sets) * n} / {dups}",
+    )
+
+
+def _rate_baseline(
+    bench: Bench, emu: EmulatorProcess, sets: list[list[str]], label: str, retry: bool, path: str
+) -> None:
+    n = len(sets[0])
+    done_share, throttled_runs, walls = [], [], []
+    for ids in sets:
+        fresh_limits(bench, emu)
+        wall, done, _failed = naive_loop(emu.connection, ids, path, {}, retry)
+        done_share.append(done / n)
+        throttled_runs.append(count(emu.admin.stats(), f"POST /api/machines/{{id}}/{path}", 429))
+        walls.append(wall)
+    record(
+        f"1. rate ceiling, baseline: {label}, {n} machines",
+        "items completed / 429 answered",
+        f"{spread([100 * d for d in done_share], '{:.1f}', '%')} / "
+        f"{statistics.median(throttled_runs):.0f} per run, in {spread(walls, '{:.1f}')}",
+    )
 
 
 # -- 2. client overhead -----------------------------------------------------------------------
@@ -243,8 +275,6 @@ async def overhead_ours(conn: dict[str, Any], ids: list[str]) -> tuple[float, fl
     settings = ClientSettings(
         ca_bundle=conn["ca_bundle"], rate_limits_enabled=False, max_concurrency=10
     )
-    from prefect_defender.api.client import DefenderClient
-
     client = DefenderClient(creds.endpoints(), creds.get_client().transport.provider, settings)
     async with client:
         await client.machines.get(ids[0])  # token and connections warm
@@ -279,24 +309,31 @@ async def overhead_raw(conn: dict[str, Any], ids: list[str], token: str) -> tupl
         return time.perf_counter() - w0, time.process_time() - c0
 
 
-def bench_overhead(emu: Any, conn: dict[str, Any], tid: str) -> None:
-    fresh_limits(emu, rate_limits_enabled=False, time_scale=1.0)
-    ids = [m["id"] for m in emu.admin.dump(tid, "machines")][:N]
-    creds = DefenderApplicationCredentials.from_emulator(conn)
+@section(
+    2,
+    "client overhead: GET machine through the client vs bare httpx",
+    full={"gets": 1000, "runs": 3},
+    smoke={"gets": 3, "runs": 1},
+)
+def bench_overhead(bench: Bench, gets: int, runs: int) -> None:
+    with bench.emulator("overhead", {"machines_per_tenant": gets}) as emu:
+        fresh_limits(bench, emu, rate_limits_enabled=False, time_scale=1.0)
+        conn = emu.connection
+        ids = [m["id"] for m in emu.admin.dump(contoso(emu), "machines")][:gets]
+        creds = DefenderApplicationCredentials.from_emulator(conn)
 
-    async def token() -> str:
-        return (
-            await creds.get_client().transport.provider.get_token(creds.endpoints().mde_scope)
-        ).token
+        async def token() -> str:
+            provider = creds.get_client().transport.provider
+            return (await provider.get_token(creds.endpoints().mde_scope)).token
 
-    tok = asyncio.run(token())
-    ours, raw = [], []
-    for _ in range(RUNS):
-        raw.append(asyncio.run(overhead_raw(conn, ids, tok)))
-        ours.append(asyncio.run(overhead_ours(conn, ids)))
+        tok = asyncio.run(token())
+        ours, raw = [], []
+        for _ in range(runs):
+            raw.append(asyncio.run(overhead_raw(conn, ids, tok)))
+            ours.append(asyncio.run(overhead_ours(conn, ids)))
     w_o, c_o = statistics.median(x[0] for x in ours), statistics.median(x[1] for x in ours)
     w_r, c_r = statistics.median(x[0] for x in raw), statistics.median(x[1] for x in raw)
-    label = f"2. client overhead, {N} GET machine, 10 concurrent, both warmed up"
+    label = f"2. client overhead, {len(ids)} GET machine, 10 concurrent, both warmed up"
     record(
         label,
         "wall time ours / raw httpx",
@@ -313,41 +350,69 @@ def bench_overhead(emu: Any, conn: dict[str, Any], tid: str) -> None:
 
 # -- 3. token reuse ---------------------------------------------------------------------------
 
+UNLIMITED = {
+    "mde": [(1_000_000, 60)],
+    "graph_security": [(1_000_000, 60)],
+    "xdr_incidents": [(1_000_000, 60)],
+}
 
-def bench_tokens(emu: Any, conn: dict[str, Any], tid: str, emu10: Any) -> None:
-    fresh_limits(emu, rate_limits_enabled=False, time_scale=1.0)
+
+@section(
+    3,
+    "token reuse: application, partner and user blocks",
+    full={"workers": 20, "calls": 50, "tenants": 10},
+    smoke={"workers": 2, "calls": 10, "tenants": 2},
+)
+def bench_tokens(bench: Bench, workers: int, calls: int, tenants: int) -> None:
+    partner_config = {
+        "extra_customer_tenants": tenants,
+        "machines_per_tenant": 10,
+        "incidents_per_tenant": 5,
+    }
+    with bench.emulator("tokens", {"machines_per_tenant": 50}) as emu:
+        fresh_limits(bench, emu, rate_limits_enabled=False, time_scale=1.0)
+        _app_tokens(emu, workers, calls)
+        _user_tokens(emu, workers)
+    with bench.emulator("tokens-partner", partner_config) as emu_partner:
+        _partner_tokens(emu_partner)
+
+
+def _app_tokens(emu: EmulatorProcess, workers: int, calls: int) -> None:
     auth.REGISTRY.clear()
-    ids = [m["id"] for m in emu.admin.dump(tid, "machines")][:50]
-    unlimited = {"mde": [(1_000_000, 60)], "graph_security": [(1_000_000, 60)]}
+    conn = emu.connection
+    ids = [m["id"] for m in emu.admin.dump(contoso(emu), "machines")][:50]
 
     async def worker(n: int) -> int:
-        block = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
+        block = DefenderApplicationCredentials.from_emulator(conn, rate_limits=UNLIMITED)
         async with block.get_client() as c:
-            for i in range(50):
+            for i in range(calls):
                 if i % 10 == 0:
                     await c.graph_incidents.list(limit=1)
                 else:
                     await c.machines.get(ids[(n + i) % len(ids)])
-        return 50
+        return calls
 
     async def run() -> int:
-        return sum(await asyncio.gather(*(worker(n) for n in range(20))))
+        return sum(await asyncio.gather(*(worker(n) for n in range(workers))))
 
-    calls = asyncio.run(run())
+    done = asyncio.run(run())
     tokens = emu.admin.stats()["token_requests"]
     per = {(t["tenant"][:8], t["audience"].split("//")[1]): t["count"] for t in tokens}
     record(
-        "3. token reuse, application block: 20 concurrent workers, 50 calls each",
-        f"token requests for {calls} calls in all",
+        f"3. token reuse, application block: {workers} concurrent workers, {calls} calls each",
+        f"token requests for {done} calls in all",
         f"{sum(per.values())} ({', '.join(f'{a}: {c}' for (_, a), c in per.items())};"
         " expected 1 per audience)",
     )
-    conn10 = emu10.connection
+
+
+def _partner_tokens(emu: EmulatorProcess) -> None:
+    conn = emu.connection
     auth.REGISTRY.clear()
-    emu10.admin.reset_stats()
-    customers = [t["name"] for t in conn10["tenants"] if t["name"].startswith("cust")]
+    emu.admin.reset_stats()
+    customers = [t["name"] for t in conn["tenants"] if t["name"].startswith("cust")]
     partner = DefenderPartnerCredentials.from_emulator(
-        conn10, tenants=customers, rate_limits=unlimited
+        conn, tenants=customers, rate_limits=UNLIMITED
     )
 
     async def fan_out() -> None:
@@ -358,34 +423,29 @@ def bench_tokens(emu: Any, conn: dict[str, Any], tid: str, emu10: Any) -> None:
         await asyncio.gather(*(one(t) for t in partner.tenant_ids()))
 
     asyncio.run(fan_out())
-    tokens = emu10.admin.stats()["token_requests"]
+    tokens = emu.admin.stats()["token_requests"]
     record(
         f"3. token reuse, partner fan-out over {len(customers)} tenants",
         "token requests (5 concurrent calls per tenant)",
         f"{sum(t['count'] for t in tokens)} across {len({t['tenant'] for t in tokens})} "
         "tenants (expected 1 per tenant)",
     )
-    bench_user_tokens(emu, conn)
 
 
-def bench_user_tokens(emu: Any, conn: dict[str, Any]) -> None:
-    """A device-code sign-in, then 20 workers each with its own copy of the block (half of
-    them the copy stored after msal rotated the cache), each calling MDE, Graph and XDR."""
+def _user_tokens(emu: EmulatorProcess, workers: int) -> None:
+    """A device-code sign-in, then ``workers`` workers each with its own copy of the block (half
+    of them the copy stored after msal rotated the cache), each calling MDE, Graph and XDR."""
+    conn = emu.connection
     auth.REGISTRY.clear()
     emu.admin.reset_stats()
-    unlimited = {
-        "mde": [(1_000_000, 60)],
-        "graph_security": [(1_000_000, 60)],
-        "xdr_incidents": [(1_000_000, 60)],
-    }
-    signer = DefenderUserCredentials.from_emulator(conn, rate_limits=unlimited)
+    signer = DefenderUserCredentials.from_emulator(conn, rate_limits=UNLIMITED)
     user = signer.sign_in_with_device_code(lambda _m: None)
     stored = signer.token_cache.get_secret_value()  # type: ignore[union-attr]
     rotated: list[str] = []
 
     def copy(cache: str) -> DefenderUserCredentials:
         block = DefenderUserCredentials.from_emulator(
-            conn, token_cache=cache, username=user, rate_limits=unlimited
+            conn, token_cache=cache, username=user, rate_limits=UNLIMITED
         )
         block.persist_refreshed_cache = False
         return block
@@ -402,7 +462,7 @@ def bench_user_tokens(emu: Any, conn: dict[str, Any]) -> None:
         calls = await worker(first)
         rotated.append(first.token_cache.get_secret_value())  # type: ignore[union-attr]
         done = await asyncio.gather(
-            *(worker(copy(stored if i % 2 else rotated[0])) for i in range(19))
+            *(worker(copy(stored if i % 2 else rotated[0])) for i in range(workers - 1))
         )
         return calls + sum(done)
 
@@ -416,7 +476,7 @@ def bench_user_tokens(emu: Any, conn: dict[str, Any]) -> None:
         r["count"] for r in stats["discovery_requests"] if r["kind"] == "openid-configuration"
     )
     record(
-        "3. token reuse, user block (device code) in 20 workers",
+        f"3. token reuse, user block (device code) in {workers} workers",
         f"token requests / OpenID metadata downloads for {calls} calls",
         f"{sum(grants.values())} ({', '.join(f'{g}: {c}' for g, c in sorted(grants.items()))};"
         f" expected 1 per audience: 3) / {metadata} (expected 1)",
@@ -447,17 +507,39 @@ def worker(
     return result
 
 
-def bench_sdk(emu: Any, conn: dict[str, Any]) -> None:
-    fresh_limits(emu, rate_limits_enabled=False, time_scale=1.0)
-    results: dict[str, list[dict[str, Any]]] = {"ours": [], "sdk": []}
-    for _ in range(RUNS):  # alternating, each in a fresh process
-        results["sdk"].append(worker("sdk_list_graph", conn, {"query": HUNT_SMALL}))
-        results["ours"].append(worker("ours_list_graph", conn, {"query": HUNT_SMALL}))
+def has_sdk() -> bool:
+    """Whether msgraph-sdk and azure-identity (the ``bench`` extra) are installed."""
+    return all(importlib.util.find_spec(m) is not None for m in ("msgraph", "azure.identity"))
+
+
+@section(
+    4,
+    "the official SDK: Graph incidents and a hunting query, msgraph-sdk vs ours",
+    full={"incidents": 10_000, "runs": 3},
+    smoke={"incidents": 20, "runs": 1},
+)
+def bench_sdk(bench: Bench, incidents: int, runs: int) -> None:
+    """Both clients, each in a fresh process; a smoke run without the ``bench`` extra runs ours
+    only (``make bench`` installs it; a full run without it fails)."""
+    sdk = has_sdk()
+    if not sdk and not bench.smoke:
+        raise RuntimeError("msgraph-sdk is not installed: pip install -e '.[bench]'")
+    with bench.emulator("sdk", {"graph_incidents_per_tenant": incidents}) as emu:
+        fresh_limits(bench, emu, rate_limits_enabled=False, time_scale=1.0)
+        conn = emu.connection
+        results: dict[str, list[dict[str, Any]]] = {"ours": [], "sdk": []}
+        for _ in range(runs):  # alternating, each in a fresh process
+            if sdk:
+                results["sdk"].append(worker("sdk_list_graph", conn, {"query": HUNT_SMALL}))
+            results["ours"].append(worker("ours_list_graph", conn, {"query": HUNT_SMALL}))
     o, k = results["ours"], results["sdk"]
     label = (
         f"4. official SDK, list {int(o[0]['items'])} Graph incidents ($top=1000, HTTP/1.1, "
         "both) + 1 hunting query"
     )
+    if not sdk:
+        record(label, "ours only (msgraph-sdk not installed)", spread([r["wall_s"] for r in o]))
+        return
     if {r["items"] for r in o + k} != {o[0]["items"]} or o[0]["hunt_rows"] != k[0]["hunt_rows"]:
         record(label, "WARNING", "the two clients' results differ")
 
@@ -474,14 +556,23 @@ def bench_sdk(emu: Any, conn: dict[str, Any]) -> None:
     record(label, "import time ours / msgraph-sdk", ratio("import_s"))
 
 
-def bench_big_hunt(emu: Any, conn: dict[str, Any]) -> None:
-    fresh_limits(emu, rate_limits_enabled=False, time_scale=1.0)
-    parses = [worker("hunt_parse", conn, {"query": HUNT_BIG}) for _ in range(RUNS)]
-    with tempfile.TemporaryDirectory() as tmp:
-        exports = [
-            worker("hunt_export", conn, {"query": HUNT_BIG, "dest": f"{tmp}/big-{i}.jsonl"})
-            for i in range(RUNS)
-        ]
+@section(
+    5,
+    "a large hunting answer: parse time and heap, export to a file in a fresh process",
+    full={"rows": 100_000, "runs": 3},
+    smoke={"rows": 50, "runs": 1},
+)
+def bench_big_hunt(bench: Bench, rows: int, runs: int) -> None:
+    query = f"DeviceProcessEvents | take {rows}"
+    with bench.emulator("hunt", {"hunting_big_rows": rows}) as emu:
+        fresh_limits(bench, emu, rate_limits_enabled=False, time_scale=1.0)
+        conn = emu.connection
+        parses = [worker("hunt_parse", conn, {"query": query}) for _ in range(runs)]
+        with tempfile.TemporaryDirectory() as tmp:
+            exports = [
+                worker("hunt_export", conn, {"query": query, "dest": f"{tmp}/big-{i}.jsonl"})
+                for i in range(runs)
+            ]
     p0, e0 = parses[0], exports[0]
     label = f"5. hunting answer of {p0['rows']} rows ({p0['raw_mb']:.1f} MB JSON)"
     record(
@@ -514,44 +605,52 @@ def bench_big_hunt(emu: Any, conn: dict[str, Any]) -> None:
 # -- 6. Prefect overhead ----------------------------------------------------------------------
 
 
-def bench_prefect(emu: Any, conn: dict[str, Any], tid: str, home: Path) -> None:
+@section(
+    6,
+    "Prefect overhead: one batched task vs one task per machine (.map)",
+    full={"machines": 100, "warm": 5, "runs": 3},
+    smoke={"machines": 2, "warm": 1, "runs": 1},
+)
+def bench_prefect(bench: Bench, machines: int, warm: int, runs: int) -> None:
     from prefect import flow, unmapped
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
-    from prefect_defender.cli.servers import PrefectServer
     from prefect_defender.tasks.machine_actions import isolate_machine
 
-    fresh_limits(emu, rate_limits_enabled=False, time_scale=1.0)
-    n, warm = 100, 5
-    # the last machines: sections 1 and 2 use the first ones
-    pool = [m["id"] for m in emu.admin.dump(tid, "machines")][-(2 * RUNS * n + 2 * warm) :]
-    chunks = [pool[i * n : (i + 1) * n] for i in range(2 * RUNS)]
-    warm_ids = pool[2 * RUNS * n :]
-    unlimited = {"mde": [(1_000_000, 60)]}
+    n, unlimited = machines, {"mde": [(1_000_000, 60)]}
+    config = {"machines_per_tenant": 2 * runs * n + 2 * warm}
+    with bench.emulator("prefect-overhead", config) as emu:
+        fresh_limits(bench, emu, rate_limits_enabled=False, time_scale=1.0)
+        conn = emu.connection
+        pool = [m["id"] for m in emu.admin.dump(contoso(emu), "machines")]
+        chunks = [pool[i * n : (i + 1) * n] for i in range(2 * runs)]
+        warm_ids = pool[2 * runs * n :]
 
-    @flow(name="bench-one-task")
-    def one_task(ids: list[str]) -> int:
-        creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
-        return len(request_machine_actions(creds, ids, "Isolate", "bench", concurrency=10))
+        @flow(name="bench-one-task")
+        def one_task(ids: list[str]) -> int:
+            creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
+            return len(
+                request_machine_actions(creds, ids, ActionType.ISOLATE, "bench", concurrency=10)
+            )
 
-    @flow(name="bench-task-per-machine")
-    def per_machine(ids: list[str]) -> int:
-        creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
-        futures = isolate_machine.map(unmapped(creds), ids, unmapped("bench"))
-        return len([f.result() for f in futures])
+        @flow(name="bench-task-per-machine")
+        def per_machine(ids: list[str]) -> int:
+            creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
+            futures = isolate_machine.map(unmapped(creds), ids, unmapped("bench"))
+            return len([f.result() for f in futures])
 
-    t_one: list[float] = []
-    t_map: list[float] = []
-    with PrefectServer(home) as server, temporary_settings({PREFECT_API_URL: server.api_url}):
-        one_task(warm_ids[:warm])  # warm-up of each: flow registration, task runner, client
-        per_machine(warm_ids[warm:])
-        for i in range(RUNS):
-            t0 = time.perf_counter()
-            assert one_task(chunks[2 * i]) == n
-            t_one.append(time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            assert per_machine(chunks[2 * i + 1]) == n
-            t_map.append(time.perf_counter() - t0)
+        t_one: list[float] = []
+        t_map: list[float] = []
+        with temporary_settings({PREFECT_API_URL: bench.prefect()["PREFECT_API_URL"]}):
+            one_task(warm_ids[:warm])  # warm-up of each: flow registration, task runner, client
+            per_machine(warm_ids[warm:])
+            for i in range(runs):
+                t0 = time.perf_counter()
+                assert one_task(chunks[2 * i]) == n
+                t_one.append(time.perf_counter() - t0)
+                t0 = time.perf_counter()
+                assert per_machine(chunks[2 * i + 1]) == n
+                t_map.append(time.perf_counter() - t0)
     record(
         f"6. Prefect overhead, isolating {n} machines, both warmed up",
         "one task per machine (.map) / one batched task",
@@ -561,8 +660,6 @@ def bench_prefect(emu: Any, conn: dict[str, Any], tid: str, home: Path) -> None:
 
 
 # -- 7. mixed-workload pacing -----------------------------------------------------------------
-
-MIXED = 300
 
 
 async def mixed_workload(conn: dict[str, Any], iso: list[str], scan: list[str]) -> float:
@@ -582,189 +679,133 @@ async def mixed_workload(conn: dict[str, Any], iso: list[str], scan: list[str]) 
     return wall
 
 
-def bench_mixed(emu_mixed: Any) -> None:
-    """Isolation and AV scan at once (300 each) at the ceiling of each API, against the same
-    workload paced as one shared MDE budget (the previous client), on fresh machines each run."""
-    conn = emu_mixed.connection
-    tid = next(t["tenant_id"] for t in conn["tenants"] if t["name"] == "contoso")
-    ids = [m["id"] for m in emu_mixed.admin.dump(tid, "machines")]
-    sets = [ids[i * MIXED : (i + 1) * MIXED] for i in range(4 * RUNS)]
-    label = f"7. mixed workload, {MIXED} isolations + {MIXED} AV scans at once"
+@section(
+    7,
+    "mixed workload: isolation and AV scan at once, per-API pacing vs one shared budget",
+    full={"machines": 300, "runs": 3},
+    smoke={"machines": 3, "runs": 1},
+)
+def bench_mixed(bench: Bench, machines: int, runs: int) -> None:
+    """Isolation and AV scan at once (``machines`` each) at the ceiling of each API, against the
+    same workload paced as one shared MDE budget (the previous client), on fresh machines each
+    run."""
+    config = {
+        "machines_per_tenant": 4 * runs * machines + 10,
+        "incidents_per_tenant": 5,
+        "time_scale": SCALE,
+        "action_pending_seconds": 3600,
+    }
     walls: dict[str, list[float]] = {"shared budget": [], "per API": []}
     throttled = {"shared budget": 0, "per API": 0}
-    for run in range(RUNS):
-        base = 4 * run
-        for name, per_api, (iso, scan) in (
-            ("shared budget", frozenset(), (sets[base], sets[base + 1])),
-            ("per API", ratelimit.PER_API_FAMILIES, (sets[base + 2], sets[base + 3])),
-        ):
-            fresh_limits(emu_mixed)
-            saved = ratelimit.PER_API_FAMILIES
-            ratelimit.PER_API_FAMILIES = per_api
-            try:
-                walls[name].append(asyncio.run(mixed_workload(conn, iso, scan)))
-            finally:
-                ratelimit.PER_API_FAMILIES = saved
-            throttled[name] += int(emu_mixed.admin.stats()["throttled"])
+    with bench.emulator("mixed", config) as emu:
+        ids = [m["id"] for m in emu.admin.dump(contoso(emu), "machines")]
+        sets = [ids[i * machines : (i + 1) * machines] for i in range(4 * runs)]
+        for run in range(runs):
+            base = 4 * run
+            for name, per_api, (iso, scan) in (
+                ("shared budget", frozenset(), (sets[base], sets[base + 1])),
+                ("per API", ratelimit.PER_API_FAMILIES, (sets[base + 2], sets[base + 3])),
+            ):
+                fresh_limits(bench, emu)
+                saved = ratelimit.PER_API_FAMILIES
+                ratelimit.PER_API_FAMILIES = per_api
+                try:
+                    walls[name].append(asyncio.run(mixed_workload(emu.connection, iso, scan)))
+                finally:
+                    ratelimit.PER_API_FAMILIES = saved
+                throttled[name] += int(emu.admin.stats()["throttled"])
+    _record_mixed(machines, runs, walls, throttled)
+
+
+def _record_mixed(
+    machines: int, runs: int, walls: dict[str, list[float]], throttled: dict[str, int]
+) -> None:
+    label = f"7. mixed workload, {machines} isolations + {machines} AV scans at once"
     per_api = statistics.median(walls["per API"])
     shared = statistics.median(walls["shared budget"])
-    ideal = ideal_wall(MIXED)
+    ideal = ideal_wall(machines)
     record(
         label,
         "wall time per-API pacing / one shared budget",
         f"{per_api / shared:.2f}x (per API {spread(walls['per API'], '{:.1f}')}; shared "
         f"{spread(walls['shared budget'], '{:.1f}')}; ideal at each API's ceiling {ideal:.1f} s, "
-        f"one shared budget {ideal_wall(2 * MIXED):.1f} s)",
+        f"one shared budget {ideal_wall(2 * machines):.1f} s)",
     )
     record(
         label,
-        f"achieved rate / sum of the two ceilings; 429 answered in all {RUNS} runs",
+        f"achieved rate / sum of the two ceilings; 429 answered in all {runs} runs",
         f"{spread([ideal / w for w in walls['per API']], '{:.3f}', '')}; "
         f"{throttled['per API']} per API, {throttled['shared budget']} shared",
     )
 
 
-def machine_text() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        model = next(
-            line.split(":", 1)[1].strip()
-            for line in Path("/proc/cpuinfo").read_text().splitlines()
-            if "model name" in line
-        )
-    except (OSError, StopIteration):
-        model = cpu
-    mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
-    return (
-        f"{os.cpu_count()} CPUs ({model}), {mem:.0f} GiB RAM, Python "
-        f"{platform.python_version()}, {platform.system()} {platform.release()}"
+# -- the run ----------------------------------------------------------------------------------
+
+
+def run_sections(bench: Bench, only: set[int]) -> list[int]:
+    """Run the registered sections (``only`` those when given) in order; a failing section is
+    a ``FAILED`` row, not the end of the run. The numbers of the sections that failed."""
+    failed = []
+    for number, entry in sorted(SECTIONS.items()):
+        if only and number not in only:
+            continue
+        say(f"section {number}: {entry.title}")
+        started = time.perf_counter()
+        try:
+            entry(bench)
+        except Exception as exc:  # a failed section is reported in the table, not hidden
+            failed.append(number)
+            traceback.print_exc()
+            record(f"{number}. FAILED", type(exc).__name__, str(exc).splitlines()[0][:200])
+        say(f"section {number} took {time.perf_counter() - started:.1f} s")
+    return failed
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument(
+        "--only",
+        default=os.environ.get("BENCH_ONLY", ""),
+        help="section numbers to run, comma-separated (default: BENCH_ONLY, else all)",
     )
+    parser.add_argument(
+        "--smoke",
+        action="store_true",
+        help="every section once at its smallest size: rows printed, no results file",
+    )
+    parser.add_argument("--keys", type=Path, help="emulator keys to copy into each emulator")
+    return parser.parse_args(argv)
 
 
-def main() -> None:
-    started = time.perf_counter()
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    started, load = time.perf_counter(), os.getloadavg()[0]  # the machine's load at the start
     os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
     work = Path(tempfile.mkdtemp(prefix="pd-bench-"))
-    config = {
-        # sections 1 (first 1,500) and 6 (last 610) never act on the same machine
-        "machines_per_tenant": 2200,
-        "graph_incidents_per_tenant": 10_000,
-        "hunting_big_rows": 100_000,
-        "time_scale": SCALE,
-        "action_pending_seconds": 3600,
-    }
-    say(f"starting emulators in {work}")
-    with (
-        EmulatorProcess(work / "emu", config=config) as emu,
-        EmulatorProcess(
-            work / "emu10",
-            config={
-                "extra_customer_tenants": 10,
-                "machines_per_tenant": 10,
-                "incidents_per_tenant": 5,
-            },
-        ) as emu10,
-        EmulatorProcess(
-            work / "emu-mixed",
-            config={
-                "machines_per_tenant": 4 * RUNS * MIXED + 10,
-                "incidents_per_tenant": 5,
-                "time_scale": SCALE,
-                "action_pending_seconds": 3600,
-            },
-        ) as emu_mixed,
-    ):
-        conn = emu.connection
-        tid = next(t["tenant_id"] for t in conn["tenants"] if t["name"] == "contoso")
-        sections: list[tuple[str, Any]] = [
-            ("1", lambda: bench_rate_ceiling(emu, conn, tid)),
-            ("2", lambda: bench_overhead(emu, conn, tid)),
-            ("3", lambda: bench_tokens(emu, conn, tid, emu10)),
-            ("4", lambda: bench_sdk(emu, conn)),
-            ("5", lambda: bench_big_hunt(emu, conn)),
-            ("6", lambda: bench_prefect(emu, conn, tid, work / "prefect")),
-            ("7", lambda: bench_mixed(emu_mixed)),
-            ("8", lambda: bench_mssp(work / "mssp", record)),
-            ("9", lambda: bench_agents(work / "agents", record)),
-        ]
-        only = set(filter(None, os.environ.get("BENCH_ONLY", "").split(",")))
-        for number, run in sections:
-            if only and number not in only:
-                continue
-            try:
-                run()
-            except Exception as exc:  # a failed section is reported in the table, not hidden
-                record(f"{number}. FAILED", type(exc).__name__, str(exc).splitlines()[0][:200])
+    only = {int(n) for n in args.only.split(",") if n.strip()}
+    say(f"working in {work}")
+    bench = Bench(work=work, record=record, smoke=args.smoke, keys=args.keys)
+    try:
+        failed = run_sections(bench, only)
+    finally:
+        bench.close()
     total = time.perf_counter() - started
-    day = datetime.now(UTC).strftime("%Y-%m-%d")
-    out = ROOT / "benchmarks" / "results" / f"{day}.md"
-    run = f"{datetime.now(UTC):%H:%M} UTC, commit {git_commit()}, {total:.0f} s"
-    text = merge_results(out.read_text() if out.exists() else "", rows, run, day)
+    now = datetime.now(UTC)
+    day = now.strftime("%Y-%m-%d")
+    run = f"{now:%Y-%m-%d %H:%M} UTC, commit {git_commit()}, {total:.0f} s, load {load:.1f}"
+    if args.smoke:  # the table, printed only: smoke figures are no measurements
+        print("\n" + merge_results("", rows, f"smoke, {run}", day))
+        say(f"smoke run of {len(only or SECTIONS)} sections in {total:.0f} s; failed: {failed}")
+        return 1 if failed else 0
+    newest = latest()
+    out = RESULTS / f"{day}.md"
+    text = merge_results(newest.read_text() if newest else "", rows, run, day)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(text)
     print("\n" + text)
     say(f"written {out} in {total:.0f} s")
-
-
-def git_commit() -> str:
-    """The short commit of the measured code (``+changes`` when the tree is not clean)."""
-    try:
-        head = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, cwd=ROOT
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        ).stdout.strip()
-    except OSError:
-        return "unknown"
-    return f"{head or 'unknown'}{'+changes' if dirty else ''}"
-
-
-def section_of(benchmark: str) -> str:
-    """``"3"`` for ``"3. token reuse, ..."`` (the section number a row belongs to)."""
-    return benchmark.split(".", 1)[0].strip()
-
-
-def merge_results(old: str, new_rows: list[tuple[str, str, str]], run: str, day: str) -> str:
-    """The day's results file with ``new_rows`` in place of the sections they measured.
-
-    Rows of sections this run did not measure are kept, with the run that measured them, so a
-    partial run (``BENCH_ONLY``) never deletes another section. Rows are ordered by section.
-
-    Examples:
-        >>> first = merge_results("", [("1. a", "m", "x"), ("2. b", "m", "y")], "r1", "D")
-        >>> again = merge_results(first, [("2. b", "m", "z")], "r2", "D")
-        >>> [line for line in again.splitlines() if line[:3] in ("| 1", "| 2")]
-        ['| 1. a | m | x | r1 |', '| 2. b | m | z | r2 |']
-    """
-    ran = {section_of(b) for b, _, _ in new_rows}
-    kept: list[tuple[str, str, str, str]] = []
-    for line in old.split("\n"):
-        cells = [c.strip() for c in line.strip().strip("|").split("|")]
-        if len(cells) != 4 or not line.startswith("| ") or cells[0] in ("benchmark", "---"):
-            continue
-        if set(cells[0]) <= {"-"} or section_of(cells[0]) in ran:
-            continue
-        kept.append((cells[0], cells[1], cells[2], cells[3]))
-    merged = kept + [(b, m, v, run) for b, m, v in new_rows]
-
-    def order(row: tuple[str, str, str, str]) -> int:
-        number = section_of(row[0])
-        return int(number) if number.isdigit() else 99
-
-    merged.sort(key=order)  # stable: a section's rows keep their order
-    table = ["| benchmark | metric | result | run |", "|---|---|---|---|"]
-    table += [f"| {a} | {b} | {c} | {r} |" for a, b, c, r in merged]
-    return (
-        f"# Benchmarks {day}\n\nMachine: {machine_text()}\n\nCommand: `make bench` "
-        "(`BENCH_ONLY=1,3` runs some sections and merges them in). Emulator in its own process; "
-        "counts taken at the emulator. The run column names when, on which commit and in how "
-        "long each row was measured.\n\n" + "\n".join(table) + "\n"
-    )
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

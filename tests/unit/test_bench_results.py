@@ -1,28 +1,28 @@
-"""The benchmark results file keeps every section: a partial run merges into the day's file."""
+"""The benchmark results files and the names the benchmarks use.
+
+* A partial run merges into the newest results file: every section is kept.
+* The benchmarks use only public names of the package (a name in its module's ``__all__``, or a
+  public submodule; nothing ``_private``), so ``make bench`` does not break when a module's
+  insides move (section 7 once read ``transport.PER_API_FAMILIES`` after it had moved to
+  ``api.ratelimit``: ``make bench`` stopped there with an AttributeError).
+"""
 
 from __future__ import annotations
 
-import importlib.util
-import sys
+import ast
+import importlib
+import re
 from pathlib import Path
 from types import ModuleType
 
 from hypothesis import given
 from hypothesis import strategies as st
 
+from benchmarks import results as bench
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def _bench() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run", ROOT / "benchmarks" / "run.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules.setdefault("bench_run", module)
-    spec.loader.exec_module(module)
-    return module
-
-
-bench = _bench()
 text = (
     st.text(
         st.characters(blacklist_characters="|\n\r", blacklist_categories=("Cs",)),
@@ -71,31 +71,104 @@ def test_merging_into_a_missing_file_writes_the_header_and_every_row() -> None:
     assert "| 3. token reuse | tokens | 2 | r |" in doc
 
 
-def test_benchmarks_use_only_names_the_package_has() -> None:
-    """Every ``module.NAME`` the benchmark scripts read or swap on a package module exists
-    (section 7 once swapped ``transport.PER_API_FAMILIES`` after it had moved to
-    ``api.ratelimit``: ``make bench`` stopped there with an AttributeError)."""
-    import ast
-    import importlib
+def _public(module: ModuleType, name: str) -> bool:
+    """``name`` is public in ``module``: in its ``__all__``, or a public submodule of it."""
+    if name.startswith("_"):
+        return False
+    if name in getattr(module, "__all__", ()):
+        return True
+    value = getattr(module, name, None)
+    return isinstance(value, ModuleType) and value.__name__ == f"{module.__name__}.{name}"
 
-    missing, checked = [], 0
-    for script in sorted((ROOT / "benchmarks").glob("*.py")):
-        tree = ast.parse(script.read_text())
-        modules = {}
+
+def _module(path: str) -> ModuleType | None:
+    """The package module ``path`` names, or None when a part of it is private."""
+    if any(part.startswith("_") for part in path.split(".")):
+        return None
+    return importlib.import_module(path)
+
+
+def _trees(script: Path) -> list[ast.AST]:
+    """The script's syntax tree, and that of every string in it that is Python code naming the
+    package (the code a benchmark hands to ``python -c``)."""
+    tree = ast.parse(script.read_text())
+    trees: list[ast.AST] = [tree]
+    for node in ast.walk(tree):
+        code = node.value if isinstance(node, ast.Constant) else None
+        if isinstance(code, str) and "import" in code and "prefect_defender" in code:
+            try:
+                trees.append(ast.parse(code))
+            except SyntaxError:
+                continue
+    return trees
+
+
+def _misuses(script: Path) -> tuple[list[str], int]:
+    """What ``script`` reads of the package that is not public, and how many names it read."""
+    bad, seen = [], 0
+    for tree in _trees(script):
+        modules: dict[str, ModuleType] = {}
         for node in ast.walk(tree):
-            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prefect_"):
-                parent = importlib.import_module(str(node.module))
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("prefect_def"):
+                parent = _module(str(node.module))
                 for alias in node.names:
-                    value = getattr(parent, alias.name, None)
+                    seen += 1
+                    if parent is None or not _public(parent, alias.name):
+                        bad.append(f"{script.name}:{node.lineno} {node.module}.{alias.name}")
+                        continue
+                    value = getattr(parent, alias.name)
                     if isinstance(value, ModuleType):
                         modules[alias.asname or alias.name] = value
+            elif isinstance(node, ast.Import):
+                for alias in node.names:
+                    if alias.name.startswith("prefect_defender"):
+                        seen += 1
+                        if _module(alias.name) is None:
+                            bad.append(f"{script.name}:{node.lineno} {alias.name}")
         for node in ast.walk(tree):
-            if (
-                isinstance(node, ast.Attribute)
-                and isinstance(node.value, ast.Name)
-                and node.value.id in modules
-                and not hasattr(modules[node.value.id], node.attr)
-            ):
-                missing.append(f"{script.name}:{node.lineno} {node.value.id}.{node.attr}")
-        checked += len(modules)
-    assert checked and not missing, missing
+            if not isinstance(node, ast.Attribute):
+                continue
+            owner = node.value.id if isinstance(node.value, ast.Name) else ""
+            if owner in modules:
+                seen += 1
+                if not _public(modules[owner], node.attr):
+                    bad.append(f"{script.name}:{node.lineno} {owner}.{node.attr}")
+            elif node.attr[:1] == "_" and node.attr[:2] != "__" and owner not in ("self", "cls"):
+                # a benchmark's own helpers (self._x) may be private; nothing else
+                bad.append(f"{script.name}:{node.lineno} {owner or '(...)'}.{node.attr}")
+    for match in re.finditer(r"-m\W+(prefect_defender[\w.]*)", script.read_text()):
+        seen += 1
+        if _module(match.group(1)) is None:
+            bad.append(f"{script.name}: -m {match.group(1)}")
+    return bad, seen
+
+
+def test_benchmarks_use_only_public_names() -> None:
+    """Every name the benchmark scripts import from the package, every ``module.NAME`` they read
+    or swap on a package module and every attribute they reach is public."""
+    bad, seen = [], 0
+    for script in sorted((ROOT / "benchmarks").glob("*.py")):
+        found, n = _misuses(script)
+        bad += found
+        seen += n
+    assert seen > 20 and not bad, bad
+
+
+def test_the_public_names_check_finds_private_reads(tmp_path: Path) -> None:
+    script = tmp_path / "probe.py"
+    script.write_text(
+        "from prefect_defender.api import ratelimit, transport\n"
+        "from prefect_defender.tasks.safety import _switch_on\n"
+        "from prefect_defender.api.ratelimit import LimiterRegistry\n"
+        "ratelimit.PER_API_FAMILIES\n"
+        "transport.NO_SUCH_NAME\n"
+        "LimiterRegistry()._limiters\n"
+        "CODE = 'from prefect_defender.tasks.base import _in_async_context'\n"
+    )
+    bad, _ = _misuses(script)
+    assert [b.split(" ", 1)[1] for b in bad] == [
+        "prefect_defender.tasks.safety._switch_on",
+        "transport.NO_SUCH_NAME",
+        "(...)._limiters",
+        "prefect_defender.tasks.base._in_async_context",
+    ]
