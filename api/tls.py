@@ -62,7 +62,7 @@ def ssl_context(ca_bundle: str | None = None, *, http2: bool = False) -> ssl.SSL
     for the same bundle (and ``http2``), so do not change it. Verification cannot be turned
     off here: there is deliberately no switch for it.
 
-    Example:
+    Examples:
         >>> ctx = ssl_context()
         >>> ctx is ssl_context() and ctx.verify_mode == ssl.CERT_REQUIRED and ctx.check_hostname
         True

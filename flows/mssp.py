@@ -1,20 +1,25 @@
 """MSSP fan-out: one hunting query or one indicator baseline across every tenant of a partner
 block, concurrently, with one consolidated report. A tenant that fails (no consent, throttled
-past the deadline) is reported, never fatal."""
+past the deadline, out of files or memory) is reported, never fatal. Open clients and sockets
+are bounded by the concurrency (``tasks.tenant_fan_out``); past one worker, the tenants split
+into groups that run as flow runs on the work pool (``flows.mssp_groups``); the report stays
+readable at any size (``flows.mssp_report``)."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from prefect import flow
+from prefect.runtime import flow_run
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.indicators import BATCH, coerce_indicators
+from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_guid, check_query
 from prefect_defender.blocks import DefenderPartnerCredentials
-from prefect_defender.flows.mssp_findings import findings_section, report_rows
+from prefect_defender.flows.decision_context import md_text
+from prefect_defender.flows.mssp_groups import run_groups, split, this_deployment
+from prefect_defender.flows.mssp_report import write_fanout_report
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.reports import write_report
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.mssp import sweep_client, sweep_failure
 from prefect_defender.tasks.safety import SafetyPolicy
@@ -35,6 +40,9 @@ async def mssp_fanout(
     concurrency: int = 5,
     dry_run: bool = False,
     safety: SafetyPolicy | None = None,
+    group_size: int | None = None,
+    group_deployment: str | None = None,
+    export_dir: str | None = None,
     notify: list[str] | None = None,
     notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
@@ -50,10 +58,18 @@ async def mssp_fanout(
         dry_run: report what would be imported; send no write.
         safety: the safety rails of every write (kill switch, caps, dry run); by default the
             per-run cap allows one import per tenant and batch, the hourly cap per tenant holds.
+        group_size: more tenants than this are split into groups of this size, each run as a
+            flow run of ``group_deployment`` on its work pool (several workers share the
+            sweep); this run waits for them and writes one merged report. Empty: no groups.
+        group_deployment: ``<flow>/<deployment>`` the groups run as (default: this run's own
+            deployment).
+        export_dir: a directory for the report as CSV and JSON lines (on this run's machine).
         notify: saved notification blocks told the outcome, e.g. ``slack-webhook/soc``.
         notify_on: ``always``, ``failure`` (or a failed item) or ``action`` (or failure).
 
-    Returns one row per tenant: status, rows found, indicators submitted, error.
+    Returns one row per tenant, by display name: status, rows and what they named, indicators
+    submitted, the whole error and, without consent, the consent link. The report
+    (``flows.mssp_report``): a short summary artifact, every tenant in a table artifact.
 
     Example:
         ```python
@@ -63,13 +79,13 @@ async def mssp_fanout(
                     query='DeviceNetworkEvents | where RemoteIP == "203.0.113.66" | count')
         ```
     """
-    log = task_logger()
     if query is not None:
         check_query(query)
-    if tenant_ids is not None:
-        if isinstance(tenant_ids, str):
-            raise ValidationError("tenant_ids: expected a list of tenant ids", field="tenant_ids")
-        tenant_ids = [check_guid(t, f"tenant_ids[{i}]") for i, t in enumerate(tenant_ids)]
+    tenant_ids = _checked_tenants(tenant_ids)
+    if group_size is not None and (isinstance(group_size, bool) or group_size < 0):
+        raise ValidationError(
+            "group_size: expected a positive number of tenants", field="group_size"
+        )
     creds = await load_credentials(credentials)
     if not isinstance(creds, DefenderPartnerCredentials):
         raise ValidationError(
@@ -77,6 +93,57 @@ async def mssp_fanout(
         )
     baseline = coerce_indicators(indicator_baseline or [])
     tenants = tenant_ids or creds.tenant_ids()
+    lines = [
+        f"Query: {md_text(query, 1000, breaks=False)}" if query else "No query",
+        f"Indicator baseline: {len(baseline)} item(s)" + (" (dry run)" if dry_run else ""),
+    ]
+    if group_size and len(tenants) > group_size:
+        deployment = group_deployment or this_deployment()
+        if not deployment:
+            raise ValidationError(
+                "group_size: groups run as flow runs of a deployment: run this flow from one "
+                "or name it in group_deployment",
+                field="group_deployment",
+            )
+        groups = split(tenants, group_size)
+        lines.append(f"Groups: {len(groups)} flow runs of {deployment}, {group_size} tenants each")
+        given: dict[str, Any] = {"credentials": credentials, "query": query}
+        given |= {"concurrency": concurrency}
+        given |= {"indicator_baseline": indicator_baseline, "dry_run": dry_run}
+        given |= {"safety": safety.model_dump() if safety else None}
+        rows = await run_groups(deployment, groups, given, creds.display_name)
+    else:
+        rows = await _sweep(creds, tenants, query, baseline, concurrency, dry_run, safety)
+    run_id = flow_run.id or "local"
+    report = await write_fanout_report(
+        rows,
+        lines,
+        consent_url=creds.admin_consent_url,
+        export_dir=export_dir,
+        export_stem=f"mssp-fanout-{run_id}",
+    )
+    return report.rows
+
+
+def _checked_tenants(tenant_ids: Any) -> list[str] | None:
+    if tenant_ids is None:
+        return None
+    if isinstance(tenant_ids, str):
+        raise ValidationError("tenant_ids: expected a list of tenant ids", field="tenant_ids")
+    return [check_guid(t, f"tenant_ids[{i}]") for i, t in enumerate(tenant_ids)]
+
+
+async def _sweep(
+    creds: DefenderPartnerCredentials,
+    tenants: list[str],
+    query: str | None,
+    baseline: list[IndicatorInput],
+    concurrency: int,
+    dry_run: bool,
+    safety: SafetyPolicy | None,
+) -> list[dict[str, Any]]:
+    """Every tenant's row, ``concurrency`` tenants at a time in this process."""
+    log = task_logger()
     writes = len(tenants) * -(-len(baseline) // BATCH)
     policy = safety or SafetyPolicy(max_actions_per_run=max(25, writes))
     policy = policy.model_copy(update={"dry_run": dry_run or policy.dry_run})
@@ -103,20 +170,4 @@ async def mssp_fanout(
         return row
 
     async with TenantScopes(creds, tenants) as scopes:
-        rows = await fan_out(scopes, work, failure, concurrency=slots)
-    found = findings_section(rows)
-    await write_report(
-        "defender-mssp-fanout",
-        "MSSP fan-out",
-        [
-            f"Tenants: {len(rows)}",
-            f"Succeeded: {sum(r['status'] == 'ok' for r in rows)}",
-            f"Failed: {sum(r['status'] == 'failed' for r in rows)}",
-            f"Query: `{query}`" if query else "No query",
-            f"Indicator baseline: {len(baseline)} item(s)",
-        ],
-        report_rows(rows, creds.admin_consent_url),
-        ["tenant", "tenant_id", "status", "rows", "found", "indicators", "error"],
-        appendix=[found] if found else None,
-    )
-    return rows
+        return await fan_out(scopes, work, failure, concurrency=slots)

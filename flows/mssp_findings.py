@@ -1,6 +1,6 @@
-"""What the MSSP fan-out found, per tenant: failures first with their whole error (and, for a
-tenant that never consented, the consent link), then the devices and accounts each tenant's
-hunting rows named, with their Defender portal links, under the tenant's display name."""
+"""What the MSSP fan-out found, per tenant: the devices and accounts each tenant's hunting rows
+named, with their Defender portal links, under the tenant's display name (the report's layout,
+failures first with their consent links, is :mod:`~prefect_defender.flows.mssp_report`)."""
 
 from __future__ import annotations
 
@@ -8,35 +8,22 @@ from typing import Any
 
 from prefect_defender.flows.decision_context import md_text
 
-__all__ = ["failures_first", "findings_section", "report_rows"]
-
-_ORDER = {"failed": 0, "partial": 1, "skipped": 2}
+__all__ = ["findings_section", "found_text"]
 
 
-def failures_first(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """``rows`` with failed, then partial, then skipped tenants first (stable otherwise)."""
-    return sorted(rows, key=lambda r: _ORDER.get(str(r.get("status")), 3))
+def found_text(row: dict[str, Any]) -> str:
+    """What a tenant's query named, in words: ``"3 devices, 1 account"`` (empty for nothing).
 
-
-def _found(row: dict[str, Any]) -> str:
+    Examples:
+        >>> found_text({"devices_found": 3, "accounts_found": 1})
+        '3 devices, 1 account'
+    """
     parts = []
     for key, noun in (("devices_found", "device"), ("accounts_found", "account")):
         n = row.get(key)
         if n:
             parts.append(f"{n} {noun}{'' if n == 1 else 's'}")
     return ", ".join(parts)
-
-
-def report_rows(rows: list[dict[str, Any]], consent_url: Any) -> list[dict[str, Any]]:
-    """The report's table rows, failures first: ``found`` says what the query named, and a
-    missing consent's error ends with the link an administrator of that tenant opens."""
-    out = []
-    for r in failures_first(rows):
-        error = str(r.get("error") or "")
-        if r.get("consent") and r.get("tenant_id"):
-            error += f" Consent link: [grant admin consent]({consent_url(r['tenant_id'])})"
-        out.append({**r, "found": _found(r), "error": error})
-    return out
 
 
 def _links(items: list[dict[str, Any]], found: int) -> str:
@@ -58,7 +45,7 @@ def findings_section(rows: list[dict[str, Any]]) -> str | None:
         if not (r.get("devices") or r.get("accounts")):
             continue
         tenant = md_text(r.get("tenant") or r.get("tenant_id"), breaks=False)
-        lines = [f"### {tenant}: {_found(r)}", ""]
+        lines = [f"### {tenant}: {found_text(r)}", ""]
         if r.get("devices"):
             lines.append(f"- Devices: {_links(r['devices'], r.get('devices_found', 0))}")
         if r.get("accounts"):

@@ -43,7 +43,7 @@ Row = dict[str, Any]
 def open_files_limit() -> int:
     """The process's soft limit of open files (``ulimit -n``); a large number when unlimited.
 
-    Example:
+    Examples:
         >>> open_files_limit() > 0
         True
     """
@@ -56,7 +56,7 @@ def tenant_concurrency(requested: int, files: int | None = None) -> int:
     fit in ``files`` open files (default: the process's limit) beside :data:`RESERVED_FILES`;
     at least 1.
 
-    Example:
+    Examples:
         >>> tenant_concurrency(50, files=256), tenant_concurrency(5, files=256)
         (48, 5)
     """

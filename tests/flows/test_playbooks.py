@@ -215,11 +215,14 @@ def test_mssp_fanout_reports_the_failing_tenant(blocks, fast_actions, tenants, p
     contoso = by[tenants["contoso"]]
     assert contoso["devices_found"] >= 1 and contoso["devices"][0]["link"].startswith("https://")
     md = asyncio.run(latest_artifact("defender-mssp-fanout"))
-    table = [ln for ln in md.splitlines() if ln.startswith("| ")][1:]
-    assert table[0].startswith(f"| {by[tenants['northwind']]['tenant']} | {tenants['northwind']} |")
-    assert "| failed |" in table[0] and "ConsentRequiredError" in table[0]
-    assert "Consent link: [grant admin consent](https://" in table[0]
-    assert "adminconsent?client_id=" in table[0] or "adminconsent" in table[0]
+    failures = md.split("## Not done (1)")[1].split("\n## ")[0]  # first, before the table
+    northwind = by[tenants["northwind"]]
+    assert failures.lstrip().startswith(f"- **{northwind['tenant']}** ({tenants['northwind']})")
+    assert ", failed: ConsentRequiredError: " in failures
+    assert "  - Consent link: [grant admin consent](https://" in failures
+    assert "adminconsent" in failures and northwind["consent_link"] in failures
+    table = [ln for ln in md.split("## Tenants")[1].splitlines() if ln.startswith("| ")][1:]
+    assert [ln.split(" | ")[0][2:] for ln in table] == sorted(r["tenant"] for r in rows)
     assert "## Found per tenant" in md
     assert f"### {contoso['tenant']}: {contoso['devices_found']} device" in md
     device = contoso["devices"][0]

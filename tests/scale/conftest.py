@@ -34,5 +34,6 @@ def emulator(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> I
     for f in emulator_keys.iterdir():
         shutil.copy2(f, data_dir / f.name)
     config = {"machines_per_tenant": 80, "time_scale": TIME_SCALE, "action_outcomes": {}}
+    config["extra_customer_tenants"] = 20  # the MSSP sweep in groups (made on first use)
     with EmulatorServer(data_dir=str(data_dir), port=0, config=config) as emu:
         yield emu

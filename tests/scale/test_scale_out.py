@@ -576,3 +576,106 @@ def _prefect_version() -> str:
     import prefect
 
     return str(prefect.__version__)
+
+
+MSSP = "defender-mssp-fanout/mssp-fanout"
+MSSP_TENANTS = 20  # plus northwind, which has not consented
+#: six groups: the worker running the coordinator has 4 slots left, so the other takes 2 or more
+GROUP_SIZE = 4
+
+
+def test_an_mssp_sweep_in_groups_shared_by_two_workers(
+    emulator: Any, conn: Any, stack: Stack
+) -> None:
+    """The mssp-fanout deployment of prefect.yaml over 21 tenants in groups of 4: six group
+    runs on the pool, taken by both workers, and one merged report listing every tenant once."""
+    from prefect.deployments import run_deployment
+
+    from prefect_defender.blocks import DefenderPartnerCredentials
+    from prefect_defender.flows.mssp_groups import GROUP_TAG
+
+    names = ["northwind", *(f"cust{i:02d}" for i in range(1, MSSP_TENANTS + 1))]
+    baseline = {"value": "mssp-groups.example", "type": "DomainName", "action": "Block"}
+    baseline |= {"title": "MSSP groups", "description": "scale-out test"}
+    t0 = time.monotonic()
+    with stack.settings():
+        block = DefenderPartnerCredentials.from_emulator(conn, tenants=names, time_scale=TIME_SCALE)
+        block.save("mssp", overwrite=True)  # the deployment's credentials
+        parent: Any = run_deployment(
+            MSSP,
+            parameters={"query": "DeviceInfo | count", "indicator_baseline": [baseline]}
+            | {"group_size": GROUP_SIZE},
+            timeout=600,
+            poll_interval=1,
+        )
+        groups = asyncio.run(_runs_tagged(GROUP_TAG))
+        merged = asyncio.run(_table_of(parent.id))
+    seconds = time.monotonic() - t0
+    assert parent.state.is_completed(), parent.state
+    assert len(groups) == 6 and all(g.state.is_completed() for g in groups)
+    assert all(g.parent_task_run_id is not None for g in groups)  # under the coordinating run
+    ids = [t.tenant_id for t in block.tenants]
+    assert sorted(r["tenant_id"] for r in merged) == sorted(ids)  # every tenant, once
+    by = {r["tenant_id"]: r for r in merged}
+    northwind = by[ids[0]]
+    assert northwind["status"] == "failed" and "adminconsent" in northwind["consent_link"]
+    assert all(by[t]["status"] == "ok" and by[t]["indicators"] == "1/1" for t in ids[1:])
+    # the groups ran on both workers
+    run_ids = {str(g.id) for g in groups}
+    workers = Counter(w for w, r in _submitted(stack.postgres) if r in run_ids)
+    assert set(workers) == set(WORKERS), workers
+    # each customer got the indicator exactly once
+    for tenant_id in ids[1:]:
+        made = [
+            i
+            for i in emulator.admin.dump(tenant_id, "indicators")
+            if i["indicatorValue"] == baseline["value"]
+        ]
+        assert len(made) == 1, (tenant_id, made)
+    print(f"\nMSSP sweep in {len(groups)} groups over {len(ids)} tenants: {seconds:.1f} s")
+
+
+async def _runs_tagged(tag: str) -> list[Any]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import FlowRunFilter, FlowRunFilterTags
+
+    async with get_client() as client:
+        return list(
+            await client.read_flow_runs(
+                flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag])), limit=50
+            )
+        )
+
+
+async def _table_of(run_id: Any) -> list[dict[str, Any]]:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import (
+        ArtifactFilter,
+        ArtifactFilterFlowRunId,
+        ArtifactFilterKey,
+    )
+
+    from prefect_defender.flows.mssp_report import TABLE_KEY
+
+    async with get_client() as client:
+        found = await client.read_artifacts(
+            artifact_filter=ArtifactFilter(
+                key=ArtifactFilterKey(any_=[TABLE_KEY]),
+                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
+            )
+        )
+    return list(json.loads(str(found[0].data)))
+
+
+def _submitted(pg: PostgresCluster) -> list[tuple[str, str]]:
+    """(worker, flow run id) of every run a worker submitted (the server granted it)."""
+    out = []
+    for row in pg.query(
+        "SELECT resource::text AS resource, related::text AS related FROM events "
+        "WHERE event = 'prefect.worker.submitted-flow-run'"
+    ):
+        worker = json.loads(row["resource"]).get("prefect.resource.name", "?")
+        for rel in json.loads(row["related"]):
+            if rel.get("prefect.resource.role") == "flow-run":
+                out.append((str(worker), str(rel["prefect.resource.id"]).split(".")[-1]))
+    return out

@@ -1789,6 +1789,9 @@ FLOW_PARAM_KINDS: dict[str, str | None] = {
     "status": None,
     "deployments_file": None,
     "allow_no_successor": None,
+    "group_size": None,
+    "group_deployment": None,
+    "export_dir": None,
 }
 
 FLOW_NOT_FUZZED: dict[str, str] = {
@@ -1836,6 +1839,9 @@ FLOW_NOT_FUZZED: dict[str, str] = {
     "status": "checked before any request (task suite: rule_status)",
     "deployments_file": "a local prefect.yaml, read before any request (tests/lifecycle)",
     "allow_no_successor": "boolean",
+    "group_size": "a local split of the tenant list (a negative size is refused, tests/flows)",
+    "group_deployment": "a Prefect deployment name, looked up through the Prefect API",
+    "export_dir": "a local folder for the report's CSV and JSON lines",
 }
 
 
