@@ -186,6 +186,7 @@ def _record_reads(record: Record, direct: list[float], tool: list[float]) -> Non
     "the MCP server: a read tool's overhead, a proposal to its paused run",
     full={"calls": CALLS, "proposals": PROPOSALS},
     smoke={"calls": 1, "proposals": 1},
+    prefect=True,
 )
 def bench_agents(bench: Bench, calls: int, proposals: int) -> None:
     """Measure the MCP server and record the rows of section 9."""

@@ -104,6 +104,7 @@ def _save_blocks(conn: dict[str, Any], sizes: tuple[int, ...]) -> None:
     "MSSP fan-out over many customer tenants under a file limit",
     full={"sizes": SIZES, "runs": RUNS, "nofile": NOFILE},
     smoke={"sizes": (2,), "runs": 1, "nofile": NOFILE},
+    prefect=True,
 )
 def bench_mssp(bench: Bench, sizes: tuple[int, ...], runs: int, nofile: int) -> None:
     """Measure the fan-out at each size and record the rows of section 8."""

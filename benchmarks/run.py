@@ -610,6 +610,7 @@ def bench_big_hunt(bench: Bench, rows: int, runs: int) -> None:
     "Prefect overhead: one batched task vs one task per machine (.map)",
     full={"machines": 100, "warm": 5, "runs": 3},
     smoke={"machines": 2, "warm": 1, "runs": 1},
+    prefect=True,
 )
 def bench_prefect(bench: Bench, machines: int, warm: int, runs: int) -> None:
     from prefect import flow, unmapped
@@ -785,6 +786,8 @@ def main(argv: list[str] | None = None) -> int:
     only = {int(n) for n in args.only.split(",") if n.strip()}
     say(f"working in {work}")
     bench = Bench(work=work, record=record, smoke=args.smoke, keys=args.keys)
+    if args.smoke and any(s.prefect for n, s in SECTIONS.items() if not only or n in only):
+        bench.start_prefect()
     try:
         failed = run_sections(bench, only)
     finally:

@@ -17,6 +17,7 @@ from __future__ import annotations
 import inspect
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -49,6 +50,8 @@ class Bench:
     keys: Path | None = None
     prefect_env: dict[str, str] | None = None
     _server: PrefectServer | None = field(default=None, repr=False)
+    _starting: threading.Thread | None = field(default=None, repr=False)
+    _start_error: BaseException | None = field(default=None, repr=False)
 
     @contextmanager
     def emulator(
@@ -69,13 +72,38 @@ class Bench:
 
     def prefect(self) -> dict[str, str]:
         """The environment that points a process at the run's Prefect server (started here on
-        first use and kept for the next sections; :meth:`close` stops it)."""
+        first use, or by :meth:`start_prefect`, and kept for the next sections; :meth:`close`
+        stops it)."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
+        if self._start_error is not None:
+            raise RuntimeError("the Prefect server did not start") from self._start_error
         if self.prefect_env is None:
-            server = self._server = PrefectServer(self.work / "prefect").start()
-            env = server.env()
-            env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
-            self.prefect_env = env
+            self._start_server()
+        assert self.prefect_env is not None
         return self.prefect_env
+
+    def start_prefect(self) -> None:
+        """Start the Prefect server in the background now, for a smoke run: it starts while the
+        first sections run. A measured run starts it when a section first needs it, so that an
+        idle server takes no CPU from the sections before."""
+        if self.prefect_env is None and self._starting is None and self._server is None:
+            self._starting = threading.Thread(target=self._start_in_background, daemon=True)
+            self._starting.start()
+
+    def _start_in_background(self) -> None:
+        try:
+            self._start_server()
+        except BaseException as exc:  # raised by prefect() in the section that needs it
+            self._start_error = exc
+
+    def _start_server(self) -> None:
+        server = self._server = PrefectServer(self.work / "prefect")
+        server.start()
+        env = server.env()
+        env.pop("PREFECT_API_DATABASE_CONNECTION_URL", None)
+        self.prefect_env = env
 
     def subprocess_env(self, **extra: str) -> dict[str, str]:
         """This process's environment pointed at the run's Prefect server, plus ``extra``."""
@@ -83,6 +111,9 @@ class Bench:
 
     def close(self) -> None:
         """Stop the Prefect server this run started, if any."""
+        if self._starting is not None:
+            self._starting.join()
+            self._starting = None
         if self._server is not None:
             self._server.stop()
             self._server = None
@@ -97,6 +128,7 @@ class Section:
     run: Callable[..., None]
     full: Mapping[str, Any]
     smoke: Mapping[str, Any]
+    prefect: bool = False
 
     def __call__(self, bench: Bench) -> None:
         """Run the section at the size ``bench`` asks for."""
@@ -108,9 +140,15 @@ SECTIONS: dict[int, Section] = {}
 
 
 def section(
-    number: int, title: str, *, full: Mapping[str, Any], smoke: Mapping[str, Any]
+    number: int,
+    title: str,
+    *,
+    full: Mapping[str, Any],
+    smoke: Mapping[str, Any],
+    prefect: bool = False,
 ) -> Callable[[F], F]:
-    """Register ``bench_<what>(bench, **sizes)`` as section ``number`` (module docstring)."""
+    """Register ``bench_<what>(bench, **sizes)`` as section ``number`` (module docstring);
+    ``prefect``: it uses the run's Prefect server (:meth:`Bench.prefect`)."""
 
     def register(fn: F) -> F:
         params = list(inspect.signature(fn).parameters)[1:]
@@ -123,7 +161,7 @@ def section(
         known = SECTIONS.get(number)
         if known is not None and known.run.__qualname__ != fn.__qualname__:
             raise ValueError(f"section {number} is taken by {known.run.__name__}")
-        SECTIONS[number] = Section(number, title, fn, dict(full), dict(smoke))
+        SECTIONS[number] = Section(number, title, fn, dict(full), dict(smoke), prefect)
         return fn
 
     return register

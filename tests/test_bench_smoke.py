@@ -15,6 +15,7 @@ docstring of ``benchmarks/run.py`` lists but nobody registered (or the reverse).
 from __future__ import annotations
 
 import ast
+import inspect
 import os
 import re
 import subprocess
@@ -51,6 +52,9 @@ def test_every_section_is_registered_with_a_smoke_size() -> None:
     assert _bench_functions() == registered
     for entry in SECTIONS.values():
         assert set(entry.smoke) == set(entry.full) and entry.smoke != entry.full, entry.number
+        source = inspect.getsource(entry.run)
+        uses_prefect = "bench.prefect()" in source or "bench.subprocess_env(" in source
+        assert entry.prefect == uses_prefect, f"section {entry.number}: prefect={uses_prefect}"
 
 
 def test_a_section_without_its_smoke_size_is_refused() -> None:
