@@ -9,6 +9,9 @@ Tasks are written once, as ``async def``, and work from both kinds of flow:
 * in a sync flow, ``isolate_machine(...)`` returns the result (the task runs as a submitted
   task on Prefect's task runner and is waited for), and ``.submit()``/``.map()`` work as usual.
 
+Either way a call is type-checked against the task's own signature (:class:`DefenderTask`; with
+mypy's plugin ``prefect_defender.tasks.mypy_plugin`` its result too).
+
 Retries are the client's job (rate limits, ``Retry-After``, backoff, deadline), so tasks are
 created with ``retries=0``: stacking Prefect retries on top would repeat non-idempotent actions.
 """
