@@ -25,6 +25,10 @@ not runtime dependencies). Writes ``benchmarks/results/<date>.md`` and prints th
 9. The MCP server: a read tool's per-call overhead over stdio against the same task called
    directly (median of 20 each), and the time from ``propose_incident_containment`` to the run
    paused for approval, in the server and from a served deployment (``benchmarks/agents.py``).
+10. The safety rails' cost per write: the same write with the transport's write check off, on
+   (the kill switch read and an hourly-cap slot) and as a playbook writes (admission, then the
+   request), interleaved in one flow run, with the Prefect API calls per write
+   (``benchmarks/write_rails.py``).
 
 Every timed figure is the median of 3 runs, with the range (min-max); each run acts on machines
 no other run touched. Peak memory of a process is its own ``VmHWM`` (``ru_maxrss`` would carry
@@ -67,7 +71,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from benchmarks import agents, mssp  # noqa: E402, F401  (they register sections 8 and 9)
+from benchmarks import agents, mssp, write_rails  # noqa: E402, F401  (sections 8, 9, 10)
 from benchmarks.results import RESULTS, git_commit, latest, merge_results  # noqa: E402
 from benchmarks.sections import SECTIONS, Bench, section  # noqa: E402
 from prefect_defender.api import auth, ratelimit  # noqa: E402

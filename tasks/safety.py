@@ -28,6 +28,7 @@ that the action's request then uses.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fnmatch
 import threading
@@ -181,8 +182,10 @@ async def ensure_not_halted(*names: str) -> None:
         await ensure_not_halted()  # before an automated write outside a playbook run
         ```
     """
-    for name in dict.fromkeys((KILL_SWITCH_VARIABLE, *names)):
-        if await _switch_on(name):
+    wanted = list(dict.fromkeys((KILL_SWITCH_VARIABLE, *names)))
+    states = await asyncio.gather(*(_switch_on(name) for name in wanted))  # read at once
+    for name, on in zip(wanted, states, strict=True):
+        if on:
             raise AutomationHaltedError(
                 f"automated response is halted: Prefect Variable {name!r} is set",
                 code="KillSwitch",
@@ -269,9 +272,10 @@ class WriteGuard:
     async def admit(self, tenant_id: str) -> str | None:
         """Take one write slot for ``tenant_id``; return why not, or ``None`` when admitted.
 
-        Checks, in order: the kill switch, the per-run cap, the per-tenant hourly cap. In dry-run
-        mode the caps are still counted so the report shows where a real run would stop. The
-        slot taken is the one the admitted action's write request uses (:meth:`admit_request`).
+        Checks, in order: the kill switch (raises :class:`AutomationHaltedError`), the per-run
+        cap, the per-tenant hourly cap. In dry-run mode the caps are still counted so the report
+        shows where a real run would stop. The slot taken is the one the admitted action's write
+        request uses (:meth:`admit_request`).
         """
         await self.ensure_running()
         refused = await self._take(tenant_id)
@@ -284,13 +288,14 @@ class WriteGuard:
     async def admit_request(self, ep: Endpoint, tenant_id: str) -> None:
         """Let one write request of ``ep`` in ``tenant_id`` through, or raise why not.
 
-        Called at the transport for every write (``tasks.write_rails``): the kill switch, the
-        dry run (nothing is sent), then the slot an :meth:`admit` left for it, or a slot of its
-        own under the caps.
+        Called at the transport for every write (``tasks.write_rails``): the dry run (nothing
+        is sent, no Prefect API call), the kill switch (read now, even when an :meth:`admit`
+        read it a moment ago), then the slot that admission left for it, or a slot of its own
+        under the caps.
         """
-        await self.ensure_running()
         if self.policy.dry_run:
             raise DryRunRefusedError(f"dry run: {ep.name} not sent", code="DryRun")
+        await self.ensure_running()  # read now, for every write: never cached
         with self._lock:
             key = tenant_id.lower()
             if self._credits.get(key, 0) > 0:

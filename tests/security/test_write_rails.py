@@ -13,12 +13,13 @@ from typing import Any
 
 import pytest
 from prefect import flow
+from prefect.variables import Variable
 
 from prefect_defender.api.catalog import Endpoint, writing_endpoints
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.api.write_gate import DryRunRefusedError, WriteCapError
 from prefect_defender.blocks import DefenderApplicationCredentials
-from prefect_defender.tasks.safety import AutomationHaltedError, SafetyPolicy
+from prefect_defender.tasks.safety import KILL_SWITCH_VARIABLE, AutomationHaltedError, SafetyPolicy
 from prefect_defender.tasks.write_rails import run_guard
 from tests.security.write_rails_helpers import kill_switch, write_requests
 
@@ -119,3 +120,53 @@ def test_the_per_run_cap_counts_every_write(prefect_harness, fresh, conn, per_ru
     refused = [n for n in names if isinstance(result[n], WriteCapError)]
     assert refused == names[per_run:]
     assert sum(write_requests(fresh).values()) == per_run
+
+
+async def _switch(on: bool) -> None:
+    await Variable.aset(KILL_SWITCH_VARIABLE, on, overwrite=True)
+
+
+@flow(name="write-rails-switch-flipped")
+async def _flipped(conn: dict[str, Any], name: str) -> dict[str, Any]:
+    """A write, the switch turned on, the next write; then an action admitted by the guard,
+    the switch turned on before its request; then two admissions under the switch."""
+    guard = run_guard(ROOMY.model_copy(update={"max_actions_per_run": 3}))
+    creds = DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=1000.0)
+    ep = next(e for e in WRITES if e.name == name)
+    out: dict[str, Any] = {}
+    async with creds.get_client() as client:
+        out["first"] = (await _call_all(client, [ep]))[name]
+        await _switch(True)
+        try:
+            out["next"] = (await _call_all(client, [ep]))[name]
+        finally:
+            await _switch(False)
+        out["admitted"] = await guard.admit(client.tenant_id)
+        await _switch(True)
+        try:
+            out["its request"] = (await _call_all(client, [ep]))[name]
+            out["halted admissions"] = []
+            for _ in range(2):
+                try:
+                    await guard.admit(client.tenant_id)
+                except AutomationHaltedError as exc:
+                    out["halted admissions"].append(exc.code)
+        finally:
+            await _switch(False)
+        out["used"] = guard.used
+    return out
+
+
+def test_a_switch_turned_on_stops_the_next_write(prefect_harness, fresh, conn) -> None:
+    """The switch is read for every write, never cached: turned on between two writes of one
+    run, it stops the second; an action admitted before it was turned on is stopped at its
+    request; admissions refused by it are not counted against the run's cap."""
+    name = "mde.indicators.submit"
+    out = asyncio.run(_flipped(dict(conn), name))
+    assert not isinstance(out["first"], AutomationHaltedError)
+    assert isinstance(out["next"], AutomationHaltedError)
+    assert out["admitted"] is None
+    assert isinstance(out["its request"], AutomationHaltedError)
+    assert out["halted admissions"] == ["KillSwitch", "KillSwitch"]
+    assert out["used"] == 2  # the first write and the admitted action; none of the halted
+    assert write_requests(fresh) == {name: 1}
