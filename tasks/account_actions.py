@@ -14,6 +14,7 @@ from typing import Any
 
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import DefenderError, NotFoundError, ValidationError
+from prefect_defender.api.input_types import Concurrency, TenantId, UserRefs
 from prefect_defender.api.models.identities import (
     EntraUser,
     IdentityAccount,
@@ -294,13 +295,13 @@ async def _act_on_user(
 )
 async def invoke_identity_actions(
     credentials: DefenderCredentialsLike,
-    users: list[str],
+    users: UserRefs,
     actions: list[IdentityAction],
     providers: list[IdentityProvider] | None = None,
     fallback_to_entra: bool = True,
     dry_run: bool = False,
-    concurrency: int = 5,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 5,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Contain accounts: run identity actions on every account of each user, across providers.
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError, NotFoundError
+from prefect_defender.api.input_types import Concurrency, TenantId, UserRefs
 from prefect_defender.api.models.identities import SignIn
 from prefect_defender.tasks.account_actions import IdentityIndex, checked_users
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
@@ -60,9 +61,9 @@ def _sign_in_line(s: SignIn) -> str:
 )
 async def describe_accounts(
     credentials: DefenderCredentialsLike,
-    users: list[str],
-    concurrency: int = 5,
-    tenant_id: str | None = None,
+    users: UserRefs,
+    concurrency: Concurrency = 5,
+    tenant_id: TenantId | None = None,
 ) -> list[AccountSummary]:
     """Each user's identity across providers, Entra state and risk, in one batch.
 

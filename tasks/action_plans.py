@@ -12,6 +12,15 @@ from __future__ import annotations
 from typing import Any
 
 from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.input_types import (
+    ActionComment,
+    ActionOptions,
+    Concurrency,
+    MachineId,
+    RunKey,
+    Seconds,
+    TenantId,
+)
 from prefect_defender.api.models.machine_actions import ActionType, action_endpoints
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.resources.machine_actions import (
@@ -92,11 +101,11 @@ def plan_machine_actions(
 @defender_task(name="plan-actions-on-machines", endpoints=("mde.machines.get",))
 async def plan_actions(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
+    machine_ids: list[MachineId],
     actions: list[ActionType],
     safety: SafetyPolicy | None = None,
-    options: dict[str, Any] | None = None,
-    tenant_id: str | None = None,
+    options: ActionOptions | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[PlannedAction]:
     """Read each machine once and plan ``actions`` on it (machine by machine, in that order).
 
@@ -192,12 +201,12 @@ def _guard(
 async def apply_machine_actions(
     credentials: DefenderCredentialsLike,
     plan: list[PlannedAction],
-    comment: str,
+    comment: ActionComment,
     guard: WriteGuard,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
     allow_protected: bool = False,
-    concurrency: int = 10,
-    run_key: str | None = None,
+    concurrency: Concurrency = 10,
+    run_key: RunKey | None = None,
 ) -> list[ItemOutcome]:
     """Request the planned actions under the safety rails; one outcome per planned action.
 
@@ -280,9 +289,9 @@ def run_key_for(*parts: Any) -> str:
 async def await_machine_actions(
     credentials: DefenderCredentialsLike,
     outcomes: list[ItemOutcome],
-    tenant_id: str | None = None,
-    timeout: float = 1800.0,
-    poll_interval: float = 10.0,
+    tenant_id: TenantId | None = None,
+    timeout: Seconds = 1800.0,
+    poll_interval: Seconds = 10.0,
 ) -> list[ItemOutcome]:
     """Wait for every requested action to reach a final state; record it in the outcome.
 

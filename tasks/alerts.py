@@ -9,6 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 
 from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.input_types import (
+    AlertId,
+    FilterText,
+    IncidentId,
+    Limit,
+    MachineId,
+    ODataFilterText,
+    OpenChoice,
+    ReportId,
+    RequiredText,
+    ShortText,
+    TenantId,
+)
 from prefect_defender.api.models.alerts import (
     Alert,
     AlertCategory,
@@ -54,19 +67,19 @@ __all__ = [
 @defender_task(endpoints=("mde.alerts.list",))
 async def list_alerts(
     credentials: DefenderCredentialsLike,
-    status: AlertStatus | str | None = None,
+    status: OpenChoice[AlertStatus] | None = None,
     severity: Severity | str | None = None,
     created_since: datetime | None = None,
-    incident_id: int | None = None,
+    incident_id: IncidentId | None = None,
     expand_evidence: bool = False,
-    odata_filter: str | None = None,
-    limit: int | None = 1000,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = 1000,
     created_before: datetime | None = None,
     updated_since: datetime | None = None,
-    assigned_to: str | None = None,
-    category: str | None = None,
-    detection_source: str | None = None,
-    tenant_id: str | None = None,
+    assigned_to: ShortText | None = None,
+    category: FilterText | None = None,
+    detection_source: FilterText | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[Alert]:
     """Defender for Endpoint alerts, newest first, optionally with evidence.
 
@@ -96,7 +109,7 @@ async def list_alerts(
 
 @defender_task(endpoints=("mde.alerts.get",))
 async def get_alert(
-    credentials: DefenderCredentialsLike, alert_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, alert_id: AlertId, tenant_id: TenantId | None = None
 ) -> Alert:
     """One alert with its evidence.
 
@@ -119,13 +132,13 @@ async def get_alert(
 @defender_task(endpoints=("mde.alerts.update",))
 async def update_alert(
     credentials: DefenderCredentialsLike,
-    alert_id: str,
-    status: AlertStatus | str | None = None,
-    assigned_to: str | None = None,
+    alert_id: AlertId,
+    status: OpenChoice[AlertStatus] | None = None,
+    assigned_to: ShortText | None = None,
     classification: Classification | str | None = None,
     determination: Determination | str | None = None,
-    comment: str | None = None,
-    tenant_id: str | None = None,
+    comment: RequiredText | None = None,
+    tenant_id: TenantId | None = None,
 ) -> Alert:
     """Update an alert's status, owner, classification/determination or add a comment.
 
@@ -154,13 +167,13 @@ async def update_alert(
 @defender_task(endpoints=("mde.alerts.batch_update",))
 async def batch_update_alerts(
     credentials: DefenderCredentialsLike,
-    alert_ids: list[str],
-    status: AlertStatus | str | None = None,
-    assigned_to: str | None = None,
+    alert_ids: list[AlertId],
+    status: OpenChoice[AlertStatus] | None = None,
+    assigned_to: ShortText | None = None,
     classification: Classification | str | None = None,
     determination: Determination | str | None = None,
-    comment: str | None = None,
-    tenant_id: str | None = None,
+    comment: RequiredText | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Give many alerts the same status, owner, classification/determination or comment.
 
@@ -216,15 +229,15 @@ async def batch_update_alerts(
 @defender_task(endpoints=("mde.alerts.create_by_reference",))
 async def create_alert_by_reference(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    report_id: str,
+    machine_id: MachineId,
+    report_id: ReportId,
     event_time: datetime,
     severity: AlertSeverity | str,
-    title: str,
-    description: str,
-    recommended_action: str,
-    category: AlertCategory | str,
-    tenant_id: str | None = None,
+    title: RequiredText,
+    description: RequiredText,
+    recommended_action: RequiredText,
+    category: OpenChoice[AlertCategory],
+    tenant_id: TenantId | None = None,
 ) -> Alert:
     """Create an alert on top of an event found by hunting (all fields are required).
 
@@ -268,9 +281,9 @@ async def create_alert_by_reference(
 )
 async def get_alert_related(
     credentials: DefenderCredentialsLike,
-    alert_id: str,
+    alert_id: AlertId,
     kinds: list[AlertRelation | str] | None = None,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> AlertRelated:
     """Entities related to an alert: ``domains``, ``files``, ``ips``, ``machine``, ``user``.
 

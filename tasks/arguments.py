@@ -1,10 +1,12 @@
 """The argument check every Defender task runs before it sends anything.
 
-:func:`checked_arguments` reads the task function's signature and annotations: missing or
-unknown arguments, values of the wrong type (a naive datetime, a string for a number, a string
-for a list), an unknown value of a required enum, and the shared knobs of :data:`_BY_NAME`
-(limits, timeouts, tenant ids, paths, bounded texts) raise ``ValidationError`` naming the
-parameter. ``tasks.base.defender_task`` wraps every task function with it.
+:func:`checked_arguments` reads the task function's annotations once, when the task is
+decorated, and makes one check per parameter from its type: missing or unknown arguments,
+values of the wrong shape (a naive datetime, a string for a number, a string for a list), an
+unknown value of a required enum or a Literal, and the check an input type of
+``api.input_types`` carries (``MachineId``, ``TenantId``, ``Limit`` ...) raise
+``ValidationError`` naming the parameter. ``tasks.base.defender_task`` wraps every task
+function with it.
 """
 
 from __future__ import annotations
@@ -18,65 +20,39 @@ import typing
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel
 
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import Check, check_of
 from prefect_defender.api.validation import (
     check_choice,
-    check_comment,
-    check_guid,
     check_int,
-    check_local_path,
     check_no_control,
     check_number,
-    check_odata_filter,
 )
 from prefect_defender.blocks import CREDENTIAL_BLOCKS
 
-__all__ = ["checked_arguments"]
+__all__ = ["checked_arguments", "parameter_check"]
 
-_BY_NAME: dict[str, Callable[[Any, str], Any]] = {
-    "limit": lambda v, f: check_int(v, f, 0),
-    "concurrency": lambda v, f: check_int(v, f, 1, 100),
-    "index": lambda v, f: check_int(v, f, 0),
-    "lookback_days": lambda v, f: check_int(v, f, 1, 30),
-    "look_back_hours": lambda v, f: check_int(v, f, 1, 720),
-    "sample": lambda v, f: check_int(v, f, 1, 1000),
-    "page_size": lambda v, f: check_int(v, f, 1),
-    "timeout": lambda v, f: check_number(v, f, positive=True),
-    "poll_interval": lambda v, f: check_number(v, f, positive=True),
-    "max_interval": lambda v, f: check_number(v, f, positive=True),
-    "min_cvss": lambda v, f: check_number(v, f, 0, 10),
-    "odata_filter": check_odata_filter,
-    "dest": check_local_path,
-    "tenant_id": check_guid,
-    **{
-        name: lambda v, f: check_comment(v, f, 4000)
-        for name in (
-            "name",
-            "name_startswith",
-            "os_platform",
-            "created_by",
-            "vendor",
-            "product_name",
-            "service_source",
-            "detection_source",
-            "value",
-            "category",
-            "status",
-            "action",
-        )
-    },
-}
+#: ``check(name, value)``: raises ``ValidationError`` naming ``name``, or returns the value
+ParamCheck = Callable[[str, Any], Any]
+_NONE = type(None)
 
 
 def _members(annotation: Any) -> list[Any]:
     if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         return [m for a in typing.get_args(annotation) for m in _members(a)]
     return [annotation]
+
+
+def _bare(annotation: Any) -> Any:
+    """``Annotated[X, ...]`` as ``X``."""
+    return (
+        typing.get_args(annotation)[0] if typing.get_origin(annotation) is Annotated else annotation
+    )
 
 
 def _enum_ok(value: Any, enum: type[Enum]) -> bool:
@@ -87,25 +63,8 @@ def _enum_ok(value: Any, enum: type[Enum]) -> bool:
     return isinstance(value, str) and value[:1].lower() + value[1:] in values
 
 
-def _mapping_like(plain: list[Any]) -> bool:
-    """``Model | dict[str, Any]``: a pydantic model given as itself or as a mapping."""
-    return bool(plain) and all(
-        p is dict or (isinstance(p, type) and issubclass(p, BaseModel)) for p in plain
-    )
-
-
-def _takes_datetime(annotation: Any) -> bool:
-    """True for ``datetime`` and ``datetime | None`` (not when a plain string is accepted too)."""
-    members = (
-        typing.get_args(annotation)
-        if typing.get_origin(annotation)
-        in (
-            typing.Union,
-            types.UnionType,
-        )
-        else (annotation,)
-    )
-    return datetime in members and str not in members
+def _fail(name: str, message: str) -> ValidationError:
+    return ValidationError(f"{name}: {message}", field=name)
 
 
 def _parse_datetime(name: str, value: str) -> datetime:
@@ -121,60 +80,148 @@ def _parse_datetime(name: str, value: str) -> datetime:
     except ValueError:
         parsed = None
     if parsed is None or parsed.utcoffset() is None:
-        raise ValidationError(
-            f"{name}: expected a timezone-aware datetime or ISO 8601 text with a zone "
+        raise _fail(
+            name,
+            "expected a timezone-aware datetime or ISO 8601 text with a zone "
             f"(2026-11-25T01:01:12Z), got {value[:40]!r}",
-            field=name,
         )
     return parsed
 
 
-def _check_value(name: str, value: Any, annotation: Any) -> None:
-    """Type checks from the annotation: ``ValidationError`` naming ``name`` on a mismatch."""
-    check_no_control(value, name)  # at any depth: list items, mapping keys and values, models
-    members = _members(annotation)
-    if annotation is Any or Any in members or annotation is inspect.Parameter.empty:
-        return
-    optional = type(None) in members
-    kinds = [m for m in members if m is not type(None)]
-    if value is None:
-        if not optional:
-            raise ValidationError(f"{name}: required (got None)", field=name)
-        return
+# -- one shape check per kind of annotation ------------------------------------------------------
+def _literal(values: list[Any]) -> ParamCheck:
+    def check(name: str, value: Any) -> None:
+        if value not in values:
+            allowed = ", ".join(map(str, values))
+            raise _fail(name, f"{str(value)[:40]!r} is not one of: {allowed}")
+
+    return check
+
+
+def _aware_datetime(name: str, value: Any) -> None:
+    if not isinstance(value, datetime) or value.utcoffset() is None:
+        raise _fail(name, f"expected a timezone-aware datetime, got {str(value)[:40]!r}")
+
+
+def _string(name: str, value: Any) -> None:
+    if not isinstance(value, str):
+        raise _fail(name, f"expected a string, got {type(value).__name__}")
+
+
+def _sequence(name: str, value: Any) -> None:
+    if isinstance(value, str | bytes | dict) or not isinstance(value, list | tuple):
+        raise _fail(name, f"expected a list, got {type(value).__name__}")
+
+
+def _mapping(accepted: tuple[type, ...]) -> ParamCheck:
+    def check(name: str, value: Any) -> None:
+        if not isinstance(value, accepted):
+            raise _fail(name, f"expected a mapping, got {type(value).__name__}")
+
+    return check
+
+
+def _is_mapping_like(plain: list[Any]) -> bool:
+    """``Model | dict[str, Any]``: a pydantic model given as itself or as a mapping."""
+    return bool(plain) and all(
+        p is dict or (isinstance(p, type) and issubclass(p, BaseModel)) for p in plain
+    )
+
+
+def _shape(kinds: list[Any], optional: bool) -> list[ParamCheck]:
+    """The shape checks of a (non-None) value of the union ``kinds``."""
     literal = [
         v for m in kinds if typing.get_origin(m) is typing.Literal for v in typing.get_args(m)
     ]
     if literal and len(literal) == sum(len(typing.get_args(m)) for m in kinds):
-        if value not in literal:
-            allowed = ", ".join(map(str, literal))
-            raise ValidationError(
-                f"{name}: {str(value)[:40]!r} is not one of: {allowed}", field=name
-            )
-        return
+        return [_literal(literal)]
+    out: list[ParamCheck] = []
     enums = [m for m in kinds if isinstance(m, type) and issubclass(m, Enum)]
-    if enums and not optional and not _enum_ok(value, enums[0]):
-        check_choice(value, enums[0], name)  # raises, listing the allowed values
     plain = [typing.get_origin(m) or m for m in kinds]
+    if enums and not optional:
+        enum = enums[0]
+        out.append(lambda n, v: None if _enum_ok(v, enum) else check_choice(v, enum, n))
     if datetime in plain and str not in plain:
-        if not isinstance(value, datetime) or value.utcoffset() is None:
-            raise ValidationError(
-                f"{name}: expected a timezone-aware datetime, got {str(value)[:40]!r}", field=name
-            )
+        out.append(_aware_datetime)
     elif plain == [int]:
-        check_int(value, name)
+        out.append(lambda n, v: check_int(v, n))
     elif plain in ([float], [int, float], [float, int]):
-        check_number(value, name)
-    elif plain == [str] and not isinstance(value, str):
-        raise ValidationError(f"{name}: expected a string, got {type(value).__name__}", field=name)
+        out.append(lambda n, v: check_number(v, n))
+    elif plain == [str]:
+        out.append(_string)
     elif plain and all(p in (list, collections.abc.Sequence) for p in plain):
-        if isinstance(value, str | bytes | dict) or not isinstance(value, list | tuple):
-            raise ValidationError(
-                f"{name}: expected a list, got {type(value).__name__}", field=name
-            )
-    elif _mapping_like(plain) and not isinstance(
-        value, tuple(p for p in plain if isinstance(p, type))
-    ):
-        raise ValidationError(f"{name}: expected a mapping, got {type(value).__name__}", field=name)
+        out.append(_sequence)
+    elif _is_mapping_like(plain):
+        out.append(_mapping(tuple(p for p in plain if isinstance(p, type))))
+    return out
+
+
+def _item_check(kinds: list[Any]) -> Check | None:
+    """The check of a list's items (``list[MachineId]``)."""
+    if len(kinds) == 1 and typing.get_origin(kinds[0]) in (list, collections.abc.Sequence):
+        args = typing.get_args(kinds[0])
+        return check_of(args[0]) if args else None
+    return None
+
+
+def parameter_check(annotation: Any) -> ParamCheck:
+    """The check of a parameter annotated ``annotation``, made once.
+
+    Control characters are refused at any depth; ``None`` only when the type allows it; then the
+    shape (:func:`_shape`), then the check of the input type, if any, on the value or on each
+    item of a list (``machine_ids[2]``).
+
+    Example:
+        >>> from prefect_defender.api.input_types import Limit
+        >>> try:
+        ...     parameter_check(Limit | None)("limit", -1)
+        ... except ValueError as exc:
+        ...     print(exc)
+        InvalidInput: limit: -1 is out of range (from 0)
+    """
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return lambda name, value: check_no_control(value, name)
+    members = _members(annotation)
+    if Any in members:
+        return lambda name, value: check_no_control(value, name)
+    optional = _NONE in members
+    kinds = [m for m in members if m is not _NONE]
+    own = check_of(kinds[0]) if len(kinds) == 1 else None
+    bare = [m for k in kinds for m in _members(_bare(k))]
+    items = _item_check(bare)
+    shape = _shape(bare, optional)
+    takes_text_time = datetime in kinds and str not in kinds
+
+    def check(name: str, value: Any) -> Any:
+        if takes_text_time and isinstance(value, str):
+            value = _parse_datetime(name, value)
+        check_no_control(value, name)  # at any depth: list items, mapping keys and values
+        if value is None:
+            if not optional:
+                raise _fail(name, "required (got None)")
+            return None
+        for step in shape:
+            step(name, value)
+        if optional and own is not None and own.empty_is_unset and not value:
+            return value  # "" or 0: not given
+        if own is not None:
+            value = own(value, name)
+        if items is not None:
+            checked = [items(v, f"{name}[{i}]") for i, v in enumerate(value)]
+            value = checked if items.passes_checked else value
+        return value
+
+    return check
+
+
+def _hints(f: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(f, include_extras=True)
+    except NameError as exc:
+        raise TypeError(
+            f"{f.__module__}.{f.__qualname__}: a parameter's type is not defined when the task "
+            f"is ({exc}); define or import it before the task"
+        ) from None
 
 
 def checked_arguments(
@@ -182,46 +229,41 @@ def checked_arguments(
 ) -> Callable[..., Coroutine[Any, Any, Any]]:
     """``f`` with its arguments checked against its signature before it runs.
 
-    Missing or unknown arguments, values of the wrong type (a naive datetime, a string for a
-    number, a string for a list), an unknown value of a required enum and the shared knobs of
-    :data:`_BY_NAME` raise :class:`ValidationError` naming the parameter: nothing is sent.
+    The annotations are read here, once: each parameter gets the check of its type
+    (:func:`parameter_check`). Missing or unknown arguments and values that fail their check
+    raise :class:`ValidationError` naming the parameter: nothing is sent.
     """
     sig = inspect.signature(f)
-    hints: dict[str, Any] = {}
+    hints = _hints(f)
+    checks = {
+        name: parameter_check(hints.get(name, param.empty))
+        for name, param in sig.parameters.items()
+        if param.kind not in (param.VAR_KEYWORD, param.VAR_POSITIONAL) and name != "credentials"
+    }
+    required = {n for n, p in sig.parameters.items() if n in checks and p.default is p.empty}
 
     @functools.wraps(f)
     async def checked(*args: Any, **kwargs: Any) -> Any:
-        if not hints:
-            try:
-                hints.update(typing.get_type_hints(f))
-            except Exception:  # unresolvable annotations: leave them to the task
-                hints["return"] = None
         try:
             bound = sig.bind_partial(*args, **kwargs)
         except TypeError as exc:
             raise ValidationError(f"{f.__name__}: {exc}") from None
-        creds = bound.arguments.get("credentials")
-        if "credentials" in sig.parameters and not isinstance(
-            creds, (*CREDENTIAL_BLOCKS, DefenderClient)
-        ):
-            raise ValidationError(
-                "credentials: expected a Defender credentials block or a DefenderClient, got "
-                f"{type(creds).__name__}",
-                field="credentials",
-            )
-        for name, param in sig.parameters.items():
-            if param.kind in (param.VAR_KEYWORD, param.VAR_POSITIONAL) or name == "credentials":
-                continue
-            if name not in bound.arguments:
-                if param.default is param.empty:
-                    raise ValidationError(f"{name}: required", field=name)
-                continue
-            value = bound.arguments[name]
-            if isinstance(value, str) and _takes_datetime(hints.get(name, param.empty)):
-                value = bound.arguments[name] = _parse_datetime(name, value)
-            _check_value(name, value, hints.get(name, param.empty))
-            if name in _BY_NAME and value is not None:
-                _BY_NAME[name](value, name)
+        if "credentials" in sig.parameters:
+            _check_credentials(bound.arguments.get("credentials"))
+        for name, check in checks.items():
+            if name in bound.arguments:
+                bound.arguments[name] = check(name, bound.arguments[name])
+            elif name in required:
+                raise _fail(name, "required")
         return await f(*bound.args, **bound.kwargs)
 
     return checked
+
+
+def _check_credentials(creds: Any) -> None:
+    if not isinstance(creds, (*CREDENTIAL_BLOCKS, DefenderClient)):
+        raise ValidationError(
+            "credentials: expected a Defender credentials block or a DefenderClient, got "
+            f"{type(creds).__name__}",
+            field="credentials",
+        )

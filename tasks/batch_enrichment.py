@@ -14,6 +14,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.input_types import BulkItems, TenantId
 from prefect_defender.api.models.enrichment import EntityEnrichment
 from prefect_defender.api.resources.enrichment import EntitiesAPI
 from prefect_defender.api.validation import check_domain, check_hash, check_ip, check_sam_name
@@ -110,12 +111,12 @@ def _labelled(
 )
 async def enrich_entities(
     credentials: DefenderCredentialsLike,
-    files: list[str] | None = None,
-    ips: list[str] | None = None,
-    domains: list[str] | None = None,
-    users: list[str] | None = None,
+    files: BulkItems | None = None,
+    ips: BulkItems | None = None,
+    domains: BulkItems | None = None,
+    users: BulkItems | None = None,
     related: bool = True,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Enrich many entities in one task; one outcome per entity, in input order.
 

@@ -13,9 +13,16 @@ Outcomes: ``succeeded`` (with the action), ``already_in_progress`` (with the exi
 
 from __future__ import annotations
 
-from typing import Any
-
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import (
+    ActionComment,
+    ActionOption,
+    Concurrency,
+    MachineId,
+    OpenChoice,
+    Sha1,
+    TenantId,
+)
 from prefect_defender.api.models.machine_actions import (
     ActionType,
     IsolationType,
@@ -48,13 +55,13 @@ __all__ = [
 @defender_task(endpoints=action_endpoints())
 async def request_machine_actions(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    action: ActionType | str,
-    comment: str,
+    machine_ids: list[MachineId],
+    action: OpenChoice[ActionType],
+    comment: ActionComment,
     dry_run: bool = False,
-    concurrency: int = 10,
-    tenant_id: str | None = None,
-    **options: Any,
+    concurrency: Concurrency = 10,
+    tenant_id: TenantId | None = None,
+    **options: ActionOption,
 ) -> list[ItemOutcome]:
     """Request one action type on many machines, in one task; one outcome per machine.
 
@@ -121,12 +128,12 @@ async def request_machine_actions(
 @defender_task(endpoints=action_endpoints(ActionType.ISOLATE))
 async def isolate_machines(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    comment: str,
+    machine_ids: list[MachineId],
+    comment: ActionComment,
     isolation_type: IsolationType | str = IsolationType.FULL,
     dry_run: bool = False,
-    concurrency: int = 10,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 10,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Isolate many machines; one outcome per machine (see :func:`request_machine_actions`).
 
@@ -150,11 +157,11 @@ async def isolate_machines(
 @defender_task(endpoints=action_endpoints(ActionType.UNISOLATE))
 async def unisolate_machines(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    comment: str,
+    machine_ids: list[MachineId],
+    comment: ActionComment,
     dry_run: bool = False,
-    concurrency: int = 10,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 10,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Release many machines from isolation; one outcome per machine.
 
@@ -177,12 +184,12 @@ async def unisolate_machines(
 @defender_task(endpoints=action_endpoints(ActionType.RUN_ANTIVIRUS_SCAN))
 async def run_antivirus_scans(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    comment: str,
+    machine_ids: list[MachineId],
+    comment: ActionComment,
     scan_type: ScanType | str = ScanType.QUICK,
     dry_run: bool = False,
-    concurrency: int = 10,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 10,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Scan many machines; one outcome per machine.
 
@@ -206,11 +213,11 @@ async def run_antivirus_scans(
 @defender_task(endpoints=action_endpoints(ActionType.RESTRICT_CODE_EXECUTION))
 async def restrict_machines(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    comment: str,
+    machine_ids: list[MachineId],
+    comment: ActionComment,
     dry_run: bool = False,
-    concurrency: int = 10,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 10,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Restrict code execution on many machines; one outcome per machine.
 
@@ -233,11 +240,11 @@ async def restrict_machines(
 @defender_task(endpoints=action_endpoints(ActionType.UNRESTRICT_CODE_EXECUTION))
 async def unrestrict_machines(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    comment: str,
+    machine_ids: list[MachineId],
+    comment: ActionComment,
     dry_run: bool = False,
-    concurrency: int = 10,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 10,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Lift code-execution restrictions on many machines; one outcome per machine.
 
@@ -260,11 +267,11 @@ async def unrestrict_machines(
 @defender_task(endpoints=action_endpoints(ActionType.COLLECT_INVESTIGATION_PACKAGE))
 async def collect_investigation_packages(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    comment: str,
+    machine_ids: list[MachineId],
+    comment: ActionComment,
     dry_run: bool = False,
-    concurrency: int = 10,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 10,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Collect investigation packages from many machines; one outcome per machine.
 
@@ -287,12 +294,12 @@ async def collect_investigation_packages(
 @defender_task(endpoints=action_endpoints(ActionType.STOP_AND_QUARANTINE_FILE))
 async def stop_and_quarantine_files(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    sha1: str,
-    comment: str,
+    machine_ids: list[MachineId],
+    sha1: Sha1,
+    comment: ActionComment,
     dry_run: bool = False,
-    concurrency: int = 10,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 10,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Stop and quarantine one file (by SHA-1) on many machines: its copy on each machine is
     quarantined; one outcome per machine.

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.input_types import Sample, TenantId
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
     defender_client,
@@ -26,7 +27,7 @@ __all__ = ["check_tenant"]
     endpoints=("graph.incidents.list", "xdr.incidents.list", "mde.machines.list"),
 )
 async def check_tenant(
-    credentials: DefenderCredentialsLike, tenant_id: str | None = None, sample: int = 25
+    credentials: DefenderCredentialsLike, tenant_id: TenantId | None = None, sample: Sample = 25
 ) -> dict[str, Any]:
     """List up to ``sample`` incidents and machines in one tenant.
 

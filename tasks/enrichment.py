@@ -9,6 +9,15 @@ does all of it for many entities in one task.
 
 from __future__ import annotations
 
+from prefect_defender.api.input_types import (
+    AccountName,
+    Domain,
+    FileHash,
+    FileSha1,
+    IpAddress,
+    LookBackHours,
+    TenantId,
+)
 from prefect_defender.api.models.alerts import Alert
 from prefect_defender.api.models.enrichment import EntityStats, FileInfo
 from prefect_defender.api.models.machines import Machine
@@ -38,7 +47,7 @@ __all__ = [
 
 @defender_task(endpoints=("mde.files.get",))
 async def get_file_info(
-    credentials: DefenderCredentialsLike, file_hash: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, file_hash: FileHash, tenant_id: TenantId | None = None
 ) -> FileInfo:
     """File information by SHA-1 or SHA-256 (``NotFoundError`` for an unknown file).
 
@@ -62,9 +71,9 @@ async def get_file_info(
 @defender_task(endpoints=("mde.files.stats",))
 async def get_file_stats(
     credentials: DefenderCredentialsLike,
-    file_hash: str,
-    look_back_hours: int = MAX_LOOK_BACK_HOURS,
-    tenant_id: str | None = None,
+    file_hash: FileHash,
+    look_back_hours: LookBackHours = MAX_LOOK_BACK_HOURS,
+    tenant_id: TenantId | None = None,
 ) -> EntityStats:
     """Organisation prevalence of a file over 1 to 720 hours (``NotFoundError`` if unknown).
 
@@ -87,7 +96,7 @@ async def get_file_stats(
 
 @defender_task(endpoints=("mde.files.alerts",))
 async def get_file_alerts(
-    credentials: DefenderCredentialsLike, sha1: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, sha1: FileSha1, tenant_id: TenantId | None = None
 ) -> list[Alert]:
     """Alerts related to a file, by SHA-1 only (an unknown file gives an empty list).
 
@@ -109,7 +118,7 @@ async def get_file_alerts(
 
 @defender_task(endpoints=("mde.files.machines",))
 async def get_file_machines(
-    credentials: DefenderCredentialsLike, sha1: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, sha1: FileSha1, tenant_id: TenantId | None = None
 ) -> list[Machine]:
     """Machines where a file was seen, by SHA-1 only (a SHA-256 is refused before sending).
 
@@ -133,9 +142,9 @@ async def get_file_machines(
 @defender_task(endpoints=("mde.ips.stats",))
 async def get_ip_stats(
     credentials: DefenderCredentialsLike,
-    ip: str,
-    look_back_hours: int = MAX_LOOK_BACK_HOURS,
-    tenant_id: str | None = None,
+    ip: IpAddress,
+    look_back_hours: LookBackHours = MAX_LOOK_BACK_HOURS,
+    tenant_id: TenantId | None = None,
 ) -> EntityStats:
     """Organisation prevalence of an IP address (an unseen valid IP has prevalence 0).
 
@@ -157,7 +166,7 @@ async def get_ip_stats(
 
 @defender_task(endpoints=("mde.ips.alerts",))
 async def get_ip_alerts(
-    credentials: DefenderCredentialsLike, ip: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, ip: IpAddress, tenant_id: TenantId | None = None
 ) -> list[Alert]:
     """Alerts related to an IP address (an invalid IP is refused before sending).
 
@@ -180,9 +189,9 @@ async def get_ip_alerts(
 @defender_task(endpoints=("mde.domains.stats",))
 async def get_domain_stats(
     credentials: DefenderCredentialsLike,
-    domain: str,
-    look_back_hours: int = MAX_LOOK_BACK_HOURS,
-    tenant_id: str | None = None,
+    domain: Domain,
+    look_back_hours: LookBackHours = MAX_LOOK_BACK_HOURS,
+    tenant_id: TenantId | None = None,
 ) -> EntityStats:
     """Organisation prevalence of a domain (an unseen domain has prevalence 0).
 
@@ -204,7 +213,7 @@ async def get_domain_stats(
 
 @defender_task(endpoints=("mde.domains.alerts",))
 async def get_domain_alerts(
-    credentials: DefenderCredentialsLike, domain: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, domain: Domain, tenant_id: TenantId | None = None
 ) -> list[Alert]:
     """Alerts related to a domain.
 
@@ -226,7 +235,7 @@ async def get_domain_alerts(
 
 @defender_task(endpoints=("mde.domains.machines",))
 async def get_domain_machines(
-    credentials: DefenderCredentialsLike, domain: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, domain: Domain, tenant_id: TenantId | None = None
 ) -> list[Machine]:
     """Machines that communicated with a domain (Defender returns at most 500).
 
@@ -248,7 +257,9 @@ async def get_domain_machines(
 
 @defender_task(endpoints=("mde.users.alerts",))
 async def get_user_alerts(
-    credentials: DefenderCredentialsLike, account_name: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    account_name: AccountName,
+    tenant_id: TenantId | None = None,
 ) -> list[Alert]:
     """Alerts related to a user, by account name (``jdoe``), not UPN (refused before sending).
 
@@ -270,7 +281,9 @@ async def get_user_alerts(
 
 @defender_task(endpoints=("mde.users.machines",))
 async def get_user_machines(
-    credentials: DefenderCredentialsLike, account_name: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    account_name: AccountName,
+    tenant_id: TenantId | None = None,
 ) -> list[Machine]:
     """Machines a user logged on to, by account name (``jdoe``), not UPN.
 

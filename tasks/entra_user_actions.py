@@ -12,6 +12,13 @@ from typing import Any
 
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.input_types import (
+    Concurrency,
+    StrictBool,
+    TenantId,
+    UserObjectId,
+    UserRefs,
+)
 from prefect_defender.tasks.account_actions import checked_users
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
@@ -51,11 +58,11 @@ async def _each_user(
 @defender_task(endpoints=("graph.users.set_enabled",))
 async def set_users_enabled(
     credentials: DefenderCredentialsLike,
-    users: list[str],
-    enabled: bool,
+    users: UserRefs,
+    enabled: StrictBool,
     dry_run: bool = False,
-    concurrency: int = 5,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 5,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Disable (``enabled=False``) or re-enable Entra ID users; one outcome per user.
 
@@ -86,10 +93,10 @@ async def set_users_enabled(
 @defender_task(endpoints=("graph.users.revoke_sessions",))
 async def revoke_user_sessions(
     credentials: DefenderCredentialsLike,
-    users: list[str],
+    users: UserRefs,
     dry_run: bool = False,
-    concurrency: int = 5,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 5,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Revoke the refresh tokens and session cookies of Entra ID users; one outcome per user.
 
@@ -154,9 +161,9 @@ async def _risk_bulk(
 @defender_task(endpoints=("graph.risky_users.confirm_compromised",))
 async def confirm_users_compromised(
     credentials: DefenderCredentialsLike,
-    user_ids: list[str],
+    user_ids: list[UserObjectId],
     dry_run: bool = False,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Confirm users compromised in Identity Protection (their risk becomes high).
 
@@ -180,9 +187,9 @@ async def confirm_users_compromised(
 @defender_task(endpoints=("graph.risky_users.dismiss",))
 async def dismiss_risky_users(
     credentials: DefenderCredentialsLike,
-    user_ids: list[str],
+    user_ids: list[UserObjectId],
     dry_run: bool = False,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Dismiss the risk of users (for a confirmation made by mistake); one outcome per user.
 

@@ -23,6 +23,14 @@ from typing import Any
 
 from prefect_defender.api.catalog import CATALOG, Endpoint
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import (
+    EndpointName,
+    Limit,
+    PathParams,
+    QueryParams,
+    RequestBody,
+    TenantId,
+)
 from prefect_defender.api.validation import check_comment, check_int, check_odata_filter
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
@@ -135,15 +143,15 @@ def check_endpoint_call(
 @defender_task(generic=True)
 async def call_defender_endpoint(
     credentials: DefenderCredentialsLike,
-    endpoint: str,
-    path_params: dict[str, Any] | None = None,
-    params: dict[str, Any] | None = None,
-    body: dict[str, Any] | list[Any] | None = None,
+    endpoint: EndpointName,
+    path_params: PathParams | None = None,
+    params: QueryParams | None = None,
+    body: RequestBody | None = None,
     all_pages: bool = False,
-    limit: int | None = 10_000,
+    limit: Limit | None = 10_000,
     allow_write: bool = False,
     accept_beta: bool = False,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> Any:
     """Call any catalog endpoint by name: validated against the catalog, paced, typed errors.
 

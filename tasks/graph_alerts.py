@@ -8,6 +8,17 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from prefect_defender.api.input_types import (
+    AlertId,
+    FilterText,
+    Limit,
+    ODataFilterText,
+    OpenChoice,
+    PageSize,
+    RequiredText,
+    ShortText,
+    TenantId,
+)
 from prefect_defender.api.models.alerts import (
     GraphAlertStatus,
     GraphClassification,
@@ -35,18 +46,18 @@ __all__ = [
 @defender_task(endpoints=("graph.alerts.list",))
 async def list_graph_alerts(
     credentials: DefenderCredentialsLike,
-    status: GraphAlertStatus | str | None = None,
+    status: OpenChoice[GraphAlertStatus] | None = None,
     severity: GraphSeverity | str | None = None,
-    odata_filter: str | None = None,
-    limit: int | None = 1000,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = 1000,
     classification: GraphClassification | str | None = None,
-    service_source: str | None = None,
-    assigned_to: str | None = None,
+    service_source: FilterText | None = None,
+    assigned_to: ShortText | None = None,
     created_since: datetime | None = None,
     created_before: datetime | None = None,
     updated_since: datetime | None = None,
-    page_size: int = GRAPH_PAGE_MAX,
-    tenant_id: str | None = None,
+    page_size: PageSize = GRAPH_PAGE_MAX,
+    tenant_id: TenantId | None = None,
 ) -> list[GraphAlert]:
     """Graph security alerts (``alerts_v2``) with evidence.
 
@@ -76,7 +87,7 @@ async def list_graph_alerts(
 
 @defender_task(endpoints=("graph.alerts.get",))
 async def get_graph_alert(
-    credentials: DefenderCredentialsLike, alert_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, alert_id: AlertId, tenant_id: TenantId | None = None
 ) -> GraphAlert:
     """One Graph alert.
 
@@ -99,12 +110,12 @@ async def get_graph_alert(
 @defender_task(endpoints=("graph.alerts.update",))
 async def update_graph_alert(
     credentials: DefenderCredentialsLike,
-    alert_id: str,
-    status: GraphAlertStatus | str | None = None,
-    assigned_to: str | None = None,
+    alert_id: AlertId,
+    status: OpenChoice[GraphAlertStatus] | None = None,
+    assigned_to: ShortText | None = None,
     classification: GraphClassification | str | None = None,
     determination: GraphDetermination | str | None = None,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> GraphAlert:
     """Update a Graph alert (camelCase values).
 
@@ -129,9 +140,9 @@ async def update_graph_alert(
 @defender_task(endpoints=("graph.alerts.comment",))
 async def add_graph_alert_comment(
     credentials: DefenderCredentialsLike,
-    alert_id: str,
-    comment: str,
-    tenant_id: str | None = None,
+    alert_id: AlertId,
+    comment: RequiredText,
+    tenant_id: TenantId | None = None,
 ) -> list[GraphComment]:
     """Add a comment to a Graph alert; returns its comments.
 

@@ -28,6 +28,16 @@ from __future__ import annotations
 from typing import Any
 
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import (
+    BetaOptIn,
+    EmailAddress,
+    EmailRemediationAction,
+    EmailRemediationSeverity,
+    Limit,
+    RequiredText,
+    RuleId,
+    TenantId,
+)
 from prefect_defender.api.models.graph_security import (
     AnalyzedEmailRef,
     DetectionRule,
@@ -74,8 +84,8 @@ def require_beta(accept_beta: bool, what: str) -> None:
 @defender_task(endpoints=("graph.detection_rules.list",))
 async def list_detection_rules(
     credentials: DefenderCredentialsLike,
-    limit: int | None = None,
-    tenant_id: str | None = None,
+    limit: Limit | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[DetectionRule]:
     """Custom detection rules (Graph v1.0).
 
@@ -99,8 +109,8 @@ async def list_detection_rules(
 @defender_task(endpoints=("graph.detection_rules.get",))
 async def get_detection_rule(
     credentials: DefenderCredentialsLike,
-    rule_id: str,
-    tenant_id: str | None = None,
+    rule_id: RuleId,
+    tenant_id: TenantId | None = None,
 ) -> DetectionRule:
     """One custom detection rule by id (Graph v1.0; ``NotFoundError`` for an unknown id).
 
@@ -126,7 +136,7 @@ async def get_detection_rule(
 async def create_detection_rule(
     credentials: DefenderCredentialsLike,
     rule: DetectionRuleInput | dict[str, Any],
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> DetectionRule:
     """Create a custom detection rule from a KQL query (Graph v1.0; validated before sending).
 
@@ -172,9 +182,9 @@ async def create_detection_rule(
 @defender_task(endpoints=("graph.detection_rules.update",))
 async def update_detection_rule(
     credentials: DefenderCredentialsLike,
-    rule_id: str,
+    rule_id: RuleId,
     changes: DetectionRuleUpdate | dict[str, Any],
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> DetectionRule:
     """Change a custom detection rule's name, status, query, frequency, alert or automated
     actions (Graph v1.0).
@@ -207,8 +217,8 @@ async def update_detection_rule(
 @defender_task(endpoints=("graph.detection_rules.delete",))
 async def delete_detection_rule(
     credentials: DefenderCredentialsLike,
-    rule_id: str,
-    tenant_id: str | None = None,
+    rule_id: RuleId,
+    tenant_id: TenantId | None = None,
 ) -> None:
     """Delete a custom detection rule (Graph v1.0; ``NotFoundError`` for an unknown id).
 
@@ -233,16 +243,16 @@ async def delete_detection_rule(
 @defender_task(endpoints=("graph.emails.remediate",))
 async def remediate_emails(
     credentials: DefenderCredentialsLike,
-    display_name: str,
-    description: str,
-    action: str,
+    display_name: RequiredText,
+    description: RequiredText,
+    action: EmailRemediationAction,
     analyzed_emails: list[AnalyzedEmailRef | dict[str, Any]],
-    severity: str = "medium",
+    severity: EmailRemediationSeverity = "medium",
     remediate_senders_copy: bool = False,
-    approver_upn: str | None = None,
+    approver_upn: EmailAddress | None = None,
     dry_run: bool = False,
-    accept_beta: bool = False,
-    tenant_id: str | None = None,
+    accept_beta: BetaOptIn = False,
+    tenant_id: TenantId | None = None,
 ) -> EmailRemediation:
     """Move or delete delivered e-mails from mailboxes (Graph beta, application only).
 

@@ -17,6 +17,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.input_types import (
+    Concurrency,
+    IocValues,
+    KqlQueries,
+    KqlQuery,
+    LocalPath,
+    LookbackDays,
+    TenantId,
+    Timespan,
+)
 from prefect_defender.api.kql import IocQuery
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface, schema_names
 from prefect_defender.api.validation import MAX_QUERY, check_timespan
@@ -41,10 +51,10 @@ _ENDPOINTS = ("graph.hunting.run", "xdr.hunting.run", "mde.hunting.run")
 @defender_task(endpoints=_ENDPOINTS)
 async def run_hunting_query(
     credentials: DefenderCredentialsLike,
-    query: str,
+    query: KqlQuery,
     surface: HuntingSurface | str | None = None,
-    timespan: str | None = None,
-    tenant_id: str | None = None,
+    timespan: Timespan | None = None,
+    tenant_id: TenantId | None = None,
 ) -> HuntingResult:
     """Run one advanced hunting query (Graph by default; ``xdr``/``mde`` only when asked).
 
@@ -71,11 +81,11 @@ async def run_hunting_query(
 @defender_task(endpoints=_ENDPOINTS)
 async def run_hunting_queries(
     credentials: DefenderCredentialsLike,
-    queries: dict[str, str],
+    queries: KqlQueries,
     surface: HuntingSurface | str | None = None,
-    timespan: str | None = None,
-    concurrency: int = 4,
-    tenant_id: str | None = None,
+    timespan: Timespan | None = None,
+    concurrency: Concurrency = 4,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Run named queries; one outcome per query (a bad query does not stop the others).
 
@@ -125,10 +135,10 @@ async def run_hunting_queries(
 async def hunt_ioc(
     credentials: DefenderCredentialsLike,
     kind: Literal["hash", "ip", "domain", "url", "account"],
-    values: list[str],
-    lookback_days: int = 30,
+    values: IocValues,
+    lookback_days: LookbackDays = 30,
     surface: HuntingSurface | str | None = None,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[dict[str, Any]]:
     """Devices where indicators were seen, via the safe query builder.
 
@@ -220,12 +230,12 @@ def csv_line(cells: Iterable[Any]) -> str:
 @defender_task(endpoints=_ENDPOINTS)
 async def export_hunting_result(
     credentials: DefenderCredentialsLike,
-    query: str,
-    dest: str,
+    query: KqlQuery,
+    dest: LocalPath,
     fmt: Literal["jsonl", "csv"] = "jsonl",
     surface: HuntingSurface | str | None = None,
-    timespan: str | None = None,
-    tenant_id: str | None = None,
+    timespan: Timespan | None = None,
+    tenant_id: TenantId | None = None,
 ) -> dict[str, Any]:
     """Run a query and write its rows to ``dest`` (JSON lines or CSV) row by row.
 

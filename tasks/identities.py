@@ -28,6 +28,17 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Literal
 
+from prefect_defender.api.input_types import (
+    Limit,
+    LookBackHours,
+    ODataFilterText,
+    OpaqueId,
+    RiskLevel,
+    RiskState,
+    TenantId,
+    UserObjectId,
+    UserRef,
+)
 from prefect_defender.api.models.identities import (
     EntraUser,
     HealthIssue,
@@ -72,9 +83,9 @@ __all__ = [
 @defender_task(endpoints=("graph.identity_accounts.list",))
 async def list_identity_accounts(
     credentials: DefenderCredentialsLike,
-    odata_filter: str | None = None,
-    limit: int | None = None,
-    tenant_id: str | None = None,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[IdentityAccount]:
     """Identity accounts Defender for Identity observes, each with its accounts per provider.
 
@@ -97,7 +108,7 @@ async def list_identity_accounts(
 
 @defender_task(endpoints=("graph.identity_accounts.get",))
 async def get_identity_account(
-    credentials: DefenderCredentialsLike, identity_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, identity_id: OpaqueId, tenant_id: TenantId | None = None
 ) -> IdentityAccount:
     """One identity account by id (``NotFoundError`` for an unknown id).
 
@@ -120,7 +131,7 @@ async def get_identity_account(
 
 @defender_task(endpoints=("graph.users.get",))
 async def get_entra_user(
-    credentials: DefenderCredentialsLike, user: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, user: UserRef, tenant_id: TenantId | None = None
 ) -> EntraUser:
     """An Entra ID user by object id or UPN: enabled or not, synced from on-premises or not.
 
@@ -143,10 +154,10 @@ async def get_entra_user(
 @defender_task(endpoints=("graph.risky_users.list",))
 async def list_risky_users(
     credentials: DefenderCredentialsLike,
-    risk_level: str | None = None,
-    risk_state: str | None = None,
-    limit: int | None = None,
-    tenant_id: str | None = None,
+    risk_level: RiskLevel | None = None,
+    risk_state: RiskState | None = None,
+    limit: Limit | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[RiskyUser]:
     """Identity Protection's risky users, optionally by risk level and risk state.
 
@@ -174,7 +185,7 @@ async def list_risky_users(
 
 @defender_task(endpoints=("graph.risky_users.get",))
 async def get_risky_user(
-    credentials: DefenderCredentialsLike, user_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, user_id: UserObjectId, tenant_id: TenantId | None = None
 ) -> RiskyUser:
     """One risky user by the user's object id (``NotFoundError`` when it was never risky).
 
@@ -197,10 +208,10 @@ async def get_risky_user(
 @defender_task(endpoints=("graph.sign_ins.list",))
 async def list_sign_ins(
     credentials: DefenderCredentialsLike,
-    user: str | None = None,
-    look_back_hours: int = 24,
-    limit: int | None = 100,
-    tenant_id: str | None = None,
+    user: UserRef | None = None,
+    look_back_hours: LookBackHours = 24,
+    limit: Limit | None = 100,
+    tenant_id: TenantId | None = None,
 ) -> list[SignIn]:
     """Entra ID sign-ins of the last ``look_back_hours`` (of one user by object id or UPN).
 
@@ -227,9 +238,9 @@ async def list_sign_ins(
 @defender_task(endpoints=("graph.risk_detections.list",))
 async def list_risk_detections(
     credentials: DefenderCredentialsLike,
-    user: str | None = None,
-    limit: int | None = None,
-    tenant_id: str | None = None,
+    user: UserRef | None = None,
+    limit: Limit | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[RiskDetection]:
     """Identity Protection's risk detections (of one user by object id or UPN).
 
@@ -254,8 +265,8 @@ async def list_health_issues(
     credentials: DefenderCredentialsLike,
     status: Literal["open", "closed", "suppressed"] | None = "open",
     severity: Literal["low", "medium", "high"] | None = None,
-    limit: int | None = None,
-    tenant_id: str | None = None,
+    limit: Limit | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[HealthIssue]:
     """Defender for Identity health issues (sensors, directory credentials ...), open by default.
 

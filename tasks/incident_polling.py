@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import PagingError, ValidationError
+from prefect_defender.api.input_types import Lookback, TenantId
 from prefect_defender.api.models.incidents import Incident, IncidentSurface
 from prefect_defender.api.paging import collect
 from prefect_defender.api.validation import check_model
@@ -140,8 +141,8 @@ def _checked_checkpoint(value: Any) -> Checkpoint:
 async def poll_incidents(
     credentials: DefenderCredentialsLike,
     checkpoint: Checkpoint,
-    tenant_id: str | None = None,
-    initial_lookback: timedelta = timedelta(hours=24),
+    tenant_id: TenantId | None = None,
+    initial_lookback: Lookback = timedelta(hours=24),
     surface: IncidentSurface | str | None = None,
 ) -> tuple[list[tuple[Incident, bool]], Checkpoint]:
     """Incidents changed since ``checkpoint`` (tie-safe) and the advanced checkpoint.

@@ -13,6 +13,16 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from prefect_defender.api.input_types import (
+    IncidentId,
+    Limit,
+    OpenChoice,
+    PageSize,
+    RequiredText,
+    ShortText,
+    Tags,
+    TenantId,
+)
 from prefect_defender.api.models.alerts import (
     Classification,
     Determination,
@@ -56,13 +66,13 @@ async def list_incidents(
     credentials: DefenderCredentialsLike,
     updated_since: datetime | None = None,
     created_since: datetime | None = None,
-    status: IncidentStatus | str | None = None,
-    assigned_to: str | None = None,
+    status: OpenChoice[IncidentStatus] | None = None,
+    assigned_to: ShortText | None = None,
     severities: list[Severity | str] | None = None,
-    limit: int | None = 1000,
+    limit: Limit | None = 1000,
     updated_before: datetime | None = None,
     created_before: datetime | None = None,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
     surface: IncidentSurface | str | None = None,
     expand_alerts: bool = False,
 ) -> list[Incident]:
@@ -97,8 +107,8 @@ async def list_incidents(
 @defender_task(endpoints=("graph.incidents.get", "xdr.incidents.get"))
 async def get_incident(
     credentials: DefenderCredentialsLike,
-    incident_id: int,
-    tenant_id: str | None = None,
+    incident_id: IncidentId,
+    tenant_id: TenantId | None = None,
     surface: IncidentSurface | str | None = None,
 ) -> Incident:
     """One incident with its alerts, devices and entities (Graph; XDR on request).
@@ -133,14 +143,14 @@ async def get_incident(
 )
 async def update_incident(
     credentials: DefenderCredentialsLike,
-    incident_id: int,
-    status: IncidentStatus | str | None = None,
-    assigned_to: str | None = None,
+    incident_id: IncidentId,
+    status: OpenChoice[IncidentStatus] | None = None,
+    assigned_to: ShortText | None = None,
     classification: Classification | str | None = None,
     determination: Determination | str | None = None,
-    tags: list[str] | None = None,
-    comment: str | None = None,
-    tenant_id: str | None = None,
+    tags: Tags | None = None,
+    comment: RequiredText | None = None,
+    tenant_id: TenantId | None = None,
     surface: IncidentSurface | str | None = None,
 ) -> Incident:
     """Update an incident's status, owner, classification/determination, tags or add a comment.
@@ -177,9 +187,9 @@ async def update_incident(
 @defender_task(endpoints=("graph.incidents.comment", "xdr.incidents.update"))
 async def add_incident_comment(
     credentials: DefenderCredentialsLike,
-    incident_id: int,
-    comment: str,
-    tenant_id: str | None = None,
+    incident_id: IncidentId,
+    comment: RequiredText,
+    tenant_id: TenantId | None = None,
     surface: IncidentSurface | str | None = None,
 ) -> list[IncidentComment]:
     """Add a comment to an incident; returns its comments (Graph; XDR on request).
@@ -205,16 +215,16 @@ async def list_graph_incidents(
     credentials: DefenderCredentialsLike,
     updated_since: datetime | None = None,
     severity: GraphSeverity | str | None = None,
-    status: GraphIncidentStatus | str | None = None,
+    status: OpenChoice[GraphIncidentStatus] | None = None,
     expand_alerts: bool = False,
-    limit: int | None = 1000,
-    assigned_to: str | None = None,
+    limit: Limit | None = 1000,
+    assigned_to: ShortText | None = None,
     classification: GraphClassification | str | None = None,
     created_since: datetime | None = None,
     created_before: datetime | None = None,
     updated_before: datetime | None = None,
-    page_size: int = GRAPH_PAGE_MAX,
-    tenant_id: str | None = None,
+    page_size: PageSize = GRAPH_PAGE_MAX,
+    tenant_id: TenantId | None = None,
 ) -> list[GraphIncident]:
     """Graph security incidents, optionally with their alerts and evidence (``$expand=alerts``).
 
@@ -246,9 +256,9 @@ async def list_graph_incidents(
 @defender_task(endpoints=("graph.incidents.get",))
 async def get_graph_incident(
     credentials: DefenderCredentialsLike,
-    incident_id: int,
+    incident_id: IncidentId,
     expand_alerts: bool = True,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> GraphIncident:
     """One Graph incident (with alerts and evidence by default).
 
@@ -272,13 +282,13 @@ async def get_graph_incident(
 @defender_task(endpoints=("graph.incidents.update",))
 async def update_graph_incident(
     credentials: DefenderCredentialsLike,
-    incident_id: int,
-    status: GraphIncidentStatus | str | None = None,
-    assigned_to: str | None = None,
+    incident_id: IncidentId,
+    status: OpenChoice[GraphIncidentStatus] | None = None,
+    assigned_to: ShortText | None = None,
     classification: GraphClassification | str | None = None,
     determination: GraphDetermination | str | None = None,
-    custom_tags: list[str] | None = None,
-    tenant_id: str | None = None,
+    custom_tags: Tags | None = None,
+    tenant_id: TenantId | None = None,
 ) -> GraphIncident:
     """Update a Graph incident (camelCase values: ``resolved``, ``truePositive`` ...).
 
@@ -307,9 +317,9 @@ async def update_graph_incident(
 @defender_task(endpoints=("graph.incidents.comment",))
 async def add_graph_incident_comment(
     credentials: DefenderCredentialsLike,
-    incident_id: int,
-    comment: str,
-    tenant_id: str | None = None,
+    incident_id: IncidentId,
+    comment: RequiredText,
+    tenant_id: TenantId | None = None,
 ) -> list[GraphComment]:
     """Add a comment to a Graph incident; returns its comments.
 

@@ -21,6 +21,14 @@ from prefect_defender.api.errors import (
     PermissionDeniedError,
     ValidationError,
 )
+from prefect_defender.api.input_types import (
+    FilterText,
+    IndicatorId,
+    IndicatorListAction,
+    Limit,
+    ODataFilterText,
+    TenantId,
+)
 from prefect_defender.api.models.indicators import (
     Indicator,
     IndicatorInput,
@@ -66,7 +74,7 @@ def _label(item: IndicatorInput) -> str:
 async def submit_indicator(
     credentials: DefenderCredentialsLike,
     indicator: IndicatorInput | dict[str, Any],
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> Indicator:
     """Create or update one indicator (Defender matches on value and type).
 
@@ -97,7 +105,7 @@ async def import_indicators(
     credentials: DefenderCredentialsLike,
     indicators: list[IndicatorInput | dict[str, Any]],
     dry_run: bool = False,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Import any number of indicators, 500 per call; one outcome per input, in input order.
 
@@ -187,13 +195,13 @@ def _fail(
 async def list_indicators(
     credentials: DefenderCredentialsLike,
     indicator_type: IndicatorType | str | None = None,
-    value: str | None = None,
-    action: str | None = None,
+    value: FilterText | None = None,
+    action: IndicatorListAction | None = None,
     severity: IndicatorSeverity | str | None = None,
-    created_by: str | None = None,
-    odata_filter: str | None = None,
-    limit: int | None = 10_000,
-    tenant_id: str | None = None,
+    created_by: FilterText | None = None,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = 10_000,
+    tenant_id: TenantId | None = None,
 ) -> list[Indicator]:
     """Indicators, optionally by type, value, action, severity or creator.
 
@@ -227,7 +235,9 @@ async def list_indicators(
 
 @defender_task(endpoints=("mde.indicators.delete",))
 async def delete_indicator(
-    credentials: DefenderCredentialsLike, indicator_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    indicator_id: IndicatorId,
+    tenant_id: TenantId | None = None,
 ) -> None:
     """Delete one indicator (``NotFoundError`` if it does not exist).
 
@@ -255,8 +265,8 @@ _NOT_FOUND = "not found: already deleted, or not visible to this app"
 )
 async def delete_indicators(
     credentials: DefenderCredentialsLike,
-    indicator_ids: list[str],
-    tenant_id: str | None = None,
+    indicator_ids: list[IndicatorId],
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Delete many indicators, 500 per ``BatchDelete`` call; one outcome per id, in order.
 

@@ -13,6 +13,13 @@ from pathlib import Path
 from typing import Any
 
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import (
+    ActionId,
+    LocalPath,
+    PackageFiles,
+    TenantId,
+    WritableStorage,
+)
 from prefect_defender.api.validation import check_guid, check_local_path
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
@@ -26,7 +33,7 @@ __all__ = [
 
 @defender_task(endpoints=("mde.actions.package_uri",))
 async def get_investigation_package_uri(
-    credentials: DefenderCredentialsLike, action_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, action_id: ActionId, tenant_id: TenantId | None = None
 ) -> str:
     """The short-lived download link of a completed investigation package (404 before).
 
@@ -42,9 +49,9 @@ async def get_investigation_package_uri(
 @defender_task(endpoints=("mde.actions.package_uri",))
 async def download_investigation_package(
     credentials: DefenderCredentialsLike,
-    action_id: str,
-    dest: str,
-    tenant_id: str | None = None,
+    action_id: ActionId,
+    dest: LocalPath,
+    tenant_id: TenantId | None = None,
 ) -> dict[str, Any]:
     """Download a completed investigation package to ``dest`` (the link is fetched without the
     bearer token). Returns the path and size.
@@ -65,10 +72,10 @@ _PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,200}$")
 @defender_task(endpoints=("mde.actions.package_uri",))
 async def store_investigation_packages(
     credentials: DefenderCredentialsLike,
-    packages: dict[str, str],
-    destination: str,
-    storage: Any = None,
-    tenant_id: str | None = None,
+    packages: PackageFiles,
+    destination: LocalPath,
+    storage: WritableStorage | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Download completed packages (file name -> action id) into a folder or a storage block.
 

@@ -4,6 +4,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from prefect_defender.api.input_types import (
+    AlertId,
+    InvestigationComment,
+    InvestigationId,
+    Limit,
+    MachineId,
+    ODataFilterText,
+    TenantId,
+)
 from prefect_defender.api.models.investigations import Investigation, InvestigationState
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
@@ -14,12 +23,12 @@ __all__ = ["get_investigation", "list_investigations", "start_investigation"]
 async def list_investigations(
     credentials: DefenderCredentialsLike,
     state: InvestigationState | str | None = None,
-    machine_id: str | None = None,
-    triggering_alert_id: str | None = None,
+    machine_id: MachineId | None = None,
+    triggering_alert_id: AlertId | None = None,
     started_after: datetime | None = None,
-    odata_filter: str | None = None,
-    limit: int | None = 1000,
-    tenant_id: str | None = None,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = 1000,
+    tenant_id: TenantId | None = None,
 ) -> list[Investigation]:
     """Automated investigations, by state, machine, triggering alert or start time.
 
@@ -52,7 +61,9 @@ async def list_investigations(
 
 @defender_task(endpoints=("mde.investigations.get",))
 async def get_investigation(
-    credentials: DefenderCredentialsLike, investigation_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    investigation_id: InvestigationId,
+    tenant_id: TenantId | None = None,
 ) -> Investigation:
     """One automated investigation, by its id or by its triggering alert's id.
 
@@ -75,9 +86,9 @@ async def get_investigation(
 @defender_task(endpoints=("mde.investigations.start",))
 async def start_investigation(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    comment: InvestigationComment,
+    tenant_id: TenantId | None = None,
 ) -> Investigation:
     """Retired: starting an automated investigation on demand ended on 1 September 2026.
 

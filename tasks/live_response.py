@@ -6,6 +6,19 @@ from pathlib import Path
 from typing import Any
 
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import (
+    ActionComment,
+    ActionId,
+    ExistingFile,
+    Index,
+    LibraryFileName,
+    LiveCommands,
+    LiveResponseText,
+    LocalPath,
+    MachineId,
+    TenantId,
+    Text,
+)
 from prefect_defender.api.models.live_response import (
     LibraryFile,
     LiveCommand,
@@ -40,10 +53,10 @@ _EP = ("mde.live_response.run", "mde.actions.list")
 @defender_task(endpoints=_EP)
 async def run_live_response(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    commands: list[dict[str, Any]],
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    commands: LiveCommands,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Start a live response session with several commands (10 sessions per minute).
 
@@ -78,11 +91,11 @@ async def run_live_response(
 @defender_task(endpoints=_EP)
 async def run_script(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    script_name: str,
-    comment: str,
-    args: str | None = None,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    script_name: LibraryFileName,
+    comment: ActionComment,
+    args: LiveResponseText | None = None,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Run a library script on a machine.
 
@@ -103,10 +116,10 @@ async def run_script(
 @defender_task(endpoints=_EP)
 async def get_file(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    path: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    path: LiveResponseText,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Collect a file from a machine.
 
@@ -129,10 +142,10 @@ async def get_file(
 @defender_task(endpoints=_EP)
 async def put_file(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    file_name: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    file_name: LibraryFileName,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Put a library file on a machine.
 
@@ -154,10 +167,10 @@ async def put_file(
 @defender_task(endpoints=("mde.live_response.result_link",))
 async def download_live_response_result(
     credentials: DefenderCredentialsLike,
-    action_id: str,
-    dest: str,
-    index: int = 0,
-    tenant_id: str | None = None,
+    action_id: ActionId,
+    dest: LocalPath,
+    index: Index = 0,
+    tenant_id: TenantId | None = None,
 ) -> dict[str, Any]:
     """Download one command's result (fetched without the bearer token).
 
@@ -174,9 +187,9 @@ async def download_live_response_result(
 @defender_task(endpoints=("mde.live_response.result_link",))
 async def get_live_response_script_result(
     credentials: DefenderCredentialsLike,
-    action_id: str,
-    index: int = 0,
-    tenant_id: str | None = None,
+    action_id: ActionId,
+    index: Index = 0,
+    tenant_id: TenantId | None = None,
 ) -> ScriptResult:
     """The transcript of a ``RunScript`` command: exit code, output and errors.
 
@@ -196,7 +209,7 @@ async def get_live_response_script_result(
 
 @defender_task(endpoints=("mde.library.list",))
 async def list_library_files(
-    credentials: DefenderCredentialsLike, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, tenant_id: TenantId | None = None
 ) -> list[LibraryFile]:
     """Files in the live response library.
 
@@ -212,11 +225,11 @@ async def list_library_files(
 @defender_task(endpoints=("mde.library.upload",))
 async def upload_library_file(
     credentials: DefenderCredentialsLike,
-    path: str,
-    description: str = "",
-    parameters_description: str | None = None,
+    path: ExistingFile,
+    description: Text = "",
+    parameters_description: Text | None = None,
     override: bool = False,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> LibraryFile:
     """Upload a local file (at most 20 MB) to the live response library.
 
@@ -245,7 +258,9 @@ async def upload_library_file(
 
 @defender_task(endpoints=("mde.library.delete",))
 async def delete_library_file(
-    credentials: DefenderCredentialsLike, file_name: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike,
+    file_name: LibraryFileName,
+    tenant_id: TenantId | None = None,
 ) -> None:
     """Delete a file from the live response library.
 

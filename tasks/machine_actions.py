@@ -14,6 +14,16 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from prefect_defender.api.input_types import (
+    ActionComment,
+    ActionId,
+    Limit,
+    MachineActionStatus,
+    MachineId,
+    Seconds,
+    Sha1,
+    TenantId,
+)
 from prefect_defender.api.models.machine_actions import (
     ActionType,
     IsolationType,
@@ -120,10 +130,10 @@ async def _one(
 @defender_task(endpoints=action_endpoints(ActionType.ISOLATE))
 async def isolate_machine(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    comment: str,
+    machine_id: MachineId,
+    comment: ActionComment,
     isolation_type: IsolationType | str = IsolationType.FULL,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Isolate a machine from the network (Full, Selective or UnManagedDevice).
 
@@ -156,9 +166,9 @@ async def isolate_machine(
 @defender_task(endpoints=action_endpoints(ActionType.UNISOLATE))
 async def unisolate_machine(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Release a machine from isolation.
 
@@ -173,9 +183,9 @@ async def unisolate_machine(
 @defender_task(endpoints=action_endpoints(ActionType.RESTRICT_CODE_EXECUTION))
 async def restrict_machine(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Restrict a machine to Microsoft-signed code (Defender's "Restrict app execution").
 
@@ -192,9 +202,9 @@ async def restrict_machine(
 @defender_task(endpoints=action_endpoints(ActionType.UNRESTRICT_CODE_EXECUTION))
 async def unrestrict_machine(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Lift a machine's code-execution restriction (Defender's "Remove app restriction").
 
@@ -211,10 +221,10 @@ async def unrestrict_machine(
 @defender_task(endpoints=action_endpoints(ActionType.RUN_ANTIVIRUS_SCAN))
 async def run_antivirus_scan(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    comment: str,
+    machine_id: MachineId,
+    comment: ActionComment,
     scan_type: ScanType | str = ScanType.QUICK,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Start a Microsoft Defender Antivirus scan (Quick or Full).
 
@@ -236,9 +246,9 @@ async def run_antivirus_scan(
 @defender_task(endpoints=action_endpoints(ActionType.COLLECT_INVESTIGATION_PACKAGE))
 async def collect_investigation_package(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Collect a forensic investigation package from a machine.
 
@@ -259,10 +269,10 @@ async def collect_investigation_package(
 @defender_task(endpoints=action_endpoints(ActionType.STOP_AND_QUARANTINE_FILE))
 async def stop_and_quarantine_file(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    sha1: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    sha1: Sha1,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Stop the processes of a file (by SHA-1) and quarantine it on a machine.
 
@@ -284,9 +294,9 @@ async def stop_and_quarantine_file(
 @defender_task(endpoints=action_endpoints(ActionType.OFFBOARD))
 async def offboard_machine(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    comment: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> ActionOutcome:
     """Offboard a machine from Defender for Endpoint (not supported on macOS and Linux).
 
@@ -301,9 +311,9 @@ async def offboard_machine(
 @defender_task(endpoints=("mde.actions.cancel",))
 async def cancel_machine_action(
     credentials: DefenderCredentialsLike,
-    action_id: str,
-    comment: str,
-    tenant_id: str | None = None,
+    action_id: ActionId,
+    comment: ActionComment,
+    tenant_id: TenantId | None = None,
 ) -> MachineAction:
     """Cancel an action that has not reached a final state.
 
@@ -318,7 +328,7 @@ async def cancel_machine_action(
 
 @defender_task(endpoints=("mde.actions.get",))
 async def get_machine_action(
-    credentials: DefenderCredentialsLike, action_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, action_id: ActionId, tenant_id: TenantId | None = None
 ) -> MachineAction:
     """One machine action by id.
 
@@ -334,11 +344,11 @@ async def get_machine_action(
 @defender_task(endpoints=("mde.actions.list",))
 async def list_machine_actions(
     credentials: DefenderCredentialsLike,
-    machine_id: str | None = None,
+    machine_id: MachineId | None = None,
     action_type: ActionType | str | None = None,
-    status: str | None = None,
-    limit: int = 1000,
-    tenant_id: str | None = None,
+    status: MachineActionStatus | None = None,
+    limit: Limit = 1000,
+    tenant_id: TenantId | None = None,
 ) -> list[MachineAction]:
     """Machine actions, newest first, filtered by machine, type and status.
 
@@ -357,11 +367,11 @@ async def list_machine_actions(
 @defender_task(endpoints=("mde.actions.get",))
 async def wait_for_machine_action(
     credentials: DefenderCredentialsLike,
-    action_id: str,
-    timeout: float = 3600.0,
-    poll_interval: float = 10.0,
-    max_interval: float = 60.0,
-    tenant_id: str | None = None,
+    action_id: ActionId,
+    timeout: Seconds = 3600.0,
+    poll_interval: Seconds = 10.0,
+    max_interval: Seconds = 60.0,
+    tenant_id: TenantId | None = None,
 ) -> MachineAction:
     """Poll an action until Succeeded, Failed, TimeOut or Cancelled.
 

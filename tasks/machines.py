@@ -5,6 +5,17 @@ from __future__ import annotations
 from datetime import datetime
 
 from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.input_types import (
+    Concurrency,
+    FilterText,
+    IpAddress,
+    Limit,
+    MachineId,
+    MachineRef,
+    ODataFilterText,
+    Tag,
+    TenantId,
+)
 from prefect_defender.api.models.alerts import Alert
 from prefect_defender.api.models.machines import HealthStatus, LogonUser, Machine, RiskScore
 from prefect_defender.api.resources.machines import TAG_BATCH_MAX, MachinesAPI
@@ -37,16 +48,16 @@ TAG_BATCH = TAG_BATCH_MAX
 @defender_task(endpoints=("mde.machines.list",))
 async def list_machines(
     credentials: DefenderCredentialsLike,
-    name: str | None = None,
-    name_startswith: str | None = None,
-    tag: str | None = None,
+    name: FilterText | None = None,
+    name_startswith: FilterText | None = None,
+    tag: FilterText | None = None,
     health_status: HealthStatus | str | None = None,
     risk_score: RiskScore | str | None = None,
-    os_platform: str | None = None,
+    os_platform: FilterText | None = None,
     seen_since: datetime | None = None,
-    odata_filter: str | None = None,
-    limit: int | None = 10_000,
-    tenant_id: str | None = None,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = 10_000,
+    tenant_id: TenantId | None = None,
 ) -> list[Machine]:
     """Machines matching the filters, combined with ``and`` into one OData ``$filter``.
 
@@ -85,7 +96,7 @@ async def list_machines(
 
 @defender_task(endpoints=("mde.machines.get",))
 async def get_machine(
-    credentials: DefenderCredentialsLike, machine: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, machine: MachineRef, tenant_id: TenantId | None = None
 ) -> Machine:
     """One machine by id or computer name.
 
@@ -101,9 +112,9 @@ async def get_machine(
 @defender_task(endpoints=("mde.machines.get",))
 async def get_machines(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    concurrency: int = 4,
-    tenant_id: str | None = None,
+    machine_ids: list[MachineId],
+    concurrency: Concurrency = 4,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Many machines by id in one task; one outcome per id, in input order.
 
@@ -129,9 +140,9 @@ async def get_machines(
 @defender_task(endpoints=("mde.machines.find_by_ip",))
 async def find_machines_by_ip(
     credentials: DefenderCredentialsLike,
-    ip: str,
+    ip: IpAddress,
     timestamp: datetime | None = None,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[Machine]:
     """Machines that had ``ip`` within 15 minutes of ``timestamp`` (default now; <= 30 days).
 
@@ -147,9 +158,9 @@ async def find_machines_by_ip(
 @defender_task(endpoints=("mde.machines.find_by_tag",))
 async def find_machines_by_tag(
     credentials: DefenderCredentialsLike,
-    tag: str,
+    tag: Tag,
     starts_with: bool = False,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[Machine]:
     """Machines carrying ``tag`` (or a tag starting with it).
 
@@ -165,10 +176,10 @@ async def find_machines_by_tag(
 @defender_task(endpoints=("mde.machines.tag",))
 async def tag_machine(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    tag: str,
+    machine_id: MachineId,
+    tag: Tag,
     remove: bool = False,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> Machine:
     """Add a tag to one machine (or remove it with ``remove=True``); returns the machine.
 
@@ -187,9 +198,9 @@ async def tag_machine(
 @defender_task(endpoints=("mde.machines.tag",))
 async def untag_machine(
     credentials: DefenderCredentialsLike,
-    machine_id: str,
-    tag: str,
-    tenant_id: str | None = None,
+    machine_id: MachineId,
+    tag: Tag,
+    tenant_id: TenantId | None = None,
 ) -> Machine:
     """Remove a tag from one machine; returns the machine.
 
@@ -204,11 +215,11 @@ async def untag_machine(
 @defender_task(endpoints=("mde.machines.tag_many",))
 async def tag_machines(
     credentials: DefenderCredentialsLike,
-    machine_ids: list[str],
-    tag: str,
+    machine_ids: list[MachineId],
+    tag: Tag,
     remove: bool = False,
     dry_run: bool = False,
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Add (or remove) a tag on many machines, 500 per call; one outcome per machine.
 
@@ -269,7 +280,7 @@ async def tag_machines(
 
 @defender_task(endpoints=("mde.machines.logon_users",))
 async def get_machine_logon_users(
-    credentials: DefenderCredentialsLike, machine_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, machine_id: MachineId, tenant_id: TenantId | None = None
 ) -> list[LogonUser]:
     """Users that logged on to a machine.
 
@@ -285,7 +296,7 @@ async def get_machine_logon_users(
 
 @defender_task(endpoints=("mde.machines.alerts",))
 async def get_machine_alerts(
-    credentials: DefenderCredentialsLike, machine_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, machine_id: MachineId, tenant_id: TenantId | None = None
 ) -> list[Alert]:
     """Alerts related to a machine.
 

@@ -12,6 +12,7 @@ from typing import Any
 
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import ConsentRequiredError, DefenderError
+from prefect_defender.api.input_types import KqlQuery, TenantId
 from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_query
 from prefect_defender.api.write_gate import WriteRefusedError
@@ -116,8 +117,8 @@ SWEEP_ENDPOINTS = ("graph.hunting.run", "mde.indicators.import")
 @defender_task(name="sweep-defender-tenant", endpoints=SWEEP_ENDPOINTS)
 async def sweep_tenant(
     credentials: DefenderCredentialsLike,
-    tenant_id: str | None = None,
-    query: str | None = None,
+    tenant_id: TenantId | None = None,
+    query: KqlQuery | None = None,
     indicators: list[IndicatorInput] | None = None,
     dry_run: bool = False,
 ) -> dict[str, Any]:

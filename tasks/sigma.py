@@ -18,6 +18,14 @@ from prefect.cache_policies import NO_CACHE
 from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError, ValidationError
+from prefect_defender.api.input_types import (
+    AutomatedActions,
+    Concurrency,
+    HuntLookbackHours,
+    RuleFrequency,
+    RuleStatus,
+    TenantId,
+)
 from prefect_defender.api.models.detection_rules import DetectionRuleInput
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
 from prefect_defender.api.sigma import (
@@ -162,10 +170,10 @@ def _conversion(value: Any, field: str) -> SigmaConversion:
 async def run_sigma_hunts(
     credentials: DefenderCredentialsLike,
     conversions: Sequence[SigmaConversion | dict[str, Any]],
-    lookback_hours: int = 24,
+    lookback_hours: HuntLookbackHours = 24,
     surface: HuntingSurface | str | None = None,
-    concurrency: int = 4,
-    tenant_id: str | None = None,
+    concurrency: Concurrency = 4,
+    tenant_id: TenantId | None = None,
 ) -> list[SigmaHuntOutcome]:
     """Hunt converted Sigma rules over ``lookback_hours``; one outcome per rule, in order.
 
@@ -256,10 +264,10 @@ def _rules_for(
 async def create_sigma_detection_rules(
     credentials: DefenderCredentialsLike,
     conversions: Sequence[SigmaConversion | dict[str, Any]],
-    frequency: str = "PT1H",
-    status: str = "enabled",
-    automated_actions: dict[str, Any] | None = None,
-    tenant_id: str | None = None,
+    frequency: RuleFrequency = "PT1H",
+    status: RuleStatus = "enabled",
+    automated_actions: AutomatedActions | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[ItemOutcome]:
     """Deploy converted Sigma rules as custom detection rules (Graph v1.0); one outcome per rule.
 

@@ -2,6 +2,16 @@
 
 from __future__ import annotations
 
+from prefect_defender.api.input_types import (
+    Cvss,
+    FilterText,
+    Limit,
+    MachineId,
+    ODataFilterText,
+    SoftwareId,
+    TenantId,
+    VulnerabilityId,
+)
 from prefect_defender.api.models.vulnerabilities import (
     ExposureScore,
     MachineReference,
@@ -26,11 +36,11 @@ __all__ = [
 @defender_task(endpoints=("mde.tvm.software",))
 async def list_software(
     credentials: DefenderCredentialsLike,
-    vendor: str | None = None,
-    name: str | None = None,
-    odata_filter: str | None = None,
-    limit: int | None = None,
-    tenant_id: str | None = None,
+    vendor: FilterText | None = None,
+    name: FilterText | None = None,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[Software]:
     """The software inventory, optionally by vendor or name (pages of 10,000).
 
@@ -56,10 +66,10 @@ async def list_software(
 async def list_vulnerabilities(
     credentials: DefenderCredentialsLike,
     severity: VulnerabilitySeverity | str | None = None,
-    min_cvss: float | None = None,
-    odata_filter: str | None = None,
-    limit: int | None = None,
-    tenant_id: str | None = None,
+    min_cvss: Cvss | None = None,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[Vulnerability]:
     """Every vulnerability in the organisation (paged by 8,000, the documented maximum).
 
@@ -83,7 +93,7 @@ async def list_vulnerabilities(
 
 @defender_task(endpoints=("mde.machines.vulnerabilities",))
 async def list_machine_vulnerabilities(
-    credentials: DefenderCredentialsLike, machine_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, machine_id: MachineId, tenant_id: TenantId | None = None
 ) -> list[Vulnerability]:
     """Vulnerabilities discovered on one machine (Defender allows 50 calls per minute).
 
@@ -105,7 +115,7 @@ async def list_machine_vulnerabilities(
 
 @defender_task(endpoints=("mde.tvm.software_vulnerabilities",))
 async def list_software_vulnerabilities(
-    credentials: DefenderCredentialsLike, software_id: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, software_id: SoftwareId, tenant_id: TenantId | None = None
 ) -> list[Vulnerability]:
     """Vulnerabilities of one software product (id ``vendor-_-name``).
 
@@ -127,7 +137,7 @@ async def list_software_vulnerabilities(
 
 @defender_task(endpoints=("mde.tvm.vulnerability_machines",))
 async def list_machines_by_vulnerability(
-    credentials: DefenderCredentialsLike, cve: str, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, cve: VulnerabilityId, tenant_id: TenantId | None = None
 ) -> list[MachineReference]:
     """Machines exposed to a vulnerability (``CVE-2024-12345``).
 
@@ -150,11 +160,11 @@ async def list_machines_by_vulnerability(
 @defender_task(endpoints=("mde.tvm.recommendations",))
 async def list_recommendations(
     credentials: DefenderCredentialsLike,
-    status: str | None = None,
-    product_name: str | None = None,
-    odata_filter: str | None = None,
-    limit: int | None = None,
-    tenant_id: str | None = None,
+    status: FilterText | None = None,
+    product_name: FilterText | None = None,
+    odata_filter: ODataFilterText | None = None,
+    limit: Limit | None = None,
+    tenant_id: TenantId | None = None,
 ) -> list[Recommendation]:
     """Security recommendations, optionally by status or product (pages of 10,000).
 
@@ -179,7 +189,7 @@ async def list_recommendations(
 
 @defender_task(endpoints=("mde.tvm.exposure_score",))
 async def get_exposure_score(
-    credentials: DefenderCredentialsLike, tenant_id: str | None = None
+    credentials: DefenderCredentialsLike, tenant_id: TenantId | None = None
 ) -> ExposureScore:
     """The organisation's exposure score (``time`` and ``score``).
 

@@ -29,11 +29,24 @@ from prefect_defender.api.validation import (
 )
 from prefect_defender.api.value_checks import ascii_digits
 
-__all__ = ["INVESTIGATION_FILTERS", "InvestigationsAPI", "check_investigation_id"]
+__all__ = [
+    "INVESTIGATION_FILTERS",
+    "InvestigationsAPI",
+    "check_investigation_comment",
+    "check_investigation_id",
+]
 
 
 #: the properties get-investigation-collection documents for ``$filter``
 INVESTIGATION_FILTERS = ODataFilter({"startTime", "id", "state", "machineId", "triggeringAlertId"})
+
+
+def check_investigation_comment(value: Any, field: str = "comment") -> str:
+    """The comment an investigation is started with (required: Defender records it)."""
+    text = check_comment(value, field)
+    if not text:
+        raise ValidationError(f"{field}: required (Defender records it with the action)")
+    return text
 
 
 def check_investigation_id(value: Any, field: str = "investigation_id") -> str:
@@ -111,9 +124,7 @@ class InvestigationsAPI(Resource):
         answer instead of a 404.
         """
         mid = check_machine_id(machine_id)
-        text = check_comment(comment)
-        if not text:
-            raise ValidationError("comment: required (Defender records it with the action)")
+        text = check_investigation_comment(comment)
         body: Any = await self.transport.request_json(
             endpoint("mde.investigations.start"), path_params={"id": mid}, json={"Comment": text}
         )

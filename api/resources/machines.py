@@ -30,7 +30,7 @@ from prefect_defender.api.validation import (
     check_machine_id,
 )
 
-__all__ = ["MachinesAPI"]
+__all__ = ["MachinesAPI", "check_machine_ref"]
 
 #: Filterable properties documented for ``GET /api/machines``.
 MACHINE_FILTERS = ODataFilter(
@@ -118,9 +118,9 @@ class MachinesAPI(Resource):
         )
 
     @staticmethod
-    def check_tag(tag: str) -> str:
+    def check_tag(tag: str, field: str = "tag") -> str:
         """A valid tag value (non-empty, at most 200 characters, no control characters)."""
-        return _tag(tag)
+        return _tag(tag, field)
 
     async def list(self, **kw: Any) -> builtins.list[Machine]:
         """All of :meth:`iterate` as a list."""
@@ -128,17 +128,7 @@ class MachinesAPI(Resource):
 
     async def get(self, machine: str) -> Machine:
         """One machine by its id (40 hex) or computer DNS name."""
-        if not isinstance(machine, str) or not machine.strip():
-            raise ValidationError(
-                "machine: expected a machine id or computer name", field="machine"
-            )
-        key = machine.strip()
-        if _MACHINE_ID.match(key):
-            key = key.lower()
-        elif any(c in key for c in "/?#%\\\"' ") or len(key) > 255 or _CONTROL.search(key):
-            raise ValidationError(
-                f"machine: {key[:60]!r} is not a machine id or computer name", field="machine"
-            )
+        key = check_machine_ref(machine)
         body = await self.transport.request_json(
             endpoint("mde.machines.get"), path_params={"id": key}
         )
@@ -232,6 +222,20 @@ class MachinesAPI(Resource):
             endpoint("mde.machines.alerts"), path_params={"id": check_machine_id(machine_id)}
         )
         return read_models(Alert, _values(body), "mde.machines.alerts")
+
+
+def check_machine_ref(machine: Any, field: str = "machine") -> str:
+    """A machine id (40 hex, lower-cased) or a computer DNS name (as given, stripped)."""
+    if not isinstance(machine, str) or not machine.strip():
+        raise ValidationError(f"{field}: expected a machine id or computer name", field=field)
+    key = machine.strip()
+    if _MACHINE_ID.match(key):
+        return key.lower()
+    if any(c in key for c in "/?#%\\\"' ") or len(key) > 255 or _CONTROL.search(key):
+        raise ValidationError(
+            f"{field}: {key[:60]!r} is not a machine id or computer name", field=field
+        )
+    return key
 
 
 def _tag(tag: str, field: str = "tag") -> str:

@@ -1,4 +1,4 @@
-"""The parameter table driving the bad-input suite: every task parameter mapped to a *kind*.
+"""The kinds of parameter value driving the bad-input suite, found from each parameter's type.
 
 A kind knows three things about a value:
 
@@ -7,14 +7,20 @@ A kind knows three things about a value:
   parameter before anything is sent (``None``: the kind is not fuzzed, ``note`` says why);
 * ``baseline(ctx)``: the value used for this parameter while another one is fuzzed.
 
-Tasks are matched by parameter *name* (:data:`PARAM_KINDS`), with per-task exceptions in
-:data:`TASK_OVERRIDES`. ``test_every_task_parameter_has_a_kind`` fails when a task (a new one
-too) has a parameter neither table covers, so no new parameter escapes the suite.
+A parameter's kind comes from its annotated *type* (:func:`kind_for`): an input type of
+``api.input_types`` by its check (``MachineId`` -> machine ids), a model or a custom enum by
+the annotation (:data:`TYPE_KINDS`), any other enum, Literal, boolean or datetime by itself. A
+new parameter of a known type is fuzzed without a new row;
+``test_every_task_parameter_has_a_checkable_type`` lists those whose type has no kind.
 """
 
 from __future__ import annotations
 
+import collections.abc
+import functools
+import operator
 import string
+import types
 import typing
 import uuid
 from collections.abc import Callable
@@ -25,14 +31,15 @@ from typing import Any
 
 from hypothesis import strategies as st
 
+from prefect_defender.api.input_types import check_of
+
 __all__ = [
     "KINDS",
-    "PARAM_KINDS",
-    "TASK_OVERRIDES",
+    "TYPE_KINDS",
     "Ctx",
     "Kind",
     "enum_values",
-    "kind_of",
+    "kind_for",
 ]
 
 # -- building blocks ------------------------------------------------------------------------
@@ -848,26 +855,14 @@ KINDS: dict[str, Kind] = {
         ),
         _k("action_options", _options_valid, _options_invalid, lambda c: {}),
         _k(
-            "enrich_files",
-            lambda _: st.one_of(st.none(), st.lists(_hash_valid((40, 64))(_), max_size=2)),
-            _enrich_list_invalid,
-            lambda c: None,
-        ),
-        _k(
-            "enrich_ips",
-            lambda _: st.one_of(st.none(), st.lists(_ip_valid(_), max_size=2)),
-            _enrich_list_invalid,
-            lambda c: None,
-        ),
-        _k(
-            "enrich_domains",
-            lambda _: st.one_of(st.none(), st.lists(_domain_valid(_), max_size=2)),
-            _enrich_list_invalid,
-            lambda c: None,
-        ),
-        _k(
-            "enrich_users",
-            lambda _: st.one_of(st.none(), st.lists(_sam_valid(_), max_size=2)),
+            "bulk_items",  # a bad item is its own failed outcome: any list of strings is taken
+            lambda _: st.one_of(
+                st.none(),
+                st.lists(
+                    st.one_of(_hash_valid((40, 64))(_), _ip_valid(_), _domain_valid(_)),
+                    max_size=2,
+                ),
+            ),
             _enrich_list_invalid,
             lambda c: None,
         ),
@@ -1440,208 +1435,211 @@ KINDS.update(
     }
 )
 
-#: parameter name -> kind, for every task
-PARAM_KINDS: dict[str, str] = {
-    "credentials": "credentials",
-    "tenant_id": "tenant_id",
-    "incident_id": "incident_id",
-    "alert_id": "alert_id",
-    "alert_ids": "alert_ids",
-    "machine_id": "machine_id",
-    "machine_ids": "machine_ids",
-    "machine": "machine_ref",
-    "action_id": "guid",
-    "sha1": "sha1",
-    "file_hash": "file_hash",
-    "ip": "ip",
-    "domain": "domain",
-    "account_name": "account_name",
-    "comment": "comment",
-    "assigned_to": "short_text",
-    "status": "enum_optional",
-    "severity": "enum_optional",
-    "classification": "enum_optional",
-    "determination": "enum_optional",
-    "health_status": "enum_optional",
-    "risk_score": "enum_optional",
-    "indicator_type": "enum_optional",
-    "state": "enum_optional",
-    "action_type": "enum_optional",
-    "isolation_type": "enum",
-    "scan_type": "enum",
-    "category": "enum",
-    "action": "enum",
-    "severities": "enum_list",
-    "kinds": "enum_list",
-    "surface": "surface",
-    "fmt": "export_format",
-    "kind": "ioc_kind",
-    "updated_since": "datetime_optional",
-    "updated_before": "datetime_optional",
-    "created_since": "datetime_optional",
-    "created_before": "datetime_optional",
-    "started_after": "datetime_optional",
-    "seen_since": "datetime_optional",
-    "timestamp": "datetime_optional",
-    "event_time": "datetime",
-    "limit": "limit",
-    "look_back_hours": "look_back_hours",
-    "lookback_days": "lookback_days",
-    "concurrency": "concurrency",
-    "index": "index",
-    "min_cvss": "min_cvss",
-    "timeout": "wait_seconds",
-    "poll_interval": "wait_seconds",
-    "max_interval": "wait_seconds",
-    "expand_alerts": "flag",
-    "expand_evidence": "flag",
-    "starts_with": "flag",
-    "remove": "flag",
-    "dry_run": "flag",
-    "override": "flag",
-    "related": "flag",
-    "tag": "tag",
-    "tags": "tags",
-    "custom_tags": "tags",
-    "query": "kql_query",
-    "queries": "kql_queries",
-    "timespan": "timespan",
-    "odata_filter": "odata_filter",
-    "name": "filter_text",
-    "name_startswith": "filter_text",
-    "os_platform": "filter_text",
-    "created_by": "filter_text",
-    "vendor": "filter_text",
-    "product_name": "filter_text",
-    "service_source": "filter_text",
-    "detection_source": "filter_text",
-    "value": "filter_text",
-    "triggering_alert_id": "alert_id_optional",
-    "title": "required_text",
-    "description": "required_text",
-    "recommended_action": "required_text",
-    "report_id": "report_id",
-    "file_name": "library_name",
-    "script_name": "library_name",
-    "path": "required_text",
-    "dest": "dest",
-    "commands": "commands",
-    "args": "args",
-    "parameters_description": "comment_optional",
-    "indicator": "indicator",
-    "indicators": "indicators",
-    "indicator_id": "indicator_id",
-    "indicator_ids": "indicator_ids",
-    "investigation_id": "investigation_id",
-    "cve": "cve",
-    "software_id": "software_id",
-    "values": "ioc_values",
-    "options": "action_options",
-    "files": "enrich_files",
-    "ips": "enrich_ips",
-    "domains": "enrich_domains",
-    "users": "enrich_users",
-    "accept_beta": "beta_opt_in",
-    "conversions": "sigma_conversions",
-    "lookback_hours": "lookback_hours",
-    "rule_id": "rule_id",
-    "rule": "detection_rule",
-    "changes": "detection_rule_update",
-    "display_name": "required_text",
-    "analyzed_emails": "analyzed_emails",
-    "approver_upn": "upn_optional",
-    "remediate_senders_copy": "flag",
-    "user_ids": "risky_user_ids",
-    "user_id": "risky_user_id",
-    "user": "user_ref",
-    "identity_id": "identity_id",
-    "actions": "identity_actions",
-    "providers": "identity_providers",
-    "fallback_to_entra": "flag",
-    "enabled": "required_flag",
-    "risk_level": "risk_level",
-    "risk_state": "risk_state",
-}
 
-#: (task function name, parameter) -> kind, where the name alone is not enough
-TASK_OVERRIDES: dict[tuple[str, str], str] = {
-    ("plan_actions", "safety"): "safety_policy",
-    ("plan_actions", "actions"): "action_types",
-    ("plan_actions", "options"): "playbook_action_options",
-    ("store_investigation_packages", "packages"): "packages",
-    ("store_investigation_packages", "destination"): "dest",
-    ("store_investigation_packages", "storage"): "storage_block",
-    ("check_tenant", "sample"): "sample",
-    ("list_graph_incidents", "page_size"): "page_size",
-    ("list_graph_alerts", "page_size"): "page_size",
-    ("poll_incidents", "checkpoint"): "checkpoint",
-    ("poll_incidents", "surface"): "incident_surface",
-    ("list_incidents", "surface"): "incident_surface",
-    ("get_incident", "surface"): "incident_surface",
-    ("update_incident", "surface"): "incident_surface",
-    ("add_incident_comment", "surface"): "incident_surface",
-    ("poll_incidents", "initial_lookback"): "lookback_timedelta",
-    ("apply_machine_actions", "plan"): "action_plan",
-    ("apply_machine_actions", "guard"): "write_guard",
-    ("apply_machine_actions", "allow_protected"): "flag",
-    ("apply_machine_actions", "run_key"): "run_key",
-    ("await_machine_actions", "outcomes"): "action_outcomes",
-    ("update_incident", "comment"): "comment_optional",
-    ("update_alert", "comment"): "comment_optional",
-    ("batch_update_alerts", "comment"): "comment_optional",
-    ("list_alerts", "incident_id"): "incident_id_optional",
-    ("list_alerts", "category"): "filter_text",
-    ("list_machine_actions", "machine_id"): "machine_id_optional",
-    ("list_machine_actions", "status"): "enum_optional",
-    ("list_investigations", "machine_id"): "machine_id_optional",
-    ("list_indicators", "action"): "enum_optional",
-    ("list_recommendations", "status"): "filter_text",
-    ("request_machine_actions", "action"): "enum",
-    ("list_machine_actions", "limit"): "limit_int",
-    ("upload_library_file", "description"): "text_default",
-    ("upload_library_file", "path"): "upload_path",
-    ("get_file", "path"): "required_text",
-    ("list_machines", "tag"): "filter_text",
-    ("create_sigma_detection_rules", "frequency"): "rule_frequency",
-    ("create_sigma_detection_rules", "status"): "rule_status",
-    ("create_sigma_detection_rules", "automated_actions"): "automated_actions",
-    ("remediate_emails", "action"): "remediation_action",
-    ("remediate_emails", "severity"): "remediation_severity",
-    ("call_defender_endpoint", "endpoint"): "endpoint_name",
-    ("call_defender_endpoint", "path_params"): "endpoint_path_params",
-    ("call_defender_endpoint", "params"): "endpoint_query",
-    ("call_defender_endpoint", "body"): "endpoint_body",
-    ("call_defender_endpoint", "all_pages"): "flag",
-    ("call_defender_endpoint", "allow_write"): "flag",
-    # only a beta endpoint needs the opt-in; test_generic_task covers the refusal
-    ("call_defender_endpoint", "accept_beta"): "flag",
-    ("invoke_identity_actions", "users"): "identity_users",
-    ("set_users_enabled", "users"): "identity_users",
-    ("revoke_user_sessions", "users"): "identity_users",
-    ("describe_accounts", "users"): "identity_users",
-    ("list_sign_ins", "user"): "user_ref_optional",
-    ("list_risk_detections", "user"): "user_ref_optional",
-}
+# -- the kind of each parameter type -------------------------------------------------------------
+def _type_kinds() -> dict[tuple[Any, bool | None], str]:
+    """(type, optional) -> kind. A type is an input type's check name (``"MachineId"``, a list of
+    them as ``"list[MachineId]"``) or the annotation itself (models, custom enums); ``None`` for
+    optional means either. Enums, Literals, booleans and datetimes need no row (:func:`kind_for`).
+    """
+    from prefect_defender.api.models.detection_rules import DetectionRuleInput, DetectionRuleUpdate
+    from prefect_defender.api.models.email_remediation import AnalyzedEmailRef
+    from prefect_defender.api.models.hunting import HuntingSurface
+    from prefect_defender.api.models.identities import IdentityAction, IdentityProvider
+    from prefect_defender.api.models.incidents import IncidentSurface
+    from prefect_defender.api.models.indicators import IndicatorInput
+    from prefect_defender.api.models.machine_actions import ActionType
+    from prefect_defender.api.sigma import SigmaConversion
+    from prefect_defender.tasks.action_fan_out import PlannedAction
+    from prefect_defender.tasks.base import DefenderCredentialsLike
+    from prefect_defender.tasks.incident_polling import Checkpoint
+    from prefect_defender.tasks.outcomes import ItemOutcome
+    from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+
+    by_check = {
+        "TenantId": "tenant_id",
+        "ActionId": "guid",
+        "MachineId": "machine_id",
+        ("MachineId", True): "machine_id_optional",
+        "list[MachineId]": "machine_ids",
+        "MachineRef": "machine_ref",
+        "IncidentId": "incident_id",
+        ("IncidentId", True): "incident_id_optional",
+        "AlertId": "alert_id",
+        ("AlertId", True): "alert_id_optional",
+        "list[AlertId]": "alert_ids",
+        "Sha1": "sha1",
+        "FileSha1": "sha1",
+        "FileHash": "file_hash",
+        "IpAddress": "ip",
+        "Domain": "domain",
+        "AccountName": "account_name",
+        "ActionComment": "comment",
+        "InvestigationComment": "comment",
+        "RequiredText": "required_text",
+        ("RequiredText", True): "comment_optional",
+        "Text": "text_default",
+        ("Text", True): "comment_optional",
+        "ShortText": "short_text",
+        "FilterText": "filter_text",
+        "ReportId": "report_id",
+        "Limit": "limit_int",
+        ("Limit", True): "limit",
+        "LookBackHours": "look_back_hours",
+        "LookbackDays": "lookback_days",
+        "HuntLookbackHours": "lookback_hours",
+        "Concurrency": "concurrency",
+        "Index": "index",
+        "Cvss": "min_cvss",
+        "Seconds": "wait_seconds",
+        "Sample": "sample",
+        "PageSize": "page_size",
+        "Lookback": "lookback_timedelta",
+        "Tag": "tag",
+        "Tags": "tags",
+        "KqlQuery": "kql_query",
+        "KqlQueries": "kql_queries",
+        "Timespan": "timespan",
+        "ODataFilterText": "odata_filter",
+        "LibraryFileName": "library_name",
+        "LocalPath": "dest",
+        "ExistingFile": "upload_path",
+        "LiveCommands": "commands",
+        "LiveResponseText": "required_text",
+        ("LiveResponseText", True): "args",
+        "IndicatorId": "indicator_id",
+        "list[IndicatorId]": "indicator_ids",
+        "InvestigationId": "investigation_id",
+        "VulnerabilityId": "cve",
+        "SoftwareId": "software_id",
+        "IocValues": "ioc_values",
+        "ActionOption": "action_options",
+        "BulkItems": "bulk_items",
+        "BetaOptIn": "beta_opt_in",
+        "RuleId": "rule_id",
+        "RuleFrequency": "rule_frequency",
+        "RuleStatus": "rule_status",
+        "AutomatedActions": "automated_actions",
+        "EmailRemediationAction": "remediation_action",
+        "EmailRemediationSeverity": "remediation_severity",
+        "EmailAddress": "upn_optional",
+        "UserRefs": "identity_users",
+        "list[UserObjectId]": "risky_user_ids",
+        "UserObjectId": "risky_user_id",
+        "UserRef": "user_ref",
+        ("UserRef", True): "user_ref_optional",
+        "OpaqueId": "identity_id",
+        "StrictBool": "required_flag",
+        "RiskLevel": "risk_level",
+        "RiskState": "risk_state",
+        "EndpointName": "endpoint_name",
+        "PathParams": "endpoint_path_params",
+        "QueryParams": "endpoint_query",
+        "RequestBody": "endpoint_body",
+        "ActionOptions": "playbook_action_options",
+        "PackageFiles": "packages",
+        "WritableStorage": "storage_block",
+        "RunKey": "run_key",
+        "MachineActionStatus": "enum_optional",
+        "IndicatorListAction": "enum_optional",
+    }
+    by_type: dict[Any, str] = {
+        DefenderCredentialsLike: "credentials",
+        list[PlannedAction]: "action_plan",
+        WriteGuard: "write_guard",
+        list[ItemOutcome]: "action_outcomes",
+        list[ActionType]: "action_types",
+        SafetyPolicy: "safety_policy",
+        Checkpoint: "checkpoint",
+        IndicatorInput | dict[str, Any]: "indicator",
+        list[IndicatorInput | dict[str, Any]]: "indicators",
+        list[IndicatorInput]: "indicators",
+        DetectionRuleInput | dict[str, Any]: "detection_rule",
+        DetectionRuleUpdate | dict[str, Any]: "detection_rule_update",
+        list[AnalyzedEmailRef | dict[str, Any]]: "analyzed_emails",
+        collections.abc.Sequence[SigmaConversion | dict[str, Any]]: "sigma_conversions",
+        list[IdentityAction]: "identity_actions",
+        list[IdentityProvider]: "identity_providers",
+        HuntingSurface | str: "surface",
+        IncidentSurface | str: "incident_surface",
+        typing.Literal["jsonl", "csv"]: "export_format",
+        typing.Literal["hash", "ip", "domain", "url", "account"]: "ioc_kind",
+    }
+    out: dict[tuple[Any, bool | None], str] = {}
+    for key, kind in by_check.items():
+        out[key if isinstance(key, tuple) else (key, None)] = kind
+    for annotation, kind in by_type.items():
+        out[(annotation, None)] = kind
+    return out
 
 
-def _explicit_enums() -> dict[tuple[str, str], list[str]]:
+TYPE_KINDS = _type_kinds()
+
+
+def _explicit_enums() -> dict[str, list[str]]:
     from prefect_defender.api.resources.indicators import _READ_ACTIONS
     from prefect_defender.api.resources.machine_actions import _STATUSES
 
-    return {
-        ("list_machine_actions", "status"): list(_STATUSES),
-        ("list_indicators", "action"): sorted(_READ_ACTIONS),
-    }
+    return {"MachineActionStatus": list(_STATUSES), "IndicatorListAction": sorted(_READ_ACTIONS)}
 
 
-#: enum-like ``str`` parameters: the values their resource accepts
+#: input types of enum-like ``str`` values: the values their client accepts
 EXPLICIT_ENUM_VALUES = _explicit_enums()
 
 
-def kind_of(task_name: str, param: str) -> Kind | None:
-    """The kind of ``param`` of task ``task_name`` (``None``: not in the table)."""
-    name = TASK_OVERRIDES.get((task_name, param)) or PARAM_KINDS.get(param)
+def _members(annotation: Any) -> list[Any]:
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
+        return [m for a in typing.get_args(annotation) for m in _members(a)]
+    return [annotation]
+
+
+def type_key(annotation: Any) -> tuple[Any, bool]:
+    """``(type, optional)`` of an annotation: an input type by its check's name (a list of
+    them as ``"list[Name]"``), anything else as itself without ``None``."""
+    members = _members(annotation)
+    optional = type(None) in members
+    kinds = [m for m in members if m is not type(None)]
+    if len(kinds) == 1:
+        check = check_of(kinds[0])
+        if check is not None:
+            return check.name, optional
+        args = typing.get_args(kinds[0])
+        if typing.get_origin(kinds[0]) is list and args and check_of(args[0]) is not None:
+            return f"list[{check_of(args[0]).name}]", optional  # type: ignore[union-attr]
+    rest: Any = kinds[0] if len(kinds) == 1 else functools.reduce(operator.or_, kinds)
+    return rest, optional
+
+
+def explicit_enum(annotation: Any) -> list[str]:
+    """The values of an enum-like input type (``MachineActionStatus``), else ``[]``."""
+    name, _ = type_key(annotation)
+    return EXPLICIT_ENUM_VALUES.get(name, []) if isinstance(name, str) else []
+
+
+def kind_for(annotation: Any, variadic: bool = False) -> Kind | None:
+    """The kind of a parameter annotated ``annotation`` (``None``: its type has no kind, a
+    gap ``test_every_task_parameter_has_a_checkable_type`` lists).
+
+    From the type alone: the table of input types and models (:data:`TYPE_KINDS`), then enums
+    and Literals (required when ``None`` is not allowed, a list of them), booleans, datetimes.
+    """
+    key, optional = type_key(annotation)
+    name = TYPE_KINDS.get((key, optional)) or TYPE_KINDS.get((key, None))
+    if name is None and not variadic:
+        name = _generic_kind(annotation, key, optional)
     return KINDS.get(name) if name else None
+
+
+def _generic_kind(annotation: Any, key: Any, optional: bool) -> str | None:
+    if key is bool:
+        return "flag"
+    if key is datetime:
+        return "datetime_optional" if optional else "datetime"
+    if enum_values(annotation):  # an Enum or Literal (``OpenChoice[E]`` too), or a list of one
+        if typing.get_origin(key) is list:
+            return "enum_list"
+        return "enum_optional" if optional else "enum"
+    return None
 
 
 def enum_values(annotation: Any) -> list[str]:

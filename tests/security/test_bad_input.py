@@ -1,7 +1,8 @@
-"""Bad input over every public task and playbook parameter, driven by the table in ``kinds``.
+"""Bad input over every public task and playbook parameter, driven by the parameters' types.
 
-* Every parameter of every task (``tasks.all_tasks()``) and playbook flow has a kind; a new
-  parameter without one fails ``test_every_task_parameter_has_a_kind``.
+* Every parameter of every task (``tasks.all_tasks()``) and playbook flow has a type with a
+  kind (``kinds.kind_for``); a new parameter of a type without one fails
+  ``test_every_task_parameter_has_a_checkable_type``, naming it.
 * An invalid value of any kind raises our ``ValidationError`` naming the parameter, and the
   emulator counts zero requests (token, API and download) for it.
 * Values hypothesis generates as valid are never refused by validation (they may still fail
@@ -28,7 +29,6 @@ from prefect_defender.tasks import all_tasks
 from tests.security.conftest import FIGURES, emulator_traffic
 from tests.security.kinds import (
     ENUM_REFUSED,
-    EXPLICIT_ENUM_VALUES,
     FLOW_KINDS,
     FLOW_NOT_FUZZED,
     FLOW_PARAM_KINDS,
@@ -39,7 +39,8 @@ from tests.security.kinds import (
     Kind,
     enum_strategies,
     enum_values,
-    kind_of,
+    explicit_enum,
+    kind_for,
 )
 
 INVALID_EXAMPLES = 6
@@ -87,7 +88,19 @@ def _params(fn: Any) -> list[inspect.Parameter]:
 
 
 def _hints(fn: Any) -> dict[str, Any]:
-    return typing.get_type_hints(fn)
+    return typing.get_type_hints(fn, include_extras=True)
+
+
+def kind_of(task: str, param: str) -> Kind | None:
+    """The kind of a task parameter, from its annotated type."""
+    fn = TASKS[task].fn
+    p = inspect.signature(fn).parameters[param]
+    return kind_for(_hints(fn).get(param, p.annotation), variadic=p.kind is p.VAR_KEYWORD)
+
+
+def _enum_values(task: str, param: str) -> list[str]:
+    hint = _hints(TASKS[task].fn).get(param)
+    return explicit_enum(hint) or enum_values(hint)
 
 
 def _is_required(p: inspect.Parameter) -> bool:
@@ -96,11 +109,10 @@ def _is_required(p: inspect.Parameter) -> bool:
 
 def _strategies(task: str, p: inspect.Parameter) -> tuple[Kind, Any, Any]:
     """``(kind, valid strategy or None, invalid strategy or None)`` for one task parameter."""
-    fn = TASKS[task].fn
     kind = kind_of(task, p.name)
     assert kind is not None
     if kind.name.startswith("enum"):
-        values = EXPLICIT_ENUM_VALUES.get((task, p.name)) or enum_values(_hints(fn).get(p.name))
+        values = _enum_values(task, p.name)
         required = kind.name == "enum" or _is_required(p)
         valid, invalid = enum_strategies(
             values, kind.name, required, ENUM_REFUSED.get((task, p.name))
@@ -153,7 +165,6 @@ def creds(conn: dict) -> DefenderApplicationCredentials:
 
 def _baseline(task: str, ctx: Ctx, creds: Any) -> dict[str, Any]:
     fn = TASKS[task].fn
-    hints = _hints(fn)
     kw: dict[str, Any] = {}
     for p in _params(fn):
         opt_in = kind_of(task, p.name)
@@ -165,7 +176,7 @@ def _baseline(task: str, ctx: Ctx, creds: Any) -> dict[str, Any]:
             kind = kind_of(task, p.name)
             assert kind is not None
             if kind.name.startswith("enum"):
-                kw[p.name] = enum_values(hints.get(p.name))[0]
+                kw[p.name] = _enum_values(task, p.name)[0]
             else:
                 assert kind.baseline is not None, (
                     f"{task}.{p.name}: kind {kind.name} has no baseline"
@@ -215,9 +226,13 @@ SETTINGS = settings(
 )
 
 
-# -- the table covers everything -----------------------------------------------------------------
-def test_every_task_parameter_has_a_kind() -> None:
-    """A task parameter missing from the table would escape the suite: name it here."""
+# -- every type has a kind -----------------------------------------------------------------------
+def test_every_task_parameter_has_a_checkable_type() -> None:
+    """A parameter whose type has no kind would escape the suite: name it and its type here.
+
+    Checkable types: the input types of ``api.input_types``, pydantic models and the other
+    types of ``kinds.TYPE_KINDS``, enums and Literals, booleans and datetimes.
+    """
     missing = []
     for name, t in TASKS.items():
         hints = _hints(t.fn)
@@ -225,12 +240,10 @@ def test_every_task_parameter_has_a_kind() -> None:
             kind = kind_of(name, p.name)
             if kind is None:
                 missing.append(f"{AREA[name]}.{name}({p.name}: {hints.get(p.name, '?')})")
-            elif kind.name.startswith("enum") and not (
-                EXPLICIT_ENUM_VALUES.get((name, p.name)) or enum_values(hints.get(p.name))
-            ):
+            elif kind.name.startswith("enum") and not _enum_values(name, p.name):
                 missing.append(f"{name}.{p.name}: kind {kind.name} but no Enum/Literal annotation")
-    assert not missing, "parameters without a kind in tests/security/kinds.py:\n" + "\n".join(
-        missing
+    assert not missing, "parameters of a type without a kind (see tests/security/kinds.py):\n" + (
+        "\n".join(missing)
     )
 
 
