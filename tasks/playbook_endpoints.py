@@ -51,6 +51,8 @@ class PlaybookEndpoints:
     by_plan: set[str] = field(default_factory=set)
     #: machine-action endpoints of tasks that request one type, whatever they are given
     by_task: set[str] = field(default_factory=set)
+    #: the project's functions the playbook's code reaches (``module.qualname``)
+    functions: set[str] = field(default_factory=set)
 
     def reach(self) -> set[str]:
         """:attr:`endpoints`, with the machine-action endpoints of tasks that act on any type
@@ -90,6 +92,7 @@ class _Walker:
         if id(fn) in self.seen or not hasattr(fn, "__code__"):
             return
         self.seen.add(id(fn))
+        self.found.functions.add(f"{fn.__module__}.{fn.__qualname__}")
         self.found.endpoints.update(getattr(fn, "defender_endpoints", ()))  # calls_endpoints
         scope = dict(getattr(fn, "__globals__", {}))
         for cell_name, cell in zip(fn.__code__.co_freevars, fn.__closure__ or (), strict=False):
