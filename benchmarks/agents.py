@@ -34,19 +34,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import spread  # noqa: E402
 from benchmarks.sections import Bench, Record, section  # noqa: E402
 
 CALLS = 20
 PROPOSALS = 3
 APP = "defender-application-credentials/bench-mcp"
-
-
-def _spread(values: list[float], fmt: str, unit: str) -> str:
-    med = statistics.median(values)
-    return (
-        f"{fmt.format(med)}{unit} (range {fmt.format(min(values))}-{fmt.format(max(values))}"
-        f"{unit}, {len(values)} runs)"
-    )
 
 
 def _client(env: dict[str, str], policy: str) -> Any:
@@ -168,11 +161,11 @@ def _record_reads(record: Record, direct: list[float], tool: list[float]) -> Non
     ms_direct, ms_tool = [t * 1000 for t in direct], [t * 1000 for t in tool]
     overhead = statistics.median(ms_tool) - statistics.median(ms_direct)
     ratio = statistics.median(ms_tool) / statistics.median(ms_direct)
-    record(label, "task function directly", _spread(ms_direct, "{:.1f}", " ms"))
+    record(label, "task function directly", spread(ms_direct, "{:.1f}", " ms"))
     record(
         label,
         "MCP tool over stdio (policy, audit event, JSON-RPC)",
-        _spread(ms_tool, "{:.1f}", " ms"),
+        spread(ms_tool, "{:.1f}", " ms"),
     )
     record(
         label,
@@ -220,11 +213,11 @@ def bench_agents(bench: Bench, calls: int, proposals: int) -> None:
                 os.killpg(os.getpgid(runner.pid), signal.SIGTERM)
                 runner.wait(timeout=30)
     label = "9. MCP propose_incident_containment -> run paused for approval (one device)"
-    bench.record(label, "playbook run inside the MCP server", _spread(in_process, "{:.2f}", " s"))
+    bench.record(label, "playbook run inside the MCP server", spread(in_process, "{:.2f}", " s"))
     bench.record(
         label,
         "playbook deployment, served runner polling every 1 s",
-        _spread(deployed, "{:.2f}", " s"),
+        spread(deployed, "{:.2f}", " s"),
     )
 
 

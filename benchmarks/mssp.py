@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import spread  # noqa: E402
 from benchmarks.sections import Bench, Record, section  # noqa: E402
 
 SIZES = (10, 100, 1000)
@@ -57,12 +58,6 @@ def _proc_figures(pid: int) -> tuple[float, float, float]:
         if line.startswith(("VmRSS:", "VmHWM:"))
     }
     return cpu, mem.get("VmRSS", 0.0), mem.get("VmHWM", 0.0)
-
-
-def _spread(values: list[float], fmt: str, unit: str = "") -> str:
-    med = statistics.median(values)
-    lo, hi = fmt.format(min(values)), fmt.format(max(values))
-    return f"{fmt.format(med)}{unit} (range {lo}-{hi}{unit}, {len(values)} runs)"
 
 
 def _worker(args: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
@@ -173,23 +168,23 @@ def _record_size(
         + (f"; whole run failed: {failed[0]}" if failed else "")
         + f"; statuses {results[-1]['statuses']}",
     )
-    record(label, "wall time", _spread([r["wall_s"] for r in results], "{:.2f}", " s"))
+    record(label, "wall time", spread([r["wall_s"] for r in results], "{:.2f}", " s"))
     record(
         label,
         "CPU per tenant (flow process)",
-        _spread([1000 * r["cpu_s"] / n for r in results], "{:.1f}", " ms"),
+        spread([1000 * r["cpu_s"] / n for r in results], "{:.1f}", " ms"),
     )
     growth = [(r["peak_rss_mb"] - r["rss_before_mb"]) / n for r in results]
     record(
         label,
         "peak RSS; growth over the RSS before the run, per tenant",
-        f"{_spread([r['peak_rss_mb'] for r in results], '{:.0f}', ' MiB')}; "
-        f"{_spread(growth, '{:.3f}', ' MiB')}",
+        f"{spread([r['peak_rss_mb'] for r in results], '{:.0f}', ' MiB')}; "
+        f"{spread(growth, '{:.3f}', ' MiB')}",
     )
     record(
         label,
         "peak open files (before the run)",
-        f"{_spread([float(r['peak_fds']) for r in results], '{:.0f}')} "
+        f"{spread([float(r['peak_fds']) for r in results], '{:.0f}', '')} "
         f"({statistics.median(r['fds_before'] for r in results):.0f})",
     )
     record(

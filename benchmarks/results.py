@@ -9,13 +9,34 @@ from __future__ import annotations
 
 import os
 import platform
+import statistics
 import subprocess
 from pathlib import Path
 
-__all__ = ["RESULTS", "git_commit", "latest", "machine_text", "merge_results", "section_of"]
+__all__ = [
+    "RESULTS",
+    "git_commit",
+    "latest",
+    "machine_text",
+    "merge_results",
+    "section_of",
+    "spread",
+]
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
+
+
+def spread(values: list[float], fmt: str = "{:.2f}", unit: str = " s") -> str:
+    """``median (range min-max, n runs)`` of ``values``, each written with ``fmt`` and ``unit``.
+
+    Example:
+        >>> spread([1.0, 3.0, 2.0], "{:.1f}", " ms")
+        '2.0 ms (range 1.0-3.0 ms, 3 runs)'
+    """
+    med = statistics.median(values)
+    lo, hi = fmt.format(min(values)), fmt.format(max(values))
+    return f"{fmt.format(med)}{unit} (range {lo}-{hi}{unit}, {len(values)} runs)"
 
 
 def latest(folder: Path = RESULTS) -> Path | None:

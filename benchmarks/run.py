@@ -72,7 +72,7 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from benchmarks import agents, mssp, write_rails  # noqa: E402, F401  (sections 8, 9, 10)
-from benchmarks.results import RESULTS, git_commit, latest, merge_results  # noqa: E402
+from benchmarks.results import RESULTS, git_commit, latest, merge_results, spread  # noqa: E402
 from benchmarks.sections import SECTIONS, Bench, section  # noqa: E402
 from prefect_defender.api import auth, ratelimit  # noqa: E402
 from prefect_defender.api.client import ClientSettings, DefenderClient  # noqa: E402
@@ -123,15 +123,6 @@ def count(stats: dict[str, Any], route: str, status: int | None = None) -> int:
         r["count"]
         for r in stats["requests"]
         if r["route"] == route and (status is None or r["status"] == status)
-    )
-
-
-def spread(values: list[float], fmt: str = "{:.2f}", unit: str = " s") -> str:
-    """``median (min-max, n runs)`` of ``values``."""
-    med = statistics.median(values)
-    return (
-        f"{fmt.format(med)}{unit} (range {fmt.format(min(values))}-{fmt.format(max(values))}"
-        f"{unit}, {len(values)} runs)"
     )
 
 

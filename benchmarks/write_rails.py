@@ -36,20 +36,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from benchmarks.results import spread  # noqa: E402
 from benchmarks.sections import Bench, section  # noqa: E402
 
 WRITES = 200
 RUNS = 3
 WARM = 10
 WAYS = ("rails off", "rails on", "as a playbook")
-
-
-def _spread(values: list[float], fmt: str, unit: str) -> str:
-    med = statistics.median(values)
-    return (
-        f"{fmt.format(med)}{unit} (range {fmt.format(min(values))}-{fmt.format(max(values))}"
-        f"{unit}, {len(values)} runs)"
-    )
 
 
 @contextmanager
@@ -155,10 +148,10 @@ def bench_write_rails(bench: Bench, writes: int, runs: int) -> None:
         bench.record(
             label,
             f"{way}: time per write (x rails off); Prefect API calls per write",
-            f"{_spread(med[way], '{:.2f}', ' ms')} ({ratio:.2f}x); {said}",
+            f"{spread(med[way], '{:.2f}', ' ms')} ({ratio:.2f}x); {said}",
         )
     extra = [a - b for a, b in zip(med["rails on"], med["rails off"], strict=True)]
-    bench.record(label, "the rails' cost per write (on - off)", _spread(extra, "{:.2f}", " ms"))
+    bench.record(label, "the rails' cost per write (on - off)", spread(extra, "{:.2f}", " ms"))
 
 
 def main() -> None:
