@@ -1,7 +1,7 @@
 """The steps of docs/contributing.md "Adding a playbook" that no other test guards: a playbook is
 deployed (or says why not), has its row in the playbooks overview, asks for approval before it
 writes (or says why not), applies the ``safety`` it takes, notifies (with its report) when it takes
-``notify``, and documents an example.
+``notify``, and documents an example; and the tests the guide names exist.
 
 Each table below is a decision a reviewer reads: a new playbook that skips a step fails here
 until it does the step or adds its row with the reason."""
@@ -9,6 +9,7 @@ until it does the step or adds its row with the reason."""
 from __future__ import annotations
 
 import inspect
+import re
 import types
 from pathlib import Path
 from typing import Any
@@ -104,3 +105,16 @@ def test_every_playbook_documents_an_example() -> None:
     """The flow's docstring is its page in the playbook catalogue and its form's help."""
     for name, f in PLAYBOOKS.items():
         assert "Example:" in (f.fn.__doc__ or ""), name
+
+
+def test_every_test_the_contributing_guide_names_exists() -> None:
+    """docs/contributing.md names the test guarding each step (``tests/x.py::test_y``, or
+    ``::test_y`` in the file named before it): a renamed or removed test fails here."""
+    text = (ROOT / "docs" / "contributing.md").read_text()
+    last, missing = "", []
+    for path, name in re.findall(r"`(tests/[\w/]+\.py)?::(\w+)", text):
+        last = path or last
+        if not re.search(rf"^(async )?def {name}\(", (ROOT / last).read_text(), re.M):
+            missing.append(f"{last}::{name}")
+    assert not missing, missing
+    assert len(re.findall(r"::test_\w+", text)) >= 15
