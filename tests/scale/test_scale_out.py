@@ -593,6 +593,8 @@ def test_an_mssp_sweep_in_groups_shared_by_two_workers(
 
     from prefect_defender.blocks import DefenderPartnerCredentials
     from prefect_defender.flows.mssp_groups import GROUP_TAG
+    from prefect_defender.flows.mssp_report import TABLE_KEY
+    from tests.flows.conftest import run_artifact
 
     names = ["northwind", *(f"cust{i:02d}" for i in range(1, MSSP_TENANTS + 1))]
     baseline = {"value": "mssp-groups.example", "type": "DomainName", "action": "Block"}
@@ -609,7 +611,7 @@ def test_an_mssp_sweep_in_groups_shared_by_two_workers(
             poll_interval=1,
         )
         groups = asyncio.run(_runs_tagged(GROUP_TAG))
-        merged = asyncio.run(_table_of(parent.id))
+        merged = json.loads(asyncio.run(run_artifact(parent.id, TABLE_KEY)))
     seconds = time.monotonic() - t0
     assert parent.state.is_completed(), parent.state
     assert len(groups) == 6 and all(g.state.is_completed() for g in groups)
@@ -645,26 +647,6 @@ async def _runs_tagged(tag: str) -> list[Any]:
                 flow_run_filter=FlowRunFilter(tags=FlowRunFilterTags(all_=[tag])), limit=50
             )
         )
-
-
-async def _table_of(run_id: Any) -> list[dict[str, Any]]:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import (
-        ArtifactFilter,
-        ArtifactFilterFlowRunId,
-        ArtifactFilterKey,
-    )
-
-    from prefect_defender.flows.mssp_report import TABLE_KEY
-
-    async with get_client() as client:
-        found = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(
-                key=ArtifactFilterKey(any_=[TABLE_KEY]),
-                flow_run_id=ArtifactFilterFlowRunId(any_=[run_id]),
-            )
-        )
-    return list(json.loads(str(found[0].data)))
 
 
 def _submitted(pg: PostgresCluster) -> list[tuple[str, str]]:
