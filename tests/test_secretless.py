@@ -91,7 +91,7 @@ async def test_federated_application_lists_incidents_in_a_flow(
     stats = fresh.admin.stats()
     grants = {r["grant_type"] for r in stats["token_requests"]}
     assert grants == {"client_credentials"}
-    assert token_requests(stats)[(creds.tenant_id, "https://api.security.microsoft.com")] == 1
+    assert token_requests(stats)[(creds.tenant_id, "https://graph.microsoft.com")] == 1
 
 
 async def test_aks_environment_variable_names_the_token_file(
@@ -172,8 +172,9 @@ async def test_federated_partner_reaches_customer_tenants_in_a_flow(
     for name in ("contoso", "fabrikam"):
         assert await incidents_flow(partner, tenant_id=tenants[name])
     per_tenant = token_requests(fresh.admin.stats())
-    assert per_tenant[(tenants["contoso"], "https://api.security.microsoft.com")] == 1
-    assert per_tenant[(tenants["fabrikam"], "https://api.security.microsoft.com")] == 1
+    # incidents are read on Graph (the default surface): one Graph token per customer tenant
+    assert per_tenant[(tenants["contoso"], "https://graph.microsoft.com")] == 1
+    assert per_tenant[(tenants["fabrikam"], "https://graph.microsoft.com")] == 1
 
 
 def test_block_validation_of_federation_fields(conn: dict) -> None:

@@ -38,11 +38,12 @@ def discovery(stats: dict[str, Any], kind: str) -> int:
 
 
 async def _use(block: DefenderUserCredentials) -> int:
-    """What one task does: its own client, a call to each of the three APIs."""
+    """What one task does: its own client, a call to each of the three APIs (incidents are read
+    on Graph by default, so the XDR audience is asked for explicitly)."""
     async with block.get_client() as client:
         machines = await client.machines.list(limit=5)
         graph = await client.graph_incidents.list(limit=5)
-        incidents = await client.incidents.list(limit=5)
+        incidents = await client.xdr_incidents.list(limit=5)
     return len(machines) + len(graph) + len(incidents)
 
 

@@ -20,6 +20,7 @@ from prefect_defender.flows.readiness_markdown import render
 from prefect_defender.flows.sigma import sigma_hunt
 from prefect_defender.tasks.playbook_endpoints import playbook_endpoints, surface_parameters
 from prefect_defender.tasks.readiness import classify
+from tests.flows.conftest import latest_artifact
 
 SOC = "defender-application-credentials/ready-soc"
 READONLY = "defender-application-credentials/ready-ro"
@@ -118,17 +119,10 @@ async def test_server_deployments_are_read(fresh: Any, blocks: dict[str, str]) -
 
 
 async def test_the_flow_writes_its_artifact(fresh: Any, deployments_file: Path) -> None:
-    from prefect.client.orchestration import get_client
-    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
-
     result = await api_readiness(credentials=SOC, deployments_file=str(deployments_file))
     assert result["exit_code"] == 1
     assert "sigma-on-xdr" in [d["name"] for d in result["not_ready"]]
-    async with get_client() as client:
-        [artifact] = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY])), limit=1
-        )
-    assert "# Defender API readiness" in str(artifact.data)
+    assert "# Defender API readiness" in await latest_artifact(ARTIFACT_KEY)
 
 
 def test_cli_exit_codes_and_one_line_errors(

@@ -129,8 +129,9 @@ def _app(conn: dict, proxy_url: str, **fields: Any) -> DefenderApplicationCreden
 
 @flow(name="proxied-inventory")
 async def inventory(credentials: Any) -> dict[str, int]:
-    """Incidents (XDR) by a task, machines (MDE) and Graph incidents by the client."""
-    incidents = await list_incidents(credentials, limit=5)
+    """Incidents (XDR, asked for: Graph is the default) by a task, machines (MDE) and Graph
+    incidents by the client: one token per audience."""
+    incidents = await list_incidents(credentials, limit=5, surface="xdr")
     async with credentials.get_client() as client:
         machines = await client.machines.list(limit=5)
         graph = await client.graph_incidents.list(limit=5)

@@ -7,14 +7,13 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from prefect.client.orchestration import get_client
-from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.flows.sigma import EXAMPLE_RULES
 from prefect_defender.flows.sigma_rules import ARTIFACT_KEY, sigma_detection_rules
 from prefect_defender.tasks.sigma import convert_sigma_rules, create_sigma_detection_rules
+from tests.flows.conftest import latest_artifact
 from tests.sigma.test_sigma_flow import BROKEN
 
 APP = "defender-application-credentials/sigma-rules"
@@ -60,11 +59,8 @@ async def test_example_rules_become_v1_detection_rules_once(block, fresh, tenant
         "hosts": [{"deviceIdColumn": "DeviceId", "nameColumn": "DeviceName"}]
     }
     assert rule["detectionAction"]["automatedActions"] == {}  # alerts only from the playbook
-    async with get_client() as client:
-        [artifact] = await client.read_artifacts(
-            artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[ARTIFACT_KEY])), limit=1
-        )
-    assert POWERSHELL_ID in str(artifact.data) and "6 succeeded" in str(artifact.data)
+    report = await latest_artifact(ARTIFACT_KEY)  # the kill-switch cases write this key too
+    assert POWERSHELL_ID in report and "6 succeeded" in report
     posted = sum(r["count"] for r in fresh.admin.stats()["requests"] if r["route"] == RULES)
     assert posted == 6  # nothing sent for the two not converted
 
