@@ -22,6 +22,7 @@ from urllib.parse import quote
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from prefect_defender.api.auth import TokenProvider
 from prefect_defender.api.body import BodyLimits
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.api.clouds import CloudEndpoints, Surface
@@ -32,7 +33,6 @@ from prefect_defender.api.ratelimit import DEFAULT_LIMITS, Limit, scaled
 from prefect_defender.api.resources.graph_incidents import GraphIncidentsAPI
 from prefect_defender.api.resources.incidents import IncidentsAPI
 from prefect_defender.api.resources.machines import MachinesAPI
-from prefect_defender.api.tokens import TokenProvider
 from prefect_defender.api.transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from prefect_defender.api.auth import AccessToken
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.errors import DefenderError, PermissionDeniedError
-from prefect_defender.api.tokens import AccessToken
 
 __all__ = ["permission_error"]
 

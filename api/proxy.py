@@ -17,7 +17,7 @@ and ``proxy_password`` fields).
   ``Proxy-Authorization`` on the ``CONNECT``. With an ``http://`` proxy that header travels in
   clear text to the proxy: prefer an ``https://`` proxy when credentials are needed.
 * Managed-identity endpoints (``IDENTITY_ENDPOINT``, IMDS) are local to the machine and are never
-  sent through the proxy (see :mod:`prefect_defender.api.managed_identity`).
+  sent through the proxy (see :mod:`prefect_defender.api.auth`).
 
 Example:
     >>> cfg = ProxyConfig(url="http://proxy.corp.example:3128", username="svc-soar")

@@ -41,6 +41,7 @@ from urllib.parse import quote
 
 import httpx
 
+from prefect_defender.api.auth import AccessToken, TokenProvider, exchange_bounds
 from prefect_defender.api.body import ACCEPT_ENCODING, BodyClock, BodyLimits, loads, receive
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.clouds import CloudEndpoints, check_link, origin, require_https
@@ -56,7 +57,6 @@ from prefect_defender.api.errors import (
     error_from_response,
 )
 from prefect_defender.api.lifecycle import check_call, retired_answer, retired_error
-from prefect_defender.api.msal_http import exchange_bounds
 from prefect_defender.api.page_guard import PagingLimits
 from prefect_defender.api.permission_hint import permission_error
 from prefect_defender.api.proxy import ProxyConfig
@@ -76,7 +76,6 @@ from prefect_defender.api.retry import (
 )
 from prefect_defender.api.send_gate import DeadlineWait, Requeue, SendGate
 from prefect_defender.api.tls import ssl_context
-from prefect_defender.api.tokens import AccessToken, TokenProvider
 from prefect_defender.api.write_gate import check_write
 
 __all__ = ["RetryPolicy", "Transport", "TransportStats"]

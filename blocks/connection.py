@@ -14,10 +14,13 @@ from typing import Any, Literal, Self
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
 
-from prefect_defender.api.auth import CertificateCredential
+from prefect_defender.api.auth import (
+    AKS_TOKEN_FILE_VARIABLE,
+    CertificateCredential,
+    FederatedTokenFile,
+)
 from prefect_defender.api.client import ClientSettings
 from prefect_defender.api.clouds import CloudEndpoints, cloud_endpoints
-from prefect_defender.api.federation import AKS_TOKEN_FILE_VARIABLE, FederatedTokenFile
 from prefect_defender.api.proxy import ProxyConfig, check_proxy_url
 from prefect_defender.api.validation import check_guid
 

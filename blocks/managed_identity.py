@@ -6,8 +6,8 @@ from typing import Any
 
 from pydantic import Field, field_validator, model_validator
 
+from prefect_defender.api.auth import managed_identity_provider
 from prefect_defender.api.client import DefenderClient
-from prefect_defender.api.managed_identity import managed_identity_provider
 from prefect_defender.blocks.connection import (
     DOCS_URL,
     LOGO_URL,

@@ -8,9 +8,8 @@ from typing import Any
 
 from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
-from prefect_defender.api.auth import REGISTRY, UserTokenProvider, cache_accounts
+from prefect_defender.api.auth import REGISTRY, UserTokenProvider, cache_accounts, credential_hash
 from prefect_defender.api.client import DefenderClient
-from prefect_defender.api.tokens import credential_hash
 from prefect_defender.blocks.connection import (
     DOCS_URL,
     LOGO_URL,

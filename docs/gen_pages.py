@@ -7,9 +7,10 @@ virtual files (nothing lands in ``docs/``):
   docstring, as the Prefect UI shows them) and the deployments in ``deployments/prefect.yaml``;
 * ``benchmarks.md``: ``benchmarks/README.md`` and the newest ``benchmarks/results/*.md``;
 * ``cli.md``: every ``prefect-defender`` command and option, from the Typer app;
-* ``reference/``: one mkdocstrings page per module of ``api``, ``blocks``, ``tasks`` and ``flows``
-  (block pages start with a table of the block's fields), plus the ``SUMMARY.md`` that
-  mkdocs-literate-nav turns into the reference navigation.
+* ``reference/``: one mkdocstrings page per public module of ``api``, ``blocks``, ``tasks``,
+  ``flows`` and ``agents``: a package's ``_private`` parts are documented by its face (its
+  ``__init__``); block pages start with a table of the block's fields. Plus the ``SUMMARY.md``
+  that mkdocs-literate-nav turns into the reference navigation.
 
 Griffe reads the sources through ``.typecheck/prefect_defender``, which ``docs/hooks.py`` makes.
 """
@@ -376,15 +377,21 @@ def block_fields(module: str) -> str:
     return "\n".join(out) + ("\n" if out else "")
 
 
+def _public(rel: Path) -> bool:
+    """A module of the public API: no ``_private`` part (a package's ``__init__`` is its face)."""
+    return not any(part.startswith("_") and part != "__init__" for part in rel.parts)
+
+
 def reference_pages() -> None:
     summary: list[str] = []
     for sub, title in REFERENCE:
         folder = ROOT / sub
         summary.append(f"* [{title}](reference/{sub}/index.md)")
         modules = sorted(
-            p.relative_to(folder).with_suffix("")
+            rel
             for p in folder.rglob("*.py")
             if "__pycache__" not in p.parts
+            and _public(rel := p.relative_to(folder).with_suffix(""))
         )
         for rel in modules:
             parts = list(rel.parts)

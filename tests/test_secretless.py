@@ -18,9 +18,8 @@ import pytest
 from prefect import flow
 from pydantic import ValidationError as PydanticValidationError
 
+from prefect_defender.api.auth import FederatedTokenFile, identity_source, is_local_identity_host
 from prefect_defender.api.errors import AuthenticationError, TransportError, UnsafeRequestError
-from prefect_defender.api.federation import FederatedTokenFile
-from prefect_defender.api.managed_identity import identity_source, is_local_identity_host
 from prefect_defender.blocks import (
     DefenderApplicationCredentials,
     DefenderManagedIdentityCredentials,

@@ -12,7 +12,6 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_defender.api.auth import ssl_context
 from prefect_defender.api.errors import (
     BadRequestError,
     NotFoundError,
@@ -20,6 +19,7 @@ from prefect_defender.api.errors import (
     ValidationError,
 )
 from prefect_defender.api.resources.machine_actions import ActionWaitTimeoutError
+from prefect_defender.api.tls import ssl_context
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks.machine_actions import (
     cancel_machine_action,

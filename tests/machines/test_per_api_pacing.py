@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from prefect_defender.api.auth import ssl_context
 from prefect_defender.api.catalog import endpoint
+from prefect_defender.api.tls import ssl_context
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks.machine_actions import request_machine_actions
 from tests.machines.conftest import close_token_clients, requests

@@ -23,11 +23,11 @@ from typing import Any
 import httpx
 import pytest
 
+from prefect_defender.api.auth import AccessToken, TokenProvider
 from prefect_defender.api.client import ClientSettings, DefenderClient
 from prefect_defender.api.clouds import cloud_endpoints
 from prefect_defender.api.errors import DefenderError, InvalidResponseError
 from prefect_defender.api.models.common import DefenderModel
-from prefect_defender.api.tokens import AccessToken, TokenProvider
 from tests.security.kinds import Ctx
 from tests.security.test_bad_input import TASKS, _baseline
 

@@ -24,7 +24,6 @@ import pytest
 from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api import auth, ratelimit
-from prefect_defender.api.auth import ssl_context
 from prefect_defender.api.client import ClientSettings, DefenderClient
 from prefect_defender.api.clouds import cloud_endpoints
 from prefect_defender.api.errors import (
@@ -32,6 +31,7 @@ from prefect_defender.api.errors import (
     TransportError,
     UnsafeRequestError,
 )
+from prefect_defender.api.tls import ssl_context
 from prefect_defender.blocks import (
     DefenderApplicationCredentials,
     DefenderPartnerCredentials,

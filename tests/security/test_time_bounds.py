@@ -147,8 +147,8 @@ def test_a_trickling_token_answer_outside_any_call_is_bounded_by_the_timeout(
 ) -> None:
     """A token taken outside a call (the blocks' connection check, the CLI) is bounded by the
     client's per-exchange timeout: msal's HTTP client reads no exchange longer than that."""
+    from prefect_defender.api.auth import exchange_bounds
     from prefect_defender.api.errors import DefenderError
-    from prefect_defender.api.msal_http import exchange_bounds
 
     creds = DefenderApplicationCredentials.from_emulator(conn, authority_host=authority.url)
     provider = creds.get_client().transport.provider

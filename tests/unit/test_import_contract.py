@@ -16,6 +16,7 @@ A checker that finds nothing proves nothing, so it is also run on synthetic viol
 from __future__ import annotations
 
 import ast
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -164,3 +165,263 @@ def test_checker_flags_a_violation(layer: str, source: str, needle: str) -> None
 )
 def test_checker_allows_what_the_contract_allows(layer: str, source: str) -> None:
     assert violations(layer, source) == []
+
+
+# --------------------------------------------------------------------------- one home per name
+# A family of modules split for size is a package: its ``__init__`` is its public face, its
+# parts are ``_private`` modules. So every public name has one public import path (the module
+# that lists it in ``__all__``), a module that is not a package ``__init__`` lists in
+# ``__all__`` only what it defines, and nothing outside a package imports its private parts.
+OWN_ROOTS = ("package", *LAYERS)
+# where the project's modules are imported from: the layers and everything that uses them
+IMPORTERS = (*OWN_ROOTS, "tests", "benchmarks", "docs", "examples", "scripts")
+
+# modules that still re-export names defined elsewhere (being given one home); only shrinks
+RE_EXPORTING = frozenset(
+    {
+        f"{PKG}.api",
+        f"{PKG}.api.models",
+        f"{PKG}.api.models.enrichment",
+        f"{PKG}.api.models.graph_security",
+        f"{PKG}.api.resources.alerts",
+        f"{PKG}.api.resources.hunting",
+        f"{PKG}.api.resources.identities",
+        f"{PKG}.api.resources.indicators",
+        f"{PKG}.api.resources.live_response",
+        f"{PKG}.api.resources.machine_actions",
+        f"{PKG}.api.sigma",
+        f"{PKG}.api.transport",
+        f"{PKG}.api.validation",
+        f"{PKG}.blocks",
+        f"{PKG}.emulator",
+        f"{PKG}.emulator.routes.machine_actions",
+        f"{PKG}.flows.approval",
+        f"{PKG}.flows.connectivity",
+        f"{PKG}.flows.notify",
+        f"{PKG}.flows.poller",
+        f"{PKG}.tasks.action_plans",
+        f"{PKG}.tasks.alerts",
+        f"{PKG}.tasks.base",
+        f"{PKG}.tasks.enrichment",
+        f"{PKG}.tasks.identities",
+        f"{PKG}.tasks.indicators",
+        f"{PKG}.tasks.machine_actions",
+        f"{PKG}.tasks.sigma",
+    }
+)
+
+
+@dataclass(frozen=True)
+class ModuleInfo:
+    """What one module's source says about its names."""
+
+    name: str  # dotted, "prefect_defender..."
+    is_init: bool
+    defines: frozenset[str]
+    imports: dict[str, tuple[str, str]]  # local name -> (module, name there)
+    all_: tuple[str, ...] | None
+
+
+def _targets(node: ast.stmt) -> list[str]:
+    if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [node.name]
+    targets = node.targets if isinstance(node, ast.Assign) else []
+    if isinstance(node, (ast.AnnAssign, ast.AugAssign)):
+        targets = [node.target]
+    return [t.id for t in targets if isinstance(t, ast.Name)]
+
+
+def _top_level(body: list[ast.stmt]) -> Iterator[ast.stmt]:
+    """The statements run at import, also inside top-level ``if``/``try`` blocks."""
+    for node in body:
+        if isinstance(node, ast.If):
+            yield from _top_level(node.body + node.orelse)
+        elif isinstance(node, ast.Try):
+            yield from _top_level(node.body + node.orelse + node.finalbody)
+        else:
+            yield node
+
+
+def _all_names(node: ast.stmt) -> list[str]:
+    value = getattr(node, "value", None)
+    if not isinstance(value, (ast.List, ast.Tuple)):
+        return []
+    return [e.value for e in value.elts if isinstance(e, ast.Constant) and isinstance(e.value, str)]
+
+
+def module_info(name: str, source: str, is_init: bool = False) -> ModuleInfo:
+    """Read one module: its top-level definitions, its ``from`` imports and its ``__all__``."""
+    tree = ast.parse(source)
+    defines: set[str] = set()
+    imports: dict[str, tuple[str, str]] = {}
+    all_: list[str] | None = None
+    for node in _top_level(tree.body):
+        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            imports.update({a.asname or a.name: (node.module, a.name) for a in node.names})
+            continue
+        targets = _targets(node)
+        if "__all__" in targets:
+            all_ = ([] if all_ is None or isinstance(node, ast.Assign) else all_) + _all_names(node)
+        defines.update(t for t in targets if t != "__all__")
+    return ModuleInfo(
+        name, is_init, frozenset(defines), imports, None if all_ is None else tuple(all_)
+    )
+
+
+def _dotted(root: str, path: Path) -> str:
+    rel = path.relative_to(ROOT / root).with_suffix("")
+    parts = [p for p in rel.parts if p != "__init__"]
+    return ".".join([PKG, *([] if root == "package" else [root]), *parts])
+
+
+def project_modules() -> dict[str, ModuleInfo]:
+    """Every module of the package, by dotted name."""
+    found: dict[str, ModuleInfo] = {}
+    for root in OWN_ROOTS:
+        for path in sorted((ROOT / root).rglob("*.py")):
+            if root == "package" and path.parent != ROOT / root:
+                continue
+            name = _dotted(root, path)
+            found[name] = module_info(name, path.read_text(), path.name == "__init__.py")
+    return found
+
+
+def is_public(module: str) -> bool:
+    return not any(part.startswith("_") for part in module.split("."))
+
+
+def home(modules: dict[str, ModuleInfo], module: str, name: str) -> tuple[str, str]:
+    """Where ``name`` (as seen in ``module``) is defined: followed through ``from`` imports."""
+    seen: set[tuple[str, str]] = set()
+    while (module, name) not in seen:
+        seen.add((module, name))
+        info = modules.get(module)
+        if info is None or name in info.defines or name not in info.imports:
+            return module, name
+        module, name = info.imports[name]
+    return module, name
+
+
+def public_paths(modules: dict[str, ModuleInfo]) -> dict[tuple[str, str], set[str]]:
+    """Each public name's home -> the public modules that list it in ``__all__``."""
+    paths: dict[tuple[str, str], set[str]] = {}
+    for module, info in modules.items():
+        if is_public(module):
+            for name in info.all_ or ():
+                paths.setdefault(home(modules, module, name), set()).add(module)
+    return paths
+
+
+def names_with_many_paths(
+    modules: dict[str, ModuleInfo], pending: frozenset[str] = frozenset()
+) -> dict[str, list[str]]:
+    """``module.name`` (its home) -> its public import paths, where there is more than one."""
+    return {
+        f"{where}.{name}": sorted(paths)
+        for (where, name), paths in public_paths(modules).items()
+        if len(paths - pending) > 1
+    }
+
+
+def foreign_exports(info: ModuleInfo) -> list[str]:
+    """Names a module that is not a package ``__init__`` lists in ``__all__`` without
+    defining them (re-exports belong to a package's public face only)."""
+    if info.is_init:
+        return []
+    return [n for n in info.all_ or () if n not in info.defines]
+
+
+def private_imports(source: str, where: str, modules: set[str] | frozenset[str]) -> list[str]:
+    """The ``_private`` project modules (of ``modules``) that a file at ``where`` (a dotted
+    module, or a dotted file name outside the package) imports from outside their package."""
+    found: list[str] = []
+    for line, module, names in imports_of(source):
+        if module.split(".")[0] != PKG:
+            continue
+        full = [module, *(f"{module}.{n}" for n in names)]
+        for target in (t for t in full if t in modules):
+            parts = target.split(".")
+            for i, part in enumerate(parts):
+                owner = ".".join(parts[:i])
+                if part.startswith("_") and not _under(where, (owner,)):
+                    found.append(f"{line}: {target}")
+                    break
+    return found
+
+
+def _importer_name(path: Path) -> str:
+    root = path.relative_to(ROOT).parts[0]
+    if root in OWN_ROOTS:
+        return _dotted(root, path)
+    return ".".join(path.relative_to(ROOT).with_suffix("").parts)
+
+
+def _importer_files() -> list[Path]:
+    return [p for root in IMPORTERS for p in sorted((ROOT / root).rglob("*.py"))]
+
+
+def test_every_public_name_has_one_public_path() -> None:
+    many = names_with_many_paths(project_modules(), RE_EXPORTING)
+    assert not many, "names importable from more than one public module:\n" + "\n".join(
+        f"{name}: {paths}" for name, paths in sorted(many.items())
+    )
+
+
+def test_only_a_package_init_re_exports() -> None:
+    modules = project_modules()
+    found = {m: foreign_exports(i) for m, i in modules.items() if m not in RE_EXPORTING}
+    found = {m: names for m, names in found.items() if names}
+    assert not found, f"modules listing names they do not define in __all__: {found}"
+
+
+def test_nothing_outside_a_package_imports_its_private_parts() -> None:
+    modules = set(project_modules())
+    found = []
+    for path in _importer_files():
+        where = _importer_name(path)
+        bad = private_imports(path.read_text(), where, modules)
+        found += [f"{path.relative_to(ROOT)}:{v}" for v in bad]
+    assert not found, "private modules imported from outside their package:\n" + "\n".join(found)
+
+
+def test_the_pending_re_exports_are_still_there() -> None:
+    """Each module left in RE_EXPORTING still re-exports (remove it from the list when done)."""
+    modules = project_modules()
+    paths = public_paths(modules)
+    again = {m for (where, _), ps in paths.items() if len(ps) > 1 for m in ps - {where}}
+    again |= {m for m, info in modules.items() if foreign_exports(info)}
+    assert again >= RE_EXPORTING, sorted(RE_EXPORTING - again)
+
+
+def test_a_re_export_counts_as_a_second_path() -> None:
+    modules = {
+        f"{PKG}.api.parts": module_info(f"{PKG}.api.parts", "X = 1\n__all__ = ['X']\n"),
+        f"{PKG}.api.face": module_info(
+            f"{PKG}.api.face", f"from {PKG}.api.parts import X as X\n__all__ = ['X']\n"
+        ),
+        f"{PKG}.api.other": module_info(f"{PKG}.api.other", "X = 2\n__all__ = ['X']\n"),
+        f"{PKG}.api._hidden": module_info(f"{PKG}.api._hidden", "Y = 1\n__all__ = ['Y']\n"),
+    }
+    many = names_with_many_paths(modules)
+    # the same object twice counts; another object of the same name is another name
+    assert many == {f"{PKG}.api.parts.X": [f"{PKG}.api.face", f"{PKG}.api.parts"]}
+    assert foreign_exports(modules[f"{PKG}.api.face"]) == ["X"]
+    face = module_info(f"{PKG}.api", f"from {PKG}.api.parts import X\n__all__ = ['X']\n", True)
+    assert foreign_exports(face) == []
+
+
+@pytest.mark.parametrize(
+    "where,source,bad",
+    [
+        (f"{PKG}.flows.x", f"from {PKG}.api.auth._tokens import AccessToken", True),
+        (f"{PKG}.api.client", f"from {PKG}.api.auth import _tokens", True),
+        ("tests.unit.test_x", f"import {PKG}.api.auth._tokens", True),
+        (f"{PKG}.api.auth", f"from {PKG}.api.auth._tokens import AccessToken", False),
+        (f"{PKG}.api.auth._app", f"from {PKG}.api.auth._tokens import AccessToken", False),
+        (f"{PKG}.flows.x", f"from {PKG}.api.auth import AccessToken", False),
+        (f"{PKG}.api.client", f"from {PKG}.api.errors import _fail", False),
+    ],
+)
+def test_private_import_checker(where: str, source: str, bad: bool) -> None:
+    modules = {f"{PKG}.api.auth._tokens", f"{PKG}.api.auth", f"{PKG}.api.errors"}
+    assert bool(private_imports(source, where, modules)) is bad

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import certifi
 
-from prefect_defender.api.msal_http import msal_http_client
+from prefect_defender.api.auth import msal_http_client
 from prefect_defender.api.tls import clear_ssl_contexts, ssl_context
 from prefect_defender.blocks import DefenderPartnerCredentials
 
@@ -67,7 +67,7 @@ def test_partner_clients_share_one_context_and_one_token_pool() -> None:
     pools = [c.transport._http()._transport._pool for c in clients]  # type: ignore[attr-defined]
     contexts = {id(p._ssl_context) for p in pools}
     assert len(contexts) == 1 and _verifies(pools[0]._ssl_context)
-    # the token side: every provider's msal app gets its http client here (api.app_tokens)
+    # the token side: every provider's msal app gets its http client here (api/auth/_app_tokens.py)
     endpoints = partner.endpoints()
     shared = msal_http_client(endpoints, None).client
     assert all(msal_http_client(endpoints, None).client is shared for _ in TENANTS)

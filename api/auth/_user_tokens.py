@@ -15,12 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
 
-from prefect_defender.api.clouds import CloudEndpoints
-from prefect_defender.api.errors import AuthenticationError, SignInRequiredError
-from prefect_defender.api.lazy_import import msal
-from prefect_defender.api.msal_http import msal_http_client
-from prefect_defender.api.redact import remember_secret
-from prefect_defender.api.tokens import (
+from prefect_defender.api.auth._msal_http import msal_http_client
+from prefect_defender.api.auth._tokens import (
     AccessToken,
     TokenProvider,
     aadsts_codes,
@@ -28,6 +24,10 @@ from prefect_defender.api.tokens import (
     credential_hash,
     first_line,
 )
+from prefect_defender.api.clouds import CloudEndpoints
+from prefect_defender.api.errors import AuthenticationError, SignInRequiredError
+from prefect_defender.api.lazy_import import msal
+from prefect_defender.api.redact import remember_secret
 
 if TYPE_CHECKING:
     from prefect_defender.api.proxy import ProxyConfig

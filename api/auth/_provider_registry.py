@@ -11,10 +11,10 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pydantic import SecretStr
 
-from prefect_defender.api.app_tokens import AppTokenProvider, CertificateCredential
+from prefect_defender.api.auth._app_tokens import AppTokenProvider, CertificateCredential
+from prefect_defender.api.auth._tokens import TokenProvider, credential_hash
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.lazy_import import msal
-from prefect_defender.api.tokens import TokenProvider, credential_hash
 
 if TYPE_CHECKING:
     from prefect_defender.api.proxy import ProxyConfig

@@ -12,18 +12,18 @@ from urllib.parse import urlencode
 
 from pydantic import BaseModel, ConfigDict, SecretStr
 
-from prefect_defender.api.clouds import CloudEndpoints
-from prefect_defender.api.errors import AuthenticationError, ConsentRequiredError
-from prefect_defender.api.lazy_import import msal
-from prefect_defender.api.msal_http import msal_http_client
-from prefect_defender.api.redact import remember_secret
-from prefect_defender.api.tokens import (
+from prefect_defender.api.auth._msal_http import msal_http_client
+from prefect_defender.api.auth._tokens import (
     TokenProvider,
     aadsts_codes,
     call_msal,
     credential_hash,
     first_line,
 )
+from prefect_defender.api.clouds import CloudEndpoints
+from prefect_defender.api.errors import AuthenticationError, ConsentRequiredError
+from prefect_defender.api.lazy_import import msal
+from prefect_defender.api.redact import remember_secret
 
 if TYPE_CHECKING:
     from prefect_defender.api.proxy import ProxyConfig
@@ -96,7 +96,7 @@ def admin_consent_url(
 class AppTokenProvider(TokenProvider):
     """Application (client credentials) tokens with a client secret, a certificate or a
     federated client assertion (workload identity federation: ``client_assertion`` is a
-    callable such as :class:`~prefect_defender.api.federation.FederatedTokenFile`)."""
+    callable such as :class:`~prefect_defender.api.auth.FederatedTokenFile`)."""
 
     kind = "application"
 

@@ -41,14 +41,14 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from prefect_defender.api.auth._msal_http import HttpxForMsal
+from prefect_defender.api.auth._provider_registry import REGISTRY
+from prefect_defender.api.auth._tokens import TokenProvider, call_msal, first_line
 from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, UnsafeRequestError
 from prefect_defender.api.lazy_import import msal
-from prefect_defender.api.msal_http import HttpxForMsal
-from prefect_defender.api.provider_registry import REGISTRY
 from prefect_defender.api.redact import remember_secret
 from prefect_defender.api.tls import ssl_context
-from prefect_defender.api.tokens import TokenProvider, call_msal, first_line
 
 __all__ = [
     "LocalIdentityHttp",
