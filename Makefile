@@ -45,10 +45,14 @@ typecheck: $(STAMP)
 	@for f in package/*.py package/py.typed; do ln -sfn ../../$$f .typecheck/prefect_defender/$$(basename $$f); done
 	MYPYPATH=.typecheck $(BIN)/mypy -p prefect_defender -p tests.typecheck
 
+# the suite on 4 processes, whole test files each (one emulator per module, one Prefect test
+# harness per process); TEST_WORKERS=0 runs it in this process
+TEST_WORKERS ?= 4
+
 # Prefect 3.8.8 first (a short run), then the whole suite on what pip resolves today
 test: lint typecheck test-floor
 	./scripts/system-deps.sh
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile
 
 test-floor: $(FLOOR_STAMP)
 	$(FLOOR)/bin/python -c "import prefect; assert prefect.__version__ == '3.8.8', prefect.__version__"

@@ -18,6 +18,36 @@ os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")
 
 
+#: the longest test files (minutes each), started first so that the workers of ``make test``
+#: (pytest-xdist, whole files per worker) do not finish on one of them alone
+LONG_FILES_FIRST = (
+    "tests/scale/test_scale_out.py",
+    "tests/reliability/test_faults.py",
+    "tests/reliability/test_crash_rerun.py",
+    "tests/test_docs_site.py",
+    "tests/test_demo.py",
+    "tests/test_bench_smoke.py",
+    "tests/examples/",
+    "tests/ui/",
+    "tests/flows/test_event_path.py",
+    "tests/security/test_secrets.py",
+)
+
+
+def _start_rank(item: pytest.Item) -> int:
+    path = item.nodeid.split("::", 1)[0]
+    for rank, prefix in enumerate(LONG_FILES_FIRST):
+        if path.startswith(prefix):
+            return rank
+    return len(LONG_FILES_FIRST)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest files first, the others in their usual order (a stable sort: the order of
+    the tests within a file never changes)."""
+    items.sort(key=_start_rank)
+
+
 @pytest.fixture(scope="session")
 def emulator_keys(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """CA, TLS, signing and app keys made once and copied into every emulator's data dir
