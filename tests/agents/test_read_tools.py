@@ -92,6 +92,10 @@ async def test_incidents_and_alerts(client: Client, contoso: str) -> None:
     assert one["id"] == alerts["alerts"][0]["id"]
 
 
+def _at(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
 async def test_machines_and_actions(client: Client, emulator: Any, contoso: str) -> None:
     machine = next(
         m for m in emulator.admin.dump(contoso, "machines") if "-ws-" in m["computerDnsName"]
@@ -103,6 +107,21 @@ async def test_machines_and_actions(client: Client, emulator: Any, contoso: str)
     assert found["machines"] and all(m["name"].startswith(prefix) for m in found["machines"])
     tagged = data(await client.call_tool("find_machines", {"tag": "DomainController"}))
     assert tagged["machines"] and all("DomainController" in m["tags"] for m in tagged["machines"])
+    # by IP: the devices whose lease of that address covers now (+/- 15 minutes), as Defender's
+    # findbyip answers for the tool's timestamp (now)
+    machines = emulator.admin.dump(contoso, "machines")
+    ip = max(machines, key=lambda m: m["lastSeen"])["lastIpAddress"]
+    now, window = datetime.now(UTC), timedelta(minutes=15)
+    expected = {
+        m["id"]
+        for m in machines
+        for lease in m["_ipHistory"]
+        if lease["ip"] == ip
+        and _at(lease.get("from") or lease["time"]) - window <= now <= _at(lease["time"]) + window
+    }
+    by_ip = data(await client.call_tool("find_machines", {"ip": ip}))
+    assert {m["id"] for m in by_ip["machines"]} == expected
+    assert by_ip["tenant_id"] == contoso and by_ip["truncated"] is False
     actions = data(await client.call_tool("list_machine_actions", {"limit": 5}))
     assert actions["tenant_id"] == contoso and isinstance(actions["actions"], list)
 
@@ -166,6 +185,7 @@ async def test_hunting_refuses_what_is_not_a_query(
         ("lookup_file", {"file_hash": "not-a-hash"}, "file_hash"),
         ("lookup_ip", {"ip": "999.1.1.1"}, "ip"),
         ("find_machines", {}, "exactly one"),
+        ("find_machines", {"ip": "10.0.0.999"}, "ip"),
         ("get_machine", {"machine": "x", "tenant": "woodgrove"}, "not reachable"),
         ("list_incidents", {"limit": 10_000}, "limit"),
         ("list_machine_actions", {"machine_id": "../../etc"}, "machine_id"),
