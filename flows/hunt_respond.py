@@ -144,6 +144,30 @@ async def _report(
     )
 
 
+def _devices_table(
+    plan: list[PlannedAction], hits: list[dict[str, Any]], action: ActionType
+) -> str:
+    """The devices to act on with their hits, matched by device id: a device the hunt returned
+    on several rows has their hits added (never a ``zip`` of two lists that need not match:
+    the plan holds each device once, and only those Defender still knows)."""
+    counts: dict[str, int] = {}
+    for row in hits:
+        key = str(row.get("DeviceId") or "").lower()
+        counts[key] = counts.get(key, 0) + int(row.get("Hits") or 0)
+    return markdown_table(
+        [
+            {
+                "device": p.computer_dns_name or p.machine_id,
+                "hits": counts.get(p.machine_id.lower(), ""),
+                "action": action.value,
+                "protected": p.protected or "",
+            }
+            for p in plan
+        ],
+        ["device", "hits", "action", "protected"],
+    )
+
+
 async def _decide(
     plan: list[PlannedAction],
     hits: list[dict[str, Any]],
@@ -155,18 +179,7 @@ async def _decide(
     ``auto_approve_severities``), else asked in the Prefect UI with the matching devices."""
     if "hunt" in approval.auto_approve_severities:
         return True, "auto-approved (policy)", False
-    table = markdown_table(
-        [
-            {
-                "device": p.computer_dns_name,
-                "hits": h["Hits"],
-                "action": action.value,
-                "protected": p.protected or "",
-            }
-            for p, h in zip(plan, hits, strict=True)
-        ],
-        ["device", "hits", "action", "protected"],
-    )
+    table = _devices_table(plan, hits, action)
     decision, verdict = await request_decision(
         f"## {len(plan)} device(s) saw {seen}\n\n{table}\n\nApprove **{action.value}** on them?",
         approval,
