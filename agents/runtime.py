@@ -27,8 +27,8 @@ class AgentRuntime:
 
     Example:
         ```python
-        runtime = await AgentRuntime.load("defender-partner-credentials/mssp", "agents")
-        scope = runtime.scope("Contoso")   # by display name or tenant id
+        runtime = await AgentRuntime.load("defender-partner-credentials/mssp")  # default policy
+        scope = runtime.scope("Contoso Ltd")   # by display name or tenant id
         ```
     """
 

@@ -51,6 +51,9 @@ def build_server(runtime: AgentRuntime) -> MCPServer[AgentRuntime]:
 
     Example:
         ```python
+        # needs an MCP client on standard input and output
+        from prefect_defender.agents.runtime import AgentRuntime
+
         runtime = await AgentRuntime.load("defender-application-credentials/soc")
         await build_server(runtime).run_stdio_async()
         ```

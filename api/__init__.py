@@ -1,7 +1,7 @@
 """The Defender client without Prefect: auth (msal), transport (httpx), limits, paging, models.
 
 Examples:
-    >>> from prefect_defender.api import DefenderClient, cloud_endpoints   # doctest: +SKIP
+    >>> from prefect_defender.api import DefenderClient, cloud_endpoints
 """
 
 from prefect_defender.api.auth import (

@@ -1,11 +1,18 @@
 """``DefenderClient``: one tenant, one token provider, every Defender API area.
 
-Usable from any Python program (no Prefect import):
+Usable from any Python program (no Prefect import); a block's ``get_client()`` builds one:
 
-    >>> async def main(provider, endpoints):                                 # doctest: +SKIP
-    ...     async with DefenderClient(endpoints, provider) as client:
-    ...         async for incident in client.incidents.iterate(status="Active"):
-    ...             print(incident.incident_id, incident.severity)
+```python
+from prefect_defender.api import DefenderClient
+
+
+async def active(client: DefenderClient) -> list[int]:
+    return [i.incident_id async for i in client.incidents.iterate(status="Active")]
+
+
+async with creds.get_client() as client:
+    print(await active(client))
+```
 
 Create one client per event loop (an ``httpx.AsyncClient`` belongs to the loop that first used
 it); tokens and rate limiters are shared process-wide, so many clients cost nothing extra.

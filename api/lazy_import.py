@@ -4,7 +4,7 @@ for them (type checkers see the real modules).
 
 Example:
     >>> msal = LazyModule("msal")   # nothing imported yet
-    >>> msal.TokenCache              # doctest: +SKIP
+    >>> cache = msal.TokenCache()    # imported now
 """
 
 from __future__ import annotations

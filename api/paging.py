@@ -55,8 +55,10 @@ async def iterate_skip(
     """Yield every item of an MDE/XDR collection, paging with ``$top``/``$skip``.
 
     Examples:
-        >>> async def names(client):                                         # doctest: +SKIP
-        ...     return [m["computerDnsName"] async for m in client.paginate("mde.machines.list")]
+        ```python
+        async with creds.get_client() as client:
+            names = [m["computerDnsName"] async for m in client.paginate("mde.machines.list")]
+        ```
     """
     if page_size < 1:
         raise ValueError("page_size must be positive")
@@ -124,7 +126,8 @@ async def collect(items: AsyncIterator[T]) -> list[T]:
 
     Example:
         ```python
-        machines = await collect(client.machines.iterate(limit=500))
+        async with creds.get_client() as client:
+            machines = await collect(client.machines.iterate(limit=500))
         ```
     """
     out: list[T] = []
@@ -145,9 +148,14 @@ async def as_models(
 
     Example:
         ```python
-        pages = iterate_skip(transport, ep, page_size=100)
-        async for machine in as_models(Machine, pages, "mde.machines.list"):
-            ...
+        from prefect_defender.api.catalog import endpoint
+        from prefect_defender.api.models import Machine
+
+        async with creds.get_client() as client:
+            ep = endpoint("mde.machines.list")
+            pages = iterate_skip(client.transport, ep, page_size=100)
+            names = [m.computer_dns_name
+                     async for m in as_models(Machine, pages, "mde.machines.list")]
         ```
     """
     async for item in items:
@@ -168,8 +176,13 @@ def skip_models(
 
     Example:
         ```python
-        async for machine in skip_models(Machine, transport, ep, page_size=100, limit=500):
-            ...
+        from prefect_defender.api.catalog import endpoint
+        from prefect_defender.api.models import Machine
+
+        async with creds.get_client() as client:
+            ep = endpoint("mde.machines.list")
+            machines = [m async for m in skip_models(Machine, client.transport, ep,
+                                                     page_size=100, limit=500)]
         ```
     """
     return as_models(

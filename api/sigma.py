@@ -229,7 +229,7 @@ def yaml_alias_count(text: str) -> int:
     """How many ``*alias`` references ``text`` holds (a linear token scan, nothing expanded).
 
     Examples:
-        >>> yaml_alias_count("a: &x [1]\nb: *x\nc: *x")
+        >>> yaml_alias_count("a: &x [1]\\nb: *x\\nc: *x")
         2
     """
     import yaml

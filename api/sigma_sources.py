@@ -71,7 +71,11 @@ def load_rule_sources(paths: Iterable[str] = (), texts: Iterable[str] = ()) -> l
 
     Example:
         ```python
-        sources = load_rule_sources(["examples/sigma"], [open("extra.yml").read()])
+        from pathlib import Path
+
+        extra = Path("examples/sigma/proc_certutil_download.yml").read_text()
+        sources = load_rule_sources(["examples/sigma"], [extra])
+        assert len(sources) == 6  # five files and one text
         ```
     """
     if isinstance(paths, str) or isinstance(texts, str):

@@ -218,7 +218,11 @@ def check_model(value: Any, model: type[M], field: str, what: str) -> M:
     one); our ``ValidationError`` naming ``field`` and the first problem otherwise.
 
     Example:
-        >>> check_model({"a": 1}, SomeModel, "plan[0]", "a planned action")  # doctest: +SKIP
+        >>> from pydantic import BaseModel
+        >>> class Point(BaseModel):
+        ...     x: int
+        >>> check_model({"x": 1}, Point, "plan[0]", "a planned action")
+        Point(x=1)
     """
     if isinstance(value, model):
         return value

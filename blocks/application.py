@@ -96,7 +96,7 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
         Example:
             ```python
             async with creds.get_client() as client:
-                machine = await client.machines.get("contoso-ws-001")
+                machines = await client.machines.list(limit=5)
             ```
         """
         if tenant_id is not None and validate_tenant(tenant_id) != validate_tenant(self.tenant_id):

@@ -164,7 +164,8 @@ class DefenderUserCredentials(DefenderConnectionMixin):
 
         Example:
             ```python
-            creds = DefenderUserCredentials(tenant_id=TENANT, client_id=APP)
+            # needs a person to sign in (the device code)
+            creds = DefenderUserCredentials(tenant_id="<tenant id>", client_id="<app id>")
             creds.sign_in_with_device_code()
             creds.save("soc-analyst")
             ```
@@ -199,7 +200,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
         Example:
             ```python
             async with creds.get_client() as client:
-                incident = await client.incidents.get(42)
+                incident = await client.incidents.get(1001)
             ```
         """
         if tenant_id is not None and validate_tenant(tenant_id) != self.tenant_id:

@@ -242,8 +242,11 @@ async def describe_credentials(creds: Any, tenant_id: str | None = None) -> dict
 
     Example:
         ```python
-        report = await describe_credentials(DefenderApplicationCredentials.load("soc"))
-        report["credential"]  # e.g. 'application: workload identity federation'
+        from prefect_defender.blocks import DefenderApplicationCredentials
+
+        creds = await DefenderApplicationCredentials.load("soc")
+        report = await describe_credentials(creds)
+        print(report["credential"])  # e.g. 'application: client secret'
         ```
     """
     from prefect_defender.api.clouds import Surface

@@ -212,8 +212,10 @@ class EmulatorServer(_Base):
     """The emulator on a background thread of this process.
 
     Example:
-        >>> with EmulatorServer("/tmp/emu") as emu:                       # doctest: +SKIP
-        ...     print(emu.connection["mde_base_url"])
+        ```python
+        with EmulatorServer("emu") as emu:  # a data directory of its own
+            print(emu.connection["mde_base_url"])
+        ```
     """
 
     def __init__(

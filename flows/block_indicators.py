@@ -160,10 +160,16 @@ async def block_indicators(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.block_indicators import block_indicators
 
-        block_indicators(credentials="defender-partner-credentials/mssp", indicators=[
-            {"value": "203.0.113.66", "type": "IpAddress", "title": "C2", "description": "IR-7"}])
+        outcomes = asyncio.run(block_indicators(
+            credentials="defender-partner-credentials/mssp",
+            indicators=[{"value": "203.0.113.66", "type": "IpAddress", "title": "C2",
+                         "description": "IR-7"}],
+        ))
+        assert {o["status"] for o in outcomes} == {"succeeded"}  # one per indicator and tenant
         ```
     """
     log = task_logger()

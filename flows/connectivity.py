@@ -27,9 +27,12 @@ async def defender_connectivity_check(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.connectivity import defender_connectivity_check
 
-        defender_connectivity_check(["defender-application-credentials/soc"])
+        rows = asyncio.run(defender_connectivity_check(["defender-application-credentials/soc"]))
+        print(rows[0])  # incidents and machines listed, or the errors met
         ```
     """
     rows: list[dict[str, Any]] = []

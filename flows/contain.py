@@ -93,9 +93,17 @@ async def contain_device(
 
     Example:
         ```python
+        import asyncio
+
+        from prefect_defender.flows.approval import ApprovalPolicy
         from prefect_defender.flows.contain import contain_device
 
-        contain_device(credentials="defender-application-credentials/soc", incident_id=1001)
+        # pauses for an analyst's approval in the Prefect UI; here High incidents auto-approve
+        report = asyncio.run(contain_device(
+            credentials="defender-application-credentials/soc", incident_id=1001,
+            approval=ApprovalPolicy(auto_approve_severities=["High"]), poll_interval_seconds=1,
+        ))
+        assert report["approved"] and report["outcomes"]
         ```
     """
     approval = approval or ApprovalPolicy()

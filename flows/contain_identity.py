@@ -111,13 +111,18 @@ async def contain_identity(
 
     Example:
         ```python
+        import asyncio
+
+        from prefect_defender.flows.approval import ApprovalPolicy
         from prefect_defender.flows.contain_identity import contain_identity
 
-        contain_identity(
+        report = asyncio.run(contain_identity(
             credentials="defender-application-credentials/soc",
             incident_id=1001,
             actions=["disable", "revokeAllSessions"],
-        )
+            approval=ApprovalPolicy(auto_approve_severities=["High"]),  # else: the form
+        ))
+        assert report["approved"] and report["outcomes"]
         ```
     """
     approval = approval or ApprovalPolicy()

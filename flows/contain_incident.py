@@ -110,9 +110,16 @@ async def contain_incident(
 
     Example:
         ```python
+        import asyncio
+
+        from prefect_defender.flows.approval import ApprovalPolicy
         from prefect_defender.flows.contain_incident import contain_incident
 
-        contain_incident(credentials="defender-application-credentials/soc", incident_id=1001)
+        report = asyncio.run(contain_incident(
+            credentials="defender-application-credentials/soc", incident_id=1001,
+            approval=ApprovalPolicy(auto_approve_severities=["High"]), poll_interval_seconds=1,
+        ))
+        assert report["approved"] and report["device_outcomes"] and report["account_outcomes"]
         ```
     """
     approval = approval or ApprovalPolicy()

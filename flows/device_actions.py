@@ -40,9 +40,24 @@ async def act_and_wait(
 
     Example:
         ```python
-        outcomes = await act_and_wait(
-            scope.client, plan, "prefect-defender hunt", safety, run_key=key
-        )
+        from prefect import flow
+
+        from prefect_defender.api.models.machine_actions import ActionType
+        from prefect_defender.tasks.action_plans import plan_actions, run_key_for
+        from prefect_defender.tasks.safety import SafetyPolicy
+        from prefect_defender.tasks.scope import TenantScope
+
+        @flow
+        async def scan(credentials: str, ids: list[str]) -> int:
+            safety = SafetyPolicy()
+            async with await TenantScope.load(credentials) as scope:
+                plan = await plan_actions(scope.client, ids, [ActionType.RUN_ANTIVIRUS_SCAN])
+                key = run_key_for("scan", scope.tenant, ids)
+                outcomes = await act_and_wait(
+                    scope.client, plan, "prefect-defender hunt", safety, run_key=key,
+                    poll_interval_seconds=1,
+                )
+            return sum(o.ok for o in outcomes)
         ```
     """
     outcomes: list[ItemOutcome] = await apply_machine_actions(

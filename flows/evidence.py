@@ -48,10 +48,15 @@ async def collect_evidence(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.evidence import collect_evidence
 
-        collect_evidence(credentials="defender-application-credentials/soc", incident_id=1001,
-                         destination="/srv/evidence/ir-1001")
+        records = asyncio.run(collect_evidence(
+            credentials="defender-application-credentials/soc", incident_id=1001,
+            destination="evidence/ir-1001", poll_interval_seconds=1,
+        ))
+        assert all(r["location"] for r in records)  # one zip per device
         ```
     """
     log = task_logger()

@@ -53,10 +53,16 @@ async def hunt_and_respond(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.hunt_respond import hunt_and_respond
 
-        hunt_and_respond(credentials="defender-application-credentials/soc", ioc_kind="ip",
-                         ioc_values=["203.0.113.66"], response="scan")
+        # pauses until an analyst approves the scans in the Prefect UI (the run's page)
+        report = asyncio.run(hunt_and_respond(
+            credentials="defender-application-credentials/soc", ioc_kind="ip",
+            ioc_values=["203.0.113.66"], response="scan", poll_interval_seconds=1,
+        ))
+        assert report["matches"]
         ```
     """
     approval = approval or ApprovalPolicy()

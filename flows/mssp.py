@@ -73,10 +73,15 @@ async def mssp_fanout(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.mssp import mssp_fanout
 
-        mssp_fanout(credentials="defender-partner-credentials/mssp",
-                    query='DeviceNetworkEvents | where RemoteIP == "203.0.113.66" | count')
+        rows = asyncio.run(mssp_fanout(
+            credentials="defender-partner-credentials/mssp",
+            query='DeviceNetworkEvents | where RemoteIP == "203.0.113.66" | count',
+        ))
+        assert all(r["status"] in ("ok", "failed") for r in rows)  # a row per customer tenant
         ```
     """
     if query is not None:

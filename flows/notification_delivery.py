@@ -141,6 +141,7 @@ async def notify_outcome(
 
     Example:
         ```python
+        # needs a Slack workspace
         from prefect_defender.flows.notify import OutcomeMessage, notify_outcome
 
         msg = OutcomeMessage(playbook="defender-block-indicators", counts={"succeeded": 3})

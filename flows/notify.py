@@ -27,11 +27,15 @@ artifact of the run.
 
 Example:
     ```python
+    # needs a Slack workspace
+    import asyncio
+
     from prefect.blocks.notifications import SlackWebhook
+
     from prefect_defender.flows.contain import contain_device
 
-    SlackWebhook(url="https://hooks.slack.com/services/T0/B0/XXXX").save("soc")
-    contain_device(incident_id=1001, notify=["slack-webhook/soc"], notify_on="action")
+    SlackWebhook(url="https://hooks.slack.com/services/T0/B0/XXXX").save("soc", overwrite=True)
+    asyncio.run(contain_device(incident_id=1001, notify=["slack-webhook/soc"], notify_on="action"))
     ```
 """
 
@@ -81,7 +85,12 @@ def remember_report(
 
     Example:
         ```python
-        remember_report("Block indicators", ["Submitted: 3/3"], rows, artifact_id)
+        from prefect import flow
+
+        @flow
+        def my_playbook(notify: list[str] | None = None) -> None:
+            rows = [{"indicator": "203.0.113.66", "outcome": "succeeded"}]
+            remember_report("Block indicators", ["Submitted: 1/1"], rows, None)
         ```
     """
     run_id, params = _current_run()
@@ -164,6 +173,8 @@ def notifying(flow_obj: F) -> F:
 
     Example:
         ```python
+        from prefect import flow
+
         @notifying
         @flow(name="my-playbook")
         async def my_playbook(notify: list[str] | None = None,

@@ -220,9 +220,17 @@ async def build_message(
 
     Example:
         ```python
-        # in a flow hook: (flow, flow_run, state)
-        message = await build_message(flow.name, flow_run, state, reports)
-        subject, body = message.render()
+        from prefect import flow
+
+        @flow
+        async def my_playbook() -> None: ...
+
+        async def hook(fl, flow_run, state) -> None:  # a flow hook's arguments
+            message = await build_message(fl.name, flow_run, state, [])
+            subject, body = message.render()
+            print(subject)
+
+        my_playbook.on_completion_hooks.append(hook)
         ```
     """
     params = dict(getattr(flow_run, "parameters", None) or {})

@@ -133,9 +133,12 @@ async def incident_poller(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.poller import incident_poller
 
-        incident_poller(credentials="defender-partner-credentials/mssp")
+        counts = asyncio.run(incident_poller(credentials="defender-partner-credentials/mssp"))
+        print(counts)  # events emitted per kind
         ```
     """
     log = task_logger()

@@ -75,9 +75,16 @@ async def release_containment(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.release import release_containment
 
-        release_containment(credentials="defender-application-credentials/soc", incident_id=1001)
+        # pauses until an analyst approves the release in the Prefect UI (the run's page)
+        report = asyncio.run(release_containment(
+            credentials="defender-application-credentials/soc", incident_id=1001,
+            poll_interval_seconds=1,
+        ))
+        assert report["approved"]
         ```
     """
     approval = approval or ApprovalPolicy()

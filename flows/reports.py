@@ -75,8 +75,14 @@ async def write_report(
 
     Example:
         ```python
-        await write_report("defender-x", "X", ["Done: 2/2"], rows, ["machine", "outcome"],
-                           sections=["## Devices\n\n| device |\n|---|\n| ws-1 |"])
+        from prefect import flow
+
+        @flow
+        async def my_playbook() -> str:
+            rows = [{"machine": "con-ws-001", "outcome": "succeeded"}]
+            return await write_report("defender-x", "X", ["Done: 1/1"], rows,
+                                      ["machine", "outcome"],
+                                      sections=["## Devices\n\n| device |\n|---|\n| ws-1 |"])
         ```
     """
     md = f"# {title}\n\n" + "\n".join(f"- {line}" for line in summary)
@@ -135,10 +141,18 @@ async def report_and_comment(
 
     Example:
         ```python
-        await report_and_comment(
-            scope, "defender-x", "X", ["Done: 2/2"], rows, ["machine", "outcome"],
-            incident_id=1001, comment="X: done", acted=True,
-        )
+        from prefect import flow
+
+        from prefect_defender.tasks.scope import TenantScope
+
+        @flow
+        async def my_playbook(credentials: str) -> None:
+            rows = [{"machine": "con-ws-001", "outcome": "succeeded"}]
+            async with await TenantScope.load(credentials) as scope:
+                await report_and_comment(
+                    scope, "defender-x", "X", ["Done: 1/1"], rows, ["machine", "outcome"],
+                    incident_id=1001, comment="X: done", acted=True,
+                )
         ```
     """
     if acted and comment and incident_id:

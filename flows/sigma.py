@@ -326,13 +326,16 @@ async def sigma_hunt(
 
     Example:
         ```python
-        from prefect_defender.flows.sigma import sigma_hunt
+        import asyncio
 
-        sigma_hunt(
+        from prefect_defender.flows.sigma import EXAMPLE_RULES, sigma_hunt
+
+        result = asyncio.run(sigma_hunt(
             credentials="defender-application-credentials/soc",
-            rule_paths=["examples/sigma"],
+            rule_paths=[str(EXAMPLE_RULES)],  # the package's examples/sigma
             lookback_hours=24,
-        )
+        ))
+        print(result["hits"])
         ```
     """
     hours, window_hours, kind = _checked_parameters(

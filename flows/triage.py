@@ -309,9 +309,14 @@ async def triage_incident(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.triage import triage_incident
 
-        triage_incident(credentials="defender-application-credentials/soc", incident_id=1001)
+        report = asyncio.run(
+            triage_incident(credentials="defender-application-credentials/soc", incident_id=1001)
+        )
+        assert report["escalated"]  # the seeded ransomware incident scores high
         ```
     """
     iid = check_incident_id(incident_id, "incident_id")
@@ -334,9 +339,14 @@ async def triage_open_incidents(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.triage import triage_open_incidents
 
-        triage_open_incidents(credentials="defender-application-credentials/soc")
+        reports = asyncio.run(triage_open_incidents(
+            credentials="defender-application-credentials/soc", max_incidents=5
+        ))
+        assert all("score" in r for r in reports)
         ```
     """
     out = []

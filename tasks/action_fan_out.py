@@ -85,6 +85,11 @@ async def fan_out_actions(
 
     Example:
         ```python
+        from prefect_defender.api.models.machine_actions import ActionType
+        from prefect_defender.tasks.action_plans import plan_actions
+        from prefect_defender.tasks.base import defender_client
+
+        plan = await plan_actions(creds, ids, [ActionType.RUN_ANTIVIRUS_SCAN])
         async with defender_client(creds) as client:
             outcomes = await fan_out_actions(client, plan, "IR-7", concurrency=10)
         ```

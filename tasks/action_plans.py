@@ -74,8 +74,12 @@ def plan_machine_actions(
 
     Example:
         ```python
+        from prefect_defender.tasks.machines import list_machines
+
+        machines = await list_machines(creds, limit=5)
         plan = plan_machine_actions(machines, ActionType.ISOLATE, SafetyPolicy(),
                                     {"isolation_type": "Selective"})
+        assert [p.machine_id for p in plan] == [m.id for m in machines]
         ```
     """
     own = options_of(action, options)
@@ -115,7 +119,7 @@ async def plan_actions(
 
     Example:
         ```python
-        plan = await plan_actions(creds, ["0f3c...e1"], [ActionType.ISOLATE],
+        plan = await plan_actions(creds, [machine_id], [ActionType.ISOLATE],
                                   SafetyPolicy(), {"isolation_type": "Selective"})
         ```
     """
@@ -220,7 +224,10 @@ async def apply_machine_actions(
 
     Example:
         ```python
+        policy = SafetyPolicy(max_actions_per_run=5)
+        plan = await plan_actions(creds, ids, [ActionType.RUN_ANTIVIRUS_SCAN], policy)
         outcomes = await apply_machine_actions(creds, plan, "IR-7", WriteGuard(policy))
+        assert len(outcomes) == len(plan)  # one outcome per planned action
         ```
     """
     plan = _checked_plan(plan)
@@ -273,7 +280,8 @@ def run_key_for(*parts: Any) -> str:
 
     Example:
         ```python
-        key = run_key_for("contain", tenant_id, 1001, ["machine-id"])
+        key = run_key_for("contain", tenant_id, 1001, [machine_id])
+        assert key == run_key_for("contain", tenant_id, 1001, [machine_id])  # same day, same key
         ```
     """
     import hashlib
@@ -301,7 +309,10 @@ async def await_machine_actions(
 
     Example:
         ```python
-        outcomes = await await_machine_actions(creds, outcomes, timeout=900)
+        plan = await plan_actions(creds, ids, [ActionType.RUN_ANTIVIRUS_SCAN])
+        requested = await apply_machine_actions(creds, plan, "IR-7", WriteGuard(SafetyPolicy()))
+        outcomes = await await_machine_actions(creds, requested, timeout=900)
+        print([o.result["final_status"] for o in outcomes if o.ok])
         ```
     """
     ids = [

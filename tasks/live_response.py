@@ -69,7 +69,8 @@ async def run_live_response(
     Example:
         ```python
         out = await run_live_response(creds, machine_id, [
-            {"type": "RunScript", "params": {"ScriptName": "triage.ps1", "Args": "-Days 2"}},
+            {"type": "RunScript",
+             "params": {"ScriptName": "collect_triage.ps1", "Args": "-Days 2"}},
             {"type": "GetFile", "params": {"Path": "C:\\\\Windows\\\\Temp\\\\triage.zip"}},
         ], "IR-7 triage")
         ```
@@ -151,7 +152,7 @@ async def put_file(
 
     Example:
         ```python
-        out = await put_file(creds, machine_id, "tool.exe", "IR-7")
+        out = await put_file(creds, machine_id, "collect_triage.ps1", "IR-7")  # from the library
         ```
     """
     check_library_name(file_name, "file_name")
@@ -197,6 +198,8 @@ async def get_live_response_script_result(
 
     Example:
         ```python
+        from prefect_defender.tasks.machine_actions import wait_for_machine_action
+
         out = await run_script(creds, machine_id, "collect_triage.ps1", "triage")
         await wait_for_machine_action(creds, out.action.id, timeout=900)
         result = await get_live_response_script_result(creds, out.action.id)
@@ -235,7 +238,10 @@ async def upload_library_file(
 
     Example:
         ```python
-        await upload_library_file(creds, "scripts/collect.ps1", "Collects triage data")
+        from pathlib import Path
+
+        Path("collect.ps1").write_text("Get-Process")
+        await upload_library_file(creds, "collect.ps1", "Collects triage data")
         ```
     """
     p = Path(path)
@@ -266,6 +272,10 @@ async def delete_library_file(
 
     Example:
         ```python
+        from pathlib import Path
+
+        Path("old.ps1").write_text("Get-Service")
+        await upload_library_file(creds, "old.ps1", "An old script")
         await delete_library_file(creds, "old.ps1")
         ```
     """

@@ -278,7 +278,7 @@ async def stop_and_quarantine_file(
 
     Example:
         ```python
-        out = await stop_and_quarantine_file(creds, machine_id, "356a19...28ab", "Known bad")
+        out = await stop_and_quarantine_file(creds, machine_id, sha1, "Known bad")  # the SHA-1
         ```
     """
     return await _one(
@@ -319,7 +319,8 @@ async def cancel_machine_action(
 
     Example:
         ```python
-        action = await cancel_machine_action(creds, action_id, "Requested by mistake")
+        action = await cancel_machine_action(creds, pending_action_id, "Requested by mistake")
+        assert action.status == "Cancelled"
         ```
     """
     async with defender_client(credentials, tenant_id) as client:

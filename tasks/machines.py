@@ -102,7 +102,7 @@ async def get_machine(
 
     Example:
         ```python
-        m = await get_machine(creds, "contoso-ws-001.contoso.example")
+        m = await get_machine(creds, "con-srv-001.contoso.example")  # an id or a DNS name
         ```
     """
     async with defender_client(credentials, tenant_id) as client:

@@ -57,7 +57,11 @@ def sweep_failure(exc: BaseException) -> dict[str, Any]:
 
     Example:
         ```python
+        from prefect_defender.api.errors import ConsentRequiredError
+
+        row = {"tenant": "Fabrikam", "status": "ok", "error": ""}
         row.update(sweep_failure(ConsentRequiredError("no consent in tenant ...")))
+        assert row["status"] == "failed"
         row.update(sweep_failure(OSError(24, "Too many open files")))
         ```
     """
@@ -134,8 +138,11 @@ async def sweep_tenant(
 
     Example:
         ```python
+        baseline = [{"value": "203.0.113.66", "type": "IpAddress", "action": "Block",
+                     "title": "C2", "description": "MSSP baseline"}]
         row = await sweep_tenant(partner, customer_tenant_id,
                                  query="DeviceInfo | count", indicators=baseline)
+        assert row["status"] == "ok"
         ```
     """
     text = check_query(query) if query is not None else None

@@ -110,6 +110,8 @@ class TenantScope:
 
     Example:
         ```python
+        from prefect_defender.tasks.incidents import get_incident
+
         async with await TenantScope.load("defender-application-credentials/soc") as scope:
             incident = await get_incident(scope.client, 1001)
             print(scope.tenant, scope.link("incident", 1001))
@@ -176,6 +178,8 @@ class TenantScopes:
 
     Example:
         ```python
+        from prefect_defender.tasks.incidents import list_incidents
+
         async with await TenantScopes.load("defender-partner-credentials/mssp") as scopes:
             for scope in scopes:
                 print(scope.label, await list_incidents(scope.client, limit=5))

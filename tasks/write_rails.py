@@ -62,8 +62,14 @@ def run_guard(policy: SafetyPolicy | None = None) -> WriteGuard:
 
     Example:
         ```python
-        guard = run_guard(safety)          # at the top of a playbook
-        refused = await guard.admit(scope.tenant)
+        from prefect import flow
+
+        from prefect_defender.tasks.safety import SafetyPolicy
+
+        @flow
+        async def my_playbook(tenant_id: str) -> str | None:
+            guard = run_guard(SafetyPolicy(max_actions_per_run=5))  # at the top of a playbook
+            return await guard.admit(tenant_id)  # None: admitted; else why not
         ```
     """
     run_id = _flow_run_id()

@@ -28,8 +28,14 @@ the configured proxy and never follows redirects. The tokens it returns are then
 like any other.
 
 Example:
-    >>> provider = ManagedIdentityTokenProvider(                         # doctest: +SKIP
-    ...     cloud_endpoints(), tenant_id, user_assigned_client_id="<client id of the identity>")
+    ```python
+    # needs a real tenant (an Azure host with a managed identity)
+    from prefect_defender.api.clouds import cloud_endpoints
+
+    provider = ManagedIdentityTokenProvider(
+        cloud_endpoints(), "<tenant id>", user_assigned_client_id="<client id of the identity>"
+    )
+    ```
 """
 
 from __future__ import annotations

@@ -23,8 +23,10 @@ refused, rather than silently sending a beta call to a v1.0 host. Email remediat
 for the global service only, so the US Government and China Graph hosts are refused as well.
 
 Example:
-    >>> async def rules(client):                                           # doctest: +SKIP
-    ...     return [r.display_name async for r in client.detection_rules.iterate()]
+    ```python
+    async with creds.get_client() as client:
+        rules = [r.display_name async for r in client.detection_rules.iterate()]
+    ```
 """
 
 from __future__ import annotations

@@ -15,11 +15,13 @@
   :mod:`~prefect_defender.api.resources.identity_protection` and is re-exported here.
 
 Example:
-    >>> async def contain(client, upn):                                     # doctest: +SKIP
-    ...     ident = await client.identity_accounts.find(upn)
-    ...     acc = ident.account("entraID")
-    ...     await client.identity_accounts.invoke_action(
-    ...         ident.id, acc.identifier, "disable", "entraID", identity=ident)
+    ```python
+    async with creds.get_client() as client:
+        ident = await client.identity_accounts.find("jdoe@contoso.example")
+        acc = ident.account("entraID")
+        await client.identity_accounts.invoke_action(
+            ident.id, acc.identifier, "disable", "entraID", identity=ident)
+    ```
 """
 
 from __future__ import annotations

@@ -294,9 +294,11 @@ class MachineActionsAPI(Resource):
         silent gap.
 
         Example:
-            >>> async def wait_all(client, ids):                              # doctest: +SKIP
-            ...     final = await client.machine_actions.wait_many(ids, timeout=900)
-            ...     return {i: a.status for i, a in final.items()}
+            ```python
+            async with creds.get_client() as client:
+                final = await client.machine_actions.wait_many([action_id], timeout=900)
+                print({i: a.status for i, a in final.items()})
+            ```
         """
         ids = list(dict.fromkeys(_check_action_id(a) for a in action_ids))
         _check_polling(timeout, poll_interval, max_interval)
