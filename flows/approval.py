@@ -170,9 +170,16 @@ async def ask_decision(
 
     Example:
         ```python
-        answer = await ask_decision(ApprovalPolicy(), context=ctx, rows=rows)
-        if answer.approved:
-            ...
+        from prefect import flow
+
+        from prefect_defender.flows.approval_form import FormRow
+
+        @flow
+        async def decide(machine_id: str) -> bool:
+            rows = [FormRow("device_1", machine_id, "Isolate device 1")]
+            policy = ApprovalPolicy(poll_interval_seconds=1)
+            answer = await ask_decision(policy, description="Isolate it?", rows=rows)
+            return answer.approved  # the form's answer (False when nobody answers)
         ```
     """
     rows = rows or []
@@ -227,7 +234,8 @@ def left_out_outcome(item: str) -> ItemOutcome:
 
     Example:
         ```python
-        outcomes = [left_out_outcome(p.machine_id) for p in plan if not decided.chosen(...)]
+        outcome = left_out_outcome("con-ws-001")
+        assert outcome.status == "skipped" and outcome.reason == "left out by the operator"
         ```
     """
     return ItemOutcome(item=item, status=OutcomeStatus.SKIPPED, reason="left out by the operator")

@@ -8,6 +8,8 @@ not act* (approve is off). Beyond :data:`MAX_ROW_SWITCHES` rows, the rest follow
 
 Example:
     ```python
+    from prefect_defender.flows.approval import Decision
+
     rows = [FormRow("device_1", "0f3c...", "Isolate device 1: ws-1 (Selective)")]
     form = decision_form(Decision, rows)
     # pause_flow_run(wait_for_input=form.with_initial_data(description=...))

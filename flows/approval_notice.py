@@ -103,6 +103,9 @@ class ApprovalNotice:
 
     Example:
         ```python
+        from datetime import UTC, datetime, timedelta
+
+        deadline = datetime.now(UTC) + timedelta(hours=1)
         notice = ApprovalNotice("waiting", "defender-contain-device",
                                 "containment of incident 1001 (High)", deadline=deadline)
         subject, body = notice.render()

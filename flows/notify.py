@@ -107,7 +107,12 @@ async def record_deliveries(
 
     Example:
         ```python
-        await record_deliveries(deliveries, key="defender-approval-notifications")
+        from prefect import flow
+
+        @flow
+        async def my_playbook() -> None:
+            deliveries = await notify_outcome([], OutcomeMessage(playbook="my-playbook"))
+            await record_deliveries(deliveries, key="defender-approval-notifications")
         ```
     """
     from prefect.artifacts import acreate_markdown_artifact

@@ -163,7 +163,9 @@ def flow_run_url(flow_run_id: Any) -> str | None:
 
     Example:
         ```python
-        flow_run_url(flow_run.id)  # 'http://127.0.0.1:4200/runs/flow-run/0f3c...'
+        from uuid import uuid4
+
+        flow_run_url(uuid4())  # 'http://127.0.0.1:4200/runs/flow-run/0f3c...' (PREFECT_UI_URL)
         ```
     """
     ui = _ui_url()

@@ -57,7 +57,8 @@ async def build_readiness_report(
     Example:
         ```python
         report = await build_readiness_report("defender-application-credentials/soc")
-        print(render(report)); raise SystemExit(report.exit_code)
+        print(render(report))
+        exit_code = report.exit_code  # what `prefect-defender readiness` exits with
         ```
     """
     path = Path(deployments_file) if deployments_file else DEFAULT_DEPLOYMENTS
@@ -112,9 +113,11 @@ async def api_readiness(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.readiness import api_readiness
 
-        result = api_readiness(credentials="defender-application-credentials/soc")
+        result = asyncio.run(api_readiness(credentials="defender-application-credentials/soc"))
         print(result["exit_code"], [d["name"] for d in result["not_ready"]])
         ```
     """

@@ -82,7 +82,7 @@ async def write_report(
             rows = [{"machine": "con-ws-001", "outcome": "succeeded"}]
             return await write_report("defender-x", "X", ["Done: 1/1"], rows,
                                       ["machine", "outcome"],
-                                      sections=["## Devices\n\n| device |\n|---|\n| ws-1 |"])
+                                      sections=["## Devices\\n\\n| device |\\n|---|\\n| ws-1 |"])
         ```
     """
     md = f"# {title}\n\n" + "\n".join(f"- {line}" for line in summary)

@@ -79,13 +79,15 @@ async def sigma_detection_rules(
 
     Example:
         ```python
+        import asyncio
+
         from prefect_defender.flows.sigma_rules import sigma_detection_rules
 
-        sigma_detection_rules(
+        result = asyncio.run(sigma_detection_rules(
             credentials="defender-application-credentials/soc",
             rule_paths=["examples/sigma"],
             status="disabled",
-        )
+        ))
         ```
     """
     check_frequency(frequency)

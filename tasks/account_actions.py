@@ -76,8 +76,9 @@ class IdentityIndex:
 
     Example:
         ```python
-        index = await IdentityIndex.load(client)
-        identity = await index.resolve(client, "jdoe@contoso.com")
+        async with creds.get_client() as client:
+            index = await IdentityIndex.load(client)
+            identity = await index.resolve(client, "jdoe@contoso.example")
         ```
     """
 

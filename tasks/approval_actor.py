@@ -41,6 +41,12 @@ async def resumed_by(flow_run_id: UUID, since: datetime) -> str | None:
 
     Example:
         ```python
+        # needs a run that was paused and resumed (inside a playbook, after the decision)
+        from datetime import UTC, datetime, timedelta
+
+        from prefect.runtime import flow_run
+
+        paused_at = datetime.now(UTC) - timedelta(minutes=5)
         actor = await resumed_by(flow_run.id, paused_at)  # None on a self-hosted server
         ```
     """

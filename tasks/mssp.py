@@ -87,8 +87,9 @@ def found_in(rows: list[dict[str, Any]], link: Any = None) -> dict[str, Any]:
 
     Example:
         ```python
-        found_in([{"DeviceId": "0f3c...", "DeviceName": "ws-1"}], client.portal_link)
-        # {'devices': [{'name': 'ws-1', 'id': '0f3c...', 'link': 'https://...'}], ...}
+        async with creds.get_client() as client:
+            found = found_in([{"DeviceId": machine_id, "DeviceName": "ws-1"}], client.portal_link)
+        print(found["devices"])  # [{'name': 'ws-1', 'id': '...', 'link': 'https://...'}]
         ```
     """
     devices: dict[str, dict[str, Any]] = {}
@@ -167,7 +168,10 @@ async def sweep_client(
 
     Example:
         ```python
-        row = await sweep_client(scope.client, "DeviceInfo | count", baseline)
+        from prefect_defender.tasks.scope import TenantScope
+
+        async with await TenantScope.load("defender-application-credentials/soc") as scope:
+            row = await sweep_client(scope.client, "DeviceInfo | count", [])
         ```
     """
     row: dict[str, Any] = {"status": "ok", "rows": None, "indicators": None, "error": ""}

@@ -26,6 +26,13 @@ async def check_credentials(
 
     Example:
         ```python
+        from pathlib import Path
+
+        import prefect_defender.deployments
+        from prefect_defender.flows.readiness_sources import yaml_deployments
+
+        table = Path(prefect_defender.deployments.__file__).parent / "prefect.yaml"
+        deployments = yaml_deployments(table)
         rows = await check_credentials("defender-application-credentials/soc", deployments)
         print([(r.tenant, [g.permission for g in r.missing]) for r in rows])
         ```

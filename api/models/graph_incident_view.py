@@ -139,8 +139,9 @@ def alert_from_graph(alert: GraphAlert) -> IncidentAlert:
 
     Example:
         ```python
-        alert = alert_from_graph(await client.graph_alerts.get("da637..."))
-        print([d.device_id for d in alert.devices])
+        async with creds.get_client() as client:
+            alert = alert_from_graph(await client.graph_alerts.get(graph_alert_id))
+            print([d.device_id for d in alert.devices])
         ```
     """
     devices: list[IncidentDevice] = []
@@ -197,7 +198,7 @@ def incident_from_graph(incident: GraphIncident) -> Incident:
 
     Example:
         ```python
-        async with client:  # a DefenderClient
+        async with creds.get_client() as client:
             graph = await client.graph_incidents.get(1001, expand_alerts=True)
             print(incident_from_graph(graph).device_ids())
         ```

@@ -43,12 +43,11 @@ async def seeded_values(
         creds,
         {
             "display_name": "examples: encoded PowerShell",
-            "query_text": "DeviceProcessEvents | take 1",
-            "period": "1H",
+            "query_text": "DeviceProcessEvents | project Timestamp, DeviceId, ReportId | take 1",
+            "frequency": "PT1H",
             "alert_title": "examples",
             "alert_severity": "low",
         },
-        accept_beta=True,
     )
     indicator = await indicators.submit_indicator.fn(
         creds,
