@@ -42,10 +42,17 @@ class DemoInbox:
 
     Example:
         ```python
+        from prefect.blocks.notifications import CustomWebhookNotificationBlock
+
+        from prefect_defender.cli.demo_inbox import DemoInbox
+
         with DemoInbox() as inbox:
-            inbox.save_block()
-            ...
+            inbox.save_block()  # custom-webhook/demo-approvals, which the playbooks notify
+            webhook = CustomWebhookNotificationBlock.load("demo-approvals")
+            webhook.notify("isolate 2 devices?", subject="Approval needed: contain-device")
             msg = inbox.wait_for("Approval needed", 30)
+            assert msg == {"subject": "Approval needed: contain-device",
+                           "text": "isolate 2 devices?"}
         ```
     """
 

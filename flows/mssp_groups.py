@@ -73,8 +73,13 @@ async def run_groups(
 
     Example:
         ```python
+        # needs the mssp-fanout deployment (deployments/prefect.yaml) and a worker
+        from prefect_defender.blocks import DefenderPartnerCredentials
+        from prefect_defender.flows.mssp_groups import run_groups, split
+
+        partner = await DefenderPartnerCredentials.load("mssp")
         rows = await run_groups("defender-mssp-fanout/mssp-fanout",
-                                split(partner.tenant_ids(), 500), {"query": query})
+                                split(partner.tenant_ids(), 500), {"query": "DeviceInfo | count"})
         ```
     """
     log = task_logger()

@@ -195,9 +195,17 @@ async def write_fanout_report(
 
     Example:
         ```python
+        from prefect_defender.flows.mssp_report import write_fanout_report
+
+        rows = [  # one per tenant, as the fan-out's tenants end
+            {"tenant": "Contoso", "tenant_id": tenant_id, "status": "ok", "rows": 3},
+            {"tenant": "Fabrikam", "tenant_id": customer_tenant_id, "status": "failed",
+             "consent": True, "error": "AADSTS65001: consent missing"},
+        ]
         report = await write_fanout_report(rows, ["Query: `DeviceInfo | count`"],
                                            consent_url=partner.admin_consent_url,
-                                           export_dir="/var/reports")
+                                           export_dir="reports")
+        assert report.counts == {"failed": 1, "ok": 1} and len(report.exports) == 2
         ```
     """
     ordered = table_rows(rows, consent_url)

@@ -35,6 +35,8 @@ class Example:
     line: int
     owner: str  # "" for Markdown; the dotted module of a docstring
     code: str
+    #: the exception a doctest shows its last line raising (``module.Error: message``), or ""
+    raises: str = ""
 
     @property
     def id(self) -> str:
@@ -56,21 +58,26 @@ def fenced(text: str) -> list[tuple[int, str]]:
     return out
 
 
-def doctest_lines(text: str) -> list[tuple[int, str]]:
-    """``(line offset, code)`` of each run of ``>>>``/``...`` lines (their outputs dropped)."""
-    out: list[tuple[int, str]] = []
+def doctest_lines(text: str) -> list[tuple[int, str, str]]:
+    """``(line offset, code, raises)`` of each run of ``>>>``/``...`` lines: their outputs are
+    dropped, except a traceback after the run's last line, whose last line (``module.Error:
+    message``) is what the example says it raises."""
+    out: list[tuple[int, str, str]] = []
     lines = textwrap.dedent(text).splitlines()
-    start, code = None, []
+    start, code, output = None, [], []
     for i, line in enumerate([*lines, ""]):
         s = line.strip()
         if s.startswith(">>> ") or s == ">>>":
-            start = i if start is None else start
+            start, output = (i if start is None else start), []
             code.append(s[4:])
-        elif (s.startswith("... ") or s == "...") and code:
+        elif (s.startswith("... ") or s == "...") and code and not output:
             code.append(s[4:])
         elif code and not s:
-            out.append((start or 0, "\n".join(code) + "\n"))
-            start, code = None, []
+            raises = output[-1] if output[:1] == ["Traceback (most recent call last):"] else ""
+            out.append((start or 0, "\n".join(code) + "\n", raises))
+            start, code, output = None, [], []
+        elif code:
+            output.append(s)
     return out
 
 
@@ -118,8 +125,10 @@ def docstring_examples() -> list[Example]:
             for node, doc in _walk_public(tree):
                 first = getattr(node, "body", [None])[0]
                 base = getattr(first, "lineno", 1) if node is not tree else 1
-                for offset, code in [*fenced(doc), *doctest_lines(doc)]:
+                for offset, code in fenced(doc):
                     out.append(Example(path, base + offset, module, code))
+                for offset, code, raises in doctest_lines(doc):
+                    out.append(Example(path, base + offset, module, code, raises))
     return out
 
 

@@ -20,8 +20,14 @@ from tests.examples.seeded import seeded_values
 def example_emulator(
     tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path
 ) -> Iterator[Any]:
-    """An emulator of its own (the examples write), with machine actions finishing fast."""
-    config = {"time_scale": 300.0, "action_outcomes": {}}
+    """An emulator of its own (the examples write), with machine actions final when first
+    read (an example that waits for one reads it done, not after its 10 s poll interval)."""
+    config = {
+        "time_scale": 300.0,
+        "action_outcomes": {},
+        "action_pending_seconds": 0,
+        "action_running_seconds": 0,
+    }
     with emulator_server(tmp_path_factory, emulator_keys, config, name="examples") as emu:
         yield emu
 

@@ -118,6 +118,19 @@ def _run_flows(flows: list[Any], code: str, shared: dict[str, Any]) -> None:
         _check_value(f"{fl.fn.__name__}(...)'s result", out)
 
 
+def _expect_raise(shown: str, code: str, ns: dict[str, Any]) -> None:
+    """The example raises what its doctest shows: ``module.Error: message``."""
+    name, _, message = shown.partition(": ")
+    try:
+        _execute(code, ns)
+    except Exception as e:  # compared with what the example shows
+        raised = f"{type(e).__module__}.{type(e).__qualname__}"
+        assert raised == name or type(e).__qualname__ == name, f"raised {raised}, shows {name}"
+        assert str(e) == message, f"raised {str(e)!r}, shows {message!r}"
+    else:
+        raise AssertionError(f"shows {shown}, raised nothing")
+
+
 @contextmanager
 def operator() -> Iterator[None]:
     """Approve every flow run that pauses meanwhile (the approval form's ``approve``)."""
@@ -155,6 +168,9 @@ def run_example(ex: Example, shared: dict[str, Any]) -> dict[str, Any]:
     before = set(ns)
 
     def body() -> None:
+        if ex.raises:
+            _expect_raise(ex.raises, code, ns)
+            return
         _execute(code, ns)
         _run_flows(_defined_flows(ns, before), code, shared_for(ex, shared))
         for k, v in ns.items():
