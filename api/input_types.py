@@ -75,10 +75,12 @@ __all__ = [
     "AlertId",
     "AutomatedActions",
     "BetaOptIn",
+    "BlockRef",
     "BulkItems",
     "Check",
     "Concurrency",
     "Cvss",
+    "DeploymentRef",
     "Domain",
     "EmailAddress",
     "EmailRemediationAction",
@@ -90,9 +92,11 @@ __all__ = [
     "FilterText",
     "HuntLookbackHours",
     "IncidentId",
+    "IncidentRef",
     "Index",
     "IndicatorId",
     "IndicatorListAction",
+    "IndicatorSpecs",
     "InvestigationComment",
     "InvestigationId",
     "IocValues",
@@ -103,6 +107,9 @@ __all__ = [
     "Limit",
     "LiveCommands",
     "LiveResponseText",
+    "LocalFile",
+    "LocalFloat",
+    "LocalInt",
     "LocalPath",
     "LookBackHours",
     "Lookback",
@@ -131,7 +138,9 @@ __all__ = [
     "Seconds",
     "Sha1",
     "ShortText",
+    "SigmaSources",
     "SoftwareId",
+    "StorageBlockRef",
     "StrictBool",
     "Tag",
     "Tags",
@@ -142,6 +151,7 @@ __all__ = [
     "UserObjectId",
     "UserRef",
     "UserRefs",
+    "VariableName",
     "VulnerabilityId",
     "WritableStorage",
     "as_given",
@@ -460,4 +470,38 @@ QueryParams = Annotated[
 #: a request body for a catalog endpoint
 RequestBody = Annotated[
     dict[str, Any] | list[Any], Check("RequestBody", as_given, in_context="the task (writes only)")
+]
+
+# -- playbook parameters ---------------------------------------------------------------------------
+#: a saved Prefect block, ``<block-type-slug>/<name>``
+BlockRef = Annotated[
+    str, Check("BlockRef", as_given, in_context="the playbook, which loads it from the Prefect API")
+]
+#: a saved Prefect filesystem block to store files in, ``<block-type-slug>/<name>``
+StorageBlockRef = Annotated[
+    str, Check("StorageBlockRef", as_given, in_context="the playbook, which loads it to store")
+]
+#: a Prefect deployment, ``<flow>/<deployment>``
+DeploymentRef = Annotated[
+    str, Check("DeploymentRef", as_given, in_context="the playbook, which reads it from Prefect")
+]
+#: a Defender XDR incident id as a form gives it: a positive integer, or its digits
+IncidentRef = Annotated[int | str, Check("IncidentId", check_incident_id, empty_is_unset=True)]
+#: a number the playbook uses itself (a wait, a local bound, a window), never sent
+LocalInt = Annotated[int, Check("LocalInt", as_given, in_context="the playbook itself")]
+#: a number of seconds the playbook waits itself, never sent
+LocalFloat = Annotated[float, Check("LocalFloat", as_given, in_context="the playbook itself")]
+#: a Prefect variable name
+VariableName = Annotated[str, Check("VariableName", as_given, in_context="the Prefect API")]
+#: a local folder or file the playbook reads or writes
+LocalFile = Annotated[
+    str, Check("LocalFile", as_given, in_context="the playbook, when it opens it")
+]
+#: Sigma rules (files or YAML texts), parsed before any hunt
+SigmaSources = Annotated[
+    list[str], Check("SigmaSources", as_given, in_context="the Sigma parser, before any hunt")
+]
+#: indicators as a form gives them: each is checked when it is made (a bad one is its own outcome)
+IndicatorSpecs = Annotated[
+    list[dict[str, Any]], Check("IndicatorSpecs", as_given, in_context="the task, item by item")
 ]

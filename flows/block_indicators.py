@@ -9,12 +9,20 @@ from typing import Any, Literal
 from prefect import flow
 
 from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.input_types import (
+    BlockRef,
+    IncidentRef,
+    IndicatorSpecs,
+    LocalInt,
+    TenantId,
+)
 from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.proposals import AgentProposal, ProposalDecision, proposal_line
 from prefect_defender.flows.reports import markdown_table, write_report
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.indicators import import_indicators, indicators_from_entities
@@ -125,16 +133,17 @@ async def _report(
 
 @notifying
 @flow(name="defender-block-indicators", log_prints=True)
+@checked_parameters
 async def block_indicators(
-    credentials: str = "defender-application-credentials/soc",
-    indicators: list[dict[str, Any]] | None = None,
-    incident_id: int | str | None = None,
-    incident_tenant_id: str | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    indicators: IndicatorSpecs | None = None,
+    incident_id: IncidentRef | None = None,
+    incident_tenant_id: TenantId | None = None,
     action: Literal["Block", "BlockAndRemediate", "Audit", "Warn", "Allowed"] = "Block",
-    expires_in_days: int = 30,
-    tenant_ids: list[str] | None = None,
+    expires_in_days: LocalInt = 30,
+    tenant_ids: list[TenantId] | None = None,
     safety: SafetyPolicy | None = None,
-    notify: list[str] | None = None,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
     proposal: AgentProposal | None = None,
     approval: ApprovalPolicy | None = None,

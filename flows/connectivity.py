@@ -13,15 +13,18 @@ from prefect import flow
 from prefect.artifacts import acreate_table_artifact
 from prefect.blocks.core import Block
 
+from prefect_defender.api.input_types import BlockRef, Sample
 from prefect_defender.blocks import DefenderPartnerCredentials
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.connectivity import check_tenant
 
 __all__ = ["check_tenant", "defender_connectivity_check"]
 
 
 @flow(name="defender-connectivity-check", log_prints=True)
+@checked_parameters
 async def defender_connectivity_check(
-    block_names: list[str], sample: int = 25
+    block_names: list[BlockRef], sample: Sample = 25
 ) -> list[dict[str, Any]]:
     """Load each credential block (``<block-type-slug>/<name>``) and check every tenant it covers.
 

@@ -13,6 +13,16 @@ from typing import Any, Literal
 
 from prefect import flow
 
+from prefect_defender.api.input_types import (
+    AlertId,
+    BlockRef,
+    IncidentRef,
+    LocalFloat,
+    LocalInt,
+    MachineId,
+    RunKey,
+    TenantId,
+)
 from prefect_defender.api.models.graph_incident_view import alert_from_graph
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
@@ -40,6 +50,7 @@ from prefect_defender.flows.reports import (
     write_report,
 )
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome
 from prefect_defender.tasks.graph_alerts import get_graph_alert
 from prefect_defender.tasks.incidents import get_incident
@@ -54,20 +65,21 @@ COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 
 @notifying
 @flow(name="defender-contain-device", log_prints=True)
+@checked_parameters
 async def contain_device(
-    credentials: str = "defender-application-credentials/soc",
-    incident_id: int | str | None = None,
-    alert_id: str | None = None,
-    machine_ids: list[str] | None = None,
-    tenant_id: str | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    incident_id: IncidentRef | None = None,
+    alert_id: AlertId | None = None,
+    machine_ids: list[MachineId] | None = None,
+    tenant_id: TenantId | None = None,
     isolation_type: Literal["Full", "Selective"] = "Selective",
     approval: ApprovalPolicy | None = None,
     safety: SafetyPolicy | None = None,
-    wait_timeout_seconds: int = 1800,
-    poll_interval_seconds: float = 10.0,
+    wait_timeout_seconds: LocalInt = 1800,
+    poll_interval_seconds: LocalFloat = 10.0,
     comment_on_incident: bool = True,
-    run_key: str | None = None,
-    notify: list[str] | None = None,
+    run_key: RunKey | None = None,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
     proposal: AgentProposal | None = None,
 ) -> dict[str, Any]:

@@ -16,6 +16,14 @@ from typing import Any
 
 from prefect import flow
 
+from prefect_defender.api.input_types import (
+    AlertId,
+    BlockRef,
+    IncidentRef,
+    RunKey,
+    TenantId,
+    UserRef,
+)
 from prefect_defender.api.models.graph_incident_view import alert_from_graph
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.incidents import Incident
@@ -57,6 +65,7 @@ from prefect_defender.flows.reports import (
     write_report,
 )
 from prefect_defender.tasks.action_plans import run_key_for
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.graph_alerts import get_graph_alert
 from prefect_defender.tasks.identities import AccountSummary, describe_accounts
@@ -72,19 +81,20 @@ COLUMNS = ["account", "action", "outcome", "via", "note"]
 
 @notifying
 @flow(name="defender-contain-identity", log_prints=True)
+@checked_parameters
 async def contain_identity(
-    credentials: str = "defender-application-credentials/soc",
-    incident_id: int | str | None = None,
-    alert_id: str | None = None,
-    users: list[str] | None = None,
-    tenant_id: str | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    incident_id: IncidentRef | None = None,
+    alert_id: AlertId | None = None,
+    users: list[UserRef] | None = None,
+    tenant_id: TenantId | None = None,
     actions: list[IdentityAction] | None = None,
     fallback_to_entra: bool = True,
     approval: ApprovalPolicy | None = None,
     safety: SafetyPolicy | None = None,
     comment_on_incident: bool = True,
-    run_key: str | None = None,
-    notify: list[str] | None = None,
+    run_key: RunKey | None = None,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
     proposal: AgentProposal | None = None,
 ) -> dict[str, Any]:

@@ -15,6 +15,14 @@ from typing import Any, Literal
 
 from prefect import flow
 
+from prefect_defender.api.input_types import (
+    BlockRef,
+    IncidentRef,
+    LocalFloat,
+    LocalInt,
+    RunKey,
+    TenantId,
+)
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machine_actions import ActionType
@@ -58,6 +66,7 @@ from prefect_defender.tasks.action_plans import (
     plan_actions,
     run_key_for,
 )
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.identities import AccountSummary, describe_accounts
 from prefect_defender.tasks.incidents import get_incident
@@ -72,20 +81,21 @@ COLUMNS = ["target", "kind", "action", "outcome", "final", "note"]
 
 @notifying
 @flow(name="defender-contain-incident", log_prints=True)
+@checked_parameters
 async def contain_incident(
-    credentials: str = "defender-application-credentials/soc",
-    incident_id: int | str | None = None,
-    tenant_id: str | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    incident_id: IncidentRef | None = None,
+    tenant_id: TenantId | None = None,
     isolation_type: Literal["Full", "Selective"] = "Selective",
     identity_actions: list[IdentityAction] | None = None,
     fallback_to_entra: bool = True,
     approval: ApprovalPolicy | None = None,
     safety: SafetyPolicy | None = None,
-    wait_timeout_seconds: int = 1800,
-    poll_interval_seconds: float = 10.0,
+    wait_timeout_seconds: LocalInt = 1800,
+    poll_interval_seconds: LocalFloat = 10.0,
     comment_on_incident: bool = True,
-    run_key: str | None = None,
-    notify: list[str] | None = None,
+    run_key: RunKey | None = None,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
     proposal: AgentProposal | None = None,
 ) -> dict[str, Any]:

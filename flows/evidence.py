@@ -8,12 +8,23 @@ from typing import Any
 from prefect import flow
 from prefect.blocks.core import Block
 
+from prefect_defender.api.input_types import (
+    BlockRef,
+    IncidentRef,
+    LocalFile,
+    LocalFloat,
+    LocalInt,
+    MachineId,
+    StorageBlockRef,
+    TenantId,
+)
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import check_incident_id, check_machine_ids
 from prefect_defender.flows.device_actions import act_and_wait, unique_machine_ids
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import outcome_rows, write_report
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.machine_actions import store_investigation_packages
@@ -26,17 +37,18 @@ __all__ = ["collect_evidence"]
 
 @notifying
 @flow(name="defender-collect-evidence", log_prints=True)
+@checked_parameters
 async def collect_evidence(
-    credentials: str = "defender-application-credentials/soc",
-    incident_id: int | str | None = None,
-    machine_ids: list[str] | None = None,
-    tenant_id: str | None = None,
-    destination: str = "evidence",
-    storage_block: str | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    incident_id: IncidentRef | None = None,
+    machine_ids: list[MachineId] | None = None,
+    tenant_id: TenantId | None = None,
+    destination: LocalFile = "evidence",
+    storage_block: StorageBlockRef | None = None,
     safety: SafetyPolicy | None = None,
-    wait_timeout_seconds: int = 3600,
-    poll_interval_seconds: float = 15.0,
-    notify: list[str] | None = None,
+    wait_timeout_seconds: LocalInt = 3600,
+    poll_interval_seconds: LocalFloat = 15.0,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
     """Collect an investigation package from each device and store it.

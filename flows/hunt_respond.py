@@ -7,12 +7,21 @@ from typing import Any, Literal
 
 from prefect import flow
 
+from prefect_defender.api.input_types import (
+    BlockRef,
+    IocValues,
+    LocalFloat,
+    LocalInt,
+    LookbackDays,
+    TenantId,
+)
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.device_actions import act_and_wait
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.hunting import hunt_ioc
 from prefect_defender.tasks.safety import SafetyPolicy
@@ -32,18 +41,19 @@ REPORT = "defender-hunt-and-respond"
 
 @notifying
 @flow(name="defender-hunt-and-respond", log_prints=True)
+@checked_parameters
 async def hunt_and_respond(
-    credentials: str = "defender-application-credentials/soc",
+    credentials: BlockRef = "defender-application-credentials/soc",
     ioc_kind: Literal["hash", "ip", "domain", "url", "account"] = "hash",
-    ioc_values: list[str] | None = None,
-    lookback_days: int = 7,
+    ioc_values: IocValues | None = None,
+    lookback_days: LookbackDays = 7,
     response: Literal["scan", "isolate", "collect"] = "scan",
-    tenant_id: str | None = None,
+    tenant_id: TenantId | None = None,
     approval: ApprovalPolicy | None = None,
     safety: SafetyPolicy | None = None,
-    wait_timeout_seconds: int = 1800,
-    poll_interval_seconds: float = 10.0,
-    notify: list[str] | None = None,
+    wait_timeout_seconds: LocalInt = 1800,
+    poll_interval_seconds: LocalFloat = 10.0,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
 ) -> dict[str, Any]:
     """Find the devices that saw the IOCs and run ``response`` on them after approval.

@@ -13,6 +13,15 @@ from prefect import flow
 from prefect.runtime import flow_run
 
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import (
+    BlockRef,
+    DeploymentRef,
+    IndicatorSpecs,
+    KqlQuery,
+    LocalFile,
+    LocalInt,
+    TenantId,
+)
 from prefect_defender.api.models.indicators import BATCH, IndicatorInput, coerce_indicators
 from prefect_defender.api.validation import check_guid, check_query
 from prefect_defender.blocks import DefenderPartnerCredentials
@@ -20,6 +29,7 @@ from prefect_defender.flows.decision_context import md_text
 from prefect_defender.flows.mssp_groups import run_groups, split, this_deployment
 from prefect_defender.flows.mssp_report import write_fanout_report
 from prefect_defender.flows.notify import NotifyOn, notifying
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.mssp import sweep_client, sweep_failure
 from prefect_defender.tasks.safety import SafetyPolicy
@@ -32,18 +42,19 @@ __all__ = ["mssp_fanout"]
 
 @notifying
 @flow(name="defender-mssp-fanout", log_prints=True)
+@checked_parameters
 async def mssp_fanout(
-    credentials: str = "defender-partner-credentials/mssp",
-    query: str | None = None,
-    indicator_baseline: list[dict[str, Any]] | None = None,
-    tenant_ids: list[str] | None = None,
-    concurrency: int = 5,
+    credentials: BlockRef = "defender-partner-credentials/mssp",
+    query: KqlQuery | None = None,
+    indicator_baseline: IndicatorSpecs | None = None,
+    tenant_ids: list[TenantId] | None = None,
+    concurrency: LocalInt = 5,
     dry_run: bool = False,
     safety: SafetyPolicy | None = None,
-    group_size: int | None = None,
-    group_deployment: str | None = None,
-    export_dir: str | None = None,
-    notify: list[str] | None = None,
+    group_size: LocalInt | None = None,
+    group_deployment: DeploymentRef | None = None,
+    export_dir: LocalFile | None = None,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
     """Run ``query`` and/or apply ``indicator_baseline`` in every customer tenant.

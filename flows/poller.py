@@ -35,7 +35,9 @@ from prefect.events import emit_event
 from prefect.variables import Variable
 
 from prefect_defender.api.errors import PagingError
+from prefect_defender.api.input_types import BlockRef, LocalInt, TenantId, VariableName
 from prefect_defender.api.models.incidents import Incident
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.incident_polling import Checkpoint, poll_incidents
 from prefect_defender.tasks.scope import TenantScopes
@@ -107,11 +109,12 @@ def _emit(tenant_id: str, changed: list[tuple[Incident, bool]]) -> None:
 
 
 @flow(name="defender-incident-poller")
+@checked_parameters
 async def incident_poller(
-    credentials: str = "defender-application-credentials/soc",
-    checkpoint_variable: str = DEFAULT_VARIABLE,
-    initial_lookback_hours: int = 24,
-    tenant_ids: list[str] | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    checkpoint_variable: VariableName = DEFAULT_VARIABLE,
+    initial_lookback_hours: LocalInt = 24,
+    tenant_ids: list[TenantId] | None = None,
     surface: Literal["graph", "xdr"] | None = None,
 ) -> dict[str, int]:
     """Emit one event per new or changed incident since the last run, for every tenant.

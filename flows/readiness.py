@@ -18,6 +18,7 @@ from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import BlockRef, LocalFile
 from prefect_defender.flows.readiness_markdown import render
 from prefect_defender.flows.readiness_sources import (
     DEFAULT_DEPLOYMENTS,
@@ -25,6 +26,7 @@ from prefect_defender.flows.readiness_sources import (
     server_deployments,
     yaml_deployments,
 )
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.readiness import (
     CredentialReadiness,
@@ -93,9 +95,10 @@ async def build_readiness_report(
 
 
 @flow(name="defender-api-readiness", log_prints=True)
+@checked_parameters
 async def api_readiness(
-    credentials: str | None = None,
-    deployments_file: str | None = None,
+    credentials: BlockRef | None = None,
+    deployments_file: LocalFile | None = None,
     allow_no_successor: bool = False,
 ) -> dict[str, Any]:
     """Report which deployments depend on retiring Defender APIs and which Graph permissions

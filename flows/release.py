@@ -8,6 +8,15 @@ from typing import Any
 
 from prefect import flow
 
+from prefect_defender.api.input_types import (
+    BlockRef,
+    IncidentRef,
+    LocalFloat,
+    LocalInt,
+    MachineId,
+    TenantId,
+    UserRef,
+)
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.validation import (
@@ -28,6 +37,7 @@ from prefect_defender.flows.reports import (
     write_report,
 )
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, task_logger
 from prefect_defender.tasks.identities import (
     describe_accounts,
@@ -47,22 +57,23 @@ COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 
 @notifying
 @flow(name="defender-release", log_prints=True)
+@checked_parameters
 async def release_containment(
-    credentials: str = "defender-application-credentials/soc",
-    incident_id: int | str | None = None,
-    machine_ids: list[str] | None = None,
-    tenant_id: str | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    incident_id: IncidentRef | None = None,
+    machine_ids: list[MachineId] | None = None,
+    tenant_id: TenantId | None = None,
     unisolate: bool = True,
     unrestrict: bool = False,
     expire_indicators: bool = True,
     release_accounts: bool = False,
-    accounts: list[str] | None = None,
+    accounts: list[UserRef] | None = None,
     dismiss_risk: bool = False,
     approval: ApprovalPolicy | None = None,
     safety: SafetyPolicy | None = None,
-    wait_timeout_seconds: int = 1800,
-    poll_interval_seconds: float = 10.0,
-    notify: list[str] | None = None,
+    wait_timeout_seconds: LocalInt = 1800,
+    poll_interval_seconds: LocalFloat = 10.0,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
 ) -> dict[str, Any]:
     """Release the devices of an incident (or the given machines) after approval.

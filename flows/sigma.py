@@ -30,9 +30,17 @@ from prefect.artifacts import acreate_markdown_artifact
 from prefect.events import emit_event
 
 from prefect_defender.api.errors import ValidationError
+from prefect_defender.api.input_types import (
+    BlockRef,
+    HuntLookbackHours,
+    LocalInt,
+    SigmaSources,
+    TenantId,
+)
 from prefect_defender.api.models.hunting import HuntingSurface
 from prefect_defender.api.validation import check_choice
 from prefect_defender.flows.reports import markdown_table
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.scope import TenantScope, TenantScopes
 from prefect_defender.tasks.sigma import (
@@ -296,15 +304,16 @@ def _result(
 
 
 @flow(name="defender-sigma-hunt", log_prints=True)
+@checked_parameters
 async def sigma_hunt(
-    credentials: str = "defender-application-credentials/soc",
-    rule_paths: list[str] | None = None,
-    rule_texts: list[str] | None = None,
-    lookback_hours: int = 24,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    rule_paths: SigmaSources | None = None,
+    rule_texts: SigmaSources | None = None,
+    lookback_hours: HuntLookbackHours = 24,
     surface: Literal["graph", "xdr", "mde"] = "graph",
-    tenant_ids: list[str] | None = None,
+    tenant_ids: list[TenantId] | None = None,
     emit_events: bool = True,
-    dedupe_window_hours: int | None = None,
+    dedupe_window_hours: LocalInt | None = None,
 ) -> dict[str, Any]:
     """Hunt Sigma rules in Defender and emit ``defender.sigma.hit`` for each rule with hits.
 

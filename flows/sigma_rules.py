@@ -20,10 +20,18 @@ from typing import Any
 from prefect import flow
 from prefect.artifacts import acreate_markdown_artifact
 
+from prefect_defender.api.input_types import (
+    BlockRef,
+    RuleFrequency,
+    RuleStatus,
+    SigmaSources,
+    TenantId,
+)
 from prefect_defender.api.models.detection_rule_parts import check_frequency
 from prefect_defender.api.models.detection_rules import DetectionRuleStatus
 from prefect_defender.api.models.graph_inputs import check_open_choice
 from prefect_defender.flows.reports import markdown_table
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.scope import TenantScopes
 from prefect_defender.tasks.sigma import (
@@ -55,13 +63,14 @@ async def _report(rows: list[dict[str, Any]], conversions: list[SigmaConversion]
 
 
 @flow(name="defender-sigma-detection-rules", log_prints=True)
+@checked_parameters
 async def sigma_detection_rules(
-    credentials: str = "defender-application-credentials/soc",
-    rule_paths: list[str] | None = None,
-    rule_texts: list[str] | None = None,
-    frequency: str = "PT1H",
-    status: str = "enabled",
-    tenant_ids: list[str] | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    rule_paths: SigmaSources | None = None,
+    rule_texts: SigmaSources | None = None,
+    frequency: RuleFrequency = "PT1H",
+    status: RuleStatus = "enabled",
+    tenant_ids: list[TenantId] | None = None,
 ) -> dict[str, Any]:
     """Deploy Sigma rules as custom detection rules in every tenant of the credentials block.
 

@@ -12,11 +12,13 @@ from prefect import flow
 from pydantic import BaseModel, Field
 
 from prefect_defender.api.errors import DefenderError
+from prefect_defender.api.input_types import BlockRef, IncidentRef, LocalInt, TenantId
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, write_report
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.enrichment import enrich_entities
 from prefect_defender.tasks.incidents import get_incident, list_incidents, update_incident
@@ -287,13 +289,14 @@ async def _report(
 
 @notifying
 @flow(name="defender-triage-incident", log_prints=True)
+@checked_parameters
 async def triage_incident(
-    credentials: str = "defender-application-credentials/soc",
-    incident_id: int | str = 0,
-    tenant_id: str | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    incident_id: IncidentRef = 0,
+    tenant_id: TenantId | None = None,
     rules: TriageRules | None = None,
     dry_run: bool = False,
-    notify: list[str] | None = None,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
 ) -> dict[str, Any]:
     """Triage one incident: enrich, score, tag/assign/escalate, comment, report.
@@ -326,13 +329,14 @@ async def triage_incident(
 
 @notifying
 @flow(name="defender-triage-open-incidents", log_prints=True)
+@checked_parameters
 async def triage_open_incidents(
-    credentials: str = "defender-application-credentials/soc",
-    tenant_id: str | None = None,
+    credentials: BlockRef = "defender-application-credentials/soc",
+    tenant_id: TenantId | None = None,
     rules: TriageRules | None = None,
-    max_incidents: int = 25,
+    max_incidents: LocalInt = 25,
     dry_run: bool = False,
-    notify: list[str] | None = None,
+    notify: list[BlockRef] | None = None,
     notify_on: NotifyOn = "always",
 ) -> list[dict[str, Any]]:
     """Triage every active incident not yet tagged ``pd-triaged`` (the scheduled variant).

@@ -6,7 +6,8 @@ values of the wrong shape (a naive datetime, a string for a number, a string for
 unknown value of a required enum or a Literal, and the check an input type of
 ``api.input_types`` carries (``MachineId``, ``TenantId``, ``Limit`` ...) raise
 ``ValidationError`` naming the parameter. ``tasks.base.defender_task`` wraps every task
-function with it.
+function with it. :func:`checked_parameters` does the same for a playbook's parameters of an
+input type, on entry (Prefect has checked their base types before the run).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import typing
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from pydantic import BaseModel
 
@@ -35,11 +36,13 @@ from prefect_defender.api.validation import (
 )
 from prefect_defender.blocks import CREDENTIAL_BLOCKS
 
-__all__ = ["checked_arguments", "parameter_check"]
+__all__ = ["checked_arguments", "checked_parameters", "parameter_check"]
 
 #: ``check(name, value)``: raises ``ValidationError`` naming ``name``, or returns the value
 ParamCheck = Callable[[str, Any], Any]
 _NONE = type(None)
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 def _members(annotation: Any) -> list[Any]:
@@ -202,16 +205,22 @@ def parameter_check(annotation: Any) -> ParamCheck:
             return None
         for step in shape:
             step(name, value)
-        if optional and own is not None and own.empty_is_unset and not value:
-            return value  # "" or 0: not given
-        if own is not None:
-            value = own(value, name)
-        if items is not None:
-            checked = [items(v, f"{name}[{i}]") for i, v in enumerate(value)]
-            value = checked if items.passes_checked else value
-        return value
+        return _typed(own, items, name, value, optional)
 
     return check
+
+
+def _typed(own: Check | None, items: Check | None, name: str, value: Any, optional: bool) -> Any:
+    """The check of the input type (``own``) on ``value``, or of its items' type on each item
+    (``machine_ids[2]``); what the callee gets."""
+    if optional and own is not None and own.empty_is_unset and not value:
+        return value  # "" or 0: not given
+    if own is not None:
+        value = own(value, name)
+    if items is not None:
+        checked = [items(v, f"{name}[{i}]") for i, v in enumerate(value)]
+        value = checked if items.passes_checked else value
+    return value
 
 
 def _hints(f: Callable[..., Any]) -> dict[str, Any]:
@@ -267,3 +276,65 @@ def _check_credentials(creds: Any) -> None:
             f"{type(creds).__name__}",
             field="credentials",
         )
+
+
+def _entry_check(annotation: Any) -> ParamCheck | None:
+    """The check a playbook parameter's input type carries, for a value of its base type (the
+    type's check on the value or on each list item); ``None`` for a type without one. An empty
+    value means "not given" for types that say so; a value of another type is left to the
+    playbook, which names it."""
+    kinds = [m for m in _members(annotation) if m is not _NONE]
+    own = check_of(kinds[0]) if len(kinds) == 1 else None
+    bare = [m for k in kinds for m in _members(_bare(k))]
+    items = _item_check(bare)
+    if own is None and items is None:
+        return None
+    base = tuple({b for m in bare if isinstance(b := typing.get_origin(m) or m, type)})
+
+    def check(name: str, value: Any) -> Any:
+        if value is None or (base and not isinstance(value, base)):
+            return value
+        return _typed(own, items, name, value, optional=True)
+
+    return check
+
+
+def checked_parameters(
+    f: Callable[P, Coroutine[Any, Any, R]],
+) -> Callable[P, Coroutine[Any, Any, R]]:
+    """A playbook (flow function) whose parameters of an input type are checked on entry.
+
+    Prefect validates a flow parameter's base type before the run; this adds the check the
+    parameter's input type carries (``MachineId``, ``TenantId`` ...), read once here, so a bad
+    id is refused before the playbook does anything. The signature (and so the parameter schema
+    Prefect shows) is the function's own.
+
+    Example:
+        >>> from prefect_defender.api.input_types import MachineId
+        >>> @checked_parameters
+        ... async def playbook(machine_ids: list[MachineId] | None = None) -> int:
+        ...     return len(machine_ids or [])
+        >>> import asyncio
+        >>> asyncio.run(playbook(["a" * 40]))
+        1
+    """
+    sig = inspect.signature(f)
+    hints = _hints(f)
+    checks = {n: c for n in sig.parameters if (c := _entry_check(hints.get(n, Any))) is not None}
+
+    @functools.wraps(f)
+    async def checked(*args: P.args, **kwargs: P.kwargs) -> R:
+        bound = sig.bind(*args, **kwargs)
+        for name, check in checks.items():
+            if name in bound.arguments:
+                bound.arguments[name] = check(name, bound.arguments[name])
+        return await f(*bound.args, **bound.kwargs)
+
+    # the types resolved, so that Prefect reads them without the flow module's namespace
+    checked.__signature__ = sig.replace(  # type: ignore[attr-defined]
+        parameters=[
+            p.replace(annotation=hints.get(n, p.annotation)) for n, p in sig.parameters.items()
+        ],
+        return_annotation=hints.get("return", sig.return_annotation),
+    )
+    return checked

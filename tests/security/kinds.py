@@ -30,6 +30,7 @@ from enum import Enum
 from typing import Any
 
 from hypothesis import strategies as st
+from pydantic import BaseModel
 
 from prefect_defender.api.input_types import check_of
 
@@ -1727,120 +1728,53 @@ def enum_strategies(
 
 
 # -- playbook (flow) parameters ---------------------------------------------------------------
-#: flow parameter -> kind of the *value* (Prefect validates the type of flow parameters from
-#: their annotations before a run starts; the flows validate values). Kinds named here with
-#: ``None`` are not fuzzed through ``flow.fn``; :data:`FLOW_NOT_FUZZED` says why.
-FLOW_PARAM_KINDS: dict[str, str | None] = {
-    "credentials": "block_ref",
-    "incident_id": "incident_id_optional",
-    "alert_id": "alert_id_optional",
-    "machine_ids": "flow_machine_ids",
-    "tenant_id": "tenant_id",
-    "incident_tenant_id": "tenant_id",
-    "tenant_ids": "flow_tenant_ids",
-    "ioc_values": "flow_ioc_values",
-    "users": "flow_users",
-    "accounts": "flow_users",
-    "identity_actions": None,
-    "release_accounts": None,
-    "dismiss_risk": None,
-    "actions": None,
-    "fallback_to_entra": None,
-    "lookback_days": "lookback_days",
-    "query": "kql_query",
-    "isolation_type": None,
-    "action": None,
-    "ioc_kind": None,
-    "response": None,
-    "approval": None,
-    "safety": None,
-    "proposal": None,
-    "rules": None,
-    "dry_run": None,
-    "comment_on_incident": None,
-    "unisolate": None,
-    "unrestrict": None,
-    "expire_indicators": None,
-    "wait_timeout_seconds": None,
-    "poll_interval_seconds": None,
-    "expires_in_days": None,
-    "concurrency": None,
-    "max_incidents": None,
-    "sample": None,
-    "initial_lookback_hours": None,
-    "run_key": None,
-    "indicators": None,
-    "indicator_baseline": None,
-    "destination": None,
-    "storage_block": None,
-    "block_names": None,
-    "checkpoint_variable": None,
-    "notify": None,
-    "notify_on": None,
-    "rule_paths": None,
-    "rule_texts": None,
-    "lookback_hours": None,
-    "surface": None,
-    "emit_events": None,
-    "dedupe_window_hours": None,
-    "frequency": None,
-    "status": None,
-    "deployments_file": None,
-    "allow_no_successor": None,
-    "group_size": None,
-    "group_deployment": None,
-    "export_dir": None,
+#: (type, optional) -> kind of :data:`FLOW_KINDS` a playbook parameter of that type is fuzzed
+#: with through ``flow.fn`` (Prefect validates the base type of flow parameters before a run;
+#: the playbooks check the values). Other types are not fuzzed here: :func:`flow_kind_for`
+#: says why (a boolean, a Literal Prefect refuses, a model, a type checked where it is used).
+FLOW_TYPE_KINDS: dict[tuple[str, bool | None], str] = {
+    ("BlockRef", None): "block_ref",
+    ("IncidentId", None): "incident_id_optional",
+    ("AlertId", True): "alert_id_optional",
+    ("list[MachineId]", None): "flow_machine_ids",
+    ("TenantId", None): "tenant_id",
+    ("list[TenantId]", None): "flow_tenant_ids",
+    ("IocValues", None): "flow_ioc_values",
+    ("list[UserRef]", None): "flow_users",
+    ("LookbackDays", None): "lookback_days",
+    ("KqlQuery", None): "kql_query",
 }
 
-FLOW_NOT_FUZZED: dict[str, str] = {
-    "isolation_type": "Literal: refused by Prefect's parameter validation (see the type test)",
-    "action": "Literal: refused by Prefect's parameter validation",
-    "ioc_kind": "Literal: refused by Prefect's parameter validation",
-    "response": "Literal: refused by Prefect's parameter validation",
-    "approval": "pydantic model with its own field constraints",
-    "safety": "pydantic model with its own field constraints",
-    "proposal": "pydantic model with its own field constraints (set by the MCP server)",
-    "rules": "pydantic model with its own field constraints",
-    "actions": "list of an enum: refused by Prefect's parameter validation",
-    "identity_actions": "list of an enum: refused by Prefect's parameter validation",
-    "fallback_to_entra": "boolean",
-    "release_accounts": "boolean",
-    "dismiss_risk": "boolean",
-    "dry_run": "boolean",
-    "comment_on_incident": "boolean",
-    "unisolate": "boolean",
-    "unrestrict": "boolean",
-    "expire_indicators": "boolean",
-    "wait_timeout_seconds": "a local wait, never sent",
-    "poll_interval_seconds": "a local wait, never sent",
-    "expires_in_days": "becomes an expiry datetime; indicators are validated per item",
-    "concurrency": "a local semaphore size (clamped to >= 1)",
-    "max_incidents": "a local cap",
-    "sample": "the tasks' limit check applies",
-    "initial_lookback_hours": "a local window",
-    "run_key": "a local idempotency key, never sent",
-    "indicators": "invalid items become per-item 'failed' outcomes by design (tests/flows)",
-    "indicator_baseline": "coerced by the indicators client (tests/flows)",
-    "destination": "a local folder",
-    "storage_block": "a Prefect block reference, loaded from the Prefect API",
-    "block_names": "Prefect block references, loaded from the Prefect API",
-    "checkpoint_variable": "a Prefect variable name",
-    "notify": "a Prefect notification block reference, loaded from the Prefect API",
-    "notify_on": "which outcomes notify; validated by the notifications step",
-    "rule_paths": "local Sigma files, parsed before any hunt (tests/sigma)",
-    "rule_texts": "Sigma YAML, parsed before any hunt (tests/sigma)",
-    "lookback_hours": "checked by run_sigma_hunts (task suite: lookback_hours)",
-    "surface": "checked by the hunting tasks (task suite: surface)",
-    "emit_events": "boolean",
-    "dedupe_window_hours": "a local window",
-    "frequency": "checked by check_frequency before any request (task suite: rule_frequency)",
-    "status": "checked before any request (task suite: rule_status)",
-    "deployments_file": "a local prefect.yaml, read before any request (tests/lifecycle)",
-    "allow_no_successor": "boolean",
-    "group_size": "a local split of the tenant list (a negative size is refused, tests/flows)",
-    "group_deployment": "a Prefect deployment name, looked up through the Prefect API",
-    "export_dir": "a local folder for the report's CSV and JSON lines",
-}
+
+def flow_kind_for(annotation: Any) -> tuple[Kind | None, str]:
+    """The kind a playbook parameter is fuzzed with, or ``None`` and why it is not (``""``: its
+    type is not checkable, a gap ``test_every_flow_parameter_has_a_checkable_type`` lists)."""
+    key, optional = type_key(annotation)
+    if isinstance(key, str):
+        name = FLOW_TYPE_KINDS.get((key, optional)) or FLOW_TYPE_KINDS.get((key, None))
+        if name:
+            return FLOW_KINDS[name], ""
+    return None, _not_fuzzed(annotation, key)
+
+
+def _not_fuzzed(annotation: Any, key: Any) -> str:
+    if key is bool:
+        return "boolean"
+    if enum_values(annotation):
+        return "an Enum or Literal: refused by Prefect's parameter validation"
+    if isinstance(key, type) and issubclass(key, BaseModel):
+        return "a pydantic model with its own field constraints"
+    checks = [c for m in _members(annotation) for c in (check_of(m), _item_check(m)) if c]
+    if checks and checks[0].in_context:
+        return f"checked by {checks[0].in_context}"
+    if checks:
+        return f"checked on entry by its type ({checks[0].name}); fuzzed in the task suite"
+    return ""
+
+
+def _item_check(annotation: Any) -> Any:
+    args = typing.get_args(annotation)
+    return check_of(args[0]) if typing.get_origin(annotation) is list and args else None
 
 
 def _block_ref_invalid(_: Ctx) -> st.SearchStrategy[Any]:

@@ -29,9 +29,6 @@ from prefect_defender.tasks import all_tasks
 from tests.security.conftest import FIGURES, emulator_traffic
 from tests.security.kinds import (
     ENUM_REFUSED,
-    FLOW_KINDS,
-    FLOW_NOT_FUZZED,
-    FLOW_PARAM_KINDS,
     TASK_BASELINES,
     VALID_ONLY_WITH_OTHERS,
     VALID_OVERRIDES,
@@ -40,6 +37,7 @@ from tests.security.kinds import (
     enum_strategies,
     enum_values,
     explicit_enum,
+    flow_kind_for,
     kind_for,
 )
 
@@ -247,17 +245,20 @@ def test_every_task_parameter_has_a_checkable_type() -> None:
     )
 
 
-def test_every_flow_parameter_has_a_kind() -> None:
+def _flow_kind(flow: str, param: str) -> tuple[Kind | None, str]:
+    fn = FLOWS[flow].fn
+    return flow_kind_for(_hints(fn).get(param, inspect.signature(fn).parameters[param].annotation))
+
+
+def test_every_flow_parameter_has_a_checkable_type() -> None:
+    """Every playbook parameter is fuzzed for its type or its type says why not."""
     missing = [
-        f"{name}({p.name})"
+        f"{name}({p.name}: {_hints(f.fn).get(p.name, '?')})"
         for name, f in FLOWS.items()
         for p in _params(f.fn)
-        if p.name not in FLOW_PARAM_KINDS
-        or (FLOW_PARAM_KINDS[p.name] is None and p.name not in FLOW_NOT_FUZZED)
+        if _flow_kind(name, p.name) == (None, "")
     ]
-    assert not missing, "flow parameters without a kind in tests/security/kinds.py: " + ", ".join(
-        missing
-    )
+    assert not missing, "playbook parameters of a type without a kind: " + ", ".join(missing)
 
 
 # -- invalid values: refused, named, nothing sent ------------------------------------------------
@@ -360,7 +361,7 @@ def _flow_combos() -> list[Any]:
     out = []
     for name, f in FLOWS.items():
         for p in _params(f.fn):
-            kind = FLOW_PARAM_KINDS.get(p.name)
+            kind, _ = _flow_kind(name, p.name)
             if kind is None:
                 continue
             marks = []
@@ -415,8 +416,8 @@ def test_invalid_flow_value_is_refused_before_anything_is_sent(
     quiet_emulator: Any,
     run: Any,
 ) -> None:
-    kind = FLOW_KINDS[str(FLOW_PARAM_KINDS[param])]
-    assert kind.invalid is not None
+    kind, _ = _flow_kind(flow_name, param)
+    assert kind is not None and kind.invalid is not None
     fn = FLOWS[flow_name].fn
     base = _flow_baseline(flow_name, param, flow_blocks, ctx.machine_id)
     auth.REGISTRY.clear()

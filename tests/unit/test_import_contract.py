@@ -5,8 +5,8 @@
 * ``blocks`` import the client only (no tasks, flows, CLI, deployments, emulator).
 * ``tasks`` import no flows, CLI, deployments or emulator.
 * ``flows`` speak through tasks: besides flows, tasks and blocks they import only the public
-  shared types (``api.errors``, ``api.models``, ``api.validation``), and they build no client
-  themselves (``defender_client``/``get_client`` belong to tasks).
+  shared types (``api.errors``, ``api.input_types``, ``api.models``, ``api.validation``), and
+  they build no client themselves (``defender_client``/``get_client`` belong to tasks).
 * ``agents`` (the MCP server) sit on flows, tasks and blocks (and the shared types, as flows
   do), never on the emulator, deployments or CLI; nothing but ``cli`` imports ``agents``.
 
@@ -38,26 +38,21 @@ class Rule:
     names_forbidden: tuple[str, ...] = ()
 
 
+#: the public shared types flows and agents may import from the client
+SHARED_TYPES = ("api.errors", "api.input_types", "api.models", "api.validation")
+
 RULES: dict[str, Rule] = {
     "emulator": Rule(allowed=("emulator",)),
     "api": Rule(allowed=("api",), third_party_forbidden=("prefect",)),
     "blocks": Rule(allowed=("api", "blocks")),
     "tasks": Rule(allowed=None, forbidden=("flows", "cli", "deployments", "emulator", "agents")),
     "flows": Rule(
-        allowed=("flows", "tasks", "blocks", "api.errors", "api.models", "api.validation"),
+        allowed=("flows", "tasks", "blocks", *SHARED_TYPES),
         names_forbidden=("defender_client", "get_client", "DefenderClient"),
     ),
     "deployments": Rule(allowed=None, forbidden=("cli", "emulator", "agents")),
     "agents": Rule(
-        allowed=(
-            "agents",
-            "flows",
-            "tasks",
-            "blocks",
-            "api.errors",
-            "api.models",
-            "api.validation",
-        ),
+        allowed=("agents", "flows", "tasks", "blocks", *SHARED_TYPES),
         names_forbidden=("defender_client", "DefenderClient"),
     ),
 }

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import inspect
 from typing import Any
 
 import pytest
@@ -27,7 +28,11 @@ from prefect_defender.api.input_types import (
     Text,
     check_of,
 )
-from prefect_defender.tasks.arguments import checked_arguments, parameter_check
+from prefect_defender.tasks.arguments import (
+    checked_arguments,
+    checked_parameters,
+    parameter_check,
+)
 
 
 def test_flow_parameter_schema_is_that_of_the_base_type() -> None:
@@ -106,3 +111,17 @@ def test_an_unknown_or_missing_argument_is_refused() -> None:
         asyncio.run(wrapped(limit=3))
     with pytest.raises(ValidationError, match="unexpected keyword argument 'limits'"):
         asyncio.run(wrapped("a" * 40, limits=3))
+
+
+def test_a_playbook_checks_its_typed_parameters_on_entry() -> None:
+    @checked_parameters
+    async def playbook(machine_ids: list[MachineId] | None = None, note: str = "") -> list[str]:
+        return list(machine_ids or [])
+
+    assert asyncio.run(playbook(["A" * 40])) == ["A" * 40]
+    with pytest.raises(ValidationError, match=r"machine_ids\[1\]: 'x' is not a machine id"):
+        asyncio.run(playbook(["a" * 40, "x"]))
+    # the signature Prefect reads carries the types themselves, not their names
+    assert inspect.signature(playbook).parameters["machine_ids"].annotation == (
+        list[MachineId] | None
+    )
