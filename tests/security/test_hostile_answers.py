@@ -90,7 +90,7 @@ def test_any_retry_after_text_parses_to_none_or_a_finite_wait(value: str) -> Non
 
     import httpx
 
-    from prefect_defender.api.retry import retry_after_seconds as _retry_after
+    from prefect_defender.api.transport import retry_after_seconds as _retry_after
 
     resp = httpx.Response(429, headers={"Retry-After": value})
     got = _retry_after(resp)

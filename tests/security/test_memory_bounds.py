@@ -31,7 +31,7 @@ from prefect_defender.api.errors import (
     ResponseTooLargeError,
     ServerError,
 )
-from prefect_defender.api.retry import RetryPolicy
+from prefect_defender.api.transport import RetryPolicy
 from prefect_defender.blocks import DefenderApplicationCredentials
 from tests.security.hostile_server import Hostile, hostile_server, openid_configuration
 

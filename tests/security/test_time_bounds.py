@@ -27,7 +27,7 @@ from starlette.routing import Route
 from prefect_defender.api.body import BodyLimits
 from prefect_defender.api.clouds import Surface
 from prefect_defender.api.errors import DeadlineExceededError
-from prefect_defender.api.retry import RetryPolicy
+from prefect_defender.api.transport import RetryPolicy
 from prefect_defender.blocks import DefenderApplicationCredentials
 from tests.security.hostile_server import Hostile, hostile_server, openid_configuration, trickle
 

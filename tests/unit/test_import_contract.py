@@ -185,7 +185,6 @@ RE_EXPORTING = frozenset(
         f"{PKG}.api.resources.live_response",
         f"{PKG}.api.resources.machine_actions",
         f"{PKG}.api.sigma",
-        f"{PKG}.api.transport",
         f"{PKG}.api.validation",
         f"{PKG}.blocks",
         f"{PKG}.emulator",
