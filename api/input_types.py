@@ -42,7 +42,7 @@ from prefect_defender.api.resources.vulnerabilities import (
     check_software_id,
     check_vulnerability_id,
 )
-from prefect_defender.api.sigma_sources import check_lookback
+from prefect_defender.api.sigma import check_lookback
 from prefect_defender.api.validation import (
     check_alert_id,
     check_comment,

@@ -38,18 +38,20 @@ from prefect_defender.api.input_types import (
     TenantId,
 )
 from prefect_defender.api.models.hunting import HuntingSurface
+from prefect_defender.api.sigma import (
+    ConversionStatus,
+    SigmaConversion,
+    check_lookback,
+    content_hash,
+)
 from prefect_defender.api.validation import check_choice
 from prefect_defender.flows.reports import markdown_table
 from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.scope import TenantScope, TenantScopes
 from prefect_defender.tasks.sigma import (
-    ConversionStatus,
     HuntStatus,
-    SigmaConversion,
     SigmaHuntOutcome,
-    check_lookback,
-    content_hash,
     convert_sigma_rules,
     run_sigma_hunts,
 )

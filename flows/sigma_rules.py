@@ -30,12 +30,12 @@ from prefect_defender.api.input_types import (
 from prefect_defender.api.models.detection_rule_parts import check_frequency
 from prefect_defender.api.models.detection_rules import DetectionRuleStatus
 from prefect_defender.api.models.graph_inputs import check_open_choice
+from prefect_defender.api.sigma import SigmaConversion
 from prefect_defender.flows.reports import markdown_table
 from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
 from prefect_defender.tasks.scope import TenantScopes
 from prefect_defender.tasks.sigma import (
-    SigmaConversion,
     convert_sigma_rules,
     create_sigma_detection_rules,
 )

@@ -29,15 +29,13 @@ from prefect_defender.api.input_types import (
 from prefect_defender.api.models.detection_rules import DetectionRuleInput
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
 from prefect_defender.api.sigma import (
-    ConversionStatus,
     SigmaConversion,
     check_lookback,
-    content_hash,
     convert_rules,
+    detection_rule_from_sigma,
     hunt_query,
     load_rule_sources,
 )
-from prefect_defender.api.sigma_rules import detection_rule_from_sigma
 from prefect_defender.api.validation import check_choice, check_model, check_query
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
@@ -48,13 +46,8 @@ from prefect_defender.tasks.base import (
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, error_outcome, run_bulk
 
 __all__ = [
-    # the conversion's types and checks, for the playbook (flows speak through tasks)
-    "ConversionStatus",
     "HuntStatus",
-    "SigmaConversion",
     "SigmaHuntOutcome",
-    "check_lookback",
-    "content_hash",
     "convert_sigma_rules",
     "create_sigma_detection_rules",
     "run_sigma_hunts",

@@ -5,8 +5,9 @@
 * ``blocks`` import the client only (no tasks, flows, CLI, deployments, emulator).
 * ``tasks`` import no flows, CLI, deployments or emulator.
 * ``flows`` speak through tasks: besides flows, tasks and blocks they import only the public
-  shared types (``api.errors``, ``api.input_types``, ``api.models``, ``api.validation``), and
-  they build no client themselves (``defender_client``/``get_client`` belong to tasks).
+  shared types (``api.errors``, ``api.input_types``, ``api.models``, ``api.validation``, and
+  the Sigma conversion's types and checks in ``api.sigma``, which makes no request), and they
+  build no client themselves (``defender_client``/``get_client`` belong to tasks).
 * ``agents`` (the MCP server) sit on flows, tasks and blocks (and the shared types, as flows
   do), never on the emulator, deployments or CLI; nothing but ``cli`` imports ``agents``.
 
@@ -39,7 +40,7 @@ class Rule:
 
 
 #: the public shared types flows and agents may import from the client
-SHARED_TYPES = ("api.errors", "api.input_types", "api.models", "api.validation")
+SHARED_TYPES = ("api.errors", "api.input_types", "api.models", "api.validation", "api.sigma")
 
 RULES: dict[str, Rule] = {
     "emulator": Rule(allowed=("emulator",)),
@@ -130,7 +131,7 @@ def test_every_layer_has_modules() -> None:
         ("flows", "from prefect_defender.api.resources.hunting import x", "flows imports"),
         ("flows", "from prefect_defender.api.client import DefenderClient", "flows imports"),
         ("flows", "from prefect_defender.tasks.base import defender_client", "uses"),
-        ("flows", "from prefect_defender.api import sigma", "flows imports"),
+        ("flows", "from prefect_defender.api import transport", "flows imports"),
         ("tasks", "from prefect_defender.agents.server import build_server", "tasks imports"),
         ("flows", "from prefect_defender.agents import runtime", "flows imports"),
         ("deployments", "import prefect_defender.agents.http", "deployments imports"),
@@ -184,7 +185,6 @@ RE_EXPORTING = frozenset(
         f"{PKG}.api.resources.indicators",
         f"{PKG}.api.resources.live_response",
         f"{PKG}.api.resources.machine_actions",
-        f"{PKG}.api.sigma",
         f"{PKG}.api.validation",
         f"{PKG}.blocks",
         f"{PKG}.emulator",
@@ -200,7 +200,6 @@ RE_EXPORTING = frozenset(
         f"{PKG}.tasks.identities",
         f"{PKG}.tasks.indicators",
         f"{PKG}.tasks.machine_actions",
-        f"{PKG}.tasks.sigma",
     }
 )
 

@@ -22,9 +22,13 @@ from typing import Any
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.detection_rules import DetectionRuleInput
-from prefect_defender.api.sigma import SigmaConversion
+from prefect_defender.api.sigma._convert import SigmaConversion
 
-__all__ = ["SIGMA_SEVERITY", "detection_rule_from_sigma", "sigma_tactics"]
+__all__ = [
+    "SIGMA_SEVERITY",
+    "detection_rule_from_sigma",
+    "sigma_tactics",
+]
 
 #: Sigma ``level`` -> Graph alert severity
 SIGMA_SEVERITY = {

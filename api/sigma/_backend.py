@@ -11,7 +11,7 @@ import uuid
 from collections.abc import Iterable
 from typing import Any
 
-from prefect_defender.api.sigma_local import KQL_STRING
+from prefect_defender.api.sigma._local import KQL_STRING
 
 __all__ = [
     "RULE_NAMESPACE",
