@@ -26,8 +26,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
-from prefect_defender.api.models.detection_rules import check_rule_id
-from prefect_defender.api.models.email_remediation import check_email
+from prefect_defender.api.models.graph_security import check_email, check_rule_id
 from prefect_defender.api.models.live_response import check_library_name
 from prefect_defender.api.resources.action_requests import action_comment
 from prefect_defender.api.resources.enrichment import check_sha1_only

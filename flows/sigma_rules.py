@@ -27,9 +27,11 @@ from prefect_defender.api.input_types import (
     SigmaSources,
     TenantId,
 )
-from prefect_defender.api.models.detection_rule_parts import check_frequency
-from prefect_defender.api.models.detection_rules import DetectionRuleStatus
-from prefect_defender.api.models.graph_inputs import check_open_choice
+from prefect_defender.api.models.graph_security import (
+    DetectionRuleStatus,
+    check_frequency,
+    check_open_choice,
+)
 from prefect_defender.api.sigma import SigmaConversion
 from prefect_defender.flows.reports import markdown_table
 from prefect_defender.tasks.arguments import checked_parameters

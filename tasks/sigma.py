@@ -26,7 +26,7 @@ from prefect_defender.api.input_types import (
     RuleStatus,
     TenantId,
 )
-from prefect_defender.api.models.detection_rules import DetectionRuleInput
+from prefect_defender.api.models.graph_security import DetectionRuleInput
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
 from prefect_defender.api.sigma import (
     SigmaConversion,

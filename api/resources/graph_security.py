@@ -4,7 +4,7 @@
   delete (``CustomDetection.Read.All`` to read, ``CustomDetection.ReadWrite.All`` to write;
   application and delegated), in the v1.0 shape (``status``, ``schedule.frequency``,
   ``tactics``, ``entityMappings``, ``automatedActions``; see
-  :mod:`~prefect_defender.api.models.detection_rules`). Graph v1.0 since 2026: no beta opt-in.
+  :mod:`~prefect_defender.api.models.graph_security`). Graph v1.0 since 2026: no beta opt-in.
 
 .. warning::
    Email remediation exists under Microsoft Graph ``/beta`` only, which Microsoft documents as

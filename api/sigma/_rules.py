@@ -1,5 +1,5 @@
 """A converted Sigma rule as a Graph v1.0 custom detection rule
-(:class:`~prefect_defender.api.models.detection_rules.DetectionRuleInput`).
+(:class:`~prefect_defender.api.models.graph_security.DetectionRuleInput`).
 
 * id ``sigma-<rule id>`` (the create page wants a client-provided id; the same Sigma rule gives
   the same id, so deploying it twice is refused by the service, not duplicated);
@@ -21,7 +21,7 @@ import re
 from typing import Any
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.models.detection_rules import DetectionRuleInput
+from prefect_defender.api.models.graph_security import DetectionRuleInput
 from prefect_defender.api.sigma._convert import SigmaConversion
 
 __all__ = [

@@ -21,7 +21,7 @@ from prefect_defender.api.errors import (
     PermissionDeniedError,
     ValidationError,
 )
-from prefect_defender.api.models.detection_rules import REMOVED_FIELDS, DetectionRuleInput
+from prefect_defender.api.models.graph_security import REMOVED_FIELDS, DetectionRuleInput
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks.graph_security import (
     create_detection_rule,

@@ -1443,8 +1443,11 @@ def _type_kinds() -> dict[tuple[Any, bool | None], str]:
     them as ``"list[MachineId]"``) or the annotation itself (models, custom enums); ``None`` for
     optional means either. Enums, Literals, booleans and datetimes need no row (:func:`kind_for`).
     """
-    from prefect_defender.api.models.detection_rules import DetectionRuleInput, DetectionRuleUpdate
-    from prefect_defender.api.models.email_remediation import AnalyzedEmailRef
+    from prefect_defender.api.models.graph_security import (
+        AnalyzedEmailRef,
+        DetectionRuleInput,
+        DetectionRuleUpdate,
+    )
     from prefect_defender.api.models.hunting import HuntingSurface
     from prefect_defender.api.models.identities import IdentityAction, IdentityProvider
     from prefect_defender.api.models.incidents import IncidentSurface

@@ -178,7 +178,6 @@ RE_EXPORTING = frozenset(
         f"{PKG}.api",
         f"{PKG}.api.models",
         f"{PKG}.api.models.enrichment",
-        f"{PKG}.api.models.graph_security",
         f"{PKG}.api.resources.alerts",
         f"{PKG}.api.resources.hunting",
         f"{PKG}.api.resources.identities",

@@ -2,7 +2,7 @@
 input models (:class:`DetectionRuleInput`, :class:`DetectionRuleUpdate`), checked before a
 request is sent, and the answer (:class:`DetectionRule`).
 
-The shape is the current one (sources in :mod:`~prefect_defender.api.models.detection_rule_parts`):
+The shape is the current one (sources in :mod:`~prefect_defender.api.models.graph_security`):
 ``status`` (not ``isEnabled``), ``schedule.frequency`` (not ``period``), ``alertTemplate.tactics``
 (not ``category``/``mitreTechniques``), ``alertTemplate.entityMappings`` (not
 ``impactedAssets``) and ``detectionAction.automatedActions`` (not ``responseActions``). Microsoft
@@ -23,13 +23,17 @@ from typing import Any, ClassVar
 from pydantic import Field, model_validator
 
 from prefect_defender.api.models.common import DefenderModel
-from prefect_defender.api.models.detection_rule_parts import (
+from prefect_defender.api.models.graph_security._detection_rule_parts import (
     check_automated_actions,
     check_entity_mappings,
     check_frequency,
     check_tactics,
 )
-from prefect_defender.api.models.graph_inputs import GraphInput, check_open_choice, optional_text
+from prefect_defender.api.models.graph_security._graph_inputs import (
+    GraphInput,
+    check_open_choice,
+    optional_text,
+)
 from prefect_defender.api.validation import check_required_text
 from prefect_defender.api.value_checks import fail as _fail
 

@@ -8,7 +8,7 @@ remediation (Graph **beta**).
    (see :mod:`prefect_defender.tasks.graph_security`). Custom detection rules are in v1.0 and
    need no opt-in.
 
-Sources: detection rules in :mod:`~prefect_defender.api.models.detection_rule_parts`; email
+Sources: detection rules in ``_detection_rule_parts``; email
 remediation: ``security-analyzedemail`` and ``security-analyzedemail-remediate`` (beta).
 
 Input models check everything before a request is sent:
@@ -25,15 +25,25 @@ Input models check everything before a request is sent:
 
 Response models keep unknown fields and type enumerations as plain strings.
 
-The models live in :mod:`~prefect_defender.api.models.detection_rules` and
-:mod:`~prefect_defender.api.models.email_remediation` (shared input checks in
-:mod:`~prefect_defender.api.models.graph_inputs`); every name stays importable from here.
+The package is the public face; its parts (``_detection_rules``, ``_detection_rule_parts``,
+``_email_remediation``, and the shared input checks in ``_graph_inputs``) are private.
 """
 
 from __future__ import annotations
 
-from prefect_defender.api.models.detection_rules import (
+from prefect_defender.api.models.graph_security._detection_rule_parts import (
+    ACTION_COLUMNS,
+    ENTITY_MAPPINGS,
+    ISOLATION_TYPES,
+    MAX_FREQUENCY,
+    check_automated_actions,
+    check_entity_mappings,
+    check_frequency,
+    check_tactics,
+)
+from prefect_defender.api.models.graph_security._detection_rules import (
     MAX_QUERY_LENGTH,
+    REMOVED_FIELDS,
     AlertTemplate,
     AlertTemplateSeverity,
     DetectionAction,
@@ -44,8 +54,9 @@ from prefect_defender.api.models.detection_rules import (
     QueryCondition,
     RuleSchedule,
     check_rule_id,
+    rule_id_for,
 )
-from prefect_defender.api.models.email_remediation import (
+from prefect_defender.api.models.graph_security._email_remediation import (
     MAX_ANALYZED_EMAILS,
     AnalyzedEmailRef,
     EmailRemediation,
@@ -54,11 +65,22 @@ from prefect_defender.api.models.email_remediation import (
     RemediationSeverity,
     check_email,
 )
-from prefect_defender.api.models.graph_inputs import check_open_choice
+from prefect_defender.api.models.graph_security._graph_inputs import (
+    CAMEL_WORD,
+    GraphInput,
+    check_open_choice,
+    optional_text,
+)
 
 __all__ = [
+    "ACTION_COLUMNS",
+    "CAMEL_WORD",
+    "ENTITY_MAPPINGS",
+    "ISOLATION_TYPES",
     "MAX_ANALYZED_EMAILS",
+    "MAX_FREQUENCY",
     "MAX_QUERY_LENGTH",
+    "REMOVED_FIELDS",
     "AlertTemplate",
     "AlertTemplateSeverity",
     "AnalyzedEmailRef",
@@ -69,11 +91,18 @@ __all__ = [
     "DetectionRuleUpdate",
     "EmailRemediation",
     "EmailRemediationRequest",
+    "GraphInput",
     "QueryCondition",
     "RemediationAction",
     "RemediationSeverity",
     "RuleSchedule",
+    "check_automated_actions",
     "check_email",
+    "check_entity_mappings",
+    "check_frequency",
     "check_open_choice",
     "check_rule_id",
+    "check_tactics",
+    "optional_text",
+    "rule_id_for",
 ]
