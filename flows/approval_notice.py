@@ -23,9 +23,7 @@ from prefect.events import emit_event
 
 from prefect_defender.flows.approval_form import FormRow, left_out
 from prefect_defender.flows.decision_context import DecisionContext, utc
-from prefect_defender.flows.notification_delivery import Delivery, notify_outcome
-from prefect_defender.flows.notify import record_deliveries
-from prefect_defender.flows.outcome_message import flow_run_url
+from prefect_defender.flows.notify import Delivery, flow_run_url, notify_outcome, record_deliveries
 from prefect_defender.tasks.base import task_logger
 
 __all__ = ["Answer", "ApprovalNotice", "Waiting"]

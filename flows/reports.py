@@ -71,7 +71,7 @@ async def write_report(
     their own: headings, tables, lists), the rows' table, then ``appendix`` blocks; returns the
     markdown.
 
-    The report is also kept for the run's notification (see ``flows/notify.py``).
+    The report is also kept for the run's notification (see :mod:`prefect_defender.flows.notify`).
 
     Example:
         ```python

@@ -26,8 +26,8 @@ from prefect.client.schemas.filters import (
 )
 
 from prefect_defender.flows.block_indicators import block_indicators
-from prefect_defender.flows.notification_delivery import _secret_values
 from prefect_defender.flows.notify import OutcomeMessage, notify_outcome, scrub
+from prefect_defender.flows.notify._delivery import _secret_values
 from prefect_defender.flows.triage import triage_incident
 from prefect_defender.tasks.safety import SafetyPolicy
 from tests.flows.conftest import start

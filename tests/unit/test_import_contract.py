@@ -171,6 +171,10 @@ def test_checker_allows_what_the_contract_allows(layer: str, source: str) -> Non
 OWN_ROOTS = ("package", *LAYERS)
 # where the project's modules are imported from: the layers and everything that uses them
 IMPORTERS = (*OWN_ROOTS, "tests", "benchmarks", "docs", "examples", "scripts")
+# tests that must reach a private part, each for a private helper no public name exposes
+TESTS_OF_PRIVATE_PARTS = {
+    "tests/notify/test_notify.py": f"{PKG}.flows.notify._delivery",  # _secret_values
+}
 
 # modules that still re-export names defined elsewhere (being given one home); only shrinks
 RE_EXPORTING = frozenset(
@@ -190,7 +194,6 @@ RE_EXPORTING = frozenset(
         f"{PKG}.emulator.routes.machine_actions",
         f"{PKG}.flows.approval",
         f"{PKG}.flows.connectivity",
-        f"{PKG}.flows.notify",
         f"{PKG}.flows.poller",
         f"{PKG}.tasks.action_plans",
         f"{PKG}.tasks.alerts",
@@ -372,6 +375,8 @@ def test_nothing_outside_a_package_imports_its_private_parts() -> None:
     for path in _importer_files():
         where = _importer_name(path)
         bad = private_imports(path.read_text(), where, modules)
+        allowed = TESTS_OF_PRIVATE_PARTS.get(path.relative_to(ROOT).as_posix())
+        bad = [v for v in bad if v.split(": ", 1)[1] != allowed]
         found += [f"{path.relative_to(ROOT)}:{v}" for v in bad]
     assert not found, "private modules imported from outside their package:\n" + "\n".join(found)
 

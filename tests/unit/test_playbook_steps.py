@@ -24,7 +24,7 @@ from prefect_defender.tasks.playbook_endpoints import playbook_endpoints
 ROOT = Path(__file__).resolve().parents[2]
 PLAYBOOKS = _flows_by_name()
 ASKS = "prefect_defender.flows.approval.ask_decision"
-REPORTS = "prefect_defender.flows.notify.remember_report"  # write_report keeps it
+REPORTS = "prefect_defender.flows.notify._hook.remember_report"  # write_report keeps it
 
 #: playbooks deployments/prefect.yaml does not deploy, and why
 NOT_DEPLOYED: dict[str, str] = {

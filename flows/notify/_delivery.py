@@ -1,6 +1,6 @@
 """Sending a notification to Prefect notification blocks, never failing and never leaking.
 
-:func:`notify_outcome` sends one :class:`~prefect_defender.flows.outcome_message.OutcomeMessage`
+:func:`notify_outcome` sends one :class:`~prefect_defender.flows.notify.OutcomeMessage`
 to every named block concurrently and reports each :class:`Delivery`; an error text has every
 secret of its block replaced (:func:`scrub`).
 """
@@ -17,9 +17,15 @@ from prefect.blocks.abstract import NotificationBlock
 from prefect.blocks.core import Block
 from pydantic import SecretStr
 
-from prefect_defender.flows.outcome_message import NotifyOn, OutcomeMessage
+from prefect_defender.flows.notify._message import NotifyOn, OutcomeMessage
 
-__all__ = ["SEND_TIMEOUT", "Delivery", "Message", "notify_outcome", "scrub"]
+__all__ = [
+    "SEND_TIMEOUT",
+    "Delivery",
+    "Message",
+    "notify_outcome",
+    "scrub",
+]
 
 #: seconds one notification block may take before it counts as failed
 SEND_TIMEOUT = 30.0

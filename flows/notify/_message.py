@@ -3,9 +3,8 @@
 :class:`OutcomeMessage` holds the facts (playbook, state, tenant, incident, outcome counts, what
 was done, failed items, links) and renders them as a subject and a plain-text body;
 :func:`build_message` gathers them from the run's parameters, final state and the reports its
-``write_report`` calls kept (:class:`Report`). Sending is in
-:mod:`prefect_defender.flows.notification_delivery`, the flow hook in
-:mod:`prefect_defender.flows.notify`.
+``write_report`` calls kept (:class:`Report`). Sending is in ``_delivery``, the flow hook in
+``_hook``.
 """
 
 from __future__ import annotations
@@ -16,7 +15,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from uuid import UUID
 
-__all__ = ["MAX_BODY", "NotifyOn", "OutcomeMessage", "Report", "build_message", "flow_run_url"]
+__all__ = [
+    "MAX_BODY",
+    "NotifyOn",
+    "OutcomeMessage",
+    "Report",
+    "build_message",
+    "flow_run_url",
+]
 
 NotifyOn = Literal["always", "failure", "action"]
 
