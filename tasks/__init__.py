@@ -21,11 +21,10 @@ module                     area
 ``investigations``         automated investigations
 ``vulnerabilities``        threat and vulnerability management
 ``sigma``                  Sigma rules converted to KQL and hunted as one batch
-``identities``             identity accounts, Entra ID users, risky users, sign-ins: the reads
-                           (and re-exports the next three)
-``account_actions``        identity actions on every account of a user, Entra ID fallback
-``entra_user_actions``     Entra ID users disabled/enabled/signed out; risk confirmed/dismissed
-``account_summaries``      each account as a responder sees it before acting
+``identities``             identity accounts, Entra ID users, risky users, sign-ins: the reads;
+                           identity actions on every account of a user (Entra ID fallback);
+                           Entra ID users disabled/enabled/signed out, risk confirmed/dismissed;
+                           each account as a responder sees it before acting
 ``graph_security``         Graph beta: custom detection rules, email remediation
 ``generic``                any catalog endpoint by name (validated, paced, typed errors)
 ``connectivity``           a tenant's connectivity check (incidents and machines listed)
@@ -34,7 +33,7 @@ module                     area
 =========================  =====================================================================
 
 :data:`AREAS` names the modules whose tasks make up the catalogue; a module that re-exports
-another's tasks (``machine_actions``, ``alerts``, ``enrichment``, ``identities``) stands for it,
+another's tasks (``machine_actions``, ``alerts``, ``enrichment``) stands for it,
 so each task is listed once, under the area its users import it from.
 
 ``tasks.capabilities`` renders the permission tables of ``docs/permissions.md`` from the tasks'

@@ -103,7 +103,7 @@ class IdentityAccount(DefenderModel):
     The get page's example wraps the identity in ``{"value": {...}}``; it is read either way.
     ``email_address`` and ``user_principal_name`` come only with the derived
     ``security.user`` type: the base resource and every example have neither, so a user is
-    matched by object id, on-premises SID or account name too (``tasks.account_actions``).
+    matched by object id, on-premises SID or account name too (``tasks.identities``).
     """
 
     id: str

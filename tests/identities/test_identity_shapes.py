@@ -16,8 +16,8 @@ import pytest
 
 from prefect_defender.api.models.identities import EntraUser, IdentityAccount
 from prefect_defender.blocks import DefenderApplicationCredentials
-from prefect_defender.tasks.account_actions import IdentityIndex
 from prefect_defender.tasks.identities import (
+    IdentityIndex,
     get_identity_account,
     invoke_identity_actions,
     list_identity_accounts,

@@ -1025,7 +1025,7 @@ KINDS.update(
     }
 )
 
-# -- identity response (tasks/identities.py) ------------------------------------------------------
+# -- identity response (tasks/identities/) ------------------------------------------------------
 _UPNS = ["ckent@contoso.example", "dprince@contoso.example", "nobody@contoso.example"]
 _BAD_USERS = ["", "jdoe", "a b@contoso.example", "x@y", "@contoso.example", "a@b.com/x", "../x"]
 

@@ -199,7 +199,6 @@ RE_EXPORTING = frozenset(
         f"{PKG}.tasks.alerts",
         f"{PKG}.tasks.base",
         f"{PKG}.tasks.enrichment",
-        f"{PKG}.tasks.identities",
         f"{PKG}.tasks.indicators",
         f"{PKG}.tasks.machine_actions",
     }

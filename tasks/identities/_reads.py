@@ -1,27 +1,4 @@
-"""Tasks for identity response: contain accounts as well as devices.
-
-* **Defender XDR identity accounts** (Graph v1.0 ``security/identities/identityAccounts``):
-  list, get, and :func:`invoke_identity_actions`, which runs actions such as ``disable`` or
-  ``revokeAllSessions`` on every account of each user across Entra ID, on-premises Active
-  Directory and Okta, falling back to Entra ID's own user actions where Defender has no account
-  that supports the action (a cloud-only user not seen by Defender for Identity, say).
-* **Entra ID users**: read, disable/enable (``accountEnabled``), revoke sign-in sessions.
-* **Identity Protection**: list/get risky users, confirm compromised, dismiss risk.
-
-The actions live in ``tasks.account_actions`` (identity actions across providers),
-``tasks.entra_user_actions`` (Entra ID users, Identity Protection) and the pre-action summary in
-``tasks.account_summaries``; this module holds the reads and re-exports them all.
-
-Every bulk task returns one :class:`~prefect_defender.tasks.base.ItemOutcome` per input (per
-user and action for :func:`invoke_identity_actions`), and checks every input before the first
-request (user ids as GUID or UPN where the endpoint accepts a UPN, GUID only for risky users;
-actions and providers by their exact documented spelling).
-
-Permissions (Microsoft Graph, application or delegated): ``SecurityIdentitiesAccount.Read.All``
-to read identity accounts, ``SecurityIdentitiesActions.ReadWrite.All`` to act on them,
-``User.Read.All``, ``User.EnableDisableAccount.All``, ``User.RevokeSessions.All``,
-``IdentityRiskyUser.Read.All`` / ``IdentityRiskyUser.ReadWrite.All``.
-"""
+"""The reads of identity response: identity accounts, Entra ID users, risky users, sign-ins."""
 
 from __future__ import annotations
 
@@ -47,36 +24,19 @@ from prefect_defender.api.models.identities import (
     RiskyUser,
     SignIn,
 )
+from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
 
 # the constants below lived here before the split: still importable from this module
-from prefect_defender.tasks.account_actions import ENTRA_FALLBACK as ENTRA_FALLBACK
-from prefect_defender.tasks.account_actions import MAX_USERS as MAX_USERS
-from prefect_defender.tasks.account_actions import invoke_identity_actions
-from prefect_defender.tasks.account_summaries import AccountSummary, describe_accounts
-from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
-from prefect_defender.tasks.entra_user_actions import (
-    confirm_users_compromised,
-    dismiss_risky_users,
-    revoke_user_sessions,
-    set_users_enabled,
-)
 
 __all__ = [
-    "AccountSummary",
-    "confirm_users_compromised",
-    "describe_accounts",
-    "dismiss_risky_users",
     "get_entra_user",
     "get_identity_account",
     "get_risky_user",
-    "invoke_identity_actions",
     "list_health_issues",
     "list_identity_accounts",
     "list_risk_detections",
     "list_risky_users",
     "list_sign_ins",
-    "revoke_user_sessions",
-    "set_users_enabled",
 ]
 
 
@@ -93,7 +53,7 @@ async def list_identity_accounts(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import list_identity_accounts
+        from prefect_defender.tasks.identities._reads import list_identity_accounts
 
         @flow
         async def disabled_identities() -> list[str]:
@@ -116,7 +76,7 @@ async def get_identity_account(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import get_identity_account
+        from prefect_defender.tasks.identities._reads import get_identity_account
 
         @flow
         async def providers(identity_id: str) -> list[str]:
@@ -139,7 +99,7 @@ async def get_entra_user(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import get_entra_user
+        from prefect_defender.tasks.identities._reads import get_entra_user
 
         @flow
         async def is_enabled(upn: str) -> bool | None:
@@ -168,7 +128,7 @@ async def list_risky_users(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import list_risky_users
+        from prefect_defender.tasks.identities._reads import list_risky_users
 
         @flow
         async def high_risk() -> list[str]:
@@ -193,7 +153,7 @@ async def get_risky_user(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import get_risky_user
+        from prefect_defender.tasks.identities._reads import get_risky_user
 
         @flow
         async def risk_of(user_id: str) -> str | None:
@@ -221,7 +181,7 @@ async def list_sign_ins(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import list_sign_ins
+        from prefect_defender.tasks.identities._reads import list_sign_ins
 
         @flow
         async def failed_sign_ins(upn: str) -> list[str]:
@@ -248,7 +208,7 @@ async def list_risk_detections(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import list_risk_detections
+        from prefect_defender.tasks.identities._reads import list_risk_detections
 
         @flow
         async def why_risky(upn: str) -> list[str]:
@@ -274,7 +234,7 @@ async def list_health_issues(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import list_health_issues
+        from prefect_defender.tasks.identities._reads import list_health_issues
 
         @flow
         async def sensor_problems() -> list[str]:

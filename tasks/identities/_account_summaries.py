@@ -10,11 +10,14 @@ from pydantic import BaseModel, Field
 from prefect_defender.api.errors import DefenderError, NotFoundError
 from prefect_defender.api.input_types import Concurrency, TenantId, UserRefs
 from prefect_defender.api.models.identities import SignIn
-from prefect_defender.tasks.account_actions import IdentityIndex, checked_users
 from prefect_defender.tasks.base import DefenderCredentialsLike, defender_client, defender_task
+from prefect_defender.tasks.identities._account_actions import IdentityIndex, checked_users
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
-__all__ = ["AccountSummary", "describe_accounts"]
+__all__ = [
+    "AccountSummary",
+    "describe_accounts",
+]
 
 
 class AccountSummary(BaseModel):
@@ -74,7 +77,7 @@ async def describe_accounts(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import describe_accounts
+        from prefect_defender.tasks.identities._reads import describe_accounts
 
         @flow
         async def risk_of(upns: list[str]) -> dict[str, str | None]:

@@ -30,7 +30,11 @@ from prefect_defender.tasks.base import (
 )
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, error_outcome, run_bulk
 
-__all__ = ["ENTRA_FALLBACK", "IdentityIndex", "invoke_identity_actions"]
+__all__ = [
+    "ENTRA_FALLBACK",
+    "IdentityIndex",
+    "invoke_identity_actions",
+]
 
 #: Entra ID's own user action standing in for an XDR action (None: no Entra equivalent)
 ENTRA_FALLBACK: dict[IdentityAction, str | None] = {
@@ -321,7 +325,7 @@ async def invoke_identity_actions(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities import invoke_identity_actions
+        from prefect_defender.tasks.identities._reads import invoke_identity_actions
 
         @flow
         async def contain_account(upn: str) -> list[str]:
