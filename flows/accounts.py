@@ -14,8 +14,8 @@ from prefect.variables import Variable
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.validation import check_choice, check_items
 from prefect_defender.flows.approval import left_out_outcome
-from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.identities import AccountSummary, invoke_identity_actions
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.safety import (
     AutomationHaltedError,
     SafetyPolicy,

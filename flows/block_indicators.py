@@ -23,10 +23,10 @@ from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.proposals import AgentProposal, ProposalDecision, proposal_line
 from prefect_defender.flows.reports import markdown_table, write_report
 from prefect_defender.tasks.arguments import checked_parameters
-from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
+from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.indicators import import_indicators, indicators_from_entities
-from prefect_defender.tasks.outcomes import error_outcome
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, error_outcome
 from prefect_defender.tasks.safety import AutomationHaltedError, SafetyPolicy, WriteGuard
 from prefect_defender.tasks.scope import TenantScope, TenantScopes
 from prefect_defender.tasks.write_rails import run_guard

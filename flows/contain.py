@@ -51,9 +51,9 @@ from prefect_defender.flows.reports import (
 )
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
 from prefect_defender.tasks.arguments import checked_parameters
-from prefect_defender.tasks.base import ItemOutcome
 from prefect_defender.tasks.graph_alerts import get_graph_alert
 from prefect_defender.tasks.incidents import get_incident
+from prefect_defender.tasks.outcomes import ItemOutcome
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
 from prefect_defender.tasks.write_rails import run_guard

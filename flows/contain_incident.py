@@ -67,9 +67,9 @@ from prefect_defender.tasks.action_plans import (
     run_key_for,
 )
 from prefect_defender.tasks.arguments import checked_parameters
-from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.identities import AccountSummary, describe_accounts
 from prefect_defender.tasks.incidents import get_incident
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
 from prefect_defender.tasks.write_rails import run_guard

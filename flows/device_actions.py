@@ -14,7 +14,7 @@ from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
     await_machine_actions,
 )
-from prefect_defender.tasks.base import ItemOutcome
+from prefect_defender.tasks.outcomes import ItemOutcome
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.write_rails import run_guard
 

@@ -22,8 +22,9 @@ from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
 from prefect_defender.tasks.arguments import checked_parameters
-from prefect_defender.tasks.base import ItemOutcome, task_logger
+from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.hunting import hunt_ioc
+from prefect_defender.tasks.outcomes import ItemOutcome
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
 from prefect_defender.tasks.write_rails import run_guard

@@ -38,7 +38,7 @@ from prefect_defender.flows.reports import (
 )
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
 from prefect_defender.tasks.arguments import checked_parameters
-from prefect_defender.tasks.base import ItemOutcome, task_logger
+from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.identities import (
     describe_accounts,
     dismiss_risky_users,
@@ -46,6 +46,7 @@ from prefect_defender.tasks.identities import (
 )
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.indicators import delete_indicators, list_indicators
+from prefect_defender.tasks.outcomes import ItemOutcome
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.scope import TenantScope
 from prefect_defender.tasks.write_rails import run_guard

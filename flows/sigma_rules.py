@@ -35,7 +35,8 @@ from prefect_defender.api.models.graph_security import (
 from prefect_defender.api.sigma import SigmaConversion
 from prefect_defender.flows.reports import markdown_table
 from prefect_defender.tasks.arguments import checked_parameters
-from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
+from prefect_defender.tasks.base import task_logger
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.scope import TenantScopes
 from prefect_defender.tasks.sigma import (
     convert_sigma_rules,

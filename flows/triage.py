@@ -19,11 +19,11 @@ from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, write_report
 from prefect_defender.tasks.arguments import checked_parameters
-from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus, task_logger
+from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.enrichment import enrich_entities
 from prefect_defender.tasks.incidents import get_incident, list_incidents, update_incident
 from prefect_defender.tasks.machines import get_machines
-from prefect_defender.tasks.outcomes import error_outcome
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, error_outcome
 from prefect_defender.tasks.scope import TenantScope
 
 __all__ = ["ScoringRule", "TriageRules", "triage_incident", "triage_open_incidents"]

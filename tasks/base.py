@@ -1,7 +1,7 @@
 """What every Defender task shares: the task decorator, the client for its credentials, its logger.
 
-The outcomes of bulk tasks (:class:`ItemOutcome`, :func:`run_bulk`) live in ``tasks.outcomes``
-and are re-exported here.
+The outcomes of bulk tasks (:class:`~prefect_defender.tasks.outcomes.ItemOutcome`,
+:func:`~prefect_defender.tasks.outcomes.run_bulk`) live in ``tasks.outcomes``.
 
 Tasks are written once, as ``async def``, and work from both kinds of flow:
 
@@ -39,7 +39,6 @@ from prefect_defender.api.validation import (
 )
 from prefect_defender.blocks import CREDENTIAL_BLOCKS, DefenderCredentials
 from prefect_defender.tasks.arguments import checked_arguments
-from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 from prefect_defender.tasks.write_rails import (  # noqa: F401  installs the rails: every
     check_rails,  # write of a process that uses the tasks passes them (tasks.write_rails)
 )
@@ -47,13 +46,10 @@ from prefect_defender.tasks.write_rails import (  # noqa: F401  installs the rai
 __all__ = [
     "DefenderCredentialsLike",
     "DefenderTask",
-    "ItemOutcome",
-    "OutcomeStatus",
     "calls_endpoints",
     "defender_client",
     "defender_task",
     "forwarded",
-    "run_bulk",
     "task_logger",
 ]
 

@@ -1,7 +1,7 @@
 """Indicators from an incident's entities: files, IPs, URLs and domains, nothing dropped.
 
 Every entity either becomes a valid :class:`~prefect_defender.api.models.indicators.IndicatorInput`
-or an :class:`~prefect_defender.tasks.base.ItemOutcome` saying why not (a private address is
+or an :class:`~prefect_defender.tasks.outcomes.ItemOutcome` saying why not (a private address is
 ``skipped``, a value Defender would refuse is ``failed``). Nothing is sent here: the block-
 indicators playbook passes the valid ones to ``tasks.indicators.import_indicators``.
 """
@@ -19,7 +19,7 @@ from prefect_defender.api.models.indicators import (
     IndicatorInput,
     IndicatorSeverity,
 )
-from prefect_defender.tasks.base import ItemOutcome, OutcomeStatus
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 
 __all__ = ["ENTITY_KINDS", "indicators_from_entities"]
 

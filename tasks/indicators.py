@@ -44,15 +44,12 @@ from prefect_defender.api.resources.indicators import (
 )
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,
-    ItemOutcome,
-    OutcomeStatus,
     defender_client,
     defender_task,
-    run_bulk,
     task_logger,
 )
 from prefect_defender.tasks.incident_indicators import indicators_from_entities
-from prefect_defender.tasks.outcomes import error_outcome
+from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, error_outcome, run_bulk
 
 __all__ = [
     "delete_indicator",

@@ -2,7 +2,7 @@
 
 :func:`run_bulk` runs one coroutine per item with bounded concurrency and turns an exception
 into a ``failed`` outcome for its item (``skipped`` when the safety rails refused its write,
-``dry_run`` in a dry run: nothing was sent). Re-exported by ``tasks.base``.
+``dry_run`` in a dry run: nothing was sent).
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ The package is the public face; its parts are private: the reads (``_reads``), i
 across providers (``_account_actions``), Entra ID users and Identity Protection
 (``_entra_user_actions``) and the pre-action summary (``_account_summaries``).
 
-Every bulk task returns one :class:`~prefect_defender.tasks.base.ItemOutcome` per input (per
+Every bulk task returns one :class:`~prefect_defender.tasks.outcomes.ItemOutcome` per input (per
 user and action for :func:`invoke_identity_actions`), and checks every input before the first
 request (user ids as GUID or UPN where the endpoint accepts a UPN, GUID only for risky users;
 actions and providers by their exact documented spelling).

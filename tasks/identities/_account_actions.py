@@ -4,7 +4,7 @@
 every account of each user across Entra ID, on-premises Active Directory and Okta (Graph v1.0
 ``security/identities/identityAccounts``), falling back to Entra ID's own user actions where
 Defender has no account that supports the action (a cloud-only user not seen by Defender for
-Identity, say). Re-exported by ``tasks.identities``.
+Identity, say). Public through ``tasks.identities``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """What a responder sees of each account before acting: :func:`describe_accounts`.
 
-Re-exported by ``tasks.identities``.
+Public through ``tasks.identities``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """Entra ID user actions (disable, enable, revoke sessions) and Identity Protection risk actions.
 
 Every task checks all its users first (object ids or UPNs; object ids only for risk actions)
-and returns one :class:`~prefect_defender.tasks.base.ItemOutcome` per user. Re-exported by
+and returns one :class:`~prefect_defender.tasks.outcomes.ItemOutcome` per user. Public through
 ``tasks.identities``.
 """
 

@@ -26,8 +26,8 @@ from prefect_defender.tasks.alerts import (
     update_alert,
     update_graph_alert,
 )
-from prefect_defender.tasks.base import OutcomeStatus
 from prefect_defender.tasks.incidents import get_incident
+from prefect_defender.tasks.outcomes import OutcomeStatus
 from tests.incidents.helpers import SHA1, OwnIncident, make_incident, requests
 
 BATCH = "POST /api/alerts/batchUpdate"

@@ -18,10 +18,10 @@ from prefect.futures import PrefectFuture, PrefectFutureList
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.blocks import DefenderApplicationCredentials
-from prefect_defender.tasks.base import ItemOutcome
 from prefect_defender.tasks.identities import invoke_identity_actions
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.machine_actions import ActionOutcome, isolate_machine
+from prefect_defender.tasks.outcomes import ItemOutcome
 
 creds = DefenderApplicationCredentials(tenant_id="t", client_id="c", client_secret="s")
 

@@ -197,7 +197,6 @@ RE_EXPORTING = frozenset(
         f"{PKG}.flows.poller",
         f"{PKG}.tasks.action_plans",
         f"{PKG}.tasks.alerts",
-        f"{PKG}.tasks.base",
         f"{PKG}.tasks.enrichment",
         f"{PKG}.tasks.indicators",
         f"{PKG}.tasks.machine_actions",
