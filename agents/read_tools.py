@@ -36,13 +36,13 @@ from prefect_defender.api.errors import NotFoundError
 from prefect_defender.api.models.incidents import GraphAlert, GraphIncident
 from prefect_defender.api.models.machine_actions import MachineAction
 from prefect_defender.api.models.machines import Machine
+from prefect_defender.tasks.alerts import get_graph_alert, list_graph_alerts
 from prefect_defender.tasks.enrichment import (
     get_domain_stats,
     get_file_info,
     get_file_stats,
     get_ip_stats,
 )
-from prefect_defender.tasks.graph_alerts import get_graph_alert, list_graph_alerts
 from prefect_defender.tasks.identities import describe_accounts, list_sign_ins
 from prefect_defender.tasks.incidents import get_graph_incident, list_graph_incidents
 from prefect_defender.tasks.machine_actions import list_machine_actions as list_actions_task

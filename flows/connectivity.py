@@ -18,7 +18,7 @@ from prefect_defender.blocks import DefenderPartnerCredentials
 from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.connectivity import check_tenant
 
-__all__ = ["check_tenant", "defender_connectivity_check"]
+__all__ = ["defender_connectivity_check"]
 
 
 @flow(name="defender-connectivity-check", log_prints=True)

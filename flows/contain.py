@@ -50,8 +50,8 @@ from prefect_defender.flows.reports import (
     write_report,
 )
 from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
+from prefect_defender.tasks.alerts import get_graph_alert
 from prefect_defender.tasks.arguments import checked_parameters
-from prefect_defender.tasks.graph_alerts import get_graph_alert
 from prefect_defender.tasks.incidents import get_incident
 from prefect_defender.tasks.outcomes import ItemOutcome
 from prefect_defender.tasks.safety import SafetyPolicy

@@ -42,7 +42,7 @@ from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.incident_polling import Checkpoint, poll_incidents
 from prefect_defender.tasks.scope import TenantScopes
 
-__all__ = ["Checkpoint", "incident_poller", "poll_incidents"]
+__all__ = ["incident_poller"]
 
 EVENT_NAMESPACE = uuid.UUID("5f0b7a52-3a4e-4c1e-9a57-6d1f0e7a9b10")
 DEFAULT_VARIABLE = "defender_incident_checkpoint"

@@ -325,7 +325,7 @@ async def invoke_identity_actions(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import invoke_identity_actions
+        from prefect_defender.tasks.identities import invoke_identity_actions
 
         @flow
         async def contain_account(upn: str) -> list[str]:

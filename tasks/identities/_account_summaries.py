@@ -77,7 +77,7 @@ async def describe_accounts(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import describe_accounts
+        from prefect_defender.tasks.identities import describe_accounts
 
         @flow
         async def risk_of(upns: list[str]) -> dict[str, str | None]:

@@ -70,7 +70,7 @@ async def set_users_enabled(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import set_users_enabled
+        from prefect_defender.tasks.identities import set_users_enabled
 
         @flow
         async def block_sign_in(upns: list[str]) -> int:
@@ -104,7 +104,7 @@ async def revoke_user_sessions(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import revoke_user_sessions
+        from prefect_defender.tasks.identities import revoke_user_sessions
 
         @flow
         async def sign_out(upn: str) -> str:
@@ -173,7 +173,7 @@ async def confirm_users_compromised(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import confirm_users_compromised
+        from prefect_defender.tasks.identities import confirm_users_compromised
 
         @flow
         async def confirm(user_id: str) -> str:
@@ -197,7 +197,7 @@ async def dismiss_risky_users(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import dismiss_risky_users
+        from prefect_defender.tasks.identities import dismiss_risky_users
 
         @flow
         async def undo(user_id: str) -> str:

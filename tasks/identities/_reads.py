@@ -53,7 +53,7 @@ async def list_identity_accounts(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import list_identity_accounts
+        from prefect_defender.tasks.identities import list_identity_accounts
 
         @flow
         async def disabled_identities() -> list[str]:
@@ -76,7 +76,7 @@ async def get_identity_account(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import get_identity_account
+        from prefect_defender.tasks.identities import get_identity_account
 
         @flow
         async def providers(identity_id: str) -> list[str]:
@@ -99,7 +99,7 @@ async def get_entra_user(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import get_entra_user
+        from prefect_defender.tasks.identities import get_entra_user
 
         @flow
         async def is_enabled(upn: str) -> bool | None:
@@ -128,7 +128,7 @@ async def list_risky_users(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import list_risky_users
+        from prefect_defender.tasks.identities import list_risky_users
 
         @flow
         async def high_risk() -> list[str]:
@@ -153,7 +153,7 @@ async def get_risky_user(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import get_risky_user
+        from prefect_defender.tasks.identities import get_risky_user
 
         @flow
         async def risk_of(user_id: str) -> str | None:
@@ -181,7 +181,7 @@ async def list_sign_ins(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import list_sign_ins
+        from prefect_defender.tasks.identities import list_sign_ins
 
         @flow
         async def failed_sign_ins(upn: str) -> list[str]:
@@ -208,7 +208,7 @@ async def list_risk_detections(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import list_risk_detections
+        from prefect_defender.tasks.identities import list_risk_detections
 
         @flow
         async def why_risky(upn: str) -> list[str]:
@@ -234,7 +234,7 @@ async def list_health_issues(
         ```python
         from prefect import flow
         from prefect_defender.blocks import DefenderApplicationCredentials
-        from prefect_defender.tasks.identities._reads import list_health_issues
+        from prefect_defender.tasks.identities import list_health_issues
 
         @flow
         async def sensor_problems() -> list[str]:

@@ -41,7 +41,8 @@ EXCLUDED: dict[tuple[str, str], str] = {
     ("defender-release", "mde.indicators.delete"): (
         "delete_indicators deletes one id at a time only when BatchDelete answers 404 and the "
         "indicators cannot be listed, or an id vanishes between the listing and the retry "
-        "(tasks/indicators.py _one_by_one); the same transport gate refuses it under the kill "
+        "(tasks/indicators/_custom.py _one_by_one); the same transport gate refuses it under the "
+        "kill "
         "switch in tests/security/test_write_rails.py"
     ),
     ("defender-release", "graph.users.revoke_sessions"): (

@@ -114,7 +114,7 @@ def test_control_characters_are_refused_at_any_depth(value: Any, c: str) -> None
 def test_a_task_refuses_a_control_character_inside_a_list(names: list[str], data: Any) -> None:
     """``enrich_entities`` used to send ``/users/jdoe%00/alerts``: now the argument check
     refuses the call, naming the item, before a client is even made."""
-    from prefect_defender.tasks.batch_enrichment import enrich_entities
+    from prefect_defender.tasks.enrichment import enrich_entities
 
     creds = DefenderApplicationCredentials(
         tenant_id="11111111-1111-1111-1111-111111111111",

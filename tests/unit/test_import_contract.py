@@ -193,12 +193,7 @@ RE_EXPORTING = frozenset(
         f"{PKG}.emulator",
         f"{PKG}.emulator.routes.machine_actions",
         f"{PKG}.flows.approval",
-        f"{PKG}.flows.connectivity",
-        f"{PKG}.flows.poller",
         f"{PKG}.tasks.action_plans",
-        f"{PKG}.tasks.alerts",
-        f"{PKG}.tasks.enrichment",
-        f"{PKG}.tasks.indicators",
         f"{PKG}.tasks.machine_actions",
     }
 )

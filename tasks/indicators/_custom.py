@@ -1,13 +1,4 @@
-"""Tasks for custom indicators: submit, import in batches of 500, list, delete, batch delete.
-
-Validation is strict and happens before anything is sent: every indicator is checked (value
-against type, documented action, expiry in the future, ``Audit`` needs ``generate_alert``), and
-a list with an invalid item raises one ``ValidationError`` naming every bad index, with zero
-requests sent. Playbooks that build indicators from incident entities use
-:func:`indicators_from_entities` (in :mod:`~prefect_defender.tasks.incident_indicators`,
-importable from here too), which reports an entity that cannot become an indicator as an
-outcome of its own instead of raising, so nothing is silently dropped.
-"""
+"""Tasks for custom indicators: submit, import in batches of 500, list, delete, batch delete."""
 
 from __future__ import annotations
 
@@ -48,14 +39,12 @@ from prefect_defender.tasks.base import (
     defender_task,
     task_logger,
 )
-from prefect_defender.tasks.incident_indicators import indicators_from_entities
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, error_outcome, run_bulk
 
 __all__ = [
     "delete_indicator",
     "delete_indicators",
     "import_indicators",
-    "indicators_from_entities",
     "list_indicators",
     "submit_indicator",
 ]

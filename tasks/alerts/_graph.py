@@ -1,7 +1,6 @@
 """Tasks for Graph security alerts (``alerts_v2``): list, get, update, comment.
 
-Values are Graph's camelCase (``resolved``, ``falsePositive``). Re-exported by ``tasks.alerts``,
-which holds the Defender for Endpoint alerts (``/api/alerts``).
+Values are Graph's camelCase (``resolved``, ``falsePositive``). Public through ``tasks.alerts``.
 """
 
 from __future__ import annotations

@@ -21,7 +21,10 @@ from prefect_defender.api.models.indicators import (
 )
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 
-__all__ = ["ENTITY_KINDS", "indicators_from_entities"]
+__all__ = [
+    "ENTITY_KINDS",
+    "indicators_from_entities",
+]
 
 #: the entity kinds an incident's indicators can come from
 ENTITY_KINDS = ("file", "ip", "url", "domain")

@@ -1,6 +1,6 @@
 """Many entities enriched in one task: :func:`enrich_entities`.
 
-Re-exported by ``tasks.enrichment``.
+Public through ``tasks.enrichment``.
 
 Each entity gets its main lookup (file information, IP/domain statistics, a user's alerts) and,
 with ``related``, its related alerts and machines, through the same client calls as the
@@ -26,7 +26,9 @@ from prefect_defender.tasks.base import (
 )
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
-__all__ = ["enrich_entities"]
+__all__ = [
+    "enrich_entities",
+]
 
 
 def _check_file(value: Any, field: str) -> str:

@@ -1,8 +1,4 @@
-"""Tasks for alerts: Defender for Endpoint (``/api/alerts``) and Graph (``alerts_v2``).
-
-This module holds the Defender for Endpoint alerts; the Graph alerts live in
-``tasks.graph_alerts`` and are re-exported here.
-"""
+"""Tasks for Defender for Endpoint alerts (``/api/alerts``): list, get, update, related."""
 
 from __future__ import annotations
 
@@ -42,25 +38,15 @@ from prefect_defender.tasks.base import (
     forwarded,
     task_logger,
 )
-from prefect_defender.tasks.graph_alerts import (
-    add_graph_alert_comment,
-    get_graph_alert,
-    list_graph_alerts,
-    update_graph_alert,
-)
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 
 __all__ = [
-    "add_graph_alert_comment",
     "batch_update_alerts",
     "create_alert_by_reference",
     "get_alert",
     "get_alert_related",
-    "get_graph_alert",
     "list_alerts",
-    "list_graph_alerts",
     "update_alert",
-    "update_graph_alert",
 ]
 
 

@@ -1,11 +1,4 @@
-"""Tasks for entity enrichment: files, IP addresses, domains and users.
-
-User endpoints take the account (SAM) name such as ``jdoe``, not the UPN: a UPN is refused
-before any request with a message saying so. The file alerts/machines endpoints take a SHA-1
-only: a SHA-256 is refused before any request, and the message says to look the SHA-1 up with
-:func:`get_file_info`. :func:`enrich_entities` (``tasks.batch_enrichment``, re-exported here)
-does all of it for many entities in one task.
-"""
+"""Tasks enriching one entity: a file, an IP address, a domain or a user."""
 
 from __future__ import annotations
 
@@ -27,10 +20,8 @@ from prefect_defender.tasks.base import (
     defender_client,
     defender_task,
 )
-from prefect_defender.tasks.batch_enrichment import enrich_entities
 
 __all__ = [
-    "enrich_entities",
     "get_domain_alerts",
     "get_domain_machines",
     "get_domain_stats",
