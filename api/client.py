@@ -43,8 +43,9 @@ from prefect_defender.api.resources.machines import MachinesAPI
 from prefect_defender.api.transport import RetryPolicy, Transport
 
 if TYPE_CHECKING:
-    from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
+    from prefect_defender.api.resources.alerts import AlertsAPI
     from prefect_defender.api.resources.enrichment import EntitiesAPI
+    from prefect_defender.api.resources.graph_alerts import GraphAlertsAPI
     from prefect_defender.api.resources.graph_security import (
         AnalyzedEmailsAPI,
         DetectionRulesAPI,
@@ -54,6 +55,8 @@ if TYPE_CHECKING:
         EntraUsersAPI,
         HealthIssuesAPI,
         IdentityAccountsAPI,
+    )
+    from prefect_defender.api.resources.identity_protection import (
         RiskDetectionsAPI,
         RiskyUsersAPI,
         SignInsAPI,
@@ -273,7 +276,7 @@ class DefenderClient:
     @cached_property
     def graph_alerts(self) -> GraphAlertsAPI:
         """Graph security alerts (``alerts_v2``)."""
-        from prefect_defender.api.resources.alerts import GraphAlertsAPI
+        from prefect_defender.api.resources.graph_alerts import GraphAlertsAPI
 
         return GraphAlertsAPI(self)
 
@@ -343,21 +346,21 @@ class DefenderClient:
     @cached_property
     def risky_users(self) -> RiskyUsersAPI:
         """Identity Protection risky users (Graph)."""
-        from prefect_defender.api.resources.identities import RiskyUsersAPI
+        from prefect_defender.api.resources.identity_protection import RiskyUsersAPI
 
         return RiskyUsersAPI(self)
 
     @cached_property
     def sign_ins(self) -> SignInsAPI:
         """Entra ID sign-in logs (Graph)."""
-        from prefect_defender.api.resources.identities import SignInsAPI
+        from prefect_defender.api.resources.identity_protection import SignInsAPI
 
         return SignInsAPI(self)
 
     @cached_property
     def risk_detections(self) -> RiskDetectionsAPI:
         """Identity Protection risk detections (Graph)."""
-        from prefect_defender.api.resources.identities import RiskDetectionsAPI
+        from prefect_defender.api.resources.identity_protection import RiskDetectionsAPI
 
         return RiskDetectionsAPI(self)
 

@@ -201,7 +201,7 @@ class LimiterRegistry:
             self._limiters.clear()
 
 
-#: The shared registry used by :class:`prefect_defender.api.DefenderClient`.
+#: The shared registry used by :class:`prefect_defender.api.client.DefenderClient`.
 REGISTRY = LimiterRegistry()
 
 

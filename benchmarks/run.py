@@ -82,7 +82,7 @@ from prefect_defender.blocks import (  # noqa: E402
     DefenderPartnerCredentials,
     DefenderUserCredentials,
 )
-from prefect_defender.emulator import EmulatorProcess  # noqa: E402
+from prefect_defender.emulator.server import EmulatorProcess  # noqa: E402
 from prefect_defender.tasks.machine_actions import request_machine_actions  # noqa: E402
 
 SCALE = 30.0  # 100 calls per minute -> 100 calls per 2 s

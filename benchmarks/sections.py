@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from prefect_defender.cli.servers import PrefectServer
-from prefect_defender.emulator import EmulatorProcess
+from prefect_defender.emulator.server import EmulatorProcess
 
 __all__ = ["SECTIONS", "Bench", "Record", "Section", "section"]
 

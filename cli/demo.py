@@ -88,7 +88,7 @@ def run_demo(
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from prefect_defender.cli.servers import PrefectServer
-    from prefect_defender.emulator import EmulatorServer
+    from prefect_defender.emulator.server import EmulatorServer
 
     started = time.monotonic()
     data_dir = data_dir.resolve()

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.models.machines import Machine
-from prefect_defender.api.resources.machine_actions import ActionRequest, action_body
+from prefect_defender.api.resources.action_requests import ActionRequest, action_body
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = ["Admit", "PlannedAction", "fan_out_actions"]

@@ -23,11 +23,7 @@ from prefect_defender.api.input_types import (
 )
 from prefect_defender.api.models.machine_actions import ActionType, action_endpoints
 from prefect_defender.api.models.machines import Machine
-from prefect_defender.api.resources.machine_actions import (
-    action_body,
-    action_comment,
-    options_of,
-)
+from prefect_defender.api.resources.action_requests import action_body, action_comment, options_of
 from prefect_defender.api.validation import (
     check_choice,
     check_machine_id,

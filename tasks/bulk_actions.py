@@ -29,7 +29,8 @@ from prefect_defender.api.models.machine_actions import (
     ScanType,
     action_endpoints,
 )
-from prefect_defender.api.resources.machine_actions import MachineActionsAPI, action_body
+from prefect_defender.api.resources.action_requests import action_body
+from prefect_defender.api.resources.machine_actions import MachineActionsAPI
 from prefect_defender.api.validation import check_choice, check_items, check_machine_id
 from prefect_defender.tasks.action_fan_out import PlannedAction, fan_out_actions
 from prefect_defender.tasks.base import (

@@ -31,7 +31,7 @@ from prefect_defender.api.models.machine_actions import (
     ScanType,
     action_endpoints,
 )
-from prefect_defender.api.resources.machine_actions import ActionRequest, action_body
+from prefect_defender.api.resources.action_requests import ActionRequest, action_body
 from prefect_defender.api.validation import check_choice
 from prefect_defender.tasks.base import (
     DefenderCredentialsLike,

@@ -72,7 +72,7 @@ def emulator_server(
     sizes, clocks, faults): for modules that need other seed data than the default."""
     import shutil
 
-    from prefect_defender.emulator import EmulatorServer
+    from prefect_defender.emulator.server import EmulatorServer
 
     data_dir = tmp_path_factory.mktemp(name)
     for f in keys.iterdir():

@@ -15,26 +15,10 @@ from pydantic import AliasChoices, Field, field_validator
 
 from prefect_defender.api.models.alerts import Alert
 from prefect_defender.api.models.common import DefenderModel
-from prefect_defender.api.models.investigations import Investigation
 from prefect_defender.api.models.machines import Machine
-from prefect_defender.api.models.vulnerabilities import (
-    ExposureScore,
-    Recommendation,
-    Software,
-    Vulnerability,
-)
 from prefect_defender.api.value_checks import ascii_digits
 
-__all__ = [
-    "EntityEnrichment",
-    "EntityStats",
-    "ExposureScore",
-    "FileInfo",
-    "Investigation",
-    "Recommendation",
-    "Software",
-    "Vulnerability",
-]
+__all__ = ["EntityEnrichment", "EntityStats", "FileInfo"]
 
 
 class FileInfo(DefenderModel):

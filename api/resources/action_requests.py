@@ -1,7 +1,7 @@
 """What a machine action sends and what a request ends with: the validated type-specific body
 (:func:`action_body`, driven by ``ACTION_SPECS``), the comment with the client's correlation
-reference (:func:`action_comment`, :func:`tagged_comment`) and :class:`ActionRequest`. All are
-re-exported by :mod:`~prefect_defender.api.resources.machine_actions`.
+reference (:func:`action_comment`, :func:`tagged_comment`) and :class:`ActionRequest`, used by
+:mod:`~prefect_defender.api.resources.machine_actions`.
 """
 
 from __future__ import annotations

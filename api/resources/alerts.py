@@ -31,7 +31,6 @@ from prefect_defender.api.models.machines import LogonUser, Machine
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.resources.graph_alerts import GRAPH_ALERT_FILTERS, GraphAlertsAPI
 from prefect_defender.api.resources.triage import (
     require_changes,
     triage_body,
@@ -45,14 +44,7 @@ from prefect_defender.api.validation import (
     check_required_text,
 )
 
-__all__ = [
-    "ALERT_FILTERS",
-    "GRAPH_ALERT_FILTERS",
-    "MAX_BATCH",
-    "AlertsAPI",
-    "GraphAlertsAPI",
-    "alert_update_body",
-]
+__all__ = ["ALERT_FILTERS", "MAX_BATCH", "AlertsAPI", "alert_update_body"]
 
 #: ``$filter`` properties documented for ``GET /api/alerts``
 ALERT_FILTERS = ODataFilter(

@@ -1,4 +1,5 @@
-"""Base class of the per-area API objects hung off :class:`~prefect_defender.api.DefenderClient`."""
+"""Base class of the per-area API objects hung off the client
+(:class:`~prefect_defender.api.client.DefenderClient`)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """Graph security alerts (``/security/alerts_v2``, evidence always included): list, get, update
-and comment. Re-exported by :mod:`~prefect_defender.api.resources.alerts`.
+and comment (the Defender for Endpoint alerts are in
+:mod:`~prefect_defender.api.resources.alerts`).
 """
 
 from __future__ import annotations

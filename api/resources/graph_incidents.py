@@ -1,5 +1,5 @@
 """Graph security incidents (``/security/incidents``): list (every filter server-side), get, update
-and comment. Re-exported by :mod:`~prefect_defender.api.resources.incidents`.
+and comment; :mod:`~prefect_defender.api.resources.incidents` reads incidents through it.
 """
 
 from __future__ import annotations

@@ -20,9 +20,9 @@ from prefect_defender.api.errors import DefenderError, ValidationError
 from prefect_defender.api.models.hunting import HuntingResult, HuntingSurface
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.surface_choice import check_hunting_surface
-from prefect_defender.api.validation import MAX_QUERY, check_query
+from prefect_defender.api.validation import check_query
 
-__all__ = ["MAX_QUERY", "HuntingAPI", "check_query"]
+__all__ = ["HuntingAPI"]
 
 _DURATION = re.compile(r"^P(?!$)(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?$")
 _ENDPOINTS = {

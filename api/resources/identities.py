@@ -12,7 +12,7 @@
   (``User.RevokeSessions.All``).
 * :class:`HealthIssuesAPI`: Defender for Identity health issues.
 * Entra ID Protection (risky users, sign-ins, risk detections) lives in
-  :mod:`~prefect_defender.api.resources.identity_protection` and is re-exported here.
+  :mod:`~prefect_defender.api.resources.identity_protection`.
 
 Example:
     ```python
@@ -45,11 +45,6 @@ from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import as_models, collect, iterate_next_link
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.resources.identity_protection import (
-    RISK_LEVELS,
-    RISK_STATES,
-    RiskDetectionsAPI,
-    RiskyUsersAPI,
-    SignInsAPI,
     check_limit,
 )
 from prefect_defender.api.validation import (
@@ -62,14 +57,9 @@ from prefect_defender.api.validation import (
 __all__ = [
     "HEALTH_SEVERITIES",
     "HEALTH_STATUSES",
-    "RISK_LEVELS",
-    "RISK_STATES",
     "EntraUsersAPI",
     "HealthIssuesAPI",
     "IdentityAccountsAPI",
-    "RiskDetectionsAPI",
-    "RiskyUsersAPI",
-    "SignInsAPI",
 ]
 
 #: documented healthIssue values (healthIssue resource); the list page's examples write the

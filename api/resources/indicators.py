@@ -37,13 +37,11 @@ from prefect_defender.api.validation import check_choice
 from prefect_defender.api.value_checks import ascii_digits
 
 __all__ = [
-    "BATCH",
     "MAX_ACTIVE",
     "ImportResult",
     "IndicatorLimitError",
     "IndicatorsAPI",
     "check_indicator_id",
-    "coerce_indicators",
     "limit_reached",
     "match_import_rows",
 ]

@@ -25,11 +25,11 @@ from prefect_defender.api.models.live_response import (
     check_library_name,
 )
 from prefect_defender.api.models.machine_actions import ActionType
+from prefect_defender.api.resources.action_requests import ActionRequest
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.resources.machine_actions import ActionRequest
 from prefect_defender.api.validation import check_comment, check_guid
 
-__all__ = ["MAX_LIBRARY_BYTES", "LiveCommand", "LiveResponseAPI"]
+__all__ = ["MAX_LIBRARY_BYTES", "LiveResponseAPI"]
 
 #: documented upload limit of the live response library
 MAX_LIBRARY_BYTES = 20 * 1024 * 1024

@@ -45,9 +45,7 @@ from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.action_requests import (
     ActionRequest,
-    action_body,
     action_comment,
-    options_of,
     tagged_comment,
 )
 from prefect_defender.api.resources.base import Resource
@@ -57,15 +55,7 @@ from prefect_defender.api.validation import (
     check_machine_id,
 )
 
-__all__ = [
-    "ActionRequest",
-    "ActionWaitTimeoutError",
-    "MachineActionsAPI",
-    "action_body",
-    "action_comment",
-    "options_of",
-    "tagged_comment",
-]
+__all__ = ["ActionWaitTimeoutError", "MachineActionsAPI"]
 
 ACTION_FILTERS = ODataFilter(
     {"id", "status", "machineId", "type", "requestor", "creationDateTimeUtc"}

@@ -45,7 +45,7 @@ from prefect_defender.emulator.routes.action_lifecycle import (
 from prefect_defender.emulator.routes.machines import READ, READ_D, find_machine
 from prefect_defender.emulator.state import EmulatorState, Tenant
 
-__all__ = ["advance", "download_routes", "new_action"]
+__all__ = ["download_routes"]
 
 #: get-machineactions-collection
 #: (https://learn.microsoft.com/defender-endpoint/api/get-machineactions-collection): "The

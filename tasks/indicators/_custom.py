@@ -21,16 +21,16 @@ from prefect_defender.api.input_types import (
     TenantId,
 )
 from prefect_defender.api.models.indicators import (
+    BATCH,
     Indicator,
     IndicatorInput,
     IndicatorSeverity,
     IndicatorType,
+    coerce_indicators,
 )
 from prefect_defender.api.resources.indicators import (
-    BATCH,
     LIMIT_ADVICE,
     check_indicator_id,
-    coerce_indicators,
     limit_reached,
 )
 from prefect_defender.tasks.base import (

@@ -21,7 +21,7 @@ from prefect_defender.api.models.machine_actions import (
     ActionType,
     action_endpoints,
 )
-from prefect_defender.api.resources.machine_actions import action_body, options_of
+from prefect_defender.api.resources.action_requests import action_body, options_of
 from prefect_defender.blocks import DefenderApplicationCredentials
 from prefect_defender.tasks import machine_actions as tasks
 from prefect_defender.tasks.base import DefenderTask

@@ -284,7 +284,7 @@ SCALE = 30.0  # the 100 calls/minute limit becomes 100 calls per 2 s
 def big(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
     """An emulator child process (its own CPU, like the real service: no queueing behind this
     process's GIL) with 260 machines per tenant on a 30x clock."""
-    from prefect_defender.emulator import EmulatorProcess
+    from prefect_defender.emulator.server import EmulatorProcess
 
     data_dir = tmp_path_factory.mktemp("bulk")
     for f in emulator_keys.iterdir():

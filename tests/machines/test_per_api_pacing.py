@@ -31,7 +31,7 @@ PACKAGE = "POST /api/machines/{id}/collectInvestigationPackage"
 @pytest.fixture(scope="module")
 def emu(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
     """An emulator child process with 230 machines per tenant on the real clock."""
-    from prefect_defender.emulator import EmulatorProcess
+    from prefect_defender.emulator.server import EmulatorProcess
 
     data_dir = tmp_path_factory.mktemp("per-api")
     for f in emulator_keys.iterdir():

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from prefect_defender.blocks import DefenderApplicationCredentials
-from prefect_defender.emulator import EmulatorServer
+from prefect_defender.emulator.server import EmulatorServer
 from prefect_defender.flows.contain import contain_device
 from tests.flows.conftest import start
 

@@ -13,7 +13,7 @@ import pytest
 
 from prefect_defender.api import auth, ratelimit
 from prefect_defender.blocks import DefenderApplicationCredentials
-from prefect_defender.emulator import EmulatorProcess
+from prefect_defender.emulator.server import EmulatorProcess
 from prefect_defender.tasks.indicators import import_indicators
 from prefect_defender.tasks.machine_actions import request_machine_actions
 

@@ -28,7 +28,7 @@ def postgres() -> Iterator[PostgresCluster]:
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
     """The emulator with 80 machines per tenant (so 50+ plain workstations) on a fast clock."""
-    from prefect_defender.emulator import EmulatorServer
+    from prefect_defender.emulator.server import EmulatorServer
 
     data_dir = tmp_path_factory.mktemp("emulator-scale")
     for f in emulator_keys.iterdir():

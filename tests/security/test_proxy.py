@@ -88,7 +88,7 @@ def _server_cert_for_microsoft_hosts(data_dir: Path) -> None:
 
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
-    from prefect_defender.emulator import EmulatorServer
+    from prefect_defender.emulator.server import EmulatorServer
 
     data_dir = tmp_path_factory.mktemp("emulator-proxy")
     for f in emulator_keys.iterdir():

@@ -49,7 +49,7 @@ USER = "analyst@contoso.example"
 @pytest.fixture(scope="module")
 def emulator(tmp_path_factory: pytest.TempPathFactory, emulator_keys: Path) -> Iterator[Any]:
     """This module's own emulator, with the marker secrets as the apps' and user's secrets."""
-    from prefect_defender.emulator import EmulatorServer
+    from prefect_defender.emulator.server import EmulatorServer
 
     data_dir = tmp_path_factory.mktemp("emulator-secrets")
     for f in emulator_keys.iterdir():

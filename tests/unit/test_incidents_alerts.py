@@ -24,7 +24,8 @@ from prefect_defender.api.models.alerts import (
     check_triage,
 )
 from prefect_defender.api.models.incidents import AlertRelated, GraphComment, GraphIncident
-from prefect_defender.api.resources.alerts import AlertsAPI, GraphAlertsAPI
+from prefect_defender.api.resources.alerts import AlertsAPI
+from prefect_defender.api.resources.graph_alerts import GraphAlertsAPI
 from prefect_defender.api.resources.graph_incidents import GraphIncidentsAPI
 from prefect_defender.api.resources.xdr_incidents import XdrIncidentsAPI
 from prefect_defender.api.validation import check_choice

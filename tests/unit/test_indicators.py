@@ -14,11 +14,10 @@ from hypothesis import strategies as st
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.incidents import Incident
-from prefect_defender.api.models.indicators import Indicator, IndicatorInput
+from prefect_defender.api.models.indicators import Indicator, IndicatorInput, coerce_indicators
 from prefect_defender.api.resources.indicators import (
     MAX_ACTIVE,
     check_indicator_id,
-    coerce_indicators,
     limit_reached,
     match_import_rows,
 )

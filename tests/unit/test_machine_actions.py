@@ -26,12 +26,9 @@ from prefect_defender.api.errors import (
 from prefect_defender.api.models.live_response import LiveCommand, check_library_name
 from prefect_defender.api.models.machine_actions import ActionType, MachineAction
 from prefect_defender.api.resources import machine_actions as ma_module
+from prefect_defender.api.resources.action_requests import action_body
 from prefect_defender.api.resources.live_response import LiveResponseAPI
-from prefect_defender.api.resources.machine_actions import (
-    ActionWaitTimeoutError,
-    MachineActionsAPI,
-    action_body,
-)
+from prefect_defender.api.resources.machine_actions import ActionWaitTimeoutError, MachineActionsAPI
 from prefect_defender.api.resources.machines import MachinesAPI
 from prefect_defender.emulator.odata import compile_filter
 
