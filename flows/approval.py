@@ -29,7 +29,6 @@ from prefect_defender.tasks.safety import normalised
 
 __all__ = [
     "AccountDecision",
-    "Answer",
     "ApprovalPolicy",
     "ContainmentDecision",
     "Decision",

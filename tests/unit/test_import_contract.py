@@ -181,7 +181,6 @@ RE_EXPORTING = frozenset(
     {
         f"{PKG}.api.validation",
         f"{PKG}.blocks",
-        f"{PKG}.flows.approval",
         f"{PKG}.tasks.action_plans",
         f"{PKG}.tasks.machine_actions",
     }
