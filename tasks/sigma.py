@@ -264,7 +264,7 @@ async def create_sigma_detection_rules(
 ) -> list[ItemOutcome]:
     """Deploy converted Sigma rules as custom detection rules (Graph v1.0); one outcome per rule.
 
-    Each rule is created with id ``sigma-<rule id>`` (``api.sigma_rules``): ``succeeded`` with
+    Each rule is created with id ``sigma-<rule id>`` (``api.sigma``): ``succeeded`` with
     the rule id, ``already_in_progress`` when a rule with that id exists (409), ``skipped`` for
     a Sigma rule that was not converted, ``failed`` with Defender's message otherwise. The
     rules raise alerts only, unless ``automated_actions`` is given (Graph's

@@ -110,12 +110,13 @@ def _walk_public(tree: ast.Module) -> list[tuple[ast.AST, str]]:
 
 
 def docstring_examples() -> list[Example]:
-    """The examples in the docstrings of every public module, class, function and method."""
+    """The examples in the docstrings of every public module, class, function and method; a
+    package's ``_private`` parts count (their public names are the package's)."""
     out: list[Example] = []
     for layer in LAYERS:
         for path in sorted((ROOT / layer).rglob("*.py")):
             rel = path.relative_to(ROOT / layer).with_suffix("")
-            if any(p.startswith("_") and p != "__init__" for p in rel.parts):
+            if any(p.startswith("_") for p in rel.parts[:-1]):
                 continue
             parts = [p for p in rel.parts if p != "__init__"]
             module = ".".join(

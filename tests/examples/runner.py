@@ -35,8 +35,9 @@ from tests.examples.collect import Example
 BLOCK_NAME = "block-name"
 #: where one parameter name means another id in a module's examples
 RENAMED = {
-    "prefect_defender.tasks.graph_alerts": {"alert_id": "graph_alert_id"},
+    "prefect_defender.tasks.alerts._graph": {"alert_id": "graph_alert_id"},
     "prefect_defender.tasks.indicators": {"ids": "indicator_ids"},
+    "prefect_defender.tasks.indicators._custom": {"ids": "indicator_ids"},
     "prefect_defender.tasks.investigation_packages": {"action_id": "package_action_id"},
     "prefect_defender.tasks.live_response": {"action_id": "live_response_action_id"},
 }

@@ -14,7 +14,6 @@ async def seeded_values(
     """Names -> values: ids of alerts, users, identities, rules, indicators, CVEs ..."""
     from prefect_defender.tasks import (
         alerts,
-        graph_alerts,
         graph_security,
         hunting,
         identities,
@@ -30,7 +29,7 @@ async def seeded_values(
     plain = [m.id for m in listed if not set(m.machine_tags) & {"DomainController", "Tier0"}]
     incident = await incidents.get_incident.fn(creds, 1001)
     alert = (await alerts.list_alerts.fn(creds, limit=1))[0]
-    graph_alert = (await graph_alerts.list_graph_alerts.fn(creds, limit=1))[0]
+    graph_alert = (await alerts.list_graph_alerts.fn(creds, limit=1))[0]
     event = (
         await hunting.run_hunting_query.fn(
             creds, "DeviceProcessEvents | project ReportId, Timestamp, DeviceId | take 1"

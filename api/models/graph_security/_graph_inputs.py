@@ -37,7 +37,7 @@ def check_open_choice(value: Any, enum: type[E], field: str) -> str:
     well-formed camelCase word (Microsoft may have added it) is passed through unchanged.
 
     Examples:
-        >>> from prefect_defender.api.models.email_remediation import RemediationAction
+        >>> from prefect_defender.api.models.graph_security import RemediationAction
         >>> check_open_choice("SoftDelete", RemediationAction, "action")
         'softDelete'
         >>> check_open_choice("moveToQuarantine", RemediationAction, "action")
