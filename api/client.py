@@ -3,7 +3,7 @@
 Usable from any Python program (no Prefect import); a block's ``get_client()`` builds one:
 
 ```python
-from prefect_defender.api import DefenderClient
+from prefect_defender.api.client import DefenderClient
 
 
 async def active(client: DefenderClient) -> list[int]:

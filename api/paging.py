@@ -149,7 +149,7 @@ async def as_models(
     Example:
         ```python
         from prefect_defender.api.catalog import endpoint
-        from prefect_defender.api.models import Machine
+        from prefect_defender.api.models.machines import Machine
 
         async with creds.get_client() as client:
             ep = endpoint("mde.machines.list")
@@ -177,7 +177,7 @@ def skip_models(
     Example:
         ```python
         from prefect_defender.api.catalog import endpoint
-        from prefect_defender.api.models import Machine
+        from prefect_defender.api.models.machines import Machine
 
         async with creds.get_client() as client:
             ep = endpoint("mde.machines.list")

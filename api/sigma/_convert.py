@@ -199,6 +199,8 @@ def convert_rules(sources: Sequence[RuleSource]) -> list[SigmaConversion]:
 
     Example:
         ```python
+        from prefect_defender.api.sigma import convert_rules, load_rule_sources
+
         for c in convert_rules(load_rule_sources(["examples/sigma"])):
             print(c.status, c.title, c.reason or c.kql)
         ```

@@ -65,6 +65,8 @@ async def record_deliveries(
         ```python
         from prefect import flow
 
+        from prefect_defender.flows.notify import OutcomeMessage, notify_outcome, record_deliveries
+
         @flow
         async def my_playbook() -> None:
             deliveries = await notify_outcome([], OutcomeMessage(playbook="my-playbook"))
@@ -135,6 +137,8 @@ def notifying(flow_obj: F) -> F:
     Example:
         ```python
         from prefect import flow
+
+        from prefect_defender.flows.notify import NotifyOn, notifying
 
         @notifying
         @flow(name="my-playbook")
