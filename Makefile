@@ -45,9 +45,9 @@ typecheck: $(STAMP)
 	@for f in package/*.py package/py.typed; do ln -sfn ../../$$f .typecheck/prefect_defender/$$(basename $$f); done
 	MYPYPATH=.typecheck $(BIN)/mypy -p prefect_defender -p tests.typecheck
 
-# the suite on 4 processes, whole test files each (one emulator per module, one Prefect test
+# the suite on 3 processes, whole test files each (one emulator per module, one Prefect test
 # harness per process); TEST_WORKERS=0 runs it in this process
-TEST_WORKERS ?= 4
+TEST_WORKERS ?= 3
 
 # Prefect 3.8.8 first (a short run), then the whole suite on what pip resolves today
 test: lint typecheck test-floor
