@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 
 def _demo(data_dir: Path, *options: str) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PREFECT_SERVER_ANALYTICS_ENABLED": "false"}
@@ -34,6 +36,7 @@ def _requests(text: str) -> dict[str, int]:
     return dict(zip(("graph", "mde", "xdr"), map(int, line), strict=True))
 
 
+@pytest.mark.timeout(1200)  # two demos (each subprocess bounded at 600 s): ~170 s in all
 def test_demo_runs_end_to_end_and_again_in_the_same_place(tmp_path: Path) -> None:
     """Run twice in one data directory on one day: the second run contains the account again
     (the emulator's world is new each run, so are the demo's identity run records). Both run
