@@ -9,15 +9,41 @@
 The application and partner blocks also take workload identity federation (a federated token
 file instead of a secret).
 
+The package is the public face; its parts (``_application``, ``_user``, ``_partner``,
+``_managed_identity``, ``_agent_policy``, and the shared ``_connection`` and ``_app_credential``)
+are private.
+
 Registered through the ``prefect.collections`` entry point, so the Prefect UI's block catalogue
 lists them; ``prefect block register -m prefect_defender.blocks`` registers them explicitly.
 """
 
-from prefect_defender.blocks.agent_policy import DefenderAgentPolicy, ToolRule
-from prefect_defender.blocks.application import DefenderApplicationCredentials
-from prefect_defender.blocks.managed_identity import DefenderManagedIdentityCredentials
-from prefect_defender.blocks.partner import DefenderPartnerCredentials, PartnerTenant
-from prefect_defender.blocks.user import DefenderUserCredentials
+from prefect_defender.blocks._agent_policy import (
+    DEFAULT_PROPOSAL_DEPLOYMENTS,
+    DefenderAgentPolicy,
+    ToolRule,
+)
+from prefect_defender.blocks._app_credential import (
+    AppCredentialFields,
+    app_client,
+    app_credential,
+    certificate_passphrase_field,
+    check_one_credential,
+    federated_token_file_field,
+    workload_identity_field,
+)
+from prefect_defender.blocks._application import DefenderApplicationCredentials
+from prefect_defender.blocks._connection import (
+    DOCS_URL,
+    LOGO_URL,
+    DefenderConnectionMixin,
+    check_federation,
+    emulator_connection,
+    federated_assertion,
+    load_emulator_connection,
+)
+from prefect_defender.blocks._managed_identity import DefenderManagedIdentityCredentials
+from prefect_defender.blocks._partner import DefenderPartnerCredentials, PartnerTenant
+from prefect_defender.blocks._user import DefenderUserCredentials
 
 #: every credential block type, the one list blocks, tasks, argument checks, scopes and the CLI use
 CREDENTIAL_BLOCKS = (
@@ -36,12 +62,27 @@ DefenderCredentials = (
 
 __all__ = [
     "CREDENTIAL_BLOCKS",
+    "DEFAULT_PROPOSAL_DEPLOYMENTS",
+    "DOCS_URL",
+    "LOGO_URL",
+    "AppCredentialFields",
     "DefenderAgentPolicy",
     "DefenderApplicationCredentials",
+    "DefenderConnectionMixin",
     "DefenderCredentials",
     "DefenderManagedIdentityCredentials",
     "DefenderPartnerCredentials",
     "DefenderUserCredentials",
     "PartnerTenant",
     "ToolRule",
+    "app_client",
+    "app_credential",
+    "certificate_passphrase_field",
+    "check_federation",
+    "check_one_credential",
+    "emulator_connection",
+    "federated_assertion",
+    "federated_token_file_field",
+    "load_emulator_connection",
+    "workload_identity_field",
 ]

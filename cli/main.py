@@ -23,7 +23,7 @@ def _tenant(value: str | None, option: str = "--tenant-id") -> str | None:
 
 def _emulator_connection(data_dir: Path) -> dict[str, Any]:
     """The emulator's ``connection.json`` in ``data_dir``, or a one-line answer."""
-    from prefect_defender.blocks.connection import load_emulator_connection
+    from prefect_defender.blocks import load_emulator_connection
 
     try:
         return load_emulator_connection(data_dir)

@@ -163,6 +163,13 @@ DEFAULT_DESCRIPTIONS = {
 }
 
 
+def _public_module(module: str) -> str:
+    """Where a name defined in ``module`` is documented: a ``_private`` part's package face."""
+    parts = module.split(".")
+    private = [i for i, part in enumerate(parts) if part.startswith("_")]
+    return ".".join(parts[: private[0]]) if private else module
+
+
 def _type_hints(fn: Any) -> dict[str, Any]:
     import typing
 
@@ -251,7 +258,8 @@ def playbooks_page() -> str:
             desc = (props.get(pname) or {}).get("description") or DEFAULT_DESCRIPTIONS.get(pname)
             desc = _cell(desc or "")
             for model in _models_in(hints.get(pname)):
-                desc += f" See [`{model.__name__}`][{model.__module__}.{model.__qualname__}]."
+                home = _public_module(model.__module__)
+                desc += f" See [`{model.__name__}`][{home}.{model.__qualname__}]."
             lines.append(f"| `{pname}` | {_code_cell(ann)} | {default} | {desc.strip()} |")
         lines.append("")
 
@@ -332,7 +340,8 @@ def cli_page() -> str:
 
 # --------------------------------------------------------------------------- API reference
 def block_fields(module: str) -> str:
-    """Tables of the fields of the Prefect blocks defined in ``module`` (what the UI form shows)."""
+    """Tables of the fields of the Prefect blocks defined in ``module`` or its private parts
+    (what the UI form shows)."""
     from prefect.blocks.core import Block
     from pydantic import SecretStr
 
@@ -342,7 +351,7 @@ def block_fields(module: str) -> str:
         if not (
             isinstance(obj, type)
             and issubclass(obj, Block)
-            and obj.__module__ == module
+            and (obj.__module__ == module or obj.__module__.startswith(f"{module}._"))
             and not inspect.isabstract(obj)
             and getattr(obj, "_block_type_slug", None)
         ):

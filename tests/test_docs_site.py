@@ -68,7 +68,7 @@ def test_strict_build_has_every_page(site: Path) -> None:
         "benchmarks/index.html",
         "emulator/index.html",
         "cli/index.html",
-        "reference/blocks/application/index.html",
+        "reference/blocks/index.html",
         "reference/tasks/machine_actions/index.html",
         "reference/flows/contain/index.html",
         "reference/api/client/index.html",
@@ -88,5 +88,5 @@ def test_generated_pages_follow_the_code(site: Path) -> None:
     for name in ("defender-contain-device", "defender-incident-poller", "defender-triage-incident"):
         assert f'id="{name}"' in playbooks, name
 
-    application = (site / "reference" / "blocks" / "application" / "index.html").read_text()
+    application = (site / "reference" / "blocks" / "index.html").read_text()
     assert "client_secret" in application and "certificate_private_key" in application

@@ -22,7 +22,7 @@ def _first_line(cls: type[Any]) -> str:
 def test_catalogue_lists_the_credential_blocks(page, ui_url, registered_blocks) -> None:
     from playwright.sync_api import expect
 
-    from prefect_defender.blocks.connection import LOGO_URL
+    from prefect_defender.blocks import LOGO_URL
 
     page.goto(f"{ui_url}/blocks/catalog")
     for cls in registered_blocks:

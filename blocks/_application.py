@@ -7,14 +7,14 @@ from typing import Any
 from pydantic import Field, SecretStr, field_validator, model_validator
 
 from prefect_defender.api.client import DefenderClient
-from prefect_defender.blocks.app_credential import (
+from prefect_defender.blocks._app_credential import (
     app_client,
     certificate_passphrase_field,
     check_one_credential,
     federated_token_file_field,
     workload_identity_field,
 )
-from prefect_defender.blocks.connection import (
+from prefect_defender.blocks._connection import (
     DOCS_URL,
     LOGO_URL,
     DefenderConnectionMixin,

@@ -14,7 +14,7 @@ from pydantic import Field, SecretStr
 from prefect_defender.api.auth import app_provider
 from prefect_defender.api.client import ClientSettings, DefenderClient
 from prefect_defender.api.clouds import CloudEndpoints
-from prefect_defender.blocks.connection import (
+from prefect_defender.blocks._connection import (
     certificate_from_fields,
     check_federation,
     federated_assertion,

@@ -25,6 +25,8 @@ from prefect_defender.api.proxy import ProxyConfig, check_proxy_url
 from prefect_defender.api.validation import check_guid
 
 __all__ = [
+    "DOCS_URL",
+    "LOGO_URL",
     "DefenderConnectionMixin",
     "check_federation",
     "emulator_connection",

@@ -10,7 +10,7 @@ from pydantic import Field, PrivateAttr, SecretStr, field_validator
 
 from prefect_defender.api.auth import REGISTRY, UserTokenProvider, cache_accounts, credential_hash
 from prefect_defender.api.client import DefenderClient
-from prefect_defender.blocks.connection import (
+from prefect_defender.blocks._connection import (
     DOCS_URL,
     LOGO_URL,
     DefenderConnectionMixin,

@@ -8,7 +8,7 @@ from pydantic import Field, field_validator, model_validator
 
 from prefect_defender.api.auth import managed_identity_provider
 from prefect_defender.api.client import DefenderClient
-from prefect_defender.blocks.connection import (
+from prefect_defender.blocks._connection import (
     DOCS_URL,
     LOGO_URL,
     DefenderConnectionMixin,

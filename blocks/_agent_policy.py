@@ -15,7 +15,7 @@ from typing import Literal
 from prefect.blocks.core import Block
 from pydantic import BaseModel, Field, field_validator
 
-from prefect_defender.blocks.connection import DOCS_URL, LOGO_URL
+from prefect_defender.blocks._connection import DOCS_URL, LOGO_URL
 
 __all__ = ["DEFAULT_PROPOSAL_DEPLOYMENTS", "DefenderAgentPolicy", "ToolRule"]
 
