@@ -2,7 +2,7 @@
 
 :class:`PlannedAction` is one action on one machine; :func:`fan_out_actions` requests a list of
 them with bounded concurrency, asking an optional ``admit`` hook first (the playbooks' safety
-rails, ``tasks.action_plans``); the bulk tasks (``tasks.bulk_actions``) call it without one.
+rails, ``tasks.action_plans``); the bulk tasks (``tasks.machine_actions``) call it without one.
 The body of each request comes from the action's row in ``ACTION_SPECS`` (``action_body``).
 """
 

@@ -1,7 +1,7 @@
 """Machine actions as the playbooks take them: plan, request under the safety rails, wait.
 
 Every machine action that leaves a task goes through ``fan_out_actions``
-(``tasks.action_fan_out``): the bulk tasks of ``tasks.bulk_actions`` call it without a guard,
+(``tasks.action_fan_out``): the bulk tasks of ``tasks.machine_actions`` call it without a guard,
 the playbooks (through :func:`apply_machine_actions`) with the safety rails of ``tasks.safety``
 as its ``admit`` hook. The body of each request comes from the action's row in ``ACTION_SPECS``
 (``action_body``), so there is one body builder and one fan-out.

@@ -38,7 +38,7 @@ RENAMED = {
     "prefect_defender.tasks.alerts._graph": {"alert_id": "graph_alert_id"},
     "prefect_defender.tasks.indicators": {"ids": "indicator_ids"},
     "prefect_defender.tasks.indicators._custom": {"ids": "indicator_ids"},
-    "prefect_defender.tasks.investigation_packages": {"action_id": "package_action_id"},
+    "prefect_defender.tasks.machine_actions._packages": {"action_id": "package_action_id"},
     "prefect_defender.tasks.live_response": {"action_id": "live_response_action_id"},
 }
 

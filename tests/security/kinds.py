@@ -1375,7 +1375,7 @@ KINDS.update(
     }
 )
 
-# -- planning and storing packages (tasks/action_plans.py, tasks/machine_actions.py) ------------
+# -- planning and storing packages (tasks/action_plans.py, tasks/machine_actions/) ------------
 KINDS.update(
     {
         k.name: k

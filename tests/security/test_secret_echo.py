@@ -236,7 +236,7 @@ async def test_a_bulk_outcome_quoting_the_bearer_token_is_scrubbed(
     conn: dict[str, Any], api: Any, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     """Per-item outcomes (what artifacts and events are made of) carry the scrubbed text."""
-    from prefect_defender.tasks.bulk_actions import isolate_machines
+    from prefect_defender.tasks.machine_actions import isolate_machines
 
     machine = "a" * 40
     host = api(

@@ -181,7 +181,6 @@ RE_EXPORTING = frozenset(
     {
         f"{PKG}.api.validation",
         f"{PKG}.tasks.action_plans",
-        f"{PKG}.tasks.machine_actions",
     }
 )
 

@@ -1,12 +1,4 @@
-"""Tasks for machine actions on one machine, and for reading, waiting for and cancelling actions.
-
-Single-machine tasks return :class:`ActionOutcome` (the action, and whether it was already in
-progress). Each is the one-machine request (``_one``) for its action type with its own
-arguments; its parameters are its action's options and nothing else differs between the tasks.
-
-The bulk tasks (``isolate_machines`` ...) live in ``tasks.bulk_actions`` and the investigation
-package downloads in ``tasks.investigation_packages``; both are re-exported here.
-"""
+"""One-machine machine-action tasks, and reading, waiting for and cancelling actions."""
 
 from __future__ import annotations
 
@@ -39,46 +31,20 @@ from prefect_defender.tasks.base import (
     defender_task,
     task_logger,
 )
-from prefect_defender.tasks.bulk_actions import (
-    collect_investigation_packages,
-    isolate_machines,
-    request_machine_actions,
-    restrict_machines,
-    run_antivirus_scans,
-    stop_and_quarantine_files,
-    unisolate_machines,
-    unrestrict_machines,
-)
-from prefect_defender.tasks.investigation_packages import (
-    download_investigation_package,
-    get_investigation_package_uri,
-    store_investigation_packages,
-)
 
 __all__ = [
     "ActionOutcome",
     "cancel_machine_action",
     "collect_investigation_package",
-    "collect_investigation_packages",
-    "download_investigation_package",
-    "get_investigation_package_uri",
     "get_machine_action",
     "isolate_machine",
-    "isolate_machines",
     "list_machine_actions",
     "offboard_machine",
-    "request_machine_actions",
     "restrict_machine",
-    "restrict_machines",
     "run_antivirus_scan",
-    "run_antivirus_scans",
     "stop_and_quarantine_file",
-    "stop_and_quarantine_files",
-    "store_investigation_packages",
     "unisolate_machine",
-    "unisolate_machines",
     "unrestrict_machine",
-    "unrestrict_machines",
     "wait_for_machine_action",
 ]
 
