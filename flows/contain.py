@@ -49,7 +49,8 @@ from prefect_defender.flows.reports import (
     report_and_comment,
     write_report,
 )
-from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
+from prefect_defender.tasks.action_fan_out import PlannedAction
+from prefect_defender.tasks.action_plans import plan_actions, run_key_for
 from prefect_defender.tasks.alerts import get_graph_alert
 from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.incidents import get_incident

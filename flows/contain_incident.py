@@ -59,8 +59,8 @@ from prefect_defender.flows.reports import (
     report_and_comment,
     write_report,
 )
+from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.action_plans import (
-    PlannedAction,
     apply_machine_actions,
     await_machine_actions,
     plan_actions,

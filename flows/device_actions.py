@@ -9,11 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from prefect_defender.tasks.action_plans import (
-    PlannedAction,
-    apply_machine_actions,
-    await_machine_actions,
-)
+from prefect_defender.tasks.action_fan_out import PlannedAction
+from prefect_defender.tasks.action_plans import apply_machine_actions, await_machine_actions
 from prefect_defender.tasks.outcomes import ItemOutcome
 from prefect_defender.tasks.safety import SafetyPolicy
 from prefect_defender.tasks.write_rails import run_guard

@@ -20,7 +20,8 @@ from prefect_defender.flows.approval import ApprovalPolicy, request_decision
 from prefect_defender.flows.device_actions import act_and_wait
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
-from prefect_defender.tasks.action_plans import PlannedAction, plan_actions, run_key_for
+from prefect_defender.tasks.action_fan_out import PlannedAction
+from prefect_defender.tasks.action_plans import plan_actions, run_key_for
 from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.hunting import hunt_ioc

@@ -10,7 +10,7 @@ from prefect.artifacts import acreate_markdown_artifact
 
 from prefect_defender.api.errors import DefenderError
 from prefect_defender.flows.notify import remember_report
-from prefect_defender.tasks.action_plans import PlannedAction
+from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.incidents import add_incident_comment
 from prefect_defender.tasks.outcomes import ItemOutcome

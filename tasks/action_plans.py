@@ -46,10 +46,8 @@ from prefect_defender.tasks.safety import (
 )
 
 __all__ = [
-    "PlannedAction",
     "apply_machine_actions",
     "await_machine_actions",
-    "fan_out_actions",
     "plan_actions",
     "plan_machine_actions",
     "run_key_for",

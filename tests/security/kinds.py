@@ -1262,7 +1262,7 @@ KINDS.update(
 
 # -- machine actions as playbooks take them (tasks/action_plans.py) ------------------------------
 def _plan(c: Ctx) -> list[Any]:
-    from prefect_defender.tasks.action_plans import PlannedAction
+    from prefect_defender.tasks.action_fan_out import PlannedAction
 
     return [PlannedAction(machine_id=c.machine_id, action="RunAntiVirusScan")]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.flows.hunt_respond import _devices_table
-from prefect_defender.tasks.action_plans import PlannedAction
+from prefect_defender.tasks.action_fan_out import PlannedAction
 
 A, B = "a" * 40, "b" * 40
 

@@ -180,7 +180,6 @@ TESTS_OF_PRIVATE_PARTS = {
 RE_EXPORTING = frozenset(
     {
         f"{PKG}.api.validation",
-        f"{PKG}.tasks.action_plans",
     }
 )
 
