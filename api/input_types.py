@@ -62,8 +62,9 @@ from prefect_defender.api.validation import (
     check_sha1,
     check_upn,
     check_user_ref,
+    fail,
+    text_of,
 )
-from prefect_defender.api.value_checks import fail, text_of
 
 __all__ = [
     "AccountName",

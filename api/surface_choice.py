@@ -16,7 +16,7 @@ from typing import Any
 
 from prefect_defender.api.models.hunting import HuntingSurface
 from prefect_defender.api.models.incidents import IncidentSurface
-from prefect_defender.api.value_checks import check_choice
+from prefect_defender.api.validation import check_choice
 
 __all__ = ["check_hunting_surface", "check_incident_surface"]
 

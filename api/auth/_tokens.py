@@ -22,7 +22,7 @@ from prefect_defender.api.clouds import CloudEndpoints
 from prefect_defender.api.errors import AuthenticationError, InvalidResponseError, TransportError
 from prefect_defender.api.lazy_import import requests
 from prefect_defender.api.redact import remember_secret
-from prefect_defender.api.value_checks import ascii_digits
+from prefect_defender.api.validation import ascii_digits
 
 __all__ = [
     "REFRESH_MARGIN",

@@ -16,7 +16,7 @@ from pydantic import AliasChoices, Field, field_validator
 from prefect_defender.api.models.alerts import Alert
 from prefect_defender.api.models.common import DefenderModel
 from prefect_defender.api.models.machines import Machine
-from prefect_defender.api.value_checks import ascii_digits
+from prefect_defender.api.validation import ascii_digits
 
 __all__ = ["EntityEnrichment", "EntityStats", "FileInfo"]
 

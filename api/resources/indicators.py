@@ -33,8 +33,7 @@ from prefect_defender.api.models.indicators import (
 from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.base import Resource
-from prefect_defender.api.validation import check_choice
-from prefect_defender.api.value_checks import ascii_digits
+from prefect_defender.api.validation import ascii_digits, check_choice
 
 __all__ = [
     "MAX_ACTIVE",

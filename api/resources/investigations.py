@@ -22,12 +22,12 @@ from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
+    ascii_digits,
     check_alert_id,
     check_choice,
     check_comment,
     check_machine_id,
 )
-from prefect_defender.api.value_checks import ascii_digits
 
 __all__ = [
     "INVESTIGATION_FILTERS",

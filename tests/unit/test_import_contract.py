@@ -176,13 +176,6 @@ TESTS_OF_PRIVATE_PARTS = {
     "tests/notify/test_notify.py": f"{PKG}.flows.notify._delivery",  # _secret_values
 }
 
-# modules that still re-export names defined elsewhere (being given one home); only shrinks
-RE_EXPORTING = frozenset(
-    {
-        f"{PKG}.api.validation",
-    }
-)
-
 
 @dataclass(frozen=True)
 class ModuleInfo:
@@ -285,14 +278,12 @@ def public_paths(modules: dict[str, ModuleInfo]) -> dict[tuple[str, str], set[st
     return paths
 
 
-def names_with_many_paths(
-    modules: dict[str, ModuleInfo], pending: frozenset[str] = frozenset()
-) -> dict[str, list[str]]:
+def names_with_many_paths(modules: dict[str, ModuleInfo]) -> dict[str, list[str]]:
     """``module.name`` (its home) -> its public import paths, where there is more than one."""
     return {
         f"{where}.{name}": sorted(paths)
         for (where, name), paths in public_paths(modules).items()
-        if len(paths - pending) > 1
+        if len(paths) > 1
     }
 
 
@@ -334,16 +325,14 @@ def _importer_files() -> list[Path]:
 
 
 def test_every_public_name_has_one_public_path() -> None:
-    many = names_with_many_paths(project_modules(), RE_EXPORTING)
+    many = names_with_many_paths(project_modules())
     assert not many, "names importable from more than one public module:\n" + "\n".join(
         f"{name}: {paths}" for name, paths in sorted(many.items())
     )
 
 
 def test_only_a_package_init_re_exports() -> None:
-    modules = project_modules()
-    found = {m: foreign_exports(i) for m, i in modules.items() if m not in RE_EXPORTING}
-    found = {m: names for m, names in found.items() if names}
+    found = {m: foreign_exports(i) for m, i in project_modules().items() if foreign_exports(i)}
     assert not found, f"modules listing names they do not define in __all__: {found}"
 
 
@@ -357,15 +346,6 @@ def test_nothing_outside_a_package_imports_its_private_parts() -> None:
         bad = [v for v in bad if v.split(": ", 1)[1] != allowed]
         found += [f"{path.relative_to(ROOT)}:{v}" for v in bad]
     assert not found, "private modules imported from outside their package:\n" + "\n".join(found)
-
-
-def test_the_pending_re_exports_are_still_there() -> None:
-    """Each module left in RE_EXPORTING still re-exports (remove it from the list when done)."""
-    modules = project_modules()
-    paths = public_paths(modules)
-    again = {m for (where, _), ps in paths.items() if len(ps) > 1 for m in ps - {where}}
-    again |= {m for m, info in modules.items() if foreign_exports(info)}
-    assert again >= RE_EXPORTING, sorted(RE_EXPORTING - again)
 
 
 def test_a_re_export_counts_as_a_second_path() -> None:

@@ -308,7 +308,7 @@ def test_machine_filter_escapes_names(name: str) -> None:
     """Whatever the name, the built filter matches exactly that machine (the emulator's
     OData evaluator is the oracle)."""
     stripped = name.strip()
-    # C0, DEL and C1 controls are refused (api.value_checks.CONTROL_CHARACTERS)
+    # C0, DEL and C1 controls are refused (api/validation/_values.py CONTROL_CHARACTERS)
     if not stripped or any(ord(c) < 32 or 127 <= ord(c) <= 159 for c in stripped):
         with pytest.raises(ValidationError):
             MachinesAPI.build_filter(name=name)

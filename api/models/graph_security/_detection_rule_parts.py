@@ -31,7 +31,7 @@ from collections.abc import Iterable, Mapping
 from datetime import timedelta
 from typing import Any
 
-from prefect_defender.api.value_checks import fail as _fail
+from prefect_defender.api.validation import fail as _fail
 
 __all__ = [
     "ACTION_COLUMNS",

@@ -35,7 +35,7 @@ from prefect_defender.api.models.graph_security._graph_inputs import (
     optional_text,
 )
 from prefect_defender.api.validation import check_required_text
-from prefect_defender.api.value_checks import fail as _fail
+from prefect_defender.api.validation import fail as _fail
 
 __all__ = [
     "MAX_QUERY_LENGTH",

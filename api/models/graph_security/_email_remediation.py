@@ -17,7 +17,7 @@ from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.models.common import DefenderModel
 from prefect_defender.api.models.graph_security._graph_inputs import GraphInput, check_open_choice
 from prefect_defender.api.validation import check_domain, check_guid, check_required_text
-from prefect_defender.api.value_checks import fail as _fail
+from prefect_defender.api.validation import fail as _fail
 
 __all__ = [
     "MAX_ANALYZED_EMAILS",

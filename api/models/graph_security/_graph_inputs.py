@@ -14,7 +14,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation import check_comment
-from prefect_defender.api.value_checks import fail as _fail
+from prefect_defender.api.validation import fail as _fail
 
 __all__ = [
     "CAMEL_WORD",

@@ -1,13 +1,4 @@
-"""Input checks that run before any request leaves the process: identifiers here (GUIDs,
-machine ids, hashes, IPs, domains, URLs, user names); plain values (text, choices, lists,
-numbers, queries, models) in :mod:`~prefect_defender.api.value_checks`, re-exported here, the one
-place callers import checks from.
-
-Each checker returns the normalised value or raises
-:class:`~prefect_defender.api.errors.ValidationError` naming the field and what was expected.
-Annotated pydantic types (``MachineIdStr``, ``Sha256Str`` ...) wrap the same checks for models
-and task parameters.
-"""
+"""Identifier checks and the annotated types built on the checks (see the package)."""
 
 from __future__ import annotations
 
@@ -21,44 +12,25 @@ from urllib.parse import urlsplit
 from pydantic import AfterValidator
 
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.value_checks import (
+from prefect_defender.api.validation._values import (
     CONTROL_CHARACTERS,
-    MAX_QUERY,
     ascii_digits,
-    check_choice,
     check_comment,
-    check_int,
-    check_items,
-    check_local_path,
-    check_model,
-    check_no_control,
-    check_number,
-    check_odata_filter,
-    check_query,
-    check_required_text,
-    check_timespan,
 )
-from prefect_defender.api.value_checks import fail as _fail
-from prefect_defender.api.value_checks import text_of as _text
+from prefect_defender.api.validation._values import fail as _fail
+from prefect_defender.api.validation._values import text_of as _text
 
 #: control characters refused in text (tab and newline allowed)
 _CONTROL = CONTROL_CHARACTERS
 
 __all__ = [
-    "MAX_QUERY",
-    "check_choice",
-    "check_comment",
     "check_domain",
     "check_guid",
     "check_hash",
     "check_incident_id",
     "check_ip",
-    "check_items",
     "check_machine_id",
-    "check_model",
-    "check_no_control",
-    "check_query",
-    "check_required_text",
+    "check_opaque_id",
     "check_sha1",
     "check_sha256",
     "check_upn",
@@ -268,12 +240,7 @@ __all__ += [
     "Sha256Str",
     "UrlStr",
     "check_alert_id",
-    "check_int",
-    "check_local_path",
-    "check_number",
-    "check_odata_filter",
     "check_sam_name",
-    "check_timespan",
 ]
 
 

@@ -1,6 +1,6 @@
 """Checks of plain values sent to Defender: free text, choices, lists, numbers, OData filters,
 durations, paths, KQL queries and whole models. Each returns the normalised value or raises
-:class:`~prefect_defender.api.errors.ValidationError` naming the field; all are re-exported by
+:class:`~prefect_defender.api.errors.ValidationError` naming the field; public through
 :mod:`prefect_defender.api.validation`.
 """
 
