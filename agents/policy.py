@@ -1,7 +1,7 @@
 """The agent policy at call time: denied tools and hourly caps.
 
-A capped tool takes one slot of a Prefect global concurrency limit with slot decay
-(``defender-mcp-<policy>-<tool>``: N slots, N/3600 decaying per second), so the cap holds
+A capped tool's call counts on a Prefect global concurrency limit with slot decay
+(``defender-mcp-<policy>-<tool>``, shaped by ``tasks.hourly_limits``), so the cap holds
 across every MCP server process using the same Prefect server, and survives a restart of the
 MCP server (an agent cannot reset it by reconnecting).
 """
@@ -9,17 +9,12 @@ MCP server (an agent cannot reset it by reconnecting).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import re
 
-from prefect.client.orchestration import PrefectClient, get_client
-from prefect.client.schemas.actions import (
-    GlobalConcurrencyLimitCreate,
-    GlobalConcurrencyLimitUpdate,
-)
-from prefect.exceptions import ObjectAlreadyExists, ObjectNotFound, PrefectHTTPStatusError
+from prefect.client.orchestration import get_client
 
 from prefect_defender.blocks import DefenderAgentPolicy
+from prefect_defender.tasks.hourly_limits import ensure_hourly_limit, take_hourly_slot
 
 __all__ = ["PolicyGate"]
 
@@ -57,34 +52,11 @@ class PolicyGate:
         return f"defender-mcp-{self.policy_name}-{tool.replace('_', '-')}"
 
     async def _take(self, tool: str, per_hour: int) -> bool:
-        """Take one slot of the tool's decaying limit now, without waiting."""
+        """Count one call of the tool's decaying limit now, without waiting."""
         name = self.limit_name(tool)
         async with get_client() as client:
             async with self._lock:
                 if name not in self._ready:
-                    await _ensure_limit(client, name, per_hour)
+                    await ensure_hourly_limit(client, name, per_hour)
                     self._ready.add(name)
-            try:
-                await client.increment_concurrency_slots(names=[name], slots=1, mode="rate_limit")
-            except PrefectHTTPStatusError as exc:
-                if exc.response.status_code == 423:  # no slot free
-                    return False
-                raise
-        return True
-
-
-async def _ensure_limit(client: PrefectClient, name: str, per_hour: int) -> None:
-    """Create the limit, or set its size when the policy changed it."""
-    decay = per_hour / 3600.0
-    try:
-        existing = await client.read_global_concurrency_limit_by_name(name)
-    except ObjectNotFound:
-        with contextlib.suppress(ObjectAlreadyExists):  # made by another server meanwhile
-            await client.create_global_concurrency_limit(
-                GlobalConcurrencyLimitCreate(name=name, limit=per_hour, slot_decay_per_second=decay)
-            )
-        return
-    if existing.limit != per_hour:
-        await client.update_global_concurrency_limit(
-            name, GlobalConcurrencyLimitUpdate(limit=per_hour, slot_decay_per_second=decay)
-        )
+            return await take_hourly_slot(client, name, per_hour)

@@ -4,8 +4,9 @@
   write request at all.
 * **Blast-radius caps**: at most ``max_actions_per_run`` write actions per run, and at most
   ``max_actions_per_hour`` per tenant across all runs. The hourly cap is a Prefect global
-  concurrency limit with slot decay (``defender-writes-<tenant>``), so it is shared by every
-  worker using the same Prefect server. Beyond a cap the playbook stops acting and asks for
+  concurrency limit with slot decay (``defender-writes-<tenant>``, shaped by
+  ``tasks.hourly_limits`` so that concurrent writes are counted exactly), so it is shared by
+  every worker using the same Prefect server. Beyond a cap the playbook stops acting and asks for
   approval (or, unattended, reports the remaining items as skipped).
 * **Protected assets**: machines with a protected tag (e.g. ``DomainController``) or in a
   protected device group are never acted on without an explicit approval naming them.
@@ -29,7 +30,6 @@ that the action's request then uses.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import fnmatch
 import threading
 import unicodedata
@@ -41,6 +41,7 @@ from pydantic import BaseModel, Field
 
 from prefect_defender.api.catalog import Endpoint
 from prefect_defender.api.write_gate import DryRunRefusedError, WriteCapError, WriteRefusedError
+from prefect_defender.tasks.hourly_limits import ensure_hourly_limit, take_hourly_slot
 
 __all__ = [
     "HOURLY_LIMIT_PREFIX",
@@ -224,50 +225,16 @@ class WriteGuard:
         """Raise :class:`AutomationHaltedError` when the kill switch is set."""
         await ensure_not_halted(self.policy.kill_switch_variable)
 
-    async def _ensure_hourly_limit(self, tenant_id: str) -> str:
+    async def _take_hourly_slot(self, tenant_id: str) -> bool:
+        """Take one call of the tenant's hourly limit now, without waiting (made or resized to
+        the policy's cap on the run's first write in the tenant)."""
         name = f"{HOURLY_LIMIT_PREFIX}{tenant_id}"
-        if name not in self._limits_ready:
-            per_hour = self.policy.max_actions_per_hour
-            async with get_client() as client:
-                try:
-                    existing = await client.read_global_concurrency_limit_by_name(name)
-                    if existing.limit != per_hour:
-                        from prefect.client.schemas.actions import GlobalConcurrencyLimitUpdate
-
-                        await client.update_global_concurrency_limit(
-                            name,
-                            GlobalConcurrencyLimitUpdate(
-                                limit=per_hour, slot_decay_per_second=per_hour / 3600.0
-                            ),
-                        )
-                except Exception:
-                    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-
-                    # another run may create it at the same moment: that one is as good
-                    with contextlib.suppress(Exception):
-                        await client.create_global_concurrency_limit(
-                            GlobalConcurrencyLimitCreate(
-                                name=name,
-                                limit=per_hour,
-                                slot_decay_per_second=per_hour / 3600.0,
-                            )
-                        )
-            self._limits_ready.add(name)
-        return name
-
-    @staticmethod
-    async def _take_hourly_slot(name: str) -> bool:
-        """Take one slot of the decaying limit now, without waiting (423 = none free)."""
-        from prefect.exceptions import PrefectHTTPStatusError
-
+        per_hour = self.policy.max_actions_per_hour
         async with get_client() as client:
-            try:
-                await client.increment_concurrency_slots(names=[name], slots=1, mode="rate_limit")
-            except PrefectHTTPStatusError as exc:
-                if exc.response.status_code == 423:
-                    return False
-                raise
-        return True
+            if name not in self._limits_ready:
+                await ensure_hourly_limit(client, name, per_hour)
+                self._limits_ready.add(name)
+            return await take_hourly_slot(client, name, per_hour)
 
     async def admit(self, tenant_id: str) -> str | None:
         """Take one write slot for ``tenant_id``; return why not, or ``None`` when admitted.
@@ -322,8 +289,7 @@ class WriteGuard:
         if self.policy.dry_run:
             return None
         try:
-            name = await self._ensure_hourly_limit(tenant_id)
-            admitted = await self._take_hourly_slot(name)
+            admitted = await self._take_hourly_slot(tenant_id)
         except BaseException:
             with self._lock:
                 self.used -= 1

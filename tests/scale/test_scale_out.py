@@ -6,13 +6,16 @@ This is the layout of ``docker-compose.yml`` with the same pool, commands and en
 variables; only hosts, ports and the generated secrets differ, plus three test-only steps: the
 server's scheduler is off (the test starts the poller itself, so counts are deterministic),
 contain-on-incident is redeployed with the auto-approve policy (the operator's opt-in that
-docs/production.md shows), and the triage automation is paused (the burst measures containment
-alone).
+docs/production.md shows) and an hourly write cap of exactly the burst's writes (each run
+isolates and comments: 100 writes in one tenant, the default cap), and the triage automation is
+paused (the burst measures containment alone).
 
 Asserted: every run completes, exactly once (one Running and one Completed state each, one run
 per incident, even after the same 50 events are delivered a second time); each device is
-isolated exactly once at the emulator; both workers took runs; the server's data is in
-PostgreSQL (rows queried there) and no SQLite file was created anywhere.
+isolated exactly once and each incident commented once at the emulator, so the cap counted
+every write once (a device not isolated must have its reason in its run's report, and the
+failure names it); both workers took runs; the server's data is in PostgreSQL (rows queried
+there) and no SQLite file was created anywhere.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from cryptography.fernet import Fernet
 from prefect_defender.cli.servers import PrefectServer
 from tests.scale.conftest import TIME_SCALE
 from tests.scale.postgres import PostgresCluster
+from tests.scale.run_reports import run_outcome
 
 pytestmark = [pytest.mark.postgres, pytest.mark.timeout(900)]
 
@@ -51,8 +55,19 @@ RUNS = 50
 POLLER = "defender-incident-poller/incident-poller"
 CONTAIN = "defender-contain-device/contain-on-incident"
 TRIAGE_AUTOMATION = "defender-incident-created-triage"
-#: what an operator sets on contain-on-incident to let the policy approve High incidents
-AUTO_APPROVE = {"approval": {"auto_approve_severities": ["High"]}, "poll_interval_seconds": 0.5}
+#: what each contain run writes in the tenant: the isolation and the comment on the incident
+WRITES_PER_RUN = 2
+#: the burst's writes within the hour, all in one tenant
+BURST_WRITES = RUNS * WRITES_PER_RUN
+#: what an operator sets on contain-on-incident: the policy approves High incidents, and the
+#: tenant's hourly write cap is what a burst of RUNS incidents writes (100, the default), so a
+#: write counted twice refuses the last isolation
+AUTO_APPROVE = {
+    "approval": {"auto_approve_severities": ["High"]},
+    "safety": {"max_actions_per_hour": BURST_WRITES},
+    "poll_interval_seconds": 0.5,
+}
+CONTAIN_REPORT = "defender-contain-device"
 #: worker settings shared with docker-compose.yml
 WORKER_ENV = {"PREFECT_WORKER_QUERY_SECONDS": "2"}
 #: the deploy service of docker-compose.yml: ``prefect <args>`` for each
@@ -454,6 +469,21 @@ def test_fifty_triggered_containments_on_two_workers(
     }
     isolated_twice = [m for m, n in isolations.items() if n > 1]
     never_isolated = [m for m in device_of.values() if m not in isolations]
+    # a device not isolated: what its run recorded (state, report row, warnings)
+    run_of = {str(r.parameters.get("incident_id")): r for r in runs}
+    why_not = {
+        m: run_outcome(pg, run_of[i], CONTAIN_REPORT) if i in run_of else None
+        for i, m in device_of.items()
+        if m in never_isolated
+    }
+    commented = Counter(
+        str(i["incidentId"])
+        for i in admin.dump(tid, "incidents")
+        if str(i["incidentId"]) in device_of
+        for c in i.get("comments") or []
+        if str(c.get("comment", "")).startswith("Containment (")
+    )
+    not_commented = sorted(set(device_of) - set(commented))
 
     # -- figures -------------------------------------------------------------------------------
     stamps: dict[str, dict[str, datetime]] = {}
@@ -486,6 +516,9 @@ def test_fifty_triggered_containments_on_two_workers(
         "claim races (both workers tried; server granted one)": sum(aborted.values()),
         "devices isolated": len(isolations),
         "devices isolated twice": len(isolated_twice),
+        "incidents commented": len(commented),
+        "writes (hourly cap)": f"{sum(isolations.values()) + sum(commented.values())} "
+        f"({BURST_WRITES})",
         "per worker": dict(sorted(per_worker.items())),
         "burst: poller start -> last run final (s)": round(burst_seconds, 1),
         "first run created -> last run ended (s)": round(span, 1),
@@ -516,7 +549,17 @@ def test_fifty_triggered_containments_on_two_workers(
     assert not executed_twice, executed_twice
     assert all(n == 1 for n in claims_won.values()), claims_won
     assert set(per_worker) == set(WORKERS), f"both workers should take runs: {per_worker}"
-    assert not isolated_twice and not never_isolated, (isolated_twice, never_isolated)
+    assert not isolated_twice, f"devices isolated more than once: {isolated_twice}"
+    # a run that completed without isolating says why in its report (never silently nothing)
+    untold = {m: str(o) for m, o in why_not.items() if o is None or not o.reason()}
+    assert not untold, f"devices not isolated, no reason recorded: {untold}"
+    assert not never_isolated, "devices not isolated: " + "; ".join(
+        f"{m}: {o}" for m, o in why_not.items()
+    )
+    assert not not_commented, "incidents not commented: " + "; ".join(
+        f"{i}: {run_outcome(pg, run_of[i], CONTAIN_REPORT)}" for i in not_commented
+    )
+    assert all(n == 1 for n in commented.values()), commented
     assert set(device_of.values()) <= succeeded
     machines_now = {m["id"]: m for m in admin.dump(tid, "machines")}
     assert all(machines_now[m]["isolationState"] == "Isolated" for m in device_of.values())
@@ -570,6 +613,28 @@ def test_the_server_kept_its_data_in_postgresql(stack: Stack, conn: Any) -> None
     assert not sqlite_files, sqlite_files
     # and the server refuses clients without the API auth string
     assert httpx.get(f"{stack.api}/work_pools/{POOL}", timeout=10).status_code == 401
+
+
+def test_the_hourly_cap_counts_concurrent_writes_once(stack: Stack) -> None:
+    """As many writes at once as a tenant's hourly cap allows, from as many runs (guards), on
+    the Prefect server on PostgreSQL: every one is admitted and the next is refused. With one
+    slot per write, a transaction that began before another's commit added a slot (29 to 33 of
+    40 were admitted)."""
+    from prefect_defender.tasks.safety import SafetyPolicy, WriteGuard
+
+    cap = 40
+    policy = SafetyPolicy(max_actions_per_hour=cap)
+    tenant = f"hourly-cap-{secrets.token_hex(8)}"  # a limit of its own
+
+    async def burst() -> tuple[list[str | None], str | None]:
+        at_once = await asyncio.gather(*(WriteGuard(policy).admit(tenant) for _ in range(cap)))
+        return list(at_once), await WriteGuard(policy).admit(tenant)
+
+    with stack.settings():
+        admitted, after = asyncio.run(burst())
+    refused = [r for r in admitted if r is not None]
+    assert not refused, f"{len(refused)} of {cap} writes refused at a cap of {cap}: {refused[0]}"
+    assert after is not None and f"hourly cap of {cap} " in after, after
 
 
 def _prefect_version() -> str:

@@ -20,11 +20,7 @@ def _guard(monkeypatch: pytest.MonkeyPatch, slot: Any, **policy: Any) -> WriteGu
     async def running() -> None:
         return None
 
-    async def limit(tenant_id: str) -> str:
-        return f"defender-writes-{tenant_id}"
-
     monkeypatch.setattr(guard, "ensure_running", running)
-    monkeypatch.setattr(guard, "_ensure_hourly_limit", limit)
     monkeypatch.setattr(guard, "_take_hourly_slot", slot)
     return guard
 
@@ -35,8 +31,8 @@ async def test_tenants_take_their_hourly_slots_at_the_same_time(
     inside: set[str] = set()
     both = asyncio.Event()
 
-    async def slot(name: str) -> bool:
-        inside.add(name)
+    async def slot(tenant: str) -> bool:
+        inside.add(tenant)
         if len(inside) == 2:
             both.set()
         await both.wait()  # A's round trip is still open while B's starts
@@ -50,8 +46,8 @@ async def test_tenants_take_their_hourly_slots_at_the_same_time(
 async def test_a_refused_hourly_slot_gives_its_run_slot_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def slot(name: str) -> bool:
-        return not name.endswith(A)  # tenant A's hourly cap is reached
+    async def slot(tenant: str) -> bool:
+        return tenant != A  # tenant A's hourly cap is reached
 
     guard = _guard(monkeypatch, slot, max_actions_per_run=1)
     assert "hourly cap" in str(await guard.admit(A))
@@ -63,7 +59,7 @@ async def test_a_refused_hourly_slot_gives_its_run_slot_back(
 async def test_a_failed_round_trip_gives_its_run_slot_back(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    async def slot(name: str) -> bool:
+    async def slot(tenant: str) -> bool:
         raise ConnectionError("Prefect API unreachable")
 
     guard = _guard(monkeypatch, slot, max_actions_per_run=1)

@@ -27,17 +27,12 @@ def prefect_api_answers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     async def off(*names: str) -> None:
         await asyncio.sleep(0)
 
-    async def limit(self: WriteGuard, tenant_id: str) -> str:
-        await asyncio.sleep(0)
-        return f"defender-writes-{tenant_id}"
-
-    async def slot(name: str) -> bool:
+    async def slot(self: WriteGuard, tenant_id: str) -> bool:
         await asyncio.sleep(0.001)
         return True
 
     monkeypatch.setattr(safety, "ensure_not_halted", off)
-    monkeypatch.setattr(WriteGuard, "_ensure_hourly_limit", limit)
-    monkeypatch.setattr(WriteGuard, "_take_hourly_slot", staticmethod(slot))
+    monkeypatch.setattr(WriteGuard, "_take_hourly_slot", slot)
     switch = sys.getswitchinterval()
     sys.setswitchinterval(1e-6)  # switch threads as often as possible: contention on the lock
     yield
