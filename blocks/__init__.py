@@ -10,8 +10,8 @@ The application and partner blocks also take workload identity federation (a fed
 file instead of a secret).
 
 The package is the public face; its parts (``_application``, ``_user``, ``_partner``,
-``_managed_identity``, ``_agent_policy``, and the shared ``_connection`` and ``_app_credential``)
-are private.
+``_managed_identity``, ``_agent_policy``, the shared ``_connection`` and ``_app_credential``, and
+``_ui_text``, docstrings as the Prefect UI shows them) are private.
 
 Registered through the ``prefect.collections`` entry point, so the Prefect UI's block catalogue
 lists them; ``prefect block register -m prefect_defender.blocks`` registers them explicitly.
@@ -43,6 +43,7 @@ from prefect_defender.blocks._connection import (
 )
 from prefect_defender.blocks._managed_identity import DefenderManagedIdentityCredentials
 from prefect_defender.blocks._partner import DefenderPartnerCredentials, PartnerTenant
+from prefect_defender.blocks._ui_text import SPHINX_ROLE, ui_text
 from prefect_defender.blocks._user import DefenderUserCredentials
 
 #: every credential block type, the one list blocks, tasks, argument checks, scopes and the CLI use
@@ -65,6 +66,7 @@ __all__ = [
     "DEFAULT_PROPOSAL_DEPLOYMENTS",
     "DOCS_URL",
     "LOGO_URL",
+    "SPHINX_ROLE",
     "AppCredentialFields",
     "DefenderAgentPolicy",
     "DefenderApplicationCredentials",
@@ -84,5 +86,6 @@ __all__ = [
     "federated_assertion",
     "federated_token_file_field",
     "load_emulator_connection",
+    "ui_text",
     "workload_identity_field",
 ]

@@ -21,6 +21,7 @@ from prefect_defender.blocks._connection import (
 )
 
 __all__ = [
+    "APP_CREDENTIAL_FIELDS",
     "AppCredentialFields",
     "app_client",
     "app_credential",
@@ -29,6 +30,18 @@ __all__ = [
     "federated_token_file_field",
     "workload_identity_field",
 ]
+
+
+#: the credential fields, in the order the block's form shows them (exactly one credential)
+APP_CREDENTIAL_FIELDS = (
+    "client_secret",
+    "certificate_private_key",
+    "certificate_thumbprint",
+    "certificate_pem",
+    "certificate_passphrase",
+    "workload_identity",
+    "federated_token_file",
+)
 
 
 class AppCredentialFields(Protocol):
@@ -91,11 +104,18 @@ def check_one_credential(block: AppCredentialFields) -> None:
     has_secret = block.client_secret is not None and bool(block.client_secret.get_secret_value())
     cert = _certificate(block)
     federated = check_federation(block.workload_identity, block.federated_token_file)
-    if [has_secret, cert is not None, federated].count(True) != 1:
+    present = {
+        "a client secret": has_secret,
+        "a certificate": cert is not None,
+        "workload identity federation": federated,
+    }
+    given = [kind for kind, yes in present.items() if yes]
+    if len(given) != 1:
+        found = f"{len(given)} are given ({' and '.join(given)})" if given else "none is given"
         raise ValueError(
             "give exactly one credential: client_secret, certificate_private_key with "
             "certificate_thumbprint and/or certificate_pem, or workload identity "
-            "federation (workload_identity / federated_token_file)"
+            f"federation (workload_identity / federated_token_file); {found}"
         )
 
 

@@ -8,6 +8,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.blocks._app_credential import (
+    APP_CREDENTIAL_FIELDS,
     app_client,
     certificate_passphrase_field,
     check_one_credential,
@@ -40,7 +41,7 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
         from prefect_defender.blocks import DefenderApplicationCredentials
 
         @flow
-        async def active_incidents() -> list[int]:
+        async def active_incidents():
             creds = await DefenderApplicationCredentials.load("BLOCK_NAME")
             async with creds.get_client() as client:
                 return [i.incident_id async for i in client.incidents.iterate(status="Active")]
@@ -49,6 +50,7 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
 
     _block_type_name = "Defender Application Credentials"
     _block_type_slug = "defender-application-credentials"
+    _form_first = ("tenant_id", "client_id", *APP_CREDENTIAL_FIELDS)
     _logo_url = LOGO_URL
     _documentation_url = DOCS_URL
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from abc import ABC
 from pathlib import Path
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 
 from prefect.blocks.abstract import CredentialsBlock
 from pydantic import Field, HttpUrl, SecretStr, field_validator, model_validator
@@ -22,7 +22,9 @@ from prefect_defender.api.auth import (
 from prefect_defender.api.client import ClientSettings
 from prefect_defender.api.clouds import CloudEndpoints, cloud_endpoints
 from prefect_defender.api.proxy import ProxyConfig, check_proxy_url
+from prefect_defender.api.ratelimit import scaled
 from prefect_defender.api.validation import check_guid
+from prefect_defender.blocks._ui_text import ui_text
 
 __all__ = [
     "DOCS_URL",
@@ -99,12 +101,6 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
     max_concurrency: int = Field(
         default=10, ge=1, le=100, description="Concurrent requests per client."
     )
-    rate_limit_time_scale: float = Field(
-        default=1.0,
-        gt=0,
-        description="Divide Microsoft's rate-limit windows by this factor. Keep 1 for Microsoft; "
-        "the emulator demo uses a time-scaled limit.",
-    )
     rate_limits: dict[str, list[tuple[int, float]]] | None = Field(
         default=None,
         description="Per-family overrides of the documented limits, as [calls, seconds] pairs, "
@@ -123,6 +119,48 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
         description="Where hunting queries run: graph (runHuntingQuery, the default), xdr or "
         "mde (both retire on 1 February 2027; each process logs one warning).",
     )
+
+    @classmethod
+    def get_description(cls) -> str | None:
+        """The block catalogue's description: the docstring, Sphinx roles as code spans."""
+        return ui_text(super().get_description())
+
+    #: the fields the block's form shows first, in this order (what the block cannot work
+    #: without: the tenant, the app, the credential); then the block's other fields, then the
+    #: connection settings every block shares (cloud, host overrides, proxy, limits)
+    _form_first: ClassVar[tuple[str, ...]] = ()
+
+    @classmethod
+    def model_json_schema(cls, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        """The block's schema (the Prefect UI's form), fields in :attr:`_form_first` order."""
+        schema = super().model_json_schema(*args, **kwargs)
+        props: dict[str, Any] = schema.get("properties") or {}
+        shared = list(DefenderConnectionMixin.model_fields)
+        own = [n for n in cls.model_fields if n not in shared and n not in cls._form_first]
+        order = [n for n in (*cls._form_first, *own, *shared) if n in props]
+        order += [n for n in props if n not in order]  # anything else, as it came
+        schema["properties"] = {name: props[name] for name in order}
+        for position, name in enumerate(order):
+            if isinstance(props[name], dict):
+                props[name]["position"] = position
+        return schema
+
+    @model_validator(mode="before")
+    @classmethod
+    def _time_scaled_limits(cls, data: Any) -> Any:
+        """``rate_limit_time_scale`` (the emulator's, given to ``from_emulator``; kept by blocks
+        saved before it left the form) becomes the equivalent ``rate_limits``: every
+        documented window divided by it."""
+        if not isinstance(data, dict) or "rate_limit_time_scale" not in data:
+            return data
+        data = dict(data)
+        given = data.pop("rate_limit_time_scale")
+        scale = 1.0 if given is None else float(given)
+        if scale <= 0:
+            raise ValueError("rate_limit_time_scale must be positive")
+        if scale != 1.0:
+            data["rate_limits"] = scaled_limit_overrides(data.get("rate_limits"), scale)
+        return data
 
     @field_validator("authority_host", "xdr_base_url", "mde_base_url", "graph_base_url")
     @classmethod
@@ -184,7 +222,6 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
             ca_bundle=self.ca_bundle,
             proxy=self.proxy(),
             max_concurrency=self.max_concurrency,
-            rate_limit_time_scale=self.rate_limit_time_scale,
             rate_limits={k: [tuple(p) for p in v] for k, v in (self.rate_limits or {}).items()}
             or None,
             incident_surface=self.incident_surface,
@@ -272,6 +309,15 @@ def emulator_connection(connection: str | Path | dict[str, Any]) -> dict[str, An
     """The emulator's connection settings: ``connection`` itself when it is a dict already, else
     read by :func:`load_emulator_connection` from that path."""
     return connection if isinstance(connection, dict) else load_emulator_connection(connection)
+
+
+def scaled_limit_overrides(
+    overrides: dict[str, list[tuple[int, float]]] | None, scale: float
+) -> dict[str, list[tuple[int, float]]]:
+    """Every family's limits (the documented ones, or ``overrides``) with each window divided by
+    ``scale``, as ``rate_limits`` pairs."""
+    limits = scaled(ClientSettings(rate_limits=overrides).limits(), scale)
+    return {family: [(x.calls, x.seconds) for x in pairs] for family, pairs in limits.items()}
 
 
 def emulator_overrides(conn: dict[str, Any], time_scale: float = 1.0) -> dict[str, Any]:

@@ -42,7 +42,7 @@ class DefenderManagedIdentityCredentials(DefenderConnectionMixin):
         from prefect_defender.blocks import DefenderManagedIdentityCredentials
 
         @flow
-        async def active_incidents() -> list[int]:
+        async def active_incidents():
             creds = await DefenderManagedIdentityCredentials.load("BLOCK_NAME")
             async with creds.get_client() as client:
                 return [i.incident_id async for i in client.incidents.iterate(status="Active")]
@@ -51,6 +51,12 @@ class DefenderManagedIdentityCredentials(DefenderConnectionMixin):
 
     _block_type_name = "Defender Managed Identity Credentials"
     _block_type_slug = "defender-managed-identity-credentials"
+    _form_first = (
+        "tenant_id",
+        "user_assigned_client_id",
+        "user_assigned_object_id",
+        "user_assigned_resource_id",
+    )
     _logo_url = LOGO_URL
     _documentation_url = DOCS_URL
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field, SecretStr, field_validator, model_validat
 from prefect_defender.api.auth import admin_consent_url
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.blocks._app_credential import (
+    APP_CREDENTIAL_FIELDS,
     app_client,
     certificate_passphrase_field,
     check_one_credential,
@@ -52,7 +53,7 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
         from prefect_defender.blocks import DefenderPartnerCredentials
 
         @flow
-        async def incidents_per_customer() -> dict[str, int]:
+        async def incidents_per_customer():
             partner = await DefenderPartnerCredentials.load("BLOCK_NAME")
             counts = {}
             for tenant in partner.tenants:
@@ -64,6 +65,7 @@ class DefenderPartnerCredentials(DefenderConnectionMixin):
 
     _block_type_name = "Defender Partner Credentials"
     _block_type_slug = "defender-partner-credentials"
+    _form_first = ("client_id", "tenants", *APP_CREDENTIAL_FIELDS)
     _logo_url = LOGO_URL
     _documentation_url = DOCS_URL
 

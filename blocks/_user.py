@@ -38,7 +38,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
         from prefect_defender.blocks import DefenderUserCredentials
 
         @flow
-        async def my_machines() -> int:
+        async def my_machines():
             creds = await DefenderUserCredentials.load("BLOCK_NAME")
             async with creds.get_client() as client:
                 return len(await client.machines.list(limit=100))
@@ -47,6 +47,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
 
     _block_type_name = "Defender User Credentials"
     _block_type_slug = "defender-user-credentials"
+    _form_first = ("tenant_id", "client_id", "token_cache")
     _logo_url = LOGO_URL
     _documentation_url = DOCS_URL
 

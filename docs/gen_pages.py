@@ -23,7 +23,6 @@ import logging
 import pkgutil
 import posixpath
 import re
-import runpy
 from collections import defaultdict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,10 +33,9 @@ import griffe
 import mkdocs_gen_files
 import yaml
 
+from prefect_defender.blocks import ui_text
+
 ROOT = Path(__file__).resolve().parent.parent
-# the Sphinx-role rewrite the API reference uses (docs/griffe_sphinx_roles.py), for flow docstrings
-_roles = runpy.run_path(str(ROOT / "docs" / "griffe_sphinx_roles.py"))
-ROLE, _role_code = _roles["ROLE"], _roles["_code"]
 PACKAGE = "prefect_defender"
 # the API reference covers the library's public layers; the emulator and CLI have their own pages
 REFERENCE = (
@@ -146,7 +144,8 @@ def _seconds(n: float) -> str:
 
 def _summary(doc: str) -> tuple[str, str]:
     """First line, and the docstring's prose outside its Google-style sections."""
-    doc = ROLE.sub(_role_code, inspect.cleandoc(doc or ""))
+    # the Sphinx-role rewrite the API reference and the Prefect UI use
+    doc = ui_text(inspect.cleandoc(doc or "")) or ""
     first, _, rest = doc.partition("\n")
     prose = []
     for para in rest.strip().split("\n\n"):

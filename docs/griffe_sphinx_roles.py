@@ -2,22 +2,17 @@
 
 Some docstrings use reST roles (:class:`DefenderClient`, :func:`~pkg.mod.name`), which Markdown
 would show literally. This rewrites them to code spans (``~`` keeps only the last name) before the
-docstrings are parsed. Loaded by mkdocstrings through ``mkdocs.yml``; nothing else uses it.
+docstrings are parsed, with the rewrite the Prefect UI's descriptions get
+(``prefect_defender.blocks.ui_text``). Loaded by mkdocstrings through ``mkdocs.yml``.
 """
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import griffe
 
-ROLE = re.compile(r":(?:py:)?(?:class|func|meth|mod|attr|exc|data|obj|const|type):`(~?)([^`]+)`")
-
-
-def _code(m: re.Match[str]) -> str:
-    target = m.group(2)
-    return f"`{target.rsplit('.', 1)[-1] if m.group(1) else target}`"
+from prefect_defender.blocks import ui_text
 
 
 class SphinxRoles(griffe.Extension):
@@ -25,4 +20,4 @@ class SphinxRoles(griffe.Extension):
 
     def on_instance(self, *, obj: griffe.Object, **kwargs: Any) -> None:
         if obj.docstring is not None and ":`" in obj.docstring.value:
-            obj.docstring.value = ROLE.sub(_code, obj.docstring.value)
+            obj.docstring.value = ui_text(obj.docstring.value) or ""

@@ -19,6 +19,7 @@ created with ``retries=0``: stacking Prefect retries on top would repeat non-ide
 from __future__ import annotations
 
 import asyncio
+import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import TYPE_CHECKING, Any, Literal, ParamSpec, TypeVar, cast, overload
@@ -37,7 +38,7 @@ from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation import (
     check_guid,
 )
-from prefect_defender.blocks import CREDENTIAL_BLOCKS, DefenderCredentials
+from prefect_defender.blocks import CREDENTIAL_BLOCKS, DefenderCredentials, ui_text
 from prefect_defender.tasks.arguments import checked_arguments
 from prefect_defender.tasks.write_rails import (  # noqa: F401  installs the rails: every
     check_rails,  # write of a process that uses the tasks passes them (tasks.write_rails)
@@ -194,6 +195,8 @@ def defender_task(
         if not asyncio.iscoroutinefunction(f):
             raise TypeError("defender_task needs an async function")
         options.setdefault("name", f.__name__.replace("_", "-"))
+        # the Prefect UI renders the description as Markdown: no raw Sphinx roles
+        options.setdefault("description", ui_text(inspect.getdoc(f)))
         t: DefenderTask[Any, Any] = DefenderTask(fn=checked_arguments(f), **options)
         t.defender_endpoints = tuple(endpoints)  # type: ignore[attr-defined]
         t.defender_generic = generic  # type: ignore[attr-defined]

@@ -1,5 +1,6 @@
 """The block catalogue in a real browser: the three Defender credential blocks are listed with
-their logo and description, and an operator can create one from its form."""
+their logo and description, and an operator can create one from its form, which asks for the
+tenant, the app and the credential first."""
 
 from __future__ import annotations
 
@@ -50,6 +51,13 @@ def test_create_application_block_from_its_form(
     )
     card.get_by_role("link", name="Create").click()
     expect(page).to_have_url(f"{ui_url}/blocks/catalog/{slug}/create")
+    # the form asks first for what the block cannot work without, the overrides after
+    expect(page.get_by_text("Tenant ID", exact=True).first).to_be_visible()
+    labels = [t.strip() for t in page.locator("label").all_inner_texts()]
+    order = ["Tenant ID", "Client ID", "Client secret", "Certificate private key", "Cloud"]
+    positions = [next(i for i, t in enumerate(labels) if t.startswith(x)) for x in order]
+    assert positions == sorted(positions), labels
+    assert not any("time scale" in t.lower() for t in labels), labels  # emulator-only
     page.get_by_role("textbox", name="Name", exact=True).fill("ui-created")
     page.get_by_role("textbox", name="Tenant ID", exact=True).fill(tenant)
     page.get_by_role("textbox", name="Client ID", exact=True).fill(client)

@@ -31,3 +31,11 @@ def test_every_listed_package_exists() -> None:
     for name in config["packages"]:
         folder = ROOT / config["package-dir"][name]
         assert (folder / "__init__.py").is_file(), f"{name}: no {folder}/__init__.py"
+
+
+def test_license_is_an_spdx_expression() -> None:
+    """PEP 639: ``license`` is an SPDX string (the table form made setuptools warn on every
+    install), which needs setuptools 77 or newer to build."""
+    meta = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert meta["project"]["license"] == "Apache-2.0"
+    assert "setuptools>=77" in meta["build-system"]["requires"]
