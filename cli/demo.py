@@ -27,8 +27,10 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -98,7 +100,7 @@ def run_demo(
         "action_running_seconds": 60,
         "retired_surfaces": list(retire),
     }
-    with EmulatorServer(data_dir / "emulator", 0, emu_config) as emu:
+    with _sigterm_stops(), EmulatorServer(data_dir / "emulator", 0, emu_config) as emu:
         say(f"emulator on {emu.base_url} ({data_dir / 'emulator' / 'connection.json'})")
         if retire:
             say(f"retired in the emulator (every call answers 404): {', '.join(retire)}")
@@ -108,14 +110,58 @@ def run_demo(
                 code = _run(emu, server, auto_approve=auto_approve)
                 code = _surfaces_used(emu, retire, code)
                 if keep_running:
-                    say(f"open {server.ui_url} - Ctrl-C to stop")
-                    try:
-                        while True:
-                            time.sleep(1)
-                    except KeyboardInterrupt:
-                        pass
+                    _keep_running(server, emu)
     say(f"finished in {time.monotonic() - started:.1f}s; emulator and Prefect server stopped")
     return code
+
+
+class _Stop(KeyboardInterrupt):
+    """SIGTERM, turned into what Ctrl-C raises so that every ``with`` unwinds."""
+
+
+def _stop_on_sigterm(signum: int, frame: Any) -> None:
+    raise _Stop
+
+
+@contextmanager
+def _sigterm_stops() -> Iterator[None]:
+    """While the demo runs, a SIGTERM (a service manager, ``kill``) stops it as Ctrl-C does,
+    so every ``with`` unwinds: the Prefect server runs in its own process group and would
+    otherwise outlive the demo. The previous handler comes back afterwards."""
+    if threading.current_thread() is not threading.main_thread():
+        yield  # signal handlers belong to the main thread
+        return
+    previous = signal.signal(signal.SIGTERM, _stop_on_sigterm)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _keep_running(server: Any, emu: Any) -> None:
+    """Keep the emulator and the Prefect server up until Ctrl-C or SIGTERM; say how to use them
+    from another shell first."""
+    say(f"open {server.ui_url} - Ctrl-C (or SIGTERM) stops the emulator and the server")
+    say("to run flows against them from another shell:")
+    say(f"  export PREFECT_API_URL={server.api_url}")
+    say(f"  emulator: {emu.data_dir / 'connection.json'}")
+    say(f"  saved blocks: {', '.join(_saved_blocks()) or 'none'}")
+    try:
+        while True:
+            time.sleep(1)
+    except KeyboardInterrupt:
+        pass
+
+
+def _saved_blocks() -> list[str]:
+    """The blocks saved on the Prefect server, as ``<block-type-slug>/<name>`` (what playbooks
+    and ``Block.load`` take)."""
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        docs = client.read_block_documents(include_secrets=False)
+    named = [d for d in docs if d.block_type and d.name and not d.is_anonymous]
+    return sorted(f"{d.block_type.slug}/{d.name}" for d in named if d.block_type)
 
 
 def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
@@ -155,7 +201,8 @@ def _run(emu: Any, server: Any, *, auto_approve: bool) -> int:
             )
             contain.final = runs.finished("contain-incident-on-incident", contain)
             triage = runs.triage_finished()
-            return _print_outcome(emu, contoso, server.ui_url, poll.end_time, contain, triage)
+            emitted = _emitted_at(server.api_url, 1001, poll.start_time or poll.created)
+            return _print_outcome(emu, contoso, server.ui_url, emitted, contain, triage)
         finally:
             _stop(proc, log)
 
@@ -287,6 +334,27 @@ def _stop(proc: subprocess.Popen[bytes], log: Any) -> None:
     log.close()
 
 
+def _emitted_at(api_url: str, incident_id: int, since: datetime | None) -> datetime | None:
+    """When the poller emitted ``defender.incident.created`` for the incident: the event's own
+    ``occurred`` time, stamped by the poller's process. The contain run's start time is stamped
+    the same way on the same host, and the run can only start after the event, so their
+    difference is the event-to-action latency. (The poller run's end was not: its events start
+    containment while it is still running, which once printed a negative latency.)"""
+    import httpx
+
+    window = {"since": (since or datetime.now(UTC) - timedelta(hours=1)).isoformat()}
+    window["until"] = (datetime.now(UTC) + timedelta(minutes=1)).isoformat()
+    body = {"filter": {"event": {"name": ["defender.incident.created"]}, "occurred": window}}
+    resp = httpx.post(f"{api_url}/events/filter", json={**body, "limit": 50}, timeout=30)
+    resp.raise_for_status()
+    times = [
+        datetime.fromisoformat(e["occurred"])
+        for e in resp.json().get("events", [])
+        if e["resource"].get("defender.incident.id") == str(incident_id)
+    ]
+    return min(times) if times else None
+
+
 def _print_outcome(
     emu: Any,
     contoso: str,
@@ -297,7 +365,8 @@ def _print_outcome(
 ) -> int:
     """Print what happened on the emulator and where to look; 0 when it all worked."""
     run = contain.run
-    latency = (run.start_time - emitted_at).total_seconds() if run.start_time else None
+    started = run.start_time
+    latency = (started - emitted_at).total_seconds() if started and emitted_at else None
     actions = [a for a in emu.admin.dump(contoso, "machineActions") if a["type"] == "Isolate"]
     incident = _incident(emu, contoso)
     say("-" * 72)
@@ -322,7 +391,7 @@ def _print_outcome(
     if incident["comments"]:
         say(f"last incident comment: {incident['comments'][-1]['comment'][:240]}")
     if latency is not None:
-        say(f"event-to-action latency: {latency:.1f}s (poller done -> contain run started)")
+        say(f"event-to-action latency: {latency:.1f}s (event emitted -> contain run started)")
     say(f"report artifacts: {ui_url}/artifacts")
     say(f"contain-incident run: {contain.url}")
     say(f"triage run: {ui_url}/runs/flow-run/{triage.id}")
