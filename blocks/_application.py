@@ -20,6 +20,7 @@ from prefect_defender.blocks._connection import (
     LOGO_URL,
     DefenderConnectionMixin,
     emulator_connection,
+    tenant_name_field,
     validate_tenant,
 )
 
@@ -57,6 +58,7 @@ class DefenderApplicationCredentials(DefenderConnectionMixin):
     tenant_id: str = Field(
         ..., title="Tenant ID", description="Directory (tenant) ID of the Entra tenant (a GUID)."
     )
+    tenant_name: str = tenant_name_field()
     client_id: str = Field(
         ..., title="Client ID", description="Application (client) ID of the app registration."
     )

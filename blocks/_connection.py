@@ -34,6 +34,7 @@ __all__ = [
     "emulator_connection",
     "federated_assertion",
     "load_emulator_connection",
+    "tenant_name_field",
 ]
 
 LOGO_URL = HttpUrl("https://learn.microsoft.com/en-us/media/logos/logo_ms_defender.svg")
@@ -213,8 +214,15 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
         cls, conn: dict[str, Any], time_scale: float, values: dict[str, Any], fields: dict[str, Any]
     ) -> Self:
         """This block with ``values``, every host pointed at the emulator ``conn``
-        (:func:`emulator_overrides`), then the caller's ``fields``, which win."""
-        return cls(**{**values, **emulator_overrides(conn, time_scale), **fields})
+        (:func:`emulator_overrides`) and its tenant named as the emulator names it, then the
+        caller's ``fields``, which win."""
+        names = [
+            t.get("display_name") or ""
+            for t in conn.get("tenants", [])
+            if t.get("tenant_id") == values.get("tenant_id")
+        ]
+        named = {"tenant_name": names[0]} if names and "tenant_name" in cls.model_fields else {}
+        return cls(**{**values, **named, **emulator_overrides(conn, time_scale), **fields})
 
     def client_settings(self) -> ClientSettings:
         """Client behaviour from the block's fields."""
@@ -227,6 +235,18 @@ class DefenderConnectionMixin(CredentialsBlock, ABC):
             incident_surface=self.incident_surface,
             hunting_surface=self.hunting_surface,
         )
+
+
+def tenant_name_field() -> Any:
+    """The ``tenant_name`` field of a one-tenant block: how reports and approval forms name the
+    tenant (a partner block names its customers in ``tenants``)."""
+    return Field(
+        default="",
+        max_length=100,
+        title="Tenant name",
+        description="A name for reports and approval forms, e.g. 'Contoso' (empty: the tenant "
+        "ID is shown).",
+    )
 
 
 def validate_tenant(value: str, field: str = "tenant_id") -> str:

@@ -13,6 +13,7 @@ from prefect_defender.blocks._connection import (
     LOGO_URL,
     DefenderConnectionMixin,
     emulator_connection,
+    tenant_name_field,
     validate_tenant,
 )
 
@@ -66,6 +67,7 @@ class DefenderManagedIdentityCredentials(DefenderConnectionMixin):
         description="Directory (tenant) ID the managed identity belongs to (a GUID); tokens "
         "from another tenant are refused.",
     )
+    tenant_name: str = tenant_name_field()
     user_assigned_client_id: str | None = Field(
         default=None,
         title="User-assigned identity: client ID",

@@ -15,6 +15,7 @@ from prefect_defender.blocks._connection import (
     LOGO_URL,
     DefenderConnectionMixin,
     emulator_connection,
+    tenant_name_field,
     validate_tenant,
 )
 
@@ -52,6 +53,7 @@ class DefenderUserCredentials(DefenderConnectionMixin):
     _documentation_url = DOCS_URL
 
     tenant_id: str = Field(..., title="Tenant ID", description="Directory (tenant) ID (a GUID).")
+    tenant_name: str = tenant_name_field()
     client_id: str = Field(
         ...,
         title="Client ID",

@@ -90,10 +90,11 @@ def tenants_of(creds: Credentials, only: Sequence[str] | None = None) -> list[st
 
 
 def tenant_label(creds: Credentials, tenant_id: str | None) -> str:
-    """A readable tenant name for reports."""
+    """A readable tenant name for reports: a partner's customer by its display name, a
+    one-tenant block by its ``tenant_name``; the tenant id when the block names none."""
     if isinstance(creds, DefenderPartnerCredentials) and tenant_id:
         return creds.display_name(tenant_id)
-    return str(getattr(creds, "tenant_id", tenant_id) or "")
+    return str(getattr(creds, "tenant_name", "") or getattr(creds, "tenant_id", tenant_id) or "")
 
 
 def own_tenant(creds: Credentials, tenant_id: str | None) -> str:

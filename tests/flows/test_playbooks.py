@@ -60,7 +60,8 @@ def test_triage_escalates_the_ransomware_incident(blocks, fast_actions, tenants,
     # the report renders: the summary is a list, the device and entity tables are blocks of
     # their own (a table inside a list item shows as text)
     md = asyncio.run(latest_artifact("defender-triage"))
-    assert f"- Tenant: {tenants['contoso']}" in md  # an application block has no display name
+    # an application block names its tenant by its tenant_name (from_emulator: the emulator's)
+    assert "- Tenant: Contoso Ltd\n" in md
     devices = md.split("## Devices (")[1]
     assert "\n\n| device | tags | risk | health |\n|---|" in devices
     assert "\n## Entities (" in md and "\n\n| entity | outcome | detail |" in md
