@@ -16,22 +16,20 @@ from typing import Any, Literal
 from prefect.context import FlowRunContext
 from prefect.exceptions import FlowPauseTimeout
 from prefect.flow_runs import apause_flow_run, suspend_flow_run
-from prefect.input import RunInput
 from pydantic import BaseModel, Field, model_validator
 
-from prefect_defender.flows.approval_form import FormRow, decision_form
+from prefect_defender.flows.approval_form import Decision, FormRow, decision_form
 from prefect_defender.flows.approval_notice import Answer, Waiting
 from prefect_defender.flows.decision_context import DecisionContext
+from prefect_defender.flows.triage_watch import TriageWatch
 from prefect_defender.tasks.approval_actor import resumed_by
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus
 from prefect_defender.tasks.safety import normalised
 
 __all__ = [
-    "AccountDecision",
     "ApprovalPolicy",
     "ContainmentDecision",
-    "Decision",
     "ask_containment",
     "ask_decision",
     "containment_decision",
@@ -39,33 +37,6 @@ __all__ = [
     "left_out_outcome",
     "request_decision",
 ]
-
-
-class Decision(RunInput):
-    """The analyst's answer. Leaving the form untouched means *no*."""
-
-    approve: bool = Field(default=False, description="Approve the proposed actions.")
-    isolation_type: Literal["Full", "Selective"] = Field(
-        default="Selective", description="Isolation type, for containment."
-    )
-    include_protected: bool = Field(
-        default=False,
-        description="Also act on protected assets listed above (explicit approval).",
-    )
-    comment: str = Field(default="", description="Why; recorded on the incident.")
-    approved_by: str = Field(default="", description="Your name or e-mail.")
-
-
-class AccountDecision(RunInput):
-    """The analyst's answer about accounts (identity containment or release)."""
-
-    approve: bool = Field(default=False, description="Approve the proposed account actions.")
-    include_protected: bool = Field(
-        default=False,
-        description="Also act on protected accounts listed above (break-glass, listed admins).",
-    )
-    comment: str = Field(default="", description="Why; recorded on the incident.")
-    approved_by: str = Field(default="", description="Your name or e-mail.")
 
 
 class ApprovalPolicy(BaseModel):
@@ -108,6 +79,13 @@ class ApprovalPolicy(BaseModel):
     escalate_to: list[str] = Field(
         default_factory=list,
         description="Second channel told when no one decided in time (on_timeout='escalate').",
+    )
+    triage_wait_seconds: float = Field(
+        default=3.0,
+        ge=0,
+        le=30,
+        description="Triage starts from the same event as the containment: wait this long for "
+        "its result before asking (the form is updated if it comes later).",
     )
 
     @model_validator(mode="after")
@@ -182,6 +160,8 @@ async def ask_decision(
         ```
     """
     rows = rows or []
+    triage = TriageWatch(context)
+    await triage.settle(policy.triage_wait_seconds)  # triage may be finishing right now
     started = datetime.now(UTC)
     deadline = started + timedelta(seconds=policy.timeout_seconds)
     if context is not None:
@@ -190,12 +170,15 @@ async def ask_decision(
     waiting = Waiting(policy, context, deadline, description)
     form = decision_form(form_type, rows) if rows else form_type
     await waiting.announce()
+    triage.follow(waiting.run_id)
     try:
         decision = await _pause(policy, form, description, key, initial or {})
     except FlowPauseTimeout:
         task_logger().warning("no decision within %ss: not acting", policy.timeout_seconds)
+        await triage.stop()
         answer = await waiting.timed_out()
     else:
+        await triage.stop()
         await waiting.stop()
         answer = Answer.of(decision, rows, datetime.now(UTC))
         answer.actor = await resumed_by(waiting.run_id, started) if waiting.run_id else None

@@ -120,6 +120,7 @@ class ApprovalNotice:
     deadline: datetime | None = None
     link: str | None = None
     outcome: str | None = None
+    why: str | None = None
 
     def wanted(self, notify_on: str) -> bool:
         """Always: a decision that waits is worth telling whatever ``notify_on`` says."""
@@ -140,6 +141,8 @@ class ApprovalNotice:
             lines.append(f"Incident: {self.title}")
         if self.tenant:
             lines.append(f"Tenant: {self.tenant}")
+        if self.why:
+            lines.append(f"Why: {self.why}")
         if self.what:
             lines.append(f"To do: {self.what}")
         if self.items:
@@ -176,7 +179,7 @@ class Waiting:
         params = dict(flow_run.parameters or {}) if flow_run else {}
         targets = policy.notify or params.get("notify") or []
         self.targets: list[str] = [targets] if isinstance(targets, str) else list(targets)
-        self.tenant_id = params.get("tenant_id")
+        self.tenant_id = (context.tenant_id if context else None) or params.get("tenant_id")
         self.subject = context.subject if context else _first_heading(description)
 
     def notice(self, kind: NoticeKind, outcome: str | None = None) -> ApprovalNotice:
@@ -196,6 +199,7 @@ class Waiting:
             deadline=self.deadline,
             link=flow_run_url(self.run_id) if self.run_id else None,
             outcome=outcome,
+            why=(incident.score if incident else None) or (ctx.reason if ctx else None),
         )
 
     def _resource(self) -> dict[str, str]:

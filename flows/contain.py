@@ -31,11 +31,9 @@ from prefect_defender.flows.approval import (
     ApprovalPolicy,
     ContainmentDecision,
     ask_containment,
-    left_out_outcome,
 )
-from prefect_defender.flows.decision_context import DecisionContext
 from prefect_defender.flows.decision_facts import (
-    caps_text,
+    context_for,
     device_facts,
     device_form_rows,
     incident_facts,
@@ -49,6 +47,7 @@ from prefect_defender.flows.reports import (
     report_and_comment,
     write_report,
 )
+from prefect_defender.flows.run_names import run_name
 from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.action_plans import plan_actions, run_key_for
 from prefect_defender.tasks.alerts import get_graph_alert
@@ -65,7 +64,7 @@ COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 
 
 @notifying
-@flow(name="defender-contain-device", log_prints=True)
+@flow(name="defender-contain-device", flow_run_name=run_name("contain-device"), log_prints=True)
 @checked_parameters
 async def contain_device(
     credentials: BlockRef = "defender-application-credentials/soc",
@@ -149,26 +148,18 @@ async def contain_device(
         key = run_key or run_key_for(
             "contain", scope.tenant, incident_id, alert_id, sorted(ids), decided.isolation_type
         )
-        chosen = [p for p in plan if decided.chosen(p.machine_id)]
-        done = iter(
-            await act_and_wait(
-                scope.client,
-                chosen,
-                f"prefect-defender contain-device (incident {incident_id}, approved by "
-                f"{decided.approver})",
-                safety,
-                run_key=key,
-                allow_protected=decided.allow_protected,
-                wait_timeout_seconds=wait_timeout_seconds,
-                poll_interval_seconds=poll_interval_seconds,
-            )
-            if chosen
-            else []
+        outcomes = await act_and_wait(
+            scope.client,
+            plan,
+            f"prefect-defender contain-device (incident {incident_id}, approved by "
+            f"{decided.approver})",
+            safety,
+            run_key=key,
+            allow_protected=decided.allow_protected,
+            wait_timeout_seconds=wait_timeout_seconds,
+            poll_interval_seconds=poll_interval_seconds,
+            chosen=decided.chosen,
         )
-        outcomes = [
-            next(done) if decided.chosen(p.machine_id) else left_out_outcome(p.machine_id)
-            for p in plan
-        ]
         summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
         await _comment_and_report(
             scope, incident_id, plan, outcomes, decided, comment_on_incident, safety, proposal
@@ -219,13 +210,13 @@ async def _decide(
     if auto and proposal is None:
         return ContainmentDecision(True, f"auto-approved (severity {severity})", isolation_type)
     link = scope.link("incident", incident_id) if incident_id else None
-    context = DecisionContext(
-        playbook="defender-contain-device",
+    context = context_for(
+        "defender-contain-device",
+        scope,
+        safety,
         incident=incident_facts(incident, link, plan) if incident else None,
         devices=device_facts(plan, lambda p: f"isolate ({isolation_type})"),
         writes=len(plan),
-        caps=caps_text(safety),
-        tenant=scope.label,
         proposal=proposal.form_text() if proposal else None,
         instructions=INSTRUCTIONS,
     )

@@ -45,16 +45,15 @@ from prefect_defender.flows.accounts import users_of_alert as users_of_alert
 from prefect_defender.flows.accounts import users_of_incident as users_of_incident
 from prefect_defender.flows.accounts import with_left_out
 from prefect_defender.flows.approval import (
-    AccountDecision,
     ApprovalPolicy,
     ContainmentDecision,
     ask_containment,
 )
-from prefect_defender.flows.decision_context import DecisionContext
+from prefect_defender.flows.approval_form import AccountDecision
 from prefect_defender.flows.decision_facts import (
     account_facts,
     account_form_rows,
-    caps_text,
+    context_for,
     incident_facts,
 )
 from prefect_defender.flows.notify import NotifyOn, notifying
@@ -64,6 +63,7 @@ from prefect_defender.flows.reports import (
     report_and_comment,
     write_report,
 )
+from prefect_defender.flows.run_names import run_name
 from prefect_defender.tasks.action_plans import run_key_for
 from prefect_defender.tasks.alerts import get_graph_alert
 from prefect_defender.tasks.arguments import checked_parameters
@@ -80,7 +80,7 @@ COLUMNS = ["account", "action", "outcome", "via", "note"]
 
 
 @notifying
-@flow(name="defender-contain-identity", log_prints=True)
+@flow(name="defender-contain-identity", flow_run_name=run_name("contain-identity"), log_prints=True)
 @checked_parameters
 async def contain_identity(
     credentials: BlockRef = "defender-application-credentials/soc",
@@ -246,13 +246,13 @@ async def _decide(
     if approval.auto_approves(severity) and not protected and proposal is None:
         return ContainmentDecision(True, f"auto-approved (severity {severity})", "")
     link = scope.link("incident", incident_id) if incident_id else None
-    context = DecisionContext(
-        playbook="defender-contain-identity",
+    context = context_for(
+        "defender-contain-identity",
+        scope,
+        safety,
         incident=incident_facts(incident, link) if incident else None,
         accounts=account_facts(infos, acts, protected, safety, lambda oid: scope.link("user", oid)),
         writes=len(infos) * len(acts),
-        caps=caps_text(safety),
-        tenant=scope.label,
         proposal=proposal.form_text() if proposal else None,
         instructions=INSTRUCTIONS,
     )

@@ -41,11 +41,10 @@ from prefect_defender.flows.approval import (
     ask_containment,
     left_out_outcome,
 )
-from prefect_defender.flows.decision_context import DecisionContext
 from prefect_defender.flows.decision_facts import (
     account_facts,
     account_form_rows,
-    caps_text,
+    context_for,
     device_facts,
     device_form_rows,
     incident_facts,
@@ -59,6 +58,7 @@ from prefect_defender.flows.reports import (
     report_and_comment,
     write_report,
 )
+from prefect_defender.flows.run_names import run_name
 from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.action_plans import (
     apply_machine_actions,
@@ -80,7 +80,7 @@ COLUMNS = ["target", "kind", "action", "outcome", "final", "note"]
 
 
 @notifying
-@flow(name="defender-contain-incident", log_prints=True)
+@flow(name="defender-contain-incident", flow_run_name=run_name("contain-incident"), log_prints=True)
 @checked_parameters
 async def contain_incident(
     credentials: BlockRef = "defender-application-credentials/soc",
@@ -242,16 +242,16 @@ async def _decide(
         return ContainmentDecision(
             True, f"auto-approved (severity {incident.severity})", isolation_type
         )
-    context = DecisionContext(
-        playbook="defender-contain-incident",
+    context = context_for(
+        "defender-contain-incident",
+        scope,
+        safety,
         incident=incident_facts(incident, scope.link("incident", incident.incident_id), plan),
         devices=device_facts(plan, lambda p: f"isolate ({isolation_type})"),
         accounts=account_facts(
             named.infos, acts, protected, safety, lambda oid: scope.link("user", oid)
         ),
         writes=len(plan) + len(named.infos) * len(acts),
-        caps=caps_text(safety),
-        tenant=scope.label,
         proposal=proposal.form_text() if proposal else None,
         instructions=INSTRUCTIONS,
     )

@@ -1,10 +1,13 @@
 """What an operator sees when a playbook asks for a decision: :class:`DecisionContext`.
 
 The context holds the incident (title, severity, status, triage score and reasons, alert
-titles), every device (name, OS, health, last seen, risk and exposure, tags, why it is
-protected, portal link) and every account (UPN, providers, enabled, risk level, last sign-ins,
-privileged groups, why it is protected, portal link), what will be done to each, the blast
-radius against the safety caps and the absolute deadline.
+titles) or, without one, why the playbook asks (a hunt's matches); every device (name, OS,
+health, last seen, risk and exposure, tags, why it is protected, portal link), every account
+(UPN, providers, enabled, risk level, last sign-ins, privileged groups, why it is protected,
+portal link) and every indicator (value, type, title, who created it and when), what will be
+done to each and why, the blast radius against the safety caps, whether it is a dry run and the
+absolute deadline. The containment, release and hunt-and-respond playbooks build theirs from
+the same parts (``flows/decision_facts.py``).
 
 :meth:`DecisionContext.markdown` is the description of the Prefect UI's resume dialog. The
 dialog is narrow (about 460 px of text), so the context is laid out one item per block (a
@@ -28,6 +31,7 @@ __all__ = [
     "DecisionContext",
     "DeviceFacts",
     "IncidentFacts",
+    "IndicatorFacts",
     "md_text",
     "utc",
 ]
@@ -96,6 +100,9 @@ class IncidentFacts:
     score: str | None = None
     alert_titles: list[str] = field(default_factory=list)
     link: str | None = None
+    classification: str | None = None
+    triaged: bool = True
+    updated: datetime | None = None
 
     def heading(self) -> str:
         """``incident 1001 (High)``."""
@@ -105,10 +112,13 @@ class IncidentFacts:
         """The incident's lines of the form."""
         lines = [f"**{md_text(self.title or 'untitled incident')}**", ""]
         facts = [f"severity {_or_unknown(self.severity)}", f"status {_or_unknown(self.status)}"]
+        if self.classification:
+            facts.append(f"classified {md_text(self.classification)}")
         if self.link:
             facts.append(_link("open the incident in Defender", self.link))
         lines += [" · ".join(facts), ""]
-        lines += [f"**Why:** {md_text(self.score or 'not triaged yet', 600)}", ""]
+        if self.score is not None:
+            lines += [f"**Why:** {md_text(self.score, 600)}", ""]
         titles = list(dict.fromkeys(t for t in self.alert_titles if t))
         if titles:
             shown = "; ".join(md_text(t, 120) for t in titles[:MAX_ALERT_TITLES])
@@ -135,13 +145,15 @@ class DeviceFacts:
     tags: list[str] = field(default_factory=list)
     protected: str | None = None
     link: str | None = None
+    why: str | None = None
 
     def markdown(self, n: int) -> list[str]:
         """The device's block: a heading and one fact per line."""
         return [
             f"#### Device {n}: {md_text(self.name)}",
             "",
-            f"- **To do:** {md_text(self.action)}",
+            _to_do(self.action, self.protected),
+            *([f"- Why: {md_text(self.why, 400)}"] if self.why else []),
             f"- OS: {_or_unknown(self.os)}",
             f"- Health: {_or_unknown(self.health)}; last seen {utc(self.last_seen) or 'unknown'}",
             f"- Risk: {_or_unknown(self.risk)}; exposure: {_or_unknown(self.exposure)}",
@@ -166,6 +178,12 @@ class AccountFacts:
     protected: str | None = None
     link: str | None = None
     note: str | None = None
+    why: str | None = None
+
+    @property
+    def action(self) -> str:
+        """What will be done to the account, on one line."""
+        return ", ".join(self.actions)
 
     def markdown(self, n: int) -> list[str]:
         """The account's block: a heading and one fact per line."""
@@ -173,7 +191,8 @@ class AccountFacts:
         lines = [
             f"#### Account {n}: {md_text(self.upn)}",
             "",
-            f"- **To do:** {md_text(', '.join(self.actions))}",
+            _to_do(self.action, self.protected),
+            *([f"- Why: {md_text(self.why, 400)}"] if self.why else []),
             f"- Providers: {md_text(', '.join(self.providers)) or 'unknown'}; enabled: {enabled}",
             f"- Risk level: {_or_unknown(self.risk_level)}",
         ]
@@ -189,6 +208,39 @@ class AccountFacts:
         if self.note:
             lines.append(f"- Note: {md_text(self.note)}")
         return [*lines, ""]
+
+
+@dataclass
+class IndicatorFacts:
+    """One indicator of a decision (a release deletes the ones a playbook added)."""
+
+    kind: str
+    value: str
+    indicator_id: str
+    action: str
+    policy: str | None = None
+    title: str | None = None
+    created: datetime | None = None
+    created_by: str | None = None
+    expires: datetime | None = None
+
+    @property
+    def name(self) -> str:
+        """``IpAddress 203.0.113.66``."""
+        return f"{self.kind} {self.value}"
+
+    def markdown(self, n: int) -> list[str]:
+        """The indicator's block: a heading and one fact per line."""
+        by = f" by {md_text(self.created_by)}" if self.created_by else ""
+        return [
+            f"#### Indicator {n}: {md_text(self.name)}",
+            "",
+            f"- **To do:** {md_text(self.action)}",
+            f"- Now: {_or_unknown(self.policy)}; expires {utc(self.expires) or 'never'}",
+            f"- Title: {_or_unknown(self.title)}",
+            f"- Created {utc(self.created) or 'at an unknown time'}{by}",
+            "",
+        ]
 
 
 @dataclass
@@ -217,54 +269,84 @@ class DecisionContext:
     tenant: str | None = None
     proposal: str | None = None
     instructions: str = ""
+    action: str = "containment"
+    about: str | None = None
+    reason: str | None = None
+    indicators: list[IndicatorFacts] = field(default_factory=list)
+    dry_run: bool = False
+    tenant_id: str | None = None
+
+    def _groups(self) -> list[tuple[str, list[Any]]]:
+        return [
+            ("device", self.devices),
+            ("account", self.accounts),
+            ("indicator", self.indicators),
+        ]
 
     @property
     def subject(self) -> str:
-        """``containment of incident 1001 (High)`` or ``containment of the listed devices``."""
+        """``containment of incident 1001 (High)``, ``release of the listed devices`` or, with
+        ``about``, ``antivirus scan of 3 devices that saw ip 203.0.113.66``."""
         if self.incident is not None:
-            return f"containment of {self.incident.heading()}"
-        kinds = [
-            k for k, items in (("devices", self.devices), ("accounts", self.accounts)) if items
-        ]
-        return "containment of the listed " + (" and ".join(kinds) or "items")
+            return f"{self.action} of {self.incident.heading()}"
+        if self.about:
+            return f"{self.action} of {self.about}"
+        kinds = [f"{k}s" for k, items in self._groups() if items]
+        return f"{self.action} of the listed " + (" and ".join(kinds) or "items")
 
     def blast_radius(self) -> str:
-        """``2 devices and 1 account: 4 write actions (caps: ...)``."""
-        parts = [_count(len(self.devices), "device"), _count(len(self.accounts), "account")]
-        text = " and ".join(p for p in parts if p) or "nothing"
+        """``2 devices and 1 account: 4 write actions (caps: ...); 1 protected ...``."""
+        parts = [_count(len(items), kind) for kind, items in self._groups()]
+        text = _and([p for p in parts if p]) or "nothing"
         text += f": {_count(self.writes, 'write action')}"
-        return text + (f" (caps: {self.caps})" if self.caps else "")
+        text += f" (caps: {self.caps})" if self.caps else ""
+        protected = sum(bool(d.protected) for d in self.devices)
+        protected += sum(bool(a.protected) for a in self.accounts)
+        if protected:
+            text += f"; {protected} protected, acted on only with include protected"
+        return text
 
     def summary(self) -> str:
-        """What will be done, on one line: ``isolate (Selective) 2 devices; disable,
-        revokeAllSessions 1 account``."""
+        """What will be done, on one line: ``isolate (Selective) on 2 devices; disable,
+        revokeAllSessions on 1 account``."""
         parts = []
-        for kind, items in (("device", self.devices), ("account", self.accounts)):
-            actions = list(dict.fromkeys(_action_of(i) for i in items))
+        for kind, items in self._groups():
+            actions = list(dict.fromkeys(i.action for i in items))
             if items:
                 parts.append(f"{' / '.join(actions)} on {_count(len(items), kind)}")
         return "; ".join(parts) or "nothing"
 
     def names(self, limit: int = 10) -> list[str]:
-        """The items' names (devices first), at most ``limit`` and a count of the rest."""
+        """The items' names (devices, accounts, indicators), at most ``limit`` and a count of
+        the rest."""
         names = [d.name for d in self.devices] + [a.upn for a in self.accounts]
+        names += [i.name for i in self.indicators]
         more = len(names) - limit
         return names[:limit] + ([f"and {more} more"] if more > 0 else [])
 
     def markdown(self) -> str:
-        """The resume dialog's description: one item per block, nothing wider than the dialog."""
+        """The resume dialog's description: one item per block, nothing wider than the dialog;
+        what will be done to how many items comes first, with the deadline above the items."""
         lines = [f"## Approve {md_text(self.subject)}?", ""]
         if self.proposal:
             lines += [self.proposal, ""]
-        if self.incident is not None:
-            lines += self.incident.markdown()
-        if self.tenant:
-            lines += [f"**Tenant:** {md_text(self.tenant)}", ""]
+        lines += [f"**To do:** {md_text(self.summary(), 400)}", ""]
         if self.deadline is not None:
             lines += [
                 f"**Decide by {utc(self.deadline)}.** No answer by then: nothing is done.",
                 "",
             ]
+        if self.dry_run:
+            lines += [
+                "**Dry run:** nothing will be changed; the run only reports what it would do.",
+                "",
+            ]
+        if self.incident is not None:
+            lines += self.incident.markdown()
+        if self.reason:
+            lines += [f"**Why:** {md_text(self.reason, 600)}", ""]
+        if self.tenant:
+            lines += [f"**Tenant:** {md_text(self.tenant)}", ""]
         lines += [f"**Blast radius:** {md_text(self.blast_radius(), 400)}", ""]
         if self.devices:
             lines += [f"### Devices ({len(self.devices)})", ""]
@@ -274,13 +356,24 @@ class DecisionContext:
             lines += [f"### Accounts ({len(self.accounts)})", ""]
             for n, a in enumerate(self.accounts, 1):
                 lines += a.markdown(n)
+        if self.indicators:
+            lines += [f"### Indicators ({len(self.indicators)})", ""]
+            for n, i in enumerate(self.indicators, 1):
+                lines += i.markdown(n)
         if self.instructions:
             lines += [self.instructions, ""]
         return "\n".join(lines).rstrip() + "\n"
 
 
-def _action_of(item: DeviceFacts | AccountFacts) -> str:
-    return item.action if isinstance(item, DeviceFacts) else ", ".join(item.actions)
+def _to_do(action: str, protected: str | None) -> str:
+    """The item's "To do" line; a protected item is only acted on with include protected."""
+    line = f"- **To do:** {md_text(action)}"
+    return line + (" (protected: only with **include protected** on)" if protected else "")
+
+
+def _and(parts: list[str]) -> str:
+    """``a``, ``a and b``, ``a, b and c``."""
+    return ", ".join(parts[:-1]) + " and " + parts[-1] if len(parts) > 1 else "".join(parts)
 
 
 def _count(n: int, noun: str) -> str:

@@ -7,8 +7,10 @@ assets, dry run), then, unless it is a dry run, a wait for each action's final s
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
+from prefect_defender.flows.approval import left_out_outcome
 from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.action_plans import apply_machine_actions, await_machine_actions
 from prefect_defender.tasks.outcomes import ItemOutcome
@@ -29,11 +31,14 @@ async def act_and_wait(
     tenant_id: str | None = None,
     wait_timeout_seconds: float = 1800.0,
     poll_interval_seconds: float = 10.0,
+    chosen: Callable[[str], bool] | None = None,
 ) -> list[ItemOutcome]:
     """Request ``plan``'s actions (``comment`` on each) and, unless ``safety.dry_run``, wait
     for their final states; one outcome per planned action, in order.
 
     ``run_key`` makes a re-run of the same logical run after a crash act once per machine.
+    With ``chosen`` (the operator's answer, ``ContainmentDecision.chosen``), only the machines
+    it accepts are acted on; the others end ``skipped: left out by the operator``.
 
     Example:
         ```python
@@ -57,20 +62,27 @@ async def act_and_wait(
             return sum(o.ok for o in outcomes)
         ```
     """
-    outcomes: list[ItemOutcome] = await apply_machine_actions(
-        client,
-        plan,
-        comment,
-        run_guard(safety),
-        tenant_id,
-        allow_protected,
-        run_key=run_key,
+    keep = chosen or (lambda _: True)
+    acting = [p for p in plan if keep(p.machine_id)]
+    outcomes: list[ItemOutcome] = (
+        await apply_machine_actions(
+            client,
+            acting,
+            comment,
+            run_guard(safety),
+            tenant_id,
+            allow_protected,
+            run_key=run_key,
+        )
+        if acting
+        else []
     )
-    if not safety.dry_run:
+    if outcomes and not safety.dry_run:
         outcomes = await await_machine_actions(
             client, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
         )
-    return outcomes
+    done = iter(outcomes)
+    return [next(done) if keep(p.machine_id) else left_out_outcome(p.machine_id) for p in plan]
 
 
 def unique_machine_ids(ids: list[str]) -> list[str]:

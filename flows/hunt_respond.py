@@ -1,5 +1,11 @@
 """Hunt and respond: hunt IOCs with the safe query builder, propose actions on the matching
-devices, ask for approval, act under the safety rails, and report."""
+devices, ask for approval, act under the safety rails, and report.
+
+The approval form shows why (the hunt: what was looked for, over how many days) and one block
+per matching device with what the hunt saw on it (events, first and last seen), its facts and a
+switch; who decided, when and why goes to the report, the ``defender.approval.decided`` event
+and the outcome notification.
+"""
 
 from __future__ import annotations
 
@@ -16,10 +22,18 @@ from prefect_defender.api.input_types import (
     TenantId,
 )
 from prefect_defender.api.models.machine_actions import ActionType
-from prefect_defender.flows.approval import ApprovalPolicy, request_decision
+from prefect_defender.flows.approval import (
+    ApprovalPolicy,
+    ContainmentDecision,
+    ask_containment,
+)
+from prefect_defender.flows.approval_form import Decision, DeviceDecision
+from prefect_defender.flows.decision_facts import context_for, device_facts, device_form_rows
 from prefect_defender.flows.device_actions import act_and_wait
+from prefect_defender.flows.hunt_facts import devices_text, looked_for, seen_by_device, seen_on
 from prefect_defender.flows.notify import NotifyOn, notifying
-from prefect_defender.flows.reports import markdown_table, outcome_rows, write_report
+from prefect_defender.flows.reports import containment_summary, outcome_rows, write_report
+from prefect_defender.flows.run_names import run_name
 from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.action_plans import plan_actions, run_key_for
 from prefect_defender.tasks.arguments import checked_parameters
@@ -39,10 +53,16 @@ ACTIONS = {
 }
 COLUMNS = ["machine", "action", "outcome", "final", "action id", "note"]
 REPORT = "defender-hunt-and-respond"
+#: how the form names each response
+WORDS = {
+    "scan": ("antivirus scan", "run a full antivirus scan"),
+    "isolate": ("isolation", "isolate"),
+    "collect": ("investigation package collection", "collect an investigation package"),
+}
 
 
 @notifying
-@flow(name="defender-hunt-and-respond", log_prints=True)
+@flow(name="defender-hunt-and-respond", flow_run_name=run_name("hunt-and-respond"), log_prints=True)
 @checked_parameters
 async def hunt_and_respond(
     credentials: BlockRef = "defender-application-credentials/soc",
@@ -94,33 +114,49 @@ async def hunt_and_respond(
         }
         if not plan:
             await write_report(
-                REPORT, "Hunt and respond: no match", [f"{ioc_kind}: {iocs}"], [], COLUMNS
+                REPORT,
+                "Hunt and respond: no match",
+                [f"Tenant: {scope.label}", f"{ioc_kind}: {iocs}"],
+                [],
+                COLUMNS,
             )
             return summary
-        approved, verdict, allow_protected = await _decide(
-            plan, hits, action, f"{ioc_kind} {iocs}", approval
+        decided = await _decide(
+            scope,
+            plan,
+            hits,
+            response,
+            (ioc_kind, list(ioc_values or [])),
+            lookback_days,
+            approval,
+            safety,
         )
-        if not approved:
-            summary["verdict"] = verdict
+        summary["verdict"] = decided.verdict
+        if not decided.approved:
             await write_report(
-                REPORT, "Hunt and respond: not approved", [f"Decision: {verdict}"], [], COLUMNS
+                REPORT,
+                "Hunt and respond: not approved",
+                [f"Tenant: {scope.label}", f"IOCs ({ioc_kind}): {iocs}", *decided.heard_lines()],
+                [],
+                COLUMNS,
             )
             return summary
-        summary["approved"], summary["verdict"] = True, verdict
+        summary["approved"] = True
         outcomes = await act_and_wait(
             scope.client,
             plan,
-            f"prefect-defender hunt-and-respond ({ioc_kind} hunt, {verdict})",
+            f"prefect-defender hunt-and-respond ({ioc_kind} hunt, {decided.verdict})",
             safety,
             run_key=run_key_for("hunt", scope.tenant, ioc_kind, sorted(ioc_values or []), response),
-            allow_protected=allow_protected,
+            allow_protected=decided.allow_protected,
             tenant_id=tenant_id,
             wait_timeout_seconds=wait_timeout_seconds,
             poll_interval_seconds=poll_interval_seconds,
+            chosen=decided.chosen,
         )
         summary["outcomes"] = [o.model_dump(mode="json") for o in outcomes]
-        task_logger().info("%d device(s) acted on", len(outcomes))
-        await _report(ioc_kind, iocs, plan, outcomes, verdict, safety)
+        task_logger().info("%d of %d device(s) acted on", sum(o.ok for o in outcomes), len(plan))
+        await _report(scope.label, ioc_kind, iocs, plan, outcomes, decided, safety)
         return summary
 
 
@@ -140,68 +176,82 @@ async def _plan(
 
 
 async def _report(
+    tenant: str,
     ioc_kind: str,
     iocs: str,
     plan: list[PlannedAction],
     outcomes: list[ItemOutcome],
-    verdict: str,
+    decided: ContainmentDecision,
     safety: SafetyPolicy,
 ) -> None:
-    """The report of the actions taken on the devices that saw ``iocs``."""
+    """The report of the actions taken on the devices that saw ``iocs``: who decided, when and
+    why first."""
     await write_report(
         REPORT,
         "Hunt and respond",
-        [
+        containment_summary(
+            tenant,
+            decided,
             f"IOCs ({ioc_kind}): {iocs}",
+            safety.dry_run,
             f"Matching devices: {len(plan)}",
-            f"Decision: {verdict}",
-            f"Dry run: {safety.dry_run}",
-        ],
+            f"Acted on: {sum(o.ok for o in outcomes)}/{len(plan)}",
+        ),
         outcome_rows(plan, outcomes),
         COLUMNS,
     )
 
 
-def _devices_table(
-    plan: list[PlannedAction], hits: list[dict[str, Any]], action: ActionType
-) -> str:
-    """The devices to act on with their hits, matched by device id: a device the hunt returned
-    on several rows has their hits added (never a ``zip`` of two lists that need not match:
-    the plan holds each device once, and only those Defender still knows)."""
-    counts: dict[str, int] = {}
-    for row in hits:
-        key = str(row.get("DeviceId") or "").lower()
-        counts[key] = counts.get(key, 0) + int(row.get("Hits") or 0)
-    return markdown_table(
-        [
-            {
-                "device": p.computer_dns_name or p.machine_id,
-                "hits": counts.get(p.machine_id.lower(), ""),
-                "action": action.value,
-                "protected": p.protected or "",
-            }
-            for p in plan
-        ],
-        ["device", "hits", "action", "protected"],
-    )
-
-
 async def _decide(
+    scope: TenantScope,
     plan: list[PlannedAction],
     hits: list[dict[str, Any]],
-    action: ActionType,
-    seen: str,
+    response: str,
+    iocs: tuple[str, list[str]],
+    lookback_days: int,
     approval: ApprovalPolicy,
-) -> tuple[bool, str, bool]:
-    """``(approved, verdict, allow_protected)``: approved by the policy (``"hunt"`` among
-    ``auto_approve_severities``), else asked in the Prefect UI with the matching devices."""
+    safety: SafetyPolicy,
+) -> ContainmentDecision:
+    """Approved by the policy (``"hunt"`` among ``auto_approve_severities``; protected devices
+    are still skipped), else asked in the Prefect UI: one block and one switch per matching
+    device."""
     if "hunt" in approval.auto_approve_severities:
-        return True, "auto-approved (policy)", False
-    table = _devices_table(plan, hits, action)
-    decision, verdict = await request_decision(
-        f"## {len(plan)} device(s) saw {seen}\n\n{table}\n\nApprove **{action.value}** on them?",
-        approval,
+        return ContainmentDecision(True, "auto-approved (policy)", "")
+    by_id = seen_by_device(hits)
+    noun, verb = WORDS[response]
+    isolating = response == "isolate"
+    full, seen = looked_for(iocs)
+    devices = device_facts(
+        plan,
+        lambda p: f"{verb} (Selective)" if isolating else verb,
+        lambda p: seen_on(by_id.get(p.machine_id.lower()), seen),
     )
-    if decision is None or not decision.approve:
-        return False, verdict, False
-    return True, verdict, decision.include_protected
+    found = "it" if len(iocs[1]) == 1 else "them"
+    context = context_for(
+        REPORT,
+        scope,
+        safety,
+        action=noun,
+        about=f"{devices_text(len(plan))} that saw {seen}",
+        reason=f"an IOC hunt for {full} over the last {lookback_days} days found {found} on "
+        f"{devices_text(len(plan))}",
+        devices=devices,
+        writes=len(plan),
+        instructions=INSTRUCTIONS,
+    )
+    return await ask_containment(
+        context,
+        approval,
+        "Selective" if isolating else "",
+        plan,
+        f"hunt response ({noun})",
+        rows=device_form_rows(devices),
+        form_type=Decision if isolating else DeviceDecision,
+    )
+
+
+INSTRUCTIONS = (
+    "Switch **approve** on to act on the devices switched on below; switch a device off to "
+    "leave it out. Protected devices are only acted on with **include protected**. No answer "
+    "by the deadline means *do not act*."
+)

@@ -1,7 +1,9 @@
 """Triage: enrich an incident, score it by rules, update it, comment, and report.
 
 Runs on a schedule (every open incident not yet triaged) or for one incident when the poller's
-``defender.incident.created`` event triggers it.
+``defender.incident.created`` event triggers it. Each score is also emitted as the Prefect event
+``defender.incident.triaged``, which the approval form of a containment started by the same
+event reads (``flows/triage_watch.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.validation import check_incident_id
 from prefect_defender.flows.notify import NotifyOn, notifying
 from prefect_defender.flows.reports import markdown_table, write_report
+from prefect_defender.flows.triage_watch import emit_triaged
 from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.base import task_logger
 from prefect_defender.tasks.enrichment import enrich_entities
@@ -139,6 +142,8 @@ async def _triage(
     ]
     points, hits = score(incident, {"devices": devices, "malware_files": malware}, rules)
     escalate = points >= rules.escalate_at
+    # a containment started by the same event shows this on its approval form
+    emit_triaged(scope.tenant, incident, points, hits, escalate, dry_run)
     lines = [
         f"Score {points} ({', '.join(hits) or 'no rule matched'}).",
         f"Devices: {', '.join(d['name'] or d['id'] for d in devices) or 'none'}.",

@@ -14,6 +14,7 @@ module                     area
 ``investigation_packages`` investigation package links and downloads
 ``action_fan_out``         the one fan-out every machine action goes through
 ``action_plans``           machine actions as playbooks take them: plan, guard, request, wait
+``action_history``         each machine's isolations and restrictions: what a release undoes
 ``live_response``          live response sessions and library
 ``indicators``             custom indicators
 ``enrichment``             files, IPs, domains, users (and re-exports ``batch_enrichment``)
@@ -54,6 +55,7 @@ AREAS = (
     "machines",
     "machine_actions",
     "action_plans",
+    "action_history",
     "live_response",
     "indicators",
     "enrichment",

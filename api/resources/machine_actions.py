@@ -192,13 +192,16 @@ class MachineActionsAPI(Resource):
         action_type: ActionType | str | None = None,
         status: str | None = None,
         limit: int | None = 1000,
+        action_types: Iterable[ActionType | str] = (),
     ) -> builtins.list[MachineAction]:
-        """Machine actions filtered by machine, type and status."""
+        """Machine actions filtered by machine, type (``action_type``, or any of
+        ``action_types``) and status."""
         f = ACTION_FILTERS
-        kind = check_choice(action_type, ActionType, "action_type") if action_type else None
+        kinds = [action_type] if action_type else list(action_types)
+        values = [check_choice(k, ActionType, "action_type").value for k in kinds]
         expr = f.and_(
             f.eq("machineId", check_machine_id(machine_id)) if machine_id else None,
-            f.eq("type", kind.value) if kind else None,
+            f.in_("type", values) if values else None,
             f.eq("status", _status(status)) if status else None,
         )
         return await collect(self.iterate(odata_filter=expr or None, limit=limit))

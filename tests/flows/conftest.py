@@ -152,3 +152,96 @@ async def latest_artifact(key: str) -> str:
             sort="CREATED_DESC",
         )
     return str(arts[0].data)
+
+
+async def _form_text(run_id: Any) -> str:
+    from prefect.input.run_input import keyset_from_paused_state
+
+    async with get_client() as client:
+        run = await client.read_flow_run(run_id)
+        assert run.state is not None and run.state.is_paused(), run.state
+        key = keyset_from_paused_state(run.state)["description"]
+        return str(await client.read_flow_run_input(flow_run_id=run_id, key=key))
+
+
+def form_text(run_id: Any) -> str:
+    """The description of a paused run's approval form, as the resume dialog shows it (JSON
+    text of the markdown)."""
+    import json
+
+    return str(json.loads(asyncio.run(_form_text(run_id))))
+
+
+def incident_alerts(
+    prefix: str, machines: list[dict[str, Any]], users: list[str]
+) -> list[dict[str, Any]]:
+    """High alerts for an emulator incident: one per machine (its device evidence) and one per
+    account (a user entity, by UPN); ids start with ``da_<prefix>_``."""
+    alerts: list[dict[str, Any]] = [
+        {
+            "id": f"da_{prefix}_{m['id'][:8]}",
+            "machineId": m["id"],
+            "severity": "High",
+            "title": f"Suspicious PowerShell on {m['computerDnsName'].split('.')[0]}",
+            "computerDnsName": m["computerDnsName"],
+            "entities": [],
+        }
+        for m in machines
+    ]
+    return alerts + [
+        {
+            "id": f"da_{prefix}_{u.split('@')[0]}",
+            "severity": "High",
+            "title": "Sign-in from an anonymous IP address",
+            "entities": [
+                {"entityType": "User", "accountName": u.split("@")[0], "userPrincipalName": u}
+            ],
+        }
+        for u in users
+    ]
+
+
+def contained_incident(
+    emu: Any, tid: str, creds: Any, machines: list[dict[str, Any]], users: tuple[str, ...] = ()
+) -> int:
+    """A resolved incident as a containment leaves it: its ``machines`` isolated (Selective)
+    with a playbook's comment, two indicators titled as a playbook titles those it adds, and
+    its ``users`` (UPNs) disabled. Returns the incident id."""
+    from prefect_defender.tasks.identities import invoke_identity_actions
+    from prefect_defender.tasks.indicators import import_indicators
+    from prefect_defender.tasks.machine_actions import isolate_machines
+
+    (incident,) = emu.admin.upsert_incidents(
+        tid,
+        [
+            {
+                "incidentName": "Contained and cleaned",
+                "severity": "High",
+                "status": "Resolved",
+                "classification": "FalsePositive",
+                "alerts": incident_alerts("release", machines, list(users)),
+            }
+        ],
+    )
+    iid = int(incident["incidentId"])
+    said = f"prefect-defender contain-device (incident {iid}, approved by alice)"
+    ids = [m["id"] for m in machines]
+    assert all(
+        o.ok for o in asyncio.run(isolate_machines.fn(creds, ids, said, isolation_type="Selective"))
+    )
+    items = [
+        {
+            "value": f"release-{iid}-{n}.example",
+            "type": "DomainName",
+            "action": "Block",
+            "title": f"prefect-defender: incident {iid} domain {n}",
+            "description": "added by a playbook",
+        }
+        for n in (1, 2)
+    ]
+    assert all(o.ok for o in asyncio.run(import_indicators.fn(creds, items)))
+    if users:
+        assert all(
+            o.ok for o in asyncio.run(invoke_identity_actions.fn(creds, list(users), ["disable"]))
+        )
+    return iid

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import time
 from typing import Any
 
 import pytest
@@ -15,6 +16,7 @@ from prefect_defender.flows.approval import ApprovalPolicy
 from prefect_defender.flows.contain import contain_device
 from prefect_defender.tasks.safety import HOURLY_LIMIT_PREFIX, SafetyPolicy
 from tests.flows.conftest import (
+    form_text,
     latest_artifact,
     resume,
     run_artifact,
@@ -330,3 +332,70 @@ def test_hourly_cap_holds_across_runs(saved_block, fast_actions, tenants, pool) 
     assert second["outcomes"][0]["status"] == "skipped"
     assert "hourly cap of 2" in second["outcomes"][0]["reason"]
     asyncio.run(reset())
+
+
+def _triage(saved_block: str, iid: int) -> Any:
+    """Start triaging the incident without writing to it (no comment: only the triaged
+    event); the future of its summary."""
+    from prefect_defender.flows.triage import triage_incident
+
+    return start(None, triage_incident, credentials=saved_block, incident_id=iid, dry_run=True)
+
+
+def test_the_form_shows_a_triage_that_finishes_while_it_waits(
+    saved_block, fast_actions, tenants
+) -> None:
+    """Triage and containment start from the same event: the containment asks first (no wait:
+    triage_wait_seconds=0), triage reports later, and the paused form is rewritten with its
+    score (a dry-run triage writes no comment: the event is the only way it can know)."""
+    tid = tenants["contoso"]
+    iid = new_incident(fast_actions, tid, [m["id"] for m in workstations(fast_actions, tid)[38:40]])
+    fut = start(
+        None,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=ApprovalPolicy(poll_interval_seconds=1, triage_wait_seconds=0),
+    )
+    run = wait_paused("defender-contain-device", set())
+    assert "**Why:** not triaged yet (its score shows here when triage reports it)" in form_text(
+        run.id
+    )
+    from prefect_defender.flows.triage_watch import triage_running
+
+    triaging = _triage(saved_block, iid)
+    # a triage of this incident under way is seen as such (what makes a form wait for it)
+    deadline = time.monotonic() + 120
+    while not asyncio.run(triage_running(tid, iid)) and time.monotonic() < deadline:
+        time.sleep(0.3)
+    assert asyncio.run(triage_running(tid, iid))
+    assert triaging.result(timeout=180)["status"] == "dry_run"
+    deadline = time.monotonic() + 120
+    while "triage score" not in (text := form_text(run.id)) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert re.search(r"\*\*Why:\*\* triage score \d+: high severity \(\+40\)", text), text
+    assert "not triaged" not in text
+    resume(run.id, approve=False, approved_by="bob")
+    assert fut.result(timeout=120)["verdict"] == "rejected by bob"
+
+
+def test_the_form_shows_a_triage_that_ran_before_it(saved_block, fast_actions, tenants) -> None:
+    """Triage ran (a dry run: no comment on the incident) before the containment asked: the
+    form and the waiting message show its score, not the default rules'."""
+    from prefect_defender.flows.triage_watch import triage_running
+
+    tid = tenants["contoso"]
+    iid = new_incident(fast_actions, tid, [m["id"] for m in workstations(fast_actions, tid)[40:41]])
+    assert _triage(saved_block, iid).result(timeout=180)["status"] == "dry_run"
+    assert asyncio.run(triage_running(tid, iid + 1000)) is False  # no triage of another one
+    fut = start(
+        None,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        approval=ApprovalPolicy(poll_interval_seconds=1),
+    )
+    run = wait_paused("defender-contain-device", set())
+    assert re.search(r"\*\*Why:\*\* triage score \d+: high severity", form_text(run.id))
+    resume(run.id, approve=False)
+    assert fut.result(timeout=120)["approved"] is False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,16 @@ from prefect_defender.flows.release import release_containment
 from prefect_defender.flows.triage import TriageRules, triage_incident
 from prefect_defender.tasks.safety import SafetyPolicy
 from tests.client_count import count_clients
-from tests.flows.conftest import latest_artifact, resume, start, wait_paused
+from tests.flows.conftest import (
+    contained_incident,
+    form_text,
+    latest_artifact,
+    resume,
+    run_artifact,
+    start,
+    wait_event,
+    wait_paused,
+)
 
 APP = "defender-application-credentials/playbooks"
 PARTNER = "defender-partner-credentials/playbooks"
@@ -165,7 +175,9 @@ def test_block_indicators_one_client_per_tenant(
     assert built == [(tenants[n], "flow") for n in ("contoso", "fabrikam", "northwind")]
 
 
-def test_hunt_and_respond_scans_matching_devices(blocks, fast_actions, tenants, pool) -> None:
+def test_hunt_and_respond_scans_the_chosen_devices(blocks, fast_actions, tenants, pool) -> None:
+    """The form says why (the hunt) and what the hunt saw on each device; the operator leaves
+    the first device out; the report and the decided event carry who, when and why."""
     fut = start(
         pool,
         hunt_and_respond,
@@ -177,17 +189,30 @@ def test_hunt_and_respond_scans_matching_devices(blocks, fast_actions, tenants, 
         approval=ApprovalPolicy(poll_interval_seconds=1),
     )
     run = wait_paused("defender-hunt-and-respond", set())
-    resume(run.id, approve=True, approved_by="dana")
+    form = form_text(run.id).replace("<wbr>", "")
+    assert "## Approve antivirus scan of " in form and "devices that saw ip 203.0.113.66?" in form
+    assert "**Why:** an IOC hunt for ip 203.0.113.66 over the last 7 days found it on" in form
+    assert re.search(r"- Why: saw ip 203\.0\.113\.66: \d+ events?, (at )?\d{4}-\d\d-\d\d", form)
+    assert "**Tenant:** Contoso Ltd" in form and "|" not in form
+    resume(run.id, approve=True, device_1=False, approved_by="dana", comment="ws-1 is a honeypot")
     out = fut.result(timeout=120)
     assert len(out["matches"]) >= 3
-    finals = [o["result"]["final_status"] for o in out["outcomes"]]
-    assert finals == ["Succeeded"] * len(out["matches"])
-    scans = [
-        a
+    statuses = [o["status"] for o in out["outcomes"]]
+    assert statuses == ["skipped"] + ["succeeded"] * (len(out["matches"]) - 1)
+    assert out["outcomes"][0]["reason"] == "left out by the operator"
+    scanned = {
+        a["machineId"]
         for a in fast_actions.admin.dump(tenants["contoso"], "machineActions")
         if a["type"] == "RunAntiVirusScan" and "hunt-and-respond" in a["requestorComment"]
-    ]
-    assert len(scans) >= 3
+    }
+    first = out["outcomes"][0]["item"]
+    assert first not in scanned and len(scanned) >= len(out["matches"]) - 1
+    md = asyncio.run(run_artifact(run.id, "defender-hunt-and-respond"))
+    assert "- Approver's name: dana (typed in the form, self-declared)" in md
+    assert "- Operator comment: ws-1 is a honeypot" in md
+    assert "- Left out by the operator: " in md and "- Tenant: Contoso Ltd" in md
+    event = wait_event("defender.approval.decided", f"defender.approval.{run.id}")
+    assert event.payload["comment"] == "ws-1 is a honeypot" and len(event.payload["left_out"]) == 1
 
 
 def test_mssp_fanout_reports_the_failing_tenant(blocks, fast_actions, tenants, pool) -> None:
@@ -257,27 +282,111 @@ def test_mssp_fanout_one_client_per_tenant(
     assert sorted(built) == sorted(expected)
 
 
-def test_release_after_approval(blocks, fast_actions, tenants, pool) -> None:
+def test_release_of_the_chosen_rows_is_heard(blocks, fast_actions, tenants, conn, pool) -> None:
+    """The release form says what each row undoes (isolated since when, by whom, why; what an
+    indicator blocks); the operator keeps one device and one indicator; the incident comment,
+    the report and the decided event carry who, when and why."""
     tid = tenants["contoso"]
+    creds = DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0)
+    ws = [
+        m
+        for m in fast_actions.admin.dump(tid, "machines")
+        if "-ws-" in m["computerDnsName"] and m["isolationState"] == "NotIsolated"
+    ][20:22]
+    iid = contained_incident(fast_actions, tid, creds, ws)
     fut = start(
         pool,
         release_containment,
         credentials=blocks["app"],
-        incident_id=1001,
+        incident_id=iid,
         poll_interval_seconds=0.05,
         approval=ApprovalPolicy(poll_interval_seconds=1),
     )
     run = wait_paused("defender-release", set())
-    resume(run.id, approve=True, approved_by="erin")
+    assert run.name == f"release incident {iid}"  # not a random name in the runs list
+    form = form_text(run.id).replace("<wbr>", "")
+    assert f"## Approve release of incident {iid} (High)?" in form
+    assert re.search(r"status Resolved · classified [Ff]alse ?[Pp]ositive", form)
+    assert "**Why:** this run was started to undo the containment: lift isolation" in form
+    assert "not triaged" not in form and "|" not in form
+    for n, m in enumerate(ws, 1):
+        assert f"#### Device {n}: {m['computerDnsName']}" in form
+    assert re.search(
+        r"- Why: isolated \(Selective\) since \d{4}-\d\d-\d\d \d\d:\d\d UTC by an application: "
+        rf'"prefect-defender contain-device \(incident {iid}, approved by alice\)"$',
+        form,
+        re.M,
+    ), form
+    assert f"#### Indicator 1: DomainName release-{iid}-1.example" in form
+    assert "- Now: Block; expires" in form
+    assert "**Blast radius:** 2 devices and 2 indicators: 4 write actions" in form
+    resume(
+        run.id,
+        approve=True,
+        device_2=False,
+        indicator_1=False,
+        approved_by="erin",
+        comment="clean after the scan",
+    )
     out = fut.result(timeout=120)
-    assert out["approved"] and out["outcomes"]
-    assert all(o["result"]["final_status"] == "Succeeded" for o in out["outcomes"])
-    remaining = [
-        i
+    assert out["approved"]
+    assert [o["status"] for o in out["outcomes"]] == ["succeeded", "skipped"]
+    unisolated = {
+        a["machineId"]
+        for a in fast_actions.admin.dump(tid, "machineActions")
+        if a["type"] == "Unisolate" and a["machineId"] in {m["id"] for m in ws}
+    }
+    assert unisolated == {ws[0]["id"]}
+    remaining = sorted(
+        i["indicatorValue"]
         for i in fast_actions.admin.dump(tid, "indicators")
-        if i["title"].startswith("prefect-defender: incident 1001 ")
+        if i["title"].startswith(f"prefect-defender: incident {iid} ")
+    )
+    assert remaining == [f"release-{iid}-1.example"]  # the one kept
+    incident = next(i for i in fast_actions.admin.dump(tid, "incidents") if i["incidentId"] == iid)
+    comment = incident["comments"][-1]["comment"]
+    assert comment.startswith("Release approved by erin at ") and "self-declared" in comment
+    assert 'comment: "clean after the scan"' in comment
+    assert f"left out: {ws[1]['computerDnsName']}, DomainName release-{iid}-1.example" in comment
+    md = asyncio.run(run_artifact(run.id, "defender-release"))
+    assert "- Operator comment: clean after the scan" in md
+    assert "- Approver's name: erin (typed in the form, self-declared)" in md
+    assert "- Indicators removed: 1/2" in md
+    # every row of the form ends with an outcome, the ones switched off too
+    assert [o["status"] for o in out["indicators_deleted"]] == ["skipped", "succeeded"]
+    assert (
+        f"| DomainName release-{iid}-1.example | delete indicator | skipped |  |  | "
+        "left out by the operator |" in md
+    )
+    event = wait_event("defender.approval.decided", f"defender.approval.{run.id}")
+    assert event.payload["approved_by"] == "erin"
+    assert event.payload["left_out"] == [
+        ws[1]["computerDnsName"],
+        f"DomainName release-{iid}-1.example",
     ]
-    assert remaining == []  # playbook indicators for the incident are gone
+
+
+def test_release_with_nothing_to_undo_asks_nobody(blocks, fast_actions, tenants, pool) -> None:
+    """An incident without devices, accounts or playbook indicators: no form, a report that
+    says so."""
+    (incident,) = fast_actions.admin.upsert_incidents(
+        tenants["contoso"], [{"incidentName": "Nothing contained", "severity": "Low"}]
+    )
+    out = start(
+        pool,
+        release_containment,
+        credentials=blocks["app"],
+        incident_id=int(incident["incidentId"]),
+        release_accounts=True,
+        approval=ApprovalPolicy(timeout_seconds=60, poll_interval_seconds=1),
+    ).result(timeout=120)
+    assert out == {
+        "tenant_id": tenants["contoso"],
+        "approved": False,
+        "verdict": "nothing to release",
+    }
+    md = asyncio.run(latest_artifact("defender-release"))
+    assert "No device, playbook indicator or account to release: nothing was asked." in md
 
 
 def test_collect_evidence_to_a_folder(blocks, fast_actions, pool, tmp_path: Path) -> None:

@@ -77,6 +77,34 @@ def start_flow(
     return proc, log
 
 
+#: runs several async playbooks ``[[module, fn, params], ...]`` side by side in one process
+RUN_FLOWS = (
+    "import asyncio, importlib, json, sys\n"
+    "async def main(plans):\n"
+    "    calls = [getattr(importlib.import_module(m), f)(**p) for m, f, p in plans]\n"
+    "    return await asyncio.gather(*calls, return_exceptions=True)\n"
+    "for out in asyncio.run(main(json.loads(sys.argv[1]))):\n"
+    "    print(json.dumps(out if not isinstance(out, BaseException) else repr(out), default=str))\n"
+)
+
+
+def start_flows(
+    server: PrefectServer, plans: list[tuple[str, str, dict[str, Any]]], log_name: str
+) -> tuple[subprocess.Popen[bytes], Any]:
+    """Run several playbooks side by side in one process (one Python and Prefect start-up for
+    all of them) on ``server``, as :func:`start_flow` runs one."""
+    env = {**os.environ, **server.env(), "PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW": "ignore"}
+    log = (server.home / log_name).open("ab")
+    proc = subprocess.Popen(
+        [sys.executable, "-c", RUN_FLOWS, json.dumps(plans)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    return proc, log
+
+
 def stop_flow(proc: subprocess.Popen[bytes]) -> None:
     """Stop a process :func:`start_flow` started (SIGTERM, then SIGKILL after 20 s)."""
     if proc.poll() is None:

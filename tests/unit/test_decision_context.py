@@ -7,12 +7,19 @@ import re
 from datetime import UTC, datetime
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from prefect_defender.flows.approval import AccountDecision, ApprovalPolicy, Decision
-from prefect_defender.flows.approval_form import MAX_ROW_SWITCHES, FormRow, decision_form, left_out
+from prefect_defender.flows.approval import ApprovalPolicy
+from prefect_defender.flows.approval_form import (
+    MAX_ROW_SWITCHES,
+    AccountDecision,
+    Decision,
+    FormRow,
+    decision_form,
+    left_out,
+)
 from prefect_defender.flows.decision_context import (
     AccountFacts,
     DecisionContext,
@@ -23,6 +30,7 @@ from prefect_defender.flows.decision_context import (
 )
 
 
+@settings(deadline=None)  # the first example pays for imports on a loaded host
 @given(st.text(max_size=400))
 def test_md_text_leaves_no_active_markdown(text: str) -> None:
     out = md_text(text)
@@ -84,6 +92,9 @@ def test_the_form_text_is_one_item_per_block_with_every_fact() -> None:
     assert "**Blast radius:** 1 device and 1 account: 3 write actions (caps: 25 per run" in md
     assert "- Protected: **yes**, member of protected group" in md
     assert md.index("Proposed by an AI agent") < md.index("Ransomware")
+    # at 3 a.m. the first lines say what will be done to how many, and by when
+    to_do = "**To do:** isolate (Selective) on 1 device; disable, revokeAllSessions on 1 account"
+    assert md.index(to_do) < md.index("**Decide by") < md.index("Ransomware")
     for fact in (
         "OS:",
         "Health:",
@@ -158,6 +169,118 @@ def test_the_form_reads_the_triage_score_from_the_incident() -> None:
     )
     fresh = Incident.model_validate({"incidentId": 8, "incidentName": "x", "severity": "High"})
     assert triage_score(fresh) == (
-        "not triaged yet; the default triage rules give 40 now: high severity (+40) "
-        "(file reputation not checked)"
+        "not triaged yet (its score shows here when triage reports it); the default "
+        "triage rules give 40 now: high severity (+40) (file reputation not checked)"
     )
+
+
+def test_a_release_form_says_what_each_row_undoes() -> None:
+    from prefect_defender.flows.decision_context import IndicatorFacts
+
+    ctx = DecisionContext(
+        playbook="defender-release",
+        action="release",
+        incident=IncidentFacts(
+            1001, "Ransomware", "High", "Resolved", classification="FalsePositive"
+        ),
+        reason="this run was started to undo the containment: lift isolation",
+        devices=[
+            DeviceFacts(
+                "ws-1.contoso.example",
+                "0f3c",
+                "release from isolation",
+                why='isolated (Selective) since 2026-12-07 18:22 UTC by alice: "ransom note"',
+            )
+        ],
+        indicators=[
+            IndicatorFacts(
+                "IpAddress",
+                "203.0.113.66",
+                "5",
+                "delete",
+                policy="Block",
+                title="prefect-defender: incident 1001 <b>c2</b>",
+                created=datetime(2026, 12, 7, 18, 30, tzinfo=UTC),
+                created_by="soc-app",
+            )
+        ],
+        writes=2,
+        dry_run=True,
+    )
+    md = ctx.markdown().replace("<wbr>", "")
+    assert ctx.subject == "release of incident 1001 (High)"
+    assert md.startswith("## Approve release of incident 1001 (High)?")
+    assert "**Dry run:** nothing will be changed" in md
+    assert "classified FalsePositive" in md
+    assert "**Why:** this run was started to undo the containment" in md
+    assert "- Why: isolated (Selective) since 2026-12-07 18:22 UTC by alice" in md
+    assert "#### Indicator 1: IpAddress 203.0.113.66" in md
+    assert "- Now: Block; expires never" in md
+    assert "\\<b\\>c2\\</b\\>" in md  # an indicator's title is data
+    assert "- Created 2026-12-07 18:30 UTC by soc-app" in md
+    assert "**Blast radius:** 1 device and 1 indicator: 2 write actions" in md
+    assert ctx.summary() == "release from isolation on 1 device; delete on 1 indicator"
+    assert ctx.names() == ["ws-1.contoso.example", "IpAddress 203.0.113.66"]
+    assert "not triaged" not in md and md.count("**Why:**") == 1  # a release is not scored
+
+
+def test_a_hunt_form_says_why_without_an_incident_and_flags_protected_rows() -> None:
+    ctx = DecisionContext(
+        playbook="defender-hunt-and-respond",
+        action="antivirus scan",
+        about="2 devices that saw ip 203.0.113.66",
+        reason="an IOC hunt for ip 203.0.113.66 over the last 7 days found it on 2 devices",
+        devices=[
+            DeviceFacts("ws-1", "a", "run a full antivirus scan", why="saw ip 203.0.113.66: 4"),
+            DeviceFacts("dc-1", "b", "run a full antivirus scan", protected="protected tag 'DC'"),
+        ],
+        writes=2,
+        caps="25 per run, 100 per hour in this tenant",
+    )
+    md = ctx.markdown()
+    assert ctx.subject == "antivirus scan of 2 devices that saw ip 203.0.113.66"
+    assert "**Why:** an IOC hunt for ip 203.0.113.66" in md
+    assert "- Why: saw ip 203.0.113.66: 4" in md
+    # a protected row's "To do" says it is only done with include protected
+    dc = md.split("#### Device 2")[1]
+    assert (
+        "**To do:** run a full antivirus scan (protected: only with **include protected** on)" in dc
+    )
+    assert "1 protected, acted on only with include protected" in ctx.blast_radius()
+    assert "Dry run" not in md
+
+
+def test_release_and_response_forms_have_no_isolation_type() -> None:
+    from prefect_defender.flows.approval_form import DeviceDecision, ReleaseDecision
+
+    assert list(ReleaseDecision.model_fields) == ["approve", "comment", "approved_by"]
+    assert "isolation_type" not in DeviceDecision.model_fields
+    assert "include_protected" in DeviceDecision.model_fields
+    for form in (Decision, AccountDecision, DeviceDecision, ReleaseDecision):
+        approve = form.model_fields["approve"]
+        assert approve.default is False and "nothing is done" in (approve.description or "")
+
+
+def test_the_triage_event_is_said_with_the_version_it_scored() -> None:
+    from prefect_defender.flows.triage_watch import _said
+
+    now = datetime(2026, 12, 7, 18, 0, tzinfo=UTC)
+    payload = {"score": 85, "matched": ["high severity (+40)"], "last_update_time": now.isoformat()}
+    assert _said(payload, now) == "triage score 85: high severity (+40)"
+    later = now.replace(hour=19)
+    assert _said(payload, later).endswith(
+        "(scored on the incident as of 2026-12-07 18:00 UTC; it changed since)"
+    )
+    assert _said({"score": 0, "matched": []}, None) == "triage score 0: no rule matched"
+
+
+def test_run_names_say_what_the_run_is_about() -> None:
+    from prefect_defender.flows.run_names import _named
+
+    assert _named({"incident_id": 1041}) == "incident 1041"
+    assert _named({"ioc_kind": "ip", "ioc_values": ["203.0.113.66", "x"]}) == (
+        "ip 203.0.113.66 and 1 more"
+    )
+    assert _named({"machine_ids": ["a", "b"]}) == "2 devices"
+    assert _named({"alert_id": "da1"}) == "alert da1"
+    assert _named({}) == ""
