@@ -37,7 +37,7 @@ def _of(pkg: Any, kind: type) -> list[Any]:
                 found[obj.name] = obj
             elif kind is Block and _own_block(obj, mod.__name__):
                 found[obj.__name__] = obj
-    return sorted(found.values(), key=str)
+    return [found[name] for name in sorted(found)]  # by name: the same order in every process
 
 
 #: what the UI shows escaped in a block's code example
