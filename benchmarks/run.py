@@ -449,7 +449,7 @@ def _user_tokens(emu: EmulatorProcess, workers: int) -> None:
         async with block.get_client() as c:
             await c.machines.list(limit=5)
             await c.graph_incidents.list(limit=5)
-            await c.incidents.list(limit=5)
+            await c.xdr_incidents.list(limit=5)  # incidents default to Graph: XDR asked for
         return 3
 
     async def run() -> int:
@@ -614,7 +614,12 @@ def bench_prefect(bench: Bench, machines: int, warm: int, runs: int) -> None:
     from prefect.settings import PREFECT_API_URL, temporary_settings
 
     from prefect_defender.tasks.machine_actions import isolate_machine
+    from prefect_defender.tasks.safety import SafetyPolicy
+    from prefect_defender.tasks.write_rails import run_guard
 
+    # both flows under the same safety rails, with caps above the run's writes (the default
+    # per-run cap of 25 would stop the 100 isolations of either)
+    roomy = SafetyPolicy(max_actions_per_run=10**6, max_actions_per_hour=10**6)
     n, unlimited = machines, {"mde": [(1_000_000, 60)]}
     config = {"machines_per_tenant": 2 * runs * n + 2 * warm}
     with bench.emulator("prefect-overhead", config) as emu:
@@ -626,6 +631,7 @@ def bench_prefect(bench: Bench, machines: int, warm: int, runs: int) -> None:
 
         @flow(name="bench-one-task")
         def one_task(ids: list[str]) -> int:
+            run_guard(roomy)
             creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
             return len(
                 request_machine_actions(creds, ids, ActionType.ISOLATE, "bench", concurrency=10)
@@ -633,6 +639,7 @@ def bench_prefect(bench: Bench, machines: int, warm: int, runs: int) -> None:
 
         @flow(name="bench-task-per-machine")
         def per_machine(ids: list[str]) -> int:
+            run_guard(roomy)
             creds = DefenderApplicationCredentials.from_emulator(conn, rate_limits=unlimited)
             futures = isolate_machine.map(unmapped(creds), ids, unmapped("bench"))
             return len([f.result() for f in futures])
