@@ -43,6 +43,7 @@ from prefect_defender.api.resources.vulnerabilities import (
 )
 from prefect_defender.api.sigma import check_lookback
 from prefect_defender.api.validation import (
+    carry_machine_id,
     check_alert_id,
     check_comment,
     check_domain,
@@ -52,7 +53,6 @@ from prefect_defender.api.validation import (
     check_int,
     check_ip,
     check_local_path,
-    check_machine_id,
     check_number,
     check_odata_filter,
     check_opaque_id,
@@ -226,8 +226,11 @@ E = TypeVar("E", bound=Enum)
 # -- identifiers --------------------------------------------------------------------------------
 #: an Entra ID tenant (a GUID)
 TenantId = Annotated[str, Check("TenantId", check_guid)]
-#: a Defender for Endpoint machine id: 40 hexadecimal characters (lower-cased)
-MachineId = Annotated[str, Check("MachineId", check_machine_id, empty_is_unset=True)]
+#: a Defender for Endpoint machine id: 40 hexadecimal characters, passed on as given, as a
+#: ``CheckedMachineId`` that no later check examines again
+MachineId = Annotated[
+    str, Check("MachineId", carry_machine_id, passes_checked=True, empty_is_unset=True)
+]
 #: a Defender XDR incident id: a positive integer (digit strings accepted)
 IncidentId = Annotated[int, Check("IncidentId", check_incident_id, empty_is_unset=True)]
 #: a Defender alert id (letters, digits, ``_ - . :``)

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from prefect_defender.api.validation import CheckedMachineId, check_machine_id
 from prefect_defender.flows.approval import left_out_outcome
 from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.action_plans import apply_machine_actions, await_machine_actions
@@ -86,5 +87,12 @@ async def act_and_wait(
 
 
 def unique_machine_ids(ids: list[str]) -> list[str]:
-    """``ids`` in lower case, in order, without duplicates (Defender's ids ignore case)."""
-    return list(dict.fromkeys(i.lower() for i in ids))
+    """``ids`` in lower case, in order, without duplicates (Defender's ids ignore case). An id
+    checked on entry (a ``CheckedMachineId``) stays checked, also when a plain copy of it (from
+    the incident) came first."""
+    unique: dict[str, str] = {}
+    for i in ids:
+        low = check_machine_id(i) if type(i) is CheckedMachineId else i.lower()
+        if low not in unique or type(low) is CheckedMachineId:
+            unique[low] = low
+    return list(unique.values())

@@ -11,20 +11,25 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, PrivateAttr
 
 from prefect_defender.api.models.machine_actions import ActionType
 from prefect_defender.api.models.machines import Machine
 from prefect_defender.api.resources.action_requests import ActionRequest, action_body
+from prefect_defender.api.validation import CarriedMachineId
 from prefect_defender.tasks.outcomes import ItemOutcome, OutcomeStatus, run_bulk
 
 __all__ = ["Admit", "PlannedAction", "fan_out_actions"]
 
 
 class PlannedAction(BaseModel):
-    """One proposed action on one machine (``options``: the action's own body options)."""
+    """One proposed action on one machine (``options``: the action's own body options).
 
-    machine_id: str
+    A machine id checked when the plan was made is carried as checked; the body is validated
+    once for the plan's options (:meth:`body`).
+    """
+
+    machine_id: CarriedMachineId
     computer_dns_name: str | None = None
     machine_tags: list[str] = Field(default_factory=list)
     action: ActionType
@@ -39,9 +44,20 @@ class PlannedAction(BaseModel):
         "form); not sent anywhere.",
     )
 
+    #: the options the body was validated for, and the body
+    _body: tuple[dict[str, Any], dict[str, Any]] | None = PrivateAttr(default=None)
+
     def body(self) -> dict[str, Any]:
-        """The validated type-specific body fields (see ``action_body``)."""
-        return action_body(self.action, **self.options)
+        """The validated type-specific body fields (see ``action_body``): validated once for
+        the plan's options, again only when they change (an approval form may change them)."""
+        if self._body is None or self._body[0] != self.options:
+            self._body = (dict(self.options), action_body(self.action, **self.options))
+        return self._body[1]
+
+    def with_body(self, body: dict[str, Any]) -> PlannedAction:
+        """This plan with ``body``, already validated for its action and options."""
+        self._body = (dict(self.options), dict(body))
+        return self
 
 
 #: decides before a request whether it is sent: an outcome to record instead, or None to send

@@ -76,14 +76,36 @@ def plan_machine_actions(
         assert [p.machine_id for p in plan] == [m.id for m in machines]
         ```
     """
+    return _plans(machines, action, policy, *_options_and_body(action, options), link)
+
+
+def _options_and_body(
+    action: ActionType, options: dict[str, Any] | None
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The options of ``action`` among ``options`` and its request body, validated once: a bad
+    option fails the plan, not the 40th request."""
     own = options_of(action, options)
     try:
-        action_body(action, **own)  # a bad option fails the plan, not the 40th request
+        return own, action_body(action, **own)
     except ValidationError as exc:
         raise ValidationError(f"options: {exc.message}", field="options") from None
+
+
+def _plans(
+    machines: list[Machine],
+    action: ActionType,
+    policy: SafetyPolicy,
+    own: dict[str, Any],
+    body: dict[str, Any],
+    link: Any = None,
+    asked: dict[str, str] | None = None,
+) -> list[PlannedAction]:
+    """One plan per machine with its validated ``body``. ``asked``: the checked ids asked for;
+    a plan carries the checked one when Defender answers with the same text."""
+    asked = asked or {}
     return [
         PlannedAction(
-            machine_id=m.id,
+            machine_id=asked.get(m.id, m.id),
             computer_dns_name=m.computer_dns_name,
             machine_tags=list(m.machine_tags or []),
             action=action,
@@ -91,7 +113,7 @@ def plan_machine_actions(
             protected=protection_reason(policy, m),
             link=link(m.id) if link else None,
             machine=m,
-        )
+        ).with_body(body)
         for m in machines
     ]
 
@@ -122,16 +144,19 @@ async def plan_actions(
         raise ValidationError("actions: expected a non-empty list of action types", field="actions")
     kinds = [check_choice(a, ActionType, f"actions[{i}]") for i, a in enumerate(actions)]
     policy = safety or SafetyPolicy()  # a non-policy is refused by the argument check
-    for kind in kinds:
-        plan_machine_actions([], kind, policy, options)  # the options, checked before any call
+    bodies = [_options_and_body(kind, options) for kind in kinds]  # checked before any call
     async with defender_client(credentials, tenant_id) as client:
         machines = [await client.machines.get(m) for m in ids]
-        plan: list[PlannedAction] = []
-        for kind in kinds:
-            plan += plan_machine_actions(
-                machines, kind, policy, options, lambda mid: client.portal_link("machine", mid)
-            )
-    return plan
+        asked = {m: m for m in ids}  # checked, carried into the plans
+
+        def link(mid: str) -> str:
+            return client.portal_link("machine", mid)
+
+        return [
+            p
+            for kind, (own, body) in zip(kinds, bodies, strict=True)
+            for p in _plans(machines, kind, policy, own, body, link, asked)
+        ]
 
 
 def _checked_plan(plan: list[Any]) -> list[PlannedAction]:

@@ -24,6 +24,7 @@ from prefect_defender.api.odata import ODataFilter
 from prefect_defender.api.paging import collect, skip_models
 from prefect_defender.api.resources.base import Resource
 from prefect_defender.api.validation import (
+    CheckedMachineId,
     check_choice,
     check_comment,
     check_ip,
@@ -225,7 +226,10 @@ class MachinesAPI(Resource):
 
 
 def check_machine_ref(machine: Any, field: str = "machine") -> str:
-    """A machine id (40 hex, lower-cased) or a computer DNS name (as given, stripped)."""
+    """A machine id (40 hex, lower-cased) or a computer DNS name (as given, stripped); a
+    :class:`CheckedMachineId` is only lower-cased."""
+    if type(machine) is CheckedMachineId:
+        return check_machine_id(machine)
     if not isinstance(machine, str) or not machine.strip():
         raise ValidationError(f"{field}: expected a machine id or computer name", field=field)
     key = machine.strip()

@@ -14,6 +14,8 @@ The package is the public face; its parts are private: identifiers and the annot
 from __future__ import annotations
 
 from prefect_defender.api.validation._checks import (
+    CarriedMachineId,
+    CheckedMachineId,
     CommentStr,
     DomainStr,
     FileHashStr,
@@ -23,6 +25,7 @@ from prefect_defender.api.validation._checks import (
     Sha1Str,
     Sha256Str,
     UrlStr,
+    carry_machine_id,
     check_alert_id,
     check_domain,
     check_guid,
@@ -62,6 +65,8 @@ from prefect_defender.api.validation._values import (
 __all__ = [
     "MAX_DEPTH",
     "MAX_QUERY",
+    "CarriedMachineId",
+    "CheckedMachineId",
     "CommentStr",
     "DomainStr",
     "FileHashStr",
@@ -72,6 +77,7 @@ __all__ = [
     "Sha256Str",
     "UrlStr",
     "ascii_digits",
+    "carry_machine_id",
     "check_alert_id",
     "check_choice",
     "check_comment",

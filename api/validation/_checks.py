@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterable
 from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import AfterValidator
+from pydantic import AfterValidator, ValidatorFunctionWrapHandler, WrapValidator
 
 from prefect_defender.api.errors import ValidationError
 from prefect_defender.api.validation._values import (
@@ -24,6 +24,8 @@ from prefect_defender.api.validation._values import text_of as _text
 _CONTROL = CONTROL_CHARACTERS
 
 __all__ = [
+    "CheckedMachineId",
+    "carry_machine_id",
     "check_domain",
     "check_guid",
     "check_hash",
@@ -66,12 +68,46 @@ def check_guid(value: Any, field: str = "id") -> str:
     return str(parsed)
 
 
+class CheckedMachineId(str):
+    """A machine id that passed :func:`check_machine_id`, in the case it was given.
+
+    Carried as such from the public entry (a playbook's or a task's parameter) to the request,
+    it is not checked again: :func:`check_machine_id` only lower-cases it.
+    """
+
+    __slots__ = ()
+
+
 def check_machine_id(value: Any, field: str = "machine_id") -> str:
-    """A Defender for Endpoint machine id: 40 hexadecimal characters."""
+    """A Defender for Endpoint machine id: 40 hexadecimal characters; returned lower-cased, as a
+    :class:`CheckedMachineId`. One given as a ``CheckedMachineId`` is only lower-cased.
+
+    Example:
+        >>> check_machine_id("0F3C" * 10)
+        '0f3c0f3c0f3c0f3c0f3c0f3c0f3c0f3c0f3c0f3c'
+    """
+    if type(value) is CheckedMachineId:
+        low = str.lower(value)
+        return value if low == value else CheckedMachineId(low)
     text = _text(value, field)
     if not _MACHINE_ID.match(text):
         raise _fail(field, f"{text[:60]!r} is not a machine id (40 hexadecimal characters)")
-    return text.lower()
+    return CheckedMachineId(text.lower())
+
+
+def carry_machine_id(value: Any, field: str = "machine_id") -> Any:
+    """``value`` checked as a machine id and passed on as given: as a :class:`CheckedMachineId`
+    when it is exactly one (so no later check runs again), else as it was (e.g. with spaces).
+
+    Example:
+        >>> carried = carry_machine_id("0F3C" * 10)
+        >>> carried == "0F3C" * 10, type(carried).__name__
+        (True, 'CheckedMachineId')
+    """
+    checked = check_machine_id(value, field)
+    if type(value) is CheckedMachineId:
+        return value
+    return CheckedMachineId(value) if str.lower(value) == checked else value
 
 
 def check_hash(
@@ -219,8 +255,15 @@ def _annotated(check: Callable[[Any, str], Any]) -> Any:
     return AfterValidator(lambda v: check(v, "value"))
 
 
+def _keep_checked(value: Any, handler: ValidatorFunctionWrapHandler) -> Any:
+    return value if type(value) is CheckedMachineId else handler(value)
+
+
 GuidStr = Annotated[str, _annotated(check_guid)]
 MachineIdStr = Annotated[str, _annotated(check_machine_id)]
+#: a model's ``str`` field that keeps a :class:`CheckedMachineId` as it is (pydantic would copy
+#: it to a plain ``str``); any other value is validated as a ``str``, unchecked
+CarriedMachineId = Annotated[str, WrapValidator(_keep_checked)]
 Sha1Str = Annotated[str, _annotated(check_sha1)]
 Sha256Str = Annotated[str, _annotated(check_sha256)]
 FileHashStr = Annotated[str, _annotated(check_hash)]
@@ -230,6 +273,7 @@ UrlStr = Annotated[str, _annotated(check_url)]
 CommentStr = Annotated[str, _annotated(check_comment)]
 
 __all__ += [
+    "CarriedMachineId",
     "CommentStr",
     "DomainStr",
     "FileHashStr",
@@ -250,7 +294,7 @@ def check_machine_ids(values: Iterable[Any] | None, field: str = "machine_ids") 
         return []
     if isinstance(values, str) or not isinstance(values, Iterable):
         raise ValidationError(f"{field}: expected a list of machine ids", field=field)
-    return [check_machine_id(value, f"{field}[{i}]").lower() for i, value in enumerate(values)]
+    return [check_machine_id(value, f"{field}[{i}]") for i, value in enumerate(values)]
 
 
 __all__ += ["check_machine_ids"]

@@ -399,3 +399,53 @@ def test_the_form_shows_a_triage_that_ran_before_it(saved_block, fast_actions, t
     assert re.search(r"\*\*Why:\*\* triage score \d+: high severity", form_text(run.id))
     resume(run.id, approve=False)
     assert fut.result(timeout=120)["approved"] is False
+
+
+def test_a_machine_id_is_checked_once_on_its_way_to_the_request(
+    saved_block, fast_actions, tenants, pool, monkeypatch
+) -> None:
+    """The id given to the playbook is checked on entry and carried as checked (a
+    ``CheckedMachineId``) through planning, the safety rails, the fan-out and the client's
+    request: a machine id pattern runs once for it, although the incident names it too, and
+    the Isolate body is validated once."""
+    from prefect_defender.api.resources.machines import check_machine_ref
+    from prefect_defender.api.validation import check_machine_id
+    from prefect_defender.tasks import action_fan_out, action_plans
+
+    tid = tenants["contoso"]
+    ws = workstations(fast_actions, tid)[41]
+    iid = new_incident(fast_actions, tid, [ws["id"]])
+    seen: list[str] = []
+    bodies: list[Any] = []
+
+    class Counting:
+        def __init__(self, pattern: re.Pattern[str]) -> None:
+            self.pattern = pattern
+
+        def match(self, text: str) -> Any:
+            if text.lower() == ws["id"].lower():
+                seen.append(text)
+            return self.pattern.match(text)
+
+    def counted(action: Any, **options: Any) -> Any:
+        bodies.append(action)
+        return body_of(action, **options)
+
+    body_of = action_plans.action_body
+    for check in (check_machine_id, check_machine_ref):  # the modules holding an id pattern
+        names = check.__globals__
+        monkeypatch.setitem(names, "_MACHINE_ID", Counting(names["_MACHINE_ID"]))
+    for module in (action_plans, action_fan_out):
+        monkeypatch.setattr(module, "action_body", counted)
+    summary = start(
+        pool,
+        contain_device,
+        credentials=saved_block,
+        incident_id=iid,
+        machine_ids=[ws["id"].upper()],
+        approval=ApprovalPolicy(auto_approve_severities=["High"]),
+        poll_interval_seconds=0.05,
+    ).result(timeout=120)
+    assert summary["outcomes"][0]["result"]["final_status"] == "Succeeded"
+    assert seen == [ws["id"].upper()]  # once, on entry
+    assert len(bodies) == 1  # the Isolate body, once, when planned

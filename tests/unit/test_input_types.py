@@ -28,6 +28,8 @@ from prefect_defender.api.input_types import (
     Text,
     check_of,
 )
+from prefect_defender.api.validation import CheckedMachineId, check_machine_id
+from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.arguments import (
     checked_arguments,
     checked_parameters,
@@ -111,6 +113,22 @@ def test_an_unknown_or_missing_argument_is_refused() -> None:
         asyncio.run(wrapped(limit=3))
     with pytest.raises(ValidationError, match="unexpected keyword argument 'limits'"):
         asyncio.run(wrapped("a" * 40, limits=3))
+
+
+def test_a_checked_machine_id_is_carried_and_not_checked_again(monkeypatch: Any) -> None:
+    checked = parameter_check(list[MachineId])("machine_ids", ["AB" * 20])[0]
+    assert type(checked) is CheckedMachineId and checked == "AB" * 20  # as given, checked
+    # any further check would fail: the id pattern of check_machine_id's module is gone
+    monkeypatch.setitem(check_machine_id.__globals__, "_MACHINE_ID", None)
+    low = check_machine_id(checked)
+    assert type(low) is CheckedMachineId and low == "ab" * 20  # only lower-cased
+    assert check_machine_id(low) is low
+    plan = PlannedAction(machine_id=low, action="Isolate")
+    assert plan.machine_id is low  # the plan keeps it checked
+    assert PlannedAction(machine_id="nope", action="Isolate").machine_id == "nope"  # as before
+    assert plan.body() is plan.body()  # the body is validated once
+    plan.options["isolation_type"] = "Selective"  # an approval form changed the options
+    assert plan.body() == {"IsolationType": "Selective"}
 
 
 def test_a_playbook_checks_its_typed_parameters_on_entry() -> None:
