@@ -22,6 +22,7 @@ from prefect_defender.tasks.safety import (
     WriteGuard,
     account_protection_reason,
 )
+from prefect_defender.tasks.scope import TenantScope
 
 __all__ = [
     "DEFAULT_ACTIONS",
@@ -78,18 +79,17 @@ def protected_accounts(safety: SafetyPolicy, infos: list[AccountSummary]) -> dic
 
 
 async def act_on_accounts(
-    creds: Any,
+    scope: TenantScope,
     who: list[str],
     acts: list[IdentityAction],
     protected: dict[str, str],
     allow_protected: bool,
     guard: WriteGuard,
-    tenant: str,
-    tenant_id: str | None,
     fallback_to_entra: bool,
     run_key: str | None = None,
 ) -> list[tuple[str, str, ItemOutcome]]:
-    """Run ``acts`` on ``who`` under the safety rails; ``(user, action, outcome)`` in order.
+    """Run ``acts`` on ``who`` in the run's tenant (``scope``) under the safety rails;
+    ``(user, action, outcome)`` in order.
 
     With ``run_key``, the (account, action) pairs that succeeded are kept in a Prefect Variable
     (``defender_identity_run_<key>``), so a re-run of the same logical run after a crash acts
@@ -99,7 +99,7 @@ async def act_on_accounts(
     done_before: set[str] = set()
     if variable:
         done_before = set(await Variable.aget(variable, default=[]) or [])
-    rails = _Rails(protected, allow_protected, guard, tenant, done_before, run_key)
+    rails = _Rails(protected, allow_protected, guard, scope.tenant, done_before, run_key)
     results, admitted = await _admit(who, acts, rails)
     # one task call (one listing of the identities) per set of admitted users, usually one
     groups: dict[tuple[str, ...], list[IdentityAction]] = {}
@@ -108,12 +108,11 @@ async def act_on_accounts(
             groups.setdefault(tuple(admitted[action.value]), []).append(action)
     for users, group in groups.items():
         done = await invoke_identity_actions(
-            creds,
+            scope.client,
             list(users),
             group,
             fallback_to_entra=fallback_to_entra,
             dry_run=guard.policy.dry_run,
-            tenant_id=tenant_id,
         )
         by_item = {o.item: o for o in done}
         for user in users:

@@ -149,7 +149,7 @@ async def contain_device(
             "contain", scope.tenant, incident_id, alert_id, sorted(ids), decided.isolation_type
         )
         outcomes = await act_and_wait(
-            scope.client,
+            scope,
             plan,
             f"prefect-defender contain-device (incident {incident_id}, approved by "
             f"{decided.approver})",

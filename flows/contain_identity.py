@@ -29,7 +29,6 @@ from prefect_defender.api.models.identities import IdentityAction
 from prefect_defender.api.models.incidents import Incident
 from prefect_defender.api.validation import (
     check_alert_id,
-    check_guid,
     check_incident_id,
     check_items,
     check_user_ref,
@@ -140,16 +139,15 @@ async def contain_identity(
     incident_id = check_incident_id(incident_id) if incident_id else None
     alert_id = check_alert_id(alert_id) if alert_id else None
     acts = check_actions(actions)
-    tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
     extra = check_items(users or [], check_user_ref, "users", max_items=1000)
     async with await TenantScope.load(credentials, tenant_id) as scope:
         creds, tenant = scope.client, scope.tenant  # one client for every task of the run
-        incident, who = await _accounts(scope, incident_id, alert_id, extra, tenant_id)
+        incident, who = await _accounts(scope, incident_id, alert_id, extra)
         summary = _summary(incident_id, tenant, who, acts)
         if not who or not acts:
             await _nothing_to_do()
             return summary
-        infos: list[AccountSummary] = await describe_accounts(creds, who, tenant_id=tenant_id)
+        infos: list[AccountSummary] = await describe_accounts(creds, who)
         protected = protected_accounts(safety, infos)
         decided = await _decide(
             scope, incident, incident_id, infos, acts, protected, approval, safety, proposal
@@ -165,14 +163,12 @@ async def contain_identity(
         )
         chosen = [u for u in who if decided.chosen(u)]
         acted = await act_on_accounts(
-            creds,
+            scope,
             chosen,
             acts,
             protected,
             decided.allow_protected,
             run_guard(safety),
-            tenant,
-            tenant_id,
             fallback_to_entra,
             run_key=key,
         )
@@ -213,16 +209,15 @@ async def _accounts(
     incident_id: int | None,
     alert_id: str | None,
     extra: list[str],
-    tenant_id: str | None,
 ) -> tuple[Incident | None, list[str]]:
     """The incident (if any) and the accounts of the incident, the alert and ``users``, in
     order, without duplicates."""
     creds = scope.client
-    incident = await get_incident(creds, incident_id, tenant_id) if incident_id else None
+    incident = await get_incident(creds, incident_id) if incident_id else None
     who = users_of_incident(incident) if incident else []
     if alert_id:
         # on Graph (alerts_v2): the accounts of its user evidence
-        who += users_of_alert(alert_from_graph(await get_graph_alert(creds, alert_id, tenant_id)))
+        who += users_of_alert(alert_from_graph(await get_graph_alert(creds, alert_id)))
     who += extra
     return incident, list(dict.fromkeys(who))
 

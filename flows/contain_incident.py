@@ -137,7 +137,7 @@ async def contain_incident(
     iid = check_incident_id(incident_id)
     acts = check_actions(identity_actions)
     async with await TenantScope.load(credentials, tenant_id) as scope:
-        named = await _named(scope, iid, isolation_type, safety, tenant_id)
+        named = await _named(scope, iid, isolation_type, safety)
         summary = named.summary(iid, scope.tenant)
         if not named.plan and not named.who:
             await write_report(
@@ -159,15 +159,14 @@ async def contain_incident(
             "contain-incident", scope.tenant, iid, sorted(named.ids), decided.isolation_type
         )
         device_outcomes, ordered = await _act(
-            scope, iid, named, acts, decided, safety, key, fallback_to_entra, tenant_id
+            scope, iid, named, acts, decided, safety, key, fallback_to_entra
         )
         if device_outcomes and not safety.dry_run:
             device_outcomes = await await_machine_actions(
                 scope.client,
                 device_outcomes,
-                tenant_id,
-                wait_timeout_seconds,
-                poll_interval_seconds,
+                timeout=wait_timeout_seconds,
+                poll_interval=poll_interval_seconds,
             )
         summary["device_outcomes"] = [o.model_dump(mode="json") for o in device_outcomes]
         summary["account_outcomes"] = [o.model_dump(mode="json") for _, _, o in ordered]
@@ -209,18 +208,16 @@ class _Named:
         }
 
 
-async def _named(
-    scope: TenantScope, iid: int, isolation_type: str, safety: SafetyPolicy, tenant_id: str | None
-) -> _Named:
+async def _named(scope: TenantScope, iid: int, isolation_type: str, safety: SafetyPolicy) -> _Named:
     """Read the incident, plan its devices' isolation and describe its accounts."""
-    creds = scope.client  # one client for every task of the run
-    incident = await get_incident(creds, iid, tenant_id)
+    client = scope.client  # one client for every task of the run
+    incident = await get_incident(client, iid)
     ids = unique_machine_ids(incident.device_ids())
     plan = await plan_actions(
-        creds, ids, [ActionType.ISOLATE], safety, {"isolation_type": isolation_type}, tenant_id
+        client, ids, [ActionType.ISOLATE], safety, {"isolation_type": isolation_type}
     )
     who = users_of_incident(incident)
-    infos = await describe_accounts(creds, who, tenant_id=tenant_id) if who else []
+    infos = await describe_accounts(client, who) if who else []
     return _Named(incident, ids, plan, who, infos, protected_accounts(safety, infos))
 
 
@@ -305,7 +302,6 @@ async def _act(
     safety: SafetyPolicy,
     run_key: str,
     fallback_to_entra: bool,
-    tenant_id: str | None,
 ) -> tuple[list[ItemOutcome], list[tuple[str, str, ItemOutcome]]]:
     """Request the isolations, then act on the accounts, under one guard (the per-run cap
     counts devices and accounts together); the isolations are not waited for here."""
@@ -319,8 +315,7 @@ async def _act(
             plan,
             comment,
             guard,
-            tenant_id,
-            decided.allow_protected,
+            allow_protected=decided.allow_protected,
             run_key=run_key,
         )
         if plan
@@ -332,14 +327,12 @@ async def _act(
     ]
     acted = (
         await act_on_accounts(
-            scope.client,
+            scope,
             who,
             acts,
             named.protected,
             decided.allow_protected,
             guard,
-            scope.tenant,
-            tenant_id,
             fallback_to_entra,
             run_key=run_key,
         )

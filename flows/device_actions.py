@@ -8,7 +8,6 @@ assets, dry run), then, unless it is a dry run, a wait for each action's final s
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from prefect_defender.api.validation import CheckedMachineId, check_machine_id
 from prefect_defender.flows.approval import left_out_outcome
@@ -16,26 +15,27 @@ from prefect_defender.tasks.action_fan_out import PlannedAction
 from prefect_defender.tasks.action_plans import apply_machine_actions, await_machine_actions
 from prefect_defender.tasks.outcomes import ItemOutcome
 from prefect_defender.tasks.safety import SafetyPolicy
+from prefect_defender.tasks.scope import TenantScope
 from prefect_defender.tasks.write_rails import run_guard
 
 __all__ = ["act_and_wait", "unique_machine_ids"]
 
 
 async def act_and_wait(
-    client: Any,
+    scope: TenantScope,
     plan: list[PlannedAction],
     comment: str,
     safety: SafetyPolicy,
     *,
     run_key: str,
     allow_protected: bool = False,
-    tenant_id: str | None = None,
     wait_timeout_seconds: float = 1800.0,
     poll_interval_seconds: float = 10.0,
     chosen: Callable[[str], bool] | None = None,
 ) -> list[ItemOutcome]:
-    """Request ``plan``'s actions (``comment`` on each) and, unless ``safety.dry_run``, wait
-    for their final states; one outcome per planned action, in order.
+    """Request ``plan``'s actions (``comment`` on each) in the run's tenant (``scope``) and,
+    unless ``safety.dry_run``, wait for their final states; one outcome per planned action, in
+    order.
 
     ``run_key`` makes a re-run of the same logical run after a crash act once per machine.
     With ``chosen`` (the operator's answer, ``ContainmentDecision.chosen``), only the machines
@@ -57,7 +57,7 @@ async def act_and_wait(
                 plan = await plan_actions(scope.client, ids, [ActionType.RUN_ANTIVIRUS_SCAN])
                 key = run_key_for("scan", scope.tenant, ids)
                 outcomes = await act_and_wait(
-                    scope.client, plan, "prefect-defender hunt", safety, run_key=key,
+                    scope, plan, "prefect-defender hunt", safety, run_key=key,
                     poll_interval_seconds=1,
                 )
             return sum(o.ok for o in outcomes)
@@ -67,12 +67,11 @@ async def act_and_wait(
     acting = [p for p in plan if keep(p.machine_id)]
     outcomes: list[ItemOutcome] = (
         await apply_machine_actions(
-            client,
+            scope.client,
             acting,
             comment,
             run_guard(safety),
-            tenant_id,
-            allow_protected,
+            allow_protected=allow_protected,
             run_key=run_key,
         )
         if acting
@@ -80,7 +79,10 @@ async def act_and_wait(
     )
     if outcomes and not safety.dry_run:
         outcomes = await await_machine_actions(
-            client, outcomes, tenant_id, wait_timeout_seconds, poll_interval_seconds
+            scope.client,
+            outcomes,
+            timeout=wait_timeout_seconds,
+            poll_interval=poll_interval_seconds,
         )
     done = iter(outcomes)
     return [next(done) if keep(p.machine_id) else left_out_outcome(p.machine_id) for p in plan]

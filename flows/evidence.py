@@ -117,7 +117,7 @@ async def _collect(
     for p in plan:
         p.protected = None  # collecting evidence changes nothing on the device
     outcomes = await act_and_wait(
-        scope.client,
+        scope,
         plan,
         f"prefect-defender evidence collection (incident {incident_id})",
         safety,

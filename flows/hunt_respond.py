@@ -101,9 +101,7 @@ async def hunt_and_respond(
     safety = run_guard(safety).policy  # every write of this run passes its guard
     iocs = ", ".join(ioc_values or [])
     async with await TenantScope.load(credentials, tenant_id) as scope:
-        hits = await hunt_ioc(
-            scope.client, ioc_kind, list(ioc_values or []), lookback_days, tenant_id=tenant_id
-        )
+        hits = await hunt_ioc(scope.client, ioc_kind, list(ioc_values or []), lookback_days)
         action = ACTIONS[response]
         plan = await _plan(scope, hits, action, safety)
         summary: dict[str, Any] = {
@@ -143,13 +141,12 @@ async def hunt_and_respond(
             return summary
         summary["approved"] = True
         outcomes = await act_and_wait(
-            scope.client,
+            scope,
             plan,
             f"prefect-defender hunt-and-respond ({ioc_kind} hunt, {decided.verdict})",
             safety,
             run_key=run_key_for("hunt", scope.tenant, ioc_kind, sorted(ioc_values or []), response),
             allow_protected=decided.allow_protected,
-            tenant_id=tenant_id,
             wait_timeout_seconds=wait_timeout_seconds,
             poll_interval_seconds=poll_interval_seconds,
             chosen=decided.chosen,
@@ -170,7 +167,6 @@ async def _plan(
         [action],
         safety,
         {"isolation_type": "Selective", "scan_type": "Full"},
-        scope.tenant_id,
     )
     return plan
 

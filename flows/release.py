@@ -125,13 +125,12 @@ async def release_containment(
         summary["approved"] = True
         ids = sorted({p.machine_id for p in targets.plan})
         devices = await act_and_wait(
-            scope.client,
+            scope,
             targets.plan,
             f"prefect-defender release (incident {incident_id}, {decided.verdict})",
             safety,
             run_key=run_key_for("release", scope.tenant, incident_id, ids, unisolate, unrestrict),
             allow_protected=True,
-            tenant_id=tenant_id,
             wait_timeout_seconds=wait_timeout_seconds,
             poll_interval_seconds=poll_interval_seconds,
             chosen=decided.chosen,
@@ -176,7 +175,7 @@ async def _undo(
         deleted = (
             [ItemOutcome(item=i, status=OutcomeStatus.DRY_RUN) for i in ids]
             if safety.dry_run
-            else await delete_indicators(scope.client, ids, scope.tenant_id)
+            else await delete_indicators(scope.client, ids)
         )
     enabled: list[ItemOutcome] = []
     if chosen.to_enable:
@@ -185,12 +184,11 @@ async def _undo(
             chosen.to_enable,
             [IdentityAction.ENABLE],
             dry_run=safety.dry_run,
-            tenant_id=scope.tenant_id,
         )
     dismissed: list[ItemOutcome] = []
     if chosen.to_dismiss:
         dismissed = await dismiss_risky_users(
-            scope.client, chosen.to_dismiss, dry_run=safety.dry_run, tenant_id=scope.tenant_id
+            scope.client, chosen.to_dismiss, dry_run=safety.dry_run
         )
     return Undone(
         devices,

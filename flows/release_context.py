@@ -59,9 +59,7 @@ async def _states(scope: TenantScope, plan: Sequence[PlannedAction]) -> dict[str
     :data:`MAX_HISTORY` devices)."""
     ids = list(dict.fromkeys(p.machine_id for p in plan))
     read = ids[:MAX_HISTORY]
-    history: list[ItemOutcome] = (
-        await machine_action_history(scope.client, read, scope.tenant_id) if read else []
-    )
+    history: list[ItemOutcome] = await machine_action_history(scope.client, read) if read else []
     kinds = list(dict.fromkeys(p.action for p in plan))
     out = {mid: f"history not read (more than {MAX_HISTORY} devices)" for mid in ids[MAX_HISTORY:]}
     for o in history:

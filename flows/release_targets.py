@@ -146,14 +146,12 @@ async def read_targets(
     and of the accounts looked at (the incident's with ``ask.accounts``, and ``users``) those
     disabled now and those confirmed compromised; in order, without duplicates (the inputs
     come from :func:`checked_inputs`)."""
-    incident = (
-        await get_incident(scope.client, incident_id, scope.tenant_id) if incident_id else None
-    )
+    incident = await get_incident(scope.client, incident_id) if incident_id else None
     ids = unique_machine_ids([*(incident.device_ids() if incident else []), *extra])
     if incident is not None and ask.accounts:
         users = [*users_of_incident(incident), *users]
     users = list(dict.fromkeys(users)) if (ask.accounts or ask.risk) else []
-    infos = await describe_accounts(scope.client, users, tenant_id=scope.tenant_id) if users else []
+    infos = await describe_accounts(scope.client, users) if users else []
     return ReleaseTargets(
         incident,
         await _plan(scope, ids, ask.kinds(), safety),
@@ -175,7 +173,7 @@ async def _plan(
     never dangerous)."""
     if not (ids and kinds):
         return []
-    plan = await plan_actions(scope.client, ids, kinds, safety, None, scope.tenant_id)
+    plan = await plan_actions(scope.client, ids, kinds, safety)
     for p in plan:
         p.protected = None
     return plan
@@ -187,5 +185,5 @@ async def _playbook_indicators(scope: TenantScope, incident_id: int | None) -> l
     if not incident_id:
         return []
     marker = f"{PLAYBOOK_TITLE_PREFIX}: incident {incident_id} "
-    listed = await list_indicators(scope.client, limit=MAX_INDICATORS, tenant_id=scope.tenant_id)
+    listed = await list_indicators(scope.client, limit=MAX_INDICATORS)
     return [i for i in listed if (i.title or "").startswith(marker)]

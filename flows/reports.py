@@ -98,13 +98,11 @@ async def write_report(
     return md
 
 
-async def note_on_incident(
-    client: Any, incident_id: int, text: str, tenant_id: str | None = None
-) -> None:
-    """Add ``text`` to the incident; a refused comment is logged, not raised (the playbook has
-    already acted, and its report still tells what it did)."""
+async def note_on_incident(scope: TenantScope, incident_id: int, text: str) -> None:
+    """Add ``text`` to the incident (in the run's tenant); a refused comment is logged, not
+    raised (the playbook has already acted, and its report still tells what it did)."""
     try:
-        await add_incident_comment(client, incident_id, text, tenant_id)
+        await add_incident_comment(scope.client, incident_id, text)
     except DefenderError as exc:
         task_logger().warning("could not comment on incident %s: %s", incident_id, exc)
 
@@ -157,7 +155,7 @@ async def report_and_comment(
         ```
     """
     if acted and comment and incident_id:
-        await note_on_incident(scope.client, incident_id, comment, scope.tenant_id)
+        await note_on_incident(scope, incident_id, comment)
     await write_report(key, title, summary, rows, columns)
     if not acted and comment and incident_id:
-        await add_incident_comment(scope.client, incident_id, comment, scope.tenant_id)
+        await add_incident_comment(scope.client, incident_id, comment)

@@ -8,6 +8,7 @@ until it does the step or adds its row with the reason."""
 
 from __future__ import annotations
 
+import ast
 import inspect
 import re
 import types
@@ -19,6 +20,7 @@ import yaml
 from prefect_defender.api.catalog import endpoint
 from prefect_defender.flows.notify import notify_hook
 from prefect_defender.flows.readiness_sources import _flows_by_name, resolve_playbook
+from prefect_defender.tasks.arguments import checked_parameters
 from prefect_defender.tasks.playbook_endpoints import playbook_endpoints
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +107,48 @@ def test_every_playbook_documents_an_example() -> None:
     """The flow's docstring is its page in the playbook catalogue and its form's help."""
     for name, f in PLAYBOOKS.items():
         assert "Example:" in (f.fn.__doc__ or ""), name
+
+
+def test_every_playbook_checks_its_parameters_on_entry() -> None:
+    """Under ``@flow``, ``@checked_parameters``: each parameter of an input type is checked
+    before the playbook does anything (an id once, carried as checked to the request)."""
+    unchecked = [
+        name
+        for name, f in PLAYBOOKS.items()
+        if f.fn.__code__.co_qualname != checked_parameters.__qualname__ + ".<locals>.checked"
+    ]
+    assert not unchecked
+
+
+def _tenant_beside_client(call: ast.Call) -> bool:
+    """A call given a client (``scope.client``, ``client``, ``creds``) and a tenant id beside it
+    (a ``tenant_id`` keyword, name or attribute)."""
+    values = [*call.args, *(k.value for k in call.keywords)]
+    client = any(
+        (isinstance(v, ast.Attribute) and v.attr == "client")
+        or (isinstance(v, ast.Name) and v.id in ("client", "creds"))
+        for v in values
+    )
+    tenant = any(k.arg == "tenant_id" for k in call.keywords) or any(
+        (isinstance(v, ast.Name) and v.id == "tenant_id")
+        or (isinstance(v, ast.Attribute) and v.attr == "tenant_id")
+        for v in values
+    )
+    return client and tenant
+
+
+def test_a_playbook_hands_its_scope_down_not_a_tenant_id_beside_its_client() -> None:
+    """A playbook's client acts in its scope's tenant: a task gets ``scope.client`` alone, a
+    helper of the playbook the ``scope``, never the tenant id a second time beside them."""
+    found = [
+        f"flows/{path.name}:{node.lineno}"
+        for path in sorted((ROOT / "flows").glob("*.py"))
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.Call) and _tenant_beside_client(node)
+    ]
+    assert not found
+    shape = ast.parse("get_incident(scope.client, iid, scope.tenant_id)", mode="eval").body
+    assert isinstance(shape, ast.Call) and _tenant_beside_client(shape)  # the check sees it
 
 
 def test_every_test_the_contributing_guide_names_exists() -> None:
