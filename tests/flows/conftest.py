@@ -58,8 +58,9 @@ async def paused_runs(name: str) -> list[Any]:
         return out
 
 
-def wait_paused(name: str, known: set[Any], timeout: float = 60.0) -> Any:
-    """The first paused run of flow ``name`` not in ``known``."""
+def wait_paused(name: str, known: set[Any], timeout: float = 180.0) -> Any:
+    """The first paused run of flow ``name`` not in ``known`` (the timeout outlasts a stall of
+    the test server's SQLite: its busy timeout is 60 s, then the write is retried)."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         for r in asyncio.run(paused_runs(name)):
@@ -155,12 +156,20 @@ async def latest_artifact(key: str) -> str:
 
 
 async def _form_text(run_id: Any) -> str:
+    from prefect.exceptions import PrefectHTTPStatusError
     from prefect.input.run_input import keyset_from_paused_state
 
     async with get_client() as client:
         run = await client.read_flow_run(run_id)
         assert run.state is not None and run.state.is_paused(), run.state
         key = keyset_from_paused_state(run.state)["description"]
+        for _ in range(20):  # a rewrite (TriageWatch) deletes, then writes the description
+            try:
+                return str(await client.read_flow_run_input(flow_run_id=run_id, key=key))
+            except PrefectHTTPStatusError as exc:
+                if exc.response.status_code != 404:
+                    raise
+            await asyncio.sleep(0.25)
         return str(await client.read_flow_run_input(flow_run_id=run_id, key=key))
 
 
