@@ -43,6 +43,7 @@ from prefect_defender.api.resources.vulnerabilities import (
 )
 from prefect_defender.api.sigma import check_lookback
 from prefect_defender.api.validation import (
+    carry,
     carry_machine_id,
     check_alert_id,
     check_comment,
@@ -224,17 +225,24 @@ def _ranged(low: int | None = None, high: int | None = None) -> Callable[[Any, s
 E = TypeVar("E", bound=Enum)
 
 # -- identifiers --------------------------------------------------------------------------------
-#: an Entra ID tenant (a GUID)
-TenantId = Annotated[str, Check("TenantId", check_guid)]
+#: an Entra ID tenant (a GUID), passed on as given, as a ``CheckedGuid`` that no later check
+#: examines again
+TenantId = Annotated[str, Check("TenantId", carry(check_guid), passes_checked=True)]
 #: a Defender for Endpoint machine id: 40 hexadecimal characters, passed on as given, as a
 #: ``CheckedMachineId`` that no later check examines again
 MachineId = Annotated[
     str, Check("MachineId", carry_machine_id, passes_checked=True, empty_is_unset=True)
 ]
-#: a Defender XDR incident id: a positive integer (digit strings accepted)
-IncidentId = Annotated[int, Check("IncidentId", check_incident_id, empty_is_unset=True)]
-#: a Defender alert id (letters, digits, ``_ - . :``)
-AlertId = Annotated[str, Check("AlertId", check_alert_id, empty_is_unset=True)]
+#: a Defender XDR incident id: a positive integer, passed on as a ``CheckedIncidentId`` that no
+#: later check examines again
+IncidentId = Annotated[
+    int, Check("IncidentId", check_incident_id, passes_checked=True, empty_is_unset=True)
+]
+#: a Defender alert id (letters, digits, ``_ - . :``), passed on as given, as a
+#: ``CheckedAlertId`` that no later check examines again
+AlertId = Annotated[
+    str, Check("AlertId", carry(check_alert_id), passes_checked=True, empty_is_unset=True)
+]
 #: a SHA-1 file hash
 Sha1 = Annotated[str, Check("Sha1", check_sha1)]
 #: a SHA-1 or SHA-256 file hash
@@ -249,10 +257,11 @@ AccountName = Annotated[str, Check("AccountName", check_sam_name)]
 EmailAddress = Annotated[str, Check("EmailAddress", check_email)]
 #: a SHA-1 where an endpoint takes nothing else (a SHA-256 or MD5 is named as such)
 FileSha1 = Annotated[str, Check("FileSha1", check_sha1_only)]
-#: a user principal name (``jdoe@contoso.com``)
-Upn = Annotated[str, Check("Upn", check_upn)]
-#: an Entra ID user: object id (GUID) or user principal name
-UserRef = Annotated[str, Check("UserRef", check_user_ref)]
+#: a user principal name (``jdoe@contoso.com``), passed on as given, as a ``CheckedUpn``
+Upn = Annotated[str, Check("Upn", carry(check_upn), passes_checked=True)]
+#: an Entra ID user: object id (GUID) or user principal name, passed on as given, as a
+#: ``CheckedGuid`` or ``CheckedUpn`` that no later check examines again
+UserRef = Annotated[str, Check("UserRef", carry(check_user_ref), passes_checked=True)]
 
 # -- choices -----------------------------------------------------------------------------------
 #: one of an enum's values, or other text of at most 4,000 characters (Microsoft adds values)
@@ -488,8 +497,11 @@ StorageBlockRef = Annotated[
 DeploymentRef = Annotated[
     str, Check("DeploymentRef", as_given, in_context="the playbook, which reads it from Prefect")
 ]
-#: a Defender XDR incident id as a form gives it: a positive integer, or its digits
-IncidentRef = Annotated[int | str, Check("IncidentId", check_incident_id, empty_is_unset=True)]
+#: a Defender XDR incident id as a form gives it: a positive integer, or its digits; the
+#: playbook gets its number, a ``CheckedIncidentId`` that no later check examines again
+IncidentRef = Annotated[
+    int | str, Check("IncidentId", check_incident_id, passes_checked=True, empty_is_unset=True)
+]
 #: a number the playbook uses itself (a wait, a local bound, a window), never sent
 LocalInt = Annotated[int, Check("LocalInt", as_given, in_context="the playbook itself")]
 #: a number of seconds the playbook waits itself, never sent

@@ -6,7 +6,7 @@ import ipaddress
 import re
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, ValidatorFunctionWrapHandler, WrapValidator
@@ -20,11 +20,19 @@ from prefect_defender.api.validation._values import (
 from prefect_defender.api.validation._values import fail as _fail
 from prefect_defender.api.validation._values import text_of as _text
 
+_S = TypeVar("_S", bound=str)
+
 #: control characters refused in text (tab and newline allowed)
 _CONTROL = CONTROL_CHARACTERS
 
 __all__ = [
+    "CheckedAlertId",
+    "CheckedGuid",
+    "CheckedIncidentId",
     "CheckedMachineId",
+    "CheckedUpn",
+    "as_checked",
+    "carry",
     "carry_machine_id",
     "check_domain",
     "check_guid",
@@ -52,8 +60,29 @@ _SAM = re.compile(r"^[^\"/\\\[\]:;|=,+*?<>@\s\x00-\x1f\x7f-\x9f]{1,104}$")
 HASH_LENGTHS = {"sha1": 40, "sha256": 64, "md5": 32}
 
 
+class CheckedGuid(str):
+    """A GUID (a tenant id, a user's object id ...) that passed :func:`check_guid`, in the case it
+    was given.
+
+    Carried as such from the public entry (a playbook's ``tenant_id``, a block's field) to the
+    token request and the URL, it is not checked again: :func:`check_guid` only lower-cases it.
+
+    Example:
+        >>> tenant = check_guid("6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10")
+        >>> tenant, type(tenant).__name__
+        ('6f2b1a6e-0c11-4e43-9c1b-6c5e6b0c2a10', 'CheckedGuid')
+        >>> check_guid(tenant) is tenant  # carried: not parsed again
+        True
+    """
+
+    __slots__ = ()
+
+
 def check_guid(value: Any, field: str = "id") -> str:
-    """A GUID such as a tenant or client id (canonical lower-case form)."""
+    """A GUID such as a tenant or client id (canonical lower-case form), as a
+    :class:`CheckedGuid`. One given as a ``CheckedGuid`` is only lower-cased."""
+    if type(value) is CheckedGuid:
+        return _lower(value)
     text = _text(value, field)
     if not text.isascii():  # uuid.UUID reads non-ASCII digits as hexadecimal ones
         raise _fail(field, f"{text[:60]!r} is not a GUID (ASCII hexadecimal digits only)")
@@ -65,7 +94,13 @@ def check_guid(value: Any, field: str = "id") -> str:
         ) from None
     if len(text) != 36:
         raise _fail(field, f"{text[:60]!r} is not a GUID in the 8-4-4-4-12 form")
-    return str(parsed)
+    return CheckedGuid(parsed)
+
+
+def _lower(value: _S) -> _S:
+    """A carried id in lower case, in its checked type (the same object when it already is)."""
+    low = str.lower(value)
+    return value if low == value else type(value)(low)
 
 
 class CheckedMachineId(str):
@@ -87,8 +122,7 @@ def check_machine_id(value: Any, field: str = "machine_id") -> str:
         '0f3c0f3c0f3c0f3c0f3c0f3c0f3c0f3c0f3c0f3c'
     """
     if type(value) is CheckedMachineId:
-        low = str.lower(value)
-        return value if low == value else CheckedMachineId(low)
+        return _lower(value)
     text = _text(value, field)
     if not _MACHINE_ID.match(text):
         raise _fail(field, f"{text[:60]!r} is not a machine id (40 hexadecimal characters)")
@@ -104,10 +138,41 @@ def carry_machine_id(value: Any, field: str = "machine_id") -> Any:
         >>> carried == "0F3C" * 10, type(carried).__name__
         (True, 'CheckedMachineId')
     """
-    checked = check_machine_id(value, field)
-    if type(value) is CheckedMachineId:
+    return as_checked(value, check_machine_id(value, field))
+
+
+def as_checked(value: Any, checked: Any) -> Any:
+    """``value`` as given, in the checked type of ``checked`` (what a check returned for it) when
+    it is that value up to case; else as given (e.g. with spaces around it).
+
+    Example:
+        >>> checked = check_guid("6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10")
+        >>> carried = as_checked("6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10", checked)
+        >>> carried, type(carried).__name__
+        ('6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10', 'CheckedGuid')
+    """
+    if type(value) is type(checked) or not isinstance(value, str):
         return value
-    return CheckedMachineId(value) if str.lower(value) == checked else value
+    return type(checked)(value) if str.lower(value) == str.lower(checked) else value
+
+
+def carry(check: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+    """The check of an input type whose values are carried as checked: ``check(value, field)``
+    runs, and the value is passed on as given, in the checked type ``check`` returns
+    (:func:`as_checked`), so no later check examines it again.
+
+    Example:
+        >>> carried = carry(check_alert_id)("da637_1", "alert_id")
+        >>> carried, type(carried).__name__
+        ('da637_1', 'CheckedAlertId')
+    """
+
+    def carried(value: Any, field: str) -> Any:
+        return as_checked(value, check(value, field))
+
+    carried.__name__ = carried.__qualname__ = f"carry_{check.__name__.removeprefix('check_')}"
+    carried.__doc__ = f"``value`` checked by ``{check.__name__}`` and carried as checked."
+    return carried
 
 
 def check_hash(
@@ -175,23 +240,57 @@ def check_url(value: Any, field: str = "url") -> str:
     return text
 
 
+class CheckedIncidentId(int):
+    """An XDR incident id that passed :func:`check_incident_id`.
+
+    Carried as such from the public entry (a playbook's or a task's ``incident_id``) to the
+    request, it is not checked again: :func:`check_incident_id` returns it as it is.
+
+    Example:
+        >>> iid = check_incident_id(" 1001 ")
+        >>> iid, type(iid).__name__, check_incident_id(iid) is iid
+        (1001, 'CheckedIncidentId', True)
+    """
+
+    __slots__ = ()
+
+
 def check_incident_id(value: Any, field: str = "incident_id") -> int:
-    """An XDR incident id: a positive integer (strings of ASCII digits accepted)."""
+    """An XDR incident id: a positive integer (strings of ASCII digits accepted), as a
+    :class:`CheckedIncidentId`; one given as a ``CheckedIncidentId`` is returned as it is."""
+    if type(value) is CheckedIncidentId:
+        return value
     if isinstance(value, bool):
         raise _fail(field, "expected a positive integer")
     if isinstance(value, str) and ascii_digits(value.strip()):
         value = int(value.strip())
     if not isinstance(value, int) or value <= 0:
         raise _fail(field, f"{str(value)[:40]!r} is not an incident id (a positive integer)")
-    return value
+    return CheckedIncidentId(value)
+
+
+class CheckedAlertId(str):
+    """A Defender alert id that passed :func:`check_alert_id`; :func:`check_alert_id` returns it
+    as it is (carried from the public entry to the request, it is not checked again).
+
+    Example:
+        >>> aid = check_alert_id("da637_1")
+        >>> type(aid).__name__, check_alert_id(aid) is aid
+        ('CheckedAlertId', True)
+    """
+
+    __slots__ = ()
 
 
 def check_alert_id(value: Any, field: str = "alert_id") -> str:
-    """A Defender alert id (letters, digits, ``_ - . :``)."""
+    """A Defender alert id (letters, digits, ``_ - . :``), as a :class:`CheckedAlertId`; one
+    given as a ``CheckedAlertId`` is returned as it is."""
+    if type(value) is CheckedAlertId:
+        return value
     text = _text(value, field)
     if not _ALERT_ID.match(text) or not text.strip("."):  # "." and ".." are path segments
         raise _fail(field, f"{text[:60]!r} is not an alert id")
-    return text
+    return CheckedAlertId(text)
 
 
 def check_sam_name(value: Any, field: str = "user") -> str:
@@ -210,12 +309,29 @@ def check_sam_name(value: Any, field: str = "user") -> str:
     return text
 
 
+class CheckedUpn(str):
+    """A user principal name that passed :func:`check_upn`; :func:`check_upn` and
+    :func:`check_user_ref` return it as it is (carried from the public entry to the request, it
+    is not checked again). A user given by object id is carried as a :class:`CheckedGuid`.
+
+    Example:
+        >>> upn = check_user_ref("JDoe@Contoso.com")
+        >>> type(upn).__name__, check_user_ref(upn) is upn
+        ('CheckedUpn', True)
+    """
+
+    __slots__ = ()
+
+
 def check_upn(value: Any, field: str = "user") -> str:
-    """A user principal name (``jdoe@contoso.com``): one ``@``, a dotted domain, no spaces."""
+    """A user principal name (``jdoe@contoso.com``): one ``@``, a dotted domain, no spaces; as
+    a :class:`CheckedUpn`, and one given as a ``CheckedUpn`` is returned as it is."""
+    if type(value) is CheckedUpn:
+        return value
     text = _text(value, field)
     if not _UPN.match(text) or ".." in text or text.startswith(".") or ".@" in text:
         raise _fail(field, f"{text[:80]!r} is not a user principal name (name@domain.tld)")
-    return text
+    return CheckedUpn(text)
 
 
 def check_user_ref(value: Any, field: str = "user", *, upn: bool = True) -> str:
@@ -226,8 +342,13 @@ def check_user_ref(value: Any, field: str = "user", *, upn: bool = True) -> str:
         'JDoe@Contoso.com'
         >>> check_user_ref("8b1c2c2e-6f8a-4b0e-9d4e-2b7c1f3a9e10", upn=False)
         '8b1c2c2e-6f8a-4b0e-9d4e-2b7c1f3a9e10'
+
+    A user checked before (a :class:`CheckedUpn` or :class:`CheckedGuid`) is not checked again;
+    a UPN is still refused where the endpoint takes object ids only.
     """
-    text = _text(value, field)
+    if type(value) is CheckedGuid:
+        return _lower(value)
+    text = value if type(value) is CheckedUpn else _text(value, field)
     if "@" in text:
         if not upn:
             raise _fail(

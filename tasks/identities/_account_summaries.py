@@ -45,6 +45,12 @@ class AccountSummary(BaseModel):
     error: str | None = None
 
 
+def _as_asked(asked: str, answered: str | None) -> str | None:
+    """The id an answer gives for a user, as the one asked for (checked on entry, carried) when
+    it is the same text, so it is not checked again on its way to the next request."""
+    return asked if answered == asked else answered
+
+
 def _sign_in_line(s: SignIn) -> str:
     when = s.created_date_time.strftime("%Y-%m-%d %H:%M") if s.created_date_time else "?"
     where = s.location.country_or_region if s.location else None
@@ -99,11 +105,11 @@ async def describe_accounts(
                 info.user_principal_name = ident.user_principal_name
                 info.providers = [a.identity_provider for a in ident.accounts]
                 info.actions = {a.identity_provider: list(a.actions) for a in ident.accounts}
-            target = (ident.entra_object_id if ident else None) or user
+            target = _as_asked(user, ident.entra_object_id if ident else None) or user
             try:
                 entra = await client.users.get(target)
                 info.found = True
-                info.object_id = entra.id
+                info.object_id = _as_asked(target, entra.id)
                 info.enabled = entra.account_enabled
                 info.user_principal_name = info.user_principal_name or entra.user_principal_name
                 info.display_name = info.display_name or entra.display_name
