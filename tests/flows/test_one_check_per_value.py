@@ -1,12 +1,13 @@
 """One pass per value: a tenant id, an incident id, an alert id and a user given to a playbook
 are checked once, on entry, and carried as checked to the requests.
 
-Each test runs a playbook on the emulator (partner block, tenant id in upper case, auto-approved)
-and counts every run of the check of each value on its way to the requests: the check function
-is counted wherever it is imported (its code object is swapped for a counting one), and a call
-given the value already in its checked type is not a run (it returns it unchecked, see
-tests/unit/test_checked_values.py). A block's own fields, validated when Prefect loads the
-block, are the block's values, not the playbook's: their checks are not counted.
+Each test runs a playbook on the emulator (partner block, contain-device also with an
+application block; tenant id in upper case, auto-approved) and counts every run of the check of
+each value on its way to the requests: the check function is counted wherever it is imported
+(its code object is swapped for a counting one), and a call given the value already in its
+checked type is not a run (it returns it unchecked, see tests/unit/test_checked_values.py).
+A block's own fields, validated when Prefect loads the block, are the block's values, not the
+playbook's: their checks are not counted.
 (The machine id's walk is guarded in tests/flows/test_contain.py.)
 """
 
@@ -22,7 +23,7 @@ from typing import Any
 import pytest
 
 from prefect_defender.api import validation
-from prefect_defender.blocks import DefenderPartnerCredentials
+from prefect_defender.blocks import DefenderApplicationCredentials, DefenderPartnerCredentials
 from prefect_defender.flows.approval import ApprovalPolicy
 from prefect_defender.flows.contain import contain_device
 from prefect_defender.flows.contain_identity import contain_identity
@@ -48,6 +49,18 @@ def partner_block(prefect_harness: None, conn: dict) -> str:
         conn, tenants=["contoso"], rate_limit_time_scale=300.0
     ).save("checked-once", overwrite=True)
     return BLOCK
+
+
+@pytest.fixture(params=["partner", "application"])
+def any_block(request: pytest.FixtureRequest, partner_block: str, conn: dict) -> str:
+    """The partner block, or an application block of the same tenant (its ``get_client``
+    compares the tenant id given with its own)."""
+    if request.param == "partner":
+        return partner_block
+    DefenderApplicationCredentials.from_emulator(conn, rate_limit_time_scale=300.0).save(
+        "checked-once", overwrite=True
+    )
+    return "defender-application-credentials/checked-once"
 
 
 def _caller(frame: Any) -> str:
@@ -170,13 +183,13 @@ def _run(playbook: Any, block: str, tenant: str, **parameters: Any) -> dict[str,
 
 
 def test_contain_device_checks_its_tenant_incident_and_alert_once(
-    partner_block: str, fast_actions: Any, tenants: dict, monkeypatch: Any
+    any_block: str, fast_actions: Any, tenants: dict, monkeypatch: Any
 ) -> None:
-    tid, aid = tenants["contoso"], "da_once_device"
+    tid, aid = tenants["contoso"], f"da_once_{any_block.split('-')[1]}"
     iid = _on_a_workstation(fast_actions, tid, 43, aid)
     runs = _counters(monkeypatch, tid, iid)
     runs.watch("alert_id", validation.check_alert_id, _same_text(aid))
-    summary = _run(contain_device, partner_block, tid, incident_id=str(iid), alert_id=aid)
+    summary = _run(contain_device, any_block, tid, incident_id=str(iid), alert_id=aid)
     assert summary["outcomes"][0]["result"]["final_status"] == "Succeeded"
     assert runs.counts() == {"tenant_id": 1, "incident_id": 1, "alert_id": 1}, runs.runs
 
