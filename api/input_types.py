@@ -43,6 +43,10 @@ from prefect_defender.api.resources.vulnerabilities import (
 )
 from prefect_defender.api.sigma import check_lookback
 from prefect_defender.api.validation import (
+    CheckedAlertId,
+    CheckedGuid,
+    CheckedIncidentId,
+    CheckedUpn,
     carry,
     carry_machine_id,
     check_alert_id,
@@ -65,6 +69,7 @@ from prefect_defender.api.validation import (
     check_user_ref,
     fail,
     text_of,
+    user_ref_kind,
 )
 
 __all__ = [
@@ -224,10 +229,13 @@ def _ranged(low: int | None = None, high: int | None = None) -> Callable[[Any, s
 
 E = TypeVar("E", bound=Enum)
 
+#: an incident id's check, carried as a ``CheckedIncidentId`` (its number)
+_carried_incident = carry(check_incident_id, CheckedIncidentId)
+
 # -- identifiers --------------------------------------------------------------------------------
 #: an Entra ID tenant (a GUID), passed on as given, as a ``CheckedGuid`` that no later check
 #: examines again
-TenantId = Annotated[str, Check("TenantId", carry(check_guid), passes_checked=True)]
+TenantId = Annotated[str, Check("TenantId", carry(check_guid, CheckedGuid), passes_checked=True)]
 #: a Defender for Endpoint machine id: 40 hexadecimal characters, passed on as given, as a
 #: ``CheckedMachineId`` that no later check examines again
 MachineId = Annotated[
@@ -236,12 +244,15 @@ MachineId = Annotated[
 #: a Defender XDR incident id: a positive integer, passed on as a ``CheckedIncidentId`` that no
 #: later check examines again
 IncidentId = Annotated[
-    int, Check("IncidentId", check_incident_id, passes_checked=True, empty_is_unset=True)
+    int, Check("IncidentId", _carried_incident, passes_checked=True, empty_is_unset=True)
 ]
 #: a Defender alert id (letters, digits, ``_ - . :``), passed on as given, as a
 #: ``CheckedAlertId`` that no later check examines again
 AlertId = Annotated[
-    str, Check("AlertId", carry(check_alert_id), passes_checked=True, empty_is_unset=True)
+    str,
+    Check(
+        "AlertId", carry(check_alert_id, CheckedAlertId), passes_checked=True, empty_is_unset=True
+    ),
 ]
 #: a SHA-1 file hash
 Sha1 = Annotated[str, Check("Sha1", check_sha1)]
@@ -258,10 +269,12 @@ EmailAddress = Annotated[str, Check("EmailAddress", check_email)]
 #: a SHA-1 where an endpoint takes nothing else (a SHA-256 or MD5 is named as such)
 FileSha1 = Annotated[str, Check("FileSha1", check_sha1_only)]
 #: a user principal name (``jdoe@contoso.com``), passed on as given, as a ``CheckedUpn``
-Upn = Annotated[str, Check("Upn", carry(check_upn), passes_checked=True)]
+Upn = Annotated[str, Check("Upn", carry(check_upn, CheckedUpn), passes_checked=True)]
 #: an Entra ID user: object id (GUID) or user principal name, passed on as given, as a
 #: ``CheckedGuid`` or ``CheckedUpn`` that no later check examines again
-UserRef = Annotated[str, Check("UserRef", carry(check_user_ref), passes_checked=True)]
+UserRef = Annotated[
+    str, Check("UserRef", carry(check_user_ref, user_ref_kind), passes_checked=True)
+]
 
 # -- choices -----------------------------------------------------------------------------------
 #: one of an enum's values, or other text of at most 4,000 characters (Microsoft adds values)
@@ -500,7 +513,7 @@ DeploymentRef = Annotated[
 #: a Defender XDR incident id as a form gives it: a positive integer, or its digits; the
 #: playbook gets its number, a ``CheckedIncidentId`` that no later check examines again
 IncidentRef = Annotated[
-    int | str, Check("IncidentId", check_incident_id, passes_checked=True, empty_is_unset=True)
+    int | str, Check("IncidentId", _carried_incident, passes_checked=True, empty_is_unset=True)
 ]
 #: a number the playbook uses itself (a wait, a local bound, a window), never sent
 LocalInt = Annotated[int, Check("LocalInt", as_given, in_context="the playbook itself")]

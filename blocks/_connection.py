@@ -250,9 +250,10 @@ def tenant_name_field() -> Any:
 
 
 def validate_tenant(value: str, field: str = "tenant_id") -> str:
-    """A tenant id must be a GUID (the directory id shown in Entra ID's overview)."""
+    """A tenant id must be a GUID (the directory id shown in Entra ID's overview); returned as
+    text in its canonical form (one carried as checked from a playbook is not parsed again)."""
     try:
-        return check_guid(value, field)
+        return str(check_guid(value, field))
     except ValueError as exc:
         raise ValueError(str(exc)) from None
 

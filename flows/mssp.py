@@ -146,7 +146,7 @@ def _checked_tenants(tenant_ids: Any) -> list[str] | None:
         return None
     if isinstance(tenant_ids, str):
         raise ValidationError("tenant_ids: expected a list of tenant ids", field="tenant_ids")
-    return [check_guid(t, f"tenant_ids[{i}]") for i, t in enumerate(tenant_ids)]
+    return [str(check_guid(t, f"tenant_ids[{i}]")) for i, t in enumerate(tenant_ids)]
 
 
 async def _sweep(

@@ -18,7 +18,7 @@ from prefect.blocks.core import Block
 
 from prefect_defender.api.client import DefenderClient
 from prefect_defender.api.errors import ValidationError
-from prefect_defender.api.validation import check_guid
+from prefect_defender.api.validation import CheckedGuid, check_guid
 from prefect_defender.blocks import (
     CREDENTIAL_BLOCKS,
     DefenderCredentials,
@@ -80,7 +80,7 @@ def tenants_of(creds: Credentials, only: Sequence[str] | None = None) -> list[st
     if isinstance(creds, DefenderPartnerCredentials):
         ids = creds.tenant_ids()
         if only:
-            wanted = [check_guid(t, "tenant_ids") for t in only]
+            wanted = [str(check_guid(t, "tenant_ids")) for t in only]
             unknown = [t for t in wanted if t not in ids]
             if unknown:
                 raise ValueError(f"tenant_ids: not in the partner block: {', '.join(unknown)}")
@@ -102,11 +102,22 @@ def own_tenant(creds: Credentials, tenant_id: str | None) -> str:
     return tenant_id or str(getattr(creds, "tenant_id", ""))
 
 
+def _checked_tenant(tenant_id: str | None) -> str | None:
+    """``tenant_id`` checked, in canonical form, as a ``CheckedGuid`` that no later check parses
+    again (one carried as such from a playbook's entry is only lower-cased)."""
+    if tenant_id is None:
+        return None
+    checked = check_guid(tenant_id, "tenant_id")
+    return checked if type(checked) is CheckedGuid else CheckedGuid(checked)
+
+
 class TenantScope:
     """The tenant of one playbook run and the one client its tasks share.
 
     ``tenant_id`` is what the run was asked for (a partner's customer, or ``None`` for the
-    block's own tenant), checked once here; ``tenant`` is the tenant acted in. The client is
+    block's own tenant), checked once here, or on the playbook's entry (a ``TenantId``
+    parameter, carried as checked to the client); ``tenant`` is the tenant acted in. Both are
+    plain text in canonical form (for reports, keys and Prefect variables). The client is
     built on first use and closed with the scope.
 
     Example:
@@ -121,15 +132,18 @@ class TenantScope:
 
     def __init__(self, credentials: Credentials, tenant_id: str | None = None) -> None:
         self.credentials = credentials
-        self.tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+        #: checked here or on the playbook's entry, carried to the client as checked
+        self._checked = _checked_tenant(tenant_id)
+        self.tenant_id = str(self._checked) if self._checked is not None else None
         self.tenant = own_tenant(credentials, self.tenant_id)
         self._client: DefenderClient | None = None
 
     @classmethod
     async def load(cls, ref: str | Credentials, tenant_id: str | None = None) -> TenantScope:
-        """The scope of a saved block (``<block-type-slug>/<name>``) in ``tenant_id``."""
-        tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
-        return cls(await load_credentials(ref), tenant_id)
+        """The scope of a saved block (``<block-type-slug>/<name>``) in ``tenant_id``, checked
+        before the block is loaded."""
+        checked = _checked_tenant(tenant_id)
+        return cls(await load_credentials(ref), checked)
 
     @property
     def label(self) -> str:
@@ -141,7 +155,7 @@ class TenantScope:
         """The run's client (one connection pool and token provider), built on first use."""
         if self._client is None:
             try:
-                self._client = self.credentials.get_client(self.tenant_id)
+                self._client = self.credentials.get_client(self._checked)
             except ValidationError:
                 raise
             except ValueError as exc:  # the block's own tenant checks
@@ -209,7 +223,7 @@ class TenantScopes:
 
         For a block acting in one tenant, its tenant id and ``None`` name the same scope.
         """
-        tenant_id = check_guid(tenant_id, "tenant_id") if tenant_id is not None else None
+        tenant_id = _checked_tenant(tenant_id)
         partner = isinstance(self.credentials, DefenderPartnerCredentials)
         for scope in (*self._scopes, *self._extra):
             if scope.tenant_id == tenant_id or (

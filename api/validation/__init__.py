@@ -47,6 +47,7 @@ from prefect_defender.api.validation._checks import (
     check_upn,
     check_url,
     check_user_ref,
+    user_ref_kind,
 )
 from prefect_defender.api.validation._values import (
     MAX_DEPTH,
@@ -119,4 +120,5 @@ __all__ = [
     "check_user_ref",
     "fail",
     "text_of",
+    "user_ref_kind",
 ]

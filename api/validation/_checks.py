@@ -46,6 +46,7 @@ __all__ = [
     "check_upn",
     "check_url",
     "check_user_ref",
+    "user_ref_kind",
 ]
 
 
@@ -64,23 +65,24 @@ class CheckedGuid(str):
     """A GUID (a tenant id, a user's object id ...) that passed :func:`check_guid`, in the case it
     was given.
 
-    Carried as such from the public entry (a playbook's ``tenant_id``, a block's field) to the
-    token request and the URL, it is not checked again: :func:`check_guid` only lower-cases it.
+    A parameter of the ``TenantId`` or ``UserRef`` input type is carried as one from the
+    playbook's or task's entry to the request (:func:`carry`), and no check on its way parses it
+    again: :func:`check_guid` only lower-cases it.
 
     Example:
-        >>> tenant = check_guid("6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10")
+        >>> tenant = carry(check_guid, CheckedGuid)("6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10", "t")
         >>> tenant, type(tenant).__name__
-        ('6f2b1a6e-0c11-4e43-9c1b-6c5e6b0c2a10', 'CheckedGuid')
-        >>> check_guid(tenant) is tenant  # carried: not parsed again
-        True
+        ('6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10', 'CheckedGuid')
+        >>> check_guid(tenant)  # carried: only lower-cased, not parsed again
+        '6f2b1a6e-0c11-4e43-9c1b-6c5e6b0c2a10'
     """
 
     __slots__ = ()
 
 
 def check_guid(value: Any, field: str = "id") -> str:
-    """A GUID such as a tenant or client id (canonical lower-case form), as a
-    :class:`CheckedGuid`. One given as a ``CheckedGuid`` is only lower-cased."""
+    """A GUID such as a tenant or client id (canonical lower-case form). One given as a
+    :class:`CheckedGuid` (carried from its entry) is only lower-cased, and stays one."""
     if type(value) is CheckedGuid:
         return _lower(value)
     text = _text(value, field)
@@ -94,7 +96,7 @@ def check_guid(value: Any, field: str = "id") -> str:
         ) from None
     if len(text) != 36:
         raise _fail(field, f"{text[:60]!r} is not a GUID in the 8-4-4-4-12 form")
-    return CheckedGuid(parsed)
+    return str(parsed)
 
 
 def _lower(value: _S) -> _S:
@@ -138,37 +140,47 @@ def carry_machine_id(value: Any, field: str = "machine_id") -> Any:
         >>> carried == "0F3C" * 10, type(carried).__name__
         (True, 'CheckedMachineId')
     """
-    return as_checked(value, check_machine_id(value, field))
+    return as_checked(value, check_machine_id(value, field), CheckedMachineId)
 
 
-def as_checked(value: Any, checked: Any) -> Any:
-    """``value`` as given, in the checked type of ``checked`` (what a check returned for it) when
-    it is that value up to case; else as given (e.g. with spaces around it).
+#: the checked type of a value: a type, or a function of the checked value giving it
+Kind = type[Any] | Callable[[Any], type[Any]]
+
+
+def as_checked(value: Any, checked: Any, kind: Kind) -> Any:
+    """``value``, which a check passed (returning ``checked``), in its checked type ``kind``: an
+    id's number as such; text as given when it is ``checked`` up to case, else as given and
+    unmarked (e.g. with spaces around it: a later check normalises it).
 
     Example:
-        >>> checked = check_guid("6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10")
-        >>> carried = as_checked("6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10", checked)
+        >>> carried = as_checked("6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10",
+        ...                      "6f2b1a6e-0c11-4e43-9c1b-6c5e6b0c2a10", CheckedGuid)
         >>> carried, type(carried).__name__
         ('6F2B1A6E-0C11-4E43-9C1B-6C5E6B0C2A10', 'CheckedGuid')
     """
-    if type(value) is type(checked) or not isinstance(value, str):
+    marked: type[Any] = kind if isinstance(kind, type) else kind(checked)
+    if type(value) is marked:
         return value
-    return type(checked)(value) if str.lower(value) == str.lower(checked) else value
+    if issubclass(marked, int):
+        return marked(checked)
+    if isinstance(value, str) and str.lower(value) == str.lower(checked):
+        return marked(value)
+    return value
 
 
-def carry(check: Callable[[Any, str], Any]) -> Callable[[Any, str], Any]:
+def carry(check: Callable[[Any, str], Any], kind: Kind) -> Callable[[Any, str], Any]:
     """The check of an input type whose values are carried as checked: ``check(value, field)``
-    runs, and the value is passed on as given, in the checked type ``check`` returns
-    (:func:`as_checked`), so no later check examines it again.
+    runs, and the value is passed on in its checked type ``kind`` (:func:`as_checked`), so no
+    later check on its way to the request examines it again.
 
     Example:
-        >>> carried = carry(check_alert_id)("da637_1", "alert_id")
+        >>> carried = carry(check_alert_id, CheckedAlertId)("da637_1", "alert_id")
         >>> carried, type(carried).__name__
         ('da637_1', 'CheckedAlertId')
     """
 
     def carried(value: Any, field: str) -> Any:
-        return as_checked(value, check(value, field))
+        return as_checked(value, check(value, field), kind)
 
     carried.__name__ = carried.__qualname__ = f"carry_{check.__name__.removeprefix('check_')}"
     carried.__doc__ = f"``value`` checked by ``{check.__name__}`` and carried as checked."
@@ -243,11 +255,12 @@ def check_url(value: Any, field: str = "url") -> str:
 class CheckedIncidentId(int):
     """An XDR incident id that passed :func:`check_incident_id`.
 
-    Carried as such from the public entry (a playbook's or a task's ``incident_id``) to the
-    request, it is not checked again: :func:`check_incident_id` returns it as it is.
+    A parameter of the ``IncidentId`` or ``IncidentRef`` input type is carried as one from the
+    playbook's or task's entry to the request, and no check on its way examines it again:
+    :func:`check_incident_id` returns it as it is.
 
     Example:
-        >>> iid = check_incident_id(" 1001 ")
+        >>> iid = carry(check_incident_id, CheckedIncidentId)(" 1001 ", "incident_id")
         >>> iid, type(iid).__name__, check_incident_id(iid) is iid
         (1001, 'CheckedIncidentId', True)
     """
@@ -256,8 +269,8 @@ class CheckedIncidentId(int):
 
 
 def check_incident_id(value: Any, field: str = "incident_id") -> int:
-    """An XDR incident id: a positive integer (strings of ASCII digits accepted), as a
-    :class:`CheckedIncidentId`; one given as a ``CheckedIncidentId`` is returned as it is."""
+    """An XDR incident id: a positive integer (strings of ASCII digits accepted); one given as a
+    :class:`CheckedIncidentId` is returned as it is."""
     if type(value) is CheckedIncidentId:
         return value
     if isinstance(value, bool):
@@ -266,15 +279,16 @@ def check_incident_id(value: Any, field: str = "incident_id") -> int:
         value = int(value.strip())
     if not isinstance(value, int) or value <= 0:
         raise _fail(field, f"{str(value)[:40]!r} is not an incident id (a positive integer)")
-    return CheckedIncidentId(value)
+    return value
 
 
 class CheckedAlertId(str):
-    """A Defender alert id that passed :func:`check_alert_id`; :func:`check_alert_id` returns it
-    as it is (carried from the public entry to the request, it is not checked again).
+    """A Defender alert id that passed :func:`check_alert_id`; a parameter of the ``AlertId``
+    input type is carried as one from its entry to the request, and :func:`check_alert_id`
+    returns it as it is.
 
     Example:
-        >>> aid = check_alert_id("da637_1")
+        >>> aid = carry(check_alert_id, CheckedAlertId)("da637_1", "alert_id")
         >>> type(aid).__name__, check_alert_id(aid) is aid
         ('CheckedAlertId', True)
     """
@@ -283,14 +297,14 @@ class CheckedAlertId(str):
 
 
 def check_alert_id(value: Any, field: str = "alert_id") -> str:
-    """A Defender alert id (letters, digits, ``_ - . :``), as a :class:`CheckedAlertId`; one
-    given as a ``CheckedAlertId`` is returned as it is."""
+    """A Defender alert id (letters, digits, ``_ - . :``); one given as a
+    :class:`CheckedAlertId` is returned as it is."""
     if type(value) is CheckedAlertId:
         return value
     text = _text(value, field)
     if not _ALERT_ID.match(text) or not text.strip("."):  # "." and ".." are path segments
         raise _fail(field, f"{text[:60]!r} is not an alert id")
-    return CheckedAlertId(text)
+    return text
 
 
 def check_sam_name(value: Any, field: str = "user") -> str:
@@ -310,12 +324,13 @@ def check_sam_name(value: Any, field: str = "user") -> str:
 
 
 class CheckedUpn(str):
-    """A user principal name that passed :func:`check_upn`; :func:`check_upn` and
-    :func:`check_user_ref` return it as it is (carried from the public entry to the request, it
-    is not checked again). A user given by object id is carried as a :class:`CheckedGuid`.
+    """A user principal name that passed :func:`check_upn`; a parameter of the ``Upn`` or
+    ``UserRef`` input type is carried as one from its entry to the request, and
+    :func:`check_upn` and :func:`check_user_ref` return it as it is. A user given by object id
+    is carried as a :class:`CheckedGuid` (:func:`user_ref_kind`).
 
     Example:
-        >>> upn = check_user_ref("JDoe@Contoso.com")
+        >>> upn = carry(check_user_ref, user_ref_kind)("JDoe@Contoso.com", "user")
         >>> type(upn).__name__, check_user_ref(upn) is upn
         ('CheckedUpn', True)
     """
@@ -324,14 +339,24 @@ class CheckedUpn(str):
 
 
 def check_upn(value: Any, field: str = "user") -> str:
-    """A user principal name (``jdoe@contoso.com``): one ``@``, a dotted domain, no spaces; as
-    a :class:`CheckedUpn`, and one given as a ``CheckedUpn`` is returned as it is."""
+    """A user principal name (``jdoe@contoso.com``): one ``@``, a dotted domain, no spaces; one
+    given as a :class:`CheckedUpn` is returned as it is."""
     if type(value) is CheckedUpn:
         return value
     text = _text(value, field)
     if not _UPN.match(text) or ".." in text or text.startswith(".") or ".@" in text:
         raise _fail(field, f"{text[:80]!r} is not a user principal name (name@domain.tld)")
-    return CheckedUpn(text)
+    return text
+
+
+def user_ref_kind(checked: str) -> type[Any]:
+    """The checked type of a user reference: :class:`CheckedUpn` or :class:`CheckedGuid`.
+
+    Example:
+        >>> user_ref_kind("jdoe@contoso.com").__name__
+        'CheckedUpn'
+    """
+    return CheckedUpn if "@" in checked else CheckedGuid
 
 
 def check_user_ref(value: Any, field: str = "user", *, upn: bool = True) -> str:

@@ -71,10 +71,14 @@ def _caller(frame: Any) -> str:
     return " < ".join(out)
 
 
-def _loading_a_block(frame: Any) -> bool:
+def _a_blocks_own(frame: Any, value: Any) -> bool:
+    """Whether the check is of a block's own field: validated while Prefect loads the block, or
+    the block's tenant compared with the one given (``get_client`` of an application block)."""
     while frame is not None:
-        code = frame.f_code
-        if f"{os.sep}blocks{os.sep}" in code.co_filename and code.co_name in BLOCK_VALIDATORS:
+        code, owner = frame.f_code, frame.f_locals.get("self")
+        if f"{os.sep}blocks{os.sep}" in code.co_filename and (
+            code.co_name in BLOCK_VALIDATORS or getattr(owner, "tenant_id", None) is value
+        ):
             return True
         frame = frame.f_back
     return False
@@ -111,7 +115,7 @@ class CheckRuns:
         original.__kwdefaults__ = check.__kwdefaults__
 
         def counted(value: Any, *args: Any, **kwargs: Any) -> Any:
-            if type(value) not in CARRIED and not _loading_a_block(sys._getframe(2)):
+            if type(value) not in CARRIED and not _a_blocks_own(sys._getframe(2), value):
                 for name, of in picks:
                     if of(value):
                         self.runs[name].append((value, _caller(sys._getframe(2))))

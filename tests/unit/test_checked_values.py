@@ -82,7 +82,18 @@ def test_an_alert_id_and_a_user_are_carried_as_given(monkeypatch: Any) -> None:
 def test_a_value_with_spaces_is_passed_as_given_and_checked_where_it_is_used() -> None:
     spaced = parameter_check(AlertId)("alert_id", " da637_1 ")
     assert spaced == " da637_1 " and type(spaced) is str  # as before: free text keeps its spaces
-    assert type(check_alert_id(spaced)) is CheckedAlertId
+    assert check_alert_id(spaced) == "da637_1"  # checked again where it is used, as before
+
+
+def test_a_check_returns_what_it_returned_before_for_a_value_not_carried() -> None:
+    # only a parameter's entry marks a value as checked: a check's result is plain, as before
+    plain = [
+        check_guid(TENANT),
+        check_alert_id("da637_1"),
+        check_upn("a@b.co"),
+        check_incident_id(5),
+    ]
+    assert [type(v) for v in plain] == [str, str, str, int]
 
 
 @pytest.mark.parametrize(
@@ -104,6 +115,6 @@ def test_bad_values_are_refused_as_before(annotation: Any, value: str, message: 
 @given(st.uuids(), st.booleans())
 def test_any_guid_in_either_case_is_carried_as_given(value: uuid.UUID, upper: bool) -> None:
     text = str(value).upper() if upper else str(value)
-    carried = as_checked(text, check_guid(text))
+    carried = as_checked(text, check_guid(text), CheckedGuid)
     assert type(carried) is CheckedGuid and carried == text
     assert check_guid(carried) == str(value)
