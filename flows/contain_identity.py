@@ -33,16 +33,15 @@ from prefect_defender.api.validation import (
     check_items,
     check_user_ref,
 )
-
-# the account steps moved to flows/accounts.py; importable from here as before
-from prefect_defender.flows.accounts import DEFAULT_ACTIONS as DEFAULT_ACTIONS
-from prefect_defender.flows.accounts import account_rows as account_rows
-from prefect_defender.flows.accounts import act_on_accounts as act_on_accounts
-from prefect_defender.flows.accounts import check_actions as check_actions
-from prefect_defender.flows.accounts import protected_accounts as protected_accounts
-from prefect_defender.flows.accounts import users_of_alert as users_of_alert
-from prefect_defender.flows.accounts import users_of_incident as users_of_incident
-from prefect_defender.flows.accounts import with_left_out
+from prefect_defender.flows.accounts import (
+    account_rows,
+    act_on_accounts,
+    check_actions,
+    protected_accounts,
+    users_of_alert,
+    users_of_incident,
+    with_left_out,
+)
 from prefect_defender.flows.approval import (
     ApprovalPolicy,
     ContainmentDecision,

@@ -380,3 +380,43 @@ def test_a_re_export_counts_as_a_second_path() -> None:
 def test_private_import_checker(where: str, source: str, bad: bool) -> None:
     modules = {f"{PKG}.api.auth._tokens", f"{PKG}.api.auth", f"{PKG}.api.errors"}
     assert bool(private_imports(source, where, modules)) is bad
+
+
+def alias_re_exports(source: str) -> list[str]:
+    """Names a module imports "as themselves" at its top level (``from m import x as x``, the
+    idiom that tells type checkers a name is re-exported): a second import path even when
+    ``__all__`` does not list it. Imports under ``if TYPE_CHECKING:`` are not top level."""
+    tree = ast.parse(source)
+    return [
+        a.name
+        for node in tree.body
+        if isinstance(node, ast.ImportFrom | ast.Import)
+        for a in node.names
+        if a.asname is not None and a.asname == a.name.rsplit(".", 1)[-1]
+    ]
+
+
+def test_no_module_but_a_package_init_re_exports_by_alias() -> None:
+    found = {}
+    for root in OWN_ROOTS:
+        for path in sorted((ROOT / root).rglob("*.py")):
+            if path.name != "__init__.py" and (names := alias_re_exports(path.read_text())):
+                found[path.relative_to(ROOT).as_posix()] = names
+    assert not found, f"modules re-exporting names by 'import x as x': {found}"
+
+
+@pytest.mark.parametrize(
+    "source,names",
+    [
+        (
+            f"from {PKG}.flows.accounts import act_on_accounts as act_on_accounts\n",
+            ["act_on_accounts"],
+        ),
+        ("import msal as msal\n", ["msal"]),
+        (f"from {PKG}.flows.accounts import act_on_accounts\n", []),
+        (f"from {PKG}.flows.accounts import act_on_accounts as act\n", []),
+        ("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import msal as msal\n", []),
+    ],
+)
+def test_alias_re_export_checker(source: str, names: list[str]) -> None:
+    assert alias_re_exports(source) == names
