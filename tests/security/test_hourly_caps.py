@@ -25,6 +25,7 @@ from prefect.client.schemas.actions import (
 
 from prefect_defender.tasks.hourly_limits import (
     MAX_PER_HOUR,
+    SLACK_SLOTS,
     HourlyShape,
     ensure_hourly_limit,
     take_hourly_slot,
@@ -47,8 +48,33 @@ def test_a_calls_slots_decay_in_its_share_of_the_hour_within_the_servers_integer
     shape = HourlyShape(per_hour)
     assert shape.limit <= 2**31 - 1 and shape.decay >= 1  # no decay under a slot per second
     calls = min(per_hour, MAX_PER_HOUR)
-    assert shape.limit == calls * shape.slots  # that many calls fill it
+    # that many calls fit, and no more: the slack is under a call
+    assert calls * shape.slots <= shape.limit < (calls + 1) * shape.slots
+    assert shape.limit - calls * shape.slots == SLACK_SLOTS == shape.slots // 4
     assert shape.slots / shape.decay == pytest.approx(3600 / calls)  # a call's share decays
+
+
+@pytest.mark.parametrize("per_hour", [1, 40, 100])
+def test_the_next_call_waits_for_three_quarters_of_its_share_of_the_hour(per_hour: int) -> None:
+    """A full limit admits call N + 1 only when a call's slots minus the slack have decayed."""
+    shape = HourlyShape(per_hour)
+    full = per_hour * shape.slots
+    needed = full + shape.slots - shape.limit  # slots that must decay first
+    assert needed / shape.decay == pytest.approx(0.75 * 3600 / per_hour)
+
+
+def test_every_shape_of_a_limit_reads_as_its_calls() -> None:
+    """This shape, the earlier one (3,600 slots a call, no slack) and the first (one slot a
+    call) each read as the calls they hold."""
+
+    class Limit:
+        def __init__(self, limit: int, active_slots: int) -> None:
+            self.limit, self.active_slots = limit, active_slots
+
+    shape = HourlyShape(100)
+    assert shape.calls_held(Limit(shape.limit, 30 * 3600)) == 30.0
+    assert shape.calls_held(Limit(100 * 3600, 30 * 3600)) == 30.0
+    assert shape.calls_held(Limit(100, 30)) == 30.0
 
 
 async def test_calls_admitted_a_second_apart_decay_in_between(name: str) -> None:
